@@ -1,0 +1,24 @@
+import { fileURLToPath, URL } from 'node:url';
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'vite';
+
+// The console is served by the escrow site itself (one origin, one CSP), so
+// the dev server only proxies the API to a site running beside it.
+const sitePort = process.env.CUSTODIAN_PORT ?? '8787';
+
+export default defineConfig({
+  plugins: [vue()],
+  resolve: {
+    alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
+  },
+  build: {
+    outDir: 'dist',
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 1500,
+  },
+  worker: { format: 'es' },
+  server: {
+    proxy: { '/api': { target: `http://127.0.0.1:${sitePort}`, changeOrigin: false } },
+  },
+});

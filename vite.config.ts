@@ -11,6 +11,9 @@ export default defineConfig({
   resolve: {
     alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
   },
+  // The site replaces this placeholder with a fresh nonce on every page load,
+  // so the strict CSP can allow exactly the console's own scripts and styles.
+  html: { cspNonce: '__CSP_NONCE__' },
   build: {
     outDir: 'dist',
     target: 'es2022',

@@ -37,3 +37,16 @@ export type ChangePasswordRequest = z.infer<typeof changePasswordRequestSchema>;
 
 export const okSchema = z.object({ ok: z.literal(true) });
 export type Ok = z.infer<typeof okSchema>;
+
+/** A user as administrators see them (never the password verifier). */
+export const userSummarySchema = z.object({
+  userId: userIdSchema,
+  displayName: z.string(),
+  roles: z.array(roleSchema),
+  disabled: z.boolean(),
+  mustChangePassword: z.boolean(),
+  createdAt: z.iso.datetime(),
+});
+export type UserSummary = z.infer<typeof userSummarySchema>;
+export const userListSchema = z.object({ users: z.array(userSummarySchema) });
+export type UserList = z.infer<typeof userListSchema>;

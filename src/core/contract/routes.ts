@@ -23,6 +23,7 @@ export const apiRoutes = {
   logout: { method: 'POST', path: '/api/auth/logout', access: 'session', csrf: true },
   session: { method: 'GET', path: '/api/auth/session', access: 'session', csrf: false },
   changePassword: { method: 'POST', path: '/api/auth/password', access: 'session', csrf: true },
+  adminListUsers: { method: 'GET', path: '/api/admin/users', access: ['admin'], csrf: false },
 } as const satisfies Record<string, RouteEntry>;
 
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+/**
+ * The site's configuration: environment variables with matching flags
+ * (flags win). Every default is listed in the README's configuration table.
+ */
+export interface SiteConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly demo: boolean;
+  readonly siteName: string;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** Directory of the built console; the API still runs when it is missing. */
+  readonly consoleDir: string;
+  readonly sessionTtlMs: number;
+  readonly lockout: { readonly maxFailures: number; readonly windowMs: number; readonly lockMs: number };
+  readonly logLevel: string;
+}
+
+const options = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  demo: { type: 'boolean' },
+  'site-name': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'console-dir': { type: 'string' },
+  'session-ttl': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer ≥ ${min}, not "${raw}".`);
+  }
+  return value;
+}
+
+function flag(raw: string | undefined): boolean {
+  return raw !== undefined && ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase());
+}
+
+export function loadConfig(
+  argv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): SiteConfig {
+  const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  const tlsCert = values['tls-cert'] ?? env.CUSTODIAN_TLS_CERT;
+  const tlsKey = values['tls-key'] ?? env.CUSTODIAN_TLS_KEY;
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+    throw new ConfigError('CUSTODIAN_TLS_CERT and CUSTODIAN_TLS_KEY must be set together.');
+  }
+  return {
+    port: integer('CUSTODIAN_PORT', values.port ?? env.CUSTODIAN_PORT, 8787, 0),
+    host: values.host ?? env.CUSTODIAN_HOST ?? '127.0.0.1',
+    dataDir: path.resolve(cwd, values['data-dir'] ?? env.CUSTODIAN_DATA_DIR ?? './data'),
+    demo: values.demo ?? flag(env.CUSTODIAN_DEMO),
+    siteName: values['site-name'] ?? env.CUSTODIAN_SITE_NAME ?? 'Custodian escrow site',
+    tlsCert: tlsCert || undefined,
+    tlsKey: tlsKey || undefined,
+    consoleDir: path.resolve(cwd, values['console-dir'] ?? env.CUSTODIAN_CONSOLE_DIR ?? './dist'),
+    sessionTtlMs:
+      integer('CUSTODIAN_SESSION_TTL', values['session-ttl'] ?? env.CUSTODIAN_SESSION_TTL, 8 * 3600, 1) * 1000,
+    lockout: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
+    logLevel: values['log-level'] ?? env.CUSTODIAN_LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { contentSecurityPolicy } from './security';
+import { notFoundBody } from './errors';
+
+const NONCE_PLACEHOLDER = /__CSP_NONCE__/g;
+
+/**
+ * Serves the built console from the same origin as the API. Every page load
+ * gets index.html with a fresh CSP nonce; unknown non-API paths are the
+ * single-page app's routes.
+ */
+export async function serveConsole(app: FastifyInstance, consoleDir: string): Promise<boolean> {
+  const indexPath = path.join(consoleDir, 'index.html');
+  const hasConsole = fs.existsSync(indexPath);
+  const indexHtml = hasConsole ? fs.readFileSync(indexPath, 'utf8') : '';
+
+  if (hasConsole) {
+    await app.register(fastifyStatic, {
+      root: consoleDir,
+      index: false,
+      wildcard: false,
+      maxAge: '1h',
+      // index.html is never served as a static file: it needs its nonce.
+      allowedPath: (pathName) => pathName !== '/index.html',
+    });
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    const wantsPage = request.method === 'GET' && !request.url.startsWith('/api/') && hasConsole;
+    if (!wantsPage) {
+      return reply.status(404).type('application/json; charset=utf-8').send(notFoundBody(request.method, request.url));
+    }
+    const nonce = randomBytes(16).toString('base64');
+    return reply
+      .header('content-security-policy', contentSecurityPolicy(nonce))
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(indexHtml.replace(NONCE_PLACEHOLDER, nonce));
+  });
+  return hasConsole;
+}

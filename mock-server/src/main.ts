@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline/promises';
+import { PASSWORD_MIN_LENGTH, userIdSchema } from '../../src/core/contract';
+import { startSite, StartupError } from './app';
+import { ConfigError, loadConfig } from './config';
+import { DEMO_ACCOUNTS, demoPassword } from './demo';
+import { IdentityService } from './domain/identity';
+import { openDatabase } from './persistence/database';
+import {
+  SqliteAlertRepository,
+  SqliteSessionRepository,
+  SqliteSignInFailureRepository,
+  SqliteUserRepository,
+} from './persistence/sqlite-identity';
+import { nodeRandom, systemClock } from './platform/node-random';
+import { scryptHasher } from './platform/scrypt-hasher';
+
+const USAGE = `Usage: npm run site -- <command> [options]
+
+Commands:
+  start            start the escrow site and the console (default)
+  create-admin     create an administrator: --user ID --name "Display Name"
+                   (password from CUSTODIAN_ADMIN_PASSWORD, else asked for)
+
+Options of start: --port, --host, --data-dir, --demo, --site-name,
+  --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
+(each also as an environment variable, see the README).`;
+
+async function start(argv: string[]): Promise<void> {
+  const config = loadConfig(argv);
+  const site = await startSite(config);
+  const lines = [`Custodian escrow site "${site.info.name}" is listening on ${site.url}`];
+  if (!site.consoleServed) lines.push(`The console is not built (no ${config.consoleDir}); run "npm run build".`);
+  lines.push(`Data directory: ${config.dataDir}`);
+  if (config.demo) {
+    lines.push('Demo mode: these demo accounts exist (password = custodian-<user ID>):');
+    for (const a of DEMO_ACCOUNTS) lines.push(`  ${a.userId.padEnd(10)} ${demoPassword(a.userId).padEnd(20)} ${a.roles.join(', ')}`);
+  }
+  lines.push(`Open ${site.url}/ in a browser.`);
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
+  const stop = (): void => {
+    void site.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function askPassword(): Promise<string> {
+  const fromEnv = process.env.CUSTODIAN_ADMIN_PASSWORD;
+  if (fromEnv) return fromEnv;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question(`Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters): `);
+  } finally {
+    rl.close();
+  }
+}
+
+async function createAdmin(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { user: { type: 'string' }, name: { type: 'string' }, 'data-dir': { type: 'string' } },
+    strict: true,
+  });
+  const userId = values.user ?? '';
+  if (!userIdSchema.safeParse(userId).success) {
+    throw new ConfigError('Give the new administrator a user ID: --user ID (letters, digits, . _ -).');
+  }
+  const config = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []);
+  const password = await askPassword();
+  if (password.length < PASSWORD_MIN_LENGTH) {
+    throw new ConfigError(`The password must have at least ${PASSWORD_MIN_LENGTH} characters.`);
+  }
+  const database = await openDatabase(config.dataDir);
+  try {
+    const identity = new IdentityService({
+      users: new SqliteUserRepository(database.db),
+      sessions: new SqliteSessionRepository(database.db),
+      failures: new SqliteSignInFailureRepository(database.db),
+      alerts: new SqliteAlertRepository(database.db),
+      hasher: scryptHasher,
+      clock: systemClock,
+      random: nodeRandom,
+      siteId: 'cli',
+      sessionTtlMs: config.sessionTtlMs,
+      lockout: config.lockout,
+    });
+    await identity.createUser({
+      userId,
+      displayName: values.name ?? userId,
+      roles: ['admin'],
+      password,
+    });
+    process.stdout.write(`Administrator "${userId}" created in ${config.dataDir}.\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const [command = 'start', ...rest] = process.argv.slice(2);
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'create-admin':
+      return createAdmin(rest);
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      if (command.startsWith('--')) return start([command, ...rest]);
+      throw new ConfigError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StartupError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
+    process.stderr.write(`The port is already in use: ${error.message}. Set CUSTODIAN_PORT to another port.\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`The site could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

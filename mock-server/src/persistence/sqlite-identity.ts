@@ -1,0 +1,169 @@
+import type { Kysely } from 'kysely';
+import type { Role } from '../../../src/core/contract';
+import type {
+  AlertRepository,
+  SessionRecord,
+  SessionRepository,
+  SignInFailureRepository,
+  UserRecord,
+  UserRepository,
+} from '../domain/ports';
+import type { Database, UsersTable } from './schema';
+
+function toUser(row: UsersTable): UserRecord {
+  return {
+    userId: row.user_id,
+    displayName: row.display_name,
+    roles: JSON.parse(row.roles) as Role[],
+    passwordHash: row.password_hash,
+    mustChangePassword: row.must_change_password === 1,
+    disabled: row.disabled === 1,
+    createdAt: row.created_at,
+  };
+}
+
+export class SqliteUserRepository implements UserRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async find(userId: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirst();
+    return row ? toUser(row) : undefined;
+  }
+
+  async insert(user: UserRecord): Promise<void> {
+    await this.db
+      .insertInto('users')
+      .values({
+        user_id: user.userId,
+        display_name: user.displayName,
+        roles: JSON.stringify(user.roles),
+        password_hash: user.passwordHash,
+        must_change_password: user.mustChangePassword ? 1 : 0,
+        disabled: user.disabled ? 1 : 0,
+        created_at: user.createdAt,
+      })
+      .execute();
+  }
+
+  async updatePassword(userId: string, passwordHash: string, mustChangePassword: boolean): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, must_change_password: mustChangePassword ? 1 : 0 })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  async list(): Promise<readonly UserRecord[]> {
+    const rows = await this.db.selectFrom('users').selectAll().orderBy('user_id').execute();
+    return rows.map(toUser);
+  }
+
+  async countWithRole(role: Role): Promise<number> {
+    const rows = await this.db.selectFrom('users').select('roles').where('disabled', '=', 0).execute();
+    return rows.filter((r) => (JSON.parse(r.roles) as Role[]).includes(role)).length;
+  }
+}
+
+export class SqliteSessionRepository implements SessionRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(s: SessionRecord): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        token_hash: s.tokenHash,
+        user_id: s.userId,
+        created_at: s.createdAt,
+        expires_at: s.expiresAt,
+        revoked_at: s.revokedAt,
+        client_address: s.clientAddress,
+      })
+      .execute();
+  }
+
+  async find(tokenHash: string): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return row
+      ? {
+          tokenHash: row.token_hash,
+          userId: row.user_id,
+          createdAt: row.created_at,
+          expiresAt: row.expires_at,
+          revokedAt: row.revoked_at,
+          clientAddress: row.client_address,
+        }
+      : undefined;
+  }
+
+  async revoke(tokenHash: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: at })
+      .where('token_hash', '=', tokenHash)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async revokeAllOf(userId: string, at: string, exceptTokenHash?: string): Promise<void> {
+    let query = this.db
+      .updateTable('sessions')
+      .set({ revoked_at: at })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null);
+    if (exceptTokenHash) query = query.where('token_hash', '!=', exceptTokenHash);
+    await query.execute();
+  }
+}
+
+export class SqliteSignInFailureRepository implements SignInFailureRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async recent(userId: string, clientAddress: string, since: string): Promise<readonly string[]> {
+    const rows = await this.db
+      .selectFrom('sign_in_failures')
+      .select('at')
+      .where('user_id', '=', userId)
+      .where('client_address', '=', clientAddress)
+      .where('at', '>=', since)
+      .orderBy('at')
+      .execute();
+    return rows.map((r) => r.at);
+  }
+
+  async record(userId: string, clientAddress: string, at: string): Promise<void> {
+    await this.db.insertInto('sign_in_failures').values({ user_id: userId, client_address: clientAddress, at }).execute();
+  }
+
+  async clear(userId: string, clientAddress: string): Promise<void> {
+    await this.db
+      .deleteFrom('sign_in_failures')
+      .where('user_id', '=', userId)
+      .where('client_address', '=', clientAddress)
+      .execute();
+  }
+}
+
+export class SqliteAlertRepository implements AlertRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(alert: Parameters<AlertRepository['insert']>[0]): Promise<void> {
+    await this.db
+      .insertInto('alerts')
+      .values({
+        kind: alert.kind,
+        user_id: alert.userId,
+        volume_id: alert.volumeId,
+        site_id: alert.siteId,
+        client_address: alert.clientAddress,
+        sentence: alert.sentence,
+        at: alert.at,
+        acknowledged_at: null,
+        acknowledged_by: null,
+      })
+      .execute();
+  }
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { startSite, type Site } from '../../src/app';
+import { loadConfig, type SiteConfig } from '../../src/config';
+import type { Clock } from '../../src/domain/ports';
+
+/** A clock the test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(private current = new Date('2026-11-21T12:00:00Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export interface TestSite {
+  readonly site: Site;
+  readonly dataDir: string;
+  readonly config: SiteConfig;
+  restart(): Promise<TestSite>;
+  stop(): Promise<void>;
+}
+
+/** A real site on a random loopback port with a fresh data directory. */
+export async function startTestSite(
+  options: { clock?: Clock; demo?: boolean; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestSite> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-site-'));
+  const config = loadConfig(
+    ['--port', '0', '--data-dir', dataDir, '--console-dir', path.join(dataDir, 'no-console')],
+    { CUSTODIAN_DEMO: options.demo === false ? '0' : '1', ...options.env },
+  );
+  const site = await startSite(config, { clock: options.clock, logger: false });
+  const handle: TestSite = {
+    site,
+    dataDir,
+    config,
+    async restart() {
+      await site.close();
+      return startTestSite({ ...options, dataDir });
+    },
+    stop: () => site.close(),
+  };
+  return handle;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+/**
+ * A small HTTP client with a cookie jar that can choose its source address
+ * on loopback (127.0.0.2, …), so lockout per address can be tested for real.
+ */
+export class Client {
+  private cookies = new Map<string, string>();
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly localAddress = '127.0.0.1',
+  ) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  setCookie(name: string, value: string): void {
+    this.cookies.set(name, value);
+  }
+
+  request(
+    method: string,
+    urlPath: string,
+    options: { json?: unknown; raw?: string | Buffer; headers?: Record<string, string>; csrf?: boolean } = {},
+  ): Promise<HttpAnswer> {
+    const url = new URL(urlPath, this.baseUrl);
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | Buffer | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    } else if (options.raw !== undefined) {
+      body = options.raw;
+    }
+    if (options.csrf !== false && method !== 'GET' && method !== 'HEAD') headers['x-custodian-csrf'] ??= '1';
+    if (this.cookies.size) headers.cookie = this.cookieHeader;
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method, headers, localAddress: this.localAddress },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => {
+            for (const line of res.headers['set-cookie'] ?? []) {
+              const [pair] = line.split(';');
+              const [name, ...value] = (pair ?? '').split('=');
+              if (!name) continue;
+              const v = value.join('=');
+              if (v === '' || /expires=thu, 01 jan 1970/i.test(line)) this.cookies.delete(name.trim());
+              else this.cookies.set(name.trim(), v);
+            }
+            const text = Buffer.concat(parts).toString('utf8');
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          });
+        },
+      );
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+
+  signIn(userId: string, password = `custodian-${userId}`): Promise<HttpAnswer> {
+    return this.request('POST', '/api/auth/login', { json: { userId, password } });
+  }
+}

@@ -49,7 +49,11 @@ export interface SiteOptions {
 }
 
 async function siteId(database: OpenDatabase): Promise<string> {
-  const row = await database.db.selectFrom('site_meta').select('value').where('key', '=', 'site_id').executeTakeFirst();
+  const row = await database.db
+    .selectFrom('site_meta')
+    .select('value')
+    .where('key', '=', 'site_id')
+    .executeTakeFirst();
   if (row) return row.value;
   const id = randomUUID();
   await database.db.insertInto('site_meta').values({ key: 'site_id', value: id }).execute();
@@ -61,7 +65,12 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
   const database = await openDatabase(config.dataDir);
   try {
     const clock = options.clock ?? systemClock;
-    const info: SiteInfo = { siteId: await siteId(database), name: config.siteName, version: SITE_VERSION, demo: config.demo };
+    const info: SiteInfo = {
+      siteId: await siteId(database),
+      name: config.siteName,
+      version: SITE_VERSION,
+      demo: config.demo,
+    };
     const users = new SqliteUserRepository(database.db);
     const identity = new IdentityService({
       users,
@@ -85,12 +94,17 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
 
     const tls = Boolean(config.tlsCert && config.tlsKey);
     const app = Fastify({
-      logger: options.logger === false ? false : { level: config.logLevel, redact: ['req.headers.cookie'] },
+      logger:
+        options.logger === false
+          ? false
+          : { level: config.logLevel, redact: ['req.headers.cookie'] },
       genReqId: () => randomUUID(),
       bodyLimit: JSON_BODY_LIMIT,
       trustProxy: false,
       ...(tls
-        ? { https: { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) } }
+        ? {
+            https: { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) },
+          }
         : {}),
     });
     // The API speaks JSON only; other bodies are refused with 415, not guessed at.

@@ -16,7 +16,11 @@ export interface SiteConfig {
   /** Directory of the built console; the API still runs when it is missing. */
   readonly consoleDir: string;
   readonly sessionTtlMs: number;
-  readonly lockout: { readonly maxFailures: number; readonly windowMs: number; readonly lockMs: number };
+  readonly lockout: {
+    readonly maxFailures: number;
+    readonly windowMs: number;
+    readonly lockMs: number;
+  };
   readonly logLevel: string;
 }
 
@@ -71,7 +75,12 @@ export function loadConfig(
     tlsKey: tlsKey || undefined,
     consoleDir: path.resolve(cwd, values['console-dir'] ?? env.CUSTODIAN_CONSOLE_DIR ?? './dist'),
     sessionTtlMs:
-      integer('CUSTODIAN_SESSION_TTL', values['session-ttl'] ?? env.CUSTODIAN_SESSION_TTL, 8 * 3600, 1) * 1000,
+      integer(
+        'CUSTODIAN_SESSION_TTL',
+        values['session-ttl'] ?? env.CUSTODIAN_SESSION_TTL,
+        8 * 3600,
+        1,
+      ) * 1000,
     lockout: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
     logLevel: values['log-level'] ?? env.CUSTODIAN_LOG_LEVEL ?? 'info',
   };

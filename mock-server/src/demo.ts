@@ -16,7 +16,10 @@ export const DEMO_ACCOUNTS: readonly { userId: string; displayName: string; role
 export const demoPassword = (userId: string): string => `custodian-${userId}`;
 
 /** Creates whichever demo accounts are missing; returns the IDs it created. */
-export async function seedDemoAccounts(identity: IdentityService, users: UserRepository): Promise<string[]> {
+export async function seedDemoAccounts(
+  identity: IdentityService,
+  users: UserRepository,
+): Promise<string[]> {
   const created: string[] = [];
   for (const account of DEMO_ACCOUNTS) {
     if (await users.find(account.userId)) continue;

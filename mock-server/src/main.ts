@@ -30,11 +30,15 @@ async function start(argv: string[]): Promise<void> {
   const config = loadConfig(argv);
   const site = await startSite(config);
   const lines = [`Custodian escrow site "${site.info.name}" is listening on ${site.url}`];
-  if (!site.consoleServed) lines.push(`The console is not built (no ${config.consoleDir}); run "npm run build".`);
+  if (!site.consoleServed)
+    lines.push(`The console is not built (no ${config.consoleDir}); run "npm run build".`);
   lines.push(`Data directory: ${config.dataDir}`);
   if (config.demo) {
     lines.push('Demo mode: these demo accounts exist (password = custodian-<user ID>):');
-    for (const a of DEMO_ACCOUNTS) lines.push(`  ${a.userId.padEnd(10)} ${demoPassword(a.userId).padEnd(20)} ${a.roles.join(', ')}`);
+    for (const a of DEMO_ACCOUNTS)
+      lines.push(
+        `  ${a.userId.padEnd(10)} ${demoPassword(a.userId).padEnd(20)} ${a.roles.join(', ')}`,
+      );
   }
   lines.push(`Open ${site.url}/ in a browser.`);
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
@@ -50,7 +54,9 @@ async function askPassword(): Promise<string> {
   if (fromEnv) return fromEnv;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    return await rl.question(`Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters): `);
+    return await rl.question(
+      `Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters): `,
+    );
   } finally {
     rl.close();
   }
@@ -64,7 +70,9 @@ async function createAdmin(argv: string[]): Promise<void> {
   });
   const userId = values.user ?? '';
   if (!userIdSchema.safeParse(userId).success) {
-    throw new ConfigError('Give the new administrator a user ID: --user ID (letters, digits, . _ -).');
+    throw new ConfigError(
+      'Give the new administrator a user ID: --user ID (letters, digits, . _ -).',
+    );
   }
   const config = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []);
   const password = await askPassword();
@@ -120,9 +128,13 @@ main().catch((error: unknown) => {
     process.exit(2);
   }
   if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
-    process.stderr.write(`The port is already in use: ${error.message}. Set CUSTODIAN_PORT to another port.\n`);
+    process.stderr.write(
+      `The port is already in use: ${error.message}. Set CUSTODIAN_PORT to another port.\n`,
+    );
     process.exit(2);
   }
-  process.stderr.write(`The site could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `The site could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

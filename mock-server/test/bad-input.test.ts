@@ -5,7 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, startTestSite, type TestSite } from './support/test-site';
 
-function expectClientError(answer: { status: number; json: unknown; text: string }, code?: string): void {
+function expectClientError(
+  answer: { status: number; json: unknown; text: string },
+  code?: string,
+): void {
   expect(answer.status).toBeGreaterThanOrEqual(400);
   expect(answer.status).toBeLessThan(500);
   expect(answer.json).toMatchObject({ code: expect.any(String), message: expect.any(String) });
@@ -31,22 +34,37 @@ describe('bad input gets 4xx with {code, message}', () => {
   });
 
   it('missing and mistyped fields', async () => {
-    expectClientError(await client.request('POST', '/api/auth/login', { json: { userId: 'admin' } }), 'invalid_request');
+    expectClientError(
+      await client.request('POST', '/api/auth/login', { json: { userId: 'admin' } }),
+      'invalid_request',
+    );
     expectClientError(
       await client.request('POST', '/api/auth/login', { json: { userId: 42, password: ['x'] } }),
       'invalid_request',
     );
-    expectClientError(await client.request('POST', '/api/auth/login', { json: [] }), 'invalid_request');
-    expectClientError(await client.request('POST', '/api/auth/login', { json: null }), 'invalid_request');
+    expectClientError(
+      await client.request('POST', '/api/auth/login', { json: [] }),
+      'invalid_request',
+    );
+    expectClientError(
+      await client.request('POST', '/api/auth/login', { json: null }),
+      'invalid_request',
+    );
   });
 
   it('an empty body and a wrong content type', async () => {
     expectClientError(
-      await client.request('POST', '/api/auth/login', { raw: '', headers: { 'content-type': 'application/json' } }),
+      await client.request('POST', '/api/auth/login', {
+        raw: '',
+        headers: { 'content-type': 'application/json' },
+      }),
     );
     expectClientError(await client.request('POST', '/api/auth/login'), 'invalid_request');
     expectClientError(
-      await client.request('POST', '/api/auth/login', { raw: 'userId=admin', headers: { 'content-type': 'text/plain' } }),
+      await client.request('POST', '/api/auth/login', {
+        raw: 'userId=admin',
+        headers: { 'content-type': 'text/plain' },
+      }),
       'unsupported_media_type',
     );
   });
@@ -61,7 +79,9 @@ describe('bad input gets 4xx with {code, message}', () => {
 
   it('a huge string within the body limit', async () => {
     expectClientError(
-      await client.request('POST', '/api/auth/login', { json: { userId: 'a'.repeat(10_000), password: 'x' } }),
+      await client.request('POST', '/api/auth/login', {
+        json: { userId: 'a'.repeat(10_000), password: 'x' },
+      }),
       'invalid_request',
     );
   });
@@ -99,13 +119,26 @@ describe('starting without demo mode', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-admin-'));
     execFileSync(
       process.execPath,
-      ['--import', 'tsx', 'mock-server/src/main.ts', 'create-admin', '--user', 'root', '--name', 'Root', '--data-dir', dataDir],
+      [
+        '--import',
+        'tsx',
+        'mock-server/src/main.ts',
+        'create-admin',
+        '--user',
+        'root',
+        '--name',
+        'Root',
+        '--data-dir',
+        dataDir,
+      ],
       { env: { ...process.env, CUSTODIAN_ADMIN_PASSWORD: 'a-long-admin-password' }, stdio: 'pipe' },
     );
     const site = await startTestSite({ demo: false, dataDir });
     try {
       const client = new Client(site.site.url);
-      expect((await client.signIn('root', 'a-long-admin-password')).json).toMatchObject({ roles: ['admin'] });
+      expect((await client.signIn('root', 'a-long-admin-password')).json).toMatchObject({
+        roles: ['admin'],
+      });
       expect((await client.signIn('admin')).status).toBe(401);
     } finally {
       await site.stop();

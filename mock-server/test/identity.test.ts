@@ -17,12 +17,18 @@ describe('signing in (ID-1, ID-3)', () => {
     const c = client();
     const answer = await c.signIn('operator');
     expect(answer.status).toBe(200);
-    expect(answer.json).toMatchObject({ userId: 'operator', roles: ['operator'], mustChangePassword: false });
+    expect(answer.json).toMatchObject({
+      userId: 'operator',
+      roles: ['operator'],
+      mustChangePassword: false,
+    });
     const cookie = String(answer.headers['set-cookie']);
     expect(cookie).toMatch(/custodian_session=/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
-    expect((await c.request('GET', '/api/auth/session')).json).toMatchObject({ userId: 'operator' });
+    expect((await c.request('GET', '/api/auth/session')).json).toMatchObject({
+      userId: 'operator',
+    });
   });
 
   it('refuses a wrong password with "unauthorized user" and raises a bad_password alert', async () => {
@@ -56,7 +62,10 @@ describe('signing in (ID-1, ID-3)', () => {
     // …while the real admin elsewhere is not locked out.
     expect((await client('127.0.0.3').signIn('admin')).status).toBe(200);
 
-    const alerts = await site.site.database.db.selectFrom('alerts').select(['kind', 'client_address']).execute();
+    const alerts = await site.site.database.db
+      .selectFrom('alerts')
+      .select(['kind', 'client_address'])
+      .execute();
     expect(alerts.filter((a) => a.kind === 'brute_force')).toEqual([
       { kind: 'brute_force', client_address: '127.0.0.2' },
     ]);
@@ -75,7 +84,9 @@ describe('signing in (ID-1, ID-3)', () => {
 
     const replay = client();
     replay.setCookie('custodian_session', stolen.split('=')[1]!);
-    expect((await replay.request('GET', '/api/auth/session')).json).toMatchObject({ code: 'not_signed_in' });
+    expect((await replay.request('GET', '/api/auth/session')).json).toMatchObject({
+      code: 'not_signed_in',
+    });
 
     site = await site.restart();
     const again = new Client(site.site.url);
@@ -117,10 +128,14 @@ describe('signing in (ID-1, ID-3)', () => {
   });
 
   it('checks the role of a protected route on the server, from the session alone (ID-2)', async () => {
-    expect((await client().request('GET', '/api/admin/users')).json).toMatchObject({ code: 'not_signed_in' });
+    expect((await client().request('GET', '/api/admin/users')).json).toMatchObject({
+      code: 'not_signed_in',
+    });
     const operator = client();
     await operator.signIn('operator');
-    const refused = await operator.request('GET', '/api/admin/users', { headers: { 'x-user-id': 'admin' } });
+    const refused = await operator.request('GET', '/api/admin/users', {
+      headers: { 'x-user-id': 'admin' },
+    });
     expect(refused.status).toBe(403);
     expect(refused.json).toMatchObject({ code: 'forbidden' });
     const admin = client();
@@ -128,9 +143,15 @@ describe('signing in (ID-1, ID-3)', () => {
     const listed = await admin.request('GET', '/api/admin/users');
     expect(listed.status).toBe(200);
     const users = (listed.json as { users: { userId: string; passwordHash?: string }[] }).users;
-    expect(users.map((u) => u.userId)).toEqual(
-      ['admin', 'admin2', 'operator', 'operator2', 'outsider', 'restorer', 'restorer2'],
-    );
+    expect(users.map((u) => u.userId)).toEqual([
+      'admin',
+      'admin2',
+      'operator',
+      'operator2',
+      'outsider',
+      'restorer',
+      'restorer2',
+    ]);
     expect(listed.text).not.toContain('scrypt');
   });
 
@@ -141,6 +162,8 @@ describe('signing in (ID-1, ID-3)', () => {
       json: { currentPassword: 'custodian-operator2', newPassword: 'kept-across-restarts' },
     });
     site = await site.restart();
-    expect((await new Client(site.site.url).signIn('operator2', 'kept-across-restarts')).status).toBe(200);
+    expect(
+      (await new Client(site.site.url).signIn('operator2', 'kept-across-restarts')).status,
+    ).toBe(200);
   });
 });

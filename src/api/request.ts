@@ -66,7 +66,12 @@ async function toApiError(response: Response): Promise<ApiError> {
   }
   const parsed = apiErrorSchema.safeParse(body);
   if (parsed.success) {
-    return new ApiError(parsed.data.code, parsed.data.message, response.status, parsed.data.details);
+    return new ApiError(
+      parsed.data.code,
+      parsed.data.message,
+      response.status,
+      parsed.data.details,
+    );
   }
   return new ApiError('server_error', `The site answered ${response.status}.`, response.status);
 }
@@ -106,7 +111,11 @@ export async function request<T>(options: RequestOptions<T>): Promise<T> {
     const json: unknown = response.status === 204 ? {} : await response.json();
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new ApiError('server_error', 'The site sent an answer this console does not understand.', response.status);
+      throw new ApiError(
+        'server_error',
+        'The site sent an answer this console does not understand.',
+        response.status,
+      );
     }
     return parsed.data;
   }

@@ -1,4 +1,10 @@
-import { apiRoutes, healthSchema, siteInfoSchema, type Health, type SiteInfo } from '@/core/contract';
+import {
+  apiRoutes,
+  healthSchema,
+  siteInfoSchema,
+  type Health,
+  type SiteInfo,
+} from '@/core/contract';
 import { request } from './request';
 
 export function fetchHealth(): Promise<Health> {

@@ -23,7 +23,11 @@ export interface IdentityDeps {
   readonly random: Random;
   readonly siteId: string;
   readonly sessionTtlMs: number;
-  readonly lockout: { readonly maxFailures: number; readonly windowMs: number; readonly lockMs: number };
+  readonly lockout: {
+    readonly maxFailures: number;
+    readonly windowMs: number;
+    readonly lockMs: number;
+  };
 }
 
 export interface Principal {
@@ -75,7 +79,11 @@ export class IdentityService {
   ): Promise<{ token: string; info: SessionInfo }> {
     const { failures, lockout, clock } = this.deps;
     const now = clock.now();
-    const recent = await failures.recent(userId, clientAddress, iso(now.getTime() - lockout.windowMs));
+    const recent = await failures.recent(
+      userId,
+      clientAddress,
+      iso(now.getTime() - lockout.windowMs),
+    );
     const latest = recent.at(-1);
     let priorFailures = recent.length;
     if (priorFailures >= lockout.maxFailures && latest !== undefined) {
@@ -150,22 +158,36 @@ export class IdentityService {
   }
 
   async signOut(principal: Principal): Promise<void> {
-    await this.deps.sessions.revoke(principal.session.tokenHash, this.deps.clock.now().toISOString());
+    await this.deps.sessions.revoke(
+      principal.session.tokenHash,
+      this.deps.clock.now().toISOString(),
+    );
   }
 
-  async changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<void> {
     const { user } = principal;
     if (!(await this.deps.hasher.verify(currentPassword, user.passwordHash))) {
       throw new DomainError('wrong_password', 'The current password is not correct.', 400);
     }
-    if (newPassword === currentPassword || newPassword.toLowerCase().includes(user.userId.toLowerCase())) {
+    if (
+      newPassword === currentPassword ||
+      newPassword.toLowerCase().includes(user.userId.toLowerCase())
+    ) {
       throw new DomainError(
         'weak_password',
         'Choose a new password that differs from the old one and does not contain your user ID.',
         400,
       );
     }
-    await this.deps.users.updatePassword(user.userId, await this.deps.hasher.hash(newPassword), false);
+    await this.deps.users.updatePassword(
+      user.userId,
+      await this.deps.hasher.hash(newPassword),
+      false,
+    );
     // Other sessions may belong to whoever knew the old password.
     await this.deps.sessions.revokeAllOf(
       user.userId,
@@ -196,7 +218,11 @@ export class IdentityService {
   }
 
   private raise(alert: NewAlert): Promise<void> {
-    return this.deps.alerts.insert({ ...alert, siteId: this.deps.siteId, at: this.deps.clock.now().toISOString() });
+    return this.deps.alerts.insert({
+      ...alert,
+      siteId: this.deps.siteId,
+      at: this.deps.clock.now().toISOString(),
+    });
   }
 }
 

@@ -49,8 +49,15 @@ export function registerRoute(
       }
       if (entry.access === 'public') return;
       const principal = await ctx.identity.authenticate(request.cookies[SESSION_COOKIE]);
-      if (Array.isArray(entry.access) && !entry.access.some((role) => principal.user.roles.includes(role))) {
-        throw new DomainError('forbidden', 'Your account does not have the role needed for this.', 403);
+      if (
+        Array.isArray(entry.access) &&
+        !entry.access.some((role) => principal.user.roles.includes(role))
+      ) {
+        throw new DomainError(
+          'forbidden',
+          'Your account does not have the role needed for this.',
+          403,
+        );
       }
       request.principal = principal;
     },

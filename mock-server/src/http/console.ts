@@ -32,7 +32,10 @@ export async function serveConsole(app: FastifyInstance, consoleDir: string): Pr
   app.setNotFoundHandler((request, reply) => {
     const wantsPage = request.method === 'GET' && !request.url.startsWith('/api/') && hasConsole;
     if (!wantsPage) {
-      return reply.status(404).type('application/json; charset=utf-8').send(notFoundBody(request.method, request.url));
+      return reply
+        .status(404)
+        .type('application/json; charset=utf-8')
+        .send(notFoundBody(request.method, request.url));
     }
     const nonce = randomBytes(16).toString('base64');
     return reply

@@ -10,13 +10,22 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'reque
   const problems = result.error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join('.') : what}: ${i.message}`);
-  throw new DomainError('invalid_request', `The ${what} is not valid: ${problems.join('; ')}.`, 400, {
-    problems,
-  });
+  throw new DomainError(
+    'invalid_request',
+    `The ${what} is not valid: ${problems.join('; ')}.`,
+    400,
+    {
+      problems,
+    },
+  );
 }
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', message: 'The request body is too large.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'body_too_large',
+    message: 'The request body is too large.',
+  },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     code: 'unsupported_media_type',
@@ -27,7 +36,11 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message: str
     code: 'invalid_request',
     message: 'The request body is empty; send a JSON object.',
   },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed_json', message: 'The request body is not valid JSON.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: 'malformed_json',
+    message: 'The request body is not valid JSON.',
+  },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
     status: 400,
     code: 'invalid_request',
@@ -46,15 +59,26 @@ export function installErrorHandling(app: FastifyInstance): void {
     let body: ApiErrorBody;
     if (error instanceof DomainError) {
       status = error.status;
-      body = { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+      body = {
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      };
     } else if ('code' in error && typeof error.code === 'string' && FASTIFY_CODES[error.code]) {
       const known = FASTIFY_CODES[error.code]!;
       status = known.status;
       body = { code: known.code, message: known.message };
-    } else if (error instanceof SyntaxError || ('statusCode' in error && error.statusCode === 400)) {
+    } else if (
+      error instanceof SyntaxError ||
+      ('statusCode' in error && error.statusCode === 400)
+    ) {
       status = 400;
       body = { code: 'invalid_request', message: 'The request could not be read.' };
-    } else if ('statusCode' in error && typeof error.statusCode === 'number' && error.statusCode < 500) {
+    } else if (
+      'statusCode' in error &&
+      typeof error.statusCode === 'number' &&
+      error.statusCode < 500
+    ) {
       status = error.statusCode;
       body = { code: 'invalid_request', message: 'The request could not be handled as sent.' };
     } else {
@@ -71,5 +95,8 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 export function notFoundBody(method: string, url: string): ApiErrorBody {
   const path = url.split('?')[0] ?? url;
-  return { code: 'not_found', message: `There is no ${method} ${path.slice(0, 200)} on this site.` };
+  return {
+    code: 'not_found',
+    message: `There is no ${method} ${path.slice(0, 200)} on this site.`,
+  };
 }

@@ -26,7 +26,11 @@ export class SqliteUserRepository implements UserRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async find(userId: string): Promise<UserRecord | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return row ? toUser(row) : undefined;
   }
 
@@ -45,7 +49,11 @@ export class SqliteUserRepository implements UserRepository {
       .execute();
   }
 
-  async updatePassword(userId: string, passwordHash: string, mustChangePassword: boolean): Promise<void> {
+  async updatePassword(
+    userId: string,
+    passwordHash: string,
+    mustChangePassword: boolean,
+  ): Promise<void> {
     await this.db
       .updateTable('users')
       .set({ password_hash: passwordHash, must_change_password: mustChangePassword ? 1 : 0 })
@@ -59,7 +67,11 @@ export class SqliteUserRepository implements UserRepository {
   }
 
   async countWithRole(role: Role): Promise<number> {
-    const rows = await this.db.selectFrom('users').select('roles').where('disabled', '=', 0).execute();
+    const rows = await this.db
+      .selectFrom('users')
+      .select('roles')
+      .where('disabled', '=', 0)
+      .execute();
     return rows.filter((r) => (JSON.parse(r.roles) as Role[]).includes(role)).length;
   }
 }
@@ -135,7 +147,10 @@ export class SqliteSignInFailureRepository implements SignInFailureRepository {
   }
 
   async record(userId: string, clientAddress: string, at: string): Promise<void> {
-    await this.db.insertInto('sign_in_failures').values({ user_id: userId, client_address: clientAddress, at }).execute();
+    await this.db
+      .insertInto('sign_in_failures')
+      .values({ user_id: userId, client_address: clientAddress, at })
+      .execute();
   }
 
   async clear(userId: string, clientAddress: string): Promise<void> {

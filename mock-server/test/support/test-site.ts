@@ -78,7 +78,12 @@ export class Client {
   request(
     method: string,
     urlPath: string,
-    options: { json?: unknown; raw?: string | Buffer; headers?: Record<string, string>; csrf?: boolean } = {},
+    options: {
+      json?: unknown;
+      raw?: string | Buffer;
+      headers?: Record<string, string>;
+      csrf?: boolean;
+    } = {},
   ): Promise<HttpAnswer> {
     const url = new URL(urlPath, this.baseUrl);
     const headers: Record<string, string> = { ...options.headers };
@@ -89,35 +94,33 @@ export class Client {
     } else if (options.raw !== undefined) {
       body = options.raw;
     }
-    if (options.csrf !== false && method !== 'GET' && method !== 'HEAD') headers['x-custodian-csrf'] ??= '1';
+    if (options.csrf !== false && method !== 'GET' && method !== 'HEAD')
+      headers['x-custodian-csrf'] ??= '1';
     if (this.cookies.size) headers.cookie = this.cookieHeader;
     return new Promise((resolve, reject) => {
-      const req = http.request(
-        url,
-        { method, headers, localAddress: this.localAddress },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => {
-            for (const line of res.headers['set-cookie'] ?? []) {
-              const [pair] = line.split(';');
-              const [name, ...value] = (pair ?? '').split('=');
-              if (!name) continue;
-              const v = value.join('=');
-              if (v === '' || /expires=thu, 01 jan 1970/i.test(line)) this.cookies.delete(name.trim());
-              else this.cookies.set(name.trim(), v);
-            }
-            const text = Buffer.concat(parts).toString('utf8');
-            let json: unknown;
-            try {
-              json = text ? JSON.parse(text) : undefined;
-            } catch {
-              json = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-          });
-        },
-      );
+      const req = http.request(url, { method, headers, localAddress: this.localAddress }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => {
+          for (const line of res.headers['set-cookie'] ?? []) {
+            const [pair] = line.split(';');
+            const [name, ...value] = (pair ?? '').split('=');
+            if (!name) continue;
+            const v = value.join('=');
+            if (v === '' || /expires=thu, 01 jan 1970/i.test(line))
+              this.cookies.delete(name.trim());
+            else this.cookies.set(name.trim(), v);
+          }
+          const text = Buffer.concat(parts).toString('utf8');
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      });
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();

@@ -1,9 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { apiRoutes, changePasswordRequestSchema, loginRequestSchema } from '../../../../src/core/contract';
+import {
+  apiRoutes,
+  changePasswordRequestSchema,
+  loginRequestSchema,
+} from '../../../../src/core/contract';
 import { parseWith } from '../errors';
 import { principalOf, registerRoute, SESSION_COOKIE, type RouteContext } from '../access';
 
-export function authRoutes(app: FastifyInstance, ctx: RouteContext, cookie: { secure: boolean }): void {
+export function authRoutes(
+  app: FastifyInstance,
+  ctx: RouteContext,
+  cookie: { secure: boolean },
+): void {
   registerRoute(app, ctx, apiRoutes.login, async (request, reply) => {
     const body = parseWith(loginRequestSchema, request.body);
     const { token, info } = await ctx.identity.signIn(body.userId, body.password, request.ip);
@@ -23,7 +31,9 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext, cookie: { se
     return { ok: true };
   });
 
-  registerRoute(app, ctx, apiRoutes.session, async (request) => ctx.identity.info(principalOf(request)));
+  registerRoute(app, ctx, apiRoutes.session, async (request) =>
+    ctx.identity.info(principalOf(request)),
+  );
 
   registerRoute(app, ctx, apiRoutes.changePassword, async (request) => {
     const body = parseWith(changePasswordRequestSchema, request.body);

@@ -2,27 +2,22 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { SiteInfo } from '../../src/core/contract';
 import type { SiteConfig } from './config';
 import { seedDemoAccounts } from './demo';
-import { IdentityService } from './domain/identity';
 import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
 import { installSecurityHeaders } from './http/security';
+import { alertRoutes } from './http/routes/alerts';
+import { auditRoutes } from './http/routes/audit';
 import { authRoutes } from './http/routes/auth';
+import { eventRoutes } from './http/routes/events';
 import { siteRoutes } from './http/routes/site';
 import { userRoutes } from './http/routes/users';
 import { openDatabase, type OpenDatabase } from './persistence/database';
-import {
-  SqliteAlertRepository,
-  SqliteSessionRepository,
-  SqliteSignInFailureRepository,
-  SqliteUserRepository,
-} from './persistence/sqlite-identity';
-import { nodeRandom, systemClock } from './platform/node-random';
-import { scryptHasher } from './platform/scrypt-hasher';
-import { SITE_VERSION } from './version';
+import { AlertMailer } from './platform/alert-mailer';
+import { systemClock } from './platform/node-random';
+import { composeServices, type SiteServices } from './services';
 
 /** JSON bodies are small; chunk uploads get their own limit per route. */
 export const JSON_BODY_LIMIT = 64 * 1024;
@@ -31,12 +26,11 @@ export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
 
-export interface Site {
+export interface Site extends SiteServices {
   readonly app: FastifyInstance;
   readonly url: string;
-  readonly info: SiteInfo;
-  readonly identity: IdentityService;
   readonly database: OpenDatabase;
+  readonly mailer: AlertMailer | undefined;
   readonly demoAccountsCreated: readonly string[];
   readonly consoleServed: boolean;
   close(): Promise<void>;
@@ -46,54 +40,19 @@ export interface SiteOptions {
   readonly clock?: Clock;
   /** Tests pass false to keep their output readable. */
   readonly logger?: boolean;
-}
-
-async function siteId(database: OpenDatabase): Promise<string> {
-  const row = await database.db
-    .selectFrom('site_meta')
-    .select('value')
-    .where('key', '=', 'site_id')
-    .executeTakeFirst();
-  if (row) return row.value;
-  const id = randomUUID();
-  await database.db.insertInto('site_meta').values({ key: 'site_id', value: id }).execute();
-  return id;
+  /** Interval of event-stream heartbeats. */
+  readonly heartbeatMs?: number;
 }
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
 export async function startSite(config: SiteConfig, options: SiteOptions = {}): Promise<Site> {
   const database = await openDatabase(config.dataDir);
+  let app: FastifyInstance | undefined;
+  let mailer: AlertMailer | undefined;
   try {
     const clock = options.clock ?? systemClock;
-    const info: SiteInfo = {
-      siteId: await siteId(database),
-      name: config.siteName,
-      version: SITE_VERSION,
-      demo: config.demo,
-    };
-    const users = new SqliteUserRepository(database.db);
-    const identity = new IdentityService({
-      users,
-      sessions: new SqliteSessionRepository(database.db),
-      failures: new SqliteSignInFailureRepository(database.db),
-      alerts: new SqliteAlertRepository(database.db),
-      hasher: scryptHasher,
-      clock,
-      random: nodeRandom,
-      siteId: info.siteId,
-      sessionTtlMs: config.sessionTtlMs,
-      lockout: config.lockout,
-    });
-
-    const demoAccountsCreated = config.demo ? await seedDemoAccounts(identity, users) : [];
-    if (!config.demo && (await users.countWithRole('admin')) === 0) {
-      throw new StartupError(
-        'This site has no administrator yet. Create one with:\n  npm run site -- create-admin --user <id> --name "<display name>"\n(or start in demo mode with CUSTODIAN_DEMO=1).',
-      );
-    }
-
     const tls = Boolean(config.tlsCert && config.tlsKey);
-    const app = Fastify({
+    app = Fastify({
       logger:
         options.logger === false
           ? false
@@ -107,15 +66,39 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
           }
         : {}),
     });
+    const log = app.log;
+    mailer = config.mail
+      ? new AlertMailer(
+          config.mail,
+          (message, error) => log.warn({ err: error }, message),
+          config.siteName,
+        )
+      : undefined;
+    const services = await composeServices(config, database, clock, mailer ? [mailer] : [], (m) =>
+      log.info(m),
+    );
+
+    const demoAccountsCreated = config.demo
+      ? await seedDemoAccounts(services.identity, services.users)
+      : [];
+    if (!config.demo && (await services.users.countWithRole('admin')) === 0) {
+      throw new StartupError(
+        'This site has no administrator yet. Create one with:\n  npm run site -- create-admin --user <id> --name "<display name>"\n(or start in demo mode with CUSTODIAN_DEMO=1).',
+      );
+    }
+
     // The API speaks JSON only; other bodies are refused with 415, not guessed at.
     app.removeContentTypeParser('text/plain');
     installErrorHandling(app);
     installSecurityHeaders(app, tls);
     await app.register(fastifyCookie);
-    const ctx = { identity };
-    siteRoutes(app, ctx, info);
+    const ctx = { ...services, mailer, heartbeatMs: options.heartbeatMs ?? 15_000 };
+    siteRoutes(app, ctx);
     authRoutes(app, ctx, { secure: tls });
     userRoutes(app, ctx);
+    alertRoutes(app, ctx);
+    auditRoutes(app, ctx);
+    eventRoutes(app, ctx);
     const consoleServed = await serveConsole(app, config.consoleDir);
 
     await app.listen({ port: config.port, host: config.host });
@@ -123,20 +106,24 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    const started = app;
     return {
-      app,
+      ...services,
+      app: started,
       url,
-      info,
-      identity,
       database,
+      mailer,
       demoAccountsCreated,
       consoleServed,
       async close() {
-        await app.close();
+        await started.close();
+        await mailer?.close();
         await database.close();
       },
     };
   } catch (error) {
+    await app?.close();
+    await mailer?.close();
     await database.close();
     throw error;
   }

@@ -22,6 +22,17 @@ export interface SiteConfig {
     readonly lockMs: number;
   };
   readonly logLevel: string;
+  /** The master key file (ES-4); demo mode creates ./secrets/master.key. */
+  readonly masterKeyFile: string | undefined;
+  /** Alert mail (AL-3); off when no SMTP URL is set. */
+  readonly mail:
+    | {
+        readonly smtpUrl: string;
+        readonly from: string;
+        readonly to: readonly string[];
+        readonly burstWindowMs: number;
+      }
+    | undefined;
 }
 
 const options = {
@@ -35,6 +46,10 @@ const options = {
   'console-dir': { type: 'string' },
   'session-ttl': { type: 'string' },
   'log-level': { type: 'string' },
+  'master-key-file': { type: 'string' },
+  'smtp-url': { type: 'string' },
+  'mail-from': { type: 'string' },
+  'alert-mail-to': { type: 'string' },
 } as const;
 
 export class ConfigError extends Error {
@@ -65,11 +80,26 @@ export function loadConfig(
   if (Boolean(tlsCert) !== Boolean(tlsKey)) {
     throw new ConfigError('CUSTODIAN_TLS_CERT and CUSTODIAN_TLS_KEY must be set together.');
   }
+  const demo = values.demo ?? flag(env.CUSTODIAN_DEMO);
+  const masterKeyFile =
+    values['master-key-file'] ??
+    env.CUSTODIAN_MASTER_KEY_FILE ??
+    (demo ? './secrets/master.key' : undefined);
+  const smtpUrl = values['smtp-url'] ?? env.CUSTODIAN_SMTP_URL;
+  const alertMailTo = (values['alert-mail-to'] ?? env.CUSTODIAN_ALERT_MAIL_TO ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (smtpUrl && alertMailTo.length === 0) {
+    throw new ConfigError(
+      'CUSTODIAN_SMTP_URL is set: also set CUSTODIAN_ALERT_MAIL_TO (comma-separated addresses).',
+    );
+  }
   return {
     port: integer('CUSTODIAN_PORT', values.port ?? env.CUSTODIAN_PORT, 8787, 0),
     host: values.host ?? env.CUSTODIAN_HOST ?? '127.0.0.1',
     dataDir: path.resolve(cwd, values['data-dir'] ?? env.CUSTODIAN_DATA_DIR ?? './data'),
-    demo: values.demo ?? flag(env.CUSTODIAN_DEMO),
+    demo,
     siteName: values['site-name'] ?? env.CUSTODIAN_SITE_NAME ?? 'Custodian escrow site',
     tlsCert: tlsCert || undefined,
     tlsKey: tlsKey || undefined,
@@ -83,5 +113,14 @@ export function loadConfig(
       ) * 1000,
     lockout: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
     logLevel: values['log-level'] ?? env.CUSTODIAN_LOG_LEVEL ?? 'info',
+    masterKeyFile: masterKeyFile ? path.resolve(cwd, masterKeyFile) : undefined,
+    mail: smtpUrl
+      ? {
+          smtpUrl,
+          from: values['mail-from'] ?? env.CUSTODIAN_MAIL_FROM ?? 'custodian@localhost',
+          to: alertMailTo,
+          burstWindowMs: integer('CUSTODIAN_MAIL_BURST', env.CUSTODIAN_MAIL_BURST, 60, 1) * 1000,
+        }
+      : undefined,
   };
 }

@@ -4,23 +4,20 @@ import { PASSWORD_MIN_LENGTH, userIdSchema } from '../../src/core/contract';
 import { startSite, StartupError } from './app';
 import { ConfigError, loadConfig } from './config';
 import { DEMO_ACCOUNTS, demoPassword } from './demo';
-import { IdentityService } from './domain/identity';
 import { openDatabase } from './persistence/database';
-import {
-  SqliteAlertRepository,
-  SqliteSessionRepository,
-  SqliteSignInFailureRepository,
-  SqliteUserRepository,
-} from './persistence/sqlite-identity';
-import { nodeRandom, systemClock } from './platform/node-random';
-import { scryptHasher } from './platform/scrypt-hasher';
+import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
+import { SiteKeyError } from './domain/site-keys';
+import { systemClock } from './platform/node-random';
+import { composeServices } from './services';
 
 const USAGE = `Usage: npm run site -- <command> [options]
 
 Commands:
   start            start the escrow site and the console (default)
+  init-master-key  write a new master key: --out FILE (kept apart from the data)
   create-admin     create an administrator: --user ID --name "Display Name"
-                   (password from CUSTODIAN_ADMIN_PASSWORD, else asked for)
+                   (password from CUSTODIAN_ADMIN_PASSWORD, else asked for;
+                   needs CUSTODIAN_MASTER_KEY_FILE or --master-key-file)
 
 Options of start: --port, --host, --data-dir, --demo, --site-name,
   --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
@@ -65,7 +62,12 @@ async function askPassword(): Promise<string> {
 async function createAdmin(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { user: { type: 'string' }, name: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: {
+      user: { type: 'string' },
+      name: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'master-key-file': { type: 'string' },
+    },
     strict: true,
   });
   const userId = values.user ?? '';
@@ -74,25 +76,19 @@ async function createAdmin(argv: string[]): Promise<void> {
       'Give the new administrator a user ID: --user ID (letters, digits, . _ -).',
     );
   }
-  const config = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []);
+  const config = loadConfig([
+    ...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []),
+    ...(values['master-key-file'] ? ['--master-key-file', values['master-key-file']] : []),
+  ]);
   const password = await askPassword();
   if (password.length < PASSWORD_MIN_LENGTH) {
     throw new ConfigError(`The password must have at least ${PASSWORD_MIN_LENGTH} characters.`);
   }
   const database = await openDatabase(config.dataDir);
   try {
-    const identity = new IdentityService({
-      users: new SqliteUserRepository(database.db),
-      sessions: new SqliteSessionRepository(database.db),
-      failures: new SqliteSignInFailureRepository(database.db),
-      alerts: new SqliteAlertRepository(database.db),
-      hasher: scryptHasher,
-      clock: systemClock,
-      random: nodeRandom,
-      siteId: 'cli',
-      sessionTtlMs: config.sessionTtlMs,
-      lockout: config.lockout,
-    });
+    const { identity } = await composeServices(config, database, systemClock, [], (m) =>
+      process.stdout.write(`${m}\n`),
+    );
     await identity.createUser({
       userId,
       displayName: values.name ?? userId,
@@ -105,6 +101,23 @@ async function createAdmin(argv: string[]): Promise<void> {
   }
 }
 
+function initMasterKey(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { out: { type: 'string' } }, strict: true });
+  if (!values.out) throw new ConfigError('Say where to write the new master key: --out FILE');
+  try {
+    createMasterKeyFile(values.out);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new ConfigError(`${values.out} already exists; a master key is never overwritten.`);
+    }
+    throw error;
+  }
+  process.stdout.write(
+    `A new master key is in ${values.out} (mode 0600). Keep it apart from the data directory and back it up:\n` +
+      `without it the site's keys and audit chain cannot be opened. Use it with CUSTODIAN_MASTER_KEY_FILE=${values.out}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   const [command = 'start', ...rest] = process.argv.slice(2);
   switch (command) {
@@ -112,6 +125,8 @@ async function main(): Promise<void> {
       return start(rest);
     case 'create-admin':
       return createAdmin(rest);
+    case 'init-master-key':
+      return initMasterKey(rest);
     case 'help':
     case '--help':
       process.stdout.write(`${USAGE}\n`);
@@ -123,7 +138,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartupError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof StartupError ||
+    error instanceof MasterKeyError ||
+    error instanceof SiteKeyError
+  ) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMasterKeyFile } from '../src/platform/master-key';
 import { Client, startTestSite, type TestSite } from './support/test-site';
 
 function expectClientError(
@@ -112,28 +113,64 @@ describe('bad input gets 4xx with {code, message}', () => {
 
 describe('starting without demo mode', () => {
   it('refuses to start with no administrator and says how to create one', async () => {
-    await expect(startTestSite({ demo: false })).rejects.toThrow(/npm run site -- create-admin/);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-noadmin-'));
+    const keyFile = path.join(root, 'master.key');
+    createMasterKeyFile(keyFile);
+    await expect(
+      startTestSite({
+        demo: false,
+        dataDir: path.join(root, 'data'),
+        env: { CUSTODIAN_MASTER_KEY_FILE: keyFile },
+      }),
+    ).rejects.toThrow(/npm run site -- create-admin/);
   });
 
-  it('starts after create-admin, and the new admin signs in', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-admin-'));
-    execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'mock-server/src/main.ts',
-        'create-admin',
-        '--user',
-        'root',
-        '--name',
-        'Root',
-        '--data-dir',
-        dataDir,
-      ],
-      { env: { ...process.env, CUSTODIAN_ADMIN_PASSWORD: 'a-long-admin-password' }, stdio: 'pipe' },
-    );
-    const site = await startTestSite({ demo: false, dataDir });
+  it('refuses to start without its master key, or with the wrong one, saying why', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-mk-'));
+    const env = { CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'missing.key') };
+    await expect(
+      startTestSite({ demo: false, dataDir: path.join(root, 'data'), env }),
+    ).rejects.toThrow(/master key file .* cannot be read/);
+    const site = await startTestSite({ dataDir: path.join(root, 'data') });
+    await site.stop();
+    const other = path.join(root, 'other.key');
+    fs.writeFileSync(other, Buffer.alloc(32, 7).toString('base64url'));
+    await expect(
+      startTestSite({
+        dataDir: path.join(root, 'data'),
+        env: { CUSTODIAN_MASTER_KEY_FILE: other },
+      }),
+    ).rejects.toThrow(/master key does not open this site's keys/);
+    await expect(
+      startTestSite({
+        dataDir: path.join(root, 'data'),
+        env: { CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'data', 'inside.key') },
+      }),
+    ).rejects.toThrow(/inside the data directory/);
+  });
+
+  it('starts after init-master-key and create-admin, and the new admin signs in', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-admin-'));
+    const dataDir = path.join(root, 'data');
+    const keyFile = path.join(root, 'secrets', 'master.key');
+    const run = (...args: string[]) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'mock-server/src/main.ts', ...args], {
+        env: {
+          ...process.env,
+          CUSTODIAN_ADMIN_PASSWORD: 'a-long-admin-password',
+          CUSTODIAN_MASTER_KEY_FILE: keyFile,
+        },
+        stdio: 'pipe',
+      });
+    run('init-master-key', '--out', keyFile);
+    expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(() => run('init-master-key', '--out', keyFile)).toThrow(/never overwritten/);
+    run('create-admin', '--user', 'root', '--name', 'Root', '--data-dir', dataDir);
+    const site = await startTestSite({
+      demo: false,
+      dataDir,
+      env: { CUSTODIAN_MASTER_KEY_FILE: keyFile },
+    });
     try {
       const client = new Client(site.site.url);
       expect((await client.signIn('root', 'a-long-admin-password')).json).toMatchObject({

@@ -1,9 +1,9 @@
 import type { Role, SessionInfo, UserSummary } from '../../../src/core/contract';
 import { DomainError } from './errors';
+import type { AuditLog } from './audit';
 import type {
-  AlertRepository,
+  AlertSink,
   Clock,
-  NewAlert,
   PasswordHasher,
   Random,
   SessionRecord,
@@ -17,11 +17,11 @@ export interface IdentityDeps {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly failures: SignInFailureRepository;
-  readonly alerts: AlertRepository;
+  readonly alerts: AlertSink;
+  readonly audit: AuditLog;
   readonly hasher: PasswordHasher;
   readonly clock: Clock;
   readonly random: Random;
-  readonly siteId: string;
   readonly sessionTtlMs: number;
   readonly lockout: {
     readonly maxFailures: number;
@@ -54,6 +54,7 @@ export class IdentityService {
     roles: readonly Role[];
     password: string;
     mustChangePassword?: boolean;
+    createdBy?: string;
   }): Promise<UserRecord> {
     if (await this.deps.users.find(input.userId)) {
       throw new DomainError('user_exists', `A user named ${input.userId} already exists.`, 409);
@@ -67,6 +68,11 @@ export class IdentityService {
       disabled: false,
       createdAt: this.deps.clock.now().toISOString(),
     };
+    await this.deps.audit.append({
+      event: 'user_created',
+      actor: input.createdBy ?? null,
+      details: { userId: user.userId, roles: [...user.roles] },
+    });
     await this.deps.users.insert(user);
     return user;
   }
@@ -90,6 +96,12 @@ export class IdentityService {
       const unlockAt = Date.parse(latest) + lockout.lockMs;
       if (unlockAt > now.getTime()) {
         const minutes = Math.ceil((unlockAt - now.getTime()) / 60_000);
+        await this.deps.audit.append({
+          event: 'sign_in_refused',
+          actor: userId,
+          clientAddress,
+          details: { reason: 'locked_out' },
+        });
         throw new DomainError(
           'locked_out',
           `Too many failed sign-ins for this user from this address; try again in ${minutes} minute(s).`,
@@ -106,9 +118,15 @@ export class IdentityService {
       ? await this.deps.hasher.verify(password, user.passwordHash)
       : await this.deps.hasher.verify(password, await this.decoy());
     if (!user || user.disabled || !passwordOk) {
+      await this.deps.audit.append({
+        event: 'sign_in_refused',
+        actor: userId,
+        clientAddress,
+        details: { reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password' },
+      });
       await failures.record(userId, clientAddress, now.toISOString());
       const count = priorFailures + 1;
-      await this.raise(
+      await this.deps.alerts.raise(
         count >= lockout.maxFailures
           ? {
               kind: 'brute_force',
@@ -130,6 +148,7 @@ export class IdentityService {
       throw new DomainError('unauthorized_user', UNAUTHORIZED_USER, 401);
     }
 
+    await this.deps.audit.append({ event: 'sign_in', actor: user.userId, clientAddress });
     await failures.clear(userId, clientAddress);
     const token = this.deps.random.token();
     const session: SessionRecord = {
@@ -158,6 +177,7 @@ export class IdentityService {
   }
 
   async signOut(principal: Principal): Promise<void> {
+    await this.deps.audit.append({ event: 'sign_out', actor: principal.user.userId });
     await this.deps.sessions.revoke(
       principal.session.tokenHash,
       this.deps.clock.now().toISOString(),
@@ -196,6 +216,14 @@ export class IdentityService {
     );
   }
 
+  /** Users a volume can name as restorers (BK-4). */
+  async restorers(): Promise<{ userId: string; displayName: string }[]> {
+    const users = await this.deps.users.list();
+    return users
+      .filter((u) => !u.disabled && u.roles.includes('restorer'))
+      .map((u) => ({ userId: u.userId, displayName: u.displayName }));
+  }
+
   async listUsers(): Promise<UserSummary[]> {
     const users = await this.deps.users.list();
     return users.map((u) => ({
@@ -215,14 +243,6 @@ export class IdentityService {
   private decoy(): Promise<string> {
     this.decoyHash ??= this.deps.hasher.hash(this.deps.random.token());
     return this.decoyHash;
-  }
-
-  private raise(alert: NewAlert): Promise<void> {
-    return this.deps.alerts.insert({
-      ...alert,
-      siteId: this.deps.siteId,
-      at: this.deps.clock.now().toISOString(),
-    });
   }
 }
 

@@ -1,4 +1,11 @@
-import type { Role } from '../../../src/core/contract';
+import type {
+  Alert,
+  AlertKind,
+  AlertQuery,
+  AuditEntry,
+  AuditQuery,
+  Role,
+} from '../../../src/core/contract';
 
 /**
  * What the domain needs from storage and the platform. The same rules run on
@@ -46,18 +53,6 @@ export interface SignInFailureRepository {
   clear(userId: string, clientAddress: string): Promise<void>;
 }
 
-export const alertKinds = [
-  'unknown_user',
-  'bad_password',
-  'brute_force',
-  'unauthorized_restorer',
-  'key_not_found',
-  'overwrite_attempt',
-  'integrity_failure',
-  'replayed_request',
-] as const;
-export type AlertKind = (typeof alertKinds)[number];
-
 export interface NewAlert {
   readonly kind: AlertKind;
   readonly userId: string | null;
@@ -67,7 +62,27 @@ export interface NewAlert {
 }
 
 export interface AlertRepository {
-  insert(alert: NewAlert & { readonly siteId: string; readonly at: string }): Promise<void>;
+  insert(alert: NewAlert & { readonly siteId: string; readonly at: string }): Promise<Alert>;
+  list(query: AlertQuery): Promise<{ alerts: Alert[]; total: number; unacknowledged: number }>;
+  /** Every alert matching the filter, newest first, for export. */
+  all(query: Omit<AlertQuery, 'page' | 'pageSize'>): Promise<Alert[]>;
+  acknowledge(ids: readonly number[], by: string, at: string): Promise<number>;
+}
+
+/** Where alerts are raised; the identity, escrow and transfer rules use it. */
+export interface AlertSink {
+  raise(alert: NewAlert): Promise<Alert>;
+}
+
+export interface AuditRepository {
+  /** The last entry (highest seq), if any. */
+  head(): Promise<AuditEntry | undefined>;
+  /** Appends; fails if `entry.seq` is taken (another writer won). */
+  append(entry: AuditEntry): Promise<void>;
+  list(query: AuditQuery): Promise<{ entries: AuditEntry[]; total: number }>;
+  all(query: Omit<AuditQuery, 'page' | 'pageSize'>): Promise<AuditEntry[]>;
+  /** All entries in seq order, in batches, for verification. */
+  scan(batchSize: number): AsyncIterable<readonly AuditEntry[]>;
 }
 
 export interface PasswordHasher {

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, CSRF_HEADER_VALUE, type RouteEntry } from '../../../src/core/contract';
 import { DomainError } from '../domain/errors';
-import type { IdentityService, Principal } from '../domain/identity';
+import type { Principal } from '../domain/identity';
+import type { AlertMailer } from '../platform/alert-mailer';
+import type { SiteServices } from '../services';
 
 export const SESSION_COOKIE = 'custodian_session';
 
@@ -11,8 +13,9 @@ declare module 'fastify' {
   }
 }
 
-export interface RouteContext {
-  readonly identity: IdentityService;
+export interface RouteContext extends SiteServices {
+  readonly mailer: AlertMailer | undefined;
+  readonly heartbeatMs: number;
 }
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * Versioned migrations, applied in name order at start-up. A migration once
@@ -58,7 +58,36 @@ const migrations: Record<string, Migration> = {
         .addColumn('acknowledged_by', 'text')
         .execute();
       await db.schema.createIndex('alerts_by_time').on('alerts').column('at').execute();
-      await sql`select 1`.execute(db);
+    },
+  },
+  '0002_site_keys_and_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('site_keys')
+        .addColumn('purpose', 'text', (c) => c.primaryKey())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('wrapped_private', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('volume_id', 'text')
+        .addColumn('client_address', 'text')
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('prev_mac', 'text', (c) => c.notNull())
+        .addColumn('mac', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_by_time').on('audit_log').column('at').execute();
+      await db.schema
+        .createIndex('audit_by_event')
+        .on('audit_log')
+        .columns(['event', 'at'])
+        .execute();
+      await db.schema.createIndex('alerts_by_kind').on('alerts').columns(['kind', 'at']).execute();
     },
   },
 };

@@ -45,7 +45,28 @@ export interface SiteMetaTable {
   value: string;
 }
 
+export interface SiteKeysTable {
+  purpose: 'escrow' | 'signing';
+  public_jwk: string;
+  wrapped_private: string;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  event: string;
+  actor: string | null;
+  volume_id: string | null;
+  client_address: string | null;
+  details: string; // JSON object
+  prev_mac: string;
+  mac: string;
+}
+
 export interface Database {
+  site_keys: SiteKeysTable;
+  audit_log: AuditLogTable;
   users: UsersTable;
   sessions: SessionsTable;
   sign_in_failures: SignInFailuresTable;

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Role } from '../../../src/core/contract';
 import type {
-  AlertRepository,
   SessionRecord,
   SessionRepository,
   SignInFailureRepository,
@@ -158,27 +157,6 @@ export class SqliteSignInFailureRepository implements SignInFailureRepository {
       .deleteFrom('sign_in_failures')
       .where('user_id', '=', userId)
       .where('client_address', '=', clientAddress)
-      .execute();
-  }
-}
-
-export class SqliteAlertRepository implements AlertRepository {
-  constructor(private readonly db: Kysely<Database>) {}
-
-  async insert(alert: Parameters<AlertRepository['insert']>[0]): Promise<void> {
-    await this.db
-      .insertInto('alerts')
-      .values({
-        kind: alert.kind,
-        user_id: alert.userId,
-        volume_id: alert.volumeId,
-        site_id: alert.siteId,
-        client_address: alert.clientAddress,
-        sentence: alert.sentence,
-        at: alert.at,
-        acknowledged_at: null,
-        acknowledged_by: null,
-      })
       .execute();
   }
 }

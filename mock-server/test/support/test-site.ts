@@ -27,14 +27,32 @@ export interface TestSite {
 
 /** A real site on a random loopback port with a fresh data directory. */
 export async function startTestSite(
-  options: { clock?: Clock; demo?: boolean; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    clock?: Clock;
+    demo?: boolean;
+    dataDir?: string;
+    env?: NodeJS.ProcessEnv;
+    heartbeatMs?: number;
+  } = {},
 ): Promise<TestSite> {
-  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-site-'));
+  // The master key sits beside, not inside, the data directory (ES-4).
+  const root = options.dataDir
+    ? path.dirname(options.dataDir)
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-site-'));
+  const dataDir = options.dataDir ?? path.join(root, 'data');
   const config = loadConfig(
-    ['--port', '0', '--data-dir', dataDir, '--console-dir', path.join(dataDir, 'no-console')],
-    { CUSTODIAN_DEMO: options.demo === false ? '0' : '1', ...options.env },
+    ['--port', '0', '--data-dir', dataDir, '--console-dir', path.join(root, 'no-console')],
+    {
+      CUSTODIAN_DEMO: options.demo === false ? '0' : '1',
+      CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'secrets', 'master.key'),
+      ...options.env,
+    },
   );
-  const site = await startSite(config, { clock: options.clock, logger: false });
+  const site = await startSite(config, {
+    clock: options.clock,
+    logger: false,
+    ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+  });
   const handle: TestSite = {
     site,
     dataDir,

@@ -50,3 +50,9 @@ export const userSummarySchema = z.object({
 export type UserSummary = z.infer<typeof userSummarySchema>;
 export const userListSchema = z.object({ users: z.array(userSummarySchema) });
 export type UserList = z.infer<typeof userListSchema>;
+
+/** Users with the restorer role, for the restorer picker (BK-4). */
+export const restorerListSchema = z.object({
+  users: z.array(z.object({ userId: userIdSchema, displayName: z.string() })),
+});
+export type RestorerList = z.infer<typeof restorerListSchema>;

@@ -24,6 +24,35 @@ export const apiRoutes = {
   session: { method: 'GET', path: '/api/auth/session', access: 'session', csrf: false },
   changePassword: { method: 'POST', path: '/api/auth/password', access: 'session', csrf: true },
   adminListUsers: { method: 'GET', path: '/api/admin/users', access: ['admin'], csrf: false },
+  listRestorers: { method: 'GET', path: '/api/users', access: 'session', csrf: false },
+  events: { method: 'GET', path: '/api/events', access: 'session', csrf: false },
+  reportIntegrity: { method: 'POST', path: '/api/alerts/integrity', access: 'session', csrf: true },
+  adminListAlerts: { method: 'GET', path: '/api/admin/alerts', access: ['admin'], csrf: false },
+  adminExportAlerts: {
+    method: 'GET',
+    path: '/api/admin/alerts/export',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminAcknowledgeAlerts: {
+    method: 'POST',
+    path: '/api/admin/alerts/acknowledge',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminListAudit: { method: 'GET', path: '/api/admin/audit', access: ['admin'], csrf: false },
+  adminExportAudit: {
+    method: 'GET',
+    path: '/api/admin/audit/export',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminVerifyAudit: {
+    method: 'POST',
+    path: '/api/admin/audit/verify',
+    access: ['admin'],
+    csrf: true,
+  },
 } as const satisfies Record<string, RouteEntry>;
 
 export type ApiRouteName = keyof typeof apiRoutes;

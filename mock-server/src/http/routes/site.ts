@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { apiRoutes, type SiteInfo } from '../../../../src/core/contract';
+import { apiRoutes } from '../../../../src/core/contract';
 import { registerRoute, type RouteContext } from '../access';
 
-export function siteRoutes(app: FastifyInstance, ctx: RouteContext, site: SiteInfo): void {
-  registerRoute(app, ctx, apiRoutes.health, async () => ({ status: 'ok', version: site.version }));
-  registerRoute(app, ctx, apiRoutes.site, async () => site);
+export function siteRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  registerRoute(app, ctx, apiRoutes.health, async () => ({
+    status: 'ok',
+    version: ctx.info.version,
+  }));
+  registerRoute(app, ctx, apiRoutes.site, async () => ctx.info);
 }

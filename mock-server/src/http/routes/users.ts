@@ -6,4 +6,7 @@ export function userRoutes(app: FastifyInstance, ctx: RouteContext): void {
   registerRoute(app, ctx, apiRoutes.adminListUsers, async () => ({
     users: await ctx.identity.listUsers(),
   }));
+  registerRoute(app, ctx, apiRoutes.listRestorers, async () => ({
+    users: await ctx.identity.restorers(),
+  }));
 }

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { apiRoutes, auditExportQuerySchema, auditQuerySchema } from '../../../../src/core/contract';
+import { toCsv } from '../../domain/alerts';
+import { parseWith } from '../errors';
+import { principalOf, registerRoute, type RouteContext } from '../access';
+
+export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  registerRoute(app, ctx, apiRoutes.adminListAudit, async (request) =>
+    ctx.audit.list(parseWith(auditQuerySchema, request.query, 'query')),
+  );
+
+  registerRoute(app, ctx, apiRoutes.adminExportAudit, async (request, reply) => {
+    const { format, ...filter } = parseWith(auditExportQuerySchema, request.query, 'query');
+    const entries = await ctx.audit.all(filter);
+    if (format === 'json') {
+      void reply
+        .type('application/json; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="custodian-audit.json"');
+      return { entries };
+    }
+    void reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="custodian-audit.csv"');
+    return toCsv(
+      [
+        'seq',
+        'time',
+        'event',
+        'actor',
+        'volume',
+        'client address',
+        'details',
+        'previous MAC',
+        'MAC',
+      ],
+      entries.map((e) => [
+        e.seq,
+        e.at,
+        e.event,
+        e.actor,
+        e.volumeId,
+        e.clientAddress,
+        JSON.stringify(e.details),
+        e.prevMac,
+        e.mac,
+      ]),
+    );
+  });
+
+  registerRoute(app, ctx, apiRoutes.adminVerifyAudit, async (request) => {
+    const result = await ctx.audit.verify();
+    await ctx.audit.append({
+      event: 'audit_verified',
+      actor: principalOf(request).user.userId,
+      clientAddress: request.ip,
+      details: result.intact
+        ? { intact: true, entries: result.entries }
+        : { intact: false, brokenAt: result.brokenAt },
+    });
+    return result;
+  });
+}

@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import type { SiteInfo } from '../../src/core/contract';
+import type { SiteConfig } from './config';
+import { AlertService, type AlertNotifier } from './domain/alerts';
+import { AuditLog } from './domain/audit';
+import { EventBus } from './domain/events';
+import { IdentityService } from './domain/identity';
+import type { Clock } from './domain/ports';
+import { loadSiteKeys, type SiteKeys } from './domain/site-keys';
+import type { OpenDatabase } from './persistence/database';
+import { SqliteAlertRepository } from './persistence/sqlite-alerts';
+import { SqliteAuditRepository, SqliteSiteKeyRepository } from './persistence/sqlite-audit';
+import {
+  SqliteSessionRepository,
+  SqliteSignInFailureRepository,
+  SqliteUserRepository,
+} from './persistence/sqlite-identity';
+import { createMasterKeyFile, readMasterKey } from './platform/master-key';
+import { nodeRandom } from './platform/node-random';
+import { scryptHasher } from './platform/scrypt-hasher';
+import { SITE_VERSION } from './version';
+
+/** The site's domain services, composed over one open database. */
+export interface SiteServices {
+  readonly info: SiteInfo;
+  readonly keys: SiteKeys;
+  readonly users: SqliteUserRepository;
+  readonly identity: IdentityService;
+  readonly alerts: AlertService;
+  readonly audit: AuditLog;
+  readonly events: EventBus;
+  readonly clock: Clock;
+}
+
+async function siteId(database: OpenDatabase, newId: () => string): Promise<string> {
+  const row = await database.db
+    .selectFrom('site_meta')
+    .select('value')
+    .where('key', '=', 'site_id')
+    .executeTakeFirst();
+  if (row) return row.value;
+  const id = newId();
+  await database.db.insertInto('site_meta').values({ key: 'site_id', value: id }).execute();
+  return id;
+}
+
+/**
+ * Reads the master key (creating it in demo mode only, and saying so), opens
+ * or creates the site's key pairs, and wires the services together.
+ */
+export async function composeServices(
+  config: SiteConfig,
+  database: OpenDatabase,
+  clock: Clock,
+  notifiers: readonly AlertNotifier[],
+  log: (message: string) => void,
+): Promise<SiteServices> {
+  if (config.demo && config.masterKeyFile && !fs.existsSync(config.masterKeyFile)) {
+    createMasterKeyFile(config.masterKeyFile);
+    log(
+      `Demo mode: created a new master key in ${config.masterKeyFile} (mode 0600). Keep it apart from the data.`,
+    );
+  }
+  const masterKey = readMasterKey(config.masterKeyFile, config.dataDir);
+  let keys: SiteKeys;
+  try {
+    keys = await loadSiteKeys(new SqliteSiteKeyRepository(database.db), masterKey, () =>
+      clock.now().toISOString(),
+    );
+  } finally {
+    masterKey.fill(0);
+  }
+  const id = await siteId(database, () => globalThis.crypto.randomUUID());
+  const info: SiteInfo = {
+    siteId: id,
+    name: config.siteName,
+    version: SITE_VERSION,
+    demo: config.demo,
+    escrowKey: { jwk: publicJwk(keys.escrow.publicJwk), fingerprint: keys.escrow.fingerprint },
+    signingKey: { jwk: publicJwk(keys.signing.publicJwk), fingerprint: keys.signing.fingerprint },
+  };
+  const events = new EventBus();
+  const audit = new AuditLog({
+    repo: new SqliteAuditRepository(database.db),
+    key: keys.auditKey,
+    clock,
+  });
+  const alerts = new AlertService({
+    alerts: new SqliteAlertRepository(database.db),
+    events,
+    clock,
+    siteId: id,
+    notifiers,
+  });
+  const users = new SqliteUserRepository(database.db);
+  const identity = new IdentityService({
+    users,
+    sessions: new SqliteSessionRepository(database.db),
+    failures: new SqliteSignInFailureRepository(database.db),
+    alerts,
+    audit,
+    hasher: scryptHasher,
+    clock,
+    random: nodeRandom,
+    sessionTtlMs: config.sessionTtlMs,
+    lockout: config.lockout,
+  });
+  return { info, keys, users, identity, alerts, audit, events, clock };
+}
+
+function publicJwk(jwk: JsonWebKey): SiteInfo['escrowKey']['jwk'] {
+  return { kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '' };
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/** AL-1: the kinds of security event administrators are told about. */
+export const alertKinds = [
+  'unknown_user',
+  'bad_password',
+  'brute_force',
+  'unauthorized_restorer',
+  'key_not_found',
+  'overwrite_attempt',
+  'integrity_failure',
+  'replayed_request',
+] as const;
+export const alertKindSchema = z.enum(alertKinds);
+export type AlertKind = z.infer<typeof alertKindSchema>;
+
+/** AL-2: one schema for every kind. */
+export const alertSchema = z.object({
+  id: z.number().int().positive(),
+  kind: alertKindSchema,
+  userId: z.string().nullable(),
+  volumeId: z.string().nullable(),
+  siteId: z.string(),
+  clientAddress: z.string().nullable(),
+  sentence: z.string(),
+  at: z.iso.datetime(),
+  acknowledgedAt: z.iso.datetime().nullable(),
+  acknowledgedBy: z.string().nullable(),
+});
+export type Alert = z.infer<typeof alertSchema>;
+
+const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
+
+export const pageQuerySchema = z.object({
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const alertFilterSchema = z.object({
+  kind: alertKindSchema.optional(),
+  user: z.string().max(64).optional(),
+  volume: z.string().max(512).optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  acknowledged: z.enum(['yes', 'no']).optional(),
+});
+export type AlertFilter = z.infer<typeof alertFilterSchema>;
+export const alertQuerySchema = alertFilterSchema.extend(pageQuerySchema.shape);
+export type AlertQuery = z.infer<typeof alertQuerySchema>;
+
+export const alertPageSchema = z.object({
+  alerts: z.array(alertSchema),
+  total: z.number().int().nonnegative(),
+  unacknowledged: z.number().int().nonnegative(),
+});
+export type AlertPage = z.infer<typeof alertPageSchema>;
+
+export const acknowledgeAlertsRequestSchema = z.object({
+  ids: z.array(z.number().int().positive()).min(1).max(1000),
+});
+export type AcknowledgeAlertsRequest = z.infer<typeof acknowledgeAlertsRequestSchema>;
+export const acknowledgeAlertsResponseSchema = z.object({
+  acknowledged: z.number().int().nonnegative(),
+});
+
+/** A client's report that a chunk or manifest failed its checks (RS-5). */
+export const integrityReportSchema = z.object({
+  volumeId: z.string().min(1).max(512),
+  generation: z.number().int().positive().optional(),
+  chunkIndex: z.number().int().nonnegative().optional(),
+  chunkId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  what: z.string().min(1).max(500),
+});
+export type IntegrityReport = z.infer<typeof integrityReportSchema>;

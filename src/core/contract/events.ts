@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { alertSchema } from './alerts';
+
+/**
+ * The one multiplexed event stream per tab (`GET /api/events`, Server-Sent
+ * Events). Each SSE message's `event:` field is the `type` below and its
+ * `data:` the JSON of the whole object.
+ */
+export const serverEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), userId: z.string(), at: z.iso.datetime() }),
+  z.object({ type: z.literal('alert'), alert: alertSchema }),
+  z.object({ type: z.literal('heartbeat'), at: z.iso.datetime() }),
+]);
+export type ServerEvent = z.infer<typeof serverEventSchema>;

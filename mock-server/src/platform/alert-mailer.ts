@@ -12,6 +12,7 @@ export interface MailSettings {
 
 /** Strips what could break out of a header line (CR, LF and other controls). */
 export function headerSafe(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
   return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, max);
 }
 
@@ -73,7 +74,7 @@ export class AlertMailer implements AlertNotifier {
     const first = batch[0]!;
     const subject =
       batch.length === 1
-        ? `[${this.siteName}] Alert: ${first.kind} — ${first.sentence}`
+        ? `[${this.siteName}] Alert: ${first.kind} - ${first.sentence}`
         : `[${this.siteName}] ${batch.length} alerts: ${[...new Set(batch.map((a) => a.kind))].join(', ')}`;
     const text = batch
       .map((a) =>

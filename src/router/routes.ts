@@ -1,0 +1,107 @@
+import type { RouteRecordRaw } from 'vue-router';
+import type { RouteAccess } from '@/core/contract';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Who may open the page; children inherit their parent's rule. */
+    access?: RouteAccess;
+    /** Message key of the page's name, used for the document title. */
+    titleKey?: string;
+  }
+}
+
+const ADMIN: RouteAccess = ['admin'];
+
+/**
+ * The console's pages (SPEC §6). Role rules: /backup for operators;
+ * /restore for restorers and operators (owner recovery, seed 004 E8);
+ * /admin/** for administrators; /account/password for anyone signed in.
+ */
+export const routes: RouteRecordRaw[] = [
+  {
+    path: '/login',
+    name: 'login',
+    component: () => import('@/views/login/LoginView.vue'),
+    meta: { access: 'public', titleKey: 'login.submit' },
+  },
+  {
+    // Resolved to the user's home by the guard, once the session is known.
+    path: '/',
+    name: 'home',
+    component: () => import('@/views/errors/NotFoundView.vue'),
+    meta: { access: 'session' },
+  },
+  {
+    path: '/backup',
+    name: 'backup',
+    component: () => import('@/views/backup/BackupView.vue'),
+    meta: { access: ['operator'], titleKey: 'topBar.backup' },
+  },
+  {
+    path: '/restore',
+    name: 'restore',
+    component: () => import('@/views/restore/RestoreView.vue'),
+    meta: { access: ['restorer', 'operator'], titleKey: 'topBar.restore' },
+  },
+  {
+    path: '/admin',
+    component: () => import('@/views/admin/AdminLayout.vue'),
+    meta: { access: ADMIN },
+    children: [
+      {
+        path: '',
+        name: 'admin-dashboard',
+        component: () => import('@/views/admin/dashboard/DashboardView.vue'),
+        meta: { titleKey: 'admin.dashboard.title' },
+      },
+      {
+        path: 'restorers',
+        name: 'admin-escrow-records',
+        component: () => import('@/views/admin/restorers/EscrowRecordsView.vue'),
+        meta: { titleKey: 'admin.escrowRecords.title' },
+      },
+      {
+        path: 'alerts',
+        name: 'admin-alerts',
+        component: () => import('@/views/admin/alerts/AlertsView.vue'),
+        meta: { titleKey: 'admin.alerts.title' },
+      },
+      {
+        path: 'users',
+        name: 'admin-users',
+        component: () => import('@/views/admin/users/UsersView.vue'),
+        meta: { titleKey: 'admin.users.title' },
+      },
+      {
+        path: 'audit',
+        name: 'admin-audit-log',
+        component: () => import('@/views/admin/audit/AuditLogView.vue'),
+        meta: { titleKey: 'admin.auditLog.title' },
+      },
+      {
+        path: 'remote-copy',
+        name: 'admin-remote-copy',
+        component: () => import('@/views/admin/remote-copy/RemoteCopyView.vue'),
+        meta: { titleKey: 'admin.remoteCopy.title' },
+      },
+      {
+        path: 'site',
+        name: 'admin-site',
+        component: () => import('@/views/admin/site/SiteView.vue'),
+        meta: { titleKey: 'admin.site.title' },
+      },
+    ],
+  },
+  {
+    path: '/account/password',
+    name: 'change-password',
+    component: () => import('@/views/account/ChangePasswordView.vue'),
+    meta: { access: 'session', titleKey: 'account.title' },
+  },
+  {
+    path: '/:pathMatch(.*)*',
+    name: 'not-found',
+    component: () => import('@/views/errors/NotFoundView.vue'),
+    meta: { access: 'public', titleKey: 'notFound.title' },
+  },
+];

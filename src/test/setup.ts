@@ -1,0 +1,31 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { demoSite } from '@/mocks/demo-site';
+import { server } from '@/mocks/node';
+import { unmountAll } from './mount-console';
+
+// Every call a component makes must be answered by a handler: an unexpected
+// request is a test failure, not a silent network error.
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  unmountAll();
+  server.resetHandlers();
+  demoSite.reset();
+  localStorage.clear();
+  document.body.innerHTML = '';
+});
+afterAll(() => server.close());
+
+// jsdom has no matchMedia; PrimeVue asks it for responsive behaviour.
+if (!window.matchMedia) {
+  window.matchMedia = (query: string): MediaQueryList =>
+    ({
+      matches: false,
+      media: query,
+      onchange: null,
+      addListener: () => undefined,
+      removeListener: () => undefined,
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+      dispatchEvent: () => false,
+    }) as MediaQueryList;
+}

@@ -1,0 +1,77 @@
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
+import { demoSite } from '@/mocks/demo-site';
+import { server } from '@/mocks/node';
+import {
+  alertText,
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  settle,
+  type,
+} from '@/test/mount-console';
+
+async function fill(current: string, next: string, confirm: string): Promise<void> {
+  await type(controlLabelled('Current password') as HTMLInputElement, current);
+  await type(controlLabelled('New password') as HTMLInputElement, next);
+  await type(controlLabelled('Confirm password') as HTMLInputElement, confirm);
+  buttonNamed('Save new password').click();
+  await settle();
+}
+
+const text = (): string => document.body.textContent ?? '';
+
+describe('change password page', () => {
+  it('refuses a new password shorter than 10 characters without calling the site', async () => {
+    const calls = vi.fn();
+    server.events.on('request:start', calls);
+    await mountConsole('/account/password', { signedInAs: 'operator' });
+    calls.mockClear();
+    await fill('custodian-operator', 'short', 'short');
+    expect(text()).toContain('The new password is too short: use at least 10 characters.');
+    expect(controlLabelled('New password').getAttribute('aria-describedby')).toBe(
+      'new-password-error',
+    );
+    expect(calls).not.toHaveBeenCalled();
+    server.events.removeAllListeners();
+  });
+
+  it('refuses two different new passwords', async () => {
+    await mountConsole('/account/password', { signedInAs: 'operator' });
+    await fill('custodian-operator', 'a-long-new-secret', 'a-long-new-secreT');
+    expect(text()).toContain('The two new passwords differ.');
+    expect(demoSite.users.get('operator')!.password).toBe('custodian-operator');
+  });
+
+  it('explains a wrong current password from the site', async () => {
+    await mountConsole('/account/password', { signedInAs: 'operator' });
+    await fill('not-my-password', 'a-long-new-secret', 'a-long-new-secret');
+    expect(alertText()).toContain('The current password is not correct. Type it again.');
+  });
+
+  it('explains a password the site finds too weak, in Japanese too', async () => {
+    server.use(
+      http.post('*/api/auth/password', () =>
+        HttpResponse.json({ code: 'weak_password', message: 'weak' }, { status: 400 }),
+      ),
+    );
+    await mountConsole('/account/password', { signedInAs: 'restorer', locale: 'ja' });
+    await type(controlLabelled('現在のパスワード') as HTMLInputElement, 'custodian-restorer');
+    await type(controlLabelled('新しいパスワード') as HTMLInputElement, 'restorer-1234567');
+    await type(controlLabelled('パスワードの確認') as HTMLInputElement, 'restorer-1234567');
+    buttonNamed('新しいパスワードを保存').click();
+    await settle();
+    expect(alertText()).toContain('新しいパスワードが弱すぎます。');
+  });
+
+  it('changes the password and lets a user who had to change it continue', async () => {
+    demoSite.users.get('restorer')!.mustChangePassword = true;
+    const { router } = await mountConsole('/restore', { signedInAs: 'restorer' });
+    expect(router.currentRoute.value.path).toBe('/account/password');
+    await fill('custodian-restorer', 'a-long-new-secret', 'a-long-new-secret');
+    expect(text()).toContain('Your password has been changed.');
+    expect(demoSite.users.get('restorer')!.password).toBe('a-long-new-secret');
+    await router.push('/restore');
+    await vi.waitFor(() => expect(text()).toContain('No restorable volumes yet'));
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * Restores an image from exported ciphertext, following docs/FORMAT.md
+ * "Restoring" step by step with node:crypto only. The output is written
+ * chunk by chunk to `<out>.partial` and renamed only once the whole image
+ * has been verified; on any failure the partial file is removed.
+ */
+
+import {
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPublicKey,
+  timingSafeEqual,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import {
+  DecodeError,
+  base64url,
+  canonicalJson,
+  checkKeysFile,
+  checkManifest,
+  checkSecret,
+  type Json,
+  type KeysFile,
+  type Manifest,
+} from './format';
+
+export interface DecodeOptions {
+  manifestPath: string;
+  keysPath: string;
+  chunksDir: string;
+  outPath: string;
+  /** Replace an existing output file. */
+  force?: boolean;
+}
+
+export interface DecodeResult {
+  volumeId: string;
+  generation: number;
+  fileName: string;
+  size: number;
+  imageSha256: string;
+  chunks: number;
+}
+
+const BLOB_HEADER = 21;
+const TAG = 16;
+
+function readJson(what: string, file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new DecodeError(`cannot read the ${what} ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DecodeError(`the ${what} ${file} is not JSON`);
+  }
+}
+
+function u32be(value: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value);
+  return out;
+}
+
+/** AES-256-GCM open (NIST SP 800-38D); `sealed` is ciphertext ‖ 16-byte tag. */
+function openGcm(key: Buffer, nonce: Buffer, aad: Buffer, sealed: Buffer): Buffer | null {
+  if (sealed.length < TAG) return null;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
+    return Buffer.concat([
+      decipher.update(sealed.subarray(0, sealed.length - TAG)),
+      decipher.final(),
+    ]);
+  } catch {
+    return null;
+  }
+}
+
+function sha256(data: Buffer | string): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** FORMAT.md "Manifests": verify the device signature over the canonical signed part. */
+function verifyManifest(manifest: Manifest, keys: KeysFile): void {
+  let deviceKey: KeyObject | undefined;
+  for (const [i, encoded] of keys.devicePublicKeys.entries()) {
+    const spki = base64url(`keys file devicePublicKeys[${i}]`, encoded);
+    if (sha256(spki).toString('hex') === manifest.index.deviceKeyFingerprint) {
+      try {
+        deviceKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      } catch {
+        throw new DecodeError(`device public key ${i} of the keys file is not a valid SPKI`);
+      }
+    }
+  }
+  if (!deviceKey) {
+    throw new DecodeError(
+      `the manifest was signed by device key ${manifest.index.deviceKeyFingerprint}, which the keys file does not list`,
+    );
+  }
+  const signed = canonicalJson({
+    type: manifest.type,
+    index: manifest.index as unknown as Json,
+    sealed: manifest.sealed,
+  });
+  const signature = base64url('manifest signature', manifest.signature, 64);
+  const ok = verify(
+    'sha256',
+    Buffer.from(signed, 'utf8'),
+    { key: deviceKey, dsaEncoding: 'ieee-p1363' },
+    signature,
+  );
+  if (!ok)
+    throw new DecodeError('the manifest signature does not verify: it was altered or forged');
+}
+
+function chunkAad(volumeId: string, chunkId: Buffer, epoch: number): Buffer {
+  const id = Buffer.from(volumeId, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(id.length);
+  return Buffer.concat([
+    Buffer.from('CSTA', 'ascii'),
+    Buffer.of(1),
+    length,
+    id,
+    chunkId,
+    u32be(epoch),
+  ]);
+}
+
+export function decodeImage(options: DecodeOptions): DecodeResult {
+  const keys = checkKeysFile(readJson('keys file', options.keysPath));
+  const manifest = checkManifest(readJson('manifest', options.manifestPath));
+  const { index } = manifest;
+  if (keys.volumeId !== index.volumeId) {
+    throw new DecodeError(
+      `the keys are for volume ${keys.volumeId}, the manifest for volume ${index.volumeId}`,
+    );
+  }
+  verifyManifest(manifest, keys);
+
+  const dataKeys = new Map<number, Buffer>();
+  keys.dataKeys.forEach((k, i) => dataKeys.set(k.epoch, base64url(`data key ${i}`, k.key, 32)));
+  const keyOf = (epoch: number, what: string): Buffer => {
+    const key = dataKeys.get(epoch);
+    if (!key)
+      throw new DecodeError(
+        `${what} needs the data key of epoch ${epoch}, which the keys file lacks`,
+      );
+    return key;
+  };
+  const chunkIdKey = base64url('chunk-ID key', keys.chunkIdKey, 32);
+
+  // FORMAT.md "Sealed part": AAD = "CSTM" ‖ 0x01 ‖ SHA-256(canonical index) ‖ u32 epoch.
+  const indexHash = sha256(canonicalJson(index as unknown as Json));
+  const sealedAad = Buffer.concat([
+    Buffer.from('CSTM', 'ascii'),
+    Buffer.of(1),
+    indexHash,
+    u32be(manifest.sealed.epoch),
+  ]);
+  const secretBytes = openGcm(
+    keyOf(manifest.sealed.epoch, 'the sealed part'),
+    base64url('sealed nonce', manifest.sealed.nonce, 12),
+    sealedAad,
+    base64url('sealed ciphertext', manifest.sealed.ciphertext),
+  );
+  if (!secretBytes) {
+    throw new DecodeError('the sealed part of the manifest does not open with its data key');
+  }
+  let secretJson: unknown;
+  try {
+    secretJson = JSON.parse(secretBytes.toString('utf8'));
+  } catch {
+    throw new DecodeError('the sealed part of the manifest is not JSON');
+  }
+  const secret = checkSecret(secretJson);
+  const expectedChunks = Math.ceil(secret.size / index.chunkSize);
+  const total = index.chunks.reduce((sum, c) => sum + c.length, 0);
+  if (index.chunks.length !== expectedChunks || total !== secret.size) {
+    throw new DecodeError(
+      `the index lists ${index.chunks.length} chunks and ${total} bytes, the image has ${secret.size} bytes: truncated or padded index`,
+    );
+  }
+
+  if (existsSync(options.outPath) && !options.force) {
+    throw new DecodeError(`${options.outPath} already exists (use --force to replace it)`);
+  }
+  const partial = `${options.outPath}.partial`;
+  const out = openSync(partial, 'w');
+  const imageHash = createHash('sha256');
+  let written = 0;
+  try {
+    for (const [position, entry] of index.chunks.entries()) {
+      const name = `chunk ${position} (${entry.chunkId})`;
+      const fail = (reason: string): never => {
+        throw new DecodeError(`${name} was tampered with or damaged: ${reason}`);
+      };
+      const file = path.join(options.chunksDir, entry.chunkId);
+      if (!existsSync(file)) fail(`its file ${file} is missing`);
+      const blob = readFileSync(file);
+      if (blob.length !== BLOB_HEADER + entry.length + TAG) {
+        fail(`it is ${blob.length} bytes, the index implies ${BLOB_HEADER + entry.length + TAG}`);
+      }
+      if (sha256(blob).toString('hex') !== entry.ciphertextSha256) {
+        fail('its SHA-256 differs from the signed index');
+      }
+      if (blob.subarray(0, 4).toString('latin1') !== 'CSTC' || blob[4] !== 1) {
+        fail('it does not start with "CSTC" version 1');
+      }
+      const epoch = blob.readUInt32BE(5);
+      if (epoch !== entry.epoch) fail(`its header names epoch ${epoch}, the index ${entry.epoch}`);
+      const chunkId = Buffer.from(entry.chunkId, 'hex');
+      const plaintext = openGcm(
+        keyOf(entry.epoch, name),
+        blob.subarray(9, BLOB_HEADER),
+        chunkAad(index.volumeId, chunkId, entry.epoch),
+        blob.subarray(BLOB_HEADER),
+      );
+      if (!plaintext) fail('AES-GCM authentication failed');
+      const mac = createHmac('sha256', chunkIdKey).update(plaintext!).digest();
+      if (!timingSafeEqual(mac, chunkId)) fail('HMAC-SHA-256 of its content is not its chunk ID');
+      writeSync(out, plaintext!);
+      imageHash.update(plaintext!);
+      written += plaintext!.length;
+      plaintext!.fill(0);
+    }
+    closeSync(out);
+    const digest = imageHash.digest('hex');
+    if (written !== secret.size || digest !== secret.imageSha256) {
+      throw new DecodeError(
+        `the restored image (${written} bytes, SHA-256 ${digest}) differs from the one backed up (${secret.size} bytes, SHA-256 ${secret.imageSha256})`,
+      );
+    }
+    renameSync(partial, options.outPath);
+  } catch (error) {
+    try {
+      closeSync(out);
+    } catch {
+      // Already closed.
+    }
+    rmSync(partial, { force: true });
+    throw error;
+  } finally {
+    chunkIdKey.fill(0);
+    for (const key of dataKeys.values()) key.fill(0);
+  }
+  return {
+    volumeId: index.volumeId,
+    generation: index.generation,
+    fileName: secret.fileName,
+    size: written,
+    imageSha256: secret.imageSha256,
+    chunks: index.chunks.length,
+  };
+}

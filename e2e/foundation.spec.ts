@@ -18,7 +18,9 @@ test.describe('signing in to the console', () => {
       await signIn(page, userId);
       const nav = page.getByRole('navigation', { name: 'Main' });
       for (const name of NAV) {
-        await expect(nav.getByRole('link', { name, exact: true })).toHaveCount(links.includes(name) ? 1 : 0);
+        await expect(nav.getByRole('link', { name, exact: true })).toHaveCount(
+          links.includes(name) ? 1 : 0,
+        );
       }
     });
   }
@@ -49,7 +51,9 @@ test.describe('signing in to the console', () => {
     await expect(page).toHaveURL(/\/login/);
   });
 
-  test('switching to Japanese changes the UI text and survives a reload', async ({ page }, testInfo) => {
+  test('switching to Japanese changes the UI text and survives a reload', async ({
+    page,
+  }, testInfo) => {
     await signIn(page, 'operator');
     await page.getByLabel('Language').selectOption({ label: '日本語' });
     await expect(page.locator('html')).toHaveAttribute('lang', 'ja');
@@ -61,7 +65,9 @@ test.describe('signing in to the console', () => {
     await page.screenshot({ path: testInfo.outputPath('japanese.png'), fullPage: true });
   });
 
-  test('the console is served with a strict Content Security Policy and runs under it', async ({ page }) => {
+  test('the console is served with a strict Content Security Policy and runs under it', async ({
+    page,
+  }) => {
     const violations: string[] = [];
     page.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());

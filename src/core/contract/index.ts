@@ -5,3 +5,4 @@ export * from './events';
 export * from './identity';
 export * from './routes';
 export * from './site';
+export * from './volumes';

@@ -1,4 +1,5 @@
 import type { Role } from './identity';
+import { adminConsoleRoutes } from './routes-admin';
 
 /**
  * Who may call a route, decided on the server from the session alone (ID-2).
@@ -17,13 +18,13 @@ export interface RouteEntry {
 }
 
 export const apiRoutes = {
+  ...adminConsoleRoutes,
   health: { method: 'GET', path: '/api/health', access: 'public', csrf: false },
   site: { method: 'GET', path: '/api/site', access: 'public', csrf: false },
   login: { method: 'POST', path: '/api/auth/login', access: 'public', csrf: true },
   logout: { method: 'POST', path: '/api/auth/logout', access: 'session', csrf: true },
   session: { method: 'GET', path: '/api/auth/session', access: 'session', csrf: false },
   changePassword: { method: 'POST', path: '/api/auth/password', access: 'session', csrf: true },
-  adminListUsers: { method: 'GET', path: '/api/admin/users', access: ['admin'], csrf: false },
   listRestorers: { method: 'GET', path: '/api/users', access: 'session', csrf: false },
   events: { method: 'GET', path: '/api/events', access: 'session', csrf: false },
   reportIntegrity: { method: 'POST', path: '/api/alerts/integrity', access: 'session', csrf: true },
@@ -52,6 +53,87 @@ export const apiRoutes = {
     path: '/api/admin/audit/verify',
     access: ['admin'],
     csrf: true,
+  },
+
+  // Devices and volumes (ID-6, BK-3, BK-8)
+  registerDevice: { method: 'POST', path: '/api/devices', access: ['operator'], csrf: true },
+  listDevices: { method: 'GET', path: '/api/devices', access: ['operator'], csrf: false },
+  volumeOwner: {
+    method: 'GET',
+    path: '/api/volumes/:volumeId/owner',
+    access: ['operator', 'admin'],
+    csrf: false,
+  },
+  claimVolume: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/claim',
+    access: ['operator'],
+    csrf: true,
+  },
+  releaseClaim: {
+    method: 'DELETE',
+    path: '/api/volumes/:volumeId/claim',
+    access: ['operator'],
+    csrf: true,
+  },
+  myVolumes: { method: 'GET', path: '/api/volumes/mine', access: ['operator'], csrf: false },
+  changeRestorers: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/restorers',
+    access: ['operator', 'admin'],
+    csrf: true,
+  },
+
+  // Transfers of a pair (RC-2) and the chunk store
+  putTransfer: {
+    method: 'PUT',
+    path: '/api/pairs/:pairId/transfers/:seq',
+    access: ['operator'],
+    csrf: true,
+  },
+  headChunk: {
+    method: 'HEAD',
+    path: '/api/volumes/:volumeId/chunks/:chunkId',
+    access: ['operator'],
+    csrf: false,
+  },
+  getChunk: {
+    method: 'GET',
+    path: '/api/volumes/:volumeId/chunks/:chunkId',
+    access: ['operator', 'restorer', 'admin'],
+    csrf: false,
+  },
+  scrubVolume: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/scrub',
+    access: ['operator', 'admin'],
+    csrf: true,
+  },
+
+  // Restore (RS-1..RS-3, RS-7)
+  restorable: {
+    method: 'GET',
+    path: '/api/restorable',
+    access: ['operator', 'restorer'],
+    csrf: false,
+  },
+  generationManifest: {
+    method: 'GET',
+    path: '/api/volumes/:volumeId/generations/:generation/manifest',
+    access: ['operator', 'restorer'],
+    csrf: false,
+  },
+  requestKeyRelease: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/key-release',
+    access: ['operator', 'restorer'],
+    csrf: true,
+  },
+  getKeyRelease: {
+    method: 'GET',
+    path: '/api/volumes/:volumeId/key-release/:requestId',
+    access: ['operator', 'restorer'],
+    csrf: false,
   },
 } as const satisfies Record<string, RouteEntry>;
 

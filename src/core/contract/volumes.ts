@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import {
+  epochSchema,
+  generationSchema,
+  hex256Schema,
+  volumeIdSchema,
+} from '../crypto/format-schemas';
+import { signedManifestSchema } from '../crypto/manifest-schema';
+import { receiptSchema } from '../crypto/receipt';
+import { releasePolicySchema } from '../crypto/release-policy';
+import { userIdSchema } from './identity';
+
+export { volumeIdSchema };
+
+/** A P-256 public key as JWK (device keys, ephemeral restore keys). */
+export const p256PublicJwkSchema = z.object({
+  kty: z.literal('EC'),
+  crv: z.literal('P-256'),
+  x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  y: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+});
+export type P256PublicJwk = z.infer<typeof p256PublicJwkSchema>;
+
+// ---- Device keys (ID-6) ----
+
+export const registerDeviceRequestSchema = z.object({
+  publicKey: p256PublicJwkSchema,
+  label: z.string().max(100).optional(),
+});
+export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequestSchema>;
+export const deviceKeySchema = z.object({
+  fingerprint: hex256Schema,
+  userId: userIdSchema,
+  label: z.string().nullable(),
+  registeredAt: z.iso.datetime(),
+});
+export type DeviceKey = z.infer<typeof deviceKeySchema>;
+export const deviceKeyListSchema = z.object({ devices: z.array(deviceKeySchema) });
+
+// ---- Volumes, claims (BK-3, BK-8) ----
+
+export const volumeStates = ['unregistered', 'claimed', 'registered'] as const;
+export const volumeOwnerSchema = z.object({
+  volumeId: volumeIdSchema,
+  state: z.enum(volumeStates),
+  owner: userIdSchema.nullable(),
+  /** True when the caller owns (or holds the claim on) the volume. */
+  mine: z.boolean(),
+});
+export type VolumeOwner = z.infer<typeof volumeOwnerSchema>;
+
+export const claimRequestSchema = z.object({
+  /** Keep transfers the site buffered from an earlier, interrupted session. */
+  resume: z.boolean().default(false),
+});
+export type ClaimRequest = z.infer<typeof claimRequestSchema>;
+
+export const claimSchema = z.object({
+  volumeId: volumeIdSchema,
+  pairId: z.string(),
+  claimExpiresAt: z.iso.datetime(),
+  /** The generation this backup will commit. */
+  nextGeneration: generationSchema,
+  previousManifestHash: hex256Schema.nullable(),
+  /** Highest sequence number applied in order; the next transfer is this + 1. */
+  seqApplied: z.number().int().nonnegative(),
+  /** Sequence numbers received beyond seqApplied, waiting for a gap to fill. */
+  buffered: z.array(z.number().int().positive()),
+  /** Epochs whose keys the site already holds for this volume. */
+  epochs: z.array(epochSchema),
+});
+export type Claim = z.infer<typeof claimSchema>;
+
+// ---- Transfers (RC-2) ----
+
+/** Header carrying the SHA-256 (hex) of the padded transfer body. */
+export const BODY_SHA256_HEADER = 'x-custodian-body-sha256';
+
+export const transferAckSchema = z.object({
+  pairId: z.string(),
+  seq: z.number().int().positive(),
+  /** applied: in order now; buffered: kept until the gap before it fills; duplicate: seen before. */
+  status: z.enum(['applied', 'buffered', 'duplicate']),
+  seqApplied: z.number().int().nonnegative(),
+  /** The receipt, once a commit has been applied (BK-10). */
+  receipt: receiptSchema.optional(),
+});
+export type TransferAck = z.infer<typeof transferAckSchema>;
+
+/** The payload of a commit transfer: the signed manifest and the escrow terms. */
+export const commitPayloadSchema = z.strictObject({
+  manifest: signedManifestSchema,
+  restorers: z.array(userIdSchema).min(1).max(1000),
+  policy: releasePolicySchema,
+});
+export type CommitPayload = z.infer<typeof commitPayloadSchema>;
+
+// ---- Generations, restore (RS-1, RS-7) ----
+
+export const generationSummarySchema = z.object({
+  generation: generationSchema,
+  manifestHash: hex256Schema,
+  /** Plaintext bytes, from the cleartext index. */
+  size: z.number().int().nonnegative(),
+  chunks: z.number().int().nonnegative(),
+  committedAt: z.iso.datetime(),
+});
+export type GenerationSummary = z.infer<typeof generationSummarySchema>;
+
+export const recordStates = ['active', 'burned', 'revoked'] as const;
+export type RecordState = (typeof recordStates)[number];
+
+/** Why a volume cannot be restored now, if it cannot (RS-1). */
+export const unavailableReasons = [
+  'burned',
+  'revoked',
+  'expired',
+  'awaiting_approval',
+  'used_by_you',
+] as const;
+
+export const restorableVolumeSchema = z.object({
+  volumeId: volumeIdSchema,
+  owner: userIdSchema,
+  policy: releasePolicySchema,
+  state: z.enum(recordStates),
+  generations: z.array(generationSummarySchema),
+  unavailable: z.enum(unavailableReasons).nullable(),
+});
+export type RestorableVolume = z.infer<typeof restorableVolumeSchema>;
+export const restorableListSchema = z.object({ volumes: z.array(restorableVolumeSchema) });
+
+export const generationManifestSchema = z.object({
+  volumeId: volumeIdSchema,
+  generation: generationSchema,
+  manifest: signedManifestSchema,
+  /** DER SPKI (base64url) of the device key that signed it, for verification. */
+  devicePublicKey: z.string(),
+  receipt: receiptSchema,
+});
+export type GenerationManifest = z.infer<typeof generationManifestSchema>;
+
+// ---- Key release (RS-2, RS-3) ----
+
+export const keyReleaseRequestSchema = z.object({
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/, 'a random ID of 16 to 128 URL-safe characters'),
+  generation: generationSchema,
+  ephemeralPublicKey: p256PublicJwkSchema,
+});
+export type KeyReleaseRequest = z.infer<typeof keyReleaseRequestSchema>;
+
+export const keyReleaseSchema = z.discriminatedUnion('state', [
+  z.object({
+    state: z.literal('released'),
+    requestId: z.string(),
+    volumeId: volumeIdSchema,
+    generation: generationSchema,
+    /** JWE to the ephemeral key, purpose "release". */
+    envelope: z.string(),
+  }),
+  z.object({
+    state: z.literal('pending_approval'),
+    requestId: z.string(),
+    volumeId: volumeIdSchema,
+    generation: generationSchema,
+  }),
+  z.object({
+    state: z.literal('denied'),
+    requestId: z.string(),
+    volumeId: volumeIdSchema,
+    generation: generationSchema,
+    reason: z.string(),
+  }),
+]);
+export type KeyRelease = z.infer<typeof keyReleaseSchema>;
+
+// ---- Escrow records, as owners and administrators see them (ES-1, ES-2) ----
+
+export const escrowRecordSchema = z.object({
+  volumeId: volumeIdSchema,
+  owner: userIdSchema,
+  restorers: z.array(userIdSchema),
+  policy: releasePolicySchema,
+  state: z.enum(recordStates),
+  generations: z.number().int().nonnegative(),
+  latestGeneration: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  releases: z.number().int().nonnegative(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type EscrowRecord = z.infer<typeof escrowRecordSchema>;
+
+export const myVolumesSchema = z.object({ records: z.array(escrowRecordSchema) });
+
+export const changeRestorersRequestSchema = z.object({
+  add: z.array(userIdSchema).max(100).default([]),
+  remove: z.array(userIdSchema).max(100).default([]),
+  reason: z.string().trim().min(3).max(500),
+});
+export type ChangeRestorersRequest = z.infer<typeof changeRestorersRequestSchema>;

@@ -90,6 +90,131 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('alerts_by_kind').on('alerts').columns(['kind', 'at']).execute();
     },
   },
+  '0003_escrow': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('device_keys')
+        .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.user_id'))
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('spki', 'text', (c) => c.notNull())
+        .addColumn('label', 'text')
+        .addColumn('registered_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('device_keys_by_user').on('device_keys').column('user_id').execute();
+      // One row per volume ID the site has heard of: claimed or registered.
+      await db.schema
+        .createTable('volumes')
+        .addColumn('volume_id', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('pair_id', 'text', (c) => c.notNull().unique())
+        .addColumn('claim_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // The restorer DB (SPEC §2 "Escrow record").
+      await db.schema
+        .createTable('escrow_records')
+        .addColumn('volume_id', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('restorers', 'text', (c) => c.notNull())
+        .addColumn('policy_kind', 'text', (c) => c.notNull())
+        .addColumn('approval_required', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('records_by_owner').on('escrow_records').column('owner').execute();
+      await db.schema.createIndex('records_by_state').on('escrow_records').columns(['state', 'policy_kind']).execute();
+      // Searching by restorer: one row per (volume, restorer).
+      await db.schema
+        .createTable('record_restorers')
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('record_restorers_pk', ['volume_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('restorers_by_user').on('record_restorers').column('user_id').execute();
+      // Key envelopes to the site's escrow key (ES-4), one per announced epoch.
+      await db.schema
+        .createTable('escrow_envelopes')
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'integer', (c) => c.notNull())
+        .addColumn('envelope', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('escrow_envelopes_pk', ['volume_id', 'epoch'])
+        .execute();
+      await db.schema
+        .createTable('generations')
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('manifest_hash', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('chunks', 'integer', (c) => c.notNull())
+        .addColumn('device_fingerprint', 'text', (c) => c.notNull())
+        .addColumn('receipt', 'text', (c) => c.notNull())
+        .addColumn('committed_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('generations_pk', ['volume_id', 'generation'])
+        .execute();
+      // Chunks the blob store holds for a volume (keyed by volume and chunk ID).
+      await db.schema
+        .createTable('chunks')
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('chunk_id', 'text', (c) => c.notNull())
+        .addColumn('ciphertext_sha256', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('stored_at', 'text', (c) => c.notNull())
+        .addColumn('verified_at', 'text')
+        .addPrimaryKeyConstraint('chunks_pk', ['volume_id', 'chunk_id'])
+        .execute();
+      // One pair per volume at this site (RC-1): the transfer stream's state.
+      await db.schema
+        .createTable('pairs')
+        .addColumn('pair_id', 'text', (c) => c.primaryKey())
+        .addColumn('volume_id', 'text', (c) => c.notNull().unique())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('seq_applied', 'integer', (c) => c.notNull())
+        .addColumn('seq_received', 'integer', (c) => c.notNull())
+        .addColumn('bytes', 'integer', (c) => c.notNull())
+        .addColumn('chunks_received', 'integer', (c) => c.notNull())
+        .addColumn('last_transfer_at', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // The transfer log: idempotency per (pair, seq), buffering of gaps.
+      await db.schema
+        .createTable('transfers')
+        .addColumn('pair_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('body_sha256', 'text', (c) => c.notNull())
+        .addColumn('header', 'text', (c) => c.notNull())
+        .addColumn('payload', 'blob')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text')
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addColumn('applied_at', 'text')
+        .addPrimaryKeyConstraint('transfers_pk', ['pair_id', 'seq'])
+        .execute();
+      // Key releases (RS-2, RS-3): answers kept for lost-answer refetch.
+      await db.schema
+        .createTable('releases')
+        .addColumn('request_id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('ephemeral_jwk', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('envelope', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('decided_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('decided_at', 'text')
+        .execute();
+      await db.schema.createIndex('releases_by_volume').on('releases').columns(['volume_id', 'user_id', 'state']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

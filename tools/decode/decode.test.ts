@@ -163,6 +163,37 @@ describe('independent decoder (tools/decode)', () => {
     expect(run.stderr).toMatch(/keys are for volume ext4:other/);
   });
 
+  it('restores the worked example of docs/FORMAT.md', () => {
+    const dir = path.join(workDir, 'format-example');
+    const made = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'tools', 'decode', 'example', 'make-example.ts'),
+        '--out-dir',
+        dir,
+      ],
+      { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(made.status).toBe(0);
+    expect(made.stdout).toContain('### Chunk 1');
+    const chunks = path.join(dir, 'chunks');
+    const outPath = path.join(dir, 'image.bin');
+    const run = runDecoder([
+      '--manifest',
+      path.join(dir, 'manifest.json'),
+      '--keys',
+      path.join(dir, 'keys.json'),
+      '--chunks',
+      chunks,
+      '--out',
+      outPath,
+    ]);
+    expect(run.status).toBe(0);
+    expect(readFileSync(outPath, 'utf8')).toBe('The quick brown fox jumps over the lazy dog');
+  });
+
   it('explains its usage on missing or unknown arguments', () => {
     const none = runDecoder([]);
     expect(none.status).toBe(2);

@@ -211,6 +211,9 @@ export function checkSecret(value: unknown): ManifestSecret {
   hex64('sealed imageSha256', value.imageSha256);
   if (typeof value.fileName !== 'string') fail('sealed part', 'fileName is not a string');
   integer('sealed size', value.size, 0, Number.MAX_SAFE_INTEGER);
+  if ('volumeKind' in value && typeof value.volumeKind !== 'string') {
+    fail('sealed part', 'volumeKind is not a string');
+  }
   return value as unknown as ManifestSecret;
 }
 

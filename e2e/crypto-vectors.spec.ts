@@ -79,9 +79,9 @@ test.describe('WebCrypto in Chromium against Wycheproof vectors', () => {
       return { result, text: runner.formatReports(result) };
     }, files);
 
-    console.log(`Chromium ${page.context().browser()?.version() ?? ''}\n${reports.text}`);
+    console.info(`Chromium ${page.context().browser()?.version() ?? ''}\n${reports.text}`);
     for (const report of reports.result) {
-      for (const deviation of report.deviations) console.log(`  known deviation: ${deviation}`);
+      for (const deviation of report.deviations) console.info(`  known deviation: ${deviation}`);
     }
     expect(reports.result.map((r) => r.primitive)).toHaveLength(FILES.length);
     for (const report of reports.result) {

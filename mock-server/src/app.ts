@@ -14,6 +14,7 @@ import { authRoutes } from './http/routes/auth';
 import { eventRoutes } from './http/routes/events';
 import { siteRoutes } from './http/routes/site';
 import { userRoutes } from './http/routes/users';
+import { volumeRoutes } from './http/routes/volumes';
 import { openDatabase, type OpenDatabase } from './persistence/database';
 import { AlertMailer } from './platform/alert-mailer';
 import { systemClock } from './platform/node-random';
@@ -60,6 +61,8 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       genReqId: () => randomUUID(),
       bodyLimit: JSON_BODY_LIMIT,
       trustProxy: false,
+      // HEAD routes are declared where they mean something (chunk presence).
+      exposeHeadRoutes: false,
       ...(tls
         ? {
             https: { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) },
@@ -99,6 +102,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     alertRoutes(app, ctx);
     auditRoutes(app, ctx);
     eventRoutes(app, ctx);
+    volumeRoutes(app, ctx);
     const consoleServed = await serveConsole(app, config.consoleDir);
 
     await app.listen({ port: config.port, host: config.host });

@@ -22,6 +22,8 @@ export interface SiteConfig {
     readonly lockMs: number;
   };
   readonly logLevel: string;
+  /** How long a claim lives without a transfer before it is collected (BK-8). */
+  readonly claimTtlMs: number;
   /** The master key file (ES-4); demo mode creates ./secrets/master.key. */
   readonly masterKeyFile: string | undefined;
   /** Alert mail (AL-3); off when no SMTP URL is set. */
@@ -48,6 +50,7 @@ const options = {
   'log-level': { type: 'string' },
   'master-key-file': { type: 'string' },
   'smtp-url': { type: 'string' },
+  'claim-ttl': { type: 'string' },
   'mail-from': { type: 'string' },
   'alert-mail-to': { type: 'string' },
 } as const;
@@ -113,6 +116,9 @@ export function loadConfig(
       ) * 1000,
     lockout: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
     logLevel: values['log-level'] ?? env.CUSTODIAN_LOG_LEVEL ?? 'info',
+    claimTtlMs:
+      integer('CUSTODIAN_CLAIM_TTL', values['claim-ttl'] ?? env.CUSTODIAN_CLAIM_TTL, 3600, 1) *
+      1000,
     masterKeyFile: masterKeyFile ? path.resolve(cwd, masterKeyFile) : undefined,
     mail: smtpUrl
       ? {

@@ -6,7 +6,13 @@ import { AuditLog } from './domain/audit';
 import { EventBus } from './domain/events';
 import { IdentityService } from './domain/identity';
 import type { Clock } from './domain/ports';
+import type { EscrowDeps } from './domain/escrow/context';
+import { ReleaseService } from './domain/escrow/release';
+import { TransferService } from './domain/escrow/transfers';
+import { VolumeService } from './domain/escrow/volumes';
 import { loadSiteKeys, type SiteKeys } from './domain/site-keys';
+import { SqliteEscrowStore } from './persistence/sqlite-escrow';
+import { FsBlobStore } from './platform/fs-blob-store';
 import type { OpenDatabase } from './persistence/database';
 import { SqliteAlertRepository } from './persistence/sqlite-alerts';
 import { SqliteAuditRepository, SqliteSiteKeyRepository } from './persistence/sqlite-audit';
@@ -30,6 +36,10 @@ export interface SiteServices {
   readonly audit: AuditLog;
   readonly events: EventBus;
   readonly clock: Clock;
+  readonly escrow: EscrowDeps;
+  readonly volumes: VolumeService;
+  readonly transfers: TransferService;
+  readonly releases: ReleaseService;
 }
 
 async function siteId(database: OpenDatabase, newId: () => string): Promise<string> {
@@ -105,7 +115,33 @@ export async function composeServices(
     sessionTtlMs: config.sessionTtlMs,
     lockout: config.lockout,
   });
-  return { info, keys, users, identity, alerts, audit, events, clock };
+  const escrow: EscrowDeps = {
+    store: new SqliteEscrowStore(database.db),
+    blobs: await FsBlobStore.open(config.dataDir),
+    users,
+    alerts,
+    audit,
+    events,
+    clock,
+    keys,
+    siteId: id,
+    claimTtlMs: config.claimTtlMs,
+  };
+  const volumes = new VolumeService(escrow);
+  return {
+    info,
+    keys,
+    users,
+    identity,
+    alerts,
+    audit,
+    events,
+    clock,
+    escrow,
+    volumes,
+    transfers: new TransferService(escrow, volumes),
+    releases: new ReleaseService(escrow),
+  };
 }
 
 function publicJwk(jwk: JsonWebKey): SiteInfo['escrowKey']['jwk'] {

@@ -101,7 +101,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('label', 'text')
         .addColumn('registered_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('device_keys_by_user').on('device_keys').column('user_id').execute();
+      await db.schema
+        .createIndex('device_keys_by_user')
+        .on('device_keys')
+        .column('user_id')
+        .execute();
       // One row per volume ID the site has heard of: claimed or registered.
       await db.schema
         .createTable('volumes')
@@ -125,8 +129,16 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('records_by_owner').on('escrow_records').column('owner').execute();
-      await db.schema.createIndex('records_by_state').on('escrow_records').columns(['state', 'policy_kind']).execute();
+      await db.schema
+        .createIndex('records_by_owner')
+        .on('escrow_records')
+        .column('owner')
+        .execute();
+      await db.schema
+        .createIndex('records_by_state')
+        .on('escrow_records')
+        .columns(['state', 'policy_kind'])
+        .execute();
       // Searching by restorer: one row per (volume, restorer).
       await db.schema
         .createTable('record_restorers')
@@ -134,7 +146,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('record_restorers_pk', ['volume_id', 'user_id'])
         .execute();
-      await db.schema.createIndex('restorers_by_user').on('record_restorers').column('user_id').execute();
+      await db.schema
+        .createIndex('restorers_by_user')
+        .on('record_restorers')
+        .column('user_id')
+        .execute();
       // Key envelopes to the site's escrow key (ES-4), one per announced epoch.
       await db.schema
         .createTable('escrow_envelopes')
@@ -212,7 +228,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('decided_at', 'text')
         .execute();
-      await db.schema.createIndex('releases_by_volume').on('releases').columns(['volume_id', 'user_id', 'state']).execute();
+      await db.schema
+        .createIndex('releases_by_volume')
+        .on('releases')
+        .columns(['volume_id', 'user_id', 'state'])
+        .execute();
     },
   },
 };

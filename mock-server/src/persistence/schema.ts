@@ -64,7 +64,120 @@ export interface AuditLogTable {
   mac: string;
 }
 
+export interface DeviceKeysTable {
+  fingerprint: string;
+  user_id: string;
+  public_jwk: string;
+  spki: string;
+  label: string | null;
+  registered_at: string;
+}
+
+export interface VolumesTable {
+  volume_id: string;
+  owner: string;
+  state: string;
+  pair_id: string;
+  claim_expires_at: string | null;
+  created_at: string;
+}
+
+export interface EscrowRecordsTable {
+  volume_id: string;
+  owner: string;
+  restorers: string; // JSON array
+  policy_kind: string;
+  approval_required: number;
+  expires_at: string | null;
+  state: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RecordRestorersTable {
+  volume_id: string;
+  user_id: string;
+}
+
+export interface EscrowEnvelopesTable {
+  volume_id: string;
+  epoch: number;
+  envelope: string;
+  created_at: string;
+}
+
+export interface GenerationsTable {
+  volume_id: string;
+  generation: number;
+  manifest: string;
+  manifest_hash: string;
+  size: number;
+  chunks: number;
+  device_fingerprint: string;
+  receipt: string;
+  committed_at: string;
+}
+
+export interface ChunksTable {
+  volume_id: string;
+  chunk_id: string;
+  ciphertext_sha256: string;
+  size: number;
+  stored_at: string;
+  verified_at: string | null;
+}
+
+export interface PairsTable {
+  pair_id: string;
+  volume_id: string;
+  state: string;
+  seq_applied: number;
+  seq_received: number;
+  bytes: number;
+  chunks_received: number;
+  last_transfer_at: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface TransfersTable {
+  pair_id: string;
+  seq: number;
+  kind: string;
+  body_sha256: string;
+  header: string;
+  payload: Uint8Array | null;
+  status: string;
+  outcome: string | null;
+  received_at: string;
+  applied_at: string | null;
+}
+
+export interface ReleasesTable {
+  request_id: string;
+  user_id: string;
+  volume_id: string;
+  generation: number;
+  ephemeral_jwk: string;
+  state: string;
+  envelope: string | null;
+  reason: string | null;
+  decided_by: string | null;
+  created_at: string;
+  decided_at: string | null;
+}
+
 export interface Database {
+  device_keys: DeviceKeysTable;
+  volumes: VolumesTable;
+  escrow_records: EscrowRecordsTable;
+  record_restorers: RecordRestorersTable;
+  escrow_envelopes: EscrowEnvelopesTable;
+  generations: GenerationsTable;
+  chunks: ChunksTable;
+  pairs: PairsTable;
+  transfers: TransfersTable;
+  releases: ReleasesTable;
   site_keys: SiteKeysTable;
   audit_log: AuditLogTable;
   users: UsersTable;

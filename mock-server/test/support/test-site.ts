@@ -71,6 +71,7 @@ export interface HttpAnswer {
   readonly headers: http.IncomingHttpHeaders;
   readonly text: string;
   readonly json: unknown;
+  readonly body: Buffer;
 }
 
 /**
@@ -129,14 +130,15 @@ export class Client {
               this.cookies.delete(name.trim());
             else this.cookies.set(name.trim(), v);
           }
-          const text = Buffer.concat(parts).toString('utf8');
+          const raw = Buffer.concat(parts);
+          const text = raw.toString('utf8');
           let json: unknown;
           try {
             json = text ? JSON.parse(text) : undefined;
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, body: raw });
         });
       });
       req.on('error', reject);

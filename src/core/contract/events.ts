@@ -10,5 +10,22 @@ export const serverEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), userId: z.string(), at: z.iso.datetime() }),
   z.object({ type: z.literal('alert'), alert: alertSchema }),
   z.object({ type: z.literal('heartbeat'), at: z.iso.datetime() }),
+  /** A request waits for an administrator's decision (BK-5, ES-2). */
+  z.object({
+    type: z.literal('approval'),
+    kind: z.enum(['key_release', 'rearm']),
+    requestId: z.string(),
+    volumeId: z.string(),
+    userId: z.string(),
+    at: z.iso.datetime(),
+  }),
+  /** A pending key release of this user was decided (RS-2). */
+  z.object({
+    type: z.literal('release'),
+    requestId: z.string(),
+    volumeId: z.string(),
+    state: z.enum(['released', 'denied']),
+    at: z.iso.datetime(),
+  }),
 ]);
 export type ServerEvent = z.infer<typeof serverEventSchema>;

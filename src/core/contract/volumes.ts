@@ -201,3 +201,33 @@ export const changeRestorersRequestSchema = z.object({
   reason: z.string().trim().min(3).max(500),
 });
 export type ChangeRestorersRequest = z.infer<typeof changeRestorersRequestSchema>;
+
+/** Answer headers of HEAD/GET on a stored chunk: its ciphertext hash and epoch. */
+export const CIPHERTEXT_SHA256_HEADER = 'x-custodian-ciphertext-sha256';
+export const CHUNK_EPOCH_HEADER = 'x-custodian-chunk-epoch';
+
+// ---- Scrub (RS-9): the site re-hashes stored chunks against the index, no key needed ----
+
+export const scrubRequestSchema = z.object({
+  generation: generationSchema.optional(),
+  /** Index of the first chunk to check, and how many: partial runs add up. */
+  from: z.number().int().nonnegative().default(0),
+  count: z.number().int().positive().max(1_000_000).optional(),
+});
+export type ScrubRequest = z.infer<typeof scrubRequestSchema>;
+
+export const scrubResultSchema = z.object({
+  volumeId: volumeIdSchema,
+  generation: generationSchema,
+  total: z.number().int().nonnegative(),
+  from: z.number().int().nonnegative(),
+  checked: z.number().int().nonnegative(),
+  bad: z.array(
+    z.object({
+      index: z.number().int().nonnegative(),
+      chunkId: hex256Schema,
+      problem: z.enum(['missing', 'hash_mismatch']),
+    }),
+  ),
+});
+export type ScrubResult = z.infer<typeof scrubResultSchema>;

@@ -1,0 +1,198 @@
+import { commitPayloadSchema, type CommitPayload } from '../../../../src/core/contract';
+import { fromBase64Url } from '../../../../src/core/crypto/bytes';
+import { parseJsonBytes } from '../../../../src/core/crypto/canonical-json';
+import { importSigningPublicKeySpki } from '../../../../src/core/crypto/device-key';
+import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
+import {
+  indexedSize,
+  manifestEpochs,
+  manifestHash,
+  serializeManifest,
+  verifyManifestSignature,
+} from '../../../../src/core/crypto/manifest';
+import { fromUtf8 } from '../../../../src/core/crypto/bytes';
+import { restorerListHash, signReceipt, type Receipt } from '../../../../src/core/crypto/receipt';
+import { DomainError } from '../errors';
+import { nowIso, type EscrowDeps } from './context';
+import type { VolumeRow } from './ports';
+import type { VolumeService } from './volumes';
+
+const MAX_LISTED = 50;
+
+function refuse(code: string, message: string, details?: Record<string, unknown>): never {
+  throw new DomainError(code, message, 409, details);
+}
+
+/**
+ * Applies a commit transfer (BK-8, BK-10): checks the signed manifest against
+ * the owner's device keys, the previous generation, the stored chunks and the
+ * escrowed epochs, registers the generation and its escrow record, and
+ * signs a receipt that names the audit chain's head.
+ */
+export async function commitGeneration(
+  deps: EscrowDeps,
+  volumes: VolumeService,
+  volume: VolumeRow,
+  payloadBytes: Uint8Array,
+): Promise<Receipt> {
+  let payload: CommitPayload;
+  try {
+    const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
+    if (!parsed.success) {
+      refuse(
+        'invalid_commit',
+        `The commit is not valid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}.`,
+      );
+    }
+    payload = parsed.data;
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    refuse('invalid_commit', 'The commit is not JSON.');
+  }
+  const { manifest } = payload;
+  const { index } = manifest;
+  if (index.volumeId !== volume.volumeId) {
+    refuse(
+      'invalid_commit',
+      `The manifest is for volume ${index.volumeId}, not ${volume.volumeId}.`,
+    );
+  }
+
+  const hash = await manifestHash(manifest);
+  const latest = await deps.store.latestGeneration(volume.volumeId);
+  if (latest && latest.manifestHash === hash) {
+    // The same commit again (a retry after a crash): answer as before.
+    return JSON.parse(latest.receipt) as Receipt;
+  }
+
+  // ID-6: signed by a device key registered to the owner.
+  const device = await deps.store.findDevice(index.deviceKeyFingerprint);
+  if (!device || device.userId !== volume.owner) {
+    refuse(
+      'unknown_device_key',
+      'The manifest is signed by a device key that is not registered to the owner of this volume.',
+    );
+  }
+  try {
+    await verifyManifestSignature(
+      manifest,
+      await importSigningPublicKeySpki(fromBase64Url(device.spki)),
+    );
+  } catch (error) {
+    if (error instanceof CustodianCryptoError)
+      refuse('bad_signature', `The manifest's signature does not hold: ${error.message}`);
+    throw error;
+  }
+
+  const expected = (latest?.generation ?? 0) + 1;
+  if (
+    index.generation !== expected ||
+    index.previousManifestHash !== (latest?.manifestHash ?? null)
+  ) {
+    refuse(
+      'wrong_generation',
+      `The manifest is generation ${index.generation} after ${index.previousManifestHash ?? 'nothing'}, but the site expects generation ${expected} after ${latest?.manifestHash ?? 'nothing'}.`,
+      { expectedGeneration: expected, previousManifestHash: latest?.manifestHash ?? null },
+    );
+  }
+
+  const stored = new Map((await deps.store.chunksOf(volume.volumeId)).map((c) => [c.chunkId, c]));
+  const missing: number[] = [];
+  const mismatched: number[] = [];
+  index.chunks.forEach((entry, i) => {
+    const chunk = stored.get(entry.chunkId);
+    if (!chunk) missing.push(i);
+    else if (chunk.ciphertextSha256 !== entry.ciphertextSha256) mismatched.push(i);
+  });
+  if (missing.length || mismatched.length) {
+    refuse(
+      'chunks_missing',
+      `The site cannot commit this generation: ${missing.length} chunk(s) missing, ${mismatched.length} with another ciphertext than the manifest lists.`,
+      {
+        missing: missing
+          .slice(0, MAX_LISTED)
+          .map((i) => ({ index: i, chunkId: index.chunks[i]!.chunkId })),
+        mismatched: mismatched
+          .slice(0, MAX_LISTED)
+          .map((i) => ({ index: i, chunkId: index.chunks[i]!.chunkId })),
+      },
+    );
+  }
+
+  const escrowed = new Set((await deps.store.envelopesOf(volume.volumeId)).map((e) => e.epoch));
+  const unescrowed = manifestEpochs(manifest).filter((epoch) => !escrowed.has(epoch));
+  if (unescrowed.length) {
+    refuse(
+      'keys_missing',
+      `The site holds no escrowed key for epoch(s) ${unescrowed.join(', ')}; announce them first.`,
+      {
+        epochs: unescrowed,
+      },
+    );
+  }
+
+  const record = await deps.store.findRecord(volume.volumeId);
+  if (record?.state === 'revoked') {
+    refuse(
+      'record_revoked',
+      'An administrator revoked the escrow record of this volume; no new generation can be registered.',
+    );
+  }
+  const now = nowIso(deps);
+  if (payload.policy.expiresAt && payload.policy.expiresAt <= now) {
+    refuse('expired_policy', 'The chosen expiry date has already passed.');
+  }
+  await volumes.assertUsersExist(payload.restorers);
+  const restorers = [...new Set([...payload.restorers, volume.owner])].sort();
+
+  await deps.store.upsertRecord({
+    volumeId: volume.volumeId,
+    owner: volume.owner,
+    restorers,
+    policy: payload.policy,
+    state: record?.state ?? 'active',
+    createdAt: record?.createdAt ?? now,
+    updatedAt: now,
+  });
+  await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
+  const entry = await deps.audit.append({
+    event: 'generation_committed',
+    actor: volume.owner,
+    volumeId: volume.volumeId,
+    details: {
+      generation: index.generation,
+      manifestHash: hash,
+      chunks: index.chunks.length,
+      restorers,
+      policy: payload.policy.kind,
+    },
+  });
+  const receipt = await signReceipt(
+    {
+      volumeId: volume.volumeId,
+      generation: index.generation,
+      manifestHash: hash,
+      owner: volume.owner,
+      restorerListHash: await restorerListHash(restorers),
+      policy: payload.policy,
+      counter: await deps.store.nextReceiptCounter(),
+      issuedAt: now,
+      siteId: deps.siteId,
+      deviceKeyFingerprint: index.deviceKeyFingerprint,
+      auditChainHead: entry.mac,
+    },
+    deps.keys.signing.privateKey,
+  );
+  await deps.store.insertGeneration({
+    volumeId: volume.volumeId,
+    generation: index.generation,
+    manifest: fromUtf8(serializeManifest(manifest)),
+    manifestHash: hash,
+    size: indexedSize(index),
+    chunks: index.chunks.length,
+    deviceFingerprint: index.deviceKeyFingerprint,
+    receipt: JSON.stringify(receipt),
+    committedAt: now,
+  });
+  return receipt;
+}

@@ -1,0 +1,32 @@
+import type { Role } from '../../../../src/core/contract';
+import type { AuditLog } from '../audit';
+import type { EventBus } from '../events';
+import type { AlertSink, Clock, UserRepository } from '../ports';
+import type { SiteKeys } from '../site-keys';
+import type { BlobStore, EscrowStore } from './ports';
+
+/** What every escrow rule may use. */
+export interface EscrowDeps {
+  readonly store: EscrowStore;
+  readonly blobs: BlobStore;
+  readonly users: UserRepository;
+  readonly alerts: AlertSink;
+  readonly audit: AuditLog;
+  readonly events: EventBus;
+  readonly clock: Clock;
+  readonly keys: SiteKeys;
+  readonly siteId: string;
+  /** How long a claim lives without a transfer (BK-3, BK-8). */
+  readonly claimTtlMs: number;
+}
+
+/** The signed-in caller as the escrow rules see them (from the session, ID-2). */
+export interface Caller {
+  readonly userId: string;
+  readonly roles: readonly Role[];
+  readonly clientAddress: string;
+}
+
+export function nowIso(deps: Pick<EscrowDeps, 'clock'>): string {
+  return deps.clock.now().toISOString();
+}

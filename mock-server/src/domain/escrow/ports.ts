@@ -1,0 +1,205 @@
+import type { RecordState } from '../../../../src/core/contract';
+import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
+
+/**
+ * What the escrow rules need from storage. The SQLite store implements it
+ * for the site; an in-memory store implements it for tests and the offline
+ * demo. Methods that must be atomic say so.
+ */
+export interface DeviceKeyRow {
+  readonly fingerprint: string;
+  readonly userId: string;
+  readonly publicJwk: string;
+  /** DER SPKI, base64url. */
+  readonly spki: string;
+  readonly label: string | null;
+  readonly registeredAt: string;
+}
+
+export type VolumeState = 'claimed' | 'registered';
+
+export interface VolumeRow {
+  readonly volumeId: string;
+  readonly owner: string;
+  readonly state: VolumeState;
+  readonly pairId: string;
+  readonly claimExpiresAt: string | null;
+  readonly createdAt: string;
+}
+
+export interface RecordRow {
+  readonly volumeId: string;
+  readonly owner: string;
+  readonly restorers: readonly string[];
+  readonly policy: ReleasePolicy;
+  readonly state: RecordState;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface GenerationRow {
+  readonly volumeId: string;
+  readonly generation: number;
+  /** Canonical JSON of the signed manifest. */
+  readonly manifest: string;
+  readonly manifestHash: string;
+  readonly size: number;
+  readonly chunks: number;
+  readonly deviceFingerprint: string;
+  /** JSON of the signed receipt. */
+  readonly receipt: string;
+  readonly committedAt: string;
+}
+
+export interface ChunkRow {
+  readonly volumeId: string;
+  readonly chunkId: string;
+  readonly ciphertextSha256: string;
+  readonly size: number;
+  readonly storedAt: string;
+}
+
+export interface PairRow {
+  readonly pairId: string;
+  readonly volumeId: string;
+  readonly state: string;
+  readonly seqApplied: number;
+  readonly seqReceived: number;
+  readonly bytes: number;
+  readonly chunksReceived: number;
+  readonly lastTransferAt: string | null;
+  readonly lastError: string | null;
+  readonly createdAt: string;
+}
+
+export type TransferStatus = 'received' | 'applied' | 'rejected';
+
+export interface TransferRow {
+  readonly pairId: string;
+  readonly seq: number;
+  readonly kind: string;
+  readonly bodySha256: string;
+  /** JSON of the transfer header. */
+  readonly header: string;
+  /** Epoch-key and commit payloads; chunk payloads live in the blob store. */
+  readonly payload: Uint8Array | null;
+  readonly status: TransferStatus;
+  /** JSON: the ack (applied) or the refusal (rejected). */
+  readonly outcome: string | null;
+  readonly receivedAt: string;
+  readonly appliedAt: string | null;
+}
+
+export type ReleaseState = 'released' | 'pending_approval' | 'denied';
+
+export interface ReleaseRow {
+  readonly requestId: string;
+  readonly userId: string;
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly ephemeralJwk: string;
+  readonly state: ReleaseState;
+  readonly envelope: string | null;
+  readonly reason: string | null;
+  readonly decidedBy: string | null;
+  readonly createdAt: string;
+  readonly decidedAt: string | null;
+}
+
+export interface EscrowStore {
+  addDevice(device: DeviceKeyRow): Promise<void>;
+  findDevice(fingerprint: string): Promise<DeviceKeyRow | undefined>;
+  devicesOf(userId: string): Promise<DeviceKeyRow[]>;
+
+  findVolume(volumeId: string): Promise<VolumeRow | undefined>;
+  /** Inserts unless the volume exists; returns the row now stored. Atomic. */
+  insertVolumeIfAbsent(volume: VolumeRow): Promise<VolumeRow>;
+  updateVolume(
+    volumeId: string,
+    patch: Partial<Pick<VolumeRow, 'owner' | 'state' | 'claimExpiresAt'>>,
+  ): Promise<void>;
+  deleteVolume(volumeId: string): Promise<void>;
+  /** Claimed (never committed) volumes whose claim expired before `now`. */
+  expiredClaims(now: string): Promise<VolumeRow[]>;
+
+  findRecord(volumeId: string): Promise<RecordRow | undefined>;
+  upsertRecord(record: RecordRow): Promise<void>;
+  /** Sets the state only if it is `from` now; true if it changed. Atomic (RS-3). */
+  compareAndSetRecordState(
+    volumeId: string,
+    from: RecordState,
+    to: RecordState,
+    at: string,
+  ): Promise<boolean>;
+  recordsOwnedBy(owner: string): Promise<RecordRow[]>;
+  recordsNaming(userId: string): Promise<RecordRow[]>;
+
+  addEnvelope(volumeId: string, epoch: number, envelope: string, at: string): Promise<void>;
+  envelopesOf(volumeId: string): Promise<{ epoch: number; envelope: string }[]>;
+
+  generationsOf(volumeId: string): Promise<GenerationRow[]>;
+  findGeneration(volumeId: string, generation: number): Promise<GenerationRow | undefined>;
+  latestGeneration(volumeId: string): Promise<GenerationRow | undefined>;
+  insertGeneration(generation: GenerationRow): Promise<void>;
+
+  findChunk(volumeId: string, chunkId: string): Promise<ChunkRow | undefined>;
+  /** First writer wins: an existing row is kept. */
+  insertChunkIfAbsent(chunk: ChunkRow): Promise<void>;
+  chunksOf(volumeId: string): Promise<ChunkRow[]>;
+  markChunksVerified(volumeId: string, chunkIds: readonly string[], at: string): Promise<void>;
+  deleteChunks(volumeId: string, chunkIds: readonly string[]): Promise<void>;
+
+  findPair(pairId: string): Promise<PairRow | undefined>;
+  findPairOfVolume(volumeId: string): Promise<PairRow | undefined>;
+  insertPair(pair: PairRow): Promise<void>;
+  /** seqReceived = max(seqReceived, seq) and lastTransferAt = at, atomically. */
+  noteTransferReceived(pairId: string, seq: number, at: string): Promise<void>;
+  updatePair(
+    pairId: string,
+    patch: Partial<Omit<PairRow, 'pairId' | 'volumeId' | 'createdAt'>>,
+  ): Promise<void>;
+
+  findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined>;
+  /** False if (pair, seq) exists already. */
+  insertTransfer(transfer: TransferRow): Promise<boolean>;
+  settleTransfer(
+    pairId: string,
+    seq: number,
+    status: TransferStatus,
+    outcome: string,
+    at: string,
+  ): Promise<void>;
+  /** Received, not yet applied transfers above `seq`, in order. */
+  bufferedTransfers(pairId: string, aboveSeq: number): Promise<TransferRow[]>;
+  dropBufferedTransfers(pairId: string, aboveSeq: number): Promise<void>;
+
+  findRelease(requestId: string): Promise<ReleaseRow | undefined>;
+  insertRelease(release: ReleaseRow): Promise<boolean>;
+  updateRelease(
+    requestId: string,
+    patch: Partial<Pick<ReleaseRow, 'state' | 'envelope' | 'reason' | 'decidedBy' | 'decidedAt'>>,
+  ): Promise<void>;
+  /** Releases in state 'released' of a volume (to one user, if given). */
+  countReleases(volumeId: string, userId?: string): Promise<number>;
+  /**
+   * Once-per-restorer (BK-5): stores the release (inserting it, or updating
+   * the pending row when `pendingExists`) only if the user has no released
+   * row for the volume yet. Atomic; false if another release came first.
+   */
+  releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean>;
+  pendingReleases(): Promise<ReleaseRow[]>;
+  hasPendingRelease(volumeId: string, userId: string): Promise<boolean>;
+
+  /** The next receipt counter: a decimal string that never wraps (BK-10). */
+  nextReceiptCounter(): Promise<string>;
+}
+
+/** Chunk blobs by (volume ID, chunk ID): filesystem now, object storage later. */
+export interface BlobStore {
+  /** Stores durably (temporary file, fsync, rename); the first writer wins. */
+  put(volumeId: string, chunkId: string, blob: Uint8Array): Promise<'stored' | 'exists'>;
+  get(volumeId: string, chunkId: string): Promise<Uint8Array | undefined>;
+  /** The first `length` bytes of a blob (its header), without reading the rest. */
+  head(volumeId: string, chunkId: string, length: number): Promise<Uint8Array | undefined>;
+  delete(volumeId: string, chunkId: string): Promise<void>;
+}

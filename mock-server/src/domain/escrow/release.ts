@@ -1,0 +1,464 @@
+import type {
+  GenerationManifest,
+  KeyRelease,
+  KeyReleaseRequest,
+  RestorableVolume,
+} from '../../../../src/core/contract';
+import { openEnvelope, sealEnvelope } from '../../../../src/core/crypto/envelope';
+import type { VolumeKeys } from '../../../../src/core/crypto/keys';
+import { manifestEpochs, parseManifest } from '../../../../src/core/crypto/manifest';
+import type { Receipt } from '../../../../src/core/crypto/receipt';
+import { DomainError } from '../errors';
+import { nowIso, type Caller, type EscrowDeps } from './context';
+import type { RecordRow, ReleaseRow } from './ports';
+
+/** RS-3, seed 000 [0110]: what a refused restorer is told when there is no key. */
+export const NO_KEY_SENTENCE =
+  'no key for this volume: it may already have been decrypted, or the medium may have been tampered with.';
+export const UNAUTHORIZED_USE =
+  'unauthorized use: you are not registered as a restorer of this volume.';
+
+/**
+ * Key release and what a restorer may read (RS-1..RS-3, RS-7). The first
+ * check is always whether the caller is a registered restorer or the owner
+ * (seed 000 [0064]); only then the record's state, expiry and policy.
+ */
+export class ReleaseService {
+  constructor(private readonly deps: EscrowDeps) {}
+
+  async request(caller: Caller, volumeId: string, body: KeyReleaseRequest): Promise<KeyRelease> {
+    const { store } = this.deps;
+    const earlier = await store.findRelease(body.requestId);
+    if (earlier) return this.replay(caller, earlier, volumeId);
+
+    const record = await store.findRecord(volumeId);
+    if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+    await this.assertMayRestore(caller, record);
+    const generation = await store.findGeneration(volumeId, body.generation);
+    if (!generation) {
+      throw new DomainError(
+        'generation_not_found',
+        `Volume ${volumeId} has no generation ${body.generation}.`,
+        404,
+      );
+    }
+    if (record.state === 'burned')
+      return this.noKey(caller, volumeId, 'the one-time record was already used');
+    this.assertUsable(record);
+
+    const base = {
+      requestId: body.requestId,
+      userId: caller.userId,
+      volumeId,
+      generation: body.generation,
+      ephemeralJwk: JSON.stringify(body.ephemeralPublicKey),
+      envelope: null,
+      reason: null,
+      decidedBy: null,
+      createdAt: nowIso(this.deps),
+      decidedAt: null,
+    };
+    if (
+      record.policy.kind === 'once-per-restorer' &&
+      (await this.releasedTo(volumeId, caller.userId))
+    ) {
+      return this.noKey(caller, volumeId, `${caller.userId} already received the key once`);
+    }
+    if (record.policy.approvalRequired) {
+      await this.deps.audit.append({
+        event: 'key_release_requested',
+        actor: caller.userId,
+        volumeId,
+        clientAddress: caller.clientAddress,
+        details: { requestId: body.requestId, generation: body.generation, approval: 'required' },
+      });
+      await store.insertRelease({ ...base, state: 'pending_approval' });
+      this.deps.events.publish(
+        {
+          type: 'approval',
+          kind: 'key_release',
+          requestId: body.requestId,
+          volumeId,
+          userId: caller.userId,
+          at: base.createdAt,
+        },
+        { kind: 'admins' },
+      );
+      return {
+        state: 'pending_approval',
+        requestId: body.requestId,
+        volumeId,
+        generation: body.generation,
+      };
+    }
+    return this.release(
+      caller.userId,
+      record,
+      { ...base, state: 'released' },
+      caller.clientAddress,
+    );
+  }
+
+  /** Lost answer (RS-3): the same user with the same request ID gets it again; anyone else gets nothing. */
+  async fetch(caller: Caller, volumeId: string, requestId: string): Promise<KeyRelease> {
+    const earlier = await this.deps.store.findRelease(requestId);
+    if (!earlier)
+      throw new DomainError(
+        'release_not_found',
+        'There is no key release with this request ID.',
+        404,
+      );
+    return this.replay(caller, earlier, volumeId);
+  }
+
+  /** An administrator other than the requester decides a pending release (BK-5). */
+  async decide(
+    admin: Caller,
+    requestId: string,
+    approve: boolean,
+    reason: string,
+  ): Promise<KeyRelease> {
+    const release = await this.deps.store.findRelease(requestId);
+    if (!release || release.state !== 'pending_approval') {
+      throw new DomainError(
+        'approval_not_found',
+        'There is no pending key release with this request ID.',
+        404,
+      );
+    }
+    if (release.userId === admin.userId) {
+      throw new DomainError(
+        'self_approval',
+        'Nobody approves their own request: another administrator must decide.',
+        403,
+      );
+    }
+    const decided = { decidedBy: admin.userId, decidedAt: nowIso(this.deps), reason };
+    if (!approve) {
+      await this.deps.audit.append({
+        event: 'key_release_denied',
+        actor: admin.userId,
+        volumeId: release.volumeId,
+        clientAddress: admin.clientAddress,
+        details: { requestId, requester: release.userId, reason },
+      });
+      await this.deps.store.updateRelease(requestId, { state: 'denied', ...decided });
+      this.publishDecision(release, 'denied');
+      return {
+        state: 'denied',
+        requestId,
+        volumeId: release.volumeId,
+        generation: release.generation,
+        reason,
+      };
+    }
+    const record = await this.deps.store.findRecord(release.volumeId);
+    if (!record || record.state === 'burned') {
+      throw new DomainError(
+        'key_not_found',
+        `The record of ${release.volumeId} was used up meanwhile; nothing to approve.`,
+        409,
+      );
+    }
+    this.assertUsable(record);
+    await this.deps.audit.append({
+      event: 'key_release_approved',
+      actor: admin.userId,
+      volumeId: release.volumeId,
+      clientAddress: admin.clientAddress,
+      details: { requestId, requester: release.userId, reason },
+    });
+    const answer = await this.release(
+      release.userId,
+      record,
+      { ...release, ...decided, state: 'released' },
+      null,
+      true,
+    );
+    this.publishDecision(release, 'released');
+    return answer;
+  }
+
+  async pendingApprovals(): Promise<ReleaseRow[]> {
+    return this.deps.store.pendingReleases();
+  }
+
+  async restorable(caller: Caller): Promise<RestorableVolume[]> {
+    const records = await this.deps.store.recordsNaming(caller.userId);
+    const now = nowIso(this.deps);
+    const result: RestorableVolume[] = [];
+    for (const record of records) {
+      const generations = await this.deps.store.generationsOf(record.volumeId);
+      let unavailable: RestorableVolume['unavailable'] = null;
+      if (record.state === 'burned') unavailable = 'burned';
+      else if (record.state === 'revoked') unavailable = 'revoked';
+      else if (record.policy.expiresAt && record.policy.expiresAt <= now) unavailable = 'expired';
+      else if (
+        record.policy.kind === 'once-per-restorer' &&
+        (await this.releasedTo(record.volumeId, caller.userId))
+      ) {
+        unavailable = 'used_by_you';
+      } else if (await this.deps.store.hasPendingRelease(record.volumeId, caller.userId)) {
+        unavailable = 'awaiting_approval';
+      }
+      result.push({
+        volumeId: record.volumeId,
+        owner: record.owner,
+        policy: record.policy,
+        state: record.state,
+        unavailable,
+        generations: generations.map((g) => ({
+          generation: g.generation,
+          manifestHash: g.manifestHash,
+          size: g.size,
+          chunks: g.chunks,
+          committedAt: g.committedAt,
+        })),
+      });
+    }
+    return result;
+  }
+
+  /** The signed manifest of a generation, for registered restorers and the owner. */
+  async manifest(
+    caller: Caller,
+    volumeId: string,
+    generation: number,
+  ): Promise<GenerationManifest> {
+    const record = await this.deps.store.findRecord(volumeId);
+    if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+    await this.assertMayRestore(caller, record);
+    const row = await this.deps.store.findGeneration(volumeId, generation);
+    if (!row)
+      throw new DomainError(
+        'generation_not_found',
+        `Volume ${volumeId} has no generation ${generation}.`,
+        404,
+      );
+    const device = await this.deps.store.findDevice(row.deviceFingerprint);
+    return {
+      volumeId,
+      generation,
+      manifest: parseManifest(row.manifest),
+      devicePublicKey: device?.spki ?? '',
+      receipt: JSON.parse(row.receipt) as Receipt,
+    };
+  }
+
+  /** May the caller read this volume's ciphertext? Owner, restorers, administrators. */
+  async assertMayRead(caller: Caller, volumeId: string): Promise<void> {
+    if (caller.roles.includes('admin')) return;
+    const record = await this.deps.store.findRecord(volumeId);
+    if (record) return this.assertMayRestore(caller, record);
+    const volume = await this.deps.store.findVolume(volumeId);
+    if (volume?.owner === caller.userId) return;
+    throw new DomainError('volume_not_found', `The site has no volume ${volumeId}.`, 404);
+  }
+
+  async assertMayRestore(caller: Caller, record: RecordRow): Promise<void> {
+    if (record.owner === caller.userId || record.restorers.includes(caller.userId)) return;
+    await this.deps.audit.append({
+      event: 'restore_refused',
+      actor: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress,
+      details: { reason: 'not_registered' },
+    });
+    await this.deps.alerts.raise({
+      kind: 'unauthorized_restorer',
+      userId: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress,
+      sentence: `${caller.userId} asked for volume ${record.volumeId} without being registered as its restorer (unauthorized use).`,
+    });
+    throw new DomainError('unauthorized_use', UNAUTHORIZED_USE, 403, { volumeId: record.volumeId });
+  }
+
+  private assertUsable(record: RecordRow): void {
+    if (record.state === 'revoked') {
+      throw new DomainError(
+        'record_revoked',
+        'An administrator revoked the escrow record of this volume; its key is not released.',
+        403,
+      );
+    }
+    if (record.policy.expiresAt && record.policy.expiresAt <= nowIso(this.deps)) {
+      throw new DomainError(
+        'record_expired',
+        `The escrow record of this volume expired at ${record.policy.expiresAt}; its key is not released.`,
+        403,
+      );
+    }
+  }
+
+  private async releasedTo(volumeId: string, userId: string): Promise<boolean> {
+    return (await this.deps.store.countReleases(volumeId, userId)) > 0;
+  }
+
+  private async release(
+    userId: string,
+    record: RecordRow,
+    row: ReleaseRow,
+    clientAddress: string | null,
+    alreadyStored = false,
+  ): Promise<KeyRelease> {
+    const { store } = this.deps;
+    const generation = (await store.findGeneration(record.volumeId, row.generation))!;
+    // The re-wrap happens before, and outside, the conditional burn (RS-3).
+    const envelope = await this.rewrap(record.volumeId, parseManifest(generation.manifest), row);
+    if (record.policy.kind === 'one-time') {
+      const won = await store.compareAndSetRecordState(
+        record.volumeId,
+        'active',
+        'burned',
+        nowIso(this.deps),
+      );
+      if (!won) {
+        if (alreadyStored)
+          await store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
+        return this.noKey(
+          { userId, roles: [], clientAddress: clientAddress ?? '' },
+          record.volumeId,
+          'the one-time record was already used',
+        );
+      }
+    }
+    await this.deps.audit.append({
+      event: 'key_released',
+      actor: userId,
+      volumeId: record.volumeId,
+      clientAddress,
+      details: { requestId: row.requestId, generation: row.generation, policy: record.policy.kind },
+    });
+    if (record.policy.kind === 'once-per-restorer') {
+      // Concurrent requests of one restorer get at most one release.
+      const first = await store.releaseOnceTo(
+        { ...row, state: 'released', envelope },
+        alreadyStored,
+      );
+      if (!first)
+        return this.noKey(
+          { userId, roles: [], clientAddress: clientAddress ?? '' },
+          record.volumeId,
+          `${userId} already received the key once`,
+        );
+    } else if (alreadyStored) {
+      await store.updateRelease(row.requestId, {
+        state: 'released',
+        envelope,
+        decidedBy: row.decidedBy,
+        decidedAt: row.decidedAt,
+        reason: row.reason,
+      });
+    } else {
+      await store.insertRelease({ ...row, state: 'released', envelope });
+    }
+    return {
+      state: 'released',
+      requestId: row.requestId,
+      volumeId: record.volumeId,
+      generation: row.generation,
+      envelope,
+    };
+  }
+
+  private async rewrap(
+    volumeId: string,
+    manifest: ReturnType<typeof parseManifest>,
+    row: ReleaseRow,
+  ): Promise<string> {
+    const needed = manifestEpochs(manifest);
+    const envelopes = await this.deps.store.envelopesOf(volumeId);
+    const dataKeys = new Map<number, CryptoKey>();
+    let chunkIdKey: CryptoKey | undefined;
+    for (const { epoch, envelope } of envelopes) {
+      if (!needed.includes(epoch)) continue;
+      const opened = await openEnvelope(
+        envelope,
+        this.deps.keys.escrow.privateKey,
+        { purpose: ['escrow', 'registration'], volumeId },
+        { extractable: true },
+      );
+      chunkIdKey ??= opened.keys.chunkIdKey;
+      for (const [e, key] of opened.keys.dataKeys) if (needed.includes(e)) dataKeys.set(e, key);
+    }
+    if (!chunkIdKey || needed.some((e) => !dataKeys.has(e))) {
+      throw new DomainError(
+        'keys_missing',
+        `The site does not hold every key of generation ${row.generation}.`,
+        409,
+      );
+    }
+    const keys: VolumeKeys = { volumeId, chunkIdKey, dataKeys };
+    return sealEnvelope(keys, JSON.parse(row.ephemeralJwk) as JsonWebKey, {
+      purpose: 'release',
+      generation: row.generation,
+      requestId: row.requestId,
+    });
+  }
+
+  private async replay(caller: Caller, earlier: ReleaseRow, volumeId: string): Promise<KeyRelease> {
+    if (earlier.userId !== caller.userId || earlier.volumeId !== volumeId) {
+      await this.deps.audit.append({
+        event: 'replayed_request',
+        actor: caller.userId,
+        volumeId,
+        clientAddress: caller.clientAddress,
+        details: { requestId: earlier.requestId, owner: earlier.userId },
+      });
+      await this.deps.alerts.raise({
+        kind: 'replayed_request',
+        userId: caller.userId,
+        volumeId,
+        clientAddress: caller.clientAddress,
+        sentence: `${caller.userId} presented key-release request ${earlier.requestId.slice(0, 12)}…, which belongs to someone else.`,
+      });
+      throw new DomainError(
+        'release_not_found',
+        'There is no key release with this request ID.',
+        404,
+      );
+    }
+    const common = {
+      requestId: earlier.requestId,
+      volumeId: earlier.volumeId,
+      generation: earlier.generation,
+    };
+    if (earlier.state === 'released')
+      return { state: 'released', ...common, envelope: earlier.envelope! };
+    if (earlier.state === 'denied')
+      return { state: 'denied', ...common, reason: earlier.reason ?? 'denied' };
+    return { state: 'pending_approval', ...common };
+  }
+
+  private async noKey(caller: Caller, volumeId: string, why: string): Promise<never> {
+    await this.deps.audit.append({
+      event: 'key_not_found',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress || null,
+      details: { why },
+    });
+    await this.deps.alerts.raise({
+      kind: 'key_not_found',
+      userId: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress || null,
+      sentence: `${caller.userId} asked for the key of ${volumeId}, but ${why} (possible reuse or tampering).`,
+    });
+    throw new DomainError('key_not_found', NO_KEY_SENTENCE, 404, { volumeId });
+  }
+
+  private publishDecision(release: ReleaseRow, state: 'released' | 'denied'): void {
+    this.deps.events.publish(
+      {
+        type: 'release',
+        requestId: release.requestId,
+        volumeId: release.volumeId,
+        state,
+        at: nowIso(this.deps),
+      },
+      { kind: 'user', userId: release.userId },
+    );
+  }
+}

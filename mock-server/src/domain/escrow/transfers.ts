@@ -1,0 +1,334 @@
+import type { TransferAck } from '../../../../src/core/contract';
+import { fromUtf8, sha256Hex } from '../../../../src/core/crypto/bytes';
+import {
+  blobLength,
+  CHUNK_SIZE,
+  FORMAT_VERSION,
+  paddedTransferSize,
+} from '../../../../src/core/crypto/constants';
+import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
+import { checkEnvelope } from '../../../../src/core/crypto/envelope';
+import { ciphertextHash, parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
+import { decodeTransfer, type Transfer } from '../../../../src/core/transfer/frame';
+import { DomainError } from '../errors';
+import { KeyedMutex } from '../keyed-mutex';
+import { commitGeneration } from './commit';
+import { nowIso, type Caller, type EscrowDeps } from './context';
+import type { PairRow, TransferRow, VolumeRow } from './ports';
+import type { VolumeService } from './volumes';
+
+/** The answer to one PUT of a transfer: 200 (applied/duplicate) or 202 (buffered). */
+export interface TransferAnswer {
+  readonly httpStatus: 200 | 202;
+  readonly ack: TransferAck;
+}
+
+interface StoredRefusal {
+  readonly refused: {
+    code: string;
+    message: string;
+    status: number;
+    details?: Record<string, unknown>;
+  };
+}
+
+/** Largest JSON or envelope payload a transfer may carry. */
+const MAX_SMALL_PAYLOAD = CHUNK_SIZE;
+
+/**
+ * The one transfer protocol (RC-2): each PUT carries one sequence-numbered
+ * transfer of a pair. It is idempotent per (pair, seq); the site keeps what
+ * arrives out of order and applies strictly in sequence order, so the
+ * secondary only ever holds a prefix of the primary's stream.
+ */
+export class TransferService {
+  private readonly applying = new KeyedMutex();
+
+  constructor(
+    private readonly deps: EscrowDeps,
+    private readonly volumes: VolumeService,
+  ) {}
+
+  async put(
+    caller: Caller,
+    pairId: string,
+    seq: number,
+    body: Uint8Array,
+    claimedSha256: string | undefined,
+  ): Promise<TransferAnswer> {
+    const { store } = this.deps;
+    const pair = await store.findPair(pairId);
+    if (!pair)
+      throw new DomainError(
+        'pair_not_found',
+        `The site has no pair ${pairId}; claim the volume first.`,
+        404,
+      );
+    const volume = await store.findVolume(pair.volumeId);
+    if (!volume)
+      throw new DomainError(
+        'pair_not_found',
+        `The volume of pair ${pairId} is no longer claimed; claim it again.`,
+        404,
+      );
+    await this.volumes.assertOwner(caller, volume, 'send data to');
+
+    const bodySha256 = await sha256Hex(body);
+    if (!claimedSha256 || claimedSha256.toLowerCase() !== bodySha256) {
+      throw new DomainError(
+        'body_hash_mismatch',
+        'The transfer arrived damaged: its SHA-256 does not match the one sent with it. Send it again.',
+        400,
+      );
+    }
+
+    const earlier = await store.findTransfer(pairId, seq);
+    if (earlier) return this.answerFor(earlier, bodySha256, pair);
+    if (seq <= pair.seqApplied) {
+      throw new DomainError(
+        'sequence_conflict',
+        `Transfer ${seq} of this pair was already applied with other content.`,
+        409,
+      );
+    }
+
+    let transfer: Transfer;
+    try {
+      transfer = decodeTransfer(body);
+    } catch (error) {
+      if (error instanceof CustodianCryptoError)
+        throw new DomainError('malformed_transfer', error.message, 400);
+      throw error;
+    }
+    if (transfer.header.volumeId !== volume.volumeId) {
+      throw new DomainError(
+        'malformed_transfer',
+        `This transfer is for volume ${transfer.header.volumeId}, not for this pair's volume.`,
+        400,
+      );
+    }
+    const now = nowIso(this.deps);
+    let payload: Uint8Array | null = null;
+    if (transfer.header.kind === 'chunk') {
+      await this.storeChunk(volume, transfer.header.chunkId, transfer.payload, now);
+    } else {
+      if (transfer.payload.length > MAX_SMALL_PAYLOAD)
+        throw new DomainError('malformed_transfer', 'The transfer payload is too large.', 400);
+      payload = transfer.payload.slice();
+    }
+    const inserted = await store.insertTransfer({
+      pairId,
+      seq,
+      kind: transfer.header.kind,
+      bodySha256,
+      header: JSON.stringify(transfer.header),
+      payload,
+      status: 'received',
+      outcome: null,
+      receivedAt: now,
+      appliedAt: null,
+    });
+    if (!inserted) {
+      const raced = await store.findTransfer(pairId, seq);
+      if (raced) return this.answerFor(raced, bodySha256, pair);
+    }
+    await store.noteTransferReceived(pairId, seq, now);
+    await store.updateVolume(volume.volumeId, {
+      claimExpiresAt: new Date(
+        this.deps.clock.now().getTime() + this.deps.claimTtlMs,
+      ).toISOString(),
+    });
+
+    await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
+    const settled = await store.findTransfer(pairId, seq);
+    return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
+  }
+
+  /** Whether the site holds a chunk, with its ciphertext hash and epoch (dedup, resume). */
+  async chunkInfo(caller: Caller, volumeId: string, chunkId: string) {
+    const volume = await this.deps.store.findVolume(volumeId);
+    if (!volume) return undefined;
+    await this.volumes.assertOwner(caller, volume, 'read the chunks of');
+    return this.deps.store.findChunk(volumeId, chunkId);
+  }
+
+  private async storeChunk(
+    volume: VolumeRow,
+    chunkId: string,
+    blob: Uint8Array,
+    now: string,
+  ): Promise<void> {
+    if (blob.length > blobLength(CHUNK_SIZE)) {
+      throw new DomainError(
+        'chunk_too_large',
+        `A chunk blob can be at most ${blobLength(CHUNK_SIZE)} bytes.`,
+        400,
+      );
+    }
+    try {
+      const header = parseChunkBlobHeader(blob);
+      if (header.version !== FORMAT_VERSION)
+        throw new DomainError(
+          'malformed_transfer',
+          `Chunk format ${header.version} is not supported.`,
+          400,
+        );
+    } catch (error) {
+      if (error instanceof CustodianCryptoError)
+        throw new DomainError(
+          'malformed_transfer',
+          `The chunk blob is not valid: ${error.message}`,
+          400,
+        );
+      throw error;
+    }
+    const existing = await this.deps.store.findChunk(volume.volumeId, chunkId);
+    if (existing) return; // the first writer wins; the stored blob stays as it is
+    await this.deps.blobs.put(volume.volumeId, chunkId, blob);
+    await this.deps.store.insertChunkIfAbsent({
+      volumeId: volume.volumeId,
+      chunkId,
+      ciphertextSha256: await ciphertextHash(blob),
+      size: blob.length,
+      storedAt: now,
+    });
+  }
+
+  private async applyInOrder(pairId: string, volume: VolumeRow): Promise<void> {
+    const { store } = this.deps;
+    for (;;) {
+      const pair = (await store.findPair(pairId))!;
+      const next = await store.findTransfer(pairId, pair.seqApplied + 1);
+      if (!next || next.status !== 'received') return;
+      const now = nowIso(this.deps);
+      let outcome: TransferAck | StoredRefusal;
+      try {
+        outcome = await this.apply(next, pair, volume);
+        await store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(outcome), now);
+        await store.updatePair(pairId, {
+          seqApplied: next.seq,
+          bytes: pair.bytes + paddedTransferSize(),
+          chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
+          lastError: null,
+          state: next.kind === 'commit' ? 'PAIR' : pair.state,
+        });
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        outcome = {
+          refused: {
+            code: error.code,
+            message: error.message,
+            status: error.status,
+            ...(error.details ? { details: error.details } : {}),
+          },
+        };
+        await store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(outcome), now);
+        await store.updatePair(pairId, {
+          seqApplied: next.seq,
+          lastError: `transfer ${next.seq} refused: ${error.message}`,
+        });
+      }
+    }
+  }
+
+  private async apply(
+    transfer: TransferRow,
+    pair: PairRow,
+    volume: VolumeRow,
+  ): Promise<TransferAck> {
+    const base = {
+      pairId: pair.pairId,
+      seq: transfer.seq,
+      status: 'applied' as const,
+      seqApplied: transfer.seq,
+    };
+    const header = JSON.parse(transfer.header) as Transfer['header'];
+    if (header.kind === 'chunk') return base;
+    if (header.kind === 'epoch-key') {
+      const envelope = fromUtf8(transfer.payload!);
+      try {
+        await checkEnvelope(envelope, this.deps.keys.escrow.privateKey, {
+          purpose: 'escrow',
+          volumeId: volume.volumeId,
+          epochs: [header.epoch],
+        });
+      } catch (error) {
+        if (error instanceof CustodianCryptoError) {
+          throw new DomainError(
+            'bad_envelope',
+            `The key of epoch ${header.epoch} cannot be escrowed: ${error.message}`,
+            409,
+          );
+        }
+        throw error;
+      }
+      const known = (await this.deps.store.envelopesOf(volume.volumeId)).find(
+        (e) => e.epoch === header.epoch,
+      );
+      if (known && known.envelope !== envelope) {
+        throw new DomainError(
+          'epoch_exists',
+          `Epoch ${header.epoch} of this volume already has a key; announce a new epoch.`,
+          409,
+        );
+      }
+      if (!known) {
+        await this.deps.audit.append({
+          event: 'epoch_key_escrowed',
+          actor: volume.owner,
+          volumeId: volume.volumeId,
+          details: { epoch: header.epoch, seq: transfer.seq },
+        });
+        await this.deps.store.addEnvelope(
+          volume.volumeId,
+          header.epoch,
+          envelope,
+          nowIso(this.deps),
+        );
+      }
+      return base;
+    }
+    const current = (await this.deps.store.findVolume(volume.volumeId))!;
+    const receipt = await commitGeneration(this.deps, this.volumes, current, transfer.payload!);
+    return { ...base, receipt };
+  }
+
+  private answerFor(
+    transfer: TransferRow,
+    bodySha256: string,
+    pair: PairRow,
+    asDuplicate = true,
+  ): TransferAnswer {
+    if (transfer.bodySha256 !== bodySha256) {
+      throw new DomainError(
+        'sequence_conflict',
+        `Transfer ${transfer.seq} of this pair was already received with other content.`,
+        409,
+      );
+    }
+    if (transfer.status === 'received') {
+      return {
+        httpStatus: 202,
+        ack: {
+          pairId: pair.pairId,
+          seq: transfer.seq,
+          status: 'buffered',
+          seqApplied: pair.seqApplied,
+        },
+      };
+    }
+    const outcome = JSON.parse(transfer.outcome!) as TransferAck | StoredRefusal;
+    if ('refused' in outcome) {
+      const { code, message, status, details } = outcome.refused;
+      throw new DomainError(code, message, status, details);
+    }
+    return {
+      httpStatus: 200,
+      ack: {
+        ...outcome,
+        status: asDuplicate ? 'duplicate' : 'applied',
+        seqApplied: Math.max(pair.seqApplied, outcome.seqApplied),
+      },
+    };
+  }
+}

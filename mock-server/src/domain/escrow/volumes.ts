@@ -1,0 +1,318 @@
+import type {
+  Claim,
+  DeviceKey,
+  EscrowRecord,
+  P256PublicJwk,
+  VolumeOwner,
+} from '../../../../src/core/contract';
+import { toBase64Url } from '../../../../src/core/crypto/bytes';
+import {
+  exportPublicKeySpki,
+  importSigningPublicKeyJwk,
+  publicKeyFingerprint,
+} from '../../../../src/core/crypto/device-key';
+import { DomainError } from '../errors';
+import { nowIso, type Caller, type EscrowDeps } from './context';
+import type { RecordRow, VolumeRow } from './ports';
+
+export const REGISTERED_TO_ANOTHER =
+  'this volume is registered to another operator; it cannot be backed up or changed from your account.';
+
+/**
+ * Devices, volume ownership and claims (ID-6, BK-3, BK-8). A claim is taken
+ * before any chunk is sent, so two operators cannot race for one volume ID;
+ * a claim that never commits is collected after its time-to-live.
+ */
+export class VolumeService {
+  constructor(private readonly deps: EscrowDeps) {}
+
+  async registerDevice(caller: Caller, jwk: P256PublicJwk, label?: string): Promise<DeviceKey> {
+    let publicKey: CryptoKey;
+    try {
+      publicKey = await importSigningPublicKeyJwk(jwk);
+    } catch {
+      throw new DomainError('invalid_request', 'The device key is not a P-256 public key.', 400);
+    }
+    const fingerprint = await publicKeyFingerprint(publicKey);
+    const existing = await this.deps.store.findDevice(fingerprint);
+    if (existing) {
+      if (existing.userId !== caller.userId) {
+        throw new DomainError(
+          'device_key_taken',
+          'This device key is registered to another user.',
+          409,
+        );
+      }
+      return toDeviceKey(existing);
+    }
+    const row = {
+      fingerprint,
+      userId: caller.userId,
+      publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
+      spki: toBase64Url(await exportPublicKeySpki(publicKey)),
+      label: label ?? null,
+      registeredAt: nowIso(this.deps),
+    };
+    await this.deps.audit.append({
+      event: 'device_registered',
+      actor: caller.userId,
+      clientAddress: caller.clientAddress,
+      details: { fingerprint, label: label ?? null },
+    });
+    await this.deps.store.addDevice(row);
+    return toDeviceKey(row);
+  }
+
+  async devices(caller: Caller): Promise<DeviceKey[]> {
+    return (await this.deps.store.devicesOf(caller.userId)).map(toDeviceKey);
+  }
+
+  async owner(caller: Caller, volumeId: string): Promise<VolumeOwner> {
+    await this.collectExpiredClaims();
+    const volume = await this.deps.store.findVolume(volumeId);
+    if (!volume) return { volumeId, state: 'unregistered', owner: null, mine: false };
+    return {
+      volumeId,
+      state: volume.state,
+      owner: volume.owner,
+      mine: volume.owner === caller.userId,
+    };
+  }
+
+  /** BK-3: refuses another operator's volume with an overwrite_attempt alert. */
+  async claim(caller: Caller, volumeId: string, resume: boolean): Promise<Claim> {
+    await this.collectExpiredClaims();
+    const now = this.deps.clock.now();
+    const expires = new Date(now.getTime() + this.deps.claimTtlMs).toISOString();
+    const existingPair = await this.deps.store.findPairOfVolume(volumeId);
+    const volume = await this.deps.store.insertVolumeIfAbsent({
+      volumeId,
+      owner: caller.userId,
+      state: 'claimed',
+      pairId: existingPair?.pairId ?? globalThis.crypto.randomUUID(),
+      claimExpiresAt: expires,
+      createdAt: now.toISOString(),
+    });
+    await this.assertOwner(caller, volume, 'back up');
+    await this.deps.store.updateVolume(volumeId, { claimExpiresAt: expires });
+    const pair =
+      existingPair ?? (await this.ensurePair(volumeId, volume.pairId, now.toISOString()));
+    if (!resume) await this.deps.store.dropBufferedTransfers(pair.pairId, pair.seqApplied);
+    const buffered = resume
+      ? await this.deps.store.bufferedTransfers(pair.pairId, pair.seqApplied)
+      : [];
+    const latest = await this.deps.store.latestGeneration(volumeId);
+    const envelopes = await this.deps.store.envelopesOf(volumeId);
+    await this.deps.audit.append({
+      event: 'volume_claimed',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: { resume, nextGeneration: (latest?.generation ?? 0) + 1 },
+    });
+    return {
+      volumeId,
+      pairId: pair.pairId,
+      claimExpiresAt: expires,
+      nextGeneration: (latest?.generation ?? 0) + 1,
+      previousManifestHash: latest?.manifestHash ?? null,
+      seqApplied: pair.seqApplied,
+      buffered: buffered.map((t) => t.seq),
+      epochs: envelopes.map((e) => e.epoch).sort((a, b) => a - b),
+    };
+  }
+
+  /** Cancel (BK-7): gives up the claim; an uncommitted volume is forgotten with its chunks. */
+  async releaseClaim(caller: Caller, volumeId: string): Promise<void> {
+    const volume = await this.deps.store.findVolume(volumeId);
+    if (!volume) throw notFound(volumeId);
+    await this.assertOwner(caller, volume, 'cancel the backup of');
+    await this.deps.audit.append({
+      event: 'claim_released',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+    });
+    if (volume.state === 'claimed') await this.forget(volume);
+    else await this.deps.store.updateVolume(volumeId, { claimExpiresAt: null });
+  }
+
+  /** Collects claims that never committed once their time-to-live has passed (BK-8). */
+  async collectExpiredClaims(): Promise<number> {
+    const expired = await this.deps.store.expiredClaims(nowIso(this.deps));
+    for (const volume of expired) {
+      await this.deps.audit.append({
+        event: 'claim_expired',
+        actor: null,
+        volumeId: volume.volumeId,
+        details: { owner: volume.owner },
+      });
+      await this.forget(volume);
+    }
+    return expired.length;
+  }
+
+  async myVolumes(caller: Caller): Promise<EscrowRecord[]> {
+    const records = await this.deps.store.recordsOwnedBy(caller.userId);
+    return Promise.all(records.map((r) => this.describe(r)));
+  }
+
+  /** ES-2: an owner (or an administrator) changes who may restore a volume. */
+  async changeRestorers(
+    caller: Caller,
+    volumeId: string,
+    change: { add: readonly string[]; remove: readonly string[]; reason: string },
+  ): Promise<EscrowRecord> {
+    const record = await this.deps.store.findRecord(volumeId);
+    if (!record) throw notFound(volumeId);
+    const isAdmin = caller.roles.includes('admin');
+    if (record.owner !== caller.userId && !isAdmin) {
+      throw new DomainError(
+        'forbidden',
+        'Only the owner or an administrator can change the restorers of this volume.',
+        403,
+      );
+    }
+    if (change.remove.includes(record.owner)) {
+      throw new DomainError(
+        'owner_is_restorer',
+        'The owner of a volume is always one of its restorers and cannot be removed.',
+        400,
+      );
+    }
+    await this.assertUsersExist(change.add);
+    const restorers = [
+      ...new Set([...record.restorers.filter((r) => !change.remove.includes(r)), ...change.add]),
+    ].sort();
+    await this.deps.audit.append({
+      event: 'restorers_changed',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: { add: [...change.add], remove: [...change.remove], reason: change.reason },
+    });
+    const updated: RecordRow = { ...record, restorers, updatedAt: nowIso(this.deps) };
+    await this.deps.store.upsertRecord(updated);
+    return this.describe(updated);
+  }
+
+  async describe(record: RecordRow): Promise<EscrowRecord> {
+    const generations = await this.deps.store.generationsOf(record.volumeId);
+    const latest = generations.at(-1);
+    return {
+      volumeId: record.volumeId,
+      owner: record.owner,
+      restorers: [...record.restorers],
+      policy: record.policy,
+      state: record.state,
+      generations: generations.length,
+      latestGeneration: latest?.generation ?? 0,
+      bytes: latest?.size ?? 0,
+      releases: await this.deps.store.countReleases(record.volumeId),
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    };
+  }
+
+  async assertUsersExist(userIds: readonly string[]): Promise<void> {
+    for (const userId of userIds) {
+      const user = await this.deps.users.find(userId);
+      if (!user || user.disabled) {
+        throw new DomainError(
+          'unknown_restorer',
+          `There is no active user named "${userId}" to name as a restorer.`,
+          400,
+          {
+            userId,
+          },
+        );
+      }
+    }
+  }
+
+  /** Refuses anyone but the owner, raising the overwrite alert (BK-3). */
+  async assertOwner(caller: Caller, volume: VolumeRow, action: string): Promise<void> {
+    if (volume.owner === caller.userId) return;
+    await this.deps.audit.append({
+      event: 'overwrite_refused',
+      actor: caller.userId,
+      volumeId: volume.volumeId,
+      clientAddress: caller.clientAddress,
+      details: { owner: volume.owner, action },
+    });
+    await this.deps.alerts.raise({
+      kind: 'overwrite_attempt',
+      userId: caller.userId,
+      volumeId: volume.volumeId,
+      clientAddress: caller.clientAddress,
+      sentence: `${caller.userId} tried to ${action} volume ${volume.volumeId}, which is registered to ${volume.owner}.`,
+    });
+    throw new DomainError('registered_to_another_operator', REGISTERED_TO_ANOTHER, 409, {
+      volumeId: volume.volumeId,
+    });
+  }
+
+  /** The pair of a volume at this site (RC-1), created with its first claim. */
+  private async ensurePair(volumeId: string, pairId: string, at: string) {
+    const inserted = {
+      pairId,
+      volumeId,
+      state: 'COPY',
+      seqApplied: 0,
+      seqReceived: 0,
+      bytes: 0,
+      chunksReceived: 0,
+      lastTransferAt: null,
+      lastError: null,
+      createdAt: at,
+    };
+    try {
+      await this.deps.store.insertPair(inserted);
+      return inserted;
+    } catch (error) {
+      const raced = await this.deps.store.findPairOfVolume(volumeId);
+      if (raced) return raced;
+      throw error;
+    }
+  }
+
+  private async forget(volume: VolumeRow): Promise<void> {
+    const committed = await this.deps.store.latestGeneration(volume.volumeId);
+    if (committed) {
+      await this.deps.store.updateVolume(volume.volumeId, {
+        state: 'registered',
+        claimExpiresAt: null,
+      });
+      return;
+    }
+    const chunks = await this.deps.store.chunksOf(volume.volumeId);
+    for (const chunk of chunks) await this.deps.blobs.delete(volume.volumeId, chunk.chunkId);
+    await this.deps.store.deleteChunks(
+      volume.volumeId,
+      chunks.map((c) => c.chunkId),
+    );
+    const pair = await this.deps.store.findPairOfVolume(volume.volumeId);
+    if (pair) await this.deps.store.dropBufferedTransfers(pair.pairId, pair.seqApplied);
+    await this.deps.store.deleteVolume(volume.volumeId);
+  }
+}
+
+function toDeviceKey(row: {
+  fingerprint: string;
+  userId: string;
+  label: string | null;
+  registeredAt: string;
+}): DeviceKey {
+  return {
+    fingerprint: row.fingerprint,
+    userId: row.userId,
+    label: row.label,
+    registeredAt: row.registeredAt,
+  };
+}
+
+export function notFound(volumeId: string): DomainError {
+  return new DomainError('volume_not_found', `The site has no volume ${volumeId}.`, 404, {
+    volumeId,
+  });
+}

@@ -1,0 +1,181 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  apiRoutes,
+  BODY_SHA256_HEADER,
+  changeRestorersRequestSchema,
+  CHUNK_EPOCH_HEADER,
+  CIPHERTEXT_SHA256_HEADER,
+  claimRequestSchema,
+  keyReleaseRequestSchema,
+  registerDeviceRequestSchema,
+  scrubRequestSchema,
+} from '../../../../src/core/contract';
+import { BLOB_HEADER_LENGTH, paddedTransferSize } from '../../../../src/core/crypto/constants';
+import { parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
+import {
+  generationSchema,
+  hex256Schema,
+  volumeIdSchema,
+} from '../../../../src/core/crypto/format-schemas';
+import type { Caller } from '../../domain/escrow/context';
+import { scrubVolume } from '../../domain/escrow/scrub';
+import { DomainError } from '../../domain/errors';
+import { parseWith } from '../errors';
+import { principalOf, registerRoute, type RouteContext } from '../access';
+
+const volumeParams = z.object({ volumeId: volumeIdSchema });
+const chunkParams = z.object({ volumeId: volumeIdSchema, chunkId: hex256Schema });
+const generationParams = z.object({
+  volumeId: volumeIdSchema,
+  generation: z.coerce.number().pipe(generationSchema),
+});
+const releaseParams = z.object({
+  volumeId: volumeIdSchema,
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+});
+const transferParams = z.object({
+  pairId: z.string().uuid(),
+  seq: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+function callerOf(request: FastifyRequest): Caller {
+  const { user } = principalOf(request);
+  return { userId: user.userId, roles: user.roles, clientAddress: request.ip };
+}
+
+export function volumeRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  registerRoute(app, ctx, apiRoutes.registerDevice, async (request) => {
+    const body = parseWith(registerDeviceRequestSchema, request.body);
+    return ctx.volumes.registerDevice(callerOf(request), body.publicKey, body.label);
+  });
+  registerRoute(app, ctx, apiRoutes.listDevices, async (request) => ({
+    devices: await ctx.volumes.devices(callerOf(request)),
+  }));
+
+  registerRoute(app, ctx, apiRoutes.volumeOwner, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    return ctx.volumes.owner(callerOf(request), volumeId);
+  });
+  registerRoute(app, ctx, apiRoutes.claimVolume, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const body = parseWith(claimRequestSchema, request.body ?? {});
+    return ctx.volumes.claim(callerOf(request), volumeId, body.resume);
+  });
+  registerRoute(app, ctx, apiRoutes.releaseClaim, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    await ctx.volumes.releaseClaim(callerOf(request), volumeId);
+    return { ok: true };
+  });
+  registerRoute(app, ctx, apiRoutes.myVolumes, async (request) => ({
+    records: await ctx.volumes.myVolumes(callerOf(request)),
+  }));
+  registerRoute(app, ctx, apiRoutes.changeRestorers, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const body = parseWith(changeRestorersRequestSchema, request.body);
+    return ctx.volumes.changeRestorers(callerOf(request), volumeId, body);
+  });
+
+  registerRoute(app, ctx, apiRoutes.headChunk, async (request, reply) => {
+    const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
+    const chunk = await ctx.transfers.chunkInfo(callerOf(request), volumeId, chunkId);
+    const header = chunk && (await ctx.escrow.blobs.head(volumeId, chunkId, BLOB_HEADER_LENGTH));
+    if (!chunk || !header) return reply.status(404).send();
+    return reply
+      .header(CIPHERTEXT_SHA256_HEADER, chunk.ciphertextSha256)
+      .header(CHUNK_EPOCH_HEADER, String(parseChunkBlobHeader(concatHeader(header)).epoch))
+      .header('x-custodian-blob-length', String(chunk.size))
+      .status(200)
+      .send();
+  });
+  registerRoute(app, ctx, apiRoutes.getChunk, async (request, reply) => {
+    const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
+    await ctx.releases.assertMayRead(callerOf(request), volumeId);
+    const chunk = await ctx.escrow.store.findChunk(volumeId, chunkId);
+    const blob = chunk && (await ctx.escrow.blobs.get(volumeId, chunkId));
+    if (!chunk || !blob)
+      throw new DomainError(
+        'chunk_not_found',
+        `The site holds no chunk ${chunkId} of this volume.`,
+        404,
+      );
+    return reply
+      .type('application/octet-stream')
+      .header(CIPHERTEXT_SHA256_HEADER, chunk.ciphertextSha256)
+      .send(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
+  });
+  registerRoute(app, ctx, apiRoutes.scrubVolume, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    return scrubVolume(
+      ctx.escrow,
+      callerOf(request),
+      volumeId,
+      parseWith(scrubRequestSchema, request.body ?? {}),
+    );
+  });
+
+  registerRoute(app, ctx, apiRoutes.restorable, async (request) => ({
+    volumes: await ctx.releases.restorable(callerOf(request)),
+  }));
+  registerRoute(app, ctx, apiRoutes.generationManifest, async (request) => {
+    const { volumeId, generation } = parseWith(generationParams, request.params, 'generation');
+    return ctx.releases.manifest(callerOf(request), volumeId, generation);
+  });
+  registerRoute(app, ctx, apiRoutes.requestKeyRelease, async (request, reply) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const body = parseWith(keyReleaseRequestSchema, request.body);
+    const answer = await ctx.releases.request(callerOf(request), volumeId, body);
+    return reply.status(answer.state === 'pending_approval' ? 202 : 200).send(answer);
+  });
+  registerRoute(app, ctx, apiRoutes.getKeyRelease, async (request) => {
+    const { volumeId, requestId } = parseWith(releaseParams, request.params, 'request');
+    return ctx.releases.fetch(callerOf(request), volumeId, requestId);
+  });
+
+  // Transfers carry padded binary bodies (RC-4): their own parser and size limit.
+  void app.register(async (scope) => {
+    const size = paddedTransferSize();
+    scope.addContentTypeParser(
+      'application/octet-stream',
+      { parseAs: 'buffer', bodyLimit: size },
+      (_req, body, done) => done(null, body),
+    );
+    registerRoute(
+      scope,
+      ctx,
+      apiRoutes.putTransfer,
+      async (request, reply) => {
+        const { pairId, seq } = parseWith(transferParams, request.params, 'transfer address');
+        if (!Buffer.isBuffer(request.body) || request.body.length !== size) {
+          throw new DomainError(
+            'malformed_transfer',
+            `A transfer body is exactly ${size} bytes of application/octet-stream.`,
+            400,
+          );
+        }
+        const body = new Uint8Array(
+          request.body.buffer,
+          request.body.byteOffset,
+          request.body.byteLength,
+        );
+        const claimed = request.headers[BODY_SHA256_HEADER];
+        const answer = await ctx.transfers.put(
+          callerOf(request),
+          pairId,
+          seq,
+          body,
+          typeof claimed === 'string' ? claimed : undefined,
+        );
+        return reply.status(answer.httpStatus).send(answer.ack);
+      },
+      { bodyLimit: size },
+    );
+  });
+}
+
+function concatHeader(header: Uint8Array): Uint8Array {
+  // parseChunkBlobHeader wants at least header + tag bytes; a header read is padded.
+  const padded = new Uint8Array(BLOB_HEADER_LENGTH + 16);
+  padded.set(header);
+  return padded;
+}

@@ -1,0 +1,680 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { RecordState } from '../../../src/core/contract';
+import type { ReleasePolicy } from '../../../src/core/crypto/release-policy';
+import type {
+  ChunkRow,
+  DeviceKeyRow,
+  EscrowStore,
+  GenerationRow,
+  PairRow,
+  RecordRow,
+  ReleaseRow,
+  ReleaseState,
+  TransferRow,
+  TransferStatus,
+  VolumeRow,
+  VolumeState,
+} from '../domain/escrow/ports';
+import type {
+  Database,
+  EscrowRecordsTable,
+  GenerationsTable,
+  PairsTable,
+  ReleasesTable,
+  TransfersTable,
+  VolumesTable,
+} from './schema';
+
+const toVolume = (r: Selectable<VolumesTable>): VolumeRow => ({
+  volumeId: r.volume_id,
+  owner: r.owner,
+  state: r.state as VolumeState,
+  pairId: r.pair_id,
+  claimExpiresAt: r.claim_expires_at,
+  createdAt: r.created_at,
+});
+
+const toRecord = (r: Selectable<EscrowRecordsTable>): RecordRow => ({
+  volumeId: r.volume_id,
+  owner: r.owner,
+  restorers: JSON.parse(r.restorers) as string[],
+  policy: {
+    kind: r.policy_kind as ReleasePolicy['kind'],
+    approvalRequired: r.approval_required === 1,
+    expiresAt: r.expires_at,
+  },
+  state: r.state as RecordState,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toGeneration = (r: Selectable<GenerationsTable>): GenerationRow => ({
+  volumeId: r.volume_id,
+  generation: r.generation,
+  manifest: r.manifest,
+  manifestHash: r.manifest_hash,
+  size: r.size,
+  chunks: r.chunks,
+  deviceFingerprint: r.device_fingerprint,
+  receipt: r.receipt,
+  committedAt: r.committed_at,
+});
+
+const toPair = (r: Selectable<PairsTable>): PairRow => ({
+  pairId: r.pair_id,
+  volumeId: r.volume_id,
+  state: r.state,
+  seqApplied: r.seq_applied,
+  seqReceived: r.seq_received,
+  bytes: r.bytes,
+  chunksReceived: r.chunks_received,
+  lastTransferAt: r.last_transfer_at,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+});
+
+const toTransfer = (r: Selectable<TransfersTable>): TransferRow => ({
+  pairId: r.pair_id,
+  seq: r.seq,
+  kind: r.kind,
+  bodySha256: r.body_sha256,
+  header: r.header,
+  payload: r.payload ? new Uint8Array(r.payload) : null,
+  status: r.status as TransferStatus,
+  outcome: r.outcome,
+  receivedAt: r.received_at,
+  appliedAt: r.applied_at,
+});
+
+const toRelease = (r: Selectable<ReleasesTable>): ReleaseRow => ({
+  requestId: r.request_id,
+  userId: r.user_id,
+  volumeId: r.volume_id,
+  generation: r.generation,
+  ephemeralJwk: r.ephemeral_jwk,
+  state: r.state as ReleaseState,
+  envelope: r.envelope,
+  reason: r.reason,
+  decidedBy: r.decided_by,
+  createdAt: r.created_at,
+  decidedAt: r.decided_at,
+});
+
+function releaseValues(r: ReleaseRow) {
+  return {
+    request_id: r.requestId,
+    user_id: r.userId,
+    volume_id: r.volumeId,
+    generation: r.generation,
+    ephemeral_jwk: r.ephemeralJwk,
+    state: r.state,
+    envelope: r.envelope,
+    reason: r.reason,
+    decided_by: r.decidedBy,
+    created_at: r.createdAt,
+    decided_at: r.decidedAt,
+  };
+}
+
+/** The escrow store on the site's SQLite database. */
+export class SqliteEscrowStore implements EscrowStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async addDevice(d: DeviceKeyRow): Promise<void> {
+    await this.db
+      .insertInto('device_keys')
+      .values({
+        fingerprint: d.fingerprint,
+        user_id: d.userId,
+        public_jwk: d.publicJwk,
+        spki: d.spki,
+        label: d.label,
+        registered_at: d.registeredAt,
+      })
+      .onConflict((oc) => oc.column('fingerprint').doNothing())
+      .execute();
+  }
+
+  async findDevice(fingerprint: string): Promise<DeviceKeyRow | undefined> {
+    const r = await this.db
+      .selectFrom('device_keys')
+      .selectAll()
+      .where('fingerprint', '=', fingerprint)
+      .executeTakeFirst();
+    return (
+      r && {
+        fingerprint: r.fingerprint,
+        userId: r.user_id,
+        publicJwk: r.public_jwk,
+        spki: r.spki,
+        label: r.label,
+        registeredAt: r.registered_at,
+      }
+    );
+  }
+
+  async devicesOf(userId: string): Promise<DeviceKeyRow[]> {
+    const rows = await this.db
+      .selectFrom('device_keys')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('registered_at')
+      .execute();
+    return rows.map((r) => ({
+      fingerprint: r.fingerprint,
+      userId: r.user_id,
+      publicJwk: r.public_jwk,
+      spki: r.spki,
+      label: r.label,
+      registeredAt: r.registered_at,
+    }));
+  }
+
+  async findVolume(volumeId: string): Promise<VolumeRow | undefined> {
+    const r = await this.db
+      .selectFrom('volumes')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .executeTakeFirst();
+    return r && toVolume(r);
+  }
+
+  async insertVolumeIfAbsent(v: VolumeRow): Promise<VolumeRow> {
+    await this.db
+      .insertInto('volumes')
+      .values({
+        volume_id: v.volumeId,
+        owner: v.owner,
+        state: v.state,
+        pair_id: v.pairId,
+        claim_expires_at: v.claimExpiresAt,
+        created_at: v.createdAt,
+      })
+      .onConflict((oc) => oc.column('volume_id').doNothing())
+      .execute();
+    return (await this.findVolume(v.volumeId))!;
+  }
+
+  async updateVolume(
+    volumeId: string,
+    patch: Partial<Pick<VolumeRow, 'owner' | 'state' | 'claimExpiresAt'>>,
+  ): Promise<void> {
+    const set: Partial<VolumesTable> = {};
+    if (patch.owner !== undefined) set.owner = patch.owner;
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.claimExpiresAt !== undefined) set.claim_expires_at = patch.claimExpiresAt;
+    if (Object.keys(set).length)
+      await this.db.updateTable('volumes').set(set).where('volume_id', '=', volumeId).execute();
+  }
+
+  async deleteVolume(volumeId: string): Promise<void> {
+    await this.db.deleteFrom('volumes').where('volume_id', '=', volumeId).execute();
+  }
+
+  async expiredClaims(now: string): Promise<VolumeRow[]> {
+    const rows = await this.db
+      .selectFrom('volumes')
+      .selectAll()
+      .where('state', '=', 'claimed')
+      .where('claim_expires_at', '<', now)
+      .execute();
+    return rows.map(toVolume);
+  }
+
+  async findRecord(volumeId: string): Promise<RecordRow | undefined> {
+    const r = await this.db
+      .selectFrom('escrow_records')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  async upsertRecord(rec: RecordRow): Promise<void> {
+    const values = {
+      volume_id: rec.volumeId,
+      owner: rec.owner,
+      restorers: JSON.stringify(rec.restorers),
+      policy_kind: rec.policy.kind,
+      approval_required: rec.policy.approvalRequired ? 1 : 0,
+      expires_at: rec.policy.expiresAt,
+      state: rec.state,
+      created_at: rec.createdAt,
+      updated_at: rec.updatedAt,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('escrow_records')
+        .values(values)
+        .onConflict((oc) =>
+          oc.column('volume_id').doUpdateSet({ ...values, created_at: sql`created_at` }),
+        )
+        .execute();
+      await trx.deleteFrom('record_restorers').where('volume_id', '=', rec.volumeId).execute();
+      if (rec.restorers.length) {
+        await trx
+          .insertInto('record_restorers')
+          .values(rec.restorers.map((userId) => ({ volume_id: rec.volumeId, user_id: userId })))
+          .execute();
+      }
+    });
+  }
+
+  async compareAndSetRecordState(
+    volumeId: string,
+    from: RecordState,
+    to: RecordState,
+    at: string,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('escrow_records')
+      .set({ state: to, updated_at: at })
+      .where('volume_id', '=', volumeId)
+      .where('state', '=', from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async recordsOwnedBy(owner: string): Promise<RecordRow[]> {
+    const rows = await this.db
+      .selectFrom('escrow_records')
+      .selectAll()
+      .where('owner', '=', owner)
+      .orderBy('volume_id')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async recordsNaming(userId: string): Promise<RecordRow[]> {
+    const rows = await this.db
+      .selectFrom('escrow_records')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('owner', '=', userId),
+          eb(
+            'volume_id',
+            'in',
+            eb.selectFrom('record_restorers').select('volume_id').where('user_id', '=', userId),
+          ),
+        ]),
+      )
+      .orderBy('volume_id')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async addEnvelope(volumeId: string, epoch: number, envelope: string, at: string): Promise<void> {
+    await this.db
+      .insertInto('escrow_envelopes')
+      .values({ volume_id: volumeId, epoch, envelope, created_at: at })
+      .onConflict((oc) => oc.columns(['volume_id', 'epoch']).doNothing())
+      .execute();
+  }
+
+  async envelopesOf(volumeId: string): Promise<{ epoch: number; envelope: string }[]> {
+    return this.db
+      .selectFrom('escrow_envelopes')
+      .select(['epoch', 'envelope'])
+      .where('volume_id', '=', volumeId)
+      .orderBy('epoch')
+      .execute();
+  }
+
+  async generationsOf(volumeId: string): Promise<GenerationRow[]> {
+    const rows = await this.db
+      .selectFrom('generations')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .orderBy('generation')
+      .execute();
+    return rows.map(toGeneration);
+  }
+
+  async findGeneration(volumeId: string, generation: number): Promise<GenerationRow | undefined> {
+    const r = await this.db
+      .selectFrom('generations')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .where('generation', '=', generation)
+      .executeTakeFirst();
+    return r && toGeneration(r);
+  }
+
+  async latestGeneration(volumeId: string): Promise<GenerationRow | undefined> {
+    const r = await this.db
+      .selectFrom('generations')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .orderBy('generation', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r && toGeneration(r);
+  }
+
+  async insertGeneration(g: GenerationRow): Promise<void> {
+    await this.db
+      .insertInto('generations')
+      .values({
+        volume_id: g.volumeId,
+        generation: g.generation,
+        manifest: g.manifest,
+        manifest_hash: g.manifestHash,
+        size: g.size,
+        chunks: g.chunks,
+        device_fingerprint: g.deviceFingerprint,
+        receipt: g.receipt,
+        committed_at: g.committedAt,
+      })
+      .execute();
+  }
+
+  async findChunk(volumeId: string, chunkId: string): Promise<ChunkRow | undefined> {
+    const r = await this.db
+      .selectFrom('chunks')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .where('chunk_id', '=', chunkId)
+      .executeTakeFirst();
+    return (
+      r && {
+        volumeId: r.volume_id,
+        chunkId: r.chunk_id,
+        ciphertextSha256: r.ciphertext_sha256,
+        size: r.size,
+        storedAt: r.stored_at,
+      }
+    );
+  }
+
+  async insertChunkIfAbsent(c: ChunkRow): Promise<void> {
+    await this.db
+      .insertInto('chunks')
+      .values({
+        volume_id: c.volumeId,
+        chunk_id: c.chunkId,
+        ciphertext_sha256: c.ciphertextSha256,
+        size: c.size,
+        stored_at: c.storedAt,
+        verified_at: null,
+      })
+      .onConflict((oc) => oc.columns(['volume_id', 'chunk_id']).doNothing())
+      .execute();
+  }
+
+  async chunksOf(volumeId: string): Promise<ChunkRow[]> {
+    const rows = await this.db
+      .selectFrom('chunks')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .execute();
+    return rows.map((r) => ({
+      volumeId: r.volume_id,
+      chunkId: r.chunk_id,
+      ciphertextSha256: r.ciphertext_sha256,
+      size: r.size,
+      storedAt: r.stored_at,
+    }));
+  }
+
+  async markChunksVerified(
+    volumeId: string,
+    chunkIds: readonly string[],
+    at: string,
+  ): Promise<void> {
+    for (let i = 0; i < chunkIds.length; i += 500) {
+      await this.db
+        .updateTable('chunks')
+        .set({ verified_at: at })
+        .where('volume_id', '=', volumeId)
+        .where('chunk_id', 'in', chunkIds.slice(i, i + 500))
+        .execute();
+    }
+  }
+
+  async deleteChunks(volumeId: string, chunkIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < chunkIds.length; i += 500) {
+      await this.db
+        .deleteFrom('chunks')
+        .where('volume_id', '=', volumeId)
+        .where('chunk_id', 'in', chunkIds.slice(i, i + 500))
+        .execute();
+    }
+  }
+
+  async findPair(pairId: string): Promise<PairRow | undefined> {
+    const r = await this.db
+      .selectFrom('pairs')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .executeTakeFirst();
+    return r && toPair(r);
+  }
+
+  async findPairOfVolume(volumeId: string): Promise<PairRow | undefined> {
+    const r = await this.db
+      .selectFrom('pairs')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .executeTakeFirst();
+    return r && toPair(r);
+  }
+
+  async insertPair(p: PairRow): Promise<void> {
+    await this.db
+      .insertInto('pairs')
+      .values({
+        pair_id: p.pairId,
+        volume_id: p.volumeId,
+        state: p.state,
+        seq_applied: p.seqApplied,
+        seq_received: p.seqReceived,
+        bytes: p.bytes,
+        chunks_received: p.chunksReceived,
+        last_transfer_at: p.lastTransferAt,
+        last_error: p.lastError,
+        created_at: p.createdAt,
+      })
+      .execute();
+  }
+
+  async noteTransferReceived(pairId: string, seq: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('pairs')
+      .set({ seq_received: sql`max(seq_received, ${seq})`, last_transfer_at: at })
+      .where('pair_id', '=', pairId)
+      .execute();
+  }
+
+  async updatePair(
+    pairId: string,
+    patch: Partial<Omit<PairRow, 'pairId' | 'volumeId' | 'createdAt'>>,
+  ): Promise<void> {
+    const set: Partial<PairsTable> = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.seqApplied !== undefined) set.seq_applied = patch.seqApplied;
+    if (patch.seqReceived !== undefined) set.seq_received = patch.seqReceived;
+    if (patch.bytes !== undefined) set.bytes = patch.bytes;
+    if (patch.chunksReceived !== undefined) set.chunks_received = patch.chunksReceived;
+    if (patch.lastTransferAt !== undefined) set.last_transfer_at = patch.lastTransferAt;
+    if (patch.lastError !== undefined) set.last_error = patch.lastError;
+    if (Object.keys(set).length)
+      await this.db.updateTable('pairs').set(set).where('pair_id', '=', pairId).execute();
+  }
+
+  async findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined> {
+    const r = await this.db
+      .selectFrom('transfers')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .where('seq', '=', seq)
+      .executeTakeFirst();
+    return r && toTransfer(r);
+  }
+
+  async insertTransfer(t: TransferRow): Promise<boolean> {
+    const result = await this.db
+      .insertInto('transfers')
+      .values({
+        pair_id: t.pairId,
+        seq: t.seq,
+        kind: t.kind,
+        body_sha256: t.bodySha256,
+        header: t.header,
+        payload: t.payload,
+        status: t.status,
+        outcome: t.outcome,
+        received_at: t.receivedAt,
+        applied_at: t.appliedAt,
+      })
+      .onConflict((oc) => oc.columns(['pair_id', 'seq']).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async settleTransfer(
+    pairId: string,
+    seq: number,
+    status: TransferStatus,
+    outcome: string,
+    at: string,
+  ): Promise<void> {
+    await this.db
+      .updateTable('transfers')
+      // The payload of an applied transfer is no longer needed: its effect is stored.
+      .set({ status, outcome, applied_at: at, payload: null })
+      .where('pair_id', '=', pairId)
+      .where('seq', '=', seq)
+      .execute();
+  }
+
+  async bufferedTransfers(pairId: string, aboveSeq: number): Promise<TransferRow[]> {
+    const rows = await this.db
+      .selectFrom('transfers')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .where('seq', '>', aboveSeq)
+      .where('status', '=', 'received')
+      .orderBy('seq')
+      .execute();
+    return rows.map(toTransfer);
+  }
+
+  async dropBufferedTransfers(pairId: string, aboveSeq: number): Promise<void> {
+    await this.db
+      .deleteFrom('transfers')
+      .where('pair_id', '=', pairId)
+      .where('seq', '>', aboveSeq)
+      .where('status', '=', 'received')
+      .execute();
+  }
+
+  async findRelease(requestId: string): Promise<ReleaseRow | undefined> {
+    const r = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return r && toRelease(r);
+  }
+
+  async insertRelease(release: ReleaseRow): Promise<boolean> {
+    const result = await this.db
+      .insertInto('releases')
+      .values(releaseValues(release))
+      .onConflict((oc) => oc.column('request_id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async updateRelease(
+    requestId: string,
+    patch: Partial<Pick<ReleaseRow, 'state' | 'envelope' | 'reason' | 'decidedBy' | 'decidedAt'>>,
+  ): Promise<void> {
+    const set: Partial<ReleasesTable> = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.envelope !== undefined) set.envelope = patch.envelope;
+    if (patch.reason !== undefined) set.reason = patch.reason;
+    if (patch.decidedBy !== undefined) set.decided_by = patch.decidedBy;
+    if (patch.decidedAt !== undefined) set.decided_at = patch.decidedAt;
+    if (Object.keys(set).length)
+      await this.db.updateTable('releases').set(set).where('request_id', '=', requestId).execute();
+  }
+
+  async countReleases(volumeId: string, userId?: string): Promise<number> {
+    let q = this.db
+      .selectFrom('releases')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('volume_id', '=', volumeId)
+      .where('state', '=', 'released');
+    if (userId) q = q.where('user_id', '=', userId);
+    return Number((await q.executeTakeFirstOrThrow()).n);
+  }
+
+  async releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const prior = await trx
+        .selectFrom('releases')
+        .select('request_id')
+        .where('volume_id', '=', release.volumeId)
+        .where('user_id', '=', release.userId)
+        .where('state', '=', 'released')
+        .executeTakeFirst();
+      if (prior) return false;
+      if (pendingExists) {
+        await trx
+          .updateTable('releases')
+          .set({
+            state: 'released',
+            envelope: release.envelope,
+            decided_by: release.decidedBy,
+            decided_at: release.decidedAt,
+            reason: release.reason,
+          })
+          .where('request_id', '=', release.requestId)
+          .execute();
+      } else {
+        await trx.insertInto('releases').values(releaseValues(release)).execute();
+      }
+      return true;
+    });
+  }
+
+  async pendingReleases(): Promise<ReleaseRow[]> {
+    const rows = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('state', '=', 'pending_approval')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toRelease);
+  }
+
+  async hasPendingRelease(volumeId: string, userId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('releases')
+      .select('request_id')
+      .where('volume_id', '=', volumeId)
+      .where('user_id', '=', userId)
+      .where('state', '=', 'pending_approval')
+      .executeTakeFirst();
+    return Boolean(r);
+  }
+
+  async nextReceiptCounter(): Promise<string> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('site_meta')
+        .select('value')
+        .where('key', '=', 'receipt_counter')
+        .executeTakeFirst();
+      const next = (BigInt(row?.value ?? '0') + 1n).toString();
+      await trx
+        .insertInto('site_meta')
+        .values({ key: 'receipt_counter', value: next })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: next }))
+        .execute();
+      return next;
+    });
+  }
+}

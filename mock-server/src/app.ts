@@ -14,6 +14,7 @@ import { authRoutes } from './http/routes/auth';
 import { eventRoutes } from './http/routes/events';
 import { siteRoutes } from './http/routes/site';
 import { userRoutes } from './http/routes/users';
+import { recordRoutes } from './http/routes/records';
 import { volumeRoutes } from './http/routes/volumes';
 import { openDatabase, type OpenDatabase } from './persistence/database';
 import { AlertMailer } from './platform/alert-mailer';
@@ -103,6 +104,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     auditRoutes(app, ctx);
     eventRoutes(app, ctx);
     volumeRoutes(app, ctx);
+    recordRoutes(app, ctx);
     const consoleServed = await serveConsole(app, config.consoleDir);
 
     await app.listen({ port: config.port, host: config.host });

@@ -7,6 +7,7 @@ import { EventBus } from './domain/events';
 import { IdentityService } from './domain/identity';
 import type { Clock } from './domain/ports';
 import type { EscrowDeps } from './domain/escrow/context';
+import { RecordAdminService } from './domain/escrow/records';
 import { ReleaseService } from './domain/escrow/release';
 import { TransferService } from './domain/escrow/transfers';
 import { VolumeService } from './domain/escrow/volumes';
@@ -40,6 +41,7 @@ export interface SiteServices {
   readonly volumes: VolumeService;
   readonly transfers: TransferService;
   readonly releases: ReleaseService;
+  readonly records: RecordAdminService;
 }
 
 async function siteId(database: OpenDatabase, newId: () => string): Promise<string> {
@@ -128,6 +130,7 @@ export async function composeServices(
     claimTtlMs: config.claimTtlMs,
   };
   const volumes = new VolumeService(escrow);
+  const releases = new ReleaseService(escrow);
   return {
     info,
     keys,
@@ -140,7 +143,8 @@ export async function composeServices(
     escrow,
     volumes,
     transfers: new TransferService(escrow, volumes),
-    releases: new ReleaseService(escrow),
+    releases,
+    records: new RecordAdminService(escrow, volumes, releases),
   };
 }
 

@@ -235,6 +235,36 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_escrow_admin': {
+    async up(db: Kysely<unknown>) {
+      // ES-2: re-arming a burned record waits for a second administrator.
+      await db.schema
+        .createTable('rearm_requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decision_reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('decided_at', 'text')
+        .execute();
+      // BK-9: a registration file is imported once.
+      await db.schema
+        .createTable('registration_imports')
+        .addColumn('registration_id', 'text', (c) => c.primaryKey())
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('imported_by', 'text', (c) => c.notNull())
+        .addColumn('imported_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('records_by_updated')
+        .on('escrow_records')
+        .column('updated_at')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

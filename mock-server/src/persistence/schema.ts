@@ -167,7 +167,28 @@ export interface ReleasesTable {
   decided_at: string | null;
 }
 
+export interface RearmRequestsTable {
+  id: string;
+  volume_id: string;
+  requested_by: string;
+  reason: string;
+  state: string;
+  decided_by: string | null;
+  decision_reason: string | null;
+  created_at: string;
+  decided_at: string | null;
+}
+
+export interface RegistrationImportsTable {
+  registration_id: string;
+  volume_id: string;
+  imported_by: string;
+  imported_at: string;
+}
+
 export interface Database {
+  rearm_requests: RearmRequestsTable;
+  registration_imports: RegistrationImportsTable;
   device_keys: DeviceKeysTable;
   volumes: VolumesTable;
   escrow_records: EscrowRecordsTable;

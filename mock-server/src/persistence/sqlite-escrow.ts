@@ -7,7 +7,9 @@ import type {
   EscrowStore,
   GenerationRow,
   PairRow,
+  RearmRow,
   RecordRow,
+  RecordSearch,
   ReleaseRow,
   ReleaseState,
   TransferRow,
@@ -20,6 +22,7 @@ import type {
   EscrowRecordsTable,
   GenerationsTable,
   PairsTable,
+  RearmRequestsTable,
   ReleasesTable,
   TransfersTable,
   VolumesTable,
@@ -84,6 +87,18 @@ const toTransfer = (r: Selectable<TransfersTable>): TransferRow => ({
   outcome: r.outcome,
   receivedAt: r.received_at,
   appliedAt: r.applied_at,
+});
+
+const toRearm = (r: Selectable<RearmRequestsTable>): RearmRow => ({
+  id: r.id,
+  volumeId: r.volume_id,
+  requestedBy: r.requested_by,
+  reason: r.reason,
+  state: r.state as RearmRow['state'],
+  decidedBy: r.decided_by,
+  decisionReason: r.decision_reason,
+  createdAt: r.created_at,
+  decidedAt: r.decided_at,
 });
 
 const toRelease = (r: Selectable<ReleasesTable>): ReleaseRow => ({
@@ -659,6 +674,146 @@ export class SqliteEscrowStore implements EscrowStore {
       .where('state', '=', 'pending_approval')
       .executeTakeFirst();
     return Boolean(r);
+  }
+
+  async searchRecords(search: RecordSearch): Promise<{ records: RecordRow[]; total: number }> {
+    let q = this.db.selectFrom('escrow_records');
+    if (search.state) q = q.where('state', '=', search.state);
+    if (search.policy) q = q.where('policy_kind', '=', search.policy);
+    if (search.owner) q = q.where('owner', '=', search.owner);
+    if (search.restorer) {
+      const restorer = search.restorer;
+      q = q.where('volume_id', 'in', (eb) =>
+        eb.selectFrom('record_restorers').select('volume_id').where('user_id', '=', restorer),
+      );
+    }
+    if (search.q) {
+      const pattern = `%${search.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where((eb) =>
+        eb.or([
+          eb(sql`volume_id`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`owner`, 'like', sql`${pattern} escape '\\'`),
+          eb(
+            'volume_id',
+            'in',
+            eb
+              .selectFrom('record_restorers')
+              .select('volume_id')
+              .where(sql`user_id`, 'like', sql`${pattern} escape '\\'`),
+          ),
+        ]),
+      );
+    }
+    const column = (
+      {
+        volumeId: 'volume_id',
+        owner: 'owner',
+        state: 'state',
+        policy: 'policy_kind',
+        updatedAt: 'updated_at',
+      } as const
+    )[search.sort];
+    const rows = await q
+      .selectAll()
+      .orderBy(column, search.order)
+      .orderBy('volume_id', 'asc')
+      .limit(search.pageSize)
+      .offset((search.page - 1) * search.pageSize)
+      .execute();
+    const { total } = await q
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .executeTakeFirstOrThrow();
+    return { records: rows.map(toRecord), total: Number(total) };
+  }
+
+  async releasesOf(volumeId: string): Promise<ReleaseRow[]> {
+    const rows = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map(toRelease);
+  }
+
+  async insertRearm(r: RearmRow): Promise<void> {
+    await this.db
+      .insertInto('rearm_requests')
+      .values({
+        id: r.id,
+        volume_id: r.volumeId,
+        requested_by: r.requestedBy,
+        reason: r.reason,
+        state: r.state,
+        decided_by: r.decidedBy,
+        decision_reason: r.decisionReason,
+        created_at: r.createdAt,
+        decided_at: r.decidedAt,
+      })
+      .execute();
+  }
+
+  async findRearm(id: string): Promise<RearmRow | undefined> {
+    const r = await this.db
+      .selectFrom('rearm_requests')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r && toRearm(r);
+  }
+
+  async pendingRearms(): Promise<RearmRow[]> {
+    const rows = await this.db
+      .selectFrom('rearm_requests')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toRearm);
+  }
+
+  async decideRearm(
+    id: string,
+    patch: Pick<RearmRow, 'state' | 'decidedBy' | 'decisionReason' | 'decidedAt'>,
+  ): Promise<void> {
+    await this.db
+      .updateTable('rearm_requests')
+      .set({
+        state: patch.state,
+        decided_by: patch.decidedBy,
+        decision_reason: patch.decisionReason,
+        decided_at: patch.decidedAt,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async isImported(registrationId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('registration_imports')
+      .select('registration_id')
+      .where('registration_id', '=', registrationId)
+      .executeTakeFirst();
+    return Boolean(r);
+  }
+
+  async recordImport(
+    registrationId: string,
+    volumeId: string,
+    by: string,
+    at: string,
+  ): Promise<boolean> {
+    const result = await this.db
+      .insertInto('registration_imports')
+      .values({
+        registration_id: registrationId,
+        volume_id: volumeId,
+        imported_by: by,
+        imported_at: at,
+      })
+      .onConflict((oc) => oc.column('registration_id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
   async nextReceiptCounter(): Promise<string> {

@@ -19,6 +19,15 @@ export const serverEventSchema = z.discriminatedUnion('type', [
     userId: z.string(),
     at: z.iso.datetime(),
   }),
+  /** An administrator changed the escrow record of this owner's volume (ES-2). */
+  z.object({
+    type: z.literal('record'),
+    volumeId: z.string(),
+    change: z.string(),
+    by: z.string(),
+    reason: z.string(),
+    at: z.iso.datetime(),
+  }),
   /** A pending key release of this user was decided (RS-2). */
   z.object({
     type: z.literal('release'),

@@ -3,6 +3,7 @@ export * from './audit';
 export * from './errors';
 export * from './events';
 export * from './identity';
+export * from './records';
 export * from './routes';
 export * from './site';
 export * from './volumes';

@@ -135,6 +135,63 @@ export const apiRoutes = {
     access: ['operator', 'restorer'],
     csrf: false,
   },
+
+  // The restorer DB for administrators (ES-1..ES-3)
+  adminListRecords: { method: 'GET', path: '/api/admin/records', access: ['admin'], csrf: false },
+  adminRegisterManually: {
+    method: 'POST',
+    path: '/api/admin/records',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminGetRecord: {
+    method: 'GET',
+    path: '/api/admin/records/:volumeId',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminSetExpiry: {
+    method: 'POST',
+    path: '/api/admin/records/:volumeId/expiry',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminRevoke: {
+    method: 'POST',
+    path: '/api/admin/records/:volumeId/revoke',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminTransferOwnership: {
+    method: 'POST',
+    path: '/api/admin/records/:volumeId/owner',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminRequestRearm: {
+    method: 'POST',
+    path: '/api/admin/records/:volumeId/rearm',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminImportRegistration: {
+    method: 'POST',
+    path: '/api/admin/registrations',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminListApprovals: {
+    method: 'GET',
+    path: '/api/admin/approvals',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminDecideApproval: {
+    method: 'POST',
+    path: '/api/admin/approvals/:approvalId/decide',
+    access: ['admin'],
+    csrf: true,
+  },
 } as const satisfies Record<string, RouteEntry>;
 
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -143,7 +143,9 @@ export async function commitGeneration(
     refuse('expired_policy', 'The chosen expiry date has already passed.');
   }
   await volumes.assertUsersExist(payload.restorers);
-  const restorers = [...new Set([...payload.restorers, volume.owner])].sort();
+  // A record registered by hand before the first backup keeps the restorers it named.
+  const kept = latest ? [] : (record?.restorers ?? []);
+  const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
 
   await deps.store.upsertRecord({
     volumeId: volume.volumeId,

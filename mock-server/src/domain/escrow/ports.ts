@@ -106,6 +106,30 @@ export interface ReleaseRow {
   readonly decidedAt: string | null;
 }
 
+export interface RearmRow {
+  readonly id: string;
+  readonly volumeId: string;
+  readonly requestedBy: string;
+  readonly reason: string;
+  readonly state: 'pending' | 'approved' | 'denied';
+  readonly decidedBy: string | null;
+  readonly decisionReason: string | null;
+  readonly createdAt: string;
+  readonly decidedAt: string | null;
+}
+
+export interface RecordSearch {
+  readonly q?: string;
+  readonly state?: RecordState;
+  readonly policy?: ReleasePolicy['kind'];
+  readonly owner?: string;
+  readonly restorer?: string;
+  readonly sort: 'volumeId' | 'owner' | 'state' | 'policy' | 'updatedAt';
+  readonly order: 'asc' | 'desc';
+  readonly page: number;
+  readonly pageSize: number;
+}
+
 export interface EscrowStore {
   addDevice(device: DeviceKeyRow): Promise<void>;
   findDevice(fingerprint: string): Promise<DeviceKeyRow | undefined>;
@@ -189,6 +213,21 @@ export interface EscrowStore {
   releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean>;
   pendingReleases(): Promise<ReleaseRow[]>;
   hasPendingRelease(volumeId: string, userId: string): Promise<boolean>;
+
+  searchRecords(search: RecordSearch): Promise<{ records: RecordRow[]; total: number }>;
+  releasesOf(volumeId: string): Promise<ReleaseRow[]>;
+
+  insertRearm(rearm: RearmRow): Promise<void>;
+  findRearm(id: string): Promise<RearmRow | undefined>;
+  pendingRearms(): Promise<RearmRow[]>;
+  decideRearm(
+    id: string,
+    patch: Pick<RearmRow, 'state' | 'decidedBy' | 'decisionReason' | 'decidedAt'>,
+  ): Promise<void>;
+
+  isImported(registrationId: string): Promise<boolean>;
+  /** Records an import; false if this registration ID was imported before (BK-9). Atomic. */
+  recordImport(registrationId: string, volumeId: string, by: string, at: string): Promise<boolean>;
 
   /** The next receipt counter: a decimal string that never wraps (BK-10). */
   nextReceiptCounter(): Promise<string>;

@@ -193,6 +193,20 @@ export class VolumeService {
     });
     const updated: RecordRow = { ...record, restorers, updatedAt: nowIso(this.deps) };
     await this.deps.store.upsertRecord(updated);
+    if (caller.userId !== record.owner) {
+      // ES-2: the owner hears of changes made by an administrator.
+      this.deps.events.publish(
+        {
+          type: 'record',
+          volumeId,
+          change: 'restorers_changed',
+          by: caller.userId,
+          reason: change.reason,
+          at: updated.updatedAt,
+        },
+        { kind: 'user', userId: record.owner },
+      );
+    }
     return this.describe(updated);
   }
 

@@ -1,0 +1,525 @@
+import type {
+  Approval,
+  EscrowRecord,
+  ManualRegistrationRequest,
+  RecordDetail,
+  RecordQuery,
+} from '../../../../src/core/contract';
+import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
+import { exportPublicKeySpki } from '../../../../src/core/crypto/device-key';
+import { indexedSize, manifestHash, serializeManifest } from '../../../../src/core/crypto/manifest';
+import { fromUtf8, toBase64Url } from '../../../../src/core/crypto/bytes';
+import { restorerListHash, signReceipt, type Receipt } from '../../../../src/core/crypto/receipt';
+import {
+  openRegistrationFile,
+  type RegistrationFile,
+} from '../../../../src/core/crypto/registration';
+import { DomainError } from '../errors';
+import { nowIso, type Caller, type EscrowDeps } from './context';
+import type { RecordRow } from './ports';
+import type { ReleaseService } from './release';
+import { notFound, REGISTERED_TO_ANOTHER, type VolumeService } from './volumes';
+
+/**
+ * The restorer DB as administrators run it (ES-1..ES-3): search, changes
+ * that each carry a reason and are audited and told to the owner, re-arming
+ * that waits for a second administrator, and registration by hand or from
+ * an offline registration file (BK-9).
+ */
+export class RecordAdminService {
+  constructor(
+    private readonly deps: EscrowDeps,
+    private readonly volumes: VolumeService,
+    private readonly releases: ReleaseService,
+  ) {}
+
+  async list(query: RecordQuery): Promise<{ records: EscrowRecord[]; total: number }> {
+    const { records, total } = await this.deps.store.searchRecords(query);
+    return { records: await Promise.all(records.map((r) => this.volumes.describe(r))), total };
+  }
+
+  async detail(volumeId: string): Promise<RecordDetail> {
+    const record = await this.requireRecord(volumeId);
+    const generations = await this.deps.store.generationsOf(volumeId);
+    const releases = await this.deps.store.releasesOf(volumeId);
+    return {
+      record: await this.volumes.describe(record),
+      generations: generations.map((g) => ({
+        generation: g.generation,
+        manifestHash: g.manifestHash,
+        size: g.size,
+        chunks: g.chunks,
+        committedAt: g.committedAt,
+        receipt: JSON.parse(g.receipt) as Receipt,
+      })),
+      releases: releases.map((r) => ({
+        requestId: r.requestId,
+        userId: r.userId,
+        generation: r.generation,
+        state: r.state,
+        createdAt: r.createdAt,
+        decidedBy: r.decidedBy,
+        reason: r.reason,
+      })),
+    };
+  }
+
+  async setExpiry(
+    admin: Caller,
+    volumeId: string,
+    expiresAt: string | null,
+    reason: string,
+  ): Promise<EscrowRecord> {
+    const record = await this.requireRecord(volumeId);
+    return this.change(
+      admin,
+      record,
+      'expiry_changed',
+      reason,
+      { expiresAt },
+      {
+        ...record,
+        policy: { ...record.policy, expiresAt },
+      },
+    );
+  }
+
+  async revoke(admin: Caller, volumeId: string, reason: string): Promise<EscrowRecord> {
+    const record = await this.requireRecord(volumeId);
+    if (record.state === 'revoked')
+      throw new DomainError('already_revoked', 'This record is already revoked.', 409);
+    return this.change(
+      admin,
+      record,
+      'record_revoked',
+      reason,
+      { from: record.state },
+      { ...record, state: 'revoked' },
+    );
+  }
+
+  async transferOwnership(
+    admin: Caller,
+    volumeId: string,
+    newOwner: string,
+    reason: string,
+  ): Promise<EscrowRecord> {
+    const record = await this.requireRecord(volumeId);
+    const user = await this.deps.users.find(newOwner);
+    if (!user || user.disabled || !user.roles.includes('operator')) {
+      throw new DomainError(
+        'invalid_owner',
+        `"${newOwner}" is not an active backup operator.`,
+        400,
+      );
+    }
+    if (newOwner === record.owner)
+      throw new DomainError('invalid_owner', `${newOwner} already owns this volume.`, 400);
+    const updated = await this.change(
+      admin,
+      record,
+      'ownership_transferred',
+      reason,
+      { from: record.owner, to: newOwner },
+      {
+        ...record,
+        owner: newOwner,
+        restorers: [...new Set([...record.restorers, newOwner])].sort(),
+      },
+    );
+    await this.deps.store.updateVolume(volumeId, { owner: newOwner });
+    this.notify(newOwner, volumeId, 'ownership_transferred', admin.userId, reason);
+    return updated;
+  }
+
+  /** ES-2: a burned record comes back only when a second administrator agrees. */
+  async requestRearm(admin: Caller, volumeId: string, reason: string): Promise<Approval> {
+    const record = await this.requireRecord(volumeId);
+    if (record.state !== 'burned') {
+      throw new DomainError(
+        'not_burned',
+        'Only a burned (used one-time) record can be re-armed.',
+        409,
+      );
+    }
+    if ((await this.deps.store.pendingRearms()).some((r) => r.volumeId === volumeId)) {
+      throw new DomainError(
+        'rearm_pending',
+        'A re-arm of this record already waits for approval.',
+        409,
+      );
+    }
+    const id = globalThis.crypto.randomUUID();
+    const at = nowIso(this.deps);
+    await this.deps.audit.append({
+      event: 'rearm_requested',
+      actor: admin.userId,
+      volumeId,
+      clientAddress: admin.clientAddress,
+      details: { id, reason },
+    });
+    await this.deps.store.insertRearm({
+      id,
+      volumeId,
+      requestedBy: admin.userId,
+      reason,
+      state: 'pending',
+      decidedBy: null,
+      decisionReason: null,
+      createdAt: at,
+      decidedAt: null,
+    });
+    this.deps.events.publish(
+      { type: 'approval', kind: 'rearm', requestId: id, volumeId, userId: admin.userId, at },
+      { kind: 'admins' },
+    );
+    return {
+      id: `rearm:${id}`,
+      kind: 'rearm',
+      volumeId,
+      requestedBy: admin.userId,
+      requestedAt: at,
+      generation: null,
+      reason,
+    };
+  }
+
+  async approvals(): Promise<Approval[]> {
+    const releases = await this.releases.pendingApprovals();
+    const rearms = await this.deps.store.pendingRearms();
+    return [
+      ...releases.map((r) => ({
+        id: `release:${r.requestId}`,
+        kind: 'key_release' as const,
+        volumeId: r.volumeId,
+        requestedBy: r.userId,
+        requestedAt: r.createdAt,
+        generation: r.generation,
+        reason: null,
+      })),
+      ...rearms.map((r) => ({
+        id: `rearm:${r.id}`,
+        kind: 'rearm' as const,
+        volumeId: r.volumeId,
+        requestedBy: r.requestedBy,
+        requestedAt: r.createdAt,
+        generation: null,
+        reason: r.reason,
+      })),
+    ].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
+  async decide(admin: Caller, approvalId: string, approve: boolean, reason: string) {
+    const [kind, id] = splitApprovalId(approvalId);
+    if (kind === 'release') {
+      const answer = await this.releases.decide(admin, id, approve, reason);
+      return {
+        id: approvalId,
+        kind: 'key_release' as const,
+        state: answer.state === 'released' ? ('approved' as const) : ('denied' as const),
+      };
+    }
+    const rearm = await this.deps.store.findRearm(id);
+    if (!rearm || rearm.state !== 'pending')
+      throw new DomainError('approval_not_found', 'There is no pending re-arm with this ID.', 404);
+    if (rearm.requestedBy === admin.userId) {
+      throw new DomainError(
+        'self_approval',
+        'Nobody approves their own request: another administrator must decide.',
+        403,
+      );
+    }
+    const decided = {
+      decidedBy: admin.userId,
+      decisionReason: reason,
+      decidedAt: nowIso(this.deps),
+    };
+    await this.deps.audit.append({
+      event: approve ? 'rearm_approved' : 'rearm_denied',
+      actor: admin.userId,
+      volumeId: rearm.volumeId,
+      clientAddress: admin.clientAddress,
+      details: { id, requestedBy: rearm.requestedBy, reason },
+    });
+    if (approve) {
+      const rearmed = await this.deps.store.compareAndSetRecordState(
+        rearm.volumeId,
+        'burned',
+        'active',
+        decided.decidedAt,
+      );
+      if (!rearmed)
+        throw new DomainError(
+          'not_burned',
+          'The record is no longer burned; nothing to re-arm.',
+          409,
+        );
+      const record = await this.requireRecord(rearm.volumeId);
+      this.notify(record.owner, rearm.volumeId, 'record_rearmed', admin.userId, reason);
+    }
+    await this.deps.store.decideRearm(id, { state: approve ? 'approved' : 'denied', ...decided });
+    return {
+      id: approvalId,
+      kind: 'rearm' as const,
+      state: approve ? ('approved' as const) : ('denied' as const),
+    };
+  }
+
+  /** ES-3: reserves a volume ID for an owner and its restorers before any backup. */
+  async registerManually(admin: Caller, request: ManualRegistrationRequest): Promise<EscrowRecord> {
+    const owner = await this.deps.users.find(request.owner);
+    if (!owner || owner.disabled || !owner.roles.includes('operator')) {
+      throw new DomainError(
+        'invalid_owner',
+        `"${request.owner}" is not an active backup operator.`,
+        400,
+      );
+    }
+    await this.volumes.assertUsersExist(request.restorers);
+    const at = nowIso(this.deps);
+    const volume = await this.deps.store.insertVolumeIfAbsent({
+      volumeId: request.volumeId,
+      owner: request.owner,
+      state: 'registered',
+      pairId: globalThis.crypto.randomUUID(),
+      claimExpiresAt: null,
+      createdAt: at,
+    });
+    if (volume.owner !== request.owner) {
+      throw new DomainError('registered_to_another_operator', REGISTERED_TO_ANOTHER, 409, {
+        owner: volume.owner,
+      });
+    }
+    if (await this.deps.store.findRecord(request.volumeId)) {
+      throw new DomainError(
+        'already_registered',
+        'This volume already has an escrow record; change it instead.',
+        409,
+      );
+    }
+    await this.deps.store.updateVolume(request.volumeId, {
+      state: 'registered',
+      claimExpiresAt: null,
+    });
+    const record: RecordRow = {
+      volumeId: request.volumeId,
+      owner: request.owner,
+      restorers: [...new Set([...request.restorers, request.owner])].sort(),
+      policy: request.policy,
+      state: 'active',
+      createdAt: at,
+      updatedAt: at,
+    };
+    await this.deps.audit.append({
+      event: 'record_registered_manually',
+      actor: admin.userId,
+      volumeId: request.volumeId,
+      clientAddress: admin.clientAddress,
+      details: {
+        owner: request.owner,
+        restorers: [...record.restorers],
+        policy: request.policy.kind,
+        reason: request.reason,
+      },
+    });
+    await this.deps.store.upsertRecord(record);
+    this.notify(request.owner, request.volumeId, 'record_registered', admin.userId, request.reason);
+    return this.volumes.describe(record);
+  }
+
+  /** BK-9: an offline registration file, verified, owner-checked, imported once. */
+  async importRegistration(
+    admin: Caller,
+    file: RegistrationFile,
+    reason: string,
+  ): Promise<{ record: EscrowRecord; receipt: Receipt }> {
+    let opened: Awaited<ReturnType<typeof openRegistrationFile>>;
+    try {
+      opened = await openRegistrationFile(file, this.deps.siteId, this.deps.keys.escrow.privateKey);
+    } catch (error) {
+      if (error instanceof CustodianCryptoError) {
+        throw new DomainError(
+          'invalid_registration',
+          `The registration file cannot be imported: ${error.message}`,
+          400,
+        );
+      }
+      throw error;
+    }
+    const { volumeId, owner } = file;
+    if (await this.deps.store.isImported(file.registrationId)) {
+      throw new DomainError(
+        'already_imported',
+        'This registration file was already imported.',
+        409,
+        { registrationId: file.registrationId },
+      );
+    }
+    const ownerUser = await this.deps.users.find(owner);
+    if (!ownerUser || ownerUser.disabled || !ownerUser.roles.includes('operator')) {
+      throw new DomainError(
+        'invalid_owner',
+        `The file names "${owner}", who is not an active backup operator here.`,
+        400,
+      );
+    }
+    const existing = await this.deps.store.findVolume(volumeId);
+    if (existing && existing.owner !== owner) {
+      await this.volumes.assertOwner(
+        { userId: owner, roles: ['operator'], clientAddress: admin.clientAddress },
+        existing,
+        'register (by file)',
+      );
+    }
+    if (await this.deps.store.latestGeneration(volumeId)) {
+      throw new DomainError(
+        'already_registered',
+        'This volume already has generations at the site; the file is not needed.',
+        409,
+      );
+    }
+    const at = nowIso(this.deps);
+    if (!(await this.deps.store.recordImport(file.registrationId, volumeId, admin.userId, at))) {
+      throw new DomainError(
+        'already_imported',
+        'This registration file was already imported.',
+        409,
+        { registrationId: file.registrationId },
+      );
+    }
+    // The device key that signed the file becomes the owner's, as the administrator vouches for it.
+    const { devicePublicKey, deviceKeyFingerprint: fingerprint } = opened;
+    const device = await this.deps.store.findDevice(fingerprint);
+    if (device && device.userId !== owner) {
+      throw new DomainError(
+        'invalid_registration',
+        'The file is signed by a device key of another user.',
+        400,
+      );
+    }
+    if (!device) {
+      const jwk = await globalThis.crypto.subtle.exportKey('jwk', devicePublicKey);
+      await this.deps.store.addDevice({
+        fingerprint,
+        userId: owner,
+        publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
+        spki: toBase64Url(await exportPublicKeySpki(devicePublicKey)),
+        label: 'registered by file import',
+        registeredAt: at,
+      });
+    }
+    await this.deps.store.insertVolumeIfAbsent({
+      volumeId,
+      owner,
+      state: 'registered',
+      pairId: globalThis.crypto.randomUUID(),
+      claimExpiresAt: null,
+      createdAt: at,
+    });
+    await this.deps.store.updateVolume(volumeId, { state: 'registered', claimExpiresAt: null });
+    for (const epoch of opened.keysContext.epochs)
+      await this.deps.store.addEnvelope(volumeId, epoch, file.keys, at);
+    const restorers = [...new Set([...file.restorers, owner])].sort();
+    const record: RecordRow = {
+      volumeId,
+      owner,
+      restorers,
+      policy: file.policy,
+      state: 'active',
+      createdAt: at,
+      updatedAt: at,
+    };
+    await this.deps.store.upsertRecord(record);
+    const hash = await manifestHash(file.manifest);
+    const entry = await this.deps.audit.append({
+      event: 'registration_imported',
+      actor: admin.userId,
+      volumeId,
+      clientAddress: admin.clientAddress,
+      details: {
+        registrationId: file.registrationId,
+        owner,
+        restorers,
+        generation: file.manifest.index.generation,
+        reason,
+      },
+    });
+    const receipt = await signReceipt(
+      {
+        volumeId,
+        generation: file.manifest.index.generation,
+        manifestHash: hash,
+        owner,
+        restorerListHash: await restorerListHash(restorers),
+        policy: file.policy,
+        counter: await this.deps.store.nextReceiptCounter(),
+        issuedAt: at,
+        siteId: this.deps.siteId,
+        deviceKeyFingerprint: file.manifest.index.deviceKeyFingerprint,
+        auditChainHead: entry.mac,
+      },
+      this.deps.keys.signing.privateKey,
+    );
+    await this.deps.store.insertGeneration({
+      volumeId,
+      generation: file.manifest.index.generation,
+      manifest: fromUtf8(serializeManifest(file.manifest)),
+      manifestHash: hash,
+      size: indexedSize(file.manifest.index),
+      chunks: file.manifest.index.chunks.length,
+      deviceFingerprint: file.manifest.index.deviceKeyFingerprint,
+      receipt: JSON.stringify(receipt),
+      committedAt: at,
+    });
+    this.notify(owner, volumeId, 'registration_imported', admin.userId, reason);
+    return { record: await this.volumes.describe(record), receipt };
+  }
+
+  private async change(
+    admin: Caller,
+    record: RecordRow,
+    event: string,
+    reason: string,
+    details: Record<string, string | null>,
+    updated: RecordRow,
+  ): Promise<EscrowRecord> {
+    await this.deps.audit.append({
+      event,
+      actor: admin.userId,
+      volumeId: record.volumeId,
+      clientAddress: admin.clientAddress,
+      details: { ...details, reason },
+    });
+    const stored = { ...updated, updatedAt: nowIso(this.deps) };
+    await this.deps.store.upsertRecord(stored);
+    this.notify(record.owner, record.volumeId, event, admin.userId, reason);
+    return this.volumes.describe(stored);
+  }
+
+  /** ES-2: the owner hears of every change to their record. */
+  private notify(
+    owner: string,
+    volumeId: string,
+    change: string,
+    by: string,
+    reason: string,
+  ): void {
+    this.deps.events.publish(
+      { type: 'record', volumeId, change, by, reason, at: nowIso(this.deps) },
+      { kind: 'user', userId: owner },
+    );
+  }
+
+  private async requireRecord(volumeId: string): Promise<RecordRow> {
+    const record = await this.deps.store.findRecord(volumeId);
+    if (!record) throw notFound(volumeId);
+    return record;
+  }
+}
+
+function splitApprovalId(approvalId: string): ['release' | 'rearm', string] {
+  const match = /^(release|rearm):([A-Za-z0-9_-]{1,128})$/.exec(approvalId);
+  if (!match)
+    throw new DomainError('approval_not_found', 'There is no pending approval with this ID.', 404);
+  return [match[1] as 'release' | 'rearm', match[2]!];
+}

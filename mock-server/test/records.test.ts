@@ -1,0 +1,327 @@
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Approval, EscrowRecord, KeyRelease, RecordDetail } from '../../src/core/contract';
+import { sealChunk } from '../../src/core/crypto/chunk';
+import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
+import { buildManifest, signManifest } from '../../src/core/crypto/manifest';
+import { createRegistrationFile, type RegistrationFile } from '../../src/core/crypto/registration';
+import {
+  backUp,
+  enc,
+  newOperator,
+  randomImage,
+  requestRelease,
+  restore,
+  type Operator,
+} from './support/backup-client';
+import { openEventStream } from './support/event-stream';
+import { Client, startTestSite, type TestSite } from './support/test-site';
+
+const VOLUME = 'vfat:BACKUPS:1A2B-3C4D';
+const reason = 'ticket 42';
+
+describe('the restorer DB for administrators (ES-1..ES-3)', () => {
+  let site: TestSite;
+  let operator: Operator;
+  let admin: Client;
+  let admin2: Client;
+
+  beforeEach(async () => {
+    site = await startTestSite();
+    const client = new Client(site.site.url);
+    await client.signIn('operator');
+    operator = await newOperator(client);
+    admin = new Client(site.site.url);
+    await admin.signIn('admin');
+    admin2 = new Client(site.site.url);
+    await admin2.signIn('admin2');
+  });
+  afterEach(() => site.stop());
+
+  const signedIn = async (userId: string) => {
+    const c = new Client(site.site.url);
+    await c.signIn(userId);
+    return c;
+  };
+  const post = (c: Client, path: string, json: unknown) => c.request('POST', path, { json });
+
+  it('adds a restorer, who can then restore; revoking refuses everyone; the owner hears of it', async () => {
+    const image = randomImage(3000);
+    await backUp(operator, site.site.info, VOLUME, image);
+    const restorer2 = await signedIn('restorer2');
+    expect((await requestRelease(restorer2, VOLUME, 1)).answer.status).toBe(403);
+
+    const stream = await openEventStream(site.site.url, operator.client.cookieHeader);
+    await stream.next('hello');
+    const added = await post(admin, `/api/volumes/${enc(VOLUME)}/restorers`, {
+      add: ['restorer2'],
+      reason,
+    });
+    expect((added.json as EscrowRecord).restorers).toEqual(['operator', 'restorer2']);
+    expect(await stream.next('record')).toMatchObject({
+      volumeId: VOLUME,
+      change: 'restorers_changed',
+      by: 'admin',
+      reason,
+    });
+    expect((await restore(restorer2, VOLUME)).image.length).toBe(image.length);
+
+    const revoked = await post(admin, `/api/admin/records/${enc(VOLUME)}/revoke`, { reason });
+    expect((revoked.json as EscrowRecord).state).toBe('revoked');
+    expect((await stream.next('record')).type).toBe('record');
+    stream.close();
+    const refused = await requestRelease(restorer2, VOLUME, 1);
+    expect(refused.answer.status).toBe(403);
+    expect(refused.answer.json).toMatchObject({ code: 'record_revoked' });
+  });
+
+  it('refuses bad changes: removing the owner, an empty reason, unknown users, invalid IDs', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(100));
+    expect(
+      (await post(admin, `/api/volumes/${enc(VOLUME)}/restorers`, { remove: ['operator'], reason }))
+        .json,
+    ).toMatchObject({ code: 'owner_is_restorer' });
+    expect(
+      (
+        await post(admin, `/api/volumes/${enc(VOLUME)}/restorers`, {
+          add: ['restorer'],
+          reason: '',
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await post(admin, `/api/volumes/${enc(VOLUME)}/restorers`, { add: ['nobody'], reason }))
+        .json,
+    ).toMatchObject({ code: 'unknown_restorer' });
+    expect(
+      (await post(admin, `/api/admin/records/${enc('no:such')}/revoke`, { reason })).status,
+    ).toBe(404);
+    expect(
+      (
+        await post(admin, `/api/admin/records/${enc(VOLUME)}/owner`, {
+          newOwner: 'restorer',
+          reason,
+        })
+      ).json,
+    ).toMatchObject({ code: 'invalid_owner' });
+    const operator2 = await signedIn('operator2');
+    expect(
+      (
+        await post(operator2, `/api/volumes/${enc(VOLUME)}/restorers`, {
+          add: ['operator2'],
+          reason,
+        })
+      ).status,
+    ).toBe(403);
+  });
+
+  it('expires a record: no key after the expiry date', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(100), { restorers: ['restorer'] });
+    await post(admin, `/api/admin/records/${enc(VOLUME)}/expiry`, {
+      expiresAt: '2020-01-01T00:00:00.000Z',
+      reason,
+    });
+    const answer = await requestRelease(await signedIn('restorer'), VOLUME, 1);
+    expect(answer.answer.json).toMatchObject({ code: 'record_expired' });
+  });
+
+  it('transfers ownership to another operator', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(100));
+    const moved = await post(admin, `/api/admin/records/${enc(VOLUME)}/owner`, {
+      newOwner: 'operator2',
+      reason,
+    });
+    expect(moved.json).toMatchObject({ owner: 'operator2' });
+    const owner = await (
+      await signedIn('operator2')
+    ).request('GET', `/api/volumes/${enc(VOLUME)}/owner`);
+    expect(owner.json).toMatchObject({ owner: 'operator2', mine: true });
+  });
+
+  it('re-arms a burned record only when a second administrator approves', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(100), {
+      restorers: ['restorer'],
+      policy: { kind: 'one-time' },
+    });
+    const restorer = await signedIn('restorer');
+    await restore(restorer, VOLUME);
+    const requested = (await post(admin, `/api/admin/records/${enc(VOLUME)}/rearm`, { reason }))
+      .json as Approval;
+    expect(requested.kind).toBe('rearm');
+    const self = await post(admin, `/api/admin/approvals/${requested.id}/decide`, {
+      approve: true,
+      reason,
+    });
+    expect(self.status).toBe(403);
+    expect(self.json).toMatchObject({ code: 'self_approval' });
+    expect((await requestRelease(restorer, VOLUME, 1)).answer.status).toBe(404);
+    const approvals = (
+      (await admin2.request('GET', '/api/admin/approvals')).json as { approvals: Approval[] }
+    ).approvals;
+    expect(approvals.map((a) => a.id)).toEqual([requested.id]);
+    expect(
+      (await post(admin2, `/api/admin/approvals/${requested.id}/decide`, { approve: true, reason }))
+        .json,
+    ).toMatchObject({ state: 'approved' });
+    await restore(restorer, VOLUME);
+  });
+
+  it('holds an approval-required release until another administrator decides, and a denial sticks', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(100), {
+      restorers: ['restorer', 'restorer2'],
+      policy: { approvalRequired: true },
+    });
+    const restorer = await signedIn('restorer');
+    const adminStream = await openEventStream(site.site.url, admin.cookieHeader);
+    await adminStream.next('hello');
+    const pending = await requestRelease(restorer, VOLUME, 1);
+    expect(pending.answer.status).toBe(202);
+    expect((pending.answer.json as KeyRelease).state).toBe('pending_approval');
+    expect(await adminStream.next('approval')).toMatchObject({
+      kind: 'key_release',
+      volumeId: VOLUME,
+      userId: 'restorer',
+    });
+    adminStream.close();
+    const restorerStream = await openEventStream(site.site.url, restorer.cookieHeader);
+    await restorerStream.next('hello');
+    await post(admin, `/api/admin/approvals/release:${pending.requestId}/decide`, {
+      approve: true,
+      reason,
+    });
+    expect(await restorerStream.next('release')).toMatchObject({
+      requestId: pending.requestId,
+      state: 'released',
+    });
+    restorerStream.close();
+    const fetched = await restorer.request(
+      'GET',
+      `/api/volumes/${enc(VOLUME)}/key-release/${pending.requestId}`,
+    );
+    expect((fetched.json as KeyRelease).state).toBe('released');
+
+    const restorer2 = await signedIn('restorer2');
+    const other = await requestRelease(restorer2, VOLUME, 1);
+    await post(admin2, `/api/admin/approvals/release:${other.requestId}/decide`, {
+      approve: false,
+      reason: 'not today',
+    });
+    const denied = await restorer2.request(
+      'GET',
+      `/api/volumes/${enc(VOLUME)}/key-release/${other.requestId}`,
+    );
+    expect(denied.json).toMatchObject({ state: 'denied', reason: 'not today' });
+    const detail = (await admin.request('GET', `/api/admin/records/${enc(VOLUME)}`))
+      .json as RecordDetail;
+    expect(detail.releases.map((r) => r.state).sort()).toEqual(['denied', 'released']);
+    expect(detail.generations[0]?.receipt.statement.generation).toBe(1);
+  });
+
+  it('searches, filters, sorts and pages the restorer DB on the server', async () => {
+    for (let i = 0; i < 12; i++) {
+      const answer = await post(admin, '/api/admin/records', {
+        volumeId: `ext4:0000-${String(i).padStart(4, '0')}`,
+        owner: i % 2 ? 'operator2' : 'operator',
+        restorers: i % 3 ? ['restorer'] : ['restorer2'],
+        policy: { kind: i % 4 ? 'reusable' : 'one-time', approvalRequired: false, expiresAt: null },
+        reason,
+      });
+      expect(answer.status).toBe(200);
+    }
+    const page = async (query: string) =>
+      (await admin.request('GET', `/api/admin/records?${query}`)).json as {
+        records: EscrowRecord[];
+        total: number;
+      };
+    expect((await page('pageSize=5')).records).toHaveLength(5);
+    expect((await page('pageSize=5')).total).toBe(12);
+    expect((await page('owner=operator2')).total).toBe(6);
+    expect((await page('restorer=restorer2')).total).toBe(4);
+    expect((await page('q=restorer2')).total).toBe(4);
+    expect((await page('q=0007')).records.map((r) => r.volumeId)).toEqual(['ext4:0000-0007']);
+    expect((await page('policy=one-time')).total).toBe(3);
+    expect(
+      (await page('sort=volumeId&order=asc&page=3&pageSize=5')).records.map((r) => r.volumeId),
+    ).toEqual(['ext4:0000-0010', 'ext4:0000-0011']);
+    expect((await page('q=%25')).total).toBe(0); // wildcards are searched literally
+    expect((await admin.request('GET', '/api/admin/records?sort=bogus')).status).toBe(400);
+    // A manual registration reserves the ID: another operator cannot claim it.
+    const other = await newOperator(await signedIn('operator2'), 'operator2');
+    const claim = await other.client.request(
+      'POST',
+      `/api/volumes/${enc('ext4:0000-0000')}/claim`,
+      { json: {} },
+    );
+    expect(claim.json).toMatchObject({ code: 'registered_to_another_operator' });
+  });
+
+  it('imports an offline registration file once, and refuses corrupt, foreign and repeated files', async () => {
+    const image = randomImage(5000);
+    const chunkIdKey = await generateChunkIdKey({ extractable: true });
+    const dataKey = await generateDataKey({ extractable: true });
+    const chunk = await sealChunk(image, { volumeId: VOLUME, epoch: 0, chunkIdKey, dataKey });
+    const manifest = await signManifest(
+      await buildManifest(
+        {
+          volumeId: VOLUME,
+          generation: 1,
+          previousManifestHash: null,
+          chunks: [
+            {
+              chunkId: chunk.chunkId,
+              ciphertextSha256: chunk.ciphertextSha256,
+              length: chunk.length,
+              epoch: 0,
+            },
+          ],
+          deviceKeyFingerprint: operator.fingerprint,
+        },
+        {
+          imageSha256: createHash('sha256').update(image).digest('hex'),
+          fileName: 'offline.img',
+          size: image.length,
+        },
+        { dataKey, epoch: 0 },
+      ),
+      operator.device.privateKey,
+    );
+    const make = (siteId: string) =>
+      createRegistrationFile({
+        siteId,
+        owner: 'operator',
+        restorers: ['restorer'],
+        policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+        manifest,
+        keys: { volumeId: VOLUME, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
+        siteEscrowPublicKey: site.site.info.escrowKey.jwk,
+        deviceKeyPair: operator.device,
+      });
+    const file = await make(site.site.info.siteId);
+
+    const corrupt: RegistrationFile = { ...file, restorers: ['operator', 'outsider'] };
+    expect(
+      (await post(admin, '/api/admin/registrations', { file: corrupt, reason })).json,
+    ).toMatchObject({ code: 'invalid_registration' });
+    const foreign = await make('another-site');
+    expect(
+      (await post(admin, '/api/admin/registrations', { file: foreign, reason })).json,
+    ).toMatchObject({ code: 'invalid_registration' });
+    expect(
+      (await post(admin, '/api/admin/registrations', { file: { nonsense: true }, reason })).status,
+    ).toBe(400);
+
+    const imported = await post(admin, '/api/admin/registrations', { file, reason });
+    expect(imported.status).toBe(200);
+    expect(imported.json).toMatchObject({
+      record: { volumeId: VOLUME, owner: 'operator', restorers: ['operator', 'restorer'] },
+    });
+    expect((await post(admin, '/api/admin/registrations', { file, reason })).json).toMatchObject({
+      code: 'already_imported',
+    });
+
+    // The keys are now escrowed: the restorer obtains them; the chunk arrives later.
+    const restorer = await signedIn('restorer');
+    const release = await requestRelease(restorer, VOLUME, 1);
+    expect((release.answer.json as KeyRelease).state).toBe('released');
+  });
+});

@@ -25,6 +25,9 @@ export interface UserRepository {
   find(userId: string): Promise<UserRecord | undefined>;
   insert(user: UserRecord): Promise<void>;
   updatePassword(userId: string, passwordHash: string, mustChangePassword: boolean): Promise<void>;
+  updateRoles(userId: string, roles: readonly Role[]): Promise<void>;
+  setDisabled(userId: string, disabled: boolean): Promise<void>;
+  /** Users holding the role who are not disabled. */
   countWithRole(role: Role): Promise<number>;
   list(): Promise<readonly UserRecord[]>;
 }
@@ -43,7 +46,10 @@ export interface SessionRepository {
   insert(session: SessionRecord): Promise<void>;
   find(tokenHash: string): Promise<SessionRecord | undefined>;
   revoke(tokenHash: string, at: string): Promise<void>;
-  revokeAllOf(userId: string, at: string, exceptTokenHash?: string): Promise<void>;
+  /** Revokes the user's live sessions; returns how many were revoked. */
+  revokeAllOf(userId: string, at: string, exceptTokenHash?: string): Promise<number>;
+  /** Sessions of each user neither revoked nor expired at `now`, by user ID. */
+  countActive(now: string): Promise<ReadonlyMap<string, number>>;
 }
 
 export interface SignInFailureRepository {

@@ -60,6 +60,22 @@ export class SqliteUserRepository implements UserRepository {
       .execute();
   }
 
+  async updateRoles(userId: string, roles: readonly Role[]): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ roles: JSON.stringify(roles) })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  async setDisabled(userId: string, disabled: boolean): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ disabled: disabled ? 1 : 0 })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   async list(): Promise<readonly UserRecord[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('user_id').execute();
     return rows.map(toUser);
@@ -119,14 +135,27 @@ export class SqliteSessionRepository implements SessionRepository {
       .execute();
   }
 
-  async revokeAllOf(userId: string, at: string, exceptTokenHash?: string): Promise<void> {
+  async revokeAllOf(userId: string, at: string, exceptTokenHash?: string): Promise<number> {
     let query = this.db
       .updateTable('sessions')
       .set({ revoked_at: at })
       .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null);
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', at);
     if (exceptTokenHash) query = query.where('token_hash', '!=', exceptTokenHash);
-    await query.execute();
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async countActive(now: string): Promise<ReadonlyMap<string, number>> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['user_id', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .groupBy('user_id')
+      .execute();
+    return new Map(rows.map((r) => [r.user_id, Number(r.count)]));
   }
 }
 

@@ -10,6 +10,17 @@ export interface MailSettings {
   readonly burstWindowMs: number;
 }
 
+export interface SmtpDescription {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly username: string | null;
+  readonly passwordSet: boolean;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly burstWindowSeconds: number;
+}
+
 /** Strips what could break out of a header line (CR, LF and other controls). */
 export function headerSafe(text: string, max = 200): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
@@ -54,6 +65,31 @@ export class AlertMailer implements AlertNotifier {
     this.lastSentAt = Date.now();
     this.sending = this.sending.then(() => this.send(batch));
     return this.sending;
+  }
+
+  /**
+   * The settings in effect as administrators may see them (AL-3): the SMTP
+   * URL's host, port and user name, never its password.
+   */
+  describe(): SmtpDescription {
+    let url: URL | undefined;
+    try {
+      url = new URL(this.settings.smtpUrl);
+    } catch {
+      url = undefined;
+    }
+    const secure = url?.protocol === 'smtps:';
+    return {
+      host: url?.hostname || 'unreadable SMTP URL',
+      // nodemailer's defaults when the URL names no port.
+      port: Number(url?.port) || (secure ? 465 : 587),
+      secure,
+      username: url?.username ? decodeURIComponent(url.username) : null,
+      passwordSet: Boolean(url?.password),
+      from: this.settings.from,
+      to: [...this.settings.to],
+      burstWindowSeconds: Math.round(this.settings.burstWindowMs / 1000),
+    };
   }
 
   async sendTest(to: readonly string[] = this.settings.to): Promise<void> {

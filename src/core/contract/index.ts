@@ -1,3 +1,4 @@
+export * from './admin-users';
 export * from './alerts';
 export * from './audit';
 export * from './errors';

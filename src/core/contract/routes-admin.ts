@@ -2,8 +2,51 @@ import type { RouteEntry } from './routes';
 
 /**
  * Routes of the administrators' console for users and the site itself
- * (ID-1, ES-4 site page). Kept apart from the volume routes in routes.ts.
+ * (ID-1, AL-3, ES-4 site page). Kept apart from the volume routes in routes.ts.
  */
 export const adminConsoleRoutes = {
   adminListUsers: { method: 'GET', path: '/api/admin/users', access: ['admin'], csrf: false },
+  adminCreateUser: { method: 'POST', path: '/api/admin/users', access: ['admin'], csrf: true },
+  adminDisableUser: {
+    method: 'POST',
+    path: '/api/admin/users/:userId/disable',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminEnableUser: {
+    method: 'POST',
+    path: '/api/admin/users/:userId/enable',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminResetPassword: {
+    method: 'POST',
+    path: '/api/admin/users/:userId/password-reset',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminSetRoles: {
+    method: 'PUT',
+    path: '/api/admin/users/:userId/roles',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminEndSessions: {
+    method: 'POST',
+    path: '/api/admin/users/:userId/end-sessions',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminMailSettings: {
+    method: 'GET',
+    path: '/api/admin/site/mail',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminSendTestMail: {
+    method: 'POST',
+    path: '/api/admin/site/test-mail',
+    access: ['admin'],
+    csrf: true,
+  },
 } as const satisfies Record<string, RouteEntry>;

@@ -8,7 +8,6 @@ import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
 import { installSecurityHeaders } from './http/security';
-import { adminSiteRoutes } from './http/routes/admin-site';
 import { alertRoutes } from './http/routes/alerts';
 import { auditRoutes } from './http/routes/audit';
 import { authRoutes } from './http/routes/auth';
@@ -36,6 +35,8 @@ export interface Site extends SiteServices {
   readonly mailer: AlertMailer | undefined;
   readonly demoAccountsCreated: readonly string[];
   readonly consoleServed: boolean;
+  /** Every API route the site serves, for the authorization matrix test. */
+  readonly apiRoutesServed: readonly { method: string; url: string }[];
   close(): Promise<void>;
 }
 
@@ -65,6 +66,17 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       trustProxy: false,
       // HEAD routes are declared where they mean something (chunk presence).
       exposeHeadRoutes: false,
+      // Requests Node's HTTP parser cannot read still get {code, message}.
+      clientErrorHandler: (error, socket) => {
+        if (!socket.writable) return socket.destroy(error);
+        const body = JSON.stringify({
+          code: 'invalid_request',
+          message: 'The request could not be read as HTTP.',
+        });
+        socket.end(
+          `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      },
       ...(tls
         ? {
             https: { cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) },
@@ -97,11 +109,15 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     installErrorHandling(app);
     installSecurityHeaders(app, tls);
     await app.register(fastifyCookie);
+    const apiRoutesServed: { method: string; url: string }[] = [];
+    app.addHook('onRoute', (route) => {
+      if (!route.url.startsWith('/api/')) return;
+      for (const method of [route.method].flat()) apiRoutesServed.push({ method, url: route.url });
+    });
     const ctx = { ...services, mailer, heartbeatMs: options.heartbeatMs ?? 15_000 };
     siteRoutes(app, ctx);
     authRoutes(app, ctx, { secure: tls });
     userRoutes(app, ctx);
-    adminSiteRoutes(app, ctx);
     alertRoutes(app, ctx);
     auditRoutes(app, ctx);
     eventRoutes(app, ctx);
@@ -123,6 +139,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       mailer,
       demoAccountsCreated,
       consoleServed,
+      apiRoutesServed,
       async close() {
         await started.close();
         await mailer?.close();

@@ -5,7 +5,9 @@ import { startSite, StartupError } from './app';
 import { ConfigError, loadConfig } from './config';
 import { DEMO_ACCOUNTS, demoPassword } from './demo';
 import { openDatabase } from './persistence/database';
+import { backupSite, exportKey } from './cli/operations';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
+import { DomainError } from './domain/errors';
 import { SiteKeyError } from './domain/site-keys';
 import { systemClock } from './platform/node-random';
 import { composeServices } from './services';
@@ -18,6 +20,11 @@ Commands:
   create-admin     create an administrator: --user ID --name "Display Name"
                    (password from CUSTODIAN_ADMIN_PASSWORD, else asked for;
                    needs CUSTODIAN_MASTER_KEY_FILE or --master-key-file)
+  backup           a consistent copy of the data directory: --out DIR
+  export-key       an administrator exports a volume's keys for the
+                   independent decoder: --volume V --out FILE
+                   [--manifest FILE] [--generation N] [--user ADMIN]
+                   (password from CUSTODIAN_ADMIN_PASSWORD, else asked for)
 
 Options of start: --port, --host, --data-dir, --demo, --site-name,
   --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
@@ -127,6 +134,10 @@ async function main(): Promise<void> {
       return createAdmin(rest);
     case 'init-master-key':
       return initMasterKey(rest);
+    case 'backup':
+      return backupSite(rest);
+    case 'export-key':
+      return exportKey(rest);
     case 'help':
     case '--help':
       process.stdout.write(`${USAGE}\n`);
@@ -145,6 +156,14 @@ main().catch((error: unknown) => {
     error instanceof SiteKeyError
   ) {
     process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof DomainError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  if (error instanceof Error && 'code' in error && error.code === 'EEXIST') {
+    process.stderr.write(`${error.message}: the file exists already and is never overwritten.\n`);
     process.exit(2);
   }
   if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {

@@ -236,9 +236,8 @@ describe('authorization matrix (ID-2, SPEC §4)', () => {
     expect(names).toEqual(Object.keys(apiRoutes).sort());
   });
 
-  const order = (Object.keys(apiRoutes) as ApiRouteName[])
-    .filter((n) => n !== 'logout')
-    .concat('logout');
+  const names = Object.keys(apiRoutes) as ApiRouteName[];
+  const order: ApiRouteName[] = [...names.filter((n) => n !== 'logout'), 'logout'];
   for (const name of order) {
     it(`${name}: ${(apiRoutes as Record<string, RouteEntry>)[name]!.method} ${(apiRoutes as Record<string, RouteEntry>)[name]!.path}`, async () => {
       const route = (apiRoutes as Record<string, RouteEntry>)[name]!;

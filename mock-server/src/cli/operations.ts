@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { fromBase64Url } from '../../../src/core/crypto/bytes';
+import { createKeysFile } from '../../../src/core/crypto/keys-file';
+import { ConfigError, loadConfig } from '../config';
+import { DomainError } from '../domain/errors';
+import { openDatabase } from '../persistence/database';
+import { FsBlobStore } from '../platform/fs-blob-store';
+import { systemClock } from '../platform/node-random';
+import { composeServices } from '../services';
+
+const SITE_OPTIONS = {
+  'data-dir': { type: 'string' },
+  'master-key-file': { type: 'string' },
+} as const;
+
+function siteArgs(values: { 'data-dir'?: string; 'master-key-file'?: string }): string[] {
+  return [
+    ...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []),
+    ...(values['master-key-file'] ? ['--master-key-file', values['master-key-file']] : []),
+  ];
+}
+
+async function adminPassword(): Promise<string> {
+  if (process.env.CUSTODIAN_ADMIN_PASSWORD) return process.env.CUSTODIAN_ADMIN_PASSWORD;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question('Administrator password: ');
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * ES-4 `site backup --out DIR`: a consistent copy of the data directory. The
+ * database is copied with SQLite's online backup; blobs are immutable once
+ * written and are linked into place before any row refers to them, so every
+ * chunk the copied database lists is in the copied blobs.
+ */
+export async function backupSite(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { out: { type: 'string' }, ...SITE_OPTIONS },
+    strict: true,
+  });
+  if (!values.out)
+    throw new ConfigError('Say where to put the copy: --out DIR (a new or empty directory).');
+  const out = path.resolve(values.out);
+  if (fs.existsSync(out) && fs.readdirSync(out).length > 0)
+    throw new ConfigError(`${out} is not empty; choose a new directory.`);
+  const config = loadConfig(siteArgs(values));
+  if (!fs.existsSync(path.join(config.dataDir, 'custodian.sqlite'))) {
+    throw new ConfigError(`There is no site database in ${config.dataDir}.`);
+  }
+  fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+  const database = await openDatabase(config.dataDir);
+  try {
+    await database.sqlite.backup(path.join(out, 'custodian.sqlite'));
+  } finally {
+    await database.close();
+  }
+  const blobs = path.join(config.dataDir, 'blobs');
+  let copied = 0;
+  if (fs.existsSync(blobs)) {
+    fs.cpSync(blobs, path.join(out, 'blobs'), {
+      recursive: true,
+      filter: (source) => !source.includes(`${path.sep}.tmp`),
+    });
+    copied = fs
+      .readdirSync(path.join(out, 'blobs'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile()).length;
+  }
+  process.stdout.write(
+    `Backed up ${config.dataDir} to ${out}: the database and ${copied} chunk blob(s).\n` +
+      'The master key is not part of the copy: keep it apart, and back it up on its own.\n',
+  );
+}
+
+/**
+ * ES-4 `site export-key --volume V --out FILE`: an administrator exports a
+ * volume's keys for the independent decoder. It signs in like anyone else
+ * (lockout and audit apply), and the export is audited before it happens.
+ */
+export async function exportKey(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      volume: { type: 'string' },
+      out: { type: 'string' },
+      user: { type: 'string', default: 'admin' },
+      manifest: { type: 'string' },
+      generation: { type: 'string' },
+      ...SITE_OPTIONS,
+    },
+    strict: true,
+  });
+  if (!values.volume || !values.out) {
+    throw new ConfigError(
+      'Usage: npm run site -- export-key --volume VOLUME_ID --out KEYS_FILE [--manifest FILE] [--generation N] [--user ADMIN]',
+    );
+  }
+  const config = loadConfig(siteArgs(values));
+  const database = await openDatabase(config.dataDir);
+  try {
+    const services = await composeServices(config, database, systemClock, [], () => undefined);
+    const { token } = await services.identity.signIn(values.user!, await adminPassword(), 'cli');
+    const principal = await services.identity.authenticate(token);
+    try {
+      if (!principal.user.roles.includes('admin')) {
+        throw new DomainError(
+          'forbidden',
+          `${principal.user.userId} is not an administrator; only administrators export keys.`,
+          403,
+        );
+      }
+      const { store } = services.escrow;
+      const envelopes = await store.envelopesOf(values.volume);
+      if (envelopes.length === 0)
+        throw new DomainError(
+          'volume_not_found',
+          `The site holds no keys for volume ${values.volume}.`,
+          404,
+        );
+      const volume = await store.findVolume(values.volume);
+      const devices = volume ? await store.devicesOf(volume.owner) : [];
+      await services.audit.append({
+        event: 'key_exported',
+        actor: principal.user.userId,
+        volumeId: values.volume,
+        clientAddress: 'cli',
+        details: { out: path.resolve(values.out), epochs: envelopes.map((e) => e.epoch) },
+      });
+      const bytes = await createKeysFile(
+        [...new Set(envelopes.map((e) => e.envelope))],
+        services.keys.escrow.privateKey,
+        devices.map((d) => fromBase64Url(d.spki)),
+      );
+      try {
+        fs.writeFileSync(values.out, bytes, { mode: 0o600, flag: 'wx' });
+      } finally {
+        bytes.fill(0);
+      }
+      const lines = [
+        `Wrote the keys of ${values.volume} to ${values.out} (mode 0600). It holds raw keys: handle it like the medium.`,
+      ];
+      if (values.manifest) {
+        const generation = values.generation
+          ? await store.findGeneration(values.volume, Number(values.generation))
+          : await store.latestGeneration(values.volume);
+        if (!generation)
+          throw new DomainError('generation_not_found', 'That generation does not exist.', 404);
+        fs.writeFileSync(values.manifest, generation.manifest, { flag: 'wx' });
+        lines.push(
+          `Wrote the manifest of generation ${generation.generation} to ${values.manifest}.`,
+        );
+      }
+      const blobs = await FsBlobStore.open(config.dataDir);
+      lines.push(
+        `Its chunk blobs are in ${path.dirname(blobs.pathOf(values.volume, '0'.repeat(64)))}`,
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } finally {
+      await services.identity.signOut(principal);
+    }
+  } finally {
+    await database.close();
+  }
+}

@@ -8,6 +8,7 @@ import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
 import { installSecurityHeaders } from './http/security';
+import { adminSiteRoutes } from './http/routes/admin-site';
 import { alertRoutes } from './http/routes/alerts';
 import { auditRoutes } from './http/routes/audit';
 import { authRoutes } from './http/routes/auth';
@@ -118,6 +119,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     siteRoutes(app, ctx);
     authRoutes(app, ctx, { secure: tls });
     userRoutes(app, ctx);
+    adminSiteRoutes(app, ctx);
     alertRoutes(app, ctx);
     auditRoutes(app, ctx);
     eventRoutes(app, ctx);

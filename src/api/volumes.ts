@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import {
+  apiRoutes,
+  claimSchema,
+  escrowRecordSchema,
+  generationManifestSchema,
+  myVolumesSchema,
+  volumeOwnerSchema,
+  type ChangeRestorersRequest,
+  type Claim,
+  type EscrowRecord,
+  type GenerationManifest,
+  type VolumeOwner,
+} from '@/core/contract';
+import { request } from './request';
+
+/** BK-3: who owns a volume ID at the site. */
+export function fetchVolumeOwner(volumeId: string): Promise<VolumeOwner> {
+  return request({ route: apiRoutes.volumeOwner, params: { volumeId }, schema: volumeOwnerSchema });
+}
+
+/**
+ * BK-3: claims the volume for a backup. `resume` keeps the transfers the site
+ * buffered from an interrupted session of this operator.
+ */
+export function claimVolume(volumeId: string, resume: boolean): Promise<Claim> {
+  return request({
+    route: apiRoutes.claimVolume,
+    params: { volumeId },
+    body: { resume },
+    schema: claimSchema,
+  });
+}
+
+/** Gives a claim up (Cancel, BK-7). */
+export async function releaseClaim(volumeId: string): Promise<void> {
+  await request({ route: apiRoutes.releaseClaim, params: { volumeId }, schema: z.unknown() });
+}
+
+/** The operator's own escrow records (My volumes). */
+export function fetchMyVolumes(): Promise<EscrowRecord[]> {
+  return request({ route: apiRoutes.myVolumes, schema: myVolumesSchema }).then((r) => r.records);
+}
+
+/** ES-2: an owner changes who may restore a volume. */
+export function changeRestorers(
+  volumeId: string,
+  body: ChangeRestorersRequest,
+): Promise<EscrowRecord> {
+  return request({
+    route: apiRoutes.changeRestorers,
+    params: { volumeId },
+    body,
+    schema: escrowRecordSchema,
+  });
+}
+
+/** A committed generation's signed manifest and receipt (RS-7, and dedup across generations). */
+export function fetchGenerationManifest(
+  volumeId: string,
+  generation: number,
+): Promise<GenerationManifest> {
+  return request({
+    route: apiRoutes.generationManifest,
+    params: { volumeId, generation: String(generation) },
+    schema: generationManifestSchema,
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * The browser's backup database (SPEC §5 "storage"): the local copy of every
+ * volume this browser backed up — the primary copy of each pair (RC-1) —
+ * with the outbox of transfers not yet acknowledged by the site (RC-2), the
+ * resumable state of a running backup (BK-7), receipts (BK-10) and the
+ * site keys pinned on first contact (BK-8). Key material lives apart, in the
+ * key store (key-store.ts).
+ */
+
+import Dexie, { type Table } from 'dexie';
+import type { ChunkEntry, ReleasePolicy, SignedManifest } from '@/core/crypto';
+import type { Receipt, ReceiptStatement } from '@/core/crypto';
+import type { VolumeKind } from '@/core/volume';
+
+export const BACKUP_DATABASE_NAME = 'custodian-backup';
+
+/** A volume this browser has backed up (or is backing up) for one operator. */
+export interface VolumeRecord {
+  readonly volumeId: string;
+  readonly userId: string;
+  readonly kind: VolumeKind;
+  readonly label?: string;
+  /** Highest generation the site confirmed with a verified receipt, 0 if none yet. */
+  readonly latestGeneration: number;
+  readonly latestManifestHash: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * One generation of a volume: a backup in progress or a complete one.
+ * `in-progress` lasts from the first chunk until the receipt is verified.
+ */
+export interface GenerationRecord {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly userId: string;
+  readonly siteId: string;
+  readonly state: 'in-progress' | 'complete';
+  readonly kind: VolumeKind;
+  readonly label?: string;
+  /** What the operator selected; a re-selected file must match (BK-7). */
+  readonly file: {
+    readonly name: string;
+    readonly size: number;
+    readonly lastModified: number;
+    /** Chunk IDs of the first and last chunk, set once they are known. */
+    readonly firstChunkId?: string;
+    readonly lastChunkId?: string;
+  };
+  readonly chunkSize: number;
+  readonly chunkCount: number;
+  /** Epoch of this generation's data key. */
+  readonly epoch: number;
+  readonly previousManifestHash: string | null;
+  readonly restorers: readonly string[];
+  readonly policy: ReleasePolicy;
+  /** Chunks [0, nextPosition) are in the local copy and the hash state covers them. */
+  readonly nextPosition: number;
+  readonly bytesStored: number;
+  /** Saved ImageHash state after `nextPosition` chunks (BK-7). */
+  readonly hashState?: Uint8Array;
+  /** Plaintext bytes whose chunks the site holds (acknowledged, skipped or known). */
+  readonly bytesConfirmed: number;
+  /** The pair at the site and the stream's next sequence number (RC-2). */
+  readonly pairId?: string;
+  readonly nextSeq: number;
+  /** Highest sequence number the site reported applied in order. */
+  readonly siteSeqApplied: number;
+  readonly transfersSent: number;
+  readonly chunksSkipped: number;
+  readonly imageSha256?: string;
+  readonly manifest?: SignedManifest;
+  readonly manifestHash?: string;
+  /** Time spent running, across reloads (for the duration and MB/s shown at the end). */
+  readonly elapsedMs: number;
+  readonly startedAt: string;
+  readonly completedAt?: string;
+}
+
+/** One position of a generation's index (BK-6): which chunk sits there. */
+export interface IndexEntryRecord extends ChunkEntry {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly position: number;
+}
+
+/** A chunk blob of the local copy, stored once per volume and chunk ID. */
+export interface ChunkRecord {
+  readonly volumeId: string;
+  readonly chunkId: string;
+  readonly blob: Uint8Array<ArrayBuffer>;
+  readonly ciphertextSha256: string;
+  readonly length: number;
+  readonly epoch: number;
+}
+
+export type OutboxKind = 'epoch-key' | 'chunk' | 'commit';
+
+/**
+ * A transfer not yet acknowledged (RC-2). Chunk entries point at the blob in
+ * `chunks`; the others carry their (already wrapped or public) payload.
+ * `seq` is set when the transfer is first sent and never changes after.
+ */
+export interface OutboxRecord {
+  readonly volumeId: string;
+  readonly generation: number;
+  /** Send order: the epoch key first, chunks by position, the commit last. */
+  readonly order: number;
+  readonly kind: OutboxKind;
+  readonly chunkId?: string;
+  /** Of a chunk's blob: a site answering HEAD with another hash holds another blob. */
+  readonly ciphertextSha256?: string;
+  readonly epoch?: number;
+  readonly payload?: Uint8Array<ArrayBuffer>;
+  readonly seq?: number;
+}
+
+export interface ReceiptRecord {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly userId: string;
+  readonly receipt: Receipt;
+  readonly statement: ReceiptStatement;
+  readonly storedAt: string;
+}
+
+/** Public keys of a site as first met (BK-8): a change stops every backup. */
+export interface SitePinRecord {
+  readonly siteId: string;
+  readonly siteName: string;
+  /** The escrow key itself, so a registration file can be made while the site is away (BK-9). */
+  readonly escrowJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  readonly escrowFingerprint: string;
+  readonly signingFingerprint: string;
+  readonly pinnedAt: string;
+}
+
+export const OUTBOX_ORDER_EPOCH_KEY = 0;
+export const OUTBOX_ORDER_COMMIT = Number.MAX_SAFE_INTEGER;
+/** The outbox order of the chunk at `position`. */
+export function outboxOrderOfPosition(position: number): number {
+  return position + 1;
+}
+
+export class BackupDatabase extends Dexie {
+  declare volumes: Table<VolumeRecord, string>;
+  declare generations: Table<GenerationRecord, [string, number]>;
+  declare indexEntries: Table<IndexEntryRecord, [string, number, number]>;
+  declare chunks: Table<ChunkRecord, [string, string]>;
+  declare outbox: Table<OutboxRecord, [string, number, number]>;
+  declare receipts: Table<ReceiptRecord, [string, number]>;
+  declare sitePins: Table<SitePinRecord, string>;
+
+  constructor(name: string = BACKUP_DATABASE_NAME) {
+    super(name);
+    this.version(1).stores({
+      volumes: 'volumeId, userId',
+      generations: '[volumeId+generation], userId, state',
+      indexEntries: '[volumeId+generation+position]',
+      chunks: '[volumeId+chunkId], volumeId',
+      outbox: '[volumeId+generation+order]',
+      receipts: '[volumeId+generation], userId',
+      sitePins: 'siteId',
+    });
+  }
+}
+
+let shared: BackupDatabase | undefined;
+
+/** The console's one connection to the backup database. */
+export function backupDatabase(): BackupDatabase {
+  shared ??= new BackupDatabase();
+  return shared;
+}
+
+/** Closes the shared connection (tests). */
+export function closeBackupDatabase(): void {
+  shared?.close();
+  shared = undefined;
+}
+
+/** Key ranges over the compound keys of one generation. */
+export function generationRange(
+  volumeId: string,
+  generation: number,
+): [[string, number, number], [string, number, number]] {
+  return [
+    [volumeId, generation, -Infinity],
+    [volumeId, generation, Infinity],
+  ];
+}

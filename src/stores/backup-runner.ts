@@ -1,0 +1,865 @@
+/**
+ * One backup of one image, from "Back up" to the verified receipt (BK-3 …
+ * BK-11), in the order BK-8 fixes: claim → chunks → escrow → commit →
+ * receipt. The local half (encoder) and the remote half (uploader) run side
+ * by side; everything they do is stored as they go, so a reload, a crash or
+ * a site that goes away resumes from IndexedDB without encrypting a stored
+ * chunk again or resending an acknowledged transfer (BK-7). No Vue here: the
+ * screen's store and the benchmark drive it the same way.
+ */
+
+import type { Claim, CommitPayload, SiteInfo } from '@/core/contract';
+import {
+  buildManifest,
+  canonicalJson,
+  CHUNK_SIZE,
+  computeChunkId,
+  ImageHash,
+  manifestHash,
+  restorerListHash,
+  sealEnvelope,
+  signManifest,
+  toHex,
+  utf8,
+  verifyReceipt,
+  type ChunkEntry,
+  type JsonValue,
+  type Receipt,
+  type ReceiptStatement,
+  type ReleasePolicy,
+} from '@/core/crypto';
+import type { VolumeIdentity } from '@/core/volume';
+import {
+  OUTBOX_ORDER_COMMIT,
+  OUTBOX_ORDER_EPOCH_KEY,
+  outboxOrderOfPosition,
+  type GenerationRecord,
+  type OutboxRecord,
+} from '@/storage/database';
+import {
+  deletePendingDataKey,
+  getChunkIdKey,
+  getChunkIdKeyForEscrow,
+  getPendingDataKey,
+  unwrapPendingDataKey,
+  type DeviceKeyRecord,
+} from '@/storage/key-store';
+import { LocalCopy } from '@/storage/local-copy';
+import { checkQuota, requestPersistence } from '@/storage/storage-quota';
+import { ChunkBudget } from '@/workers/chunk-budget';
+import { ChunkLedger } from '@/workers/chunk-ledger';
+import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
+import {
+  MIN_IMAGE_SIZE,
+  PROGRESS_INTERVAL_MS,
+  RUNNER_LOCK_NAME,
+  maxChunksInMemory,
+  sealWorkerCount,
+} from '@/workers/constants';
+import { createSealPool, type SealPool } from '@/workers/seal-pool';
+import { BackupCancelled, RunControl } from './backup-control';
+import { encodeImage } from './backup-encoder';
+import { BackupError, isSiteUnreachable } from './backup-errors';
+import {
+  checkSiteKeys,
+  ensureDeviceKey,
+  makeGenerationKeys,
+  registerDeviceKey,
+} from './backup-keys';
+import { liveSite, type BackupSite } from './backup-site';
+import { ClaimLostError, StreamLostError, Uploader } from './backup-uploader';
+
+export type BackupStage =
+  'preparing' | 'claiming' | 'encrypting' | 'sending' | 'committing' | 'complete';
+
+/** What the screen shows while a backup runs (BK-7). */
+export interface BackupSnapshot {
+  readonly stage: BackupStage;
+  readonly paused: boolean;
+  readonly siteReachable: boolean;
+  readonly volumeId: string;
+  readonly generation: number | null;
+  readonly totalBytes: number;
+  /** Plaintext bytes encrypted and in the local copy. */
+  readonly bytesStored: number;
+  /** Plaintext bytes the site holds: what the progress bar counts. */
+  readonly bytesConfirmed: number;
+  readonly transfersSent: number;
+  readonly chunksSkipped: number;
+  /** Running time of this backup, across reloads, without pauses. */
+  readonly elapsedMs: number;
+}
+
+export interface BackupResult {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly fileName: string;
+  readonly size: number;
+  readonly imageSha256: string;
+  readonly durationMs: number;
+  readonly bytesPerSecond: number;
+  readonly receipt: Receipt;
+  readonly statement: ReceiptStatement;
+}
+
+export interface BackupRequest {
+  readonly file: ImageFile;
+  readonly identity: VolumeIdentity;
+  readonly userId: string;
+  /** Restorer IDs; the operator is added (BK-4). */
+  readonly restorers: readonly string[];
+  readonly policy: ReleasePolicy;
+}
+
+export interface RunnerDeps {
+  readonly site: BackupSite;
+  readonly localCopy: LocalCopy;
+  readonly createPool: (size: number) => SealPool;
+  readonly workers: number;
+  /** The format fixes 4 MiB; tests use smaller chunks. */
+  readonly chunkSize: number;
+  readonly now: () => number;
+  readonly storage: StorageManager | undefined;
+  readonly locks: LockManager | undefined;
+  /** Label the device key is registered under (ID-6). */
+  readonly deviceLabel: string;
+}
+
+export function defaultRunnerDeps(): RunnerDeps {
+  return {
+    site: liveSite,
+    localCopy: new LocalCopy(),
+    createPool: createSealPool,
+    workers: sealWorkerCount(),
+    chunkSize: CHUNK_SIZE,
+    now: () => Date.now(),
+    storage: globalThis.navigator?.storage,
+    locks: globalThis.navigator?.locks,
+    deviceLabel: globalThis.navigator?.userAgent?.slice(0, 100) ?? 'browser',
+  };
+}
+
+interface RunState {
+  info: SiteInfo;
+  signingKey: CryptoKey;
+  device: DeviceKeyRecord;
+  record: GenerationRecord;
+  chunkIdKey: CryptoKey;
+  dataKey: CryptoKey;
+  ledger: ChunkLedger;
+  /** Chunk IDs of the previous generation: the site holds them for good. */
+  previous: Set<string>;
+}
+
+export class BackupRunner {
+  readonly control: RunControl;
+  readonly #deps: RunnerDeps;
+  readonly #request: BackupRequest;
+  readonly #onSnapshot: (snapshot: BackupSnapshot) => void;
+  #snapshot: BackupSnapshot;
+  #lastEmit = 0;
+  #startedAt = 0;
+  #elapsedBefore = 0;
+
+  constructor(
+    request: BackupRequest,
+    onSnapshot: (snapshot: BackupSnapshot) => void,
+    deps: RunnerDeps = defaultRunnerDeps(),
+  ) {
+    this.#deps = deps;
+    this.#request = request;
+    this.#onSnapshot = onSnapshot;
+    this.control = new RunControl(deps.now);
+    this.#snapshot = {
+      stage: 'preparing',
+      paused: false,
+      siteReachable: true,
+      volumeId: request.identity.volumeId,
+      generation: null,
+      totalBytes: request.file.size,
+      bytesStored: 0,
+      bytesConfirmed: 0,
+      transfersSent: 0,
+      chunksSkipped: 0,
+      elapsedMs: 0,
+    };
+  }
+
+  get snapshot(): BackupSnapshot {
+    return this.#snapshot;
+  }
+
+  pause(): void {
+    this.control.pause();
+    this.#emit({ paused: true }, true);
+  }
+
+  resume(): void {
+    this.control.resume();
+    this.#emit({ paused: false }, true);
+  }
+
+  /** Stops at once; run() then releases the claim and rejects with BackupCancelled. */
+  cancel(): void {
+    this.control.stop(new BackupCancelled());
+  }
+
+  /** Runs the backup; one runner per browser at a time (Web Locks, BK-7). */
+  async run(): Promise<BackupResult> {
+    const { locks } = this.#deps;
+    if (!locks) return this.#run();
+    return locks.request(RUNNER_LOCK_NAME, { ifAvailable: true }, async (lock) => {
+      if (!lock) {
+        throw new BackupError(
+          'already_running',
+          'Another backup is running in this browser (in another tab or window).',
+        );
+      }
+      return this.#run();
+    });
+  }
+
+  #elapsed(): number {
+    return this.#elapsedBefore + (this.#deps.now() - this.#startedAt - this.control.pausedMs);
+  }
+
+  #emit(changes: Partial<BackupSnapshot>, force = false): void {
+    this.#snapshot = { ...this.#snapshot, ...changes, elapsedMs: this.#elapsed() };
+    const now = this.#deps.now();
+    if (force || now - this.#lastEmit >= PROGRESS_INTERVAL_MS) {
+      this.#lastEmit = now;
+      this.#onSnapshot(this.#snapshot);
+    }
+  }
+
+  async #run(): Promise<BackupResult> {
+    const { site } = this.#deps;
+    const { file, identity } = this.#request;
+    const volumeId = identity.volumeId;
+    this.#startedAt = this.#deps.now();
+    let claimed = false;
+    try {
+      this.#emit({ stage: 'preparing' }, true);
+      checkImageSize(file.size);
+      const info = await this.#reach(() => site.siteInfo());
+      const signingKey = await checkSiteKeys(info, this.#deps.localCopy.db);
+      const device = await ensureDeviceKey(this.#request.userId);
+      await this.#reach(() => registerDeviceKey(site, device, this.#deps.deviceLabel));
+
+      let pending = (await this.#deps.localCopy.inProgress(this.#request.userId)).find(
+        (g) => g.volumeId === volumeId,
+      );
+      if (pending) await this.#checkSameImage(pending);
+      const quota = await checkQuota(file.size, pending?.bytesStored ?? 0, this.#deps.storage);
+      if (!quota.enough) {
+        throw new BackupError('quota_insufficient', 'Not enough browser storage for this backup.', {
+          needed: quota.needed,
+          available: quota.available ?? 0,
+        });
+      }
+      await requestPersistence(this.#deps.storage);
+
+      this.#emit({ stage: 'claiming' }, true);
+      const claim = await this.#reach(() => site.claim(volumeId, pending !== undefined));
+      claimed = true;
+      if (pending && committedMeanwhile(pending, claim)) {
+        const result = await this.#completeLanded(pending, signingKey);
+        await site.releaseClaim(volumeId).catch(() => undefined);
+        claimed = false;
+        return result;
+      }
+      if (pending && pending.generation !== claim.nextGeneration) {
+        await this.#discard(pending);
+        pending = undefined;
+      }
+      const state = await this.#prepareGeneration(info, signingKey, device, claim, pending);
+      this.#elapsedBefore = state.record.elapsedMs;
+      return await this.#transfer(state, claim);
+    } catch (error) {
+      if (this.control.stopped && this.control.signal.reason instanceof BackupCancelled) {
+        // BK-7: Cancel gives the claim back; the local copy stays until the operator decides.
+        if (claimed) await site.releaseClaim(volumeId).catch(() => undefined);
+        throw this.control.signal.reason;
+      }
+      throw error;
+    }
+  }
+
+  /** Calls the site once; unreachable becomes a clear error before anything is stored. */
+  async #reach<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (this.control.stopped) throw this.control.signal.reason;
+      if (isSiteUnreachable(error)) {
+        throw new BackupError(
+          'site_unreachable',
+          'The site could not be reached.',
+          {},
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** BK-7: a re-selected file must be the one the interrupted backup was reading. */
+  async #checkSameImage(pending: GenerationRecord): Promise<void> {
+    const { file } = this.#request;
+    const mismatch = (): BackupError =>
+      new BackupError('image_mismatch', 'This file is not the image the interrupted backup read.', {
+        fileName: pending.file.name,
+      });
+    if (file.size !== pending.file.size) throw mismatch();
+    const key = await getChunkIdKey(pending.volumeId);
+    if (!key) return;
+    const reader = new ChunkReader(file, pending.chunkSize);
+    const check = async (position: number, expected: string | undefined): Promise<void> => {
+      if (!expected) return;
+      const id = toHex(await computeChunkId(key, new Uint8Array(await reader.read(position))));
+      if (id !== expected) throw mismatch();
+    };
+    await check(0, pending.file.firstChunkId);
+    await check(reader.chunkCount - 1, pending.file.lastChunkId);
+  }
+
+  async #discard(record: GenerationRecord): Promise<void> {
+    await this.#deps.localCopy.deleteGeneration(record.volumeId, record.generation, {
+      keepSent: record.generation > 1,
+    });
+    await deletePendingDataKey(record.volumeId, record.generation);
+  }
+
+  /** Keys, the generation record and the ledger: a new generation, or the interrupted one. */
+  async #prepareGeneration(
+    info: SiteInfo,
+    signingKey: CryptoKey,
+    device: DeviceKeyRecord,
+    claim: Claim,
+    pending: GenerationRecord | undefined,
+  ): Promise<RunState> {
+    const { localCopy } = this.#deps;
+    const { file, identity, userId } = this.#request;
+    const volumeId = identity.volumeId;
+    let record = pending;
+    let chunkIdKey: CryptoKey | undefined;
+    let dataKey: CryptoKey | undefined;
+    if (record) {
+      const stored = await getPendingDataKey(volumeId, record.generation);
+      chunkIdKey = await getChunkIdKey(volumeId);
+      if (!stored || !chunkIdKey || stored.epoch !== record.epoch) {
+        await this.#discard(record);
+        record = undefined;
+      } else {
+        dataKey = stored.key;
+      }
+    }
+    if (!record) {
+      const epoch = claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0;
+      const keys = await makeGenerationKeys(volumeId, claim.nextGeneration, epoch);
+      chunkIdKey = keys.chunkIdKey;
+      dataKey = keys.dataKey;
+      const now = new Date(this.#deps.now()).toISOString();
+      record = {
+        volumeId,
+        generation: claim.nextGeneration,
+        userId,
+        siteId: info.siteId,
+        state: 'in-progress',
+        kind: identity.kind,
+        ...(identity.label === undefined ? {} : { label: identity.label }),
+        file: { name: file.name, size: file.size, lastModified: file.lastModified },
+        chunkSize: this.#deps.chunkSize,
+        chunkCount: new ChunkReader(file, this.#deps.chunkSize).chunkCount,
+        epoch,
+        previousManifestHash: claim.previousManifestHash,
+        restorers: restorersWithOwner(this.#request.restorers, userId),
+        policy: this.#request.policy,
+        nextPosition: 0,
+        bytesStored: 0,
+        bytesConfirmed: 0,
+        pairId: claim.pairId,
+        nextSeq: nextSeqAfter(claim),
+        siteSeqApplied: claim.seqApplied,
+        transfersSent: 0,
+        chunksSkipped: 0,
+        elapsedMs: 0,
+        startedAt: now,
+      };
+      // BK-8: the epoch key is announced before any chunk encrypted under it.
+      const envelope = await sealEnvelope(
+        {
+          volumeId,
+          chunkIdKey: keys.chunkIdKeyForEscrow,
+          dataKeys: new Map([[epoch, keys.dataKeyForEscrow]]),
+        },
+        info.escrowKey.jwk,
+        { purpose: 'escrow' },
+      );
+      await localCopy.createGeneration(record, {
+        volumeId,
+        userId,
+        kind: identity.kind,
+        ...(identity.label === undefined ? {} : { label: identity.label }),
+        latestGeneration: claim.nextGeneration - 1,
+        latestManifestHash: claim.previousManifestHash,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await localCopy.putOutbox([epochKeyEntry(record, envelope)]);
+    }
+    const previous = await this.#previousIndex(volumeId, claim);
+    const ledger = new ChunkLedger();
+    ledger.addAtSite(previous);
+    const escrowed = new Set([...claim.epochs, record.epoch]);
+    const local = await localCopy.chunkEntries(volumeId);
+    ledger.addLocal([...local.values()].filter((entry) => escrowed.has(entry.epoch)));
+    return {
+      info,
+      signingKey,
+      device,
+      record,
+      chunkIdKey: chunkIdKey!,
+      dataKey: dataKey!,
+      ledger,
+      previous: new Set(previous.map((entry) => entry.chunkId)),
+    };
+  }
+
+  /** The previous generation's index: what the site holds for good (BK-6 dedup). */
+  async #previousIndex(volumeId: string, claim: Claim): Promise<ChunkEntry[]> {
+    const previous = claim.nextGeneration - 1;
+    if (previous < 1) return [];
+    const local = await this.#deps.localCopy.getGeneration(volumeId, previous);
+    if (local?.state === 'complete' && local.manifestHash === claim.previousManifestHash) {
+      return this.#deps.localCopy.index(volumeId, previous);
+    }
+    try {
+      const remote = await this.#deps.site.generationManifest(volumeId, previous);
+      if ((await manifestHash(remote.manifest)) === claim.previousManifestHash) {
+        return remote.manifest.index.chunks;
+      }
+    } catch {
+      // Without the previous index every chunk is checked with the site (HEAD) instead.
+    }
+    return [];
+  }
+
+  /**
+   * Brings the outbox in line with what the site says it has (RC-2):
+   * acknowledged entries leave, the rest keep their numbers, and if the site
+   * lost transfers it had acknowledged, the stream is rebuilt from the local copy.
+   */
+  async #reconcile(
+    state: RunState,
+    claim: Claim,
+  ): Promise<{ outbox: OutboxRecord[]; nextSeq: number; claim: Claim }> {
+    const { localCopy } = this.#deps;
+    const { record, ledger } = state;
+    let outbox = await localCopy.outbox(record.volumeId, record.generation);
+    const received = new Set(claim.buffered);
+    const acknowledged = (entry: OutboxRecord): boolean =>
+      entry.seq !== undefined && (entry.seq <= claim.seqApplied || received.has(entry.seq));
+    const numbered = new Set(outbox.map((e) => e.seq).filter((s) => s !== undefined));
+    let lost =
+      record.pairId !== claim.pairId ||
+      claim.seqApplied < record.siteSeqApplied ||
+      (!claim.epochs.includes(record.epoch) &&
+        !outbox.some((e) => e.kind === 'epoch-key' && e.epoch === record.epoch));
+    for (let seq = claim.seqApplied + 1; seq < record.nextSeq && !lost; seq++) {
+      if (!received.has(seq) && !numbered.has(seq)) lost = true;
+    }
+    if (lost) return this.#rebuild(state);
+
+    for (const entry of outbox.filter(acknowledged)) {
+      if (entry.kind === 'chunk') ledger.settle(entry.chunkId!);
+      await localCopy.settle(entry, {
+        sent: true,
+        siteSeqApplied: claim.seqApplied,
+        bytesConfirmed: ledger.bytesConfirmed,
+      });
+    }
+    outbox = outbox.filter((entry) => !acknowledged(entry));
+    if (record.manifest && !outbox.some((e) => e.kind === 'commit')) {
+      const commit = commitEntry(record);
+      await localCopy.putOutbox([commit]);
+      outbox.push(commit);
+    }
+    const nextSeq = Math.max(
+      nextSeqAfter(claim),
+      record.nextSeq,
+      ...outbox.map((e) => (e.seq ?? 0) + 1),
+    );
+    await localCopy.updateGeneration(record.volumeId, record.generation, {
+      pairId: claim.pairId,
+      siteSeqApplied: claim.seqApplied,
+      nextSeq,
+    });
+    return { outbox, nextSeq, claim };
+  }
+
+  /**
+   * The site lost part of the stream: claim afresh (dropping what it
+   * buffered) and queue again, from the local copy, everything of this
+   * generation it may not hold.
+   */
+  async #rebuild(
+    state: RunState,
+  ): Promise<{ outbox: OutboxRecord[]; nextSeq: number; claim: Claim }> {
+    const { localCopy, site } = this.#deps;
+    const { record, ledger } = state;
+    const claim = await this.#reach(() => site.claim(record.volumeId, false));
+    await localCopy.clearOutbox(record.volumeId, record.generation);
+    const outbox: OutboxRecord[] = [];
+    if (!claim.epochs.includes(record.epoch)) {
+      outbox.push(epochKeyEntry(record, await this.#resealEpochKey(state)));
+    }
+    const stored = await localCopy.index(record.volumeId, record.generation);
+    const bytes = new Map<string, number>();
+    const first = new Map<string, { position: number; entry: ChunkEntry }>();
+    stored.forEach((entry, position) => {
+      if (state.previous.has(entry.chunkId)) return;
+      bytes.set(entry.chunkId, (bytes.get(entry.chunkId) ?? 0) + entry.length);
+      if (!first.has(entry.chunkId)) first.set(entry.chunkId, { position, entry });
+    });
+    for (const [chunkId, { position, entry }] of first) {
+      ledger.requeue(chunkId, bytes.get(chunkId)!);
+      outbox.push({
+        volumeId: record.volumeId,
+        generation: record.generation,
+        order: outboxOrderOfPosition(position),
+        kind: 'chunk',
+        chunkId,
+        ciphertextSha256: entry.ciphertextSha256,
+      });
+    }
+    if (record.manifest) outbox.push(commitEntry(record));
+    await localCopy.putOutbox(outbox);
+    const nextSeq = nextSeqAfter(claim);
+    await localCopy.updateGeneration(record.volumeId, record.generation, {
+      pairId: claim.pairId,
+      siteSeqApplied: claim.seqApplied,
+      nextSeq,
+    });
+    return { outbox, nextSeq, claim };
+  }
+
+  /** A new escrow envelope of this generation's epoch key, from the kept escrow copies. */
+  async #resealEpochKey(state: RunState): Promise<string> {
+    const { record, info } = state;
+    const stored = await getPendingDataKey(record.volumeId, record.generation);
+    const chunkIdKey = await getChunkIdKeyForEscrow(record.volumeId);
+    if (!stored || !chunkIdKey) {
+      throw new BackupError('chunk_id_key_missing', "This volume's keys are not on this device.", {
+        volumeId: record.volumeId,
+      });
+    }
+    return sealEnvelope(
+      {
+        volumeId: record.volumeId,
+        chunkIdKey,
+        dataKeys: new Map([[record.epoch, await unwrapPendingDataKey(stored)]]),
+      },
+      info.escrowKey.jwk,
+      { purpose: 'escrow' },
+    );
+  }
+
+  async #transfer(state: RunState, firstClaim: Claim): Promise<BackupResult> {
+    const { localCopy, site } = this.#deps;
+    const { record, ledger } = state;
+    // The ledger learns what is waiting and what the site already holds.
+    const waiting = await localCopy.outbox(record.volumeId, record.generation);
+    for (const entry of waiting) if (entry.kind === 'chunk') ledger.markPending(entry.chunkId!);
+    ledger.restoreConfirmed(await localCopy.index(record.volumeId, record.generation));
+    const reconciled = await this.#reconcile(state, firstClaim);
+    state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
+
+    const reader = new ChunkReader(this.#request.file, record.chunkSize);
+    const pool = this.#deps.createPool(this.#deps.workers);
+    const budget = new ChunkBudget(maxChunksInMemory(pool.size));
+    let transfersSent = state.record.transfersSent;
+    let chunksSkipped = state.record.chunksSkipped;
+    let bytesStored = state.record.bytesStored;
+    let encodingDone = false;
+    const uploader = new Uploader({
+      volumeId: record.volumeId,
+      generation: record.generation,
+      chunkSize: record.chunkSize,
+      site,
+      localCopy,
+      ledger,
+      control: this.control,
+      pairId: reconciled.claim.pairId,
+      nextSeq: reconciled.nextSeq,
+      onReachability: (reachable) => this.#emit({ siteReachable: reachable }, true),
+      onSettled: (_entry, sent) => {
+        if (sent) transfersSent += 1;
+        else chunksSkipped += 1;
+        this.#emit({
+          bytesConfirmed: ledger.bytesConfirmed,
+          transfersSent,
+          chunksSkipped,
+          ...(encodingDone ? { stage: uploader.pendingCount <= 1 ? 'committing' : 'sending' } : {}),
+        });
+      },
+    });
+    uploader.load(reconciled.outbox);
+    this.#emit(
+      {
+        stage: 'encrypting',
+        generation: record.generation,
+        bytesStored,
+        bytesConfirmed: ledger.bytesConfirmed,
+        transfersSent,
+        chunksSkipped,
+      },
+      true,
+    );
+
+    try {
+      const encoding = (async () => {
+        if (state.record.nextPosition < reader.chunkCount) {
+          const hash = state.record.hashState
+            ? await ImageHash.restore(new Uint8Array(state.record.hashState))
+            : await ImageHash.create();
+          await pool.init({
+            volumeId: record.volumeId,
+            epoch: record.epoch,
+            chunkIdKey: state.chunkIdKey,
+            dataKey: state.dataKey,
+            knownChunkIds: ledger.knownChunkIds(),
+          });
+          await encodeImage({
+            record: state.record,
+            reader,
+            pool,
+            budget,
+            localCopy,
+            hash,
+            ledger,
+            control: this.control,
+            handOver: (entries, blob) => uploader.enqueue(entries, blob),
+            onStored: (progress) => {
+              bytesStored = progress.bytesStored;
+              this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
+            },
+            elapsedMs: () => this.#elapsed(),
+          });
+        }
+        encodingDone = true;
+        this.#emit({ stage: uploader.pendingCount <= 1 ? 'committing' : 'sending' }, true);
+        await this.#addCommit(state, uploader);
+      })();
+      encoding.catch((error: unknown) => this.control.stop(error));
+      const [, answer] = await Promise.all([encoding, this.#sendAll(state, uploader)]);
+      this.#emit({ stage: 'committing' }, true);
+      return await this.#finish(state.record, state.signingKey, state.device, answer.receipt!);
+    } finally {
+      pool.close();
+      uploader.dispose();
+    }
+  }
+
+  /**
+   * Sends until the receipt. A lost claim is claimed again and the outbox
+   * reconciled; a stream the site lost part of is rebuilt from the local
+   * copy. Each at most twice, then the site's refusal is shown.
+   */
+  async #sendAll(state: RunState, uploader: Uploader): ReturnType<Uploader['run']> {
+    for (let recoveries = 0; ; recoveries++) {
+      try {
+        return await uploader.run();
+      } catch (error) {
+        if (!(error instanceof ClaimLostError || error instanceof StreamLostError)) throw error;
+        if (recoveries >= 2) throw error.refusal;
+        uploader.holdIntake();
+        state.record = (await this.#deps.localCopy.getGeneration(
+          state.record.volumeId,
+          state.record.generation,
+        ))!;
+        const reconciled =
+          error instanceof ClaimLostError
+            ? await this.#reconcile(
+                state,
+                await this.#reach(() => this.#deps.site.claim(state.record.volumeId, true)),
+              )
+            : await this.#rebuild(state);
+        uploader.renumber(reconciled.claim.pairId, reconciled.nextSeq);
+        uploader.reload(reconciled.outbox);
+      }
+    }
+  }
+
+  /** Builds and signs the manifest once every chunk is stored, and queues the commit. */
+  async #addCommit(state: RunState, uploader: Uploader): Promise<void> {
+    const { localCopy } = this.#deps;
+    let record = (await localCopy.getGeneration(state.record.volumeId, state.record.generation))!;
+    if (!record.manifest) {
+      const chunks = await localCopy.index(record.volumeId, record.generation);
+      if (chunks.length !== record.chunkCount || !record.hashState) {
+        throw new BackupError('unexpected', 'The local copy of this backup is incomplete.', {
+          message: `${chunks.length} of ${record.chunkCount} chunks are stored`,
+        });
+      }
+      const imageSha256 = (await ImageHash.restore(new Uint8Array(record.hashState))).digestHex();
+      const unsigned = await buildManifest(
+        {
+          volumeId: record.volumeId,
+          generation: record.generation,
+          previousManifestHash: record.previousManifestHash,
+          chunks,
+          deviceKeyFingerprint: state.device.fingerprint,
+          chunkSize: record.chunkSize,
+        },
+        {
+          imageSha256,
+          fileName: record.file.name,
+          size: record.file.size,
+          volumeKind: record.kind,
+        },
+        { dataKey: state.dataKey, epoch: record.epoch },
+      );
+      const manifest = await signManifest(unsigned, state.device.privateKey);
+      const changes = { manifest, manifestHash: await manifestHash(manifest), imageSha256 };
+      await localCopy.updateGeneration(record.volumeId, record.generation, changes);
+      record = { ...record, ...changes };
+    }
+    state.record = record;
+    const commit = commitEntry(record);
+    const waiting = await localCopy.outbox(record.volumeId, record.generation);
+    if (!waiting.some((e) => e.kind === 'commit')) await localCopy.putOutbox([commit]);
+    uploader.enqueue([commit]);
+  }
+
+  /** BK-10: checks the receipt's signature and content, stores it, drops the data key (BK-8). */
+  async #finish(
+    record: GenerationRecord,
+    signingKey: CryptoKey,
+    device: DeviceKeyRecord,
+    receipt: Receipt,
+  ): Promise<BackupResult> {
+    let statement: ReceiptStatement;
+    try {
+      statement = await verifyReceipt(receipt, signingKey, {
+        volumeId: record.volumeId,
+        generation: record.generation,
+        manifestHash: record.manifestHash!,
+        owner: record.userId,
+        policy: record.policy,
+        restorerListHash: await restorerListHash(record.restorers),
+        siteId: record.siteId,
+        deviceKeyFingerprint: device.fingerprint,
+      });
+    } catch (error) {
+      throw new BackupError(
+        'receipt_invalid',
+        'The site confirmed this backup with a receipt that does not check out.',
+        { message: error instanceof Error ? error.message : String(error) },
+        { cause: error },
+      );
+    }
+    const elapsedMs = this.#elapsed();
+    const completedAt = new Date(this.#deps.now()).toISOString();
+    await this.#deps.localCopy.updateGeneration(record.volumeId, record.generation, { elapsedMs });
+    await this.#deps.localCopy.complete(record, receipt, statement, completedAt);
+    await deletePendingDataKey(record.volumeId, record.generation);
+    this.#emit({ stage: 'complete', bytesConfirmed: record.file.size }, true);
+    return resultOf(record, receipt, statement, elapsedMs);
+  }
+
+  /**
+   * The commit of an interrupted backup reached the site before the page
+   * went away: fetch its receipt and finish, instead of backing up again.
+   */
+  async #completeLanded(pending: GenerationRecord, signingKey: CryptoKey): Promise<BackupResult> {
+    const device = await ensureDeviceKey(this.#request.userId);
+    const landed = await this.#reach(() =>
+      this.#deps.site.generationManifest(pending.volumeId, pending.generation),
+    );
+    this.#elapsedBefore = pending.elapsedMs;
+    this.#startedAt = this.#deps.now();
+    return this.#finish(pending, signingKey, device, landed.receipt);
+  }
+}
+
+function checkImageSize(size: number): void {
+  if (size === 0) throw new BackupError('image_empty', 'The image is empty (0 bytes).');
+  if (size < MIN_IMAGE_SIZE) {
+    throw new BackupError('image_too_small', 'The file is too small to be a media image.', {
+      size,
+      min: MIN_IMAGE_SIZE,
+    });
+  }
+}
+
+function committedMeanwhile(pending: GenerationRecord, claim: Claim): boolean {
+  return (
+    pending.manifestHash !== undefined &&
+    claim.nextGeneration === pending.generation + 1 &&
+    claim.previousManifestHash === pending.manifestHash
+  );
+}
+
+/** The first number after everything the site has, applied or buffered. */
+function nextSeqAfter(claim: Claim): number {
+  return Math.max(claim.seqApplied, ...claim.buffered) + 1;
+}
+
+/** BK-4: the operator is always a restorer; IDs once each, sorted. */
+export function restorersWithOwner(restorers: readonly string[], owner: string): string[] {
+  return [...new Set([owner, ...restorers])].sort();
+}
+
+function epochKeyEntry(record: GenerationRecord, envelope: string): OutboxRecord {
+  return {
+    volumeId: record.volumeId,
+    generation: record.generation,
+    order: OUTBOX_ORDER_EPOCH_KEY,
+    kind: 'epoch-key',
+    epoch: record.epoch,
+    payload: utf8(envelope),
+  };
+}
+
+function commitEntry(record: GenerationRecord): OutboxRecord {
+  return {
+    volumeId: record.volumeId,
+    generation: record.generation,
+    order: OUTBOX_ORDER_COMMIT,
+    kind: 'commit',
+    payload: commitPayloadBytes(record),
+  };
+}
+
+/** The commit's payload: canonical JSON of the signed manifest and the escrow terms (BK-8). */
+export function commitPayloadBytes(record: GenerationRecord): Uint8Array<ArrayBuffer> {
+  const payload: CommitPayload = {
+    manifest: record.manifest!,
+    restorers: [...record.restorers],
+    policy: record.policy,
+  };
+  return canonicalJson(payload as unknown as JsonValue);
+}
+
+function resultOf(
+  record: GenerationRecord,
+  receipt: Receipt,
+  statement: ReceiptStatement,
+  durationMs: number,
+): BackupResult {
+  const size = record.file.size;
+  return {
+    volumeId: record.volumeId,
+    generation: record.generation,
+    fileName: record.file.name,
+    size,
+    imageSha256: record.imageSha256 ?? '',
+    durationMs,
+    bytesPerSecond: durationMs > 0 ? (size * 1000) / durationMs : 0,
+    receipt,
+    statement,
+  };
+}

@@ -1,0 +1,401 @@
+/**
+ * The remote half of the pipeline (BK-6, BK-8, RC-2): drains the outbox into
+ * the pair's transfer stream. Each transfer gets the next sequence number
+ * when it is first sent (stored before the PUT, so a resend after a crash
+ * uses the same number), the epoch-key announcement before any chunk, the
+ * commit only after everything else is acknowledged. A chunk the site
+ * already holds is not sent. While the site is unreachable the uploader
+ * waits and tries again; the local copy goes on growing meanwhile.
+ */
+
+import { ApiError } from '@/api/request';
+import type { TransferReceived } from '@/api/transfers';
+import { sha256Hex } from '@/core/crypto';
+import { encodeTransfer, type TransferHeader } from '@/core/transfer/frame';
+import type { OutboxRecord } from '@/storage/database';
+import type { LocalCopy } from '@/storage/local-copy';
+import type { ChunkLedger } from '@/workers/chunk-ledger';
+import {
+  COMMIT_RECHECK,
+  RECONNECT,
+  UPLOAD_HANDOVER_CHUNKS,
+  UPLOAD_PARALLELISM,
+} from '@/workers/constants';
+import type { RunControl } from './backup-control';
+import type { BlobHandover } from './backup-encoder';
+import { BackupError, isSiteUnreachable } from './backup-errors';
+import type { BackupSite } from './backup-site';
+
+/** The site no longer knows the pair this stream was numbered for: claim again. */
+export class ClaimLostError extends Error {
+  constructor(readonly refusal: ApiError) {
+    super(`The site refused a transfer of this backup's claim: ${refusal.message}`);
+    this.name = 'ClaimLostError';
+  }
+}
+
+/**
+ * The site refused the commit because chunks or epoch keys it had received
+ * are gone (a claim that outlived its time-to-live is collected, BK-8): the
+ * stream is rebuilt from the local copy and the commit sent again.
+ */
+export class StreamLostError extends Error {
+  constructor(readonly refusal: ApiError) {
+    super(`The site lost part of this backup's transfers: ${refusal.message}`);
+    this.name = 'StreamLostError';
+  }
+}
+
+/** Site codes of a commit refused for lack of what was sent earlier. */
+const STREAM_LOST_CODES = new Set(['chunks_missing', 'keys_missing']);
+
+export interface UploaderParams {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly chunkSize: number;
+  readonly site: BackupSite;
+  readonly localCopy: LocalCopy;
+  readonly ledger: ChunkLedger;
+  readonly control: RunControl;
+  readonly pairId: string;
+  readonly nextSeq: number;
+  /** The site became unreachable (false) or answered again (true). */
+  readonly onReachability: (reachable: boolean) => void;
+  /** An outbox entry was settled (sent or found at the site). */
+  readonly onSettled: (entry: OutboxRecord, sent: boolean) => void;
+}
+
+type Pick = OutboxRecord | 'wait' | 'done';
+
+export class Uploader {
+  readonly #p: UploaderParams;
+  #pairId: string;
+  #nextSeq: number;
+  #pending: OutboxRecord[] = [];
+  #inFlight = new Set<number>();
+  #blobs = new Map<string, BlobHandover>();
+  #seqLock: Promise<unknown> = Promise.resolve();
+  #wakers: (() => void)[] = [];
+  #failure: unknown;
+  #receipt: TransferReceived | undefined;
+  #reachable = true;
+  /** Entries handed over while the outbox is being reconciled, added afterwards. */
+  #intake: OutboxRecord[] | null = null;
+
+  constructor(params: UploaderParams) {
+    this.#p = params;
+    this.#pairId = params.pairId;
+    this.#nextSeq = params.nextSeq;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  get heldBlobs(): number {
+    return this.#blobs.size;
+  }
+
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
+  /** A new claim after the old one was lost: new pair, new numbering. */
+  renumber(pairId: string, nextSeq: number): void {
+    this.#pairId = pairId;
+    this.#nextSeq = nextSeq;
+    this.#failure = undefined;
+  }
+
+  /** Replaces what is waiting (resume, or after a rebuild of the outbox). */
+  load(entries: readonly OutboxRecord[]): void {
+    this.#pending = [];
+    this.#add(entries);
+    this.#wake();
+  }
+
+  /** Holds new entries back while the outbox is reconciled with the site. */
+  holdIntake(): void {
+    this.#intake ??= [];
+  }
+
+  /** Replaces what is waiting with `entries`, then adds what arrived meanwhile. */
+  reload(entries: readonly OutboxRecord[]): void {
+    const arrived = this.#intake ?? [];
+    this.#intake = null;
+    this.#pending = [];
+    this.#add([...entries, ...arrived]);
+    this.#wake();
+  }
+
+  /**
+   * Adds stored outbox entries. The blob of a new chunk may come along; the
+   * uploader keeps a few so it need not read them back. Returns whether it
+   * kept the blob (then it returns the blob's permit itself).
+   */
+  enqueue(entries: readonly OutboxRecord[], handover?: BlobHandover): boolean {
+    if (this.#intake) {
+      this.#intake.push(...entries);
+      return false;
+    }
+    this.#add(entries);
+    let kept = false;
+    if (handover && this.#blobs.size < UPLOAD_HANDOVER_CHUNKS) {
+      this.#blobs.set(handover.chunkId, handover);
+      kept = true;
+    }
+    this.#wake();
+    return kept;
+  }
+
+  /** Sends until the commit is acknowledged with a receipt; returns that answer. */
+  async run(): Promise<TransferReceived> {
+    this.#failure = undefined;
+    const slots = Array.from({ length: UPLOAD_PARALLELISM }, () => this.#slot());
+    const results = await Promise.allSettled(slots);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw this.#failure ?? (failed as PromiseRejectedResult).reason;
+    if (!this.#receipt) throw this.#failure ?? new Error('The uploader stopped before the commit.');
+    return this.#receipt;
+  }
+
+  /** Gives back every blob permit it holds (when the run ends). */
+  dispose(): void {
+    for (const handover of this.#blobs.values()) handover.release();
+    this.#blobs.clear();
+    this.#wake();
+  }
+
+  /** Adds entries not already waiting (an entry is known by its send order). */
+  #add(entries: readonly OutboxRecord[]): void {
+    const waiting = new Set(this.#pending.map((e) => e.order));
+    for (const entry of entries) {
+      if (!waiting.has(entry.order)) {
+        this.#pending.push(entry);
+        waiting.add(entry.order);
+      }
+    }
+    this.#sort();
+  }
+
+  #sort(): void {
+    // Entries already numbered go first, in their order; then by send order.
+    this.#pending.sort((a, b) => {
+      if (a.seq !== undefined || b.seq !== undefined) {
+        return (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER);
+      }
+      return a.order - b.order;
+    });
+  }
+
+  #wake(): void {
+    for (const wake of this.#wakers.splice(0)) wake();
+  }
+
+  #waitForChange(): Promise<void> {
+    return new Promise((resolve) => {
+      const { signal } = this.#p.control;
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#wakers.push(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #pick(): Pick {
+    if (this.#failure !== undefined || this.#receipt) return 'done';
+    const epochKey = this.#pending.find((e) => e.kind === 'epoch-key' && e.seq === undefined);
+    if (epochKey) return this.#inFlight.has(epochKey.order) ? 'wait' : epochKey;
+    for (const entry of this.#pending) {
+      if (this.#inFlight.has(entry.order)) continue;
+      if (entry.kind === 'commit') {
+        // BK-8: the commit goes last, after every other transfer is acknowledged.
+        const alone = this.#pending.length === 1 && this.#inFlight.size === 0;
+        return alone ? entry : 'wait';
+      }
+      return entry;
+    }
+    return 'wait';
+  }
+
+  async #slot(): Promise<void> {
+    for (;;) {
+      await this.#p.control.gate();
+      const entry = this.#pick();
+      if (entry === 'done') return;
+      if (entry === 'wait') {
+        await this.#waitForChange();
+        continue;
+      }
+      this.#inFlight.add(entry.order);
+      try {
+        await this.#send(entry);
+      } catch (error) {
+        if (this.#failure === undefined) this.#failure = error;
+        this.#wake();
+        throw error;
+      } finally {
+        this.#inFlight.delete(entry.order);
+        this.#wake();
+      }
+    }
+  }
+
+  async #send(original: OutboxRecord): Promise<void> {
+    const { volumeId } = this.#p;
+    let entry = original;
+    if (entry.kind === 'chunk' && entry.seq === undefined) {
+      const chunkId = entry.chunkId!;
+      const stored = await this.#withSite(() =>
+        this.#p.site.headChunk(volumeId, chunkId, this.#p.control.signal),
+      );
+      // BK-6: skip a chunk the site holds — the same blob, when the site says which.
+      if (
+        stored.present &&
+        (stored.ciphertextSha256 === undefined ||
+          stored.ciphertextSha256 === entry.ciphertextSha256)
+      ) {
+        await this.#settle(entry, false);
+        return;
+      }
+    }
+    const payload = await this.#payloadOf(entry);
+    if (entry.seq === undefined) {
+      entry = await this.#assignSeq(entry);
+      this.#wake();
+    }
+    const body = encodeTransfer(headerOf(entry, volumeId), payload.bytes, this.#p.chunkSize);
+    payload.release();
+    const bodySha256 = await sha256Hex(body);
+    const seq = entry.seq!;
+    let answer = await this.#put(entry, body, bodySha256);
+    if (entry.kind === 'commit') {
+      // A commit applied answers with the receipt; one buffered behind a gap
+      // is sent again until the gap fills and the site answers "duplicate".
+      for (let attempt = 1; !answer.receipt; attempt++) {
+        if (attempt > COMMIT_RECHECK.attempts) {
+          throw new BackupError(
+            'commit_stuck',
+            'The site did not apply the commit of this backup.',
+            { seq },
+          );
+        }
+        await this.#p.control.sleep(COMMIT_RECHECK.delayMs);
+        answer = await this.#put(entry, body, bodySha256);
+      }
+      this.#receipt = answer;
+    }
+    await this.#settle(entry, true, answer.seqApplied);
+  }
+
+  async #put(
+    entry: OutboxRecord,
+    body: Uint8Array<ArrayBuffer>,
+    sha: string,
+  ): Promise<TransferReceived> {
+    try {
+      return await this.#withSite(() =>
+        this.#p.site.putTransfer(this.#pairId, entry.seq!, body, sha, this.#p.control.signal),
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'pair_not_found') {
+        throw new ClaimLostError(error);
+      }
+      if (
+        error instanceof ApiError &&
+        entry.kind === 'commit' &&
+        STREAM_LOST_CODES.has(error.code)
+      ) {
+        throw new StreamLostError(error);
+      }
+      throw error;
+    }
+  }
+
+  async #payloadOf(
+    entry: OutboxRecord,
+  ): Promise<{ bytes: Uint8Array<ArrayBuffer>; release: () => void }> {
+    if (entry.kind !== 'chunk') {
+      return { bytes: entry.payload ?? new Uint8Array(0), release: () => undefined };
+    }
+    const chunkId = entry.chunkId!;
+    const held = this.#blobs.get(chunkId);
+    if (held) {
+      this.#blobs.delete(chunkId);
+      return { bytes: held.blob, release: held.release };
+    }
+    const blob = await this.#p.localCopy.chunkBlob(this.#p.volumeId, chunkId);
+    if (!blob) {
+      throw new BackupError(
+        'unexpected',
+        `Chunk ${chunkId} is missing from the local copy, so it cannot be sent.`,
+        { message: `chunk ${chunkId.slice(0, 16)}… is missing from the local copy` },
+      );
+    }
+    return { bytes: blob, release: () => undefined };
+  }
+
+  /** Numbers are handed out one at a time and stored before use (see LocalCopy.assignSeq). */
+  #assignSeq(entry: OutboxRecord): Promise<OutboxRecord> {
+    const assigned = this.#seqLock.then(async () => {
+      const seq = this.#nextSeq;
+      const updated = await this.#p.localCopy.assignSeq(entry, seq);
+      this.#nextSeq = seq + 1;
+      const index = this.#pending.findIndex((e) => e.order === entry.order);
+      if (index >= 0) this.#pending[index] = updated;
+      return updated;
+    });
+    this.#seqLock = assigned.catch(() => undefined);
+    return assigned;
+  }
+
+  async #settle(entry: OutboxRecord, sent: boolean, siteSeqApplied?: number): Promise<void> {
+    if (entry.kind === 'chunk') this.#p.ledger.settle(entry.chunkId!);
+    await this.#p.localCopy.settle(entry, {
+      sent,
+      siteSeqApplied,
+      bytesConfirmed: this.#p.ledger.bytesConfirmed,
+    });
+    this.#pending = this.#pending.filter((e) => e.order !== entry.order);
+    this.#p.onSettled(entry, sent);
+  }
+
+  /** Calls the site, waiting with back-off for as long as it is unreachable (BK-7). */
+  async #withSite<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.#p.control.gate();
+      if (this.#failure !== undefined) throw this.#failure;
+      try {
+        const result = await call();
+        this.#setReachable(true);
+        return result;
+      } catch (error) {
+        if (this.#p.control.stopped) throw this.#p.control.signal.reason;
+        if (!isSiteUnreachable(error)) throw error;
+        this.#setReachable(false);
+        await this.#p.control.sleep(
+          Math.min(RECONNECT.baseDelayMs * 2 ** attempt, RECONNECT.maxDelayMs),
+        );
+      }
+    }
+  }
+
+  #setReachable(reachable: boolean): void {
+    if (reachable === this.#reachable) return;
+    this.#reachable = reachable;
+    this.#p.onReachability(reachable);
+  }
+}
+
+function headerOf(entry: OutboxRecord, volumeId: string): TransferHeader {
+  switch (entry.kind) {
+    case 'chunk':
+      return { kind: 'chunk', volumeId, chunkId: entry.chunkId! };
+    case 'epoch-key':
+      return { kind: 'epoch-key', volumeId, epoch: entry.epoch! };
+    case 'commit':
+      return { kind: 'commit', volumeId };
+  }
+}

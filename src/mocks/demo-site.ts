@@ -1,11 +1,16 @@
-import type { Role, SessionInfo, SiteInfo, SitePublicKey } from '@/core/contract';
+import type { MailSettings, Role, SessionInfo, SiteInfo, SitePublicKey } from '@/core/contract';
+import { DemoAlerts } from './demo-alerts';
+import { DemoAudit } from './demo-audit';
 
-interface DemoUser {
+export interface DemoUser {
   userId: string;
   displayName: string;
   roles: Role[];
   password: string;
   mustChangePassword: boolean;
+  disabled: boolean;
+  createdAt: string;
+  activeSessions: number;
 }
 
 /** Failed sign-ins before a user is locked out for this browser (ID-3). */
@@ -27,7 +32,16 @@ function demoUsers(): Map<string, DemoUser> {
   return new Map(
     accounts.map(([userId, displayName, roles]) => [
       userId,
-      { userId, displayName, roles, password: `custodian-${userId}`, mustChangePassword: false },
+      {
+        userId,
+        displayName,
+        roles,
+        password: `custodian-${userId}`,
+        mustChangePassword: false,
+        disabled: false,
+        createdAt: '2026-11-01T09:00:00.000Z',
+        activeSessions: 0,
+      },
     ]),
   );
 }
@@ -45,6 +59,12 @@ export class DemoSite {
     demo: true,
   } as const;
   users = demoUsers();
+  readonly alerts = new DemoAlerts(this.description.siteId);
+  readonly audit = new DemoAudit();
+  /** Alert mail (AL-3): off unless a test configures it; `mailFails` makes the server refuse. */
+  mail: MailSettings = { configured: false };
+  mailFails = false;
+  readonly mailsSent: string[][] = [];
   private keys: Promise<Pick<SiteInfo, 'escrowKey' | 'signingKey'>> | undefined;
   private current: SessionInfo | null = null;
   private failures = new Map<string, number>();
@@ -53,6 +73,11 @@ export class DemoSite {
     this.users = demoUsers();
     this.current = null;
     this.failures.clear();
+    this.alerts.reset();
+    this.audit.reset();
+    this.mail = { configured: false };
+    this.mailFails = false;
+    this.mailsSent.length = 0;
   }
 
   /** What GET /api/site answers; the site's key pairs are made on first use. */
@@ -69,6 +94,7 @@ export class DemoSite {
   startSession(userId: string): SessionInfo {
     const user = this.users.get(userId);
     if (!user) throw new Error(`no demo user ${userId}`);
+    if (this.current?.userId !== userId) user.activeSessions++;
     this.current = {
       userId: user.userId,
       displayName: user.displayName,
@@ -80,6 +106,8 @@ export class DemoSite {
   }
 
   endSession(): void {
+    const user = this.current ? this.users.get(this.current.userId) : undefined;
+    if (user) user.activeSessions = Math.max(0, user.activeSessions - 1);
     this.current = null;
   }
 
@@ -88,7 +116,7 @@ export class DemoSite {
     const failed = this.failures.get(userId) ?? 0;
     if (failed >= DEMO_MAX_FAILURES) return 'locked';
     const user = this.users.get(userId);
-    if (!user || user.password !== password) {
+    if (!user || user.disabled || user.password !== password) {
       this.failures.set(userId, failed + 1);
       return 'refused';
     }

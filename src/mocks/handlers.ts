@@ -1,60 +1,18 @@
-import { http, HttpResponse, type HttpResponseResolver } from 'msw';
+import { HttpResponse } from 'msw';
 import {
   apiRoutes,
   changePasswordRequestSchema,
-  CSRF_HEADER,
-  CSRF_HEADER_VALUE,
   loginRequestSchema,
   PASSWORD_MIN_LENGTH,
-  type ApiErrorBody,
-  type RouteEntry,
 } from '@/core/contract';
+import { adminHandlers } from './admin-handlers';
 import { demoSite } from './demo-site';
-
-function refuse(status: number, body: ApiErrorBody): Response {
-  return HttpResponse.json(body, { status });
-}
-
-const notSignedIn = (): Response =>
-  refuse(401, { code: 'not_signed_in', message: 'Sign in first.' });
-
-/** The route's path under any origin, so tests and the demo share handlers. */
-function on(route: RouteEntry, resolver: HttpResponseResolver): ReturnType<typeof http.all> {
-  const path = `*${route.path}`;
-  switch (route.method) {
-    case 'GET':
-      return http.get(path, resolver);
-    case 'POST':
-      return http.post(path, resolver);
-    case 'PUT':
-      return http.put(path, resolver);
-    case 'PATCH':
-      return http.patch(path, resolver);
-    case 'DELETE':
-      return http.delete(path, resolver);
-    case 'HEAD':
-      return http.head(path, resolver);
-  }
-}
-
-/** State-changing calls without the CSRF header are refused, as the site does. */
-function csrfMissing(route: RouteEntry, request: Request): Response | undefined {
-  if (route.csrf && request.headers.get(CSRF_HEADER) !== CSRF_HEADER_VALUE) {
-    return refuse(403, { code: 'csrf_required', message: 'This request needs the CSRF header.' });
-  }
-  return undefined;
-}
-
-async function jsonBody(request: Request): Promise<unknown> {
-  try {
-    return await request.json();
-  } catch {
-    return undefined;
-  }
-}
+import { csrfMissing, jsonBody, notSignedIn, on, refuse } from './route-handler';
 
 /** Handlers for the auth and site endpoints, answering per the contract. */
 export const handlers = [
+  ...adminHandlers,
+
   on(apiRoutes.health, () =>
     HttpResponse.json({ status: 'ok', version: demoSite.description.version }),
   ),

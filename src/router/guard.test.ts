@@ -50,7 +50,7 @@ describe('page access', () => {
     ['admin', '/admin', 'Nothing to show yet'],
     ['admin', '/admin/restorers', 'No escrow records yet'],
     ['admin', '/admin/alerts', 'No alerts'],
-    ['admin', '/admin/users', 'The user list appears here.'],
+    ['admin', '/admin/users', 'Second administrator'],
     ['admin', '/admin/audit', 'No audit entries yet.'],
     ['admin', '/admin/remote-copy', 'No remote copy pairs yet.'],
     ['restorer', '/account/password', 'Save new password'],

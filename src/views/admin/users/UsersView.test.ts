@@ -1,0 +1,222 @@
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
+import { demoSite } from '@/mocks/demo-site';
+import { server } from '@/mocks/node';
+import { buttonNamed, controlLabelled, mountConsole, settle, type } from '@/test/mount-console';
+
+const text = (): string => document.body.textContent ?? '';
+const dialog = (): HTMLElement => {
+  const found = document.querySelector<HTMLElement>('[role="dialog"]');
+  if (!found) throw new Error('no dialog open');
+  return found;
+};
+const row = (userId: string): string =>
+  [...document.querySelectorAll('table[aria-label="Users"] tbody tr')]
+    .find((r) => r.querySelector('code')?.textContent === userId)
+    ?.textContent?.replace(/\s+/g, ' ') ?? '';
+
+/** A button of the open dialog, by its visible text. */
+function dialogButton(name: string): HTMLButtonElement {
+  const button = [...dialog().querySelectorAll('button')].find(
+    (b) => b.textContent?.trim() === name,
+  );
+  if (!button) throw new Error(`no button "${name}" in the dialog`);
+  return button;
+}
+
+/** The reason is a textarea, which `controlLabelled` does not look for. */
+async function giveReason(reason: string): Promise<void> {
+  const label = [...dialog().querySelectorAll('label')].find((l) => l.textContent === 'Reason');
+  const area = document.getElementById(label?.htmlFor ?? '');
+  if (!(area instanceof HTMLTextAreaElement)) throw new Error('no reason field');
+  await type(area as unknown as HTMLInputElement, reason);
+}
+
+async function openUsers(): Promise<void> {
+  await mountConsole('/admin/users', { signedInAs: 'admin' });
+  await vi.waitFor(() => expect(row('outsider')).toContain('Outsider'));
+}
+
+describe('users page (ID-1)', () => {
+  it('lists users with roles, state and sessions in the table "Users"', async () => {
+    demoSite.users.get('restorer2')!.disabled = true;
+    demoSite.users.get('operator2')!.mustChangePassword = true;
+    await openUsers();
+    expect(row('admin')).toContain('Administrator');
+    expect(row('admin')).toContain('you');
+    expect(row('operator')).toContain('Backup operator');
+    expect(row('restorer2')).toContain('Disabled');
+    expect(row('operator2')).toContain('Must change password');
+    expect(row('admin')).toMatch(/Active.*1/);
+    // Nobody disables or resets their own account from here.
+    expect(() => buttonNamed('Disable admin')).toThrow();
+    expect(buttonNamed('Disable admin2')).toBeTruthy();
+    expect(buttonNamed('Enable restorer2')).toBeTruthy();
+  });
+
+  it('opens filtered on the user named in the address', async () => {
+    await mountConsole('/admin/users?q=outsider', { signedInAs: 'admin' });
+    await vi.waitFor(() => expect(row('outsider')).toContain('Outsider'));
+    expect(row('operator')).toBe('');
+    expect((controlLabelled('Find a user') as HTMLInputElement).value).toBe('outsider');
+  });
+
+  it('creates a user who must change the password, asking for a reason', async () => {
+    await openUsers();
+    buttonNamed('Create user').click();
+    await settle();
+    await type(controlLabelled('User ID') as HTMLInputElement, 'carol');
+    await type(controlLabelled('Display name') as HTMLInputElement, 'Carol Clerk');
+    await type(controlLabelled('Initial password') as HTMLInputElement, 'first-light-2026');
+    (controlLabelled('Backup operator') as HTMLInputElement).click();
+    await settle();
+
+    dialogButton('Create').click();
+    await settle();
+    expect(dialog().textContent).toContain('Give a reason: it is kept in the audit log.');
+    expect(demoSite.users.has('carol')).toBe(false);
+
+    await giveReason('new clerk');
+    dialogButton('Create').click();
+    await vi.waitFor(() => expect(row('carol')).toContain('Must change password'));
+    expect(text()).toContain('User carol was created.');
+    expect(demoSite.users.get('carol')).toMatchObject({
+      roles: ['restorer', 'operator'],
+      mustChangePassword: true,
+    });
+    expect(demoSite.audit.entries.at(-1)).toMatchObject({
+      event: 'user_created',
+      actor: 'admin',
+      details: { userId: 'carol', reason: 'new clerk' },
+    });
+  });
+
+  it('explains a duplicate ID and a weak password without closing the dialog', async () => {
+    await openUsers();
+    buttonNamed('Create user').click();
+    await settle();
+    await type(controlLabelled('User ID') as HTMLInputElement, 'operator');
+    await type(controlLabelled('Display name') as HTMLInputElement, 'Someone');
+    await type(controlLabelled('Initial password') as HTMLInputElement, 'first-light-2026');
+    await giveReason('test');
+    dialogButton('Create').click();
+    await vi.waitFor(() =>
+      expect(dialog().textContent).toContain('A user with this ID already exists.'),
+    );
+    await type(controlLabelled('User ID') as HTMLInputElement, 'dave');
+    await type(controlLabelled('Initial password') as HTMLInputElement, 'short');
+    dialogButton('Create').click();
+    await vi.waitFor(() =>
+      expect(dialog().textContent).toContain('The initial password is too weak.'),
+    );
+    expect(demoSite.users.has('dave')).toBe(false);
+  });
+
+  it('disables and enables a user', async () => {
+    await openUsers();
+    buttonNamed('Disable outsider').click();
+    await settle();
+    expect(dialog().textContent).toContain('outsider is signed out at once');
+    await giveReason('left the project');
+    dialogButton('Disable').click();
+    await vi.waitFor(() => expect(row('outsider')).toContain('Disabled'));
+    expect(text()).toContain('outsider is disabled.');
+    expect(demoSite.users.get('outsider')?.disabled).toBe(true);
+
+    buttonNamed('Enable outsider').click();
+    await settle();
+    await giveReason('back again');
+    dialogButton('Enable').click();
+    await vi.waitFor(() => expect(row('outsider')).toContain('Active'));
+    expect(demoSite.audit.entries.map((e) => e.event)).toEqual(['user_disabled', 'user_enabled']);
+  });
+
+  it('resets a password and shows the temporary password once', async () => {
+    await openUsers();
+    buttonNamed('Reset the password of operator').click();
+    await settle();
+    await giveReason('forgotten');
+    dialogButton('Reset password').click();
+    await vi.waitFor(() =>
+      expect(dialog().textContent).toContain('Temporary password of operator'),
+    );
+    expect(dialog().querySelector('output')?.textContent).toBe('Demo-Temp-Pass-0001');
+    dialogButton('Done').click();
+    await settle();
+    expect(text()).not.toContain('Demo-Temp-Pass-0001');
+    expect(row('operator')).toContain('Must change password');
+  });
+
+  it('edits roles and refuses to demote the last administrator, saying why', async () => {
+    demoSite.users.get('admin2')!.disabled = true;
+    await openUsers();
+    buttonNamed('Edit the roles of admin').click();
+    await settle();
+    (controlLabelled('Administrator') as HTMLInputElement).click();
+    await settle();
+    (controlLabelled('Backup operator') as HTMLInputElement).click();
+    await settle();
+    await giveReason('step down');
+    dialogButton('Save roles').click();
+    await vi.waitFor(() =>
+      expect(dialog().textContent).toContain('The last administrator cannot be removed.'),
+    );
+    expect(demoSite.users.get('admin')?.roles).toEqual(['admin']);
+
+    dialogButton('Cancel').click();
+    await settle();
+    buttonNamed('Edit the roles of restorer').click();
+    await settle();
+    (controlLabelled('Restorer') as HTMLInputElement).click();
+    await settle();
+    await giveReason('nothing');
+    dialogButton('Save roles').click();
+    await settle();
+    expect(dialog().textContent).toContain('Choose at least one role.');
+    (controlLabelled('Backup operator') as HTMLInputElement).click();
+    await settle();
+    dialogButton('Save roles').click();
+    await vi.waitFor(() => expect(row('restorer')).toContain('Backup operator'));
+    expect(text()).toContain('The roles of restorer were saved.');
+  });
+
+  it('ends a user’s sessions and says how many', async () => {
+    demoSite.users.get('restorer')!.activeSessions = 2;
+    await openUsers();
+    buttonNamed('End the sessions of restorer').click();
+    await settle();
+    await giveReason('lost laptop');
+    dialogButton('End sessions').click();
+    await vi.waitFor(() => expect(text()).toContain('2 sessions of restorer ended.'));
+    expect(demoSite.users.get('restorer')?.activeSessions).toBe(0);
+  });
+
+  it('says what failed and loads again on "Try again"', async () => {
+    let calls = 0;
+    server.use(
+      http.get('*/api/admin/users', () => {
+        calls++;
+        return calls <= 3
+          ? HttpResponse.json({ code: 'server_error', message: 'boom' }, { status: 500 })
+          : undefined;
+      }),
+    );
+    await mountConsole('/admin/users', { signedInAs: 'admin' });
+    await vi.waitFor(() => expect(text()).toContain('The user list could not be loaded.'), {
+      timeout: 5_000,
+    });
+    buttonNamed('Try again').click();
+    await vi.waitFor(() => expect(row('outsider')).toContain('Outsider'));
+  });
+
+  it('speaks Japanese', async () => {
+    await mountConsole('/admin/users', { signedInAs: 'admin', locale: 'ja' });
+    await vi.waitFor(() =>
+      expect(document.querySelector('table[aria-label="ユーザー"]')?.textContent).toContain(
+        'リストア担当者',
+      ),
+    );
+    expect(buttonNamed('ユーザーを作成')).toBeTruthy();
+    expect(buttonNamed('outsider を無効にする')).toBeTruthy();
+  });
+});

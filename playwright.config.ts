@@ -6,6 +6,8 @@ import { defineConfig } from '@playwright/test';
  * demo mode on its own port with a fresh data directory for each run.
  */
 export const E2E_PORT = Number(process.env.CUSTODIAN_E2E_PORT ?? 8790);
+/** The SMTP receiver of e2e/support/smtp-receiver.ts (it reads the same variable). */
+export const E2E_SMTP_PORT = Number(process.env.CUSTODIAN_E2E_SMTP_PORT ?? 8791);
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -35,12 +37,28 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
   },
-  webServer: {
-    command: `rm -rf .tmp/e2e-site && npx tsx mock-server/src/main.ts start --demo --port ${E2E_PORT} --data-dir .tmp/e2e-site/data --log-level warn`,
-    url: `http://127.0.0.1:${E2E_PORT}/api/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      // AL-3: alert mail goes to a local receiver that writes each mail to a file.
+      command: `npx tsx e2e/support/smtp-receiver.ts`,
+      port: E2E_SMTP_PORT,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      command: `rm -rf .tmp/e2e-site && npx tsx mock-server/src/main.ts start --demo --port ${E2E_PORT} --data-dir .tmp/e2e-site/data --log-level warn`,
+      url: `http://127.0.0.1:${E2E_PORT}/api/health`,
+      env: {
+        CUSTODIAN_SMTP_URL: `smtp://127.0.0.1:${E2E_SMTP_PORT}`,
+        CUSTODIAN_ALERT_MAIL_TO: 'security@custodian.test',
+        CUSTODIAN_MAIL_BURST: '2',
+      },
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+  ],
 });

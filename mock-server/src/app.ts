@@ -15,6 +15,7 @@ import { authRoutes } from './http/routes/auth';
 import { eventRoutes } from './http/routes/events';
 import { siteRoutes } from './http/routes/site';
 import { userRoutes } from './http/routes/users';
+import { pairRoutes } from './http/routes/pairs';
 import { recordRoutes } from './http/routes/records';
 import { volumeRoutes } from './http/routes/volumes';
 import { openDatabase, type OpenDatabase } from './persistence/database';
@@ -47,6 +48,8 @@ export interface SiteOptions {
   readonly logger?: boolean;
   /** Interval of event-stream heartbeats. */
   readonly heartbeatMs?: number;
+  /** Interval of the gap and claim checks. */
+  readonly housekeepingMs?: number;
 }
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
@@ -125,7 +128,20 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     eventRoutes(app, ctx);
     volumeRoutes(app, ctx);
     recordRoutes(app, ctx);
+    pairRoutes(app, ctx);
     const consoleServed = await serveConsole(app, config.consoleDir);
+
+    // Housekeeping: gaps that waited too long (RC-3) and claims past their time-to-live (BK-8).
+    const housekeeping = setInterval(() => {
+      void services.pairs
+        .checkGaps()
+        .catch((error: unknown) => log.warn({ err: error }, 'gap check failed'));
+      void services.volumes
+        .collectExpiredClaims()
+        .catch((error: unknown) => log.warn({ err: error }, 'claim collection failed'));
+    }, options.housekeepingMs ?? 5_000);
+    housekeeping.unref();
+    app.addHook('onClose', async () => clearInterval(housekeeping));
 
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();

@@ -24,6 +24,8 @@ export interface SiteConfig {
   readonly logLevel: string;
   /** How long a claim lives without a transfer before it is collected (BK-8). */
   readonly claimTtlMs: number;
+  /** How long a gap in a pair's sequence may last before the pair is PSUE (RC-3). */
+  readonly gapTimeoutMs: number;
   /** The master key file (ES-4); demo mode creates ./secrets/master.key. */
   readonly masterKeyFile: string | undefined;
   /** Alert mail (AL-3); off when no SMTP URL is set. */
@@ -51,6 +53,7 @@ const options = {
   'master-key-file': { type: 'string' },
   'smtp-url': { type: 'string' },
   'claim-ttl': { type: 'string' },
+  'gap-timeout': { type: 'string' },
   'mail-from': { type: 'string' },
   'alert-mail-to': { type: 'string' },
 } as const;
@@ -116,6 +119,9 @@ export function loadConfig(
       ) * 1000,
     lockout: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
     logLevel: values['log-level'] ?? env.CUSTODIAN_LOG_LEVEL ?? 'info',
+    gapTimeoutMs:
+      integer('CUSTODIAN_GAP_TIMEOUT', values['gap-timeout'] ?? env.CUSTODIAN_GAP_TIMEOUT, 120, 1) *
+      1000,
     claimTtlMs:
       integer('CUSTODIAN_CLAIM_TTL', values['claim-ttl'] ?? env.CUSTODIAN_CLAIM_TTL, 3600, 1) *
       1000,

@@ -7,6 +7,7 @@ import { EventBus } from './domain/events';
 import { IdentityService } from './domain/identity';
 import type { Clock } from './domain/ports';
 import type { EscrowDeps } from './domain/escrow/context';
+import { PairService } from './domain/escrow/pairs';
 import { RecordAdminService } from './domain/escrow/records';
 import { ReleaseService } from './domain/escrow/release';
 import { TransferService } from './domain/escrow/transfers';
@@ -42,6 +43,7 @@ export interface SiteServices {
   readonly transfers: TransferService;
   readonly releases: ReleaseService;
   readonly records: RecordAdminService;
+  readonly pairs: PairService;
 }
 
 async function siteId(database: OpenDatabase, newId: () => string): Promise<string> {
@@ -131,6 +133,8 @@ export async function composeServices(
   };
   const volumes = new VolumeService(escrow);
   const releases = new ReleaseService(escrow);
+  const pairs = new PairService(escrow, config.gapTimeoutMs);
+  volumes.onNewPrimary = (pairId, userId) => pairs.acceptNewPrimary(pairId, userId);
   return {
     info,
     keys,
@@ -142,9 +146,10 @@ export async function composeServices(
     clock,
     escrow,
     volumes,
-    transfers: new TransferService(escrow, volumes),
+    transfers: new TransferService(escrow, volumes, pairs),
     releases,
     records: new RecordAdminService(escrow, volumes, releases),
+    pairs,
   };
 }
 

@@ -169,6 +169,28 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     adminRequestRearm: { params: { volumeId: SPARE }, body: { reason }, expect: { admin: 409 } },
     adminImportRegistration: { body: { file: { type: 'nope' }, reason }, expect: { admin: 400 } },
     adminListApprovals: {},
+    myPairs: {},
+    pairHeartbeat: {
+      params: { pairId: world.pairId },
+      body: {
+        state: 'PAIR',
+        seqSent: 3,
+        pending: 0,
+        pendingBytes: 0,
+        oldestPendingAt: null,
+        epoch: 0,
+        nextRotationAt: null,
+      },
+      expect: { operator2: 403 },
+    },
+    acknowledgeInstruction: {
+      params: { pairId: world.pairId, instructionId: '00000000-0000-4000-8000-000000000000' },
+      body: {},
+      expect: { owner: 404, operator2: 403 },
+    },
+    adminListPairs: {},
+    adminGetPair: { params: { pairId: world.pairId } },
+    adminPairAction: { body: { pairIds: [world.pairId], action: 'flush', reason } },
     adminDecideApproval: {
       params: { approvalId: 'rearm:does-not-exist' },
       body: { approve: true, reason },

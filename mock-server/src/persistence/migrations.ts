@@ -265,6 +265,60 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_pairs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('pairs').addColumn('unhealthy_reason', 'text').execute();
+      await db.schema.alterTable('pairs').addColumn('state_since', 'text').execute();
+      await db.schema.alterTable('pairs').addColumn('cut_seq', 'integer').execute();
+      await db.schema.alterTable('pairs').addColumn('last_heartbeat_at', 'text').execute();
+      await db.schema.alterTable('pairs').addColumn('heartbeat', 'text').execute();
+      // RC-3: every state change with its cause, PSUE episodes included.
+      await db.schema
+        .createTable('pair_history')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('pair_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('from_state', 'text')
+        .addColumn('to_state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('pair_history_by_pair')
+        .on('pair_history')
+        .columns(['pair_id', 'at'])
+        .execute();
+      // Administrators' instructions for a primary, until it acknowledges them.
+      await db.schema
+        .createTable('pair_instructions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('pair_id', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('acknowledged_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('pair_instructions_by_pair')
+        .on('pair_instructions')
+        .columns(['pair_id', 'state'])
+        .execute();
+      // Lag and throughput over time, for the detail chart (RC-7).
+      await db.schema
+        .createTable('pair_samples')
+        .addColumn('pair_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('lag_seconds', 'real')
+        .addColumn('bytes_per_second', 'real')
+        .execute();
+      await db.schema
+        .createIndex('pair_samples_by_pair')
+        .on('pair_samples')
+        .columns(['pair_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

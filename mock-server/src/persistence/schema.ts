@@ -138,6 +138,38 @@ export interface PairsTable {
   last_transfer_at: string | null;
   last_error: string | null;
   created_at: string;
+  unhealthy_reason: string | null;
+  state_since: string | null;
+  cut_seq: number | null;
+  last_heartbeat_at: string | null;
+  heartbeat: string | null;
+}
+
+export interface PairHistoryTable {
+  id: Generated<number>;
+  pair_id: string;
+  at: string;
+  from_state: string | null;
+  to_state: string;
+  reason: string;
+}
+
+export interface PairInstructionsTable {
+  id: string;
+  pair_id: string;
+  action: string;
+  requested_by: string;
+  requested_at: string;
+  reason: string;
+  state: string;
+  acknowledged_at: string | null;
+}
+
+export interface PairSamplesTable {
+  pair_id: string;
+  at: string;
+  lag_seconds: number | null;
+  bytes_per_second: number | null;
 }
 
 export interface TransfersTable {
@@ -187,6 +219,9 @@ export interface RegistrationImportsTable {
 }
 
 export interface Database {
+  pair_history: PairHistoryTable;
+  pair_instructions: PairInstructionsTable;
+  pair_samples: PairSamplesTable;
   rearm_requests: RearmRequestsTable;
   registration_imports: RegistrationImportsTable;
   device_keys: DeviceKeysTable;

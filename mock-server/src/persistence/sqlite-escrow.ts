@@ -6,6 +6,8 @@ import type {
   DeviceKeyRow,
   EscrowStore,
   GenerationRow,
+  InstructionRow,
+  PairHistoryRow,
   PairRow,
   RearmRow,
   RecordRow,
@@ -21,6 +23,7 @@ import type {
   Database,
   EscrowRecordsTable,
   GenerationsTable,
+  PairInstructionsTable,
   PairsTable,
   RearmRequestsTable,
   ReleasesTable,
@@ -74,6 +77,11 @@ const toPair = (r: Selectable<PairsTable>): PairRow => ({
   lastTransferAt: r.last_transfer_at,
   lastError: r.last_error,
   createdAt: r.created_at,
+  unhealthyReason: r.unhealthy_reason,
+  stateSince: r.state_since,
+  cutSeq: r.cut_seq,
+  lastHeartbeatAt: r.last_heartbeat_at,
+  heartbeat: r.heartbeat,
 });
 
 const toTransfer = (r: Selectable<TransfersTable>): TransferRow => ({
@@ -99,6 +107,17 @@ const toRearm = (r: Selectable<RearmRequestsTable>): RearmRow => ({
   decisionReason: r.decision_reason,
   createdAt: r.created_at,
   decidedAt: r.decided_at,
+});
+
+const toInstruction = (r: Selectable<PairInstructionsTable>): InstructionRow => ({
+  id: r.id,
+  pairId: r.pair_id,
+  action: r.action,
+  requestedBy: r.requested_by,
+  requestedAt: r.requested_at,
+  reason: r.reason,
+  state: r.state as InstructionRow['state'],
+  acknowledgedAt: r.acknowledged_at,
 });
 
 const toRelease = (r: Selectable<ReleasesTable>): ReleaseRow => ({
@@ -489,6 +508,11 @@ export class SqliteEscrowStore implements EscrowStore {
         last_transfer_at: p.lastTransferAt,
         last_error: p.lastError,
         created_at: p.createdAt,
+        unhealthy_reason: p.unhealthyReason,
+        state_since: p.stateSince,
+        cut_seq: p.cutSeq,
+        last_heartbeat_at: p.lastHeartbeatAt,
+        heartbeat: p.heartbeat,
       })
       .execute();
   }
@@ -513,8 +537,139 @@ export class SqliteEscrowStore implements EscrowStore {
     if (patch.chunksReceived !== undefined) set.chunks_received = patch.chunksReceived;
     if (patch.lastTransferAt !== undefined) set.last_transfer_at = patch.lastTransferAt;
     if (patch.lastError !== undefined) set.last_error = patch.lastError;
+    if (patch.unhealthyReason !== undefined) set.unhealthy_reason = patch.unhealthyReason;
+    if (patch.stateSince !== undefined) set.state_since = patch.stateSince;
+    if (patch.cutSeq !== undefined) set.cut_seq = patch.cutSeq;
+    if (patch.lastHeartbeatAt !== undefined) set.last_heartbeat_at = patch.lastHeartbeatAt;
+    if (patch.heartbeat !== undefined) set.heartbeat = patch.heartbeat;
     if (Object.keys(set).length)
       await this.db.updateTable('pairs').set(set).where('pair_id', '=', pairId).execute();
+  }
+
+  async listPairs(owner?: string): Promise<PairRow[]> {
+    let q = this.db.selectFrom('pairs').selectAll('pairs');
+    if (owner)
+      q = q
+        .innerJoin('volumes', 'volumes.volume_id', 'pairs.volume_id')
+        .where('volumes.owner', '=', owner);
+    const rows = await q.orderBy('pairs.created_at').execute();
+    return rows.map(toPair);
+  }
+
+  async addPairHistory(pairId: string, e: PairHistoryRow): Promise<void> {
+    await this.db
+      .insertInto('pair_history')
+      .values({ pair_id: pairId, at: e.at, from_state: e.from, to_state: e.to, reason: e.reason })
+      .execute();
+  }
+
+  async pairHistory(pairId: string): Promise<PairHistoryRow[]> {
+    const rows = await this.db
+      .selectFrom('pair_history')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ at: r.at, from: r.from_state, to: r.to_state, reason: r.reason }));
+  }
+
+  async insertInstruction(i: InstructionRow): Promise<void> {
+    await this.db
+      .insertInto('pair_instructions')
+      .values({
+        id: i.id,
+        pair_id: i.pairId,
+        action: i.action,
+        requested_by: i.requestedBy,
+        requested_at: i.requestedAt,
+        reason: i.reason,
+        state: i.state,
+        acknowledged_at: i.acknowledgedAt,
+      })
+      .execute();
+  }
+
+  async instructionsOf(
+    pairId: string,
+    states: readonly InstructionRow['state'][],
+  ): Promise<InstructionRow[]> {
+    if (states.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('pair_instructions')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .where('state', 'in', [...states])
+      .orderBy('requested_at')
+      .execute();
+    return rows.map(toInstruction);
+  }
+
+  async findInstruction(id: string): Promise<InstructionRow | undefined> {
+    const r = await this.db
+      .selectFrom('pair_instructions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r && toInstruction(r);
+  }
+
+  async updateInstruction(
+    id: string,
+    patch: Partial<Pick<InstructionRow, 'state' | 'acknowledgedAt'>>,
+  ): Promise<void> {
+    const set: { state?: string; acknowledged_at?: string | null } = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.acknowledgedAt !== undefined) set.acknowledged_at = patch.acknowledgedAt;
+    if (Object.keys(set).length)
+      await this.db.updateTable('pair_instructions').set(set).where('id', '=', id).execute();
+  }
+
+  async addPairSample(
+    pairId: string,
+    at: string,
+    lagSeconds: number | null,
+    bytesPerSecond: number | null,
+  ): Promise<void> {
+    await this.db
+      .insertInto('pair_samples')
+      .values({ pair_id: pairId, at, lag_seconds: lagSeconds, bytes_per_second: bytesPerSecond })
+      .execute();
+  }
+
+  async pairSamples(pairId: string, since: string) {
+    const rows = await this.db
+      .selectFrom('pair_samples')
+      .selectAll()
+      .where('pair_id', '=', pairId)
+      .where('at', '>=', since)
+      .orderBy('at')
+      .execute();
+    return rows.map((r) => ({
+      at: r.at,
+      lagSeconds: r.lag_seconds,
+      bytesPerSecond: r.bytes_per_second,
+    }));
+  }
+
+  async oldestBufferedAt(pairId: string, aboveSeq: number): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('transfers')
+      .select((eb) => eb.fn.min('received_at').as('at'))
+      .where('pair_id', '=', pairId)
+      .where('seq', '>', aboveSeq)
+      .where('status', '=', 'received')
+      .executeTakeFirst();
+    return r?.at ?? undefined;
+  }
+
+  async envelopeTimes(volumeId: string): Promise<{ epoch: number; at: string }[]> {
+    const rows = await this.db
+      .selectFrom('escrow_envelopes')
+      .select(['epoch', 'created_at'])
+      .where('volume_id', '=', volumeId)
+      .orderBy('epoch')
+      .execute();
+    return rows.map((r) => ({ epoch: r.epoch, at: r.created_at }));
   }
 
   async findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertSchema } from './alerts';
+import { instructionSchema, pairSummarySchema } from './pairs';
 
 /**
  * The one multiplexed event stream per tab (`GET /api/events`, Server-Sent
@@ -27,6 +28,15 @@ export const serverEventSchema = z.discriminatedUnion('type', [
     by: z.string(),
     reason: z.string(),
     at: z.iso.datetime(),
+  }),
+  /** A pair changed (RC-7): to administrators and the pair's owner. */
+  z.object({ type: z.literal('pair'), pair: pairSummarySchema }),
+  /** An administrator's instruction for the primary of this user's pair (RC-3). */
+  z.object({
+    type: z.literal('instruction'),
+    pairId: z.string(),
+    volumeId: z.string(),
+    instruction: instructionSchema,
   }),
   /** A pending key release of this user was decided (RS-2). */
   z.object({

@@ -4,6 +4,7 @@ export * from './audit';
 export * from './errors';
 export * from './events';
 export * from './identity';
+export * from './pairs';
 export * from './records';
 export * from './routes';
 export * from './site';

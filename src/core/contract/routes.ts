@@ -192,6 +192,29 @@ export const apiRoutes = {
     access: ['admin'],
     csrf: true,
   },
+
+  // Remote copy of paired volumes (RC-1..RC-7)
+  myPairs: { method: 'GET', path: '/api/pairs/mine', access: ['operator'], csrf: false },
+  pairHeartbeat: {
+    method: 'POST',
+    path: '/api/pairs/:pairId/heartbeat',
+    access: ['operator'],
+    csrf: true,
+  },
+  acknowledgeInstruction: {
+    method: 'POST',
+    path: '/api/pairs/:pairId/instructions/:instructionId/ack',
+    access: ['operator'],
+    csrf: true,
+  },
+  adminListPairs: { method: 'GET', path: '/api/admin/pairs', access: ['admin'], csrf: false },
+  adminGetPair: { method: 'GET', path: '/api/admin/pairs/:pairId', access: ['admin'], csrf: false },
+  adminPairAction: {
+    method: 'POST',
+    path: '/api/admin/pairs/actions',
+    access: ['admin'],
+    csrf: true,
+  },
 } as const satisfies Record<string, RouteEntry>;
 
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -70,6 +70,30 @@ export interface PairRow {
   readonly lastTransferAt: string | null;
   readonly lastError: string | null;
   readonly createdAt: string;
+  readonly unhealthyReason: string | null;
+  readonly stateSince: string | null;
+  readonly cutSeq: number | null;
+  readonly lastHeartbeatAt: string | null;
+  /** JSON of the primary's last heartbeat. */
+  readonly heartbeat: string | null;
+}
+
+export interface InstructionRow {
+  readonly id: string;
+  readonly pairId: string;
+  readonly action: string;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+  readonly reason: string;
+  readonly state: 'requested' | 'delivered' | 'acknowledged';
+  readonly acknowledgedAt: string | null;
+}
+
+export interface PairHistoryRow {
+  readonly at: string;
+  readonly from: string | null;
+  readonly to: string;
+  readonly reason: string;
 }
 
 export type TransferStatus = 'received' | 'applied' | 'rejected';
@@ -182,6 +206,33 @@ export interface EscrowStore {
     pairId: string,
     patch: Partial<Omit<PairRow, 'pairId' | 'volumeId' | 'createdAt'>>,
   ): Promise<void>;
+
+  listPairs(owner?: string): Promise<PairRow[]>;
+  addPairHistory(pairId: string, entry: PairHistoryRow): Promise<void>;
+  pairHistory(pairId: string): Promise<PairHistoryRow[]>;
+  insertInstruction(instruction: InstructionRow): Promise<void>;
+  instructionsOf(
+    pairId: string,
+    states: readonly InstructionRow['state'][],
+  ): Promise<InstructionRow[]>;
+  findInstruction(id: string): Promise<InstructionRow | undefined>;
+  updateInstruction(
+    id: string,
+    patch: Partial<Pick<InstructionRow, 'state' | 'acknowledgedAt'>>,
+  ): Promise<void>;
+  addPairSample(
+    pairId: string,
+    at: string,
+    lagSeconds: number | null,
+    bytesPerSecond: number | null,
+  ): Promise<void>;
+  pairSamples(
+    pairId: string,
+    since: string,
+  ): Promise<{ at: string; lagSeconds: number | null; bytesPerSecond: number | null }[]>;
+  /** When the oldest transfer waiting beyond `aboveSeq + 1` arrived (a gap's age). */
+  oldestBufferedAt(pairId: string, aboveSeq: number): Promise<string | undefined>;
+  envelopeTimes(volumeId: string): Promise<{ epoch: number; at: string }[]>;
 
   findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined>;
   /** False if (pair, seq) exists already. */

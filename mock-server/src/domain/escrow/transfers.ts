@@ -15,6 +15,7 @@ import { KeyedMutex } from '../keyed-mutex';
 import { commitGeneration } from './commit';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import type { PairRow, TransferRow, VolumeRow } from './ports';
+import type { PairService } from './pairs';
 import type { VolumeService } from './volumes';
 
 /** The answer to one PUT of a transfer: 200 (applied/duplicate) or 202 (buffered). */
@@ -47,6 +48,7 @@ export class TransferService {
   constructor(
     private readonly deps: EscrowDeps,
     private readonly volumes: VolumeService,
+    private readonly pairs: PairService,
   ) {}
 
   async put(
@@ -72,6 +74,13 @@ export class TransferService {
         404,
       );
     await this.volumes.assertOwner(caller, volume, 'send data to');
+    if (pair.state === 'SSWS') {
+      throw new DomainError(
+        'pair_taken_over',
+        'The site has taken this pair over (SSWS); claim the volume again to become its new primary.',
+        409,
+      );
+    }
 
     const bodySha256 = await sha256Hex(body);
     if (!claimedSha256 || claimedSha256.toLowerCase() !== bodySha256) {
@@ -140,6 +149,7 @@ export class TransferService {
     });
 
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
+    await this.pairs.checkGaps();
     const settled = await store.findTransfer(pairId, seq);
     return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
   }
@@ -210,8 +220,8 @@ export class TransferService {
           bytes: pair.bytes + paddedTransferSize(),
           chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
           lastError: null,
-          state: next.kind === 'commit' ? 'PAIR' : pair.state,
         });
+        await this.pairs.onApplied(pairId, next.kind);
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         outcome = {

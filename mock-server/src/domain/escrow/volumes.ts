@@ -24,6 +24,9 @@ export const REGISTERED_TO_ANOTHER =
  * a claim that never commits is collected after its time-to-live.
  */
 export class VolumeService {
+  /** Set by the pair service: a claim after a take-over makes a new primary (RC-3). */
+  onNewPrimary?: (pairId: string, userId: string) => Promise<void>;
+
   constructor(private readonly deps: EscrowDeps) {}
 
   async registerDevice(caller: Caller, jwk: P256PublicJwk, label?: string): Promise<DeviceKey> {
@@ -98,6 +101,7 @@ export class VolumeService {
     const pair =
       existingPair ?? (await this.ensurePair(volumeId, volume.pairId, now.toISOString()));
     if (!resume) await this.deps.store.dropBufferedTransfers(pair.pairId, pair.seqApplied);
+    if (pair.state === 'SSWS') await this.onNewPrimary?.(pair.pairId, caller.userId);
     const buffered = resume
       ? await this.deps.store.bufferedTransfers(pair.pairId, pair.seqApplied)
       : [];
@@ -279,6 +283,11 @@ export class VolumeService {
       lastTransferAt: null,
       lastError: null,
       createdAt: at,
+      unhealthyReason: null,
+      stateSince: at,
+      cutSeq: null,
+      lastHeartbeatAt: null,
+      heartbeat: null,
     };
     try {
       await this.deps.store.insertPair(inserted);

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config';
 import { DEMO_ACCOUNTS, demoPassword } from './demo';
 import { openDatabase } from './persistence/database';
 import { backupSite, exportKey } from './cli/operations';
+import { seedRecords } from './cli/seed';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
 import { DomainError } from './domain/errors';
 import { SiteKeyError } from './domain/site-keys';
@@ -21,6 +22,8 @@ Commands:
                    (password from CUSTODIAN_ADMIN_PASSWORD, else asked for;
                    needs CUSTODIAN_MASTER_KEY_FILE or --master-key-file)
   backup           a consistent copy of the data directory: --out DIR
+  seed             add synthetic escrow records for trying search at scale:
+                   --records N (npm run seed -- --records 100000)
   export-key       an administrator exports a volume's keys for the
                    independent decoder: --volume V --out FILE
                    [--manifest FILE] [--generation N] [--user ADMIN]
@@ -138,6 +141,8 @@ async function main(): Promise<void> {
       return backupSite(rest);
     case 'export-key':
       return exportKey(rest);
+    case 'seed':
+      return seedRecords(rest);
     case 'help':
     case '--help':
       process.stdout.write(`${USAGE}\n`);

@@ -319,6 +319,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_record_search': {
+    async up(db: Kysely<unknown>) {
+      // ES-1: pages in the default order are read from an index and stop early.
+      await db.schema
+        .createIndex('records_by_updated_volume')
+        .on('escrow_records')
+        .columns(['updated_at', 'volume_id'])
+        .execute();
+      await db.schema
+        .createIndex('records_by_owner_volume')
+        .on('escrow_records')
+        .columns(['owner', 'volume_id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -31,7 +31,9 @@ export type RecordQuery = z.infer<typeof recordQuerySchema>;
 
 export const recordPageSchema = z.object({
   records: z.array(escrowRecordSchema),
+  /** Matches counted up to a cap; when capped, there are more than `total`. */
   total: z.number().int().nonnegative(),
+  totalIsCapped: z.boolean(),
 });
 export type RecordPage = z.infer<typeof recordPageSchema>;
 

@@ -265,7 +265,10 @@ export interface EscrowStore {
   pendingReleases(): Promise<ReleaseRow[]>;
   hasPendingRelease(volumeId: string, userId: string): Promise<boolean>;
 
-  searchRecords(search: RecordSearch): Promise<{ records: RecordRow[]; total: number }>;
+  /** A page of matching records; the count stops at a cap (totalIsCapped). */
+  searchRecords(
+    search: RecordSearch,
+  ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
   releasesOf(volumeId: string): Promise<ReleaseRow[]>;
 
   insertRearm(rearm: RearmRow): Promise<void>;

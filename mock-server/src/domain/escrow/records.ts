@@ -33,9 +33,15 @@ export class RecordAdminService {
     private readonly releases: ReleaseService,
   ) {}
 
-  async list(query: RecordQuery): Promise<{ records: EscrowRecord[]; total: number }> {
-    const { records, total } = await this.deps.store.searchRecords(query);
-    return { records: await Promise.all(records.map((r) => this.volumes.describe(r))), total };
+  async list(
+    query: RecordQuery,
+  ): Promise<{ records: EscrowRecord[]; total: number; totalIsCapped: boolean }> {
+    const { records, total, totalIsCapped } = await this.deps.store.searchRecords(query);
+    return {
+      records: await Promise.all(records.map((r) => this.volumes.describe(r))),
+      total,
+      totalIsCapped,
+    };
   }
 
   async detail(volumeId: string): Promise<RecordDetail> {

@@ -21,10 +21,10 @@ describe('key rotation (RC-4, seed 002 claim 11)', () => {
   it('derives T from the time to break, clamped to sane bounds', () => {
     expect(rotationIntervalMs(256, 1e18)).toBe(ROTATION_BOUNDS.maxMs);
     expect(rotationIntervalMs(40, 1e12)).toBe(ROTATION_BOUNDS.minMs);
-    const mid = rotationIntervalMs(64, 1e9, 1e-3);
+    const mid = rotationIntervalMs(64, 1e9, 1e-6); // about 2.5 hours
     expect(mid).toBeGreaterThan(ROTATION_BOUNDS.minMs);
     expect(mid).toBeLessThan(ROTATION_BOUNDS.maxMs);
-    expect(mid).toBeCloseTo(timeToBreakMs(64, 1e9) * 1e-3, -3);
+    expect(mid).toBeCloseTo(timeToBreakMs(64, 1e9) * 1e-6, -3);
   });
 
   it('always stays within the bounds (property)', () => {

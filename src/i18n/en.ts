@@ -65,8 +65,208 @@ export const en = {
   },
   backup: {
     title: 'Back up a media image',
-    emptyTitle: 'No volumes yet',
-    emptyText: 'Volumes you back up will be listed here with their generations and receipts.',
+    intro:
+      'Everything is encrypted in this browser before it leaves it. The escrow site keeps the keys and decides who may ever get them.',
+    image: {
+      heading: 'Image',
+      label: 'Image file',
+      hint: 'A disk, tape or optical image: .iso, .img, .raw, .vhd …',
+      drop: 'Or drop the image file here',
+      detecting: 'Reading the volume ID…',
+      volumeId: 'Volume ID',
+      kind: 'Kind: {kind}',
+      fileSummary: '{name}, {size}',
+      ownerChecking: 'Asking the site who owns this volume…',
+      ownerFree: 'This volume is not registered yet: this backup registers it to you.',
+      ownerMine: 'You own this volume: this backup adds a new generation.',
+      ownerClaimedByYou: 'You hold a claim on this volume from an earlier backup.',
+      ownerOther:
+        'This volume is registered to another operator ({owner}): a backup of it will be refused.',
+      ownerUnknown:
+        'The owner of this volume could not be checked now; it is checked again when you start.',
+    },
+    kinds: {
+      iso9660: 'ISO 9660 disc',
+      gpt: 'GPT disk',
+      ext2: 'ext2 file system',
+      ext3: 'ext3 file system',
+      ext4: 'ext4 file system',
+      vfat: 'FAT file system',
+      dos: 'MBR disk',
+      content: 'no known structure (identified by its content)',
+    },
+    terms: {
+      heading: 'Who may restore it',
+      restorers: 'Restorers',
+      restorersHint:
+        'Type a user ID and press Enter, or pick from the suggestions. You are always included.',
+      you: '{userId} (you)',
+      remove: 'Remove {userId}',
+      suggestions: 'Suggestions',
+      unknownUser: 'There is no restorer with the user ID "{userId}" at the site.',
+      invalidUser: '"{userId}" is not a valid user ID (letters, digits, dot, underscore, hyphen).',
+      listUnavailable:
+        'The list of restorers could not be loaded; user IDs you type are checked by the site.',
+      policy: 'Release policy',
+      policies: {
+        oneTime: 'One-time',
+        oncePerRestorer: 'Once per restorer',
+        reusable: 'Reusable',
+      },
+      policyHints: {
+        oneTime: 'The first release burns the record: nobody can get the keys a second time.',
+        oncePerRestorer: 'Each restorer may get the keys once.',
+        reusable: 'Restorers may get the keys as often as they need.',
+      },
+      approval: 'Require approval',
+      approvalHint:
+        'Each release waits until an administrator other than the requester approves it.',
+      expiry: 'Expiry date (optional)',
+      expiryHint: 'No release after the end of this day (UTC).',
+      expiryPast: 'The expiry date has passed. Choose a later date or leave it empty.',
+    },
+    actions: {
+      start: 'Back up',
+      pause: 'Pause',
+      resume: 'Resume',
+      cancel: 'Cancel',
+      downloadReceipt: 'Download receipt',
+      exportRegistration: 'Export registration file',
+      deleteLocalCopy: 'Delete the partial local copy',
+      keepLocalCopy: 'Keep it',
+      discardInterrupted: 'Discard the interrupted backup',
+    },
+    progress: {
+      label: 'Backup progress',
+      valueText: '{done} of {total}',
+      bytes: '{done} of {total} at the site',
+      stored: 'Encrypted and stored in this browser: {done} of {total}',
+      rate: '{rate}/s',
+      timeLeft: 'about {time} left',
+      timeUnknown: 'time left not known yet',
+    },
+    status: {
+      label: 'Backup status',
+      idle: 'Choose an image file to begin.',
+      ready: 'Ready. Name the restorers and the release policy, then press Back up.',
+      stages: {
+        preparing: 'Checking the site, its keys and this browser’s device key…',
+        claiming: 'Claiming the volume at the site…',
+        encrypting: 'Encrypting in this browser and sending to the site…',
+        sending: 'Everything is encrypted and stored here; sending the rest to the site…',
+        committing: 'Registering the keys and the generation with the site…',
+        complete: 'Backup complete',
+      },
+      paused: 'Paused. Nothing is lost; press Resume to continue.',
+      waitingForSite:
+        'The site cannot be reached. Your encrypted copy is kept in this browser and sending resumes by itself when the site is back.',
+      cancelled: 'The backup was cancelled and the claim on the volume given back.',
+      offerDelete: 'The encrypted partial copy stays in this browser unless you delete it.',
+      deleted: 'The partial local copy was deleted.',
+      interrupted:
+        'An interrupted backup of {volumeId} ({fileName}, {percent} stored) is waiting. Choose the same image file to continue it.',
+      interruptedReady:
+        'This is the image of the interrupted backup ({percent} stored). Press Resume to continue where it stopped.',
+      failedResumable: 'Everything stored so far is kept. Fix the cause, then press Resume.',
+      complete: 'Backup complete',
+      summary: {
+        volume: 'Volume',
+        generation: 'Generation',
+        size: 'Size',
+        sha256: 'SHA-256',
+        duration: 'Duration',
+        speed: 'Speed',
+        receipt: 'Receipt',
+        receiptText: 'No. {counter}, signed by {siteId} at {time}',
+      },
+      transfers: '{sent} transfers sent, {skipped} chunks already at the site',
+    },
+    errors: {
+      image_empty: 'The file is empty (0 bytes). Choose the image file itself.',
+      image_too_small:
+        'The file has only {size} bytes; a media image has at least {min} bytes (one sector). Choose the image file itself.',
+      image_unreadable:
+        'The image file could not be read. Check that it still exists and that this browser may read it, then choose it again.',
+      image_changed:
+        'The image file changed while it was being read. Stop whatever writes to it, then choose it again; what was already stored is kept.',
+      image_mismatch:
+        'This file is not the image the interrupted backup was reading (its size or content differs). Choose the original file ({fileName}), or discard the interrupted backup.',
+      site_unreachable:
+        'The site cannot be reached. Nothing is lost: try again when the site is back, or export a registration file if the local copy is complete.',
+      site_key_invalid:
+        'The site offered public keys that do not match their fingerprints. Nothing was sent. Tell an administrator.',
+      site_key_changed:
+        'The site’s keys changed since this browser first met {site} (pinned {pinned}…, now {offered}…). Nothing was sent. Ask an administrator to confirm the new key before backing up.',
+      registered_to_another_operator:
+        'The backup stopped: this volume is registered to another operator. Administrators have been alerted.',
+      chunk_id_key_missing:
+        'This volume’s chunk-ID key is not on this device, so a new generation cannot be made here. Back it up from the browser that made its first generation.',
+      quota_insufficient:
+        'This browser does not have enough storage for this backup: it needs about {needed}, only {available} are free. Free some space, then try again.',
+      quota_exceeded:
+        'The browser’s storage is full. Everything stored so far is kept; free some space, then press Resume.',
+      already_running:
+        'Another backup is running in this browser (in another tab or window). Wait for it to finish, then try again.',
+      receipt_invalid:
+        'The site confirmed the backup with a receipt that does not check out ({message}). The receipt was not stored. Tell an administrator.',
+      commit_stuck:
+        'The site received everything but did not register the generation. Press Resume to try again; if it keeps happening, tell an administrator.',
+      transfer_refused: 'The site refused the backup: {message}',
+      session_ended:
+        'Your session has ended. Sign in again; the encrypted copy is kept and the backup continues from where it stopped.',
+      registration_unavailable:
+        'A registration file cannot be made for this backup now ({message}).',
+      unexpected:
+        'Something went wrong in the console ({message}). Reload the page; the backup continues from where it stopped.',
+    },
+    volumes: {
+      heading: 'My volumes',
+      empty: 'Volumes you back up will be listed here with their generations and receipts.',
+      table: 'My volumes',
+      volume: 'Volume',
+      generations: 'Generations',
+      size: 'Size',
+      state: 'State',
+      mayRestore: 'May restore',
+      policy: 'Policy',
+      releases: 'Releases',
+      siteCopy: 'Site copy',
+      localCopy: 'Local copy',
+      actions: 'Actions',
+      states: {
+        complete: 'complete',
+        partial: 'partial',
+        sending: 'sending',
+        active: 'active',
+        burned: 'burned',
+        revoked: 'revoked',
+        none: 'none in this browser',
+      },
+      confirmed: 'confirmed (generation {generation})',
+      notConfirmed: 'not confirmed yet',
+      releasesText: 'None | {n} release | {n} releases',
+      receiptOf: 'Receipt of generation {generation}',
+      change: 'Change who may restore',
+      changeHeading: 'Who may restore {volumeId}',
+      add: 'User to add',
+      addButton: 'Add',
+      reason: 'Reason for the change',
+      withdraw: 'Withdraw {userId}',
+      adding: 'To add: {users}',
+      removing: 'To withdraw: {users}',
+      reasonShort: 'Give a reason of at least 3 characters.',
+      nothingToSave: 'Add or withdraw someone first.',
+      save: 'Save',
+      close: 'Close',
+      saved: 'Saved. The site recorded the change in its audit log.',
+      deleteLocal: 'Delete the local copy',
+      deleteLocalConfirm: 'Really delete the local copy of {volumeId}? Press again to confirm.',
+      deleteUnconfirmed:
+        'The site has not confirmed this copy. Deleting it loses the only copy. Press once more to delete it anyway.',
+      localDeleted: 'The local copy of {volumeId} was deleted.',
+      loadFailed: 'Your volumes could not be loaded from the site.',
+      retry: 'Try again',
+    },
   },
   restore: {
     title: 'Restore a media image',

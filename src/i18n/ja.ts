@@ -57,8 +57,210 @@ export const ja: Messages = {
   },
   backup: {
     title: 'メディアイメージのバックアップ',
-    emptyTitle: 'ボリュームはまだありません',
-    emptyText: 'バックアップしたボリュームは、世代と受領証とともにここに一覧表示されます。',
+    intro:
+      'すべてこのブラウザーの中で暗号化してから送ります。鍵はエスクローサイトが保管し、誰が受け取れるかを判断します。',
+    image: {
+      heading: 'イメージ',
+      label: 'イメージファイル',
+      hint: 'ディスク・テープ・光ディスクのイメージ（.iso、.img、.raw、.vhd など）',
+      drop: 'またはここにファイルをドロップ',
+      detecting: 'ボリュームIDを読み取っています…',
+      volumeId: 'ボリュームID',
+      kind: '種類: {kind}',
+      fileSummary: '{name}、{size}',
+      ownerChecking: 'このボリュームの所有者をサイトに問い合わせています…',
+      ownerFree:
+        'このボリュームはまだ登録されていません。このバックアップであなたの所有として登録されます。',
+      ownerMine: 'あなたが所有するボリュームです。このバックアップで新しい世代を追加します。',
+      ownerClaimedByYou: '以前のバックアップで、あなたがこのボリュームを確保しています。',
+      ownerOther:
+        'このボリュームは別のオペレーター（{owner}）に登録されています（registered to another operator）。バックアップは拒否されます。',
+      ownerUnknown: '今は所有者を確認できませんでした。開始時にもう一度確認します。',
+    },
+    kinds: {
+      iso9660: 'ISO 9660 ディスク',
+      gpt: 'GPT ディスク',
+      ext2: 'ext2 ファイルシステム',
+      ext3: 'ext3 ファイルシステム',
+      ext4: 'ext4 ファイルシステム',
+      vfat: 'FAT ファイルシステム',
+      dos: 'MBR ディスク',
+      content: '既知の構造なし（内容から識別）',
+    },
+    terms: {
+      heading: 'リストアできる人',
+      restorers: 'リストア担当者',
+      restorersHint:
+        'ユーザーIDを入力して Enter を押すか、候補から選んでください。あなた自身は常に含まれます。',
+      you: '{userId}（あなた）',
+      remove: '{userId} を外す',
+      suggestions: '候補',
+      unknownUser: 'ユーザーID「{userId}」のリストア担当者はサイトにいません。',
+      invalidUser:
+        '「{userId}」はユーザーIDとして正しくありません（英数字、ドット、下線、ハイフンのみ）。',
+      listUnavailable:
+        'リストア担当者の一覧を読み込めませんでした。入力したユーザーIDはサイトが確認します。',
+      policy: '開示ポリシー',
+      policies: {
+        oneTime: '1回限り',
+        oncePerRestorer: '担当者ごとに1回',
+        reusable: '繰り返し可',
+      },
+      policyHints: {
+        oneTime: '最初の開示で記録は失効し、2回目は誰も鍵を受け取れません。',
+        oncePerRestorer: '各担当者が1回ずつ鍵を受け取れます。',
+        reusable: '担当者は必要なだけ鍵を受け取れます。',
+      },
+      approval: '承認を必須にする',
+      approvalHint: '開示のたびに、要求者以外の管理者の承認を待ちます。',
+      expiry: '有効期限（任意）',
+      expiryHint: 'この日の終わり（UTC）以降は開示しません。',
+      expiryPast: '有効期限が過ぎています。後の日付を選ぶか、空欄にしてください。',
+    },
+    actions: {
+      start: 'バックアップ開始',
+      pause: '一時停止',
+      resume: '再開',
+      cancel: '中止',
+      downloadReceipt: '受領証をダウンロード',
+      exportRegistration: '登録ファイルを書き出す',
+      deleteLocalCopy: '途中までのローカルコピーを削除',
+      keepLocalCopy: '残しておく',
+      discardInterrupted: '中断したバックアップを破棄',
+    },
+    progress: {
+      label: 'バックアップの進捗',
+      valueText: '{total} 中 {done}',
+      bytes: '{total} 中 {done} がサイトに届きました',
+      stored: 'このブラウザーで暗号化・保存済み: {total} 中 {done}',
+      rate: '毎秒 {rate}',
+      timeLeft: '残り約 {time}',
+      timeUnknown: '残り時間はまだ不明',
+    },
+    status: {
+      label: 'バックアップの状況',
+      idle: 'イメージファイルを選んで始めてください。',
+      ready:
+        '準備ができました。リストア担当者と開示ポリシーを決めて「バックアップ開始」を押してください。',
+      stages: {
+        preparing: 'サイト、その鍵、このブラウザーのデバイス鍵を確認しています…',
+        claiming: 'サイトでボリュームを確保しています…',
+        encrypting: 'このブラウザーで暗号化し、サイトへ送っています…',
+        sending: 'すべて暗号化してここに保存しました。残りをサイトへ送っています…',
+        committing: '鍵と世代をサイトに登録しています…',
+        complete: 'バックアップ完了',
+      },
+      paused: '一時停止中です。何も失われていません。「再開」で続けます。',
+      waitingForSite:
+        'サイトに接続できません。暗号化したコピーはこのブラウザーに残っており、サイトが戻ると自動的に送信を再開します。',
+      cancelled: 'バックアップを中止し、ボリュームの確保を解除しました。',
+      offerDelete: '途中まで暗号化したコピーは、削除しない限りこのブラウザーに残ります。',
+      deleted: '途中までのローカルコピーを削除しました。',
+      interrupted:
+        '{volumeId} の中断したバックアップ（{fileName}、{percent} 保存済み）があります。続けるには同じイメージファイルを選んでください。',
+      interruptedReady:
+        '中断したバックアップのイメージです（{percent} 保存済み）。「再開」で中断した所から続けます。',
+      failedResumable:
+        'ここまでに保存した分は残っています。原因を取り除いてから「再開」を押してください。',
+      complete: 'バックアップ完了',
+      summary: {
+        volume: 'ボリューム',
+        generation: '世代',
+        size: 'サイズ',
+        sha256: 'SHA-256',
+        duration: '所要時間',
+        speed: '速度',
+        receipt: '受領証',
+        receiptText: '第 {counter} 号、{siteId} が {time} に署名',
+      },
+      transfers: '転送 {sent} 件、サイトに既にあったチャンク {skipped} 件',
+    },
+    errors: {
+      image_empty: 'ファイルが空です（0 バイト）。イメージファイルそのものを選んでください。',
+      image_too_small:
+        'ファイルは {size} バイトしかありません。メディアイメージは少なくとも {min} バイト（1 セクター）あります。イメージファイルそのものを選んでください。',
+      image_unreadable:
+        'イメージファイルを読み込めませんでした。ファイルがまだ存在し、このブラウザーから読めることを確認して、もう一度選んでください。',
+      image_changed:
+        '読み込み中にイメージファイルが変更されました。書き込んでいるものを止めてから、もう一度選んでください。保存済みの分は残っています。',
+      image_mismatch:
+        'このファイルは中断したバックアップが読んでいたイメージではありません（サイズか内容が違います）。元のファイル（{fileName}）を選ぶか、中断したバックアップを破棄してください。',
+      site_unreachable:
+        'サイトに接続できません。何も失われていません。サイトが戻ってからやり直すか、ローカルコピーが揃っていれば登録ファイルを書き出してください。',
+      site_key_invalid:
+        'サイトが示した公開鍵がそのフィンガープリントと一致しません。何も送っていません。管理者に連絡してください。',
+      site_key_changed:
+        'このブラウザーが最初に {site} に接続した時からサイトの鍵が変わっています（記録済み {pinned}…、現在 {offered}…）。何も送っていません。バックアップの前に新しい鍵を管理者に確認してください。',
+      registered_to_another_operator:
+        'バックアップを停止しました: このボリュームは別のオペレーターに登録されています（registered to another operator）。管理者に警告が送られました。',
+      chunk_id_key_missing:
+        'このボリュームのチャンクID鍵がこの端末にないため、ここでは新しい世代を作れません。最初の世代を作ったブラウザーからバックアップしてください。',
+      quota_insufficient:
+        'このブラウザーの保存領域が足りません。約 {needed} 必要ですが、空きは {available} です。空きを作ってからやり直してください。',
+      quota_exceeded:
+        'ブラウザーの保存領域がいっぱいです。ここまで保存した分は残っています。空きを作ってから「再開」を押してください。',
+      already_running:
+        'このブラウザーの別のタブかウィンドウで、別のバックアップが実行中です。終わるのを待ってからやり直してください。',
+      receipt_invalid:
+        'サイトの受領証を検証できませんでした（{message}）。受領証は保存していません。管理者に連絡してください。',
+      commit_stuck:
+        'サイトはすべて受け取りましたが、世代を登録しませんでした。「再開」でやり直してください。続く場合は管理者に連絡してください。',
+      transfer_refused: 'サイトがバックアップを拒否しました: {message}',
+      session_ended:
+        'セッションが終了しました。もう一度サインインしてください。暗号化したコピーは残っており、中断した所から続けられます。',
+      registration_unavailable: '今はこのバックアップの登録ファイルを作れません（{message}）。',
+      unexpected:
+        'コンソールで問題が起きました（{message}）。ページを再読み込みしてください。中断した所から続けられます。',
+    },
+    volumes: {
+      heading: 'マイボリューム',
+      empty: 'バックアップしたボリュームは、世代と受領証とともにここに一覧表示されます。',
+      table: 'マイボリューム',
+      volume: 'ボリューム',
+      generations: '世代数',
+      size: 'サイズ',
+      state: '状態',
+      mayRestore: 'リストアできる人',
+      policy: 'ポリシー',
+      releases: '開示',
+      siteCopy: 'サイトのコピー',
+      localCopy: 'ローカルコピー',
+      actions: '操作',
+      states: {
+        complete: '完了',
+        partial: '途中',
+        sending: '送信中',
+        active: '有効',
+        burned: '失効',
+        revoked: '取り消し',
+        none: 'このブラウザーにはなし',
+      },
+      confirmed: '確認済み（第 {generation} 世代）',
+      notConfirmed: '未確認',
+      releasesText: 'なし | {n} 回 | {n} 回',
+      receiptOf: '第 {generation} 世代の受領証',
+      change: 'リストアできる人を変更',
+      changeHeading: '{volumeId} をリストアできる人',
+      add: '追加するユーザー',
+      addButton: '追加',
+      reason: '変更の理由',
+      withdraw: '{userId} の権限を外す',
+      adding: '追加予定: {users}',
+      removing: '削除予定: {users}',
+      reasonShort: '3 文字以上の理由を入力してください。',
+      nothingToSave: '先に追加または削除する人を選んでください。',
+      save: '保存',
+      close: '閉じる',
+      saved: '保存しました。サイトは変更を監査ログに記録しました。',
+      deleteLocal: 'ローカルコピーを削除',
+      deleteLocalConfirm:
+        '{volumeId} のローカルコピーを本当に削除しますか？もう一度押すと削除します。',
+      deleteUnconfirmed:
+        'サイトはまだこのコピーを確認していません。削除すると唯一のコピーが失われます。それでも削除するなら、もう一度押してください。',
+      localDeleted: '{volumeId} のローカルコピーを削除しました。',
+      loadFailed: 'サイトからボリュームを読み込めませんでした。',
+      retry: 'もう一度',
+    },
   },
   restore: {
     title: 'メディアイメージのリストア',

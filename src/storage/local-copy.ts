@@ -5,7 +5,6 @@
  * another, so a crash at any point leaves either the old or the new state.
  */
 
-import Dexie from 'dexie';
 import type { ChunkEntry, Receipt, ReceiptStatement } from '@/core/crypto';
 import {
   backupDatabase,
@@ -316,7 +315,7 @@ export class LocalCopy {
         const stillUsed = new Set<string>();
         await db.indexEntries
           .where('[volumeId+generation+position]')
-          .between([volumeId, Dexie.minKey, Dexie.minKey], [volumeId, Dexie.maxKey, Dexie.maxKey])
+          .between([volumeId, -Infinity, -Infinity], [volumeId, Infinity, Infinity])
           .each((entry) => {
             stillUsed.add(entry.chunkId);
           });
@@ -333,7 +332,7 @@ export class LocalCopy {
         await db.chunks.bulkDelete(orphans);
         const remaining = await db.generations
           .where('[volumeId+generation]')
-          .between([volumeId, Dexie.minKey], [volumeId, Dexie.maxKey])
+          .between([volumeId, -Infinity], [volumeId, Infinity])
           .count();
         if (remaining === 0) await db.volumes.delete(volumeId);
       },

@@ -8,16 +8,9 @@ import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
 import { installSecurityHeaders } from './http/security';
-import { adminSiteRoutes } from './http/routes/admin-site';
-import { alertRoutes } from './http/routes/alerts';
-import { auditRoutes } from './http/routes/audit';
-import { authRoutes } from './http/routes/auth';
+import { registerApi } from './http/api';
+import { fastifyRouter } from './http/fastify-router';
 import { eventRoutes } from './http/routes/events';
-import { siteRoutes } from './http/routes/site';
-import { userRoutes } from './http/routes/users';
-import { pairRoutes } from './http/routes/pairs';
-import { recordRoutes } from './http/routes/records';
-import { volumeRoutes } from './http/routes/volumes';
 import { openDatabase, type OpenDatabase } from './persistence/database';
 import { AlertMailer } from './platform/alert-mailer';
 import { systemClock } from './platform/node-random';
@@ -118,17 +111,14 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       if (!route.url.startsWith('/api/')) return;
       for (const method of [route.method].flat()) apiRoutesServed.push({ method, url: route.url });
     });
-    const ctx = { ...services, mailer, heartbeatMs: options.heartbeatMs ?? 15_000 };
-    siteRoutes(app, ctx);
-    authRoutes(app, ctx, { secure: tls });
-    userRoutes(app, ctx);
-    adminSiteRoutes(app, ctx);
-    alertRoutes(app, ctx);
-    auditRoutes(app, ctx);
+    const ctx = {
+      ...services,
+      mailer,
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      secureCookies: tls,
+    };
+    registerApi(fastifyRouter(app, ctx), ctx);
     eventRoutes(app, ctx);
-    volumeRoutes(app, ctx);
-    recordRoutes(app, ctx);
-    pairRoutes(app, ctx);
     const consoleServed = await serveConsole(app, config.consoleDir);
 
     // Housekeeping: gaps that waited too long (RC-3) and claims past their time-to-live (BK-8).

@@ -1,17 +1,16 @@
-import type { FastifyInstance } from 'fastify';
 import { apiRoutes, type MailSettings } from '../../../../src/core/contract';
 import { DomainError } from '../../domain/errors';
-import { principalOf, registerRoute, type RouteContext } from '../access';
+import { type RouteContext, type Router, principalOf } from '../router';
 
 /** The site page of the administrators' console: alert mail in effect and a test mail (AL-3). */
-export function adminSiteRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  registerRoute(app, ctx, apiRoutes.adminMailSettings, async (): Promise<MailSettings> => {
+export function adminSiteRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.adminMailSettings, async (): Promise<MailSettings> => {
     if (!ctx.mailer) return { configured: false };
     const settings = ctx.mailer.describe();
     return { configured: true, ...settings, to: [...settings.to] };
   });
 
-  registerRoute(app, ctx, apiRoutes.adminSendTestMail, async (request) => {
+  router.route(apiRoutes.adminSendTestMail, async (request) => {
     const { mailer } = ctx;
     if (!mailer) {
       throw new DomainError(

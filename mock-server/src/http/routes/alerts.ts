@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import {
   acknowledgeAlertsRequestSchema,
   alertFilterSchema,
@@ -8,14 +7,14 @@ import {
 } from '../../../../src/core/contract';
 import { toCsv } from '../../domain/alerts';
 import { parseWith } from '../errors';
-import { principalOf, registerRoute, type RouteContext } from '../access';
+import { type RouteContext, type Router, principalOf } from '../router';
 
-export function alertRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  registerRoute(app, ctx, apiRoutes.adminListAlerts, async (request) =>
+export function alertRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.adminListAlerts, async (request) =>
     ctx.alerts.list(parseWith(alertQuerySchema, request.query, 'query')),
   );
 
-  registerRoute(app, ctx, apiRoutes.adminExportAlerts, async (request, reply) => {
+  router.route(apiRoutes.adminExportAlerts, async (request, reply) => {
     const alerts = await ctx.alerts.all(parseWith(alertFilterSchema, request.query, 'query'));
     const csv = toCsv(
       [
@@ -49,7 +48,7 @@ export function alertRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return csv;
   });
 
-  registerRoute(app, ctx, apiRoutes.adminAcknowledgeAlerts, async (request) => {
+  router.route(apiRoutes.adminAcknowledgeAlerts, async (request) => {
     const { ids } = parseWith(acknowledgeAlertsRequestSchema, request.body);
     const principal = principalOf(request);
     const acknowledged = await ctx.alerts.acknowledge(ids, principal.user.userId);
@@ -63,7 +62,7 @@ export function alertRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   // RS-5: a client that found a tampered chunk or manifest tells the site.
-  registerRoute(app, ctx, apiRoutes.reportIntegrity, async (request) => {
+  router.route(apiRoutes.reportIntegrity, async (request) => {
     const report = parseWith(integrityReportSchema, request.body);
     const principal = principalOf(request);
     const where = [

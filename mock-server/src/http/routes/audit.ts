@@ -1,15 +1,14 @@
-import type { FastifyInstance } from 'fastify';
 import { apiRoutes, auditExportQuerySchema, auditQuerySchema } from '../../../../src/core/contract';
 import { toCsv } from '../../domain/alerts';
 import { parseWith } from '../errors';
-import { principalOf, registerRoute, type RouteContext } from '../access';
+import { type RouteContext, type Router, principalOf } from '../router';
 
-export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  registerRoute(app, ctx, apiRoutes.adminListAudit, async (request) =>
+export function auditRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.adminListAudit, async (request) =>
     ctx.audit.list(parseWith(auditQuerySchema, request.query, 'query')),
   );
 
-  registerRoute(app, ctx, apiRoutes.adminExportAudit, async (request, reply) => {
+  router.route(apiRoutes.adminExportAudit, async (request, reply) => {
     const { format, ...filter } = parseWith(auditExportQuerySchema, request.query, 'query');
     const entries = await ctx.audit.all(filter);
     if (format === 'json') {
@@ -47,7 +46,7 @@ export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
     );
   });
 
-  registerRoute(app, ctx, apiRoutes.adminVerifyAudit, async (request) => {
+  router.route(apiRoutes.adminVerifyAudit, async (request) => {
     const result = await ctx.audit.verify();
     await ctx.audit.append({
       event: 'audit_verified',

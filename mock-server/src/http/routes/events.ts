@@ -2,7 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { apiRoutes, type ServerEvent } from '../../../../src/core/contract';
 import type { Audience } from '../../domain/events';
 import { contentSecurityPolicy } from '../security';
-import { principalOf, registerRoute, SESSION_COOKIE, type RouteContext } from '../access';
+import {
+  authorize,
+  principalOf,
+  SESSION_COOKIE,
+  type ApiRequest,
+  type RouteContext,
+} from '../router';
 
 /**
  * The one Server-Sent Events stream per tab (AL-2): alerts for
@@ -18,44 +24,57 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     for (const end of open) end();
   });
 
-  registerRoute(app, ctx, apiRoutes.events, async (request, reply) => {
-    const principal = principalOf(request);
-    const isAdmin = principal.user.roles.includes('admin');
-    const hears = (audience: Audience): boolean =>
-      audience.kind === 'admins' ? isAdmin : isAdmin || audience.userId === principal.user.userId;
+  app.route({
+    method: apiRoutes.events.method,
+    url: apiRoutes.events.path,
+    handler: async (request, reply) => {
+      const api: ApiRequest = {
+        params: request.params,
+        query: request.query,
+        body: undefined,
+        headers: request.headers,
+        ip: request.ip,
+        cookies: request.cookies,
+      };
+      await authorize(apiRoutes.events, api, ctx);
+      const principal = principalOf(api);
+      const isAdmin = principal.user.roles.includes('admin');
+      const hears = (audience: Audience): boolean =>
+        audience.kind === 'admins' ? isAdmin : isAdmin || audience.userId === principal.user.userId;
 
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-content-type-options': 'nosniff',
-      'content-security-policy': contentSecurityPolicy(),
-      'x-request-id': request.id,
-    });
-    const send = (event: ServerEvent): void => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    };
-    send({ type: 'hello', userId: principal.user.userId, at: ctx.clock.now().toISOString() });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': contentSecurityPolicy(),
+        'x-request-id': request.id,
+      });
+      const send = (event: ServerEvent): void => {
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      };
+      send({ type: 'hello', userId: principal.user.userId, at: ctx.clock.now().toISOString() });
 
-    const unsubscribe = ctx.events.subscribe((event, audience) => {
-      if (hears(audience)) send(event);
-    });
-    const heartbeat = setInterval(() => {
-      ctx.identity.authenticate(request.cookies[SESSION_COOKIE]).then(
-        () => send({ type: 'heartbeat', at: ctx.clock.now().toISOString() }),
-        () => res.end(),
-      );
-    }, ctx.heartbeatMs);
-    const end = (): void => {
-      clearInterval(heartbeat);
-      unsubscribe();
-      open.delete(end);
-      res.end();
-    };
-    open.add(end);
-    res.on('close', end);
+      const unsubscribe = ctx.events.subscribe((event, audience) => {
+        if (hears(audience)) send(event);
+      });
+      const heartbeat = setInterval(() => {
+        ctx.identity.authenticate(request.cookies[SESSION_COOKIE]).then(
+          () => send({ type: 'heartbeat', at: ctx.clock.now().toISOString() }),
+          () => res.end(),
+        );
+      }, ctx.heartbeatMs);
+      const end = (): void => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(end);
+        res.end();
+      };
+      open.add(end);
+      res.on('close', end);
+    },
   });
 }

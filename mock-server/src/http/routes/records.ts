@@ -1,4 +1,3 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   apiRoutes,
@@ -14,7 +13,7 @@ import {
 import { volumeIdSchema } from '../../../../src/core/crypto/format-schemas';
 import type { Caller } from '../../domain/escrow/context';
 import { parseWith } from '../errors';
-import { principalOf, registerRoute, type RouteContext } from '../access';
+import { type ApiRequest, type RouteContext, type Router, principalOf } from '../router';
 
 const volumeParams = z.object({ volumeId: volumeIdSchema });
 const approvalParams = z.object({ approvalId: z.string().max(200) });
@@ -22,37 +21,35 @@ const approvalParams = z.object({ approvalId: z.string().max(200) });
 /** Registration files carry a manifest: up to 8 MiB of JSON. */
 const REGISTRATION_BODY_LIMIT = 8 * 1024 * 1024;
 
-function callerOf(request: FastifyRequest): Caller {
+function callerOf(request: ApiRequest): Caller {
   const { user } = principalOf(request);
   return { userId: user.userId, roles: user.roles, clientAddress: request.ip };
 }
 
 /** The restorer DB for administrators (ES-1..ES-3). */
-export function recordRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const volume = (request: FastifyRequest) =>
+export function recordRoutes(router: Router, ctx: RouteContext): void {
+  const volume = (request: ApiRequest) =>
     parseWith(volumeParams, request.params, 'volume ID').volumeId;
 
-  registerRoute(app, ctx, apiRoutes.adminListRecords, async (request) =>
+  router.route(apiRoutes.adminListRecords, async (request) =>
     ctx.records.list(parseWith(recordQuerySchema, request.query, 'query')),
   );
-  registerRoute(app, ctx, apiRoutes.adminRegisterManually, async (request) =>
+  router.route(apiRoutes.adminRegisterManually, async (request) =>
     ctx.records.registerManually(
       callerOf(request),
       parseWith(manualRegistrationRequestSchema, request.body),
     ),
   );
-  registerRoute(app, ctx, apiRoutes.adminGetRecord, async (request) =>
-    ctx.records.detail(volume(request)),
-  );
-  registerRoute(app, ctx, apiRoutes.adminSetExpiry, async (request) => {
+  router.route(apiRoutes.adminGetRecord, async (request) => ctx.records.detail(volume(request)));
+  router.route(apiRoutes.adminSetExpiry, async (request) => {
     const body = parseWith(setExpiryRequestSchema, request.body);
     return ctx.records.setExpiry(callerOf(request), volume(request), body.expiresAt, body.reason);
   });
-  registerRoute(app, ctx, apiRoutes.adminRevoke, async (request) => {
+  router.route(apiRoutes.adminRevoke, async (request) => {
     const body = parseWith(revokeRequestSchema, request.body);
     return ctx.records.revoke(callerOf(request), volume(request), body.reason);
   });
-  registerRoute(app, ctx, apiRoutes.adminTransferOwnership, async (request) => {
+  router.route(apiRoutes.adminTransferOwnership, async (request) => {
     const body = parseWith(transferOwnershipRequestSchema, request.body);
     return ctx.records.transferOwnership(
       callerOf(request),
@@ -61,21 +58,19 @@ export function recordRoutes(app: FastifyInstance, ctx: RouteContext): void {
       body.reason,
     );
   });
-  registerRoute(app, ctx, apiRoutes.adminRequestRearm, async (request) => {
+  router.route(apiRoutes.adminRequestRearm, async (request) => {
     const body = parseWith(rearmRequestSchema, request.body);
     return ctx.records.requestRearm(callerOf(request), volume(request), body.reason);
   });
-  registerRoute(app, ctx, apiRoutes.adminListApprovals, async () => ({
+  router.route(apiRoutes.adminListApprovals, async () => ({
     approvals: await ctx.records.approvals(),
   }));
-  registerRoute(app, ctx, apiRoutes.adminDecideApproval, async (request) => {
+  router.route(apiRoutes.adminDecideApproval, async (request) => {
     const { approvalId } = parseWith(approvalParams, request.params, 'approval ID');
     const body = parseWith(decideApprovalRequestSchema, request.body);
     return ctx.records.decide(callerOf(request), approvalId, body.approve, body.reason);
   });
-  registerRoute(
-    app,
-    ctx,
+  router.route(
     apiRoutes.adminImportRegistration,
     async (request) => {
       const body = parseWith(importRegistrationRequestSchema, request.body);

@@ -1,11 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { apiRoutes } from '../../../../src/core/contract';
-import { registerRoute, type RouteContext } from '../access';
+import { type RouteContext, type Router } from '../router';
 
-export function siteRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  registerRoute(app, ctx, apiRoutes.health, async () => ({
+export function siteRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.health, async () => ({
     status: 'ok',
     version: ctx.info.version,
   }));
-  registerRoute(app, ctx, apiRoutes.site, async () => ctx.info);
+  router.route(apiRoutes.site, async () => ctx.info);
 }

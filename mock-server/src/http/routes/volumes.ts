@@ -1,4 +1,3 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   apiRoutes,
@@ -22,7 +21,7 @@ import type { Caller } from '../../domain/escrow/context';
 import { scrubVolume } from '../../domain/escrow/scrub';
 import { DomainError } from '../../domain/errors';
 import { parseWith } from '../errors';
-import { principalOf, registerRoute, type RouteContext } from '../access';
+import { type ApiRequest, type RouteContext, type Router, principalOf } from '../router';
 
 const volumeParams = z.object({ volumeId: volumeIdSchema });
 const chunkParams = z.object({ volumeId: volumeIdSchema, chunkId: hex256Schema });
@@ -39,44 +38,44 @@ const transferParams = z.object({
   seq: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
-function callerOf(request: FastifyRequest): Caller {
+function callerOf(request: ApiRequest): Caller {
   const { user } = principalOf(request);
   return { userId: user.userId, roles: user.roles, clientAddress: request.ip };
 }
 
-export function volumeRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  registerRoute(app, ctx, apiRoutes.registerDevice, async (request) => {
+export function volumeRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.registerDevice, async (request) => {
     const body = parseWith(registerDeviceRequestSchema, request.body);
     return ctx.volumes.registerDevice(callerOf(request), body.publicKey, body.label);
   });
-  registerRoute(app, ctx, apiRoutes.listDevices, async (request) => ({
+  router.route(apiRoutes.listDevices, async (request) => ({
     devices: await ctx.volumes.devices(callerOf(request)),
   }));
 
-  registerRoute(app, ctx, apiRoutes.volumeOwner, async (request) => {
+  router.route(apiRoutes.volumeOwner, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     return ctx.volumes.owner(callerOf(request), volumeId);
   });
-  registerRoute(app, ctx, apiRoutes.claimVolume, async (request) => {
+  router.route(apiRoutes.claimVolume, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const body = parseWith(claimRequestSchema, request.body ?? {});
     return ctx.volumes.claim(callerOf(request), volumeId, body.resume);
   });
-  registerRoute(app, ctx, apiRoutes.releaseClaim, async (request) => {
+  router.route(apiRoutes.releaseClaim, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     await ctx.volumes.releaseClaim(callerOf(request), volumeId);
     return { ok: true };
   });
-  registerRoute(app, ctx, apiRoutes.myVolumes, async (request) => ({
+  router.route(apiRoutes.myVolumes, async (request) => ({
     records: await ctx.volumes.myVolumes(callerOf(request)),
   }));
-  registerRoute(app, ctx, apiRoutes.changeRestorers, async (request) => {
+  router.route(apiRoutes.changeRestorers, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const body = parseWith(changeRestorersRequestSchema, request.body);
     return ctx.volumes.changeRestorers(callerOf(request), volumeId, body);
   });
 
-  registerRoute(app, ctx, apiRoutes.headChunk, async (request, reply) => {
+  router.route(apiRoutes.headChunk, async (request, reply) => {
     const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
     const chunk = await ctx.transfers.chunkInfo(callerOf(request), volumeId, chunkId);
     const header = chunk && (await ctx.escrow.blobs.head(volumeId, chunkId, BLOB_HEADER_LENGTH));
@@ -88,7 +87,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: RouteContext): void {
       .status(200)
       .send();
   });
-  registerRoute(app, ctx, apiRoutes.getChunk, async (request, reply) => {
+  router.route(apiRoutes.getChunk, async (request, reply) => {
     const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
     await ctx.releases.assertMayRead(callerOf(request), volumeId);
     const chunk = await ctx.escrow.store.findChunk(volumeId, chunkId);
@@ -102,9 +101,9 @@ export function volumeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return reply
       .type('application/octet-stream')
       .header(CIPHERTEXT_SHA256_HEADER, chunk.ciphertextSha256)
-      .send(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
+      .send(blob);
   });
-  registerRoute(app, ctx, apiRoutes.scrubVolume, async (request) => {
+  router.route(apiRoutes.scrubVolume, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     return scrubVolume(
       ctx.escrow,
@@ -114,63 +113,51 @@ export function volumeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     );
   });
 
-  registerRoute(app, ctx, apiRoutes.restorable, async (request) => ({
+  router.route(apiRoutes.restorable, async (request) => ({
     volumes: await ctx.releases.restorable(callerOf(request)),
   }));
-  registerRoute(app, ctx, apiRoutes.generationManifest, async (request) => {
+  router.route(apiRoutes.generationManifest, async (request) => {
     const { volumeId, generation } = parseWith(generationParams, request.params, 'generation');
     return ctx.releases.manifest(callerOf(request), volumeId, generation);
   });
-  registerRoute(app, ctx, apiRoutes.requestKeyRelease, async (request, reply) => {
+  router.route(apiRoutes.requestKeyRelease, async (request, reply) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const body = parseWith(keyReleaseRequestSchema, request.body);
     const answer = await ctx.releases.request(callerOf(request), volumeId, body);
-    return reply.status(answer.state === 'pending_approval' ? 202 : 200).send(answer);
+    reply.status(answer.state === 'pending_approval' ? 202 : 200);
+    return answer;
   });
-  registerRoute(app, ctx, apiRoutes.getKeyRelease, async (request) => {
+  router.route(apiRoutes.getKeyRelease, async (request) => {
     const { volumeId, requestId } = parseWith(releaseParams, request.params, 'request');
     return ctx.releases.fetch(callerOf(request), volumeId, requestId);
   });
 
   // Transfers carry padded binary bodies (RC-4): their own parser and size limit.
-  void app.register(async (scope) => {
-    const size = paddedTransferSize();
-    scope.addContentTypeParser(
-      'application/octet-stream',
-      { parseAs: 'buffer', bodyLimit: size },
-      (_req, body, done) => done(null, body),
-    );
-    registerRoute(
-      scope,
-      ctx,
-      apiRoutes.putTransfer,
-      async (request, reply) => {
-        const { pairId, seq } = parseWith(transferParams, request.params, 'transfer address');
-        if (!Buffer.isBuffer(request.body) || request.body.length !== size) {
-          throw new DomainError(
-            'malformed_transfer',
-            `A transfer body is exactly ${size} bytes of application/octet-stream.`,
-            400,
-          );
-        }
-        const body = new Uint8Array(
-          request.body.buffer,
-          request.body.byteOffset,
-          request.body.byteLength,
+  const size = paddedTransferSize();
+  router.route(
+    apiRoutes.putTransfer,
+    async (request, reply) => {
+      const { pairId, seq } = parseWith(transferParams, request.params, 'transfer address');
+      if (!(request.body instanceof Uint8Array) || request.body.length !== size) {
+        throw new DomainError(
+          'malformed_transfer',
+          `A transfer body is exactly ${size} bytes of application/octet-stream.`,
+          400,
         );
-        const claimed = request.headers[BODY_SHA256_HEADER];
-        const answer = await ctx.transfers.put(
-          callerOf(request),
-          pairId,
-          seq,
-          body,
-          typeof claimed === 'string' ? claimed : undefined,
-        );
-        return reply.status(answer.httpStatus).send(answer.ack);
-      },
-      { bodyLimit: size },
-    );
-  });
+      }
+      const claimed = request.headers[BODY_SHA256_HEADER];
+      const answer = await ctx.transfers.put(
+        callerOf(request),
+        pairId,
+        seq,
+        request.body,
+        typeof claimed === 'string' ? claimed : undefined,
+      );
+      reply.status(answer.httpStatus);
+      return answer.ack;
+    },
+    { bodyLimit: size, binaryBody: true },
+  );
 }
 
 function concatHeader(header: Uint8Array): Uint8Array {

@@ -1,0 +1,93 @@
+import { CSRF_HEADER, CSRF_HEADER_VALUE, type RouteEntry } from '../../../src/core/contract';
+import { DomainError } from '../domain/errors';
+import type { Principal } from '../domain/identity';
+import type { AlertMailer } from '../platform/alert-mailer';
+import type { SiteServices } from '../services';
+
+export const SESSION_COOKIE = 'custodian_session';
+
+/**
+ * The HTTP surface the API's handlers see, whatever carries it: Fastify for
+ * the site, MSW for the in-browser demo. Handlers are written once against
+ * these few members.
+ */
+export interface ApiRequest {
+  readonly params: unknown;
+  readonly query: unknown;
+  readonly body: unknown;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly ip: string;
+  readonly cookies: Record<string, string | undefined>;
+  principal?: Principal;
+}
+
+export interface CookieOptions {
+  readonly httpOnly: boolean;
+  readonly sameSite: 'strict';
+  readonly secure: boolean;
+  readonly path: string;
+  readonly expires: Date;
+}
+
+export interface ApiReply {
+  status(code: number): ApiReply;
+  type(contentType: string): ApiReply;
+  header(name: string, value: string): ApiReply;
+  setCookie(name: string, value: string, options: CookieOptions): ApiReply;
+  clearCookie(name: string, options: { path: string }): ApiReply;
+  /** Sends a body now (binary, empty); otherwise the handler's return value is the JSON body. */
+  send(payload?: Uint8Array | string): ApiReply;
+}
+
+export type Handler = (request: ApiRequest, reply: ApiReply) => Promise<unknown>;
+
+export interface RouteOptions {
+  readonly bodyLimit?: number;
+  /** The body is raw application/octet-stream bytes (transfers). */
+  readonly binaryBody?: boolean;
+}
+
+export interface Router {
+  route(entry: RouteEntry, handler: Handler, options?: RouteOptions): void;
+}
+
+export interface RouteContext extends SiteServices {
+  readonly mailer: AlertMailer | undefined;
+  readonly heartbeatMs: number;
+  /** Whether cookies must be Secure (the site serves HTTPS). */
+  readonly secureCookies: boolean;
+}
+
+/** A signed-in principal, checked by the route's access rule. */
+export function principalOf(request: ApiRequest): Principal {
+  if (!request.principal) throw new DomainError('not_signed_in', 'Sign in first.', 401);
+  return request.principal;
+}
+
+/**
+ * The route table decides, not the handler: the CSRF header for
+ * state-changing calls, then the session, then the role (ID-2). Sets
+ * `request.principal` for the handler.
+ */
+export async function authorize(
+  entry: RouteEntry,
+  request: ApiRequest,
+  ctx: RouteContext,
+): Promise<void> {
+  if (entry.csrf && request.headers[CSRF_HEADER] !== CSRF_HEADER_VALUE) {
+    throw new DomainError(
+      'csrf_required',
+      `State-changing calls must carry the header ${CSRF_HEADER}: ${CSRF_HEADER_VALUE}.`,
+      403,
+    );
+  }
+  if (entry.access === 'public') return;
+  const principal = await ctx.identity.authenticate(request.cookies[SESSION_COOKIE]);
+  if (
+    Array.isArray(entry.access) &&
+    !entry.access.some((role) => principal.user.roles.includes(role))
+  ) {
+    throw new DomainError('forbidden', 'Your account does not have the role needed for this.', 403);
+  }
+  request.principal = principal;
+}

@@ -8,7 +8,12 @@
  * checked against its sealed size and SHA-256 at the end.
  */
 
-import { wipe, type ManifestIndex, type RestoreProgress, type RestoreVerifier } from '@/core/crypto';
+import {
+  wipe,
+  type ManifestIndex,
+  type RestoreProgress,
+  type RestoreVerifier,
+} from '@/core/crypto';
 import { readChunk, type ChunkRead, type ChunkSource, type CopyName } from './restore-sources';
 
 /** Chunks read ahead of the one being written: 4 × 4 MiB in flight at most. */

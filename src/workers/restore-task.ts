@@ -9,11 +9,7 @@
 import { RestoreVerifier, TamperedChunkError, TamperedImageError } from '@/core/crypto';
 import { saveRestoreProgress } from '@/storage/restore-progress';
 import { runRestorePipeline, type ImageSink, type PipelineProgress } from './restore-pipeline';
-import {
-  describeFailure,
-  type RestoreJobFailure,
-  type RestoreJobStart,
-} from './restore-protocol';
+import { describeFailure, type RestoreJobFailure, type RestoreJobStart } from './restore-protocol';
 import { sourcesFor, type ChunkSource } from './restore-sources';
 
 export interface RestoreTaskDeps {

@@ -7,11 +7,13 @@ import {
 } from '@/core/contract';
 import { adminHandlers } from './admin-handlers';
 import { demoSite } from './demo-site';
+import { restoreHandlers } from './restore-site';
 import { csrfMissing, jsonBody, notSignedIn, on, refuse } from './route-handler';
 
 /** Handlers for the auth and site endpoints, answering per the contract. */
 export const handlers = [
   ...adminHandlers,
+  ...restoreHandlers,
 
   on(apiRoutes.health, () =>
     HttpResponse.json({ status: 'ok', version: demoSite.description.version }),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { signIn } from './support/session';
 import { readInbox } from './support/smtp-receiver';
 
@@ -13,10 +13,18 @@ import { readInbox } from './support/smtp-receiver';
  */
 const SITE_DATABASE = path.resolve('.tmp/e2e-site/data/custodian.sqlite');
 
+const contexts: BrowserContext[] = [];
+
+/** A page in a browser context of its own: another person at another computer. */
 async function newPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
+  contexts.push(context);
   return context.newPage();
 }
+
+test.afterEach(async () => {
+  for (const context of contexts.splice(0)) await context.close();
+});
 
 function adminNav(page: Page) {
   return page.getByRole('navigation', { name: 'Administration' });
@@ -130,6 +138,8 @@ test.describe('administrators run the site from the console', () => {
     await admin.goto('/admin/users');
     await admin.getByRole('button', { name: 'Create user' }).click();
     const dialog = admin.getByRole('dialog');
+    // The dialog puts the focus on its first field once it has opened.
+    await expect(dialog.getByLabel('User ID')).toBeFocused();
     await dialog.getByLabel('User ID').fill(userId);
     await dialog.getByLabel('Display name').fill('End-to-end user');
     await dialog.getByLabel('Initial password').fill('first-light-2026');

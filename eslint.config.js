@@ -10,7 +10,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'public/mockServiceWorker.js',
-      'test-results/**',
+      'test-results*/**',
       'playwright-report/**',
       'bench/.work/**',
     ],

@@ -1,0 +1,90 @@
+/**
+ * A site of our own for stories that stop and restart it (BK-7: the site
+ * goes away mid-backup). It always comes back on the same port, because the
+ * browser's IndexedDB — the local copy and the outbox — belongs to the
+ * origin, and with the same data directory and master key (kept outside the
+ * data directory, as ES-4 requires).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class SiteProcess {
+  readonly root = mkdtempSync(join(tmpdir(), 'custodian-e2e-site-'));
+  readonly dataDir = join(this.root, 'data');
+  readonly masterKeyFile = join(this.root, 'secrets', 'master.key');
+  #child: ChildProcess | undefined;
+  #output = '';
+
+  constructor(readonly port: number) {
+    mkdirSync(join(this.root, 'secrets'), { mode: 0o700 });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the site in demo mode and waits until /api/health answers. */
+  async start(): Promise<void> {
+    if (this.#child) throw new Error('the site is already running');
+    const child = spawn(
+      'npx',
+      [
+        'tsx',
+        'mock-server/src/main.ts',
+        'start',
+        '--demo',
+        '--port',
+        String(this.port),
+        '--data-dir',
+        this.dataDir,
+        '--log-level',
+        'warn',
+      ],
+      {
+        env: { ...process.env, CUSTODIAN_MASTER_KEY_FILE: this.masterKeyFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    child.stdout?.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
+    this.#child = child;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) {
+        throw new Error(`the site exited with ${child.exitCode}:\n${this.#output}`);
+      }
+      try {
+        const response = await fetch(`${this.url}/api/health`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await this.stop();
+    throw new Error(`the site did not answer on ${this.url} within a minute:\n${this.#output}`);
+  }
+
+  /** Stops the site (SIGTERM to its process group) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    process.kill(-child.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the site and removes its data and key. */
+  async remove(): Promise<void> {
+    await this.stop();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

@@ -217,19 +217,27 @@ export class SqliteEscrowStore implements EscrowStore {
   }
 
   async insertVolumeIfAbsent(v: VolumeRow): Promise<VolumeRow> {
-    await this.db
-      .insertInto('volumes')
-      .values({
-        volume_id: v.volumeId,
-        owner: v.owner,
-        state: v.state,
-        pair_id: v.pairId,
-        claim_expires_at: v.claimExpiresAt,
-        created_at: v.createdAt,
-      })
-      .onConflict((oc) => oc.column('volume_id').doNothing())
-      .execute();
-    return (await this.findVolume(v.volumeId))!;
+    // One transaction: the row read back is the row the insert left (BK-3).
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('volumes')
+        .values({
+          volume_id: v.volumeId,
+          owner: v.owner,
+          state: v.state,
+          pair_id: v.pairId,
+          claim_expires_at: v.claimExpiresAt,
+          created_at: v.createdAt,
+        })
+        .onConflict((oc) => oc.column('volume_id').doNothing())
+        .execute();
+      const row = await trx
+        .selectFrom('volumes')
+        .selectAll()
+        .where('volume_id', '=', v.volumeId)
+        .executeTakeFirstOrThrow();
+      return toVolume(row);
+    });
   }
 
   async updateVolume(
@@ -659,7 +667,8 @@ export class SqliteEscrowStore implements EscrowStore {
       .selectFrom('transfers')
       .select((eb) => eb.fn.min('received_at').as('at'))
       .where('pair_id', '=', pairId)
-      .where('seq', '>', aboveSeq)
+      // The transfer at aboveSeq + 1 is the one being waited for, not one waiting.
+      .where('seq', '>', aboveSeq + 1)
       .where('status', '=', 'received')
       .executeTakeFirst();
     return r?.at ?? undefined;
@@ -845,17 +854,20 @@ export class SqliteEscrowStore implements EscrowStore {
     if (search.state) q = q.where('state', '=', search.state);
     if (search.policy) q = q.where('policy_kind', '=', search.policy);
     if (search.owner) q = q.where('owner', '=', search.owner);
+    // instr() is case-sensitive, like user IDs; the quotes make it the whole ID.
     if (search.restorer)
-      q = q.where(
-        sql<boolean>`restorers like ${like(JSON.stringify(search.restorer))} escape '\\'`,
-      );
+      q = q.where(sql<boolean>`instr(restorers, ${JSON.stringify(search.restorer)}) > 0`);
     if (search.q) {
       const pattern = like(search.q);
       q = q.where((eb) =>
         eb.or([
           eb(sql`volume_id`, 'like', sql`${pattern} escape '\\'`),
           eb(sql`owner`, 'like', sql`${pattern} escape '\\'`),
-          eb(sql`restorers`, 'like', sql`${pattern} escape '\\'`),
+          // Only text that can be part of a user ID is looked for in the restorer
+          // list, so no match spans two entries of its JSON text.
+          ...(/^[A-Za-z0-9._-]+$/.test(search.q)
+            ? [eb(sql`restorers`, 'like', sql`${pattern} escape '\\'`)]
+            : []),
         ]),
       );
     }
@@ -878,7 +890,12 @@ export class SqliteEscrowStore implements EscrowStore {
     const offset = (search.page - 1) * search.pageSize;
     if (rows.length > 0 && rows.length < search.pageSize) {
       // The last page: the count is known without a second scan.
-      return { records: rows.map(toRecord), total: offset + rows.length, totalIsCapped: false };
+      const counted = offset + rows.length;
+      return {
+        records: rows.map(toRecord),
+        total: Math.min(counted, RECORD_COUNT_CAP),
+        totalIsCapped: counted > RECORD_COUNT_CAP,
+      };
     }
     // Counting stops at a cap: beyond it the console says "more than".
     const { total } = await this.db

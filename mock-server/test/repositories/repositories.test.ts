@@ -16,33 +16,7 @@ import { recordSearchContract } from './record-search.contract';
  * contract behind it) promises. The memory repositories keep the promise;
  * these cases run as `it.fails` for SQLite until it is fixed.
  */
-const SQLITE_DISCREPANCIES = new Map([
-  [
-    'insertVolumeIfAbsent returns the row it stored even if it is deleted right after',
-    'The insert and the read-back are two statements outside a transaction: a deleteVolume ' +
-      'queued between them makes insertVolumeIfAbsent resolve to undefined, not a VolumeRow.',
-  ],
-  [
-    'oldestBufferedAt ignores a transfer at aboveSeq + 1, which closes no gap',
-    'The query takes every received transfer with seq > aboveSeq, so a transfer waiting at ' +
-      'aboveSeq + 1 (not yet applied, or stuck) is taken for one waiting beyond a gap.',
-  ],
-  [
-    'searchRecords: the restorer filter matches the exact user ID, not another case of it',
-    "The filter is a LIKE over the JSON restorer list, and SQLite's LIKE ignores ASCII case: " +
-      'restorer "RITA" finds the records of "rita".',
-  ],
-  [
-    'searchRecords: free text matches within a restorer, not across the stored list',
-    'q is matched against the JSON text of the restorer list, so text spanning two entries or ' +
-      'a quote (`","`, `ann"`) matches although no restorer contains it.',
-  ],
-  [
-    'searchRecords: the total never exceeds the cap, even on a last page beyond it',
-    'A partial page counts offset + rows without the cap: page 201 of 50 over 10 005 matches ' +
-      'answers total 10 005 with totalIsCapped false, while page 1 answers 10 000, capped.',
-  ],
-]);
+const SQLITE_DISCREPANCIES = new Map<string, string>();
 
 function contracts(implementation: Implementation): void {
   const titles = new Set<string>();

@@ -5,7 +5,7 @@ import { AlertService, type AlertNotifier } from './domain/alerts';
 import { AuditLog } from './domain/audit';
 import { EventBus } from './domain/events';
 import { IdentityService } from './domain/identity';
-import type { Clock } from './domain/ports';
+import type { Clock, UserRepository } from './domain/ports';
 import type { EscrowDeps } from './domain/escrow/context';
 import { PairService } from './domain/escrow/pairs';
 import { RecordAdminService } from './domain/escrow/records';
@@ -32,7 +32,7 @@ import { SITE_VERSION } from './version';
 export interface SiteServices {
   readonly info: SiteInfo;
   readonly keys: SiteKeys;
-  readonly users: SqliteUserRepository;
+  readonly users: UserRepository;
   readonly identity: IdentityService;
   readonly alerts: AlertService;
   readonly audit: AuditLog;

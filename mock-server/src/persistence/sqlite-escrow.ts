@@ -858,14 +858,15 @@ export class SqliteEscrowStore implements EscrowStore {
     if (search.restorer)
       q = q.where(sql<boolean>`instr(restorers, ${JSON.stringify(search.restorer)}) > 0`);
     if (search.q) {
-      const pattern = like(search.q);
+      const text = search.q;
+      const pattern = like(text);
       q = q.where((eb) =>
         eb.or([
           eb(sql`volume_id`, 'like', sql`${pattern} escape '\\'`),
           eb(sql`owner`, 'like', sql`${pattern} escape '\\'`),
           // Only text that can be part of a user ID is looked for in the restorer
           // list, so no match spans two entries of its JSON text.
-          ...(/^[A-Za-z0-9._-]+$/.test(search.q)
+          ...(/^[A-Za-z0-9._-]+$/.test(text)
             ? [eb(sql`restorers`, 'like', sql`${pattern} escape '\\'`)]
             : []),
         ]),

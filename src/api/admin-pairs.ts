@@ -1,0 +1,41 @@
+import {
+  apiRoutes,
+  pairActionResponseSchema,
+  pairDetailSchema,
+  pairListSchema,
+  type Instruction,
+  type PairAction,
+  type PairDetail,
+  type PairSummary,
+} from '@/core/contract';
+import { request } from './request';
+
+/** RC-7: every pair of this site, as the secondary sees it. */
+export async function listPairs(signal?: AbortSignal): Promise<PairSummary[]> {
+  return (await request({ route: apiRoutes.adminListPairs, schema: pairListSchema, signal })).pairs;
+}
+
+/** A pair with its state history, epochs and lag/throughput samples. */
+export function fetchPairDetail(pairId: string, signal?: AbortSignal): Promise<PairDetail> {
+  return request({
+    route: apiRoutes.adminGetPair,
+    params: { pairId },
+    schema: pairDetailSchema,
+    signal,
+  });
+}
+
+/** RC-3 actions for one pair or a selection; the primary carries most of them out later. */
+export async function actOnPairs(
+  pairIds: readonly string[],
+  action: PairAction,
+  reason: string,
+): Promise<(Instruction & { pairId: string })[]> {
+  return (
+    await request({
+      route: apiRoutes.adminPairAction,
+      body: { pairIds: [...pairIds], action, reason },
+      schema: pairActionResponseSchema,
+    })
+  ).instructions;
+}

@@ -79,6 +79,13 @@ export const routes: RouteRecordRaw[] = [
         meta: { titleKey: 'admin.auditLog.title' },
       },
       {
+        // BK-5, ES-2: requests that wait for a second administrator.
+        path: 'approvals',
+        name: 'admin-approvals',
+        component: () => import('@/views/admin/approvals/ApprovalsView.vue'),
+        meta: { access: ['admin'], titleKey: 'admin.approvals.title' },
+      },
+      {
         path: 'remote-copy',
         name: 'admin-remote-copy',
         component: () => import('@/views/admin/remote-copy/RemoteCopyView.vue'),

@@ -56,12 +56,18 @@ export const useApprovalsStore = defineStore('approvals', () => {
     controller?.abort();
   }
 
-  /** Decides one request; a refusal (own request, already decided) is thrown to the caller. */
+  /**
+   * Decides one request; a refusal (own request, already decided) is thrown to
+   * the caller, and the list is read again so it shows what still waits.
+   */
   async function decide(approvalId: string, approve: boolean, reason: string) {
-    const decision = await decideApproval(approvalId, approve, reason);
-    approvals.value = approvals.value.filter((a) => a.id !== approvalId);
-    void load();
-    return decision;
+    try {
+      const decision = await decideApproval(approvalId, approve, reason);
+      approvals.value = approvals.value.filter((a) => a.id !== approvalId);
+      return decision;
+    } finally {
+      void load();
+    }
   }
 
   return { approvals, loading, loaded, error, pending, load, start, stop, decide };

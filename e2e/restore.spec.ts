@@ -1,0 +1,268 @@
+/**
+ * Restore stories (RS-1 … RS-9) in Debian's Chromium against the real site:
+ * ext4 images made with mkfs.ext4 -d and backed up through the site's API,
+ * restored byte for byte by a registered restorer in a fresh browser,
+ * refused to an outsider with an alert for the administrators, one-time keys,
+ * a blob damaged on the site's disk, a reload in the middle of a large
+ * restore, and Verify.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  chromium,
+  expect,
+  test,
+  type BrowserContext,
+  type Download,
+  type Locator,
+  type Page,
+  type TestInfo,
+} from '@playwright/test';
+import { CHROMIUM_ARGS, E2E_PORT } from '../playwright.config';
+import { ImageWorkshop, MiB, sha256File, type TestImage } from './support/images';
+import { adminAlerts, corruptBlob, seedVolume } from './support/restore-seed';
+import { signIn } from './support/session';
+
+const SITE = `http://127.0.0.1:${E2E_PORT}`;
+/** The data directory of the site playwright.config.ts starts. */
+const SITE_DATA = resolve(process.env.CUSTODIAN_E2E_DATA_DIR ?? '.tmp/e2e-site/data');
+const RESTORE_TIMEOUT = 180_000;
+
+const workshop = new ImageWorkshop();
+test.afterAll(() => workshop.remove());
+
+function status(page: Page): Locator {
+  return page.getByRole('region', { name: 'Restore status' });
+}
+
+function row(page: Page, volumeId: string): Locator {
+  return page
+    .getByRole('table', { name: 'Restorable volumes' })
+    .getByRole('row')
+    .filter({ hasText: volumeId });
+}
+
+async function openRestore(page: Page, userId: string): Promise<void> {
+  await signIn(page, userId);
+  await page.getByRole('link', { name: 'Restore', exact: true }).click();
+  await expect(page).toHaveURL(/\/restore$/);
+}
+
+/** Types the volume ID as read from the medium and opens it. */
+async function openVolume(page: Page, volumeId: string): Promise<void> {
+  await page.getByRole('textbox', { name: 'Volume ID' }).fill(volumeId);
+  await page.getByRole('button', { name: 'Open volume' }).click();
+}
+
+/** Waits for the download that arrives by itself and returns the SHA-256 of what was saved. */
+async function savedSha256(download: Promise<Download>, testInfo: TestInfo): Promise<string> {
+  const file = testInfo.outputPath(`restored-${Date.now()}.img`);
+  await (await download).saveAs(file);
+  return sha256File(file);
+}
+
+async function expectComplete(page: Page, image: TestImage): Promise<void> {
+  await expect(status(page)).toContainText('Restore complete', { timeout: RESTORE_TIMEOUT });
+  await expect(status(page)).toContainText(sha256File(image.path));
+  await expect(page.getByRole('progressbar', { name: 'Restore progress' })).toHaveAttribute(
+    'aria-valuenow',
+    '100',
+  );
+}
+
+/** A browser profile on disk, so IndexedDB and the origin private file system survive a reload. */
+async function persistentContext(): Promise<{
+  context: BrowserContext;
+  page: Page;
+  close: () => Promise<void>;
+}> {
+  const profile = mkdtempSync(join(tmpdir(), 'custodian-e2e-restore-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CUSTODIAN_CHROMIUM ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    baseURL: SITE,
+    acceptDownloads: true,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+test.describe.configure({ mode: 'serial' });
+
+test.describe('a registered restorer restores; others are refused', () => {
+  let image: TestImage;
+
+  test.beforeAll(async () => {
+    image = workshop.ext4('restore-main', 24, 12);
+    await seedVolume(SITE, image.path, image.volumeId, { restorers: ['restorer'] });
+  });
+
+  test('restorer, in a fresh browser without a local copy, restores the image byte for byte', async ({
+    page,
+  }, testInfo) => {
+    test.setTimeout(RESTORE_TIMEOUT);
+    await openRestore(page, 'restorer');
+    const volume = row(page, image.volumeId);
+    await expect(volume).toContainText('Can be restored now');
+    await expect(volume).toContainText('Reusable');
+    await page.screenshot({ path: testInfo.outputPath('restore-list.png'), fullPage: true });
+    const download = page.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
+    await volume.getByRole('button', { name: 'Restore', exact: true }).click();
+    // No dialog: it starts at once.
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+    await expectComplete(page, image);
+    await page.screenshot({ path: testInfo.outputPath('restore-complete.png'), fullPage: true });
+  });
+
+  test('outsider opens the same volume by ID: "unauthorized use", nothing fetched, and the administrators see it', async ({
+    page,
+  }) => {
+    await openRestore(page, 'outsider');
+    const fetched: string[] = [];
+    page.on('request', (request) => {
+      if (/\/(chunks|generations)\//.test(request.url())) fetched.push(request.url());
+    });
+    await openVolume(page, image.volumeId);
+    await expect(status(page)).toContainText('unauthorized use');
+    await expect(status(page)).not.toContainText('Restore complete');
+    expect(fetched).toEqual([]);
+    const alerts = await adminAlerts(SITE);
+    expect(
+      alerts.some(
+        (a) =>
+          a.kind === 'unauthorized_restorer' &&
+          a.userId === 'outsider' &&
+          a.volumeId === image.volumeId,
+      ),
+    ).toBe(true);
+  });
+
+  test('Verify checks every chunk of the site copy against the signed index, to 100 %', async ({
+    page,
+  }) => {
+    test.setTimeout(RESTORE_TIMEOUT);
+    await openRestore(page, 'restorer');
+    await row(page, image.volumeId).getByRole('button', { name: 'Verify' }).click();
+    const results = page.getByRole('region', { name: 'Verify results' });
+    await expect(results).toContainText('Verify finished.', { timeout: RESTORE_TIMEOUT });
+    await expect(page.getByRole('progressbar', { name: 'Verify progress' })).toHaveAttribute(
+      'aria-valuenow',
+      '100',
+    );
+    await expect(results).toContainText('Every chunk of the site copy matches the signed index.');
+    await expect(results).toContainText('(100%)');
+  });
+});
+
+test.describe('a one-time key', () => {
+  test('the first restore works, the second gets "may already have been decrypted", and outsider still "unauthorized use"', async ({
+    browser,
+  }, testInfo) => {
+    test.setTimeout(RESTORE_TIMEOUT);
+    const image = workshop.ext4('restore-once', 16, 4);
+    await seedVolume(SITE, image.path, image.volumeId, {
+      restorers: ['restorer'],
+      policy: { kind: 'one-time' },
+    });
+
+    const first = await browser.newContext();
+    const page = await first.newPage();
+    await openRestore(page, 'restorer');
+    const download = page.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
+    await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
+    expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+    await expectComplete(page, image);
+    await expect(row(page, image.volumeId)).toContainText('Used');
+    await first.close();
+
+    const second = await browser.newContext();
+    const again = await second.newPage();
+    await openRestore(again, 'restorer');
+    await openVolume(again, image.volumeId);
+    await expect(status(again)).toContainText('may already have been decrypted');
+    await second.close();
+
+    const third = await browser.newContext();
+    const outsider = await third.newPage();
+    await openRestore(outsider, 'outsider');
+    await openVolume(outsider, image.volumeId);
+    await expect(status(outsider)).toContainText('unauthorized use');
+    await third.close();
+  });
+});
+
+test.describe('a damaged blob at the site', () => {
+  test('the restore stops with "tampered" naming the chunk, and nothing is downloaded', async ({
+    page,
+  }) => {
+    test.setTimeout(RESTORE_TIMEOUT);
+    const image = workshop.ext4('restore-tamper', 16, 8);
+    const seeded = await seedVolume(SITE, image.path, image.volumeId);
+    const victim = seeded.chunkIds[1]!;
+    corruptBlob(SITE_DATA, image.volumeId, victim);
+    let downloaded = false;
+    page.on('download', () => (downloaded = true));
+    await openRestore(page, 'restorer');
+    await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
+    await expect(status(page)).toContainText('tampered', { timeout: RESTORE_TIMEOUT });
+    await expect(status(page)).toContainText(`Chunk 1 (${victim})`);
+    await expect(status(page)).toContainText('the partial image was deleted');
+    await expect(status(page)).toContainText('The site’s administrators were alerted.');
+    await expect(status(page)).not.toContainText('Restore complete');
+    expect(downloaded).toBe(false);
+    const alerts = await adminAlerts(SITE);
+    expect(
+      alerts.some((a) => a.kind === 'integrity_failure' && a.volumeId === image.volumeId),
+    ).toBe(true);
+  });
+});
+
+test.describe('a large restore interrupted by a reload', () => {
+  test('resumes from what was verified and gives the same SHA-256', async ({}, testInfo) => {
+    test.setTimeout(2 * RESTORE_TIMEOUT);
+    const image = workshop.ext4('restore-large', 96, 72);
+    expect(image.size).toBe(96 * MiB);
+    const seeded = await seedVolume(SITE, image.path, image.volumeId);
+    const { context, page, close } = await persistentContext();
+    try {
+      // Slow the site's chunks down, so the reload lands in the middle.
+      const chunkRequests: string[] = [];
+      await context.route('**/api/volumes/*/chunks/*', async (route) => {
+        chunkRequests.push(route.request().url());
+        await new Promise((done) => setTimeout(done, 150));
+        await route.continue();
+      });
+      await openRestore(page, 'restorer');
+      await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
+      const bar = page.getByRole('progressbar', { name: 'Restore progress' });
+      await expect
+        .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 60_000 })
+        .toBeGreaterThanOrEqual(25);
+      const before = Number(await bar.getAttribute('aria-valuenow'));
+      expect(before).toBeLessThan(100);
+
+      const download = page.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
+      await page.reload();
+      // It continues by itself, from where it was, not from the start.
+      await expect
+        .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(before - 5);
+      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+      await expectComplete(page, image);
+      // Every chunk came from the site, about once each: the resume did not start over.
+      expect(new Set(chunkRequests).size).toBe(new Set(seeded.chunkIds).size);
+      expect(chunkRequests.length).toBeLessThan(seeded.chunkIds.length + 8);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -23,7 +23,8 @@ export default defineConfig({
         test: {
           name: 'server',
           environment: 'node',
-          include: ['mock-server/**/*.test.ts'],
+          // The site's rules carried by MSW run in Node too (src/mocks/site).
+          include: ['mock-server/**/*.test.ts', 'src/mocks/site/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },
@@ -35,7 +36,7 @@ export default defineConfig({
           name: 'ui',
           environment: 'jsdom',
           include: ['src/**/*.test.ts'],
-          exclude: ['src/core/**'],
+          exclude: ['src/core/**', 'src/mocks/site/**'],
           setupFiles: ['src/test/setup.ts'],
           globals: true,
         },

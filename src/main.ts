@@ -20,6 +20,12 @@ function cspNonce(): string | undefined {
   return nonce && nonce !== '__CSP_NONCE__' ? nonce : undefined;
 }
 
+// `npm run demo:offline` (Vite mode "offline") answers the API inside the page.
+if (import.meta.env.MODE === 'offline') {
+  const { startOfflineSite } = await import('./mocks/site/offline');
+  await startOfflineSite();
+}
+
 const pinia = createPinia();
 const app = createApp(App);
 app.use(pinia);

@@ -227,7 +227,8 @@ test.describe('a damaged blob at the site', () => {
 });
 
 test.describe('a large restore interrupted by a reload', () => {
-  test('resumes from what was verified and gives the same SHA-256', async ({}, testInfo) => {
+  test('resumes from what was verified and gives the same SHA-256', async () => {
+    const testInfo = test.info();
     test.setTimeout(2 * RESTORE_TIMEOUT);
     const image = workshop.ext4('restore-large', 96, 72);
     expect(image.size).toBe(96 * MiB);

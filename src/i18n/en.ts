@@ -207,6 +207,8 @@ export const en = {
         'This browser does not have enough storage for this backup: it needs about {needed}, only {available} are free. Free some space, then try again.',
       quota_exceeded:
         'The browser’s storage is full. Everything stored so far is kept; free some space, then press Resume.',
+      storage_unavailable:
+        'This browser does not let the console keep data (IndexedDB is turned off, as in some private windows). A backup keeps its encrypted copy here: use a normal window.',
       already_running:
         'Another backup is running in this browser (in another tab or window). Wait for it to finish, then try again.',
       receipt_invalid:

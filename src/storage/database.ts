@@ -166,6 +166,11 @@ export class BackupDatabase extends Dexie {
   }
 }
 
+/** False where the browser offers no IndexedDB (turned off, or some private windows). */
+export function localStorageAvailable(): boolean {
+  return typeof globalThis.indexedDB !== 'undefined';
+}
+
 let shared: BackupDatabase | undefined;
 
 /** The console's one connection to the backup database. */

@@ -36,6 +36,13 @@ export interface ChunkBatch {
 
 type GenerationKey = [string, number];
 
+/** An outbox entry the site now holds, and how it came to. */
+export interface SettledEntry extends OutboxRecord {
+  /** Sent by this backup (true) or found at the site already (false). */
+  readonly sent: boolean;
+  readonly siteSeqApplied?: number;
+}
+
 export class LocalCopy {
   constructor(readonly db: BackupDatabase = backupDatabase()) {}
 
@@ -202,24 +209,29 @@ export class LocalCopy {
     return updated;
   }
 
-  /** An entry the site holds (acknowledged or already there) leaves the outbox. */
+  /**
+   * Entries the site holds (acknowledged, or already there) leave the
+   * outbox, in one transaction. Recording this late is harmless: an entry
+   * still listed after a crash is sent again under its own number and the
+   * site answers "duplicate".
+   */
   async settle(
-    entry: OutboxRecord,
-    outcome: {
-      readonly sent: boolean;
-      readonly siteSeqApplied?: number;
-      /** Plaintext bytes the site holds, counted after this entry. */
-      readonly bytesConfirmed: number;
-    },
+    entries: readonly SettledEntry[],
+    /** Plaintext bytes the site holds, counted after these entries. */
+    bytesConfirmed: number,
   ): Promise<void> {
+    const first = entries[0];
+    if (!first) return;
     const { db } = this;
+    const sent = entries.filter((e) => e.sent).length;
+    const siteSeqApplied = Math.max(0, ...entries.map((e) => e.siteSeqApplied ?? 0));
     await db.transaction('rw', db.outbox, db.generations, async () => {
-      await db.outbox.delete([entry.volumeId, entry.generation, entry.order]);
-      await this.#mutate([entry.volumeId, entry.generation], (record) => ({
-        bytesConfirmed: Math.max(record.bytesConfirmed, outcome.bytesConfirmed),
-        transfersSent: record.transfersSent + (outcome.sent ? 1 : 0),
-        chunksSkipped: record.chunksSkipped + (outcome.sent ? 0 : 1),
-        siteSeqApplied: Math.max(record.siteSeqApplied, outcome.siteSeqApplied ?? 0),
+      await db.outbox.bulkDelete(entries.map((e) => [e.volumeId, e.generation, e.order]));
+      await this.#mutate([first.volumeId, first.generation], (record) => ({
+        bytesConfirmed: Math.max(record.bytesConfirmed, bytesConfirmed),
+        transfersSent: record.transfersSent + sent,
+        chunksSkipped: record.chunksSkipped + (entries.length - sent),
+        siteSeqApplied: Math.max(record.siteSeqApplied, siteSeqApplied),
       }));
     });
   }

@@ -22,6 +22,7 @@ export const backupErrorCodes = [
   'chunk_id_key_missing',
   'quota_insufficient',
   'quota_exceeded',
+  'storage_unavailable',
   'already_running',
   'receipt_invalid',
   'commit_stuck',

@@ -34,6 +34,7 @@ import {
   generateEnvelopeKeyPair,
   manifestEpochs,
   manifestHash,
+  openRegistrationFile,
   parseChunkBlobHeader,
   parseJsonBytes,
   publicKeyFingerprint,
@@ -110,6 +111,8 @@ export class FakeEscrowSite {
   readonly pairs = new Map<string, FakePair>();
   readonly devices = new Map<string, { userId: string; key: CryptoKey }>();
   #applying: Promise<unknown> = Promise.resolve();
+  /** Holds the next commit back this long, answering "buffered" meanwhile (a gap before it). */
+  holdCommitMs = 0;
   /** Seen by PUT before it answers; a test can throw here to lose an answer. */
   onTransfer: ((seq: number) => void) | undefined;
 
@@ -331,6 +334,14 @@ export class FakeEscrowSite {
     }
     const stored: StoredTransfer = { seq, sha: bodySha256, body: body.slice(), state: 'received' };
     pair.transfers.set(seq, stored);
+    if (transfer.header.kind === 'commit' && this.holdCommitMs > 0) {
+      const delay = this.holdCommitMs;
+      this.holdCommitMs = 0;
+      setTimeout(() => {
+        this.#applying = this.#applying.then(() => this.#applyInOrder(pair, volume));
+      }, delay);
+      return this.#answer(pair, stored, bodySha256, false);
+    }
     // One pair's stream is applied by one task at a time, as at the real site.
     const applied = this.#applying.then(() => this.#applyInOrder(pair, volume));
     this.#applying = applied.catch(() => undefined);
@@ -442,6 +453,11 @@ export class FakeEscrowSite {
     volume.state = 'registered';
     volume.claimed = false;
     return receipt;
+  }
+
+  /** What an administrator's import would check of a registration file (BK-9, ES-3). */
+  openRegistration(bytes: Uint8Array) {
+    return openRegistrationFile(bytes, this.info.siteId, this.escrow.privateKey);
   }
 
   /** The operator's escrow records (GET /api/volumes/mine). */

@@ -141,6 +141,15 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     expect(site.counters.commits).toBe(1);
   });
 
+  it('sends a commit answered "buffered" again until the receipt comes back', async () => {
+    site.holdCommitMs = 1_200;
+    const bytes = randomBytes(2 * CHUNK, 31);
+    const result = await new BackupRunner(request(imageFile(bytes)), () => undefined, deps()).run();
+    expect(result.imageSha256).toBe(await sha256Hex(bytes));
+    expect(site.counters.commits).toBe(1);
+    expect(site.counters.puts).toBeGreaterThan(4);
+  });
+
   it('sends a chunk that repeats in the image only once', async () => {
     const bytes = new Uint8Array(6 * CHUNK);
     bytes.set(randomBytes(CHUNK), 2 * CHUNK);

@@ -473,14 +473,12 @@ export class BackupRunner {
     }
     if (lost) return this.#rebuild(state);
 
-    for (const entry of outbox.filter(acknowledged)) {
-      if (entry.kind === 'chunk') ledger.settle(entry.chunkId!);
-      await localCopy.settle(entry, {
-        sent: true,
-        siteSeqApplied: claim.seqApplied,
-        bytesConfirmed: ledger.bytesConfirmed,
-      });
-    }
+    const settled = outbox.filter(acknowledged);
+    for (const entry of settled) if (entry.kind === 'chunk') ledger.settle(entry.chunkId!);
+    await localCopy.settle(
+      settled.map((entry) => ({ ...entry, sent: true, siteSeqApplied: claim.seqApplied })),
+      ledger.bytesConfirmed,
+    );
     outbox = outbox.filter((entry) => !acknowledged(entry));
     if (record.manifest && !outbox.some((e) => e.kind === 'commit')) {
       const commit = commitEntry(record);

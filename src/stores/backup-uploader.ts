@@ -13,7 +13,7 @@ import type { TransferReceived } from '@/api/transfers';
 import { sha256Hex } from '@/core/crypto';
 import { encodeTransfer, type TransferHeader } from '@/core/transfer/frame';
 import type { OutboxRecord } from '@/storage/database';
-import type { LocalCopy } from '@/storage/local-copy';
+import type { LocalCopy, SettledEntry } from '@/storage/local-copy';
 import type { ChunkLedger } from '@/workers/chunk-ledger';
 import {
   COMMIT_RECHECK,
@@ -79,6 +79,9 @@ export class Uploader {
   #failure: unknown;
   #receipt: TransferReceived | undefined;
   #reachable = true;
+  /** Settled entries not yet recorded in IndexedDB, and the recording under way. */
+  #settled: SettledEntry[] = [];
+  #recording: Promise<void> | undefined;
   /** Entries handed over while the outbox is being reconciled, added afterwards. */
   #intake: OutboxRecord[] | null = null;
 
@@ -153,6 +156,7 @@ export class Uploader {
     this.#failure = undefined;
     const slots = Array.from({ length: UPLOAD_PARALLELISM }, () => this.#slot());
     const results = await Promise.allSettled(slots);
+    await this.#recorded().catch(() => undefined);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw this.#failure ?? (failed as PromiseRejectedResult).reason;
     if (!this.#receipt) throw this.#failure ?? new Error('The uploader stopped before the commit.');
@@ -257,7 +261,7 @@ export class Uploader {
         (stored.ciphertextSha256 === undefined ||
           stored.ciphertextSha256 === entry.ciphertextSha256)
       ) {
-        await this.#settle(entry, false);
+        this.#settle(entry, false);
         return;
       }
     }
@@ -287,7 +291,7 @@ export class Uploader {
       }
       this.#receipt = answer;
     }
-    await this.#settle(entry, true, answer.seqApplied);
+    this.#settle(entry, true, answer.seqApplied);
   }
 
   async #put(
@@ -351,15 +355,41 @@ export class Uploader {
     return assigned;
   }
 
-  async #settle(entry: OutboxRecord, sent: boolean, siteSeqApplied?: number): Promise<void> {
+  /**
+   * Settles an entry at once in memory and records it in IndexedDB with the
+   * others settled meanwhile, one transaction at a time (fewer transactions
+   * competing with the writer's; see LocalCopy.settle for why late is safe).
+   */
+  #settle(entry: OutboxRecord, sent: boolean, siteSeqApplied?: number): void {
     if (entry.kind === 'chunk') this.#p.ledger.settle(entry.chunkId!);
-    await this.#p.localCopy.settle(entry, {
-      sent,
-      siteSeqApplied,
-      bytesConfirmed: this.#p.ledger.bytesConfirmed,
-    });
     this.#pending = this.#pending.filter((e) => e.order !== entry.order);
+    this.#settled.push({
+      ...entry,
+      sent,
+      ...(siteSeqApplied === undefined ? {} : { siteSeqApplied }),
+    });
     this.#p.onSettled(entry, sent);
+    this.#recording ??= this.#record().finally(() => {
+      this.#recording = undefined;
+    });
+  }
+
+  async #record(): Promise<void> {
+    try {
+      while (this.#settled.length) {
+        const batch = this.#settled.splice(0);
+        await this.#p.localCopy.settle(batch, this.#p.ledger.bytesConfirmed);
+      }
+    } catch (error) {
+      if (this.#failure === undefined) this.#failure = error;
+      this.#wake();
+    }
+  }
+
+  /** Waits until every settled entry is recorded. */
+  async #recorded(): Promise<void> {
+    while (this.#recording) await this.#recording;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   /** Calls the site, waiting with back-off for as long as it is unreachable (BK-7). */

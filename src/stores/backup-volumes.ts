@@ -3,7 +3,11 @@ import { ref } from 'vue';
 import { changeRestorers, fetchMyVolumes } from '@/api/volumes';
 import type { EscrowRecord } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
-import type { GenerationRecord, ReceiptRecord } from '@/storage/database';
+import {
+  localStorageAvailable,
+  type GenerationRecord,
+  type ReceiptRecord,
+} from '@/storage/database';
 import { deletePendingDataKey } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
 import { useSessionStore } from './session';
@@ -54,10 +58,10 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
       siteError.value = error;
     }
     try {
-      const [generations, receipts] = await Promise.all([
-        local().generationsOf(userId),
-        local().receiptsOf(userId),
-      ]);
+      // Without IndexedDB (blocked by the browser) only the site's records are listed.
+      const [generations, receipts] = localStorageAvailable()
+        ? await Promise.all([local().generationsOf(userId), local().receiptsOf(userId)])
+        : [[], []];
       const ids = new Set([
         ...records.map((r) => r.volumeId),
         ...generations.map((g) => g.volumeId),

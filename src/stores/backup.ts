@@ -5,7 +5,7 @@ import { fetchVolumeOwner } from '@/api/volumes';
 import type { VolumeOwner } from '@/core/contract';
 import { serializeReceipt, type ReleasePolicy } from '@/core/crypto';
 import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
-import type { GenerationRecord } from '@/storage/database';
+import { localStorageAvailable, type GenerationRecord } from '@/storage/database';
 import { deletePendingDataKey } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
 import type { ImageFile } from '@/workers/chunk-reader';
@@ -141,7 +141,7 @@ export const useBackupStore = defineStore('backup', () => {
 
   /** Interrupted backups of this operator in this browser (BK-7). */
   async function loadInterrupted(): Promise<void> {
-    if (!userId.value) return;
+    if (!userId.value || !localStorageAvailable()) return;
     interrupted.value = await localCopy().inProgress(userId.value);
   }
 
@@ -221,6 +221,13 @@ export const useBackupStore = defineStore('backup', () => {
   /** Starts the backup, or continues the interrupted one of this volume (BK-7). */
   async function start(): Promise<void> {
     if (!file.value || !identity.value || active.value) return;
+    if (!localStorageAvailable()) {
+      problem.value = describeBackupError(
+        new BackupError('storage_unavailable', 'This browser offers no IndexedDB.'),
+      );
+      phase.value = 'failed';
+      return;
+    }
     const chosen = file.value;
     const detected = identity.value;
     resetRun();

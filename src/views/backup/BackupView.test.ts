@@ -100,6 +100,16 @@ async function press(control: HTMLElement, key: string): Promise<void> {
   await settle();
 }
 
+/** jsdom's Blob has no arrayBuffer(); its FileReader does the same job. */
+function readBlob(blob: Blob): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsArrayBuffer(blob);
+  });
+}
+
 function chips(): string[] {
   return [...document.querySelectorAll('.chip')].map((c) => c.textContent?.trim() ?? '');
 }
@@ -288,6 +298,36 @@ describe('backup screen (SPEC §6 /backup)', () => {
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('keys changed'), 'pin mismatch');
   }, 30_000);
+
+  it('waits while the site is away, offers the registration file, then finishes (BK-9)', async () => {
+    await open();
+    await choose(image(2.5, 15));
+    site.onTransfer = (seq) => {
+      if (seq === 1) site.online = false;
+    };
+    buttonNamed('Back up').click();
+    await until(() => statusRegion().textContent!.includes('cannot be reached'), 'the outage');
+    await until(
+      () => statusRegion().textContent!.includes('Export registration file'),
+      'the registration offer',
+    );
+    await until(
+      () => (useBackupStore(pinia).snapshot?.bytesStored ?? 0) === 2.5 * CHUNK_SIZE,
+      'the local copy',
+    );
+    buttonNamed('Export registration file').click();
+    await until(() => vi.mocked(URL.createObjectURL).mock.calls.length === 1, 'the download');
+    const blob = vi.mocked(URL.createObjectURL).mock.calls[0]![0] as Blob;
+    const opened = await site.openRegistration(await readBlob(blob));
+    expect(opened.registration.owner).toBe('operator');
+    site.onTransfer = undefined;
+    site.online = true;
+    await until(
+      () => statusRegion().textContent!.includes('Backup complete'),
+      'completion',
+      40_000,
+    );
+  }, 60_000);
 
   it('refuses to start when the browser has too little storage (BK-11)', async () => {
     Object.defineProperty(navigator, 'storage', {

@@ -118,48 +118,4 @@ export const handlers = [
         })
       : notSignedIn(),
   ),
-  // What the backup screen asks when it opens (BK-2 … BK-4); tests that run a
-  // backup serve the rest of the protocol from their own site (backup-fake-site.ts).
-  on(apiRoutes.listRestorers, () => {
-    if (!demoSite.session) return notSignedIn();
-    const users = [...demoSite.users.values()]
-      .filter((user) => user.roles.includes('restorer'))
-      .map(({ userId, displayName }) => ({ userId, displayName }));
-    return HttpResponse.json({ users });
-  }),
-  on(apiRoutes.myVolumes, () =>
-    demoSite.session ? HttpResponse.json({ records: [] }) : notSignedIn(),
-  ),
-  on(apiRoutes.volumeOwner, ({ params }) =>
-    demoSite.session
-      ? HttpResponse.json({
-          volumeId: String(params['volumeId']),
-          state: 'unregistered',
-          owner: null,
-          mine: false,
-        })
-      : notSignedIn(),
-  ),
-  // What the backup screen asks when it opens (BK-2 … BK-4); tests that run a
-  // backup serve the rest of the protocol from their own site (backup-fake-site.ts).
-  on(apiRoutes.listRestorers, () => {
-    if (!demoSite.session) return notSignedIn();
-    const users = [...demoSite.users.values()]
-      .filter((user) => user.roles.includes('restorer'))
-      .map(({ userId, displayName }) => ({ userId, displayName }));
-    return HttpResponse.json({ users });
-  }),
-  on(apiRoutes.myVolumes, () =>
-    demoSite.session ? HttpResponse.json({ records: [] }) : notSignedIn(),
-  ),
-  on(apiRoutes.volumeOwner, ({ params }) =>
-    demoSite.session
-      ? HttpResponse.json({
-          volumeId: String(params['volumeId']),
-          state: 'unregistered',
-          owner: null,
-          mine: false,
-        })
-      : notSignedIn(),
-  ),
 ];

@@ -14,7 +14,8 @@ export function useQuantityFormat() {
     return new Intl.NumberFormat(locale.value, {
       style: 'unit',
       unit: name,
-      unitDisplay: 'short',
+      // Plain bytes read better in full ("0 bytes", not "0 byte").
+      unitDisplay: name.startsWith('byte') ? 'long' : 'short',
       maximumFractionDigits: digits,
     }).format(value);
   }

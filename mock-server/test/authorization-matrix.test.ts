@@ -151,6 +151,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
       expect: { outsider: 404, operator2: 404, owner: 404, restorer: 200 },
     },
     adminListRecords: {},
+    adminSummary: {},
     adminRegisterManually: {
       body: {
         volumeId: SPARE,

@@ -270,6 +270,12 @@ export interface EscrowStore {
     search: RecordSearch,
   ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
   releasesOf(volumeId: string): Promise<ReleaseRow[]>;
+  /** Counts for the dashboard: volumes, records by state, bytes stored per UTC day since `since`. */
+  statistics(since: string): Promise<{
+    volumes: number;
+    recordsByState: Record<RecordState, number>;
+    bytesPerDay: { day: string; bytes: number }[];
+  }>;
 
   insertRearm(rearm: RearmRow): Promise<void>;
   findRearm(id: string): Promise<RearmRow | undefined>;

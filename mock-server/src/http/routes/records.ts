@@ -34,6 +34,7 @@ export function recordRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminListRecords, async (request) =>
     ctx.records.list(parseWith(recordQuerySchema, request.query, 'query')),
   );
+  router.route(apiRoutes.adminSummary, async () => ctx.records.summary());
   router.route(apiRoutes.adminRegisterManually, async (request) =>
     ctx.records.registerManually(
       callerOf(request),

@@ -59,6 +59,10 @@ class TwoKeyTable<A, B, V> {
   of(a: A): V[] {
     return [...(this.groups.get(a)?.values() ?? [])];
   }
+
+  all(): V[] {
+    return [...this.groups.values()].flatMap((group) => [...group.values()]);
+  }
 }
 
 interface StoredChunk extends ChunkRow {
@@ -552,6 +556,22 @@ export class MemoryEscrowStore implements EscrowStore {
       ),
       total: Math.min(matching.length, RECORD_COUNT_CAP),
       totalIsCapped: matching.length > RECORD_COUNT_CAP,
+    };
+  }
+
+  async statistics(since: string) {
+    const recordsByState: Record<RecordState, number> = { active: 0, burned: 0, revoked: 0 };
+    for (const record of this.records.values()) recordsByState[record.state] += 1;
+    const perDay = new Map<string, number>();
+    for (const chunk of this.chunks.all()) {
+      if (chunk.storedAt < since) continue;
+      const day = chunk.storedAt.slice(0, 10);
+      perDay.set(day, (perDay.get(day) ?? 0) + chunk.size);
+    }
+    return {
+      volumes: this.volumes.size,
+      recordsByState,
+      bytesPerDay: [...perDay].sort(([a], [b]) => compareText(a, b)).map(([day, bytes]) => ({ day, bytes })),
     };
   }
 

@@ -46,6 +46,9 @@ export class StreamLostError extends Error {
   }
 }
 
+/** Site codes meaning "claim the volume again": the pair is gone, or the site took it over (RC-3 SSWS). */
+const CLAIM_LOST_CODES = new Set(['pair_not_found', 'pair_taken_over']);
+
 /** Site codes of a commit refused for lack of what was sent earlier. */
 const STREAM_LOST_CODES = new Set(['chunks_missing', 'keys_missing']);
 
@@ -304,7 +307,7 @@ export class Uploader {
         this.#p.site.putTransfer(this.#pairId, entry.seq!, body, sha, this.#p.control.signal),
       );
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'pair_not_found') {
+      if (error instanceof ApiError && CLAIM_LOST_CODES.has(error.code)) {
         throw new ClaimLostError(error);
       }
       if (

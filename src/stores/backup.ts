@@ -247,6 +247,7 @@ export const useBackupStore = defineStore('backup', () => {
     try {
       result.value = await runner.run();
       phase.value = 'complete';
+      void checkOwner(detected.volumeId);
     } catch (error) {
       if (error instanceof BackupCancelled) {
         phase.value = 'cancelled';

@@ -354,6 +354,17 @@ export class BackupRunner {
         record = undefined;
       } else {
         dataKey = stored.key;
+        // The terms as the operator left them when resuming travel with the commit,
+        // unless the commit is already on its way with the earlier ones.
+        const outbox = await localCopy.outbox(volumeId, record.generation);
+        if (!outbox.some((e) => e.kind === 'commit' && e.seq !== undefined)) {
+          const terms = {
+            restorers: restorersWithOwner(this.#request.restorers, userId),
+            policy: this.#request.policy,
+          };
+          await localCopy.updateGeneration(volumeId, record.generation, terms);
+          record = { ...record, ...terms };
+        }
       }
     }
     if (!record) {
@@ -480,10 +491,12 @@ export class BackupRunner {
       ledger.bytesConfirmed,
     );
     outbox = outbox.filter((entry) => !acknowledged(entry));
-    if (record.manifest && !outbox.some((e) => e.kind === 'commit')) {
+    // A commit not sent yet carries the current terms; one already numbered stays as sent.
+    const queuedCommit = outbox.find((e) => e.kind === 'commit');
+    if (record.manifest && (!queuedCommit || queuedCommit.seq === undefined)) {
       const commit = commitEntry(record);
       await localCopy.putOutbox([commit]);
-      outbox.push(commit);
+      outbox = [...outbox.filter((e) => e.kind !== 'commit'), commit];
     }
     const nextSeq = Math.max(
       nextSeqAfter(claim),

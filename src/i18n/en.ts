@@ -479,6 +479,17 @@ export const en = {
       none24h: 'No alerts in the last 24 hours.',
       openList: 'Open the alert list',
       truncated: 'Counted from the newest {shown} of {total} alerts of the period.',
+      summary: {
+        title: 'The restorer DB',
+        volumes: 'Volumes',
+        active: 'Active records',
+        burned: 'Burned (used one-time)',
+        revoked: 'Revoked',
+        approvals: 'Waiting for approval',
+        chartLabel: 'Chart of the bytes stored at the site per day over the last {days} days',
+        nothingStored: 'Nothing was stored at the site in the last {days} days.',
+        loadFailed: 'The restorer DB figures could not be loaded.',
+      },
       loadFailed: 'The dashboard could not be loaded.',
     },
     escrowRecords: {

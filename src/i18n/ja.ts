@@ -476,6 +476,17 @@ export const ja: Messages = {
       none24h: '過去 24 時間にアラートはありません。',
       openList: 'アラート一覧を開く',
       truncated: 'この期間の {total} 件のうち、新しい {shown} 件から集計しています。',
+      summary: {
+        title: 'リストアラーDB',
+        volumes: 'ボリューム',
+        active: '有効なレコード',
+        burned: '使用済み（一回限り）',
+        revoked: '失効',
+        approvals: '承認待ち',
+        chartLabel: '過去{days}日間にサイトへ保存されたバイト数の日別グラフ',
+        nothingStored: '過去{days}日間にサイトへ保存されたデータはありません。',
+        loadFailed: 'リストアラーDBの数値を読み込めませんでした。',
+      },
       loadFailed: 'ダッシュボードを読み込めませんでした。',
     },
     escrowRecords: {

@@ -72,6 +72,19 @@ function queryOf(request: Request): Record<string, string> {
 }
 
 export const adminHandlers = [
+  // The dashboard's restorer DB figures; component tests set their own when they need them.
+  asAdmin(apiRoutes.adminSummary, () => {
+    const today = Date.parse(new Date().toISOString().slice(0, 10));
+    return HttpResponse.json({
+      volumes: 0,
+      recordsByState: { active: 0, burned: 0, revoked: 0 },
+      pendingApprovals: 0,
+      bytesPerDay: Array.from({ length: 14 }, (_, i) => ({
+        day: new Date(today - (13 - i) * 86_400_000).toISOString().slice(0, 10),
+        bytes: 0,
+      })),
+    });
+  }),
   asAdmin(apiRoutes.adminListAlerts, ({ request }) =>
     HttpResponse.json(demoSite.alerts.list(parsed(alertQuerySchema, queryOf(request)))),
   ),

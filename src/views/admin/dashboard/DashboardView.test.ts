@@ -7,7 +7,17 @@ import { installDemoEventStream } from '@/mocks/live-events';
 import { server } from '@/mocks/node';
 import { buttonNamed, mountConsole } from '@/test/mount-console';
 
-// jsdom has no canvas: the chart is replaced by a stand-in that shows its data.
+// jsdom has no canvas: the charts are replaced by stand-ins that show their data.
+vi.mock('./BytesPerDayChart.vue', () => ({
+  __esModule: true,
+  default: {
+    props: ['days'],
+    setup(props: { days: { day: string; bytes: number }[] }) {
+      return () =>
+        h('div', { 'data-chart': 'bytes-per-day' }, props.days.map((d) => d.bytes).join(' '));
+    },
+  },
+}));
 vi.mock('./AlertsPerDayChart.vue', () => ({
   __esModule: true,
   default: {
@@ -103,6 +113,29 @@ describe('dashboard', () => {
     });
     buttonNamed('Try again').click();
     await vi.waitFor(() => expect(text()).toContain('Nothing to show yet'));
+  });
+
+  it('shows the restorer DB figures from the site', async () => {
+    server.use(
+      http.get('*/api/admin/summary', () =>
+        HttpResponse.json({
+          volumes: 12,
+          recordsByState: { active: 9, burned: 2, revoked: 1 },
+          pendingApprovals: 3,
+          bytesPerDay: [
+            { day: '2026-11-20', bytes: 0 },
+            { day: '2026-11-21', bytes: 5 * 1024 ** 2 },
+          ],
+        }),
+      ),
+    );
+    await mountConsole('/admin', { signedInAs: 'admin' });
+    await vi.waitFor(() => expect(text()).toContain('Waiting for approval'));
+    expect(text()).toMatch(/Volumes\s*12/);
+    expect(text()).toMatch(/Burned \(used one-time\)\s*2/);
+    expect(document.querySelector('[data-chart="bytes-per-day"]')?.textContent).toBe(
+      `0 ${5 * 1024 ** 2}`,
+    );
   });
 
   it('speaks Japanese', async () => {

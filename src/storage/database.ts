@@ -62,7 +62,7 @@ export interface GenerationRecord {
   readonly hashState?: Uint8Array;
   /** Plaintext bytes whose chunks the site holds (acknowledged, skipped or known). */
   readonly bytesConfirmed: number;
-  /** The pair at the site and the stream's next sequence number (RC-2). */
+  /** The pair at the site and the stream's next sequence number as of the last claim (RC-2). */
   readonly pairId?: string;
   readonly nextSeq: number;
   /** Highest sequence number the site reported applied in order. */
@@ -111,9 +111,29 @@ export interface OutboxRecord {
   readonly chunkId?: string;
   /** Of a chunk's blob: a site answering HEAD with another hash holds another blob. */
   readonly ciphertextSha256?: string;
+  /**
+   * Ask the site first (HEAD) whether it holds the chunk: set for blobs made
+   * before this backup and for a stream rebuilt after the site lost part of
+   * it. A chunk sealed by this backup under its own new chunk ID cannot be
+   * at the site yet, so it is sent without asking.
+   */
+  readonly probe?: boolean;
   readonly epoch?: number;
   readonly payload?: Uint8Array<ArrayBuffer>;
   readonly seq?: number;
+}
+
+/**
+ * The sequence number a transfer was given when first sent (RC-2), kept in
+ * a table of its own so that numbering a transfer never waits for the
+ * writer's transactions on the outbox. Rows stay until the generation ends:
+ * the highest of them tells a resumed backup where numbering stopped.
+ */
+export interface SequenceRecord {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly order: number;
+  readonly seq: number;
 }
 
 export interface ReceiptRecord {
@@ -149,6 +169,7 @@ export class BackupDatabase extends Dexie {
   declare indexEntries: Table<IndexEntryRecord, [string, number, number]>;
   declare chunks: Table<ChunkRecord, [string, string]>;
   declare outbox: Table<OutboxRecord, [string, number, number]>;
+  declare sequence: Table<SequenceRecord, [string, number, number]>;
   declare receipts: Table<ReceiptRecord, [string, number]>;
   declare sitePins: Table<SitePinRecord, string>;
 
@@ -163,6 +184,7 @@ export class BackupDatabase extends Dexie {
       receipts: '[volumeId+generation], userId',
       sitePins: 'siteId',
     });
+    this.version(2).stores({ sequence: '[volumeId+generation+order]' });
   }
 }
 

@@ -180,12 +180,36 @@ export class LocalCopy {
 
   // ---- outbox (RC-2) ----
 
+  /** The outbox of a generation, each entry with the sequence number it was sent under, if any. */
   async outbox(volumeId: string, generation: number): Promise<OutboxRecord[]> {
     const [lower, upper] = generationRange(volumeId, generation);
-    return this.db.outbox
+    const { db } = this;
+    return db.transaction('r', db.outbox, db.sequence, async () => {
+      const entries = await db.outbox
+        .where('[volumeId+generation+order]')
+        .between(lower, upper, true, true)
+        .toArray();
+      const numbers = await db.sequence.bulkGet(
+        entries.map((e) => [e.volumeId, e.generation, e.order] as [string, number, number]),
+      );
+      return entries.map((entry, i) => {
+        const seq = numbers[i]?.seq;
+        return seq === undefined ? { ...entry, seq: undefined } : { ...entry, seq };
+      });
+    });
+  }
+
+  /** The highest sequence number this generation ever used, 0 if none. */
+  async highestSeq(volumeId: string, generation: number): Promise<number> {
+    const [lower, upper] = generationRange(volumeId, generation);
+    let highest = 0;
+    await this.db.sequence
       .where('[volumeId+generation+order]')
       .between(lower, upper, true, true)
-      .toArray();
+      .each((row) => {
+        highest = Math.max(highest, row.seq);
+      });
+    return highest;
   }
 
   async putOutbox(entries: readonly OutboxRecord[]): Promise<void> {
@@ -193,20 +217,20 @@ export class LocalCopy {
   }
 
   /**
-   * Gives an outbox entry its sequence number and moves the generation's
-   * next number past it, atomically: a crash never leaves a number used by
-   * one entry and handed to another.
+   * Stores the sequence numbers given to outbox entries, before their
+   * transfers are sent, so that a resend after a crash uses the same
+   * numbers. Only the sequence table is written: numbering never waits for
+   * the writer's transactions.
    */
-  async assignSeq(entry: OutboxRecord, seq: number): Promise<OutboxRecord> {
-    const { db } = this;
-    const updated = { ...entry, seq };
-    await db.transaction('rw', db.outbox, db.generations, async () => {
-      await db.outbox.put(updated);
-      await this.#mutate([entry.volumeId, entry.generation], (record) => ({
-        nextSeq: Math.max(record.nextSeq, seq + 1),
-      }));
-    });
-    return updated;
+  async assignSeqs(entries: readonly OutboxRecord[]): Promise<void> {
+    await this.db.sequence.bulkPut(
+      entries.map(({ volumeId, generation, order, seq }) => ({
+        volumeId,
+        generation,
+        order,
+        seq: seq!,
+      })),
+    );
   }
 
   /**
@@ -236,9 +260,14 @@ export class LocalCopy {
     });
   }
 
+  /** Empties the outbox and forgets its numbering (the stream is rebuilt). */
   async clearOutbox(volumeId: string, generation: number): Promise<void> {
     const [lower, upper] = generationRange(volumeId, generation);
-    await this.db.outbox.where('[volumeId+generation+order]').between(lower, upper).delete();
+    const { db } = this;
+    await db.transaction('rw', db.outbox, db.sequence, async () => {
+      await db.outbox.where('[volumeId+generation+order]').between(lower, upper).delete();
+      await db.sequence.where('[volumeId+generation+order]').between(lower, upper).delete();
+    });
   }
 
   // ---- completion (BK-8, BK-10) ----
@@ -251,10 +280,12 @@ export class LocalCopy {
   ): Promise<void> {
     const { db } = this;
     const { volumeId } = generation;
-    await db.transaction('rw', [db.generations, db.receipts, db.volumes, db.outbox], async () => {
+    const stores = [db.generations, db.receipts, db.volumes, db.outbox, db.sequence];
+    await db.transaction('rw', stores, async () => {
       const [lower, upper] = generationRange(volumeId, generation.generation);
       // BK-8: sent payloads (the wrapped keys, the commit) are dropped with the outbox.
       await db.outbox.where('[volumeId+generation+order]').between(lower, upper).delete();
+      await db.sequence.where('[volumeId+generation+order]').between(lower, upper).delete();
       await this.#mutate([volumeId, generation.generation], () => ({
         state: 'complete',
         completedAt,
@@ -306,7 +337,7 @@ export class LocalCopy {
     const { db } = this;
     await db.transaction(
       'rw',
-      [db.generations, db.indexEntries, db.outbox, db.chunks, db.receipts, db.volumes],
+      [db.generations, db.indexEntries, db.outbox, db.sequence, db.chunks, db.receipts, db.volumes],
       async () => {
         const key: GenerationKey = [volumeId, generation];
         const [lower, upper] = generationRange(volumeId, generation);
@@ -320,6 +351,7 @@ export class LocalCopy {
         await db.generations.delete(key);
         await db.receipts.delete(key);
         await db.outbox.where('[volumeId+generation+order]').between(lower, upper).delete();
+        await db.sequence.where('[volumeId+generation+order]').between(lower, upper).delete();
         await db.indexEntries
           .where('[volumeId+generation+position]')
           .between(lower, upper)

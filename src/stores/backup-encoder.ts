@@ -160,6 +160,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
             kind: 'chunk',
             chunkId: entry.chunkId,
             ciphertextSha256: entry.ciphertextSha256,
+            ...(placed === 'queue-local' ? { probe: true } : {}),
           });
         }
         if (placed === 'new' && outcome.kind === 'sealed') {

@@ -247,6 +247,40 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     expect(site.counters.chunkTransfers).toBe(8);
   });
 
+  it('sends a new chunk without asking, and asks (HEAD) only for what the site may hold', async () => {
+    const bytes = randomBytes(6 * CHUNK, 37);
+    await new BackupRunner(request(imageFile(bytes)), () => undefined, deps()).run();
+    expect(site.counters.heads).toBe(0);
+
+    // Cancel a second backup half-way: the site forgets the new volume, the local copy stays.
+    const other = randomBytes(6 * CHUNK, 38);
+    const otherVolume = identity('ext4:11111111-2222-4333-8444-555555555555');
+    const cancelled = new BackupRunner(
+      request(imageFile(other), { identity: otherVolume }),
+      () => undefined,
+      deps(),
+    );
+    site.onTransfer = (seq) => {
+      if (seq === 4) cancelled.cancel();
+    };
+    await expect(cancelled.run()).rejects.toBeInstanceOf(BackupCancelled);
+    site.onTransfer = undefined;
+    expect(site.volumes.has(otherVolume.volumeId)).toBe(false);
+    const sealedBefore = sealedCount();
+    const storedBefore = (await new LocalCopy(db).getGeneration(otherVolume.volumeId, 1))!
+      .nextPosition;
+
+    const result = await new BackupRunner(
+      request(imageFile(other), { identity: otherVolume }),
+      () => undefined,
+      deps(),
+    ).run();
+    expect(result.imageSha256).toBe(await sha256Hex(other));
+    // The stream was rebuilt from the local copy: stored chunks were asked about, not re-encrypted.
+    expect(site.counters.heads).toBe(storedBefore);
+    expect(sealedCount() - sealedBefore).toBe(6 - storedBefore);
+  });
+
   it('refuses another operator’s volume and the site raises an alert (BK-3)', async () => {
     site.user = 'operator2';
     await new BackupRunner(

@@ -479,7 +479,11 @@ export class BackupRunner {
       claim.seqApplied < record.siteSeqApplied ||
       (!claim.epochs.includes(record.epoch) &&
         !outbox.some((e) => e.kind === 'epoch-key' && e.epoch === record.epoch));
-    for (let seq = claim.seqApplied + 1; seq < record.nextSeq && !lost; seq++) {
+    const highest = Math.max(
+      record.nextSeq - 1,
+      await localCopy.highestSeq(record.volumeId, record.generation),
+    );
+    for (let seq = claim.seqApplied + 1; seq <= highest && !lost; seq++) {
       if (!received.has(seq) && !numbered.has(seq)) lost = true;
     }
     if (lost) return this.#rebuild(state);
@@ -500,7 +504,7 @@ export class BackupRunner {
     }
     const nextSeq = Math.max(
       nextSeqAfter(claim),
-      record.nextSeq,
+      highest + 1,
       ...outbox.map((e) => (e.seq ?? 0) + 1),
     );
     await localCopy.updateGeneration(record.volumeId, record.generation, {
@@ -544,6 +548,7 @@ export class BackupRunner {
         kind: 'chunk',
         chunkId,
         ciphertextSha256: entry.ciphertextSha256,
+        probe: true,
       });
     }
     if (record.manifest) outbox.push(commitEntry(record));

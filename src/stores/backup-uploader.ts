@@ -3,9 +3,11 @@
  * the pair's transfer stream. Each transfer gets the next sequence number
  * when it is first sent (stored before the PUT, so a resend after a crash
  * uses the same number), the epoch-key announcement before any chunk, the
- * commit only after everything else is acknowledged. A chunk the site
- * already holds is not sent. While the site is unreachable the uploader
- * waits and tries again; the local copy goes on growing meanwhile.
+ * commit only after everything else is acknowledged. A chunk that may be at
+ * the site already (an older blob, a rebuilt stream) is asked about first
+ * (HEAD) and not sent if the site holds it. While the site is unreachable
+ * the uploader waits and tries again; the local copy goes on growing
+ * meanwhile.
  */
 
 import { ApiError } from '@/api/request';
@@ -77,7 +79,13 @@ export class Uploader {
   #pending: OutboxRecord[] = [];
   #inFlight = new Set<number>();
   #blobs = new Map<string, BlobHandover>();
-  #seqLock: Promise<unknown> = Promise.resolve();
+  /** Numbers handed out and waiting to be stored, and the storing under way. */
+  #numbering: {
+    entry: OutboxRecord;
+    resolve: (entry: OutboxRecord) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  #storingNumbers: Promise<void> | undefined;
   #wakers: (() => void)[] = [];
   #failure: unknown;
   #receipt: TransferReceived | undefined;
@@ -253,7 +261,7 @@ export class Uploader {
   async #send(original: OutboxRecord): Promise<void> {
     const { volumeId } = this.#p;
     let entry = original;
-    if (entry.kind === 'chunk' && entry.seq === undefined) {
+    if (entry.kind === 'chunk' && entry.seq === undefined && entry.probe) {
       const chunkId = entry.chunkId!;
       const stored = await this.#withSite(() =>
         this.#p.site.headChunk(volumeId, chunkId, this.#p.control.signal),
@@ -344,18 +352,34 @@ export class Uploader {
     return { bytes: blob, release: () => undefined };
   }
 
-  /** Numbers are handed out one at a time and stored before use (see LocalCopy.assignSeq). */
+  /**
+   * Hands out the next number at once and resolves once it is stored.
+   * Numbers handed out meanwhile are stored together, in the order given, so
+   * a stored number always has every lower one stored too (no gap can reach
+   * the site after a crash).
+   */
   #assignSeq(entry: OutboxRecord): Promise<OutboxRecord> {
-    const assigned = this.#seqLock.then(async () => {
-      const seq = this.#nextSeq;
-      const updated = await this.#p.localCopy.assignSeq(entry, seq);
-      this.#nextSeq = seq + 1;
-      const index = this.#pending.findIndex((e) => e.order === entry.order);
-      if (index >= 0) this.#pending[index] = updated;
-      return updated;
+    const numbered: OutboxRecord = { ...entry, seq: this.#nextSeq++ };
+    const index = this.#pending.findIndex((e) => e.order === entry.order);
+    if (index >= 0) this.#pending[index] = numbered;
+    return new Promise((resolve, reject) => {
+      this.#numbering.push({ entry: numbered, resolve, reject });
+      this.#storingNumbers ??= this.#storeNumbers().finally(() => {
+        this.#storingNumbers = undefined;
+      });
     });
-    this.#seqLock = assigned.catch(() => undefined);
-    return assigned;
+  }
+
+  async #storeNumbers(): Promise<void> {
+    while (this.#numbering.length) {
+      const batch = this.#numbering.splice(0);
+      try {
+        await this.#p.localCopy.assignSeqs(batch.map((waiting) => waiting.entry));
+        for (const waiting of batch) waiting.resolve(waiting.entry);
+      } catch (error) {
+        for (const waiting of batch) waiting.reject(error);
+      }
+    }
   }
 
   /**

@@ -167,6 +167,7 @@ export class Uploader {
     this.#failure = undefined;
     const slots = Array.from({ length: UPLOAD_PARALLELISM }, () => this.#slot());
     const results = await Promise.allSettled(slots);
+    await this.#storingNumbers?.catch(() => undefined);
     await this.#recorded().catch(() => undefined);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw this.#failure ?? (failed as PromiseRejectedResult).reason;

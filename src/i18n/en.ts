@@ -247,6 +247,8 @@ export const en = {
         none: 'none in this browser',
       },
       confirmed: 'confirmed (generation {generation})',
+      generationLine: 'No. {generation}: {size}, {state}, {site}',
+      siteConfirmed: 'confirmed by the site',
       notConfirmed: 'not confirmed yet',
       releasesText: 'None | {n} release | {n} releases',
       receiptOf: 'Receipt of generation {generation}',

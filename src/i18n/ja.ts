@@ -240,6 +240,8 @@ export const ja: Messages = {
         none: 'このブラウザーにはなし',
       },
       confirmed: '確認済み（第 {generation} 世代）',
+      generationLine: '第 {generation} 世代: {size}、{state}、{site}',
+      siteConfirmed: 'サイト確認済み',
       notConfirmed: '未確認',
       releasesText: 'なし | {n} 回 | {n} 回',
       receiptOf: '第 {generation} 世代の受領証',

@@ -159,6 +159,16 @@ describe('backup screen (SPEC §6 /backup)', () => {
       () => document.body.textContent!.includes('confirmed (generation 1)'),
       'my volumes',
     );
+    expect(document.body.textContent).toMatch(/No\. 1: [\d.]+ MB, complete, confirmed by the site/);
+
+    // My volumes: deleting a confirmed local copy takes a second, confirming press.
+    buttonNamed('Delete the local copy').click();
+    await settle();
+    expect(document.body.textContent).toContain('Press again to confirm');
+    expect(await backupDatabase().chunks.count()).toBeGreaterThan(0);
+    buttonNamed('Delete the local copy').click();
+    await until(() => document.body.textContent!.includes('The local copy of'), 'the deletion');
+    expect(await backupDatabase().chunks.count()).toBe(0);
   }, 30_000);
 
   it('adds exactly the typed ID on Enter, even while suggestions are open', async () => {

@@ -11,13 +11,14 @@ import {
   openRestoredFile,
   removeRestoredFile,
 } from '@/workers/restore-opfs';
-import { startWorkerJob, type RestoreJobFactory } from '@/workers/restore-job';
+import { prepareWorkerJob, type RestoreJobFactory } from '@/workers/restore-job';
 import { startDownload } from './restore-download';
 
 export interface RestoreRuntime {
   /** False where the browser lacks workers or the origin private file system. */
   supported(): boolean;
-  readonly startJob: RestoreJobFactory;
+  /** Makes a job ready; spawned when a restore begins, started once its keys and index are in. */
+  readonly prepareJob: RestoreJobFactory;
   /** The finished image of a restore. */
   openResult(restoreId: string): Promise<Blob>;
   removeResult(restoreId: string): Promise<void>;
@@ -29,7 +30,7 @@ export interface RestoreRuntime {
 
 export const browserRuntime: RestoreRuntime = {
   supported: () => typeof Worker !== 'undefined' && hasOriginPrivateFileSystem(),
-  startJob: startWorkerJob,
+  prepareJob: prepareWorkerJob,
   openResult: openRestoredFile,
   removeResult: removeRestoredFile,
   deliver: startDownload,

@@ -61,24 +61,28 @@ export class MemoryRestoreRuntime implements RestoreRuntime {
     return this.available;
   }
 
-  readonly startJob: RestoreJobFactory = (start, onProgress): RestoreJob => {
-    const task = startRestoreTask(
-      start,
-      {
-        openSink: async (name) => this.sink(name),
-        local: new LocalCopySource(),
-        site: new SiteCopySource(start.retry),
-      },
-      onProgress,
-    );
-    return {
-      done: task.outcome.then((outcome) => {
-        if (outcome.type === 'complete') return outcome.sha256;
-        throw new RestoreJobError(outcome.error);
-      }),
-      cancel: (discard) => task.cancel(discard),
-    };
-  };
+  readonly prepareJob: RestoreJobFactory = () => ({
+    ready: Promise.resolve(),
+    start: (start, onProgress): RestoreJob => {
+      const task = startRestoreTask(
+        start,
+        {
+          openSink: async (name) => this.sink(name),
+          local: new LocalCopySource(),
+          site: new SiteCopySource(start.retry),
+        },
+        onProgress,
+      );
+      return {
+        done: task.outcome.then((outcome) => {
+          if (outcome.type === 'complete') return outcome.sha256;
+          throw new RestoreJobError(outcome.error);
+        }),
+        cancel: (discard) => task.cancel(discard),
+      };
+    },
+    dispose: () => undefined,
+  });
 
   private sink(name: string): ImageSink {
     if (!this.files.has(name)) this.files.set(name, new Uint8Array(0));

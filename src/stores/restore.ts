@@ -14,7 +14,7 @@ import {
 } from '@/storage/restore-progress';
 import { RestoreQuotaError } from '@/workers/restore-opfs';
 import type { PipelineProgress } from '@/workers/restore-pipeline';
-import type { RestoreJob } from '@/workers/restore-job';
+import type { PreparedRestoreJob, RestoreJob } from '@/workers/restore-job';
 import { latestGeneration, mergeCatalog, type RestorableRow } from './restore-catalog';
 import {
   describeRestoreError,
@@ -244,6 +244,7 @@ export const useRestoreStore = defineStore('restore', () => {
     const stop = new AbortController();
     controller = stop;
     const { signal } = stop;
+    let prepared: PreparedRestoreJob | undefined;
     try {
       const outcome = await withRestoreLock(record.restoreId, async () => {
         const runtime = restoreRuntime();
@@ -252,6 +253,9 @@ export const useRestoreStore = defineStore('restore', () => {
           view.stage = 'failed';
           return;
         }
+        // The worker is loaded while the site still answers (see restore-job.ts).
+        prepared = runtime.prepareJob();
+        await prepared.ready;
         const envelope = await obtainEnvelope(
           record.restoreId,
           record.volumeId,
@@ -300,7 +304,7 @@ export const useRestoreStore = defineStore('restore', () => {
         if (!room.enough) throw new RestoreQuotaError();
         signal.throwIfAborted();
         view.stage = 'image';
-        job = runtime.startJob(
+        job = prepared.start(
           {
             type: 'start',
             restoreId: record.restoreId,
@@ -313,6 +317,7 @@ export const useRestoreStore = defineStore('restore', () => {
           },
           onProgress(view, performance.now(), view.bytesWritten),
         );
+        prepared = undefined;
         const sha256 = await job.done;
         job = undefined;
         await updateRestore(record.restoreId, {
@@ -341,6 +346,7 @@ export const useRestoreStore = defineStore('restore', () => {
       if (signal.aborted) return;
       await fail(view, record, error);
     } finally {
+      prepared?.dispose();
       if (controller === stop) controller = undefined;
     }
   }

@@ -35,3 +35,5 @@ scope.onmessage = (event: MessageEvent<RestoreJobRequest>) => {
   );
   void task.outcome.then((outcome) => post(outcome));
 };
+
+post({ type: 'ready' });

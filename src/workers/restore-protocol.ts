@@ -53,6 +53,8 @@ export interface RestoreJobFailure {
 }
 
 export type RestoreJobReply =
+  /** The worker's code is loaded and listening. */
+  | { readonly type: 'ready' }
   | { readonly type: 'progress'; readonly progress: PipelineProgress }
   | { readonly type: 'complete'; readonly sha256: string; readonly bytesWritten: number }
   | { readonly type: 'failed'; readonly error: RestoreJobFailure };

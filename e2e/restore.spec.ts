@@ -22,7 +22,9 @@ import {
 import { CHROMIUM_ARGS, E2E_PORT } from '../playwright.config';
 import { ImageWorkshop, MiB, sha256File, type TestImage } from './support/images';
 import { adminAlerts, corruptBlob, seedVolume } from './support/restore-seed';
+import { backUpThroughConsole } from './support/restore-ui-backup';
 import { signIn } from './support/session';
+import { SiteProcess } from './support/site-process';
 
 const SITE = `http://127.0.0.1:${E2E_PORT}`;
 /** The data directory of the site playwright.config.ts starts. */
@@ -72,7 +74,7 @@ async function expectComplete(page: Page, image: TestImage): Promise<void> {
 }
 
 /** A browser profile on disk, so IndexedDB and the origin private file system survive a reload. */
-async function persistentContext(): Promise<{
+async function persistentContext(baseURL = SITE): Promise<{
   context: BrowserContext;
   page: Page;
   close: () => Promise<void>;
@@ -81,7 +83,7 @@ async function persistentContext(): Promise<{
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CUSTODIAN_CHROMIUM ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
-    baseURL: SITE,
+    baseURL,
     acceptDownloads: true,
   });
   const page = context.pages()[0] ?? (await context.newPage());
@@ -264,6 +266,67 @@ test.describe('a large restore interrupted by a reload', () => {
       expect(chunkRequests.length).toBeLessThan(seeded.chunkIds.length + 8);
     } finally {
       await close();
+    }
+  });
+});
+
+test.describe('backed up through the console', () => {
+  test('operator backs up an ext4 image naming restorer; restorer restores it in another browser', async ({
+    page,
+    browser,
+  }, testInfo) => {
+    test.setTimeout(2 * RESTORE_TIMEOUT);
+    const image = workshop.ext4('restore-console', 16, 6);
+    await signIn(page, 'operator');
+    await backUpThroughConsole(page, image);
+
+    const other = await browser.newContext();
+    try {
+      const restorer = await other.newPage();
+      await openRestore(restorer, 'restorer');
+      const download = restorer.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
+      await row(restorer, image.volumeId)
+        .getByRole('button', { name: 'Restore', exact: true })
+        .click();
+      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+      await expectComplete(restorer, image);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('with the keys released, the owner restores from the local copy while the site is down', async () => {
+    test.setTimeout(3 * RESTORE_TIMEOUT);
+    const testInfo = test.info();
+    const site = new SiteProcess(E2E_PORT + 11);
+    await site.start();
+    const { context, page, close } = await persistentContext(site.url);
+    try {
+      const image = workshop.ext4('restore-offline', 16, 6);
+      await signIn(page, 'operator');
+      await backUpThroughConsole(page, image);
+      await page.getByRole('link', { name: 'Restore', exact: true }).click();
+      const volume = row(page, image.volumeId);
+      await expect(volume).toContainText('This device');
+
+      // The site goes down right after it released the keys, before anything else is fetched.
+      await context.route('**/api/volumes/*/generations/*/manifest', async (route) => {
+        await site.stop();
+        await route.abort('connectionrefused');
+      });
+      const download = page.waitForEvent('download', { timeout: 2 * RESTORE_TIMEOUT });
+      await volume.getByRole('button', { name: 'Restore', exact: true }).click();
+      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+      await expectComplete(page, image);
+      await expect(status(page)).toContainText('from the site: 0.');
+      const health = await fetch(`${site.url}/api/health`).then(
+        () => 'up',
+        () => 'down',
+      );
+      expect(health).toBe('down');
+    } finally {
+      await close();
+      await site.remove();
     }
   });
 });

@@ -25,8 +25,8 @@ export default defineConfig({
           environment: 'node',
           // The site's rules carried by MSW run in Node too (src/mocks/site).
           include: ['mock-server/**/*.test.ts', 'src/mocks/site/**/*.test.ts'],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {
@@ -38,6 +38,8 @@ export default defineConfig({
           include: ['src/**/*.test.ts'],
           exclude: ['src/core/**', 'src/mocks/site/**'],
           setupFiles: ['src/test/setup.ts'],
+          // Two cores shared with the site and the browser: generous, not tight.
+          testTimeout: 30_000,
           globals: true,
         },
       },

@@ -17,7 +17,8 @@ function runSite(args: string[], env: NodeJS.ProcessEnv) {
   });
 }
 
-describe('site operations (ES-4)', () => {
+// Each case starts the site's command line several times (a Node process each).
+describe('site operations (ES-4)', { timeout: 180_000 }, () => {
   it("exports a volume's keys for an administrator, audited, and the independent decoder restores the same bytes", async () => {
     let site = await startTestSite();
     const client = new Client(site.site.url);

@@ -8,7 +8,7 @@ import {
 import { adminHandlers } from './admin-handlers';
 import { demoSite } from './demo-site';
 import { escrowHandlers } from './escrow-handlers';
-import { restoreHandlers } from './restore-site';
+import { restoreHandlers } from './restore-handlers';
 import { csrfMissing, jsonBody, notSignedIn, on, refuse } from './route-handler';
 
 /** Handlers for the auth and site endpoints, answering per the contract. */

@@ -44,8 +44,24 @@ export type RestoreProblem =
 
 export type ProblemKind = RestoreProblem['kind'];
 
-/** Problems after which the restore can go on from its saved progress. */
-export const RESUMABLE: ReadonlySet<ProblemKind> = new Set(['unreachable', 'quota', 'busy']);
+/**
+ * Problems after which the restore can go on from its saved progress:
+ * nothing was refused and nothing was found tampered with.
+ */
+export function isResumable(problem: RestoreProblem): boolean {
+  switch (problem.kind) {
+    case 'unreachable':
+    case 'quota':
+    case 'busy':
+    case 'localMissing':
+    case 'unexpected':
+      return true;
+    case 'site':
+      return problem.error.status === 0 || problem.error.status === 401;
+    default:
+      return false;
+  }
+}
 
 /** Problems the site's administrators are told of by the console (RS-5). */
 export const REPORTED: ReadonlySet<ProblemKind> = new Set([

@@ -11,6 +11,7 @@ import { fetchGenerationManifest } from '@/api/volumes';
 import type { SiteInfo } from '@/core/contract';
 import {
   importSigningPublicKeyJwk,
+  parseReceipt,
   publicKeyFingerprint,
   verifyReceipt,
   type Receipt,
@@ -149,4 +150,21 @@ export function recoveryKitQrText(kit: RecoveryKit): string {
 /** A file name for the kit: the volume ID with anything unsafe in file names replaced. */
 export function recoveryKitFileName(kit: RecoveryKit): string {
   return `recovery-kit-${kit.volumeId.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`;
+}
+
+/** RS-1: the receipt in a receipt file, a {receipt} wrapper, or a recovery kit's latest one. */
+export function receiptIn(text: string): Receipt {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return parseReceipt(text);
+  }
+  if (value && typeof value === 'object') {
+    const object = value as { receipt?: unknown; generations?: { receipt?: unknown }[] };
+    if (object.receipt) return parseReceipt(object.receipt);
+    const kit = object.generations?.filter((g) => g.receipt).at(-1);
+    if (kit) return parseReceipt(kit.receipt);
+  }
+  return parseReceipt(value);
 }

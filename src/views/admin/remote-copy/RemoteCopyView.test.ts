@@ -268,11 +268,11 @@ describe('remote copy page (RC-7)', () => {
     const drawer = document.querySelector<HTMLElement>('[role="dialog"]')!;
     expect(drawer.textContent).toContain(`Pair of ${IN_STEP.volumeId}`);
     const epochs = drawer.querySelector('table[aria-label="Key epochs of this pair"]')!;
-    expect([...epochs.querySelectorAll('tbody tr')].map((r) => r.cells[0]?.textContent)).toEqual([
-      '2',
-      '1',
-      '0',
-    ]);
+    expect(
+      [...epochs.querySelectorAll<HTMLTableRowElement>('tbody tr')].map(
+        (r) => r.cells[0]?.textContent,
+      ),
+    ).toEqual(['2', '1', '0']);
     const history = drawer.querySelector('table[aria-label="State history of this pair"]')!;
     expect(history.textContent).toContain('COPY → PAIR');
     expect(history.textContent).toContain('generation 1 committed');

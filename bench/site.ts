@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { exportEnvelopePublicKeyJwk, generateEnvelopeKeyPair } from '../src/core/crypto/envelope-key';
+import {
+  exportEnvelopePublicKeyJwk,
+  generateEnvelopeKeyPair,
+} from '../src/core/crypto/envelope-key';
 import { backUp, enc, newOperator, randomImage } from '../mock-server/test/support/backup-client';
 import { startSiteProcess } from '../mock-server/test/support/site-process';
 import { Client } from '../mock-server/test/support/test-site';
@@ -23,15 +26,33 @@ export interface Stat {
 
 export function stat(runs: number[]): Stat {
   const sorted = [...runs].sort((a, b) => a - b);
-  return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]!, max: sorted.at(-1)!, runs };
+  return {
+    min: sorted[0]!,
+    median: sorted[Math.floor(sorted.length / 2)]!,
+    max: sorted.at(-1)!,
+    runs,
+  };
 }
 
 export interface SiteFigures {
-  keyRelease: { requestsPerSecond: Stat; p50Ms: Stat; p99Ms: Stat; errors: number; connections: number; durationSeconds: number };
+  keyRelease: {
+    requestsPerSecond: Stat;
+    p50Ms: Stat;
+    p99Ms: Stat;
+    errors: number;
+    connections: number;
+    durationSeconds: number;
+  };
   restorerDbPage: { records: number; queries: Record<string, Stat> };
 }
 
-async function keyReleaseRun(url: string, cookie: string, volumeId: string, jwk: JsonWebKey, seconds: number) {
+async function keyReleaseRun(
+  url: string,
+  cookie: string,
+  volumeId: string,
+  jwk: JsonWebKey,
+  seconds: number,
+) {
   let n = 0;
   const result = await autocannon({
     url: `${url}/api/volumes/${enc(volumeId)}/key-release`,
@@ -43,7 +64,11 @@ async function keyReleaseRun(url: string, cookie: string, volumeId: string, jwk:
       {
         setupRequest: (request) => ({
           ...request,
-          body: JSON.stringify({ requestId: `bench-${process.pid}-${Date.now()}-${n++}`, generation: 1, ephemeralPublicKey: jwk }),
+          body: JSON.stringify({
+            requestId: `bench-${process.pid}-${Date.now()}-${n++}`,
+            generation: 1,
+            ephemeralPublicKey: jwk,
+          }),
         }),
       },
     ],
@@ -51,13 +76,20 @@ async function keyReleaseRun(url: string, cookie: string, volumeId: string, jwk:
   return result;
 }
 
-export async function measureSite(options: { runs: number; seconds: number; records: number; log: (line: string) => void }): Promise<SiteFigures> {
+export async function measureSite(options: {
+  runs: number;
+  seconds: number;
+  records: number;
+  log: (line: string) => void;
+}): Promise<SiteFigures> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-bench-site-'));
   let site = await startSiteProcess(root);
   try {
     const operatorClient = new Client(site.url);
     await operatorClient.signIn('operator');
-    const info = (await operatorClient.request('GET', '/api/site')).json as Parameters<typeof backUp>[1];
+    const info = (await operatorClient.request('GET', '/api/site')).json as Parameters<
+      typeof backUp
+    >[1];
     const volumeId = 'bench:reusable';
     await backUp(await newOperator(operatorClient), info, volumeId, randomImage(3 * 1024 * 1024), {
       restorers: ['restorer'],
@@ -74,20 +106,41 @@ export async function measureSite(options: { runs: number; seconds: number; reco
     const p99: number[] = [];
     let errors = 0;
     for (let i = 0; i < options.runs; i++) {
-      const r = await keyReleaseRun(site.url, restorer.cookieHeader, volumeId, jwk, options.seconds);
+      const r = await keyReleaseRun(
+        site.url,
+        restorer.cookieHeader,
+        volumeId,
+        jwk,
+        options.seconds,
+      );
       errors += r.errors + r.non2xx;
       rps.push(r.requests.average);
       p50.push(r.latency.p50);
       p99.push(r.latency.p99);
-      options.log(`  run ${i + 1}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx`);
+      options.log(
+        `  run ${i + 1}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx`,
+      );
     }
     await site.kill('SIGTERM');
 
     options.log(`restorer DB: seeding ${options.records} records`);
-    const seeded = spawnSync(process.execPath, ['--import', 'tsx', 'mock-server/src/main.ts', 'seed', '--records', String(options.records), '--data-dir', site.dataDir], {
-      encoding: 'utf8',
-      env: { ...process.env, CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'master.key') },
-    });
+    const seeded = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'mock-server/src/main.ts',
+        'seed',
+        '--records',
+        String(options.records),
+        '--data-dir',
+        site.dataDir,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'master.key') },
+      },
+    );
     if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
     site = await startSiteProcess(root);
     const admin = new Client(site.url);
@@ -96,7 +149,7 @@ export async function measureSite(options: { runs: number; seconds: number; reco
       'first page': 'pageSize=50',
       'state + policy': 'state=burned&policy=reusable&pageSize=50',
       'owner, sorted, page 500': 'owner=operator2&sort=volumeId&order=asc&page=500&pageSize=50',
-      'restorer': 'restorer=outsider&page=20&pageSize=50',
+      restorer: 'restorer=outsider&page=20&pageSize=50',
       'search, many matches': 'q=restorer2&pageSize=50',
       'search, one match': 'q=0000abc&pageSize=50',
       'search, no match': 'q=zzzz&pageSize=50',
@@ -112,10 +165,19 @@ export async function measureSite(options: { runs: number; seconds: number; reco
         if (answer.status !== 200) throw new Error(`${query} answered ${answer.status}`);
       }
       figures[name] = stat(times);
-      options.log(`  ${name}: median ${figures[name].median.toFixed(1)} ms (max ${figures[name].max.toFixed(1)})`);
+      options.log(
+        `  ${name}: median ${figures[name].median.toFixed(1)} ms (max ${figures[name].max.toFixed(1)})`,
+      );
     }
     return {
-      keyRelease: { requestsPerSecond: stat(rps), p50Ms: stat(p50), p99Ms: stat(p99), errors, connections: 50, durationSeconds: options.seconds },
+      keyRelease: {
+        requestsPerSecond: stat(rps),
+        p50Ms: stat(p50),
+        p99Ms: stat(p99),
+        errors,
+        connections: 50,
+        durationSeconds: options.seconds,
+      },
       restorerDbPage: { records: options.records, queries: figures },
     };
   } finally {
@@ -125,6 +187,11 @@ export async function measureSite(options: { runs: number; seconds: number; reco
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await measureSite({ runs: 3, seconds: 20, records: 100_000, log: (l) => console.info(l) });
+  const figures = await measureSite({
+    runs: 3,
+    seconds: 20,
+    records: 100_000,
+    log: (l) => console.info(l),
+  });
   console.info(JSON.stringify(figures, null, 2));
 }

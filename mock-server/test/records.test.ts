@@ -219,7 +219,10 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
   });
 
   it('sums up the restorer DB for the dashboard: volumes, records by state, approvals, bytes per day', async () => {
-    await backUp(operator, site.site.info, VOLUME, randomImage(CHUNK_SIZE_FOR_SUMMARY), { restorers: ['restorer'], policy: { kind: 'one-time', approvalRequired: true } });
+    await backUp(operator, site.site.info, VOLUME, randomImage(CHUNK_SIZE_FOR_SUMMARY), {
+      restorers: ['restorer'],
+      policy: { kind: 'one-time', approvalRequired: true },
+    });
     await requestRelease(await signedIn('restorer'), VOLUME, 1);
     await post(admin, `/api/admin/records/${enc(VOLUME)}/revoke`, { reason });
     const summary = (await admin.request('GET', '/api/admin/summary')).json as {
@@ -228,11 +231,17 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
       pendingApprovals: number;
       bytesPerDay: { day: string; bytes: number }[];
     };
-    expect(summary).toMatchObject({ volumes: 1, recordsByState: { active: 0, burned: 0, revoked: 1 }, pendingApprovals: 1 });
+    expect(summary).toMatchObject({
+      volumes: 1,
+      recordsByState: { active: 0, burned: 0, revoked: 1 },
+      pendingApprovals: 1,
+    });
     expect(summary.bytesPerDay).toHaveLength(14);
     expect(summary.bytesPerDay.at(-1)!.bytes).toBeGreaterThan(CHUNK_SIZE_FOR_SUMMARY);
     expect(summary.bytesPerDay.slice(0, -1).every((d) => d.bytes === 0)).toBe(true);
-    expect((await (await signedIn('operator2')).request('GET', '/api/admin/summary')).status).toBe(403);
+    expect((await (await signedIn('operator2')).request('GET', '/api/admin/summary')).status).toBe(
+      403,
+    );
   });
 
   it('searches, filters, sorts and pages the restorer DB on the server', async () => {

@@ -930,12 +930,19 @@ export class SqliteEscrowStore implements EscrowStore {
     for (const row of states) recordsByState[row.state as RecordState] = Number(row.n);
     const days = await this.db
       .selectFrom('chunks')
-      .select([sql<string>`substr(stored_at, 1, 10)`.as('day'), (eb) => eb.fn.sum<number>('size').as('bytes')])
+      .select([
+        sql<string>`substr(stored_at, 1, 10)`.as('day'),
+        (eb) => eb.fn.sum<number>('size').as('bytes'),
+      ])
       .where('stored_at', '>=', since)
       .groupBy(sql`substr(stored_at, 1, 10)`)
       .orderBy('day')
       .execute();
-    return { volumes: Number(volumes), recordsByState, bytesPerDay: days.map((d) => ({ day: d.day, bytes: Number(d.bytes) })) };
+    return {
+      volumes: Number(volumes),
+      recordsByState,
+      bytesPerDay: days.map((d) => ({ day: d.day, bytes: Number(d.bytes) })),
+    };
   }
 
   async releasesOf(volumeId: string): Promise<ReleaseRow[]> {

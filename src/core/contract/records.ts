@@ -115,7 +115,11 @@ export const importRegistrationResponseSchema = z.object({
 /** The dashboard's figures of the restorer DB (issue "administrator's console"). */
 export const siteSummarySchema = z.object({
   volumes: z.number().int().nonnegative(),
-  recordsByState: z.object({ active: z.number().int(), burned: z.number().int(), revoked: z.number().int() }),
+  recordsByState: z.object({
+    active: z.number().int(),
+    burned: z.number().int(),
+    revoked: z.number().int(),
+  }),
   pendingApprovals: z.number().int().nonnegative(),
   /** Ciphertext bytes stored per UTC day, oldest first, for the last `days` days. */
   bytesPerDay: z.array(z.object({ day: z.iso.date(), bytes: z.number().int().nonnegative() })),

@@ -143,9 +143,12 @@ export class PairService {
       }
     }
     const waiting = await this.deps.store.instructionsOf(pairId, ['requested', 'delivered']);
-    for (const instruction of waiting.filter((i) => i.state === 'requested')) {
+    const fresh = waiting.filter((i) => i.state === 'requested');
+    for (const instruction of fresh) {
       await this.deps.store.updateInstruction(instruction.id, { state: 'delivered' });
     }
+    // The screens show an instruction as delivered as soon as the primary has it.
+    if (fresh.length > 0) await this.publish(pair);
     return waiting.map((i) => toInstruction({ ...i, state: 'delivered' }));
   }
 

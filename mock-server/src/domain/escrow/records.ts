@@ -47,14 +47,23 @@ export class RecordAdminService {
 
   /** The dashboard's figures: volumes, records by state, pending approvals, bytes per day. */
   async summary(days = 14): Promise<SiteSummary> {
-    const since = new Date(this.deps.clock.now().getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+    const since = new Date(this.deps.clock.now().getTime() - (days - 1) * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
     const stats = await this.deps.store.statistics(`${since}T00:00:00.000Z`);
     const perDay = new Map(stats.bytesPerDay.map((d) => [d.day, d.bytes]));
     const bytesPerDay = Array.from({ length: days }, (_, i) => {
-      const day = new Date(Date.parse(`${since}T00:00:00.000Z`) + i * 86_400_000).toISOString().slice(0, 10);
+      const day = new Date(Date.parse(`${since}T00:00:00.000Z`) + i * 86_400_000)
+        .toISOString()
+        .slice(0, 10);
       return { day, bytes: perDay.get(day) ?? 0 };
     });
-    return { volumes: stats.volumes, recordsByState: stats.recordsByState, pendingApprovals: (await this.approvals()).length, bytesPerDay };
+    return {
+      volumes: stats.volumes,
+      recordsByState: stats.recordsByState,
+      pendingApprovals: (await this.approvals()).length,
+      bytesPerDay,
+    };
   }
 
   async detail(volumeId: string): Promise<RecordDetail> {

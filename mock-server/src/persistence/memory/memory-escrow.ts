@@ -571,7 +571,9 @@ export class MemoryEscrowStore implements EscrowStore {
     return {
       volumes: this.volumes.size,
       recordsByState,
-      bytesPerDay: [...perDay].sort(([a], [b]) => compareText(a, b)).map(([day, bytes]) => ({ day, bytes })),
+      bytesPerDay: [...perDay]
+        .sort(([a], [b]) => compareText(a, b))
+        .map(([day, bytes]) => ({ day, bytes })),
     };
   }
 

@@ -8,47 +8,24 @@
  * screen's store and the benchmark drive it the same way.
  */
 
-import type { Claim, CommitPayload, SiteInfo } from '@/core/contract';
+import type { Claim } from '@/core/contract';
 import {
   buildManifest,
-  canonicalJson,
   CHUNK_SIZE,
-  computeChunkId,
   ImageHash,
   manifestHash,
   restorerListHash,
-  sealEnvelope,
   signManifest,
-  toHex,
-  utf8,
   verifyReceipt,
-  type ChunkEntry,
-  type JsonValue,
   type Receipt,
   type ReceiptStatement,
-  type ReleasePolicy,
 } from '@/core/crypto';
-import type { VolumeIdentity } from '@/core/volume';
-import {
-  OUTBOX_ORDER_COMMIT,
-  OUTBOX_ORDER_EPOCH_KEY,
-  outboxOrderOfPosition,
-  type GenerationRecord,
-  type OutboxRecord,
-} from '@/storage/database';
-import {
-  deletePendingDataKey,
-  getChunkIdKey,
-  getChunkIdKeyForEscrow,
-  getPendingDataKey,
-  unwrapPendingDataKey,
-  type DeviceKeyRecord,
-} from '@/storage/key-store';
+import type { GenerationRecord } from '@/storage/database';
+import { deletePendingDataKey, type DeviceKeyRecord } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
 import { checkQuota, requestPersistence } from '@/storage/storage-quota';
 import { ChunkBudget } from '@/workers/chunk-budget';
-import { ChunkLedger } from '@/workers/chunk-ledger';
-import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
+import { ChunkReader } from '@/workers/chunk-reader';
 import {
   MIN_IMAGE_SIZE,
   PROGRESS_INTERVAL_MS,
@@ -60,14 +37,19 @@ import { createSealPool, type SealPool } from '@/workers/seal-pool';
 import { BackupCancelled, RunControl } from './backup-control';
 import { encodeImage } from './backup-encoder';
 import { BackupError, isSiteUnreachable } from './backup-errors';
+import { checkSiteKeys, ensureDeviceKey, registerDeviceKey } from './backup-keys';
 import {
-  checkSiteKeys,
-  ensureDeviceKey,
-  makeGenerationKeys,
-  registerDeviceKey,
-} from './backup-keys';
+  checkSameImage,
+  discardGeneration,
+  prepareGeneration,
+  type BackupRequest,
+  type RunState,
+} from './backup-generation';
 import { liveSite, type BackupSite } from './backup-site';
+import { commitEntry, rebuildOutbox, reconcileOutbox, type StreamDeps } from './backup-stream';
 import { ClaimLostError, StreamLostError, Uploader } from './backup-uploader';
+
+export type { BackupRequest } from './backup-generation';
 
 export type BackupStage =
   'preparing' | 'claiming' | 'encrypting' | 'sending' | 'committing' | 'complete';
@@ -102,15 +84,6 @@ export interface BackupResult {
   readonly statement: ReceiptStatement;
 }
 
-export interface BackupRequest {
-  readonly file: ImageFile;
-  readonly identity: VolumeIdentity;
-  readonly userId: string;
-  /** Restorer IDs; the operator is added (BK-4). */
-  readonly restorers: readonly string[];
-  readonly policy: ReleasePolicy;
-}
-
 export interface RunnerDeps {
   readonly site: BackupSite;
   readonly localCopy: LocalCopy;
@@ -137,18 +110,6 @@ export function defaultRunnerDeps(): RunnerDeps {
     locks: globalThis.navigator?.locks,
     deviceLabel: globalThis.navigator?.userAgent?.slice(0, 100) ?? 'browser',
   };
-}
-
-interface RunState {
-  info: SiteInfo;
-  signingKey: CryptoKey;
-  device: DeviceKeyRecord;
-  record: GenerationRecord;
-  chunkIdKey: CryptoKey;
-  dataKey: CryptoKey;
-  ledger: ChunkLedger;
-  /** Chunk IDs of the previous generation: the site holds them for good. */
-  previous: Set<string>;
 }
 
 export class BackupRunner {
@@ -183,10 +144,6 @@ export class BackupRunner {
       chunksSkipped: 0,
       elapsedMs: 0,
     };
-  }
-
-  get snapshot(): BackupSnapshot {
-    return this.#snapshot;
   }
 
   pause(): void {
@@ -249,7 +206,7 @@ export class BackupRunner {
       let pending = (await this.#deps.localCopy.inProgress(this.#request.userId)).find(
         (g) => g.volumeId === volumeId,
       );
-      if (pending) await this.#checkSameImage(pending);
+      if (pending) await checkSameImage(file, pending);
       const quota = await checkQuota(file.size, pending?.bytesStored ?? 0, this.#deps.storage);
       if (!quota.enough) {
         throw new BackupError('quota_insufficient', 'Not enough browser storage for this backup.', {
@@ -269,10 +226,16 @@ export class BackupRunner {
         return result;
       }
       if (pending && pending.generation !== claim.nextGeneration) {
-        await this.#discard(pending);
+        await discardGeneration(this.#deps.localCopy, pending);
         pending = undefined;
       }
-      const state = await this.#prepareGeneration(info, signingKey, device, claim, pending);
+      const state = await prepareGeneration(this.#deps, this.#request, {
+        info,
+        signingKey,
+        device,
+        claim,
+        pending,
+      });
       this.#elapsedBefore = state.record.elapsedMs;
       return await this.#transfer(state, claim);
     } catch (error) {
@@ -283,6 +246,14 @@ export class BackupRunner {
       }
       throw error;
     }
+  }
+
+  /** What the stream functions need: the local copy and a way to claim again. */
+  #stream(state: RunState): StreamDeps {
+    return {
+      localCopy: this.#deps.localCopy,
+      claim: (resume) => this.#reach(() => this.#deps.site.claim(state.record.volumeId, resume)),
+    };
   }
 
   /** Calls the site once; unreachable becomes a clear error before anything is stored. */
@@ -305,284 +276,6 @@ export class BackupRunner {
     }
   }
 
-  /** BK-7: a re-selected file must be the one the interrupted backup was reading. */
-  async #checkSameImage(pending: GenerationRecord): Promise<void> {
-    const { file } = this.#request;
-    const mismatch = (): BackupError =>
-      new BackupError('image_mismatch', 'This file is not the image the interrupted backup read.', {
-        fileName: pending.file.name,
-      });
-    if (file.size !== pending.file.size) throw mismatch();
-    const key = await getChunkIdKey(pending.volumeId);
-    if (!key) return;
-    const reader = new ChunkReader(file, pending.chunkSize);
-    const check = async (position: number, expected: string | undefined): Promise<void> => {
-      if (!expected) return;
-      const id = toHex(await computeChunkId(key, new Uint8Array(await reader.read(position))));
-      if (id !== expected) throw mismatch();
-    };
-    await check(0, pending.file.firstChunkId);
-    await check(reader.chunkCount - 1, pending.file.lastChunkId);
-  }
-
-  async #discard(record: GenerationRecord): Promise<void> {
-    await this.#deps.localCopy.deleteGeneration(record.volumeId, record.generation, {
-      keepSent: record.generation > 1,
-    });
-    await deletePendingDataKey(record.volumeId, record.generation);
-  }
-
-  /** Keys, the generation record and the ledger: a new generation, or the interrupted one. */
-  async #prepareGeneration(
-    info: SiteInfo,
-    signingKey: CryptoKey,
-    device: DeviceKeyRecord,
-    claim: Claim,
-    pending: GenerationRecord | undefined,
-  ): Promise<RunState> {
-    const { localCopy } = this.#deps;
-    const { file, identity, userId } = this.#request;
-    const volumeId = identity.volumeId;
-    let record = pending;
-    let chunkIdKey: CryptoKey | undefined;
-    let dataKey: CryptoKey | undefined;
-    if (record) {
-      const stored = await getPendingDataKey(volumeId, record.generation);
-      chunkIdKey = await getChunkIdKey(volumeId);
-      if (!stored || !chunkIdKey || stored.epoch !== record.epoch) {
-        await this.#discard(record);
-        record = undefined;
-      } else {
-        dataKey = stored.key;
-        // The terms as the operator left them when resuming travel with the commit,
-        // unless the commit is already on its way with the earlier ones.
-        const outbox = await localCopy.outbox(volumeId, record.generation);
-        if (!outbox.some((e) => e.kind === 'commit' && e.seq !== undefined)) {
-          const terms = {
-            restorers: restorersWithOwner(this.#request.restorers, userId),
-            policy: this.#request.policy,
-          };
-          await localCopy.updateGeneration(volumeId, record.generation, terms);
-          record = { ...record, ...terms };
-        }
-      }
-    }
-    if (!record) {
-      const epoch = claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0;
-      const keys = await makeGenerationKeys(volumeId, claim.nextGeneration, epoch);
-      chunkIdKey = keys.chunkIdKey;
-      dataKey = keys.dataKey;
-      const now = new Date(this.#deps.now()).toISOString();
-      record = {
-        volumeId,
-        generation: claim.nextGeneration,
-        userId,
-        siteId: info.siteId,
-        state: 'in-progress',
-        kind: identity.kind,
-        ...(identity.label === undefined ? {} : { label: identity.label }),
-        file: { name: file.name, size: file.size, lastModified: file.lastModified },
-        chunkSize: this.#deps.chunkSize,
-        chunkCount: new ChunkReader(file, this.#deps.chunkSize).chunkCount,
-        epoch,
-        previousManifestHash: claim.previousManifestHash,
-        restorers: restorersWithOwner(this.#request.restorers, userId),
-        policy: this.#request.policy,
-        nextPosition: 0,
-        bytesStored: 0,
-        bytesConfirmed: 0,
-        pairId: claim.pairId,
-        nextSeq: nextSeqAfter(claim),
-        siteSeqApplied: claim.seqApplied,
-        transfersSent: 0,
-        chunksSkipped: 0,
-        elapsedMs: 0,
-        startedAt: now,
-      };
-      // BK-8: the epoch key is announced before any chunk encrypted under it.
-      const envelope = await sealEnvelope(
-        {
-          volumeId,
-          chunkIdKey: keys.chunkIdKeyForEscrow,
-          dataKeys: new Map([[epoch, keys.dataKeyForEscrow]]),
-        },
-        info.escrowKey.jwk,
-        { purpose: 'escrow' },
-      );
-      await localCopy.createGeneration(record, {
-        volumeId,
-        userId,
-        kind: identity.kind,
-        ...(identity.label === undefined ? {} : { label: identity.label }),
-        latestGeneration: claim.nextGeneration - 1,
-        latestManifestHash: claim.previousManifestHash,
-        createdAt: now,
-        updatedAt: now,
-      });
-      await localCopy.putOutbox([epochKeyEntry(record, envelope)]);
-    }
-    const previous = await this.#previousIndex(volumeId, claim);
-    const ledger = new ChunkLedger();
-    ledger.addAtSite(previous);
-    const escrowed = new Set([...claim.epochs, record.epoch]);
-    const local = await localCopy.chunkEntries(volumeId);
-    ledger.addLocal([...local.values()].filter((entry) => escrowed.has(entry.epoch)));
-    return {
-      info,
-      signingKey,
-      device,
-      record,
-      chunkIdKey: chunkIdKey!,
-      dataKey: dataKey!,
-      ledger,
-      previous: new Set(previous.map((entry) => entry.chunkId)),
-    };
-  }
-
-  /** The previous generation's index: what the site holds for good (BK-6 dedup). */
-  async #previousIndex(volumeId: string, claim: Claim): Promise<ChunkEntry[]> {
-    const previous = claim.nextGeneration - 1;
-    if (previous < 1) return [];
-    const local = await this.#deps.localCopy.getGeneration(volumeId, previous);
-    if (local?.state === 'complete' && local.manifestHash === claim.previousManifestHash) {
-      return this.#deps.localCopy.index(volumeId, previous);
-    }
-    try {
-      const remote = await this.#deps.site.generationManifest(volumeId, previous);
-      if ((await manifestHash(remote.manifest)) === claim.previousManifestHash) {
-        return remote.manifest.index.chunks;
-      }
-    } catch {
-      // Without the previous index every chunk is checked with the site (HEAD) instead.
-    }
-    return [];
-  }
-
-  /**
-   * Brings the outbox in line with what the site says it has (RC-2):
-   * acknowledged entries leave, the rest keep their numbers, and if the site
-   * lost transfers it had acknowledged, the stream is rebuilt from the local copy.
-   */
-  async #reconcile(
-    state: RunState,
-    claim: Claim,
-  ): Promise<{ outbox: OutboxRecord[]; nextSeq: number; claim: Claim }> {
-    const { localCopy } = this.#deps;
-    const { record, ledger } = state;
-    let outbox = await localCopy.outbox(record.volumeId, record.generation);
-    const received = new Set(claim.buffered);
-    const acknowledged = (entry: OutboxRecord): boolean =>
-      entry.seq !== undefined && (entry.seq <= claim.seqApplied || received.has(entry.seq));
-    const numbered = new Set(outbox.map((e) => e.seq).filter((s) => s !== undefined));
-    let lost =
-      record.pairId !== claim.pairId ||
-      claim.seqApplied < record.siteSeqApplied ||
-      (!claim.epochs.includes(record.epoch) &&
-        !outbox.some((e) => e.kind === 'epoch-key' && e.epoch === record.epoch));
-    const highest = Math.max(
-      record.nextSeq - 1,
-      await localCopy.highestSeq(record.volumeId, record.generation),
-    );
-    for (let seq = claim.seqApplied + 1; seq <= highest && !lost; seq++) {
-      if (!received.has(seq) && !numbered.has(seq)) lost = true;
-    }
-    if (lost) return this.#rebuild(state);
-
-    const settled = outbox.filter(acknowledged);
-    for (const entry of settled) if (entry.kind === 'chunk') ledger.settle(entry.chunkId!);
-    await localCopy.settle(
-      settled.map((entry) => ({ ...entry, sent: true, siteSeqApplied: claim.seqApplied })),
-      ledger.bytesConfirmed,
-    );
-    outbox = outbox.filter((entry) => !acknowledged(entry));
-    // A commit not sent yet carries the current terms; one already numbered stays as sent.
-    const queuedCommit = outbox.find((e) => e.kind === 'commit');
-    if (record.manifest && (!queuedCommit || queuedCommit.seq === undefined)) {
-      const commit = commitEntry(record);
-      await localCopy.putOutbox([commit]);
-      outbox = [...outbox.filter((e) => e.kind !== 'commit'), commit];
-    }
-    const nextSeq = Math.max(
-      nextSeqAfter(claim),
-      highest + 1,
-      ...outbox.map((e) => (e.seq ?? 0) + 1),
-    );
-    await localCopy.updateGeneration(record.volumeId, record.generation, {
-      pairId: claim.pairId,
-      siteSeqApplied: claim.seqApplied,
-      nextSeq,
-    });
-    return { outbox, nextSeq, claim };
-  }
-
-  /**
-   * The site lost part of the stream: claim afresh (dropping what it
-   * buffered) and queue again, from the local copy, everything of this
-   * generation it may not hold.
-   */
-  async #rebuild(
-    state: RunState,
-  ): Promise<{ outbox: OutboxRecord[]; nextSeq: number; claim: Claim }> {
-    const { localCopy, site } = this.#deps;
-    const { record, ledger } = state;
-    const claim = await this.#reach(() => site.claim(record.volumeId, false));
-    await localCopy.clearOutbox(record.volumeId, record.generation);
-    const outbox: OutboxRecord[] = [];
-    if (!claim.epochs.includes(record.epoch)) {
-      outbox.push(epochKeyEntry(record, await this.#resealEpochKey(state)));
-    }
-    const stored = await localCopy.index(record.volumeId, record.generation);
-    const bytes = new Map<string, number>();
-    const first = new Map<string, { position: number; entry: ChunkEntry }>();
-    stored.forEach((entry, position) => {
-      if (state.previous.has(entry.chunkId)) return;
-      bytes.set(entry.chunkId, (bytes.get(entry.chunkId) ?? 0) + entry.length);
-      if (!first.has(entry.chunkId)) first.set(entry.chunkId, { position, entry });
-    });
-    for (const [chunkId, { position, entry }] of first) {
-      ledger.requeue(chunkId, bytes.get(chunkId)!);
-      outbox.push({
-        volumeId: record.volumeId,
-        generation: record.generation,
-        order: outboxOrderOfPosition(position),
-        kind: 'chunk',
-        chunkId,
-        ciphertextSha256: entry.ciphertextSha256,
-        probe: true,
-      });
-    }
-    if (record.manifest) outbox.push(commitEntry(record));
-    await localCopy.putOutbox(outbox);
-    const nextSeq = nextSeqAfter(claim);
-    await localCopy.updateGeneration(record.volumeId, record.generation, {
-      pairId: claim.pairId,
-      siteSeqApplied: claim.seqApplied,
-      nextSeq,
-    });
-    return { outbox, nextSeq, claim };
-  }
-
-  /** A new escrow envelope of this generation's epoch key, from the kept escrow copies. */
-  async #resealEpochKey(state: RunState): Promise<string> {
-    const { record, info } = state;
-    const stored = await getPendingDataKey(record.volumeId, record.generation);
-    const chunkIdKey = await getChunkIdKeyForEscrow(record.volumeId);
-    if (!stored || !chunkIdKey) {
-      throw new BackupError('chunk_id_key_missing', "This volume's keys are not on this device.", {
-        volumeId: record.volumeId,
-      });
-    }
-    return sealEnvelope(
-      {
-        volumeId: record.volumeId,
-        chunkIdKey,
-        dataKeys: new Map([[record.epoch, await unwrapPendingDataKey(stored)]]),
-      },
-      info.escrowKey.jwk,
-      { purpose: 'escrow' },
-    );
-  }
-
   async #transfer(state: RunState, firstClaim: Claim): Promise<BackupResult> {
     const { localCopy, site } = this.#deps;
     const { record, ledger } = state;
@@ -590,7 +283,7 @@ export class BackupRunner {
     const waiting = await localCopy.outbox(record.volumeId, record.generation);
     for (const entry of waiting) if (entry.kind === 'chunk') ledger.markPending(entry.chunkId!);
     ledger.restoreConfirmed(await localCopy.index(record.volumeId, record.generation));
-    const reconciled = await this.#reconcile(state, firstClaim);
+    const reconciled = await reconcileOutbox(this.#stream(state), state, firstClaim);
     state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
 
     const reader = new ChunkReader(this.#request.file, record.chunkSize);
@@ -696,13 +389,11 @@ export class BackupRunner {
           state.record.volumeId,
           state.record.generation,
         ))!;
+        const stream = this.#stream(state);
         const reconciled =
           error instanceof ClaimLostError
-            ? await this.#reconcile(
-                state,
-                await this.#reach(() => this.#deps.site.claim(state.record.volumeId, true)),
-              )
-            : await this.#rebuild(state);
+            ? await reconcileOutbox(stream, state, await stream.claim(true))
+            : await rebuildOutbox(stream, state);
         uploader.renumber(reconciled.claim.pairId, reconciled.nextSeq);
         uploader.reload(reconciled.outbox);
       }
@@ -817,47 +508,6 @@ function committedMeanwhile(pending: GenerationRecord, claim: Claim): boolean {
     claim.nextGeneration === pending.generation + 1 &&
     claim.previousManifestHash === pending.manifestHash
   );
-}
-
-/** The first number after everything the site has, applied or buffered. */
-function nextSeqAfter(claim: Claim): number {
-  return Math.max(claim.seqApplied, ...claim.buffered) + 1;
-}
-
-/** BK-4: the operator is always a restorer; IDs once each, sorted. */
-export function restorersWithOwner(restorers: readonly string[], owner: string): string[] {
-  return [...new Set([owner, ...restorers])].sort();
-}
-
-function epochKeyEntry(record: GenerationRecord, envelope: string): OutboxRecord {
-  return {
-    volumeId: record.volumeId,
-    generation: record.generation,
-    order: OUTBOX_ORDER_EPOCH_KEY,
-    kind: 'epoch-key',
-    epoch: record.epoch,
-    payload: utf8(envelope),
-  };
-}
-
-function commitEntry(record: GenerationRecord): OutboxRecord {
-  return {
-    volumeId: record.volumeId,
-    generation: record.generation,
-    order: OUTBOX_ORDER_COMMIT,
-    kind: 'commit',
-    payload: commitPayloadBytes(record),
-  };
-}
-
-/** The commit's payload: canonical JSON of the signed manifest and the escrow terms (BK-8). */
-export function commitPayloadBytes(record: GenerationRecord): Uint8Array<ArrayBuffer> {
-  const payload: CommitPayload = {
-    manifest: record.manifest!,
-    restorers: [...record.restorers],
-    policy: record.policy,
-  };
-  return canonicalJson(payload as unknown as JsonValue);
 }
 
 function resultOf(

@@ -106,14 +106,6 @@ export class Uploader {
     return this.#pending.length;
   }
 
-  get heldBlobs(): number {
-    return this.#blobs.size;
-  }
-
-  get nextSeq(): number {
-    return this.#nextSeq;
-  }
-
   /** A new claim after the old one was lost: new pair, new numbering. */
   renumber(pairId: string, nextSeq: number): void {
     this.#pairId = pairId;

@@ -163,6 +163,26 @@ test.describe('a registered restorer restores; others are refused', () => {
     await expect(results).toContainText('Every chunk of the site copy matches the signed index.');
     await expect(results).toContainText('(100%)');
   });
+  test('the recovery kit shows the site’s fingerprints, receipts verified against the site, and a QR code', async ({
+    page,
+  }, testInfo) => {
+    await openRestore(page, 'restorer');
+    await row(page, image.volumeId).getByRole('button', { name: 'Recovery kit' }).click();
+    const kit = page.getByRole('dialog');
+    await expect(kit).toContainText(`Recovery kit of ${image.volumeId}`);
+    await expect(kit).toContainText('Receipt signature verified');
+    const site = (await (await fetch(`${SITE}/api/site`)).json()) as {
+      escrowKey: { fingerprint: string };
+      signingKey: { fingerprint: string };
+    };
+    await expect(kit).toContainText(site.escrowKey.fingerprint);
+    await expect(kit).toContainText(site.signingKey.fingerprint);
+    await expect(kit.getByRole('img', { name: /QR code/ })).toBeVisible();
+    await page.screenshot({ path: testInfo.outputPath('recovery-kit.png') });
+    const download = page.waitForEvent('download');
+    await kit.getByRole('button', { name: 'Download JSON' }).click();
+    expect((await download).suggestedFilename()).toMatch(/^recovery-kit-ext4_.*\.json$/);
+  });
 });
 
 test.describe('a one-time key', () => {

@@ -21,7 +21,7 @@ import {
 } from '@playwright/test';
 import { CHROMIUM_ARGS, E2E_PORT } from '../playwright.config';
 import { ImageWorkshop, MiB, sha256File, type TestImage } from './support/images';
-import { adminAlerts, corruptBlob, seedVolume } from './support/restore-seed';
+import { adminAlerts, corruptBlob, decideRelease, seedVolume } from './support/restore-seed';
 import { backUpThroughConsole } from './support/restore-ui-backup';
 import { signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
@@ -219,6 +219,37 @@ test.describe('a one-time key', () => {
     await openVolume(outsider, image.volumeId);
     await expect(status(outsider)).toContainText('unauthorized use');
     await third.close();
+  });
+});
+
+test.describe('approval required', () => {
+  test('the restore waits for approval and continues by itself when an administrator approves', async ({
+    page,
+  }, testInfo) => {
+    test.setTimeout(RESTORE_TIMEOUT);
+    const image = workshop.ext4('restore-approval', 16, 4);
+    await seedVolume(SITE, image.path, image.volumeId, { policy: { approvalRequired: true } });
+    await openRestore(page, 'restorer');
+    const download = page.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
+    await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
+    await expect(status(page)).toContainText('waiting for approval');
+    await decideRelease(SITE, image.volumeId, true, 'restore test of the quarterly audit');
+    // The live `release` event carries it on, well before the slow poll would.
+    await expect(status(page)).toContainText('Restore complete', { timeout: 10_000 });
+    expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
+    await expectComplete(page, image);
+  });
+
+  test('a denial is shown with its reason', async ({ page }) => {
+    const image = workshop.ext4('restore-denied', 16, 2);
+    await seedVolume(SITE, image.path, image.volumeId, { policy: { approvalRequired: true } });
+    await openRestore(page, 'restorer');
+    await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
+    await expect(status(page)).toContainText('waiting for approval');
+    await decideRelease(SITE, image.volumeId, false, 'not during the freeze');
+    await expect(status(page)).toContainText(
+      'An administrator denied the key request: not during the freeze',
+    );
   });
 });
 

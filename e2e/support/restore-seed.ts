@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Alert, GenerationManifest, SiteInfo } from '../../src/core/contract';
+import type { Alert, Approval, GenerationManifest, SiteInfo } from '../../src/core/contract';
 import type { ReleasePolicy } from '../../src/core/crypto/release-policy';
 import { backUp, newOperator } from '../../mock-server/test/support/backup-client';
 import { Client } from '../../mock-server/test/support/test-site';
@@ -68,4 +68,23 @@ export async function adminAlerts(baseUrl: string): Promise<Alert[]> {
   const admin = await apiClient(baseUrl, 'admin');
   const answer = await admin.request('GET', '/api/admin/alerts?pageSize=500');
   return (answer.json as { alerts: Alert[] }).alerts;
+}
+
+/** An administrator decides the pending key release of `volumeId` (BK-5). */
+export async function decideRelease(
+  baseUrl: string,
+  volumeId: string,
+  approve: boolean,
+  reason: string,
+): Promise<void> {
+  const admin = await apiClient(baseUrl, 'admin');
+  const list = (await admin.request('GET', '/api/admin/approvals')).json as {
+    approvals: Approval[];
+  };
+  const pending = list.approvals.find((a) => a.kind === 'key_release' && a.volumeId === volumeId);
+  if (!pending) throw new Error(`no pending key release of ${volumeId}`);
+  const answer = await admin.request('POST', `/api/admin/approvals/${pending.id}/decide`, {
+    json: { approve, reason },
+  });
+  if (answer.status !== 200) throw new Error(`the decision was refused: ${answer.text}`);
 }

@@ -59,6 +59,11 @@ export const useRestoreStore = defineStore('restore', () => {
   let job: RestoreJob | undefined;
 
   const running = computed(() => active.value !== null && RUNNING.has(active.value.stage));
+  /**
+   * No new restore while one runs or waits to continue: an interrupted
+   * restore holds a released key, so it is continued or cancelled first.
+   */
+  const busy = computed(() => running.value || active.value?.stage === 'interrupted');
 
   async function loadVolumes(): Promise<void> {
     listState.value = 'loading';
@@ -116,7 +121,7 @@ export const useRestoreStore = defineStore('restore', () => {
   /** RS-1, RS-4, RS-7: starts a restore at once (latest generation, automatic source). */
   async function restore(volumeId: string, choice: RestoreChoice = {}): Promise<void> {
     const userId = session.userId;
-    if (!userId || running.value) return;
+    if (!userId || busy.value) return;
     const row = rows.value.find((r) => r.volumeId === volumeId);
     const generation = choice.generation ?? (row && latestGeneration(row)?.generation) ?? 1;
     const restoreId = newRequestId();
@@ -144,7 +149,7 @@ export const useRestoreStore = defineStore('restore', () => {
    */
   async function openVolume(volumeId: string): Promise<void> {
     const id = volumeId.trim();
-    if (!id || running.value) return;
+    if (!id || busy.value) return;
     if (!rows.value.some((r) => r.volumeId === id)) await loadVolumes();
     await restore(id);
   }
@@ -233,6 +238,7 @@ export const useRestoreStore = defineStore('restore', () => {
     listError,
     active,
     running,
+    busy,
     loadVolumes,
     restore,
     openVolume,

@@ -312,6 +312,9 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
     expect(statusText()).not.toContain('Restore complete');
     const [record] = await listRestores('restorer');
     expect(record?.phase).toBe('keys');
+    // It holds a key request: continued or cancelled before another restore starts.
+    expect(buttonIn(rowOf(VOLUME)!, 'Restore').disabled).toBe(true);
+    expect(buttonIn(document.body, 'Open volume').disabled).toBe(true);
     restoreSite.reachable = true;
     buttonIn(document.body, 'Continue').click();
     await completes();

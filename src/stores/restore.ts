@@ -11,6 +11,7 @@ import {
 } from '@/storage/restore-progress';
 import type { RestoreJob } from '@/workers/restore-job';
 import { latestGeneration, mergeCatalog, type RestorableRow } from './restore-catalog';
+import { describeRestoreError } from './restore-errors';
 import { createEphemeralKey, newRequestId } from './restore-keys';
 import { listLocalGenerations } from './restore-local-copies';
 import { receiptIn } from './restore-recovery-kit';
@@ -63,7 +64,10 @@ export const useRestoreStore = defineStore('restore', () => {
    * No new restore while one runs or waits to continue: an interrupted
    * restore holds a released key, so it is continued or cancelled first.
    */
-  const busy = computed(() => running.value || active.value?.stage === 'interrupted');
+  const starting = ref(false);
+  const busy = computed(
+    () => starting.value || running.value || active.value?.stage === 'interrupted',
+  );
 
   async function loadVolumes(): Promise<void> {
     listState.value = 'loading';
@@ -122,23 +126,35 @@ export const useRestoreStore = defineStore('restore', () => {
   async function restore(volumeId: string, choice: RestoreChoice = {}): Promise<void> {
     const userId = session.userId;
     if (!userId || busy.value) return;
-    const row = rows.value.find((r) => r.volumeId === volumeId);
-    const generation = choice.generation ?? (row && latestGeneration(row)?.generation) ?? 1;
-    const restoreId = newRequestId();
-    await createEphemeralKey(restoreId, volumeId, generation);
+    // Held until the restore shows as active, so a double click starts one restore.
+    starting.value = true;
     const now = new Date().toISOString();
+    const row = rows.value.find((r) => r.volumeId === volumeId);
     const record: RestoreRecord = {
-      restoreId,
+      restoreId: newRequestId(),
       userId,
       volumeId,
-      generation,
+      generation: choice.generation ?? (row && latestGeneration(row)?.generation) ?? 1,
       source: choice.source ?? 'automatic',
       phase: 'keys',
       startedAt: now,
       updatedAt: now,
     };
-    await putRestore(record);
-    await removeCompleted(userId, restoreId, true).catch(() => undefined);
+    try {
+      await createEphemeralKey(record.restoreId, volumeId, record.generation);
+      await putRestore(record);
+      await removeCompleted(userId, record.restoreId, true).catch(() => undefined);
+    } catch (error) {
+      // This browser could not keep the restore's key (storage blocked or full).
+      active.value = {
+        ...activeRestoreOf(record),
+        stage: 'failed',
+        problem: describeRestoreError(error),
+      };
+      return;
+    } finally {
+      starting.value = false;
+    }
     await drive(record);
   }
 
@@ -150,7 +166,14 @@ export const useRestoreStore = defineStore('restore', () => {
   async function openVolume(volumeId: string): Promise<void> {
     const id = volumeId.trim();
     if (!id || busy.value) return;
-    if (!rows.value.some((r) => r.volumeId === id)) await loadVolumes();
+    if (!rows.value.some((r) => r.volumeId === id)) {
+      starting.value = true;
+      try {
+        await loadVolumes();
+      } finally {
+        starting.value = false;
+      }
+    }
     await restore(id);
   }
 

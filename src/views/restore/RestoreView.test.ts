@@ -104,8 +104,11 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
     await restoreSite.commit(first, { owner: 'operator', restorers: ['restorer'] });
     await restoreSite.commit(second, { owner: 'operator' });
     await open('restorer');
+    // A double click starts one restore.
+    buttonIn(rowOf(VOLUME)!, 'Restore').click();
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await completes();
+    expect(restoreSite.releases.size).toBe(1);
     expect(statusText()).toContain(second.secret.imageSha256);
     expect(statusText()).toContain('The image second.img was handed to the browser');
     expect(runtime.downloads.map((d) => d.fileName)).toEqual(['second.img']);

@@ -100,8 +100,11 @@ async function persistentContext(baseURL: string): Promise<{
     context,
     page,
     close: async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      try {
+        await context.close();
+      } finally {
+        rmSync(profile, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -56,7 +56,13 @@ export function isoinfoVolumeId(path: string): string {
 }
 
 export class ImageWorkshop {
-  readonly dir = mkdtempSync(join(tmpdir(), 'custodian-e2e-images-'));
+  #dir: string | undefined;
+
+  /** The temporary folder, made on first use (a spec file is loaded even when its tests do not run). */
+  get dir(): string {
+    this.#dir ??= mkdtempSync(join(tmpdir(), 'custodian-e2e-images-'));
+    return this.#dir;
+  }
 
   /** A folder of files to put into an image: some random data (so no run of it is common). */
   private files(name: string, randomMiB: number): string {
@@ -120,7 +126,8 @@ export class ImageWorkshop {
   }
 
   remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
   }
 }
 

@@ -91,8 +91,11 @@ async function persistentContext(baseURL = SITE): Promise<{
     context,
     page,
     close: async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      try {
+        await context.close();
+      } finally {
+        rmSync(profile, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { signIn } from './support/session';
+import { seedVolume } from './support/restore-seed';
 import { readInbox } from './support/smtp-receiver';
 
 /**
@@ -106,6 +107,45 @@ test.describe('administrators run the site from the console', () => {
     await admin.getByRole('link', { name: 'Export CSV' }).click();
     const csv = fs.readFileSync((await (await download).path())!, 'utf8');
     expect(csv).toContain('Wrong password for ""outsider""');
+  });
+
+  test("admin sees an outsider's refused restore appear live, counted and mailed (AL-2, AL-3)", async ({
+    browser,
+  }, testInfo) => {
+    test.setTimeout(120_000);
+    const baseUrl = String(testInfo.project.use.baseURL);
+    const file = testInfo.outputPath('medium.img');
+    fs.writeFileSync(file, randomBytes(300_000));
+    const volumeId = `ext4:${randomBytes(8).toString('hex')}`;
+    await seedVolume(baseUrl, file, volumeId, { restorers: ['restorer'] });
+
+    const admin = await newPage(browser);
+    await signIn(admin, 'admin');
+    await admin.goto('/admin/alerts');
+    const table = admin.getByRole('table', { name: 'Alerts' });
+    await expect(table).toBeVisible();
+    const before = await unreadBadge(admin);
+
+    const outsider = await newPage(browser);
+    await signIn(outsider, 'outsider');
+    await outsider.goto('/restore');
+    await outsider.getByRole('textbox', { name: 'Volume ID' }).fill(volumeId);
+    await outsider.getByRole('button', { name: 'Open volume' }).click();
+    await expect(outsider.getByText(/unauthorized use/).first()).toBeVisible();
+
+    const row = table.getByRole('row').filter({ hasText: `outsider asked for volume ${volumeId}` });
+    await expect(row.first()).toBeVisible({ timeout: 5_000 });
+    await expect(adminNav(admin).getByRole('link', { name: `Alerts ${before + 1}` })).toBeVisible();
+    await expect
+      .poll(
+        () =>
+          // Mail bodies are quoted-printable: long lines carry soft breaks.
+          readInbox().filter((mail) =>
+            mail.text.replace(/=\r?\n/g, '').includes(`outsider asked for volume ${volumeId}`),
+          ).length,
+        { timeout: 75_000, message: 'the alert mail reached the SMTP receiver' },
+      )
+      .toBeGreaterThan(0);
   });
 
   test('the dashboard counts the day’s alerts and draws them under the strict CSP', async ({

@@ -68,7 +68,8 @@ export async function randomImage(
 ): Promise<BenchImage> {
   const file = path.join(workDir, `${name}.img`);
   await made(file, `random v1 ${bytes}`, () => writeRandomFile(file, name, bytes));
-  return { name, path: file, size: bytes, description: `${bytes / MiB} MiB of random data` };
+  const size = bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`;
+  return { name, path: file, size: bytes, description: `${size} of random data` };
 }
 
 /**

@@ -34,6 +34,7 @@ import {
   type StageName,
   type StageRuns,
 } from './stages';
+import type { BenchSetup } from './page/stages';
 import { renderTable, type Results } from './report';
 
 const PARTS = ['stages', 'e2e', 'peer', 'site'] as const;
@@ -115,7 +116,7 @@ async function images(): Promise<BenchImage[]> {
   ];
 }
 
-async function stagesOf(image: BenchImage): Promise<{ runs: StageRuns; setup: unknown }> {
+async function stagesOf(image: BenchImage): Promise<{ runs: StageRuns; setup: BenchSetup }> {
   const site = new BenchSite();
   await site.start();
   const browser = await launchBrowser(site.url);
@@ -177,6 +178,13 @@ function mostCommon<T>(items: T[]): T | null {
 
 async function main(): Promise<void> {
   const loadAtStart = loadAverage();
+  // The 1-minute load average every 30 s while the bench runs (its own work included).
+  const loadSamples: number[] = [loadAtStart[0]];
+  const loadTimer = setInterval(() => loadSamples.push(loadAverage()[0]), 30_000);
+  // The console is built from the working tree as it is now, and the site runs from it.
+  const custodianVersion = `${git(['rev-parse', '--short', 'HEAD'])}${
+    git(['status', '--porcelain', '--', 'src', 'mock-server']) ? ' with uncommitted changes' : ''
+  }`;
   log(
     `load average ${loadAtStart.join(' ')}; ${runs} run(s)${quick ? ', quick' : ''}; parts: ${[...only].join(', ')}`,
   );
@@ -195,30 +203,63 @@ async function main(): Promise<void> {
     list.map((i) => [i.name, { stages: [], e2e: [], peer: [] }]),
   );
   let setup: unknown = null;
+  const errors: string[] = [];
+  /** Runs `measure`, once more if it fails; a run that fails twice is left out for this image. */
+  const attempt = async <T>(what: string, measure: () => Promise<T>): Promise<T | undefined> => {
+    for (let tries = 1; tries <= 2; tries++) {
+      try {
+        return await measure();
+      } catch (error) {
+        const message = `${what}, attempt ${tries}: ${error instanceof Error ? error.message : String(error)}`;
+        errors.push(message);
+        log(`  FAILED ${message.slice(0, 500)}`);
+      }
+    }
+    return undefined;
+  };
   for (let run = 1; run <= runs; run++) {
     for (const image of list) {
       const into = perImage.get(image.name)!;
-      log(`run ${run}/${runs}, ${image.name}`);
-      if (only.has('stages')) {
-        const measured = await stagesOf(image);
-        setup = measured.setup;
-        into.stages.push(measured.runs);
+      const what = `run ${run}/${runs}, ${image.name}`;
+      log(what);
+      const stages = only.has('stages')
+        ? await attempt(`${what}, stages`, () => stagesOf(image))
+        : undefined;
+      const e2e = only.has('e2e')
+        ? await attempt(`${what}, end to end`, () => runEndToEnd(image, sha.get(image.name)!, log))
+        : undefined;
+      const peer = only.has('peer')
+        ? await attempt(`${what}, peer`, () => runPeer(image, sha.get(image.name)!, WORK_DIR, log))
+        : undefined;
+      // Ratios pair the parts of one run: keep a run only if every part asked for succeeded.
+      const complete =
+        (!only.has('stages') || stages) && (!only.has('e2e') || e2e) && (!only.has('peer') || peer);
+      if (!complete) {
+        log(`  ${what} is left out of the figures`);
+        continue;
       }
-      if (only.has('e2e')) into.e2e.push(await runEndToEnd(image, sha.get(image.name)!, log));
-      if (only.has('peer'))
-        into.peer.push(await runPeer(image, sha.get(image.name)!, WORK_DIR, log));
+      if (stages) {
+        const { fileSize: _fileSize, ...settings } = stages.setup;
+        setup = settings;
+        into.stages.push(stages.runs);
+      }
+      if (e2e) into.e2e.push(e2e);
+      if (peer) into.peer.push(peer);
     }
   }
 
   let site: SiteFigures | null = null;
   if (only.has('site')) {
     log('site: key release and restorer DB');
-    site = await measureSite({
-      runs,
-      seconds: quick ? 5 : 20,
-      records: quick ? 10_000 : 100_000,
-      log: (line) => log(`  ${line}`),
-    });
+    site =
+      (await attempt('site', () =>
+        measureSite({
+          runs,
+          seconds: quick ? 5 : 20,
+          records: quick ? 10_000 : 100_000,
+          log: (line) => log(`  ${line}`),
+        }),
+      )) ?? null;
   }
 
   const cores = os.cpus().length;
@@ -234,9 +275,9 @@ async function main(): Promise<void> {
       chromium: chromiumVersion(),
       restic: toolVersion('restic', ['version']),
       age: toolVersion('age', ['--version']),
-      custodian: `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src', 'mock-server']) ? ' (with uncommitted changes)' : ''}`,
+      custodian: custodianVersion,
     },
-    load: { atStart: loadAtStart, atEnd: loadAverage() },
+    load: { atStart: loadAtStart, atEnd: loadAverage(), oneMinuteDuringRun: stat(loadSamples) },
     settings: setup,
     units: {
       mbps: 'MB/s, 1 MB = 10^6 bytes, of image (plaintext) bytes per second of wall-clock time',
@@ -267,6 +308,7 @@ async function main(): Promise<void> {
       restoreVsRestic: {},
       restoreFromSiteVsRestic: {},
     },
+    errors,
     memory: {
       backupPeakBytes: {},
       backupIdleBytes: {},
@@ -391,6 +433,7 @@ async function main(): Promise<void> {
     );
   }
 
+  clearInterval(loadTimer);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   console.info('');

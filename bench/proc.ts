@@ -150,11 +150,17 @@ export function threadTicks(roots: readonly number[]): Map<string, number> {
   for (const proc of processTree(roots)) {
     const kind = processKind(proc.pid);
     let tasks: string[];
+    let own: number;
     try {
       tasks = fs.readdirSync(`/proc/${proc.pid}/task`);
+      const stat = fs.readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      own = Number(fields[14 - 3] ?? 0) + Number(fields[15 - 3] ?? 0);
     } catch {
       continue;
     }
+    // Threads that ended (a terminated worker) count in the process's own time only.
+    let live = 0;
     for (const tid of tasks) {
       let text: string;
       try {
@@ -168,7 +174,10 @@ export function threadTicks(roots: readonly number[]): Map<string, number> {
       const used = Number(fields[14 - 3] ?? 0) + Number(fields[15 - 3] ?? 0);
       const key = `${kind} / ${name}`;
       ticks.set(key, (ticks.get(key) ?? 0) + used);
+      live += used;
     }
+    const ended = `${kind} / (threads that ended)`;
+    ticks.set(ended, (ticks.get(ended) ?? 0) + Math.max(0, own - live));
   }
   return ticks;
 }

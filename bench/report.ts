@@ -26,7 +26,7 @@ export interface Results {
     kernel: string;
   };
   versions: Record<string, string>;
-  load: { atStart: number[]; atEnd: number[] };
+  load: { atStart: number[]; atEnd: number[]; oneMinuteDuringRun: Stat };
   settings: unknown;
   units: Record<string, string>;
   images: Record<string, { size: number; description: string; sha256: string }>;
@@ -80,6 +80,8 @@ export interface Results {
     compared: [string, string] | null;
   };
   site: SiteFigures | null;
+  /** Measurements that failed (each tried twice before its run was left out). */
+  errors: string[];
 }
 
 type Cell = Stat | null | undefined;
@@ -243,7 +245,7 @@ export function renderTable(r: Results): string {
   parts.push(
     `Custodian benchmark, ${r.date.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpuModel}, ${r.machine.cores} cores, ` +
       `${(r.machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${r.machine.kernel}; ${r.versions.chromium}, node ${r.versions.node}, ${r.versions.restic}; ` +
-      `load average ${r.load.atStart.join(' ')} at the start, ${r.load.atEnd.join(' ')} at the end; ` +
+      `load average ${r.load.atStart.join(' ')} at the start, ${r.load.atEnd.join(' ')} at the end, 1-minute load during the run ${cell(r.load.oneMinuteDuringRun, 1)}; ` +
       `${r.runs} run(s), median (min–max).`,
   );
   if (rows.length) {
@@ -299,6 +301,10 @@ export function renderTable(r: Results): string {
     ];
     parts.push('');
     parts.push(table(['Site', 'value'], siteRows));
+  }
+  if (r.errors.length) {
+    parts.push('');
+    parts.push(`Failed measurements (each tried twice): ${r.errors.join('; ')}`);
   }
   parts.push('');
   parts.push(

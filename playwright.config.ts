@@ -5,9 +5,15 @@ import { defineConfig } from '@playwright/test';
  * loopback (Playwright's own browser download is not used). The site runs in
  * demo mode on its own port with a fresh data directory for each run.
  */
-export const E2E_PORT = Number(process.env.CUSTODIAN_E2E_PORT ?? 8790);
-/** The SMTP receiver of e2e/support/smtp-receiver.ts (it reads the same variable). */
-export const E2E_SMTP_PORT = Number(process.env.CUSTODIAN_E2E_SMTP_PORT ?? 8791);
+import {
+  E2E_CONSOLE_DIR,
+  E2E_PORT,
+  E2E_SITE_DATA,
+  E2E_SMTP_PORT,
+  E2E_WORK_DIR,
+} from './e2e/support/paths';
+
+export { E2E_PORT, E2E_SMTP_PORT };
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -48,7 +54,7 @@ export default defineConfig({
       stderr: 'pipe',
     },
     {
-      command: `rm -rf .tmp/e2e-site && npx tsx mock-server/src/main.ts start --demo --port ${E2E_PORT} --data-dir .tmp/e2e-site/data --log-level warn`,
+      command: `rm -rf '${E2E_WORK_DIR}/site' && npx tsx mock-server/src/main.ts start --demo --port ${E2E_PORT} --data-dir '${E2E_SITE_DATA}' --console-dir '${E2E_CONSOLE_DIR}' --log-level warn`,
       url: `http://127.0.0.1:${E2E_PORT}/api/health`,
       env: {
         CUSTODIAN_SMTP_URL: `smtp://127.0.0.1:${E2E_SMTP_PORT}`,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { E2E_SITE_DATA } from './support/paths';
 import { signIn } from './support/session';
 import { seedVolume } from './support/restore-seed';
 import { readInbox } from './support/smtp-receiver';
@@ -12,7 +13,7 @@ import { readInbox } from './support/smtp-receiver';
  * and mail (AL-2, AL-3), user administration (ID-1) and a tampered audit
  * chain (AL-4), against the real site in Debian's Chromium.
  */
-const SITE_DATABASE = path.resolve('.tmp/e2e-site/data/custodian.sqlite');
+const SITE_DATABASE = path.join(E2E_SITE_DATA, 'custodian.sqlite');
 
 const contexts: BrowserContext[] = [];
 

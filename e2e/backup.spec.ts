@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   chromium,
   expect,
@@ -26,11 +26,12 @@ import {
   sha256File,
   type TestImage,
 } from './support/images';
+import { E2E_SITE_DATA } from './support/paths';
 import { signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
 
 /** The data directory of the site playwright.config.ts starts. */
-const SITE_DATA = resolve(process.env.CUSTODIAN_E2E_DATA_DIR ?? '.tmp/e2e-site/data');
+const SITE_DATA = E2E_SITE_DATA;
 const BACKUP_TIMEOUT = 180_000;
 
 const workshop = new ImageWorkshop();

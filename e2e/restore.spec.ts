@@ -8,7 +8,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   chromium,
   expect,
@@ -23,12 +23,13 @@ import { CHROMIUM_ARGS, E2E_PORT } from '../playwright.config';
 import { ImageWorkshop, MiB, sha256File, type TestImage } from './support/images';
 import { adminAlerts, corruptBlob, decideRelease, seedVolume } from './support/restore-seed';
 import { backUpThroughConsole } from './support/restore-ui-backup';
+import { E2E_SITE_DATA } from './support/paths';
 import { signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
 
 const SITE = `http://127.0.0.1:${E2E_PORT}`;
 /** The data directory of the site playwright.config.ts starts. */
-const SITE_DATA = resolve(process.env.CUSTODIAN_E2E_DATA_DIR ?? '.tmp/e2e-site/data');
+const SITE_DATA = E2E_SITE_DATA;
 const RESTORE_TIMEOUT = 180_000;
 
 const workshop = new ImageWorkshop();

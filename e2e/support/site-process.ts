@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { E2E_CONSOLE_DIR } from './paths';
 
 export class SiteProcess {
   readonly root = mkdtempSync(join(tmpdir(), 'custodian-e2e-site-'));
@@ -39,6 +40,8 @@ export class SiteProcess {
         String(this.port),
         '--data-dir',
         this.dataDir,
+        '--console-dir',
+        E2E_CONSOLE_DIR,
         '--log-level',
         'warn',
       ],

@@ -1,14 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
+import { E2E_SMTP_PORT, E2E_WORK_DIR } from './paths';
 
 /**
  * A local SMTP receiver for the end-to-end tests (AL-3): it accepts every
  * mail on loopback and appends it, as one JSON line, to the inbox file the
  * tests read. Started by Playwright as a second web server.
  */
-export const SMTP_PORT = Number(process.env.CUSTODIAN_E2E_SMTP_PORT ?? 8791);
-export const INBOX = path.resolve(process.env.CUSTODIAN_E2E_INBOX ?? '.tmp/e2e-mail/inbox.jsonl');
+export const SMTP_PORT = E2E_SMTP_PORT;
+export const INBOX = path.resolve(
+  process.env.CUSTODIAN_E2E_INBOX ?? path.join(E2E_WORK_DIR, 'mail', 'inbox.jsonl'),
+);
 
 export interface ReceivedMail {
   readonly from: string;

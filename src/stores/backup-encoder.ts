@@ -46,6 +46,8 @@ export interface EncoderParams {
   readonly onStored: (state: { nextPosition: number; bytesStored: number }) => void;
   /** Running time so far, stored with each batch. */
   readonly elapsedMs: () => number;
+  /** Stop before this position (a key rotation, RC-4); the image's end if absent. */
+  readonly endPosition?: number;
 }
 
 interface InFlight {
@@ -59,6 +61,7 @@ interface InFlight {
 /** Encrypts and stores the image from the record's next position to its end. */
 export async function encodeImage(params: EncoderParams): Promise<void> {
   const { record, reader, pool, budget, control } = params;
+  const end = Math.min(params.endPosition ?? reader.chunkCount, reader.chunkCount);
   const queue: InFlight[] = [];
   let failure: unknown;
   const stopReading = new AbortController();
@@ -75,7 +78,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
     });
 
   const readAll = async (): Promise<void> => {
-    for (let position = record.nextPosition; position < reader.chunkCount; position++) {
+    for (let position = record.nextPosition; position < end; position++) {
       await control.gate();
       await budget.acquire(stopReading.signal);
       if (failure !== undefined) {
@@ -117,7 +120,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
     let nextPosition = record.nextPosition;
     let bytesStored = record.bytesStored;
     let file = record.file;
-    while (nextPosition < reader.chunkCount) {
+    while (nextPosition < end) {
       if (failure !== undefined) return;
       if (queue.length === 0) {
         await waitForChange();

@@ -1,9 +1,13 @@
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LOCALE_STORAGE_KEY } from '@/i18n';
-import { demoSite } from '@/mocks/demo-site';
 import { buttonNamed, controlLabelled, linksIn, mountConsole, settle } from '@/test/mount-console';
+import { testSite } from '@/test/site';
 
 describe('top bar', () => {
+  beforeEach(async () => {
+    await testSite();
+  });
+
   it.each([
     ['operator', ['Backup', 'Restore']],
     ['restorer', ['Restore']],
@@ -15,7 +19,12 @@ describe('top bar', () => {
   });
 
   it('shows every link to a user holding every role', async () => {
-    demoSite.users.get('admin2')!.roles = ['admin', 'operator', 'restorer'];
+    const site = await testSite();
+    await site.site.identity.setRoles(await site.adminAction('admin'), 'admin2', [
+      'admin',
+      'operator',
+      'restorer',
+    ]);
     await mountConsole('/account/password', { signedInAs: 'admin2' });
     expect(linksIn('Main')).toEqual(['Backup', 'Restore', 'Admin']);
   });
@@ -40,10 +49,12 @@ describe('top bar', () => {
   });
 
   it('signs out at the site and goes to the sign-in page', async () => {
+    const site = await testSite();
     const { router } = await mountConsole('/backup', { signedInAs: 'operator' });
+    expect(await site.activeSessions('operator')).toBe(1);
     buttonNamed('Sign out').click();
     await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/login'));
-    expect(demoSite.session).toBeNull();
+    expect(await site.activeSessions('operator')).toBe(0);
     expect(linksIn('Main')).toEqual([]);
   });
 

@@ -1,10 +1,14 @@
-import { describe, expect, it, vi } from 'vitest';
-import { demoSite } from '@/mocks/demo-site';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { mountConsole } from '@/test/mount-console';
+import { testSite } from '@/test/site';
 
 const text = (): string => document.body.textContent ?? '';
 
 describe('page access', () => {
+  beforeEach(async () => {
+    await testSite();
+  });
+
   it('sends a signed-out visitor to sign in, remembering the page (BK-1)', async () => {
     const { router } = await mountConsole('/backup');
     expect(router.currentRoute.value.path).toBe('/login');
@@ -50,7 +54,7 @@ describe('page access', () => {
     ['admin', '/admin', 'Nothing to show yet'],
     ['admin', '/admin/restorers', 'No escrow records yet'],
     ['admin', '/admin/alerts', 'No alerts'],
-    ['admin', '/admin/users', 'Second administrator'],
+    ['admin', '/admin/users', 'Alan Admin'],
     ['admin', '/admin/audit', 'No audit entries yet.'],
     ['admin', '/admin/remote-copy', 'No remote copy pairs yet.'],
     ['restorer', '/account/password', 'Save new password'],
@@ -70,8 +74,9 @@ describe('page access', () => {
   });
 
   it('keeps a user who must change their password on that page', async () => {
-    demoSite.users.get('operator')!.mustChangePassword = true;
-    const { router } = await mountConsole('/backup', { signedInAs: 'operator' });
+    const site = await testSite();
+    await site.signIn('operator', await site.resetPassword('operator'));
+    const { router } = await mountConsole('/backup');
     expect(router.currentRoute.value.path).toBe('/account/password');
     await router.push('/restore');
     expect(router.currentRoute.value.path).toBe('/account/password');

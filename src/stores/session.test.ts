@@ -1,13 +1,14 @@
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@/api/request';
-import { demoSite } from '@/mocks/demo-site';
+import { testSite } from '@/test/site';
 import { useSessionStore } from './session';
 
 describe('session store', () => {
   beforeEach(() => setActivePinia(createPinia()));
 
   it('treats a 401 from the site as signed out', async () => {
+    await testSite();
     const session = useSessionStore();
     await session.load();
     expect(session.loaded).toBe(true);
@@ -16,7 +17,7 @@ describe('session store', () => {
   });
 
   it('loads the session the site reports', async () => {
-    demoSite.startSession('operator');
+    await (await testSite()).signIn('operator');
     const session = useSessionStore();
     await session.load();
     expect(session.userId).toBe('operator');
@@ -29,19 +30,26 @@ describe('session store', () => {
     ['restorer', '/restore'],
     ['admin', '/admin'],
   ])('sends %s home to %s', async (userId, home) => {
+    await testSite();
     const session = useSessionStore();
     await session.signIn(userId, `custodian-${userId}`);
     expect(session.homeRoute).toBe(home);
   });
 
   it('prefers the operator home when a user holds several roles', async () => {
-    demoSite.users.get('admin')!.roles = ['admin', 'restorer', 'operator'];
+    const site = await testSite();
+    await site.site.identity.setRoles(await site.adminAction('admin2'), 'admin', [
+      'admin',
+      'restorer',
+      'operator',
+    ]);
     const session = useSessionStore();
     await session.signIn('admin', 'custodian-admin');
     expect(session.homeRoute).toBe('/backup');
   });
 
   it('rejects a wrong password with the unauthorized_user code (ID-3)', async () => {
+    await testSite();
     const session = useSessionStore();
     const failure = await session.signIn('operator', 'wrong').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ApiError);
@@ -50,10 +58,15 @@ describe('session store', () => {
   });
 
   it('signs out at the site', async () => {
+    const site = await testSite();
     const session = useSessionStore();
     await session.signIn('restorer', 'custodian-restorer');
+    const sessionsOf = async (userId: string) =>
+      (await site.site.identity.listUsers()).find((user) => user.userId === userId)
+        ?.activeSessions;
+    expect(await sessionsOf('restorer')).toBe(1);
     await session.signOut();
     expect(session.signedIn).toBe(false);
-    expect(demoSite.session).toBeNull();
+    expect(await sessionsOf('restorer')).toBe(0);
   });
 });

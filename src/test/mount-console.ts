@@ -8,6 +8,7 @@ import { primeVueOptions } from '@/components/primevue-options';
 import { createConsoleI18n, type Locale } from '@/i18n';
 import { demoSite } from '@/mocks/demo-site';
 import { createConsoleRouter } from '@/router';
+import { hasTestSite, testSite } from './site';
 
 export interface MountOptions {
   /** Demo user already signed in (the session the site would report), if any. */
@@ -24,7 +25,10 @@ export function unmountAll(): void {
 
 /** The whole console on one page, talking to the in-memory site through MSW. */
 export async function mountConsole(path: string, options: MountOptions = {}) {
-  if (options.signedInAs) demoSite.startSession(options.signedInAs);
+  if (hasTestSite()) {
+    const site = await testSite();
+    if (options.signedInAs) await site.signIn(options.signedInAs);
+  } else if (options.signedInAs) demoSite.startSession(options.signedInAs);
   const pinia = createPinia();
   const i18n = createConsoleI18n(options.locale ?? 'en');
   const router = createConsoleRouter(pinia, createMemoryHistory());

@@ -2,12 +2,14 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { demoSite } from '@/mocks/demo-site';
 import { server } from '@/mocks/node';
 import { unmountAll } from './mount-console';
+import { endTestSite } from './site';
 
 // Every call a component makes must be answered by a handler: an unexpected
 // request is a test failure, not a silent network error.
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => {
+afterEach(async () => {
   unmountAll();
+  await endTestSite();
   server.resetHandlers();
   demoSite.reset();
   localStorage.clear();

@@ -1,7 +1,12 @@
 import type { HttpHandler } from 'msw';
 import { seedDemoAccounts } from '../../../mock-server/src/demo';
-import { composeMemorySite, type MemorySite } from '../../../mock-server/src/memory-site';
+import {
+  composeMemorySite,
+  type MemorySite,
+  type MemorySiteOptions,
+} from '../../../mock-server/src/memory-site';
 import type { RouteContext } from '../../../mock-server/src/http/router';
+import type { AlertMailer } from '../../../mock-server/src/platform/alert-mailer';
 import { createWebCryptoHasher } from '../../../mock-server/src/platform/webcrypto-hasher';
 import { siteHandlers } from './msw-router';
 
@@ -18,17 +23,26 @@ export interface BrowserSite {
  * the demo's accounts are public anyway, and tests should stay quick.
  */
 export async function createBrowserSite(
-  options: { iterations?: number; demoAccounts?: boolean } = {},
+  options: {
+    iterations?: number;
+    demoAccounts?: boolean;
+    /** Alert mail (AL-3), as the site has it when SMTP is configured; default none. */
+    mailer?: AlertMailer;
+    /** More of the site's composition (clock, time limits). */
+    site?: Omit<MemorySiteOptions, 'hasher'>;
+  } = {},
 ): Promise<BrowserSite> {
   const site = await composeMemorySite({
     siteName: 'Custodian offline demo',
     demo: true,
+    ...options.site,
+    ...(options.mailer ? { notifiers: [...(options.site?.notifiers ?? []), options.mailer] } : {}),
     hasher: createWebCryptoHasher({ iterations: options.iterations ?? 1_000 }),
   });
   if (options.demoAccounts !== false) await seedDemoAccounts(site.identity, site.users);
   const context: RouteContext = {
     ...site,
-    mailer: undefined,
+    mailer: options.mailer,
     heartbeatMs: 15_000,
     secureCookies: false,
   };

@@ -146,35 +146,80 @@ export function siteHandlers(ctx: RouteContext): HttpHandler[] {
   };
   registerApi({ route }, ctx);
 
-  // The event stream (AL-2) through MSW's Server-Sent Events support, where
-  // there is an EventSource to serve (browsers; not Node).
-  if (typeof EventSource === 'undefined') return handlers;
+  // The event stream (AL-2): the site's own access rule and event bus, each
+  // stream hearing what its user may see.
+  const listen = async (
+    request: Request,
+    cookies: Record<string, string>,
+    send: (event: ServerEvent) => void,
+  ): Promise<() => void> => {
+    const api: ApiRequest = {
+      params: {},
+      query: {},
+      body: undefined,
+      headers: {},
+      ip: '127.0.0.1',
+      cookies: { ...cookiesOf(request), ...cookies },
+    };
+    await authorize(apiRoutes.events, api, ctx);
+    const { user } = principalOf(api);
+    const isAdmin = user.roles.includes('admin');
+    const hears = (audience: Audience) =>
+      audience.kind === 'admins' ? isAdmin : isAdmin || audience.userId === user.userId;
+    send({ type: 'hello', userId: user.userId, at: ctx.clock.now().toISOString() });
+    return ctx.events.subscribe((event, audience) => {
+      if (hears(audience)) send(event);
+    });
+  };
+
+  if (typeof EventSource === 'undefined') {
+    // Where there is no EventSource (Node, component tests), the same stream
+    // as a streaming response, read with fetch.
+    handlers.push(
+      http.get(`*${apiRoutes.events.path}`, async ({ request, cookies }) => {
+        const encoder = new TextEncoder();
+        let controller!: ReadableStreamDefaultController<Uint8Array>;
+        const stream = new ReadableStream<Uint8Array>({
+          start: (c) => void (controller = c),
+          cancel: () => unsubscribe?.(),
+        });
+        let unsubscribe: () => void;
+        try {
+          unsubscribe = await listen(request, cookies, (event) =>
+            controller.enqueue(
+              encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`),
+            ),
+          );
+        } catch (error) {
+          return errorResponse(error);
+        }
+        request.signal.addEventListener('abort', () => {
+          unsubscribe();
+          try {
+            controller.close();
+          } catch {
+            // already closed
+          }
+        });
+        return new HttpResponse(stream, {
+          headers: { 'content-type': 'text/event-stream; charset=utf-8' },
+        });
+      }),
+    );
+    return handlers;
+  }
+  // In the browser, through MSW's Server-Sent Events support.
   handlers.push(
     sse(`*${apiRoutes.events.path}`, async ({ request, client, cookies }) => {
-      const api: ApiRequest = {
-        params: {},
-        query: {},
-        body: undefined,
-        headers: {},
-        ip: '127.0.0.1',
-        cookies: { ...cookiesOf(request), ...cookies },
-      };
+      let unsubscribe: () => void;
       try {
-        await authorize(apiRoutes.events, api, ctx);
+        unsubscribe = await listen(request, cookies, (event) =>
+          client.send({ event: event.type, data: JSON.stringify(event) } as never),
+        );
       } catch {
         client.close();
         return;
       }
-      const { user } = principalOf(api);
-      const isAdmin = user.roles.includes('admin');
-      const hears = (audience: Audience) =>
-        audience.kind === 'admins' ? isAdmin : isAdmin || audience.userId === user.userId;
-      const send = (event: ServerEvent) =>
-        client.send({ event: event.type, data: JSON.stringify(event) } as never);
-      send({ type: 'hello', userId: user.userId, at: ctx.clock.now().toISOString() });
-      const unsubscribe = ctx.events.subscribe((event, audience) => {
-        if (hears(audience)) send(event);
-      });
       request.signal.addEventListener('abort', unsubscribe);
     }),
   );

@@ -62,8 +62,7 @@ describe('session store', () => {
     const session = useSessionStore();
     await session.signIn('restorer', 'custodian-restorer');
     const sessionsOf = async (userId: string) =>
-      (await site.site.identity.listUsers()).find((user) => user.userId === userId)
-        ?.activeSessions;
+      (await site.site.identity.listUsers()).find((user) => user.userId === userId)?.activeSessions;
     expect(await sessionsOf('restorer')).toBe(1);
     await session.signOut();
     expect(session.signedIn).toBe(false);

@@ -13,7 +13,7 @@
  *   chunk-id   HMAC-SHA-256(chunk-ID key, plaintext) = chunk ID
  */
 
-import { fromHex, sha256Hex } from './bytes';
+import { fromHex, sha256Hex, wipe } from './bytes';
 import { decryptChunk } from './chunk';
 import { blobLength } from './constants';
 import { TamperedChunkError, TamperedImageError, WrongKeyError } from './errors';
@@ -41,6 +41,21 @@ export async function checkChunkAgainstIndex(
       `the index has only ${index.chunks.length} chunks`,
     );
   }
+  await checkChunkAgainstEntry({ position, entry, chunkId }, blob);
+  return entry;
+}
+
+/** A chunk of a restore: its position, its entry of the signed index, the ID it was fetched under. */
+export interface IndexedChunk {
+  readonly position: number;
+  readonly entry: ChunkEntry;
+  readonly chunkId: string;
+}
+
+async function checkChunkAgainstEntry(
+  { position, entry, chunkId }: IndexedChunk,
+  blob: Uint8Array | undefined | null,
+): Promise<void> {
   if (entry.chunkId !== chunkId) {
     throw new TamperedChunkError('order', chunkId, position, `the index names ${entry.chunkId}`);
   }
@@ -59,7 +74,43 @@ export async function checkChunkAgainstIndex(
   if ((await sha256Hex(blob)) !== entry.ciphertextSha256) {
     throw new TamperedChunkError('index-hash', chunkId, position);
   }
-  return entry;
+}
+
+/**
+ * The checks of one chunk that need no other chunk — index (ID, length,
+ * ciphertext SHA-256), AEAD under the entry's epoch key, chunk ID of the
+ * plaintext, plaintext length — so that chunks can be opened in parallel
+ * (a restore's decryption workers). The checks that depend on order, and
+ * the image hash, stay with RestoreVerifier.acceptChunk, which must see
+ * every plaintext before it is used. `entry` must come from a signed index
+ * of `keys.volumeId`.
+ */
+export async function openIndexedChunk(
+  keys: VolumeKeys,
+  chunk: IndexedChunk,
+  blob: Uint8Array | undefined | null,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { position, entry, chunkId } = chunk;
+  await checkChunkAgainstEntry(chunk, blob);
+  const dataKey = keys.dataKeys.get(entry.epoch);
+  if (!dataKey) {
+    throw new WrongKeyError(
+      `chunks of epoch ${entry.epoch} (its data key is not among the keys released)`,
+    );
+  }
+  const plaintext = await decryptChunk(blob!, {
+    volumeId: keys.volumeId,
+    chunkId: fromHex(entry.chunkId),
+    epoch: entry.epoch,
+    dataKey,
+    chunkIdKey: keys.chunkIdKey,
+    chunkIndex: position,
+  });
+  if (plaintext.length !== entry.length) {
+    wipe(plaintext);
+    throw new TamperedChunkError('length', chunkId, position);
+  }
+  return plaintext;
 }
 
 /** Where a restore stands, to store for a resume. */
@@ -161,6 +212,44 @@ export class RestoreVerifier {
     chunkId: string,
     blob: Uint8Array | undefined | null,
   ): Promise<Uint8Array<ArrayBuffer>> {
+    this.#checkOrder(position, chunkId);
+    const entry = this.#index.chunks[position]!;
+    const plaintext = await openIndexedChunk(this.#keys, { position, entry, chunkId }, blob);
+    try {
+      this.acceptChunk(position, chunkId, plaintext);
+    } catch (error) {
+      wipe(plaintext);
+      throw error;
+    }
+    return plaintext;
+  }
+
+  /**
+   * Takes the plaintext of the chunk at `position` (must be nextPosition),
+   * opened by openIndexedChunk — possibly in another worker and out of
+   * order — into the image: checks its place and length, and hashes it.
+   * Only then may it be written.
+   */
+  acceptChunk(position: number, chunkId: string, plaintext: Uint8Array): void {
+    this.#checkOrder(position, chunkId);
+    const entry = this.#index.chunks[position]!;
+    if (entry.chunkId !== chunkId) {
+      throw new TamperedChunkError('order', chunkId, position, `the index names ${entry.chunkId}`);
+    }
+    if (plaintext.length !== entry.length) {
+      throw new TamperedChunkError(
+        'length',
+        chunkId,
+        position,
+        `the plaintext is ${plaintext.length} bytes, the index records ${entry.length}`,
+      );
+    }
+    this.#hash.update(plaintext);
+    this.#next += 1;
+    this.#written += plaintext.length;
+  }
+
+  #checkOrder(position: number, chunkId: string): void {
     if (position !== this.#next) {
       throw new TamperedChunkError(
         'order',
@@ -169,22 +258,14 @@ export class RestoreVerifier {
         `chunk ${this.#next} was expected next`,
       );
     }
-    const entry = await checkChunkAgainstIndex(this.#index, position, chunkId, blob);
-    const plaintext = await decryptChunk(blob!, {
-      volumeId: this.#index.volumeId,
-      chunkId: fromHex(entry.chunkId),
-      epoch: entry.epoch,
-      dataKey: this.#keys.dataKeys.get(entry.epoch)!,
-      chunkIdKey: this.#keys.chunkIdKey,
-      chunkIndex: position,
-    });
-    if (plaintext.length !== entry.length) {
-      throw new TamperedChunkError('length', chunkId, position);
+    if (position >= this.#index.chunks.length) {
+      throw new TamperedChunkError(
+        'order',
+        chunkId,
+        position,
+        `the index has only ${this.#index.chunks.length} chunks`,
+      );
     }
-    this.#hash.update(plaintext);
-    this.#next += 1;
-    this.#written += plaintext.length;
-    return plaintext;
   }
 
   /** Progress after the last accepted chunk, for a resume. */

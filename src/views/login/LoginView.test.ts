@@ -1,5 +1,5 @@
 import { http, HttpResponse } from 'msw';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { server } from '@/mocks/node';
 import {
   alertText,
@@ -9,6 +9,7 @@ import {
   settle,
   type,
 } from '@/test/mount-console';
+import { testSite } from '@/test/site';
 
 async function submit(userId: string, password: string, labels = ['User ID', 'Password']) {
   await type(controlLabelled(labels[0]!) as HTMLInputElement, userId);
@@ -17,18 +18,12 @@ async function submit(userId: string, password: string, labels = ['User ID', 'Pa
   await settle();
 }
 
-function refuseAs401(): void {
-  server.use(
-    http.post('*/api/auth/login', () =>
-      HttpResponse.json(
-        { code: 'unauthorized_user', message: 'unauthorized user' },
-        { status: 401 },
-      ),
-    ),
-  );
-}
-
+// Signing in loads the home page's code first: on two shared cores that can take seconds.
 describe('sign-in page', () => {
+  beforeEach(async () => {
+    await testSite();
+  });
+
   it('labels its fields for assistive technology and password managers', async () => {
     await mountConsole('/login');
     const userId = controlLabelled('User ID') as HTMLInputElement;
@@ -41,43 +36,42 @@ describe('sign-in page', () => {
   });
 
   it('says "unauthorized user" in an alert when the site refuses (ID-3)', async () => {
-    refuseAs401();
     const { router } = await mountConsole('/login');
     await submit('operator', 'not-the-password');
-    expect(document.querySelector('[role="alert"]')).not.toBeNull();
+    await vi.waitFor(() => expect(document.querySelector('[role="alert"]')).not.toBeNull());
     expect(alertText()).toContain('unauthorized user');
     expect(router.currentRoute.value.path).toBe('/login');
   });
 
   it('says it in Japanese when Japanese is chosen', async () => {
-    refuseAs401();
     await mountConsole('/login', { locale: 'ja' });
     await submit('operator', 'not-the-password', ['ユーザーID', 'パスワード', 'サインイン']);
-    expect(alertText()).toContain('認証されていないユーザーです。');
+    await vi.waitFor(() => expect(alertText()).toContain('認証されていないユーザーです。'));
     expect(alertText()).not.toContain('unauthorized user');
   });
 
   it('explains a lock-out and when to try again', async () => {
-    server.use(
-      http.post('*/api/auth/login', () =>
-        HttpResponse.json(
-          { code: 'locked_out', message: 'locked', details: { retryAfterSeconds: 600 } },
-          { status: 429 },
-        ),
-      ),
-    );
+    const { site } = await testSite();
+    // Five failures from this browser's address lock the user out for 15 minutes (ID-3).
+    for (let i = 0; i < 5; i++) {
+      await site.identity.signIn('admin', `wrong-${i}`, '127.0.0.1').catch(() => undefined);
+    }
     await mountConsole('/login');
-    await submit('admin', 'whatever-password');
-    expect(alertText()).toContain('Too many failed sign-ins for this user from this address.');
-    expect(alertText()).toContain('try again in about 10 minutes');
+    await submit('admin', 'custodian-admin');
+    await vi.waitFor(() =>
+      expect(alertText()).toContain('Too many failed sign-ins for this user from this address.'),
+    );
+    expect(alertText()).toContain('try again in about 15 minutes');
   });
 
   it('locks the user out after repeated failures from this browser', async () => {
     await mountConsole('/login');
-    for (let i = 0; i < 5; i++) await submit('admin', `wrong-${i}`);
-    expect(alertText()).toContain('unauthorized user');
+    for (let i = 0; i < 5; i++) {
+      await submit('admin', `wrong-${i}`);
+      await vi.waitFor(() => expect(alertText()).toContain('unauthorized user'));
+    }
     await submit('admin', 'custodian-admin');
-    expect(alertText()).toContain('Too many failed sign-ins');
+    await vi.waitFor(() => expect(alertText()).toContain('Too many failed sign-ins'));
   });
 
   it('falls back to the site message for a code the console does not know', async () => {
@@ -91,7 +85,7 @@ describe('sign-in page', () => {
     );
     await mountConsole('/login');
     await submit('operator', 'custodian-operator');
-    expect(alertText()).toContain('Back at 14:00.');
+    await vi.waitFor(() => expect(alertText()).toContain('Back at 14:00.'));
   });
 
   it('asks for both fields before calling the site', async () => {
@@ -104,7 +98,9 @@ describe('sign-in page', () => {
   it('goes to the user home after signing in', async () => {
     const { router } = await mountConsole('/login');
     await submit('operator', 'custodian-operator');
-    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/backup'));
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/backup'), {
+      timeout: 10_000,
+    });
     await vi.waitFor(() => expect(document.body.textContent).toContain('Back up a media image'));
   });
 
@@ -112,12 +108,16 @@ describe('sign-in page', () => {
     const { router } = await mountConsole('/admin/site');
     expect(router.currentRoute.value.fullPath).toBe('/login?redirect=/admin/site');
     await submit('admin', 'custodian-admin');
-    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/admin/site'));
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/admin/site'), {
+      timeout: 10_000,
+    });
   });
 
   it('never follows a redirect to another origin', async () => {
     const { router } = await mountConsole('/login?redirect=//evil.example/');
     await submit('restorer', 'custodian-restorer');
-    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/restore'));
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/restore'), {
+      timeout: 10_000,
+    });
   });
 });

@@ -1,15 +1,16 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
-import { demoSite } from '@/mocks/demo-site';
 import { server } from '@/mocks/node';
 import { buttonNamed, mountConsole, settle } from '@/test/mount-console';
+import { testSite } from '@/test/site';
 
 const text = (): string => document.body.textContent ?? '';
 
 describe('site page', () => {
   it('shows what the site says about itself', async () => {
+    const { site } = await testSite();
     await mountConsole('/admin/site', { signedInAs: 'admin' });
-    const info = await demoSite.siteInfo();
+    const { info } = site;
     await vi.waitFor(() => expect(text()).toContain(info.name));
     expect(text()).toContain(info.version);
     expect(text()).toContain(info.siteId);
@@ -19,13 +20,15 @@ describe('site page', () => {
   });
 
   it('says when the site cannot be read and tries again on request', async () => {
+    const { site } = await testSite();
     let calls = 0;
+    // The site fails three reads in a row (the console retries twice), then answers.
     server.use(
       http.get('*/api/site', async () => {
         calls++;
         return calls <= 3
           ? HttpResponse.json({ code: 'server_error', message: 'boom' }, { status: 500 })
-          : HttpResponse.json({ ...(await demoSite.siteInfo()), name: 'Recovered site' });
+          : HttpResponse.json({ ...site.info, name: 'Recovered site' });
       }),
     );
     await mountConsole('/admin/site', { signedInAs: 'admin' });

@@ -42,6 +42,11 @@ export class AlertService implements AlertSink {
     return this.deps.alerts.all(query);
   }
 
+  /** A page of the alerts of these kinds about one volume, for its owner (AL-3). */
+  pageOfVolume(...page: Parameters<AlertRepository['pageOfVolume']>): Promise<Alert[]> {
+    return this.deps.alerts.pageOfVolume(...page);
+  }
+
   async acknowledge(ids: readonly number[], by: string): Promise<number> {
     if (ids.length === 0)
       throw new DomainError('invalid_request', 'Choose at least one alert to acknowledge.', 400);

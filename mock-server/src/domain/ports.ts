@@ -73,6 +73,16 @@ export interface AlertRepository {
   /** Every alert matching the filter, newest first, for export. */
   all(query: Omit<AlertQuery, 'page' | 'pageSize'>): Promise<Alert[]>;
   acknowledge(ids: readonly number[], by: string, at: string): Promise<number>;
+  /**
+   * A page of the alerts of these kinds about one volume, for its owner
+   * (AL-3): newest first by (at, id), only those strictly before `before`.
+   */
+  pageOfVolume(
+    volumeId: string,
+    kinds: readonly AlertKind[],
+    before: { readonly at: string; readonly id: number } | null,
+    limit: number,
+  ): Promise<Alert[]>;
 }
 
 /** Where alerts are raised; the identity, escrow and transfer rules use it. */

@@ -334,6 +334,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_volume_activity': {
+    async up(db: Kysely<unknown>) {
+      // AL-3: an owner pages through the releases and refusals of one volume, newest first.
+      await db.schema
+        .createIndex('releases_by_volume_time')
+        .on('releases')
+        .columns(['volume_id', 'created_at', 'request_id'])
+        .execute();
+      await db.schema
+        .createIndex('alerts_by_volume')
+        .on('alerts')
+        .columns(['volume_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -107,4 +107,29 @@ export class SqliteAlertRepository implements AlertRepository {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
+
+  async pageOfVolume(
+    volumeId: string,
+    kinds: readonly AlertKind[],
+    before: { readonly at: string; readonly id: number } | null,
+    limit: number,
+  ): Promise<Alert[]> {
+    if (kinds.length === 0) return [];
+    // Read from alerts_by_volume (migration 0007), whose rows end in the rowid.
+    let query = this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('volume_id', '=', volumeId)
+      .where('kind', 'in', [...kinds]);
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('at', '<', before.at),
+          eb.and([eb('at', '=', before.at), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map(toAlert);
+  }
 }

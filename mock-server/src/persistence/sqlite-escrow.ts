@@ -955,6 +955,29 @@ export class SqliteEscrowStore implements EscrowStore {
     return rows.map(toRelease);
   }
 
+  async releasePageOf(
+    volumeId: string,
+    before: { readonly at: string; readonly requestId: string } | null,
+    limit: number,
+  ): Promise<ReleaseRow[]> {
+    // Read from releases_by_volume_time (migration 0007) and stops after `limit` rows.
+    let query = this.db.selectFrom('releases').selectAll().where('volume_id', '=', volumeId);
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.at),
+          eb.and([eb('created_at', '=', before.at), eb('request_id', '<', before.requestId)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('request_id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toRelease);
+  }
+
   async insertRearm(r: RearmRow): Promise<void> {
     await this.db
       .insertInto('rearm_requests')

@@ -10,6 +10,7 @@ import { escrowStoreContract } from './escrow-store.contract';
 import { identityContract } from './identity.contract';
 import { memoryImplementation, sqliteImplementation } from './implementations';
 import { recordSearchContract } from './record-search.contract';
+import { volumeActivityContract } from './volume-activity.contract';
 
 /**
  * Where the SQLite repositories do not keep what their port (or the API
@@ -30,6 +31,7 @@ function contracts(implementation: Implementation): void {
     escrowPairsContract(c);
     escrowReleasesContract(c);
     recordSearchContract(c);
+    volumeActivityContract(c);
     blobStoreContract(c);
     it('names only real cases as known discrepancies', () => {
       for (const title of implementation.knownDiscrepancies.keys()) expect(titles).toContain(title);

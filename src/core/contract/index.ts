@@ -8,4 +8,5 @@ export * from './pairs';
 export * from './records';
 export * from './routes';
 export * from './site';
+export * from './volume-activity';
 export * from './volumes';

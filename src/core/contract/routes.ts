@@ -83,6 +83,13 @@ export const apiRoutes = {
     access: ['operator', 'admin'],
     csrf: true,
   },
+  // Owners see the restores and refusals of their volumes (AL-3)
+  volumeActivity: {
+    method: 'GET',
+    path: '/api/volumes/:volumeId/activity',
+    access: ['operator'],
+    csrf: false,
+  },
 
   // Transfers of a pair (RC-2) and the chunk store
   putTransfer: {

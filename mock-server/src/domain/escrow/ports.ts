@@ -270,6 +270,15 @@ export interface EscrowStore {
     search: RecordSearch,
   ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
   releasesOf(volumeId: string): Promise<ReleaseRow[]>;
+  /**
+   * A page of a volume's key releases for its owner (AL-3): newest first by
+   * (createdAt, requestId), only those strictly before `before` when given.
+   */
+  releasePageOf(
+    volumeId: string,
+    before: { readonly at: string; readonly requestId: string } | null,
+    limit: number,
+  ): Promise<ReleaseRow[]>;
   /** Counts for the dashboard: volumes, records by state, bytes stored per UTC day since `since`. */
   statistics(since: string): Promise<{
     volumes: number;

@@ -9,6 +9,7 @@ import {
   keyReleaseRequestSchema,
   registerDeviceRequestSchema,
   scrubRequestSchema,
+  volumeActivityQuerySchema,
 } from '../../../../src/core/contract';
 import { BLOB_HEADER_LENGTH, paddedTransferSize } from '../../../../src/core/crypto/constants';
 import { parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
@@ -17,6 +18,7 @@ import {
   hex256Schema,
   volumeIdSchema,
 } from '../../../../src/core/crypto/format-schemas';
+import { VolumeActivityService } from '../../domain/escrow/activity';
 import type { Caller } from '../../domain/escrow/context';
 import { scrubVolume } from '../../domain/escrow/scrub';
 import { DomainError } from '../../domain/errors';
@@ -73,6 +75,12 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const body = parseWith(changeRestorersRequestSchema, request.body);
     return ctx.volumes.changeRestorers(callerOf(request), volumeId, body);
+  });
+  const activity = new VolumeActivityService(ctx.escrow, ctx.alerts, ctx.volumes);
+  router.route(apiRoutes.volumeActivity, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const query = parseWith(volumeActivityQuerySchema, request.query, 'query');
+    return activity.list(callerOf(request), volumeId, query);
   });
 
   router.route(apiRoutes.headChunk, async (request, reply) => {

@@ -1,4 +1,4 @@
-import type { Alert, AlertQuery } from '../../../../src/core/contract';
+import type { Alert, AlertKind, AlertQuery } from '../../../../src/core/contract';
 import type { AlertRepository } from '../../domain/ports';
 import { dayEnd, dayStart } from '../sqlite-alerts';
 import { byKeys, compareText, limitOffset } from './sql-semantics';
@@ -70,6 +70,20 @@ export class MemoryAlertRepository implements AlertRepository {
       }
     }
     return acknowledged;
+  }
+
+  async pageOfVolume(
+    volumeId: string,
+    kinds: readonly AlertKind[],
+    before: { readonly at: string; readonly id: number } | null,
+    limit: number,
+  ): Promise<Alert[]> {
+    const older = (a: Alert) =>
+      !before || compareText(a.at, before.at) < 0 || (a.at === before.at && a.id < before.id);
+    const rows = [...this.rows.values()]
+      .filter((a) => a.volumeId === volumeId && kinds.includes(a.kind) && older(a))
+      .sort(newestFirst);
+    return limitOffset(rows, limit, 0).map((a) => ({ ...a }));
   }
 
   private matching(query: AlertFilter): Alert[] {

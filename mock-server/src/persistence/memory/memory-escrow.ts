@@ -584,6 +584,21 @@ export class MemoryEscrowStore implements EscrowStore {
       .map(copyRelease);
   }
 
+  async releasePageOf(
+    volumeId: string,
+    before: { readonly at: string; readonly requestId: string } | null,
+    limit: number,
+  ): Promise<ReleaseRow[]> {
+    const older = (r: ReleaseRow) =>
+      !before ||
+      compareText(r.createdAt, before.at) < 0 ||
+      (r.createdAt === before.at && compareText(r.requestId, before.requestId) < 0);
+    const rows = [...this.releases.values()]
+      .filter((r) => r.volumeId === volumeId && older(r))
+      .sort(byKeys({ of: (r) => r.createdAt, desc: true }, { of: (r) => r.requestId, desc: true }));
+    return limitOffset(rows, limit, 0).map(copyRelease);
+  }
+
   async insertRearm(rearm: RearmRow): Promise<void> {
     if (this.rearms.has(rearm.id))
       throw new ConstraintError('UNIQUE constraint failed: rearm_requests.id');

@@ -6,6 +6,7 @@ import {
   decryptChunk,
   encryptChunk,
   parseChunkBlobHeader,
+  sameBytes,
   sealChunk,
   verifyAfterEncrypt,
   type ChunkContext,
@@ -122,6 +123,41 @@ describe('chunk blobs (BK-6)', () => {
     await expect(verifyAfterEncrypt(blob, changed, dataKey, context)).rejects.toThrow(
       TamperedChunkError,
     );
+  });
+
+  it('catches a change in any byte of a chunk-sized plaintext after encryption, aligned or not', async () => {
+    const plaintext = new Uint8Array(4099).map((_, i) => (i * 7) & 0xff);
+    const { dataKey, context } = await setup(plaintext);
+    const blob = await encryptChunk(plaintext, dataKey, context);
+    for (const at of [0, 1, 2048, 4095, 4096, 4098]) {
+      const changed = plaintext.slice();
+      changed[at]! ^= 0x80;
+      await expect(verifyAfterEncrypt(blob, changed, dataKey, context)).rejects.toThrow(
+        TamperedChunkError,
+      );
+    }
+    // The same bytes at an offset that is not a multiple of 4.
+    const shifted = new Uint8Array(plaintext.length + 1).subarray(1);
+    shifted.set(plaintext);
+    await expect(verifyAfterEncrypt(blob, shifted, dataKey, context)).resolves.toBeUndefined();
+    shifted[4097]! ^= 1;
+    await expect(verifyAfterEncrypt(blob, shifted, dataKey, context)).rejects.toThrow(
+      TamperedChunkError,
+    );
+  });
+
+  it('compares bytes word by word and byte by byte alike', () => {
+    const a = new Uint8Array(4103).map((_, i) => i & 0xff);
+    expect(sameBytes(a, a.slice())).toBe(true);
+    expect(sameBytes(a, a.subarray(0, 4102))).toBe(false);
+    expect(sameBytes(a.subarray(1), a.slice(1))).toBe(true);
+    for (const at of [0, 3, 4, 4099, 4100, 4102]) {
+      const b = a.slice();
+      b[at]! ^= 1;
+      expect(sameBytes(a, b)).toBe(false);
+      expect(sameBytes(a.subarray(1), b.subarray(1))).toBe(at === 0);
+    }
+    expect(sameBytes(new Uint8Array(0), new Uint8Array(0))).toBe(true);
   });
 
   it('seals a chunk into blob and index entry in one call', async () => {

@@ -246,7 +246,7 @@ export async function verifyAfterEncrypt(
     throw new TamperedChunkError('aead', toHex(context.chunkId), null, 'right after encryption');
   }
   try {
-    if (header.epoch !== context.epoch || !bytesEqual(decrypted, plaintext)) {
+    if (header.epoch !== context.epoch || !sameBytes(decrypted, plaintext)) {
       throw new TamperedChunkError(
         'chunk-id',
         toHex(context.chunkId),
@@ -257,6 +257,26 @@ export async function verifyAfterEncrypt(
   } finally {
     wipe(decrypted);
   }
+}
+
+/**
+ * Whether two byte arrays are equal, compared a 32-bit word at a time where
+ * both are aligned: a chunk's plaintext against its decryption is 4 MiB, and
+ * a byte-wise loop over it costs as much as the AES-GCM decryption itself.
+ * Both are this console's own data, so an early exit tells an observer nothing.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const words = a.length >>> 2;
+    const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+    const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+    for (let w = 0; w < words; w++) if (wa[w] !== wb[w]) return false;
+    i = words * 4;
+  }
+  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** SHA-256 of a whole blob, lower-case hex: the `ciphertextSha256` of the index. */

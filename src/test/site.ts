@@ -1,6 +1,12 @@
 import { http, HttpResponse } from 'msw';
 import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { CSRF_HEADER, CSRF_HEADER_VALUE, type Role, type SessionInfo } from '@/core/contract';
+import {
+  CSRF_HEADER,
+  CSRF_HEADER_VALUE,
+  type AuditEntry,
+  type Role,
+  type SessionInfo,
+} from '@/core/contract';
 import { server } from '@/mocks/node';
 import { createBrowserSite, type BrowserSite } from '@/mocks/site/browser-site';
 import { SESSION_COOKIE } from '@/mocks/site/msw-router';
@@ -96,6 +102,8 @@ export interface TestSite extends BrowserSite {
   passwordWorks(userId: string, password: string): Promise<boolean>;
   /** Sessions `userId` has open at the site. */
   activeSessions(userId: string): Promise<number>;
+  /** The site's audit log, oldest first, without the demo accounts' creation. */
+  auditEntries(): Promise<AuditEntry[]>;
   /** Another browser of `userId`, signed in, with its own cookies. */
   browser(userId: string): Promise<Client>;
   /** `userId` backs up an image of `volumeId` from their own browser, through the real protocol. */
@@ -206,6 +214,10 @@ async function start(options: { mailer?: AlertMailer }): Promise<TestSite> {
     async activeSessions(userId) {
       const users = await site.identity.listUsers();
       return users.find((user) => user.userId === userId)?.activeSessions ?? 0;
+    },
+    async auditEntries() {
+      const entries = await site.audit.all({});
+      return entries.filter((entry) => !(entry.event === 'user_created' && entry.actor === null));
     },
     browser,
     async backUp(userId, volumeId, { image, ...backup } = {}) {

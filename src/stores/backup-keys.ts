@@ -147,3 +147,37 @@ export async function makeGenerationKeys(
   await putPendingDataKey(volumeId, generation, epoch, dataKeyForEscrow, dataKey);
   return { chunkIdKey, chunkIdKeyForEscrow, dataKey, dataKeyForEscrow, epoch };
 }
+
+/** A new epoch's data key (RC-4) with the volume's chunk-ID key, both ready to escrow. */
+export interface EpochKey {
+  readonly epoch: number;
+  /** Non-extractable: the chunks encrypted from now on. */
+  readonly dataKey: CryptoKey;
+  /** Extractable, only until it is sealed for the site. */
+  readonly dataKeyForEscrow: CryptoKey;
+  readonly chunkIdKeyForEscrow: CryptoKey;
+}
+
+/**
+ * RC-4 rotation: a new data key for `epoch`, kept as the generation's
+ * pending key in place of the previous epoch's (whose escrow envelope is
+ * already sealed in the outbox) until the site confirms the generation.
+ */
+export async function makeEpochKey(
+  volumeId: string,
+  generation: number,
+  epoch: number,
+): Promise<EpochKey> {
+  const chunkIdKeyForEscrow = await getChunkIdKeyForEscrow(volumeId);
+  if (!chunkIdKeyForEscrow) {
+    throw new BackupError(
+      'chunk_id_key_missing',
+      "This volume's chunk-ID key is not on this device.",
+      { volumeId },
+    );
+  }
+  const dataKeyForEscrow = await generateDataKey({ extractable: true });
+  const dataKey = await toNonExtractable(dataKeyForEscrow);
+  await putPendingDataKey(volumeId, generation, epoch, dataKeyForEscrow, dataKey);
+  return { epoch, dataKey, dataKeyForEscrow, chunkIdKeyForEscrow };
+}

@@ -8,6 +8,7 @@
  * screen's store and the benchmark drive it the same way.
  */
 
+import { ApiError } from '@/api/request';
 import type { Claim } from '@/core/contract';
 import {
   buildManifest,
@@ -20,6 +21,7 @@ import {
   type Receipt,
   type ReceiptStatement,
 } from '@/core/crypto';
+import { DEFAULT_ROTATION, type RotationPolicy } from '@/core/transfer/rotation';
 import type { GenerationRecord } from '@/storage/database';
 import { deletePendingDataKey, type DeviceKeyRecord } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
@@ -45,9 +47,17 @@ import {
   type BackupRequest,
   type RunState,
 } from './backup-generation';
+import {
+  RekeyRequests,
+  rotateBefore,
+  rotateEpoch,
+  segmentEnd,
+  type EpochClock,
+} from './backup-rotation';
 import { liveSite, type BackupSite } from './backup-site';
 import { commitEntry, rebuildOutbox, reconcileOutbox, type StreamDeps } from './backup-stream';
 import { ClaimLostError, StreamLostError, Uploader } from './backup-uploader';
+import type { PairLink, PairStreamStatus } from './pair-link';
 
 export type { BackupRequest } from './backup-generation';
 
@@ -96,6 +106,10 @@ export interface RunnerDeps {
   readonly locks: LockManager | undefined;
   /** Label the device key is registered under (ID-6). */
   readonly deviceLabel: string;
+  /** RC-4: when the data key changes within a generation; DEFAULT_ROTATION if absent. */
+  readonly rotation?: RotationPolicy;
+  /** The pair engine, told about the stream and steering it (RC-3, RC-5). */
+  readonly pairs?: PairLink;
 }
 
 export function defaultRunnerDeps(): RunnerDeps {
@@ -303,7 +317,10 @@ export class BackupRunner {
       control: this.control,
       pairId: reconciled.claim.pairId,
       nextSeq: reconciled.nextSeq,
-      onReachability: (reachable) => this.#emit({ siteReachable: reachable }, true),
+      onReachability: (reachable) => {
+        this.#deps.pairs?.reachability(record.volumeId, reachable);
+        this.#emit({ siteReachable: reachable }, true);
+      },
       onSettled: (_entry, sent) => {
         if (sent) transfersSent += 1;
         else chunksSkipped += 1;
@@ -316,6 +333,26 @@ export class BackupRunner {
       },
     });
     uploader.load(reconciled.outbox);
+    const policy = this.#deps.rotation ?? DEFAULT_ROTATION;
+    let clock: EpochClock = { startedAt: this.#deps.now(), bytesUnderKey: 0 };
+    const rekeys = new RekeyRequests();
+    const status = (): PairStreamStatus => {
+      const elapsed = this.#elapsed();
+      return {
+        seqSent: uploader.seqSent,
+        epoch: state.record.epoch,
+        nextRotationAt: new Date(clock.startedAt + policy.everyMs).toISOString(),
+        bytesPerSecond: elapsed > 0 ? (ledger.bytesConfirmed * 1000) / elapsed : null,
+      };
+    };
+    const detach = this.#deps.pairs?.attach({
+      volumeId: record.volumeId,
+      pairId: reconciled.claim.pairId,
+      suspend: (options) => uploader.suspend(options),
+      resume: () => uploader.resume(),
+      rekey: () => rekeys.request(),
+      status,
+    });
     this.#emit(
       {
         stage: 'encrypting',
@@ -334,30 +371,51 @@ export class BackupRunner {
           const hash = state.record.hashState
             ? await ImageHash.restore(new Uint8Array(state.record.hashState))
             : await ImageHash.create();
-          await pool.init({
-            volumeId: record.volumeId,
-            epoch: record.epoch,
-            chunkIdKey: state.chunkIdKey,
-            dataKey: state.dataKey,
-            knownChunkIds: ledger.knownChunkIds(),
-          });
-          await encodeImage({
-            record: state.record,
-            reader,
-            pool,
-            budget,
-            localCopy,
-            hash,
-            ledger,
-            control: this.control,
-            handOver: (entries, blob) => uploader.enqueue(entries, blob),
-            onStored: (progress) => {
-              bytesStored = progress.bytesStored;
-              this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
-            },
-            elapsedMs: () => this.#elapsed(),
-          });
+          const initPool = () =>
+            pool.init({
+              volumeId: record.volumeId,
+              epoch: state.record.epoch,
+              chunkIdKey: state.chunkIdKey,
+              dataKey: state.dataKey,
+              knownChunkIds: ledger.knownChunkIds(),
+            });
+          await initPool();
+          // RC-4: runs of chunks under one key; between two, the key may change.
+          while (state.record.nextPosition < reader.chunkCount) {
+            const position = state.record.nextPosition;
+            const now = this.#deps.now();
+            if (rotateBefore(policy, clock, now, position, reader.chunkCount, rekeys.pending)) {
+              uploader.enqueue([await rotateEpoch(localCopy, state, position)]);
+              await initPool();
+              clock = { startedAt: now, bytesUnderKey: 0 };
+              rekeys.rotated(state.record.epoch);
+            }
+            const before = state.record.bytesStored;
+            await encodeImage({
+              record: state.record,
+              reader,
+              pool,
+              budget,
+              localCopy,
+              hash,
+              ledger,
+              control: this.control,
+              handOver: (entries, blob) => uploader.enqueue(entries, blob),
+              onStored: (progress) => {
+                bytesStored = progress.bytesStored;
+                this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
+              },
+              elapsedMs: () => this.#elapsed(),
+              endPosition: segmentEnd(policy, clock, position, reader.chunkCount, record.chunkSize),
+            });
+            state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
+            clock = {
+              ...clock,
+              bytesUnderKey: clock.bytesUnderKey + state.record.bytesStored - before,
+            };
+          }
         }
+        rekeys.close();
         encodingDone = true;
         this.#emit({ stage: uploader.pendingCount <= 1 ? 'committing' : 'sending' }, true);
         await this.#addCommit(state, uploader);
@@ -367,6 +425,8 @@ export class BackupRunner {
       this.#emit({ stage: 'committing' }, true);
       return await this.#finish(state.record, state.signingKey, state.device, answer.receipt!);
     } finally {
+      rekeys.close();
+      detach?.();
       pool.close();
       uploader.dispose();
     }
@@ -382,7 +442,20 @@ export class BackupRunner {
       try {
         return await uploader.run();
       } catch (error) {
-        if (!(error instanceof ClaimLostError || error instanceof StreamLostError)) throw error;
+        const refusal =
+          error instanceof ClaimLostError || error instanceof StreamLostError
+            ? error.refusal
+            : error;
+        const lost = error instanceof ClaimLostError || error instanceof StreamLostError;
+        if (
+          refusal instanceof ApiError &&
+          !isSiteUnreachable(refusal) &&
+          (!lost || recoveries >= 2)
+        ) {
+          // RC-3: a transfer the site refused makes the pair PSUE, with the site's reason.
+          this.#deps.pairs?.rejected(state.record.volumeId, refusal.message);
+        }
+        if (!lost) throw error;
         if (recoveries >= 2) throw error.refusal;
         uploader.holdIntake();
         state.record = (await this.#deps.localCopy.getGeneration(
@@ -473,6 +546,7 @@ export class BackupRunner {
     await this.#deps.localCopy.updateGeneration(record.volumeId, record.generation, { elapsedMs });
     await this.#deps.localCopy.complete(record, receipt, statement, completedAt);
     await deletePendingDataKey(record.volumeId, record.generation);
+    this.#deps.pairs?.changed(record.volumeId);
     this.#emit({ stage: 'complete', bytesConfirmed: record.file.size }, true);
     return resultOf(record, receipt, statement, elapsedMs);
   }

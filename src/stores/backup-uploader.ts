@@ -95,6 +95,11 @@ export class Uploader {
   #recording: Promise<void> | undefined;
   /** Entries handed over while the outbox is being reconciled, added afterwards. */
   #intake: OutboxRecord[] | null = null;
+  /** RC-5: while suspended, the send orders that may still go (written before the suspension). */
+  #cut: Set<number> | null = null;
+  #cutReached: (() => void)[] = [];
+  /** Highest sequence number the site acknowledged in this run. */
+  #highestAcknowledged = 0;
 
   constructor(params: UploaderParams) {
     this.#p = params;
@@ -104,6 +109,46 @@ export class Uploader {
 
   get pendingCount(): number {
     return this.#pending.length;
+  }
+
+  /** Highest sequence number handed out so far. */
+  get seqSent(): number {
+    return this.#nextSeq - 1;
+  }
+
+  get suspended(): boolean {
+    return this.#cut !== null;
+  }
+
+  /**
+   * RC-5: with `drain`, sends what is waiting now and nothing added after;
+   * without, sends nothing more. Resolves, once what may go has been
+   * acknowledged, with the highest sequence number acknowledged in this run.
+   */
+  suspend(options: { drain: boolean }): Promise<number> {
+    const allowed = options.drain
+      ? [...this.#pending.map((e) => e.order), ...this.#inFlight]
+      : [...this.#inFlight];
+    this.#cut = new Set(allowed);
+    const reached = new Promise<number>((resolve) => {
+      this.#cutReached.push(() => resolve(this.#highestAcknowledged));
+    });
+    this.#checkCut();
+    this.#wake();
+    return reached;
+  }
+
+  /** Sends everything again after a suspension. */
+  resume(): void {
+    this.#cut = null;
+    this.#wake();
+  }
+
+  #checkCut(): void {
+    const cut = this.#cut;
+    if (!cut || this.#cutReached.length === 0) return;
+    const waiting = this.#pending.some((e) => cut.has(e.order)) || this.#inFlight.size > 0;
+    if (!waiting) for (const reached of this.#cutReached.splice(0)) reached();
   }
 
   /** A new claim after the old one was lost: new pair, new numbering. */
@@ -197,6 +242,7 @@ export class Uploader {
   }
 
   #wake(): void {
+    this.#checkCut();
     for (const wake of this.#wakers.splice(0)) wake();
   }
 
@@ -214,10 +260,14 @@ export class Uploader {
 
   #pick(): Pick {
     if (this.#failure !== undefined || this.#receipt) return 'done';
-    const epochKey = this.#pending.find((e) => e.kind === 'epoch-key' && e.seq === undefined);
+    const cut = this.#cut;
+    const allowed = (entry: OutboxRecord): boolean => !cut || cut.has(entry.order);
+    const epochKey = this.#pending.find(
+      (e) => e.kind === 'epoch-key' && e.seq === undefined && allowed(e),
+    );
     if (epochKey) return this.#inFlight.has(epochKey.order) ? 'wait' : epochKey;
     for (const entry of this.#pending) {
-      if (this.#inFlight.has(entry.order)) continue;
+      if (this.#inFlight.has(entry.order) || !allowed(entry)) continue;
       if (entry.kind === 'commit') {
         // BK-8: the commit goes last, after every other transfer is acknowledged.
         const alone = this.#pending.length === 1 && this.#inFlight.size === 0;
@@ -382,6 +432,9 @@ export class Uploader {
    */
   #settle(entry: OutboxRecord, sent: boolean, siteSeqApplied?: number): void {
     if (entry.kind === 'chunk') this.#p.ledger.settle(entry.chunkId!);
+    if (sent && entry.seq !== undefined) {
+      this.#highestAcknowledged = Math.max(this.#highestAcknowledged, entry.seq);
+    }
     this.#pending = this.#pending.filter((e) => e.order !== entry.order);
     this.#settled.push({
       ...entry,

@@ -17,7 +17,10 @@ import { CdpConnection, CdpPage } from './cdp';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const WORK_DIR = path.join(REPO, 'bench', '.work');
-export const CONSOLE_DIR = path.join(WORK_DIR, 'console');
+/** Where the console is built; CUSTODIAN_BENCH_CONSOLE_DIR keeps two checkouts' runs apart. */
+export const CONSOLE_DIR = path.resolve(
+  process.env.CUSTODIAN_BENCH_CONSOLE_DIR ?? path.join(WORK_DIR, 'console'),
+);
 export const CHROMIUM = process.env.CUSTODIAN_CHROMIUM ?? '/usr/bin/chromium';
 
 function newestMtime(dir: string): number {
@@ -42,7 +45,7 @@ export async function buildConsole(log: (line: string) => void): Promise<void> {
     fs.statSync(path.join(REPO, 'index.html')).mtimeMs,
     fs.statSync(path.join(REPO, 'vite.config.ts')).mtimeMs,
   );
-  const stamp = path.join(WORK_DIR, 'console.stamp');
+  const stamp = `${CONSOLE_DIR}.stamp`;
   const built = fs.existsSync(stamp) ? Number(fs.readFileSync(stamp, 'utf8')) : 0;
   if (built >= sources && fs.existsSync(path.join(CONSOLE_DIR, 'bench', 'page', 'bench.html'))) {
     return;

@@ -16,6 +16,7 @@ import { CpuMeter, MemorySampler, residentBytes, threadCpuSeconds, threadTicks }
 
 const GiB = 1024 ** 3;
 const TIMEOUT_MS = 60 * 60_000;
+const IDLE_MS = 1_500;
 
 export interface TimedRun {
   readonly mbps: number;
@@ -23,6 +24,10 @@ export interface TimedRun {
   readonly idleMemoryBytes: number;
   readonly seconds: number;
   readonly cpuSecondsPerGiB: number;
+  /** Chromium's and the site's idle CPU (measured just before) over the run's duration, per GiB; included above. */
+  readonly idleCpuSecondsPerGiB: number;
+  /** CPU seconds per second while idle, by "process kind / thread". */
+  readonly idleCpuByThread: Record<string, number>;
   readonly peakMemoryBytes: number;
   readonly memorySamples: number;
   /** CPU seconds per GiB by "process kind / thread" (Chromium's and the site's). */
@@ -57,6 +62,13 @@ async function timed(
   size: number,
   work: () => Promise<void>,
 ): Promise<TimedRun> {
+  const idle = new CpuMeter([browser.pid, site.pid]);
+  const idleThreads = threadTicks([browser.pid, site.pid]);
+  const idleStarted = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const idleSeconds = (performance.now() - idleStarted) / 1000;
+  const idleRate = idle.stop() / idleSeconds;
+  const idleByThread = threadCpuSeconds(idleThreads, threadTicks([browser.pid, site.pid]));
   const idleMemoryBytes = residentBytes([browser.pid]);
   const memory = new MemorySampler([browser.pid], 200);
   const cpu = new CpuMeter([browser.pid, site.pid]);
@@ -77,6 +89,10 @@ async function timed(
     idleMemoryBytes,
     seconds,
     cpuSecondsPerGiB: cpuSeconds / (size / GiB),
+    idleCpuSecondsPerGiB: (idleRate * seconds) / (size / GiB),
+    idleCpuByThread: Object.fromEntries(
+      Object.entries(idleByThread).map(([key, value]) => [key, value / idleSeconds]),
+    ),
     peakMemoryBytes: peakBytes,
     memorySamples: samples,
     cpuByThread: Object.fromEntries(
@@ -229,7 +245,13 @@ export async function runEndToEnd(
     await signIn(operator.page, 'operator');
     const { volumeId, run: backup } = await backUp(operator, site, image, sha256);
     log(
-      `    backup                  ${backup.mbps.toFixed(0).padStart(5)} MB/s  ${backup.seconds.toFixed(1)} s, shown ${backup.shownSpeed}, peak ${mib(backup.peakMemoryBytes)} MiB (idle ${mib(backup.idleMemoryBytes)}), ${backup.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB`,
+      `    backup                  ${backup.mbps.toFixed(0).padStart(5)} MB/s  ${backup.seconds.toFixed(1)} s, shown ${backup.shownSpeed}, peak ${mib(backup.peakMemoryBytes)} MiB (idle ${mib(backup.idleMemoryBytes)}), ${backup.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB (idle baseline ${backup.idleCpuSecondsPerGiB.toFixed(2)})`,
+    );
+    log(
+      `      idle before it, CPU s per s: ${Object.entries(backup.idleCpuByThread)
+        .slice(0, 6)
+        .map(([key, value]) => `${key} ${value.toFixed(2)}`)
+        .join(', ')}`,
     );
     const restoreLocal = await restore(operator, site, image, volumeId, sha256);
     log(

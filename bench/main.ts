@@ -8,6 +8,10 @@
  *   npm run bench -- --quick        small images, 1 run (development)
  *   npm run bench -- --runs 5       more runs
  *   npm run bench -- --only stages  one part: stages | e2e | peer | site (comma-separated)
+ *   npm run bench -- --images random-256MiB  only these images (comma-separated names)
+ *
+ * CUSTODIAN_BENCH_CONSOLE_DIR=dir builds the console there instead of
+ * bench/.work/console, so that a run never serves another run's build.
  *
  * A full run writes bench/results.json; --quick and --only write
  * bench/.work/results.partial.json instead, so a partial run never replaces
@@ -46,6 +50,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     only: { type: 'string' },
     out: { type: 'string' },
+    images: { type: 'string' },
   },
   strict: true,
 });
@@ -65,7 +70,11 @@ const only = new Set<Part>(
       return p as Part;
     }),
 );
-const partial = quick || values.only !== undefined;
+const imageNames = values.images
+  ?.split(',')
+  .map((n) => n.trim())
+  .filter(Boolean);
+const partial = quick || values.only !== undefined || imageNames !== undefined;
 const outFile = path.resolve(
   values.out ??
     (partial
@@ -101,6 +110,18 @@ function machine(): Results['machine'] {
 }
 
 async function images(): Promise<BenchImage[]> {
+  const all = await allImages();
+  if (!imageNames) return all;
+  const unknown = imageNames.filter((n) => !all.some((i) => i.name === n));
+  if (unknown.length) {
+    throw new Error(
+      `--images takes ${all.map((i) => i.name).join(' | ')}, not "${unknown.join(', ')}"`,
+    );
+  }
+  return all.filter((i) => imageNames.includes(i.name));
+}
+
+async function allImages(): Promise<BenchImage[]> {
   fs.mkdirSync(WORK_DIR, { recursive: true });
   if (quick) {
     return [

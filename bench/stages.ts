@@ -30,6 +30,12 @@ export interface StageRun {
   /** Of which the site's process. */
   readonly siteCpuSeconds: number;
   readonly cpuSecondsPerGiB: number;
+  /**
+   * What Chromium and the site burn while idle (measured over the pause
+   * before the stage), over the stage's duration, per GiB: included in
+   * cpuSecondsPerGiB, shown so that a small image's figure can be judged.
+   */
+  readonly idleCpuSecondsPerGiB: number;
   readonly bytes: number;
   readonly ms: number;
   /** CPU seconds per GiB by "process kind / thread". */
@@ -65,7 +71,10 @@ export async function runStages(
   log: (line: string) => void,
 ): Promise<StageRuns> {
   const measure = async (name: StageName): Promise<StageRun> => {
+    const idle = new CpuMeter([pids.browser, pids.site]);
+    const idleStarted = performance.now();
     await pause(SETTLE_MS);
+    const idleRate = idle.stop() / ((performance.now() - idleStarted) / 1000);
     const browserCpu = new CpuMeter([pids.browser]);
     const siteCpu = new CpuMeter([pids.site]);
     const threadsBefore = threadTicks([pids.browser, pids.site]);
@@ -79,12 +88,13 @@ export async function runStages(
       cpuSeconds,
       siteCpuSeconds,
       cpuSecondsPerGiB: cpuSeconds / (timing.bytes / GiB),
+      idleCpuSecondsPerGiB: (idleRate * timing.ms) / 1000 / gib,
       bytes: timing.bytes,
       ms: timing.ms,
       cpuByThread: Object.fromEntries(Object.entries(threads).map(([k, v]) => [k, v / gib])),
     };
     log(
-      `    ${STAGE_LABELS[name].padEnd(40)} ${run.mbps.toFixed(0).padStart(5)} MB/s  ${run.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB (site ${(siteCpuSeconds / (timing.bytes / GiB)).toFixed(2)})`,
+      `    ${STAGE_LABELS[name].padEnd(40)} ${run.mbps.toFixed(0).padStart(5)} MB/s  ${run.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB (site ${(siteCpuSeconds / (timing.bytes / GiB)).toFixed(2)}, idle baseline ${run.idleCpuSecondsPerGiB.toFixed(2)})`,
     );
     return run;
   };

@@ -1,3 +1,5 @@
+// First, before any module encodes text at load time.
+import './page-realm';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { demoSite } from '@/mocks/demo-site';
 import { server } from '@/mocks/node';

@@ -12,12 +12,14 @@ import { createBrowserSite, type BrowserSite } from '@/mocks/site/browser-site';
 import { SESSION_COOKIE } from '@/mocks/site/msw-router';
 import { demoPassword } from '../../mock-server/src/demo';
 import type { Caller } from '../../mock-server/src/domain/escrow/context';
+import type { Clock } from '../../mock-server/src/domain/ports';
 import type { AdminAction, Principal } from '../../mock-server/src/domain/identity';
 import type { AlertMailer } from '../../mock-server/src/platform/alert-mailer';
 import {
   backUp,
   newOperator,
   randomImage,
+  requestRelease,
   type BackupOptions,
   type BackupResult,
   type Operator,
@@ -79,7 +81,27 @@ class SiteCaller {
   }
 }
 
+/** The site's clock: the wall clock, or a time the test sets. */
+class TestClock implements Clock {
+  private fixed: Date | undefined;
+  now(): Date {
+    return new Date(this.fixed ?? Date.now());
+  }
+  set(iso: string | undefined): void {
+    this.fixed = iso === undefined ? undefined : new Date(iso);
+  }
+}
+
+export interface TestSiteOptions {
+  /** Alert mail (AL-3), as when SMTP is configured. */
+  readonly mailer?: AlertMailer;
+  /** The site's time at the start (ISO); default: the wall clock. */
+  readonly time?: string;
+}
+
 export interface TestSite extends BrowserSite {
+  /** Sets the site's clock to this time (ISO), or back to the wall clock. */
+  setTime(iso: string | undefined): void;
   /**
    * Signs this page in through the site's login route, so the console's
    * requests carry the session cookie the site set (as in a browser).
@@ -112,6 +134,11 @@ export interface TestSite extends BrowserSite {
     volumeId: string,
     options?: BackupOptions & { image?: Uint8Array },
   ): Promise<BackupResult>;
+  /**
+   * `userId` asks for the key of a generation from their own browser
+   * (RS-2), with a fresh ephemeral key; the site's answer.
+   */
+  askForKey(userId: string, volumeId: string, generation?: number): Promise<HttpAnswer>;
   /** Feeds the console's event stream (AL-2) from this site's event bus, for the signed-in page. */
   liveEvents(): void;
 }
@@ -123,9 +150,10 @@ let current: Promise<TestSite> | undefined;
  * with the demo accounts, answering the console through MSW. Started on
  * first use; every test gets a fresh one.
  */
-export function testSite(options: { mailer?: AlertMailer } = {}): Promise<TestSite> {
+export function testSite(options: TestSiteOptions = {}): Promise<TestSite> {
   if (current) {
-    if (options.mailer) throw new Error('the test site is already running; pass its options first');
+    if (options.mailer || options.time)
+      throw new Error('the test site is already running; pass its options first');
     return current;
   }
   current = start(options);
@@ -158,8 +186,10 @@ export async function endTestSite(): Promise<void> {
   await fetch(pageUrl('/__test__/forget-session'), { method: 'POST' });
 }
 
-async function start(options: { mailer?: AlertMailer }): Promise<TestSite> {
-  const browserSite = await createBrowserSite({ mailer: options.mailer });
+async function start(options: TestSiteOptions): Promise<TestSite> {
+  const clock = new TestClock();
+  clock.set(options.time);
+  const browserSite = await createBrowserSite({ mailer: options.mailer, site: { clock } });
   server.use(...browserSite.handlers);
   const { site } = browserSite;
   const operators = new Map<string, Promise<Operator>>();
@@ -172,7 +202,16 @@ async function start(options: { mailer?: AlertMailer }): Promise<TestSite> {
     reason,
     clientAddress: '127.0.0.1',
   });
-  const browser = async (userId: string): Promise<Client> => {
+  const browsers = new Map<string, Promise<Client>>();
+  const browser = (userId: string): Promise<Client> => {
+    let found = browsers.get(userId);
+    if (!found) {
+      found = openBrowser(userId);
+      browsers.set(userId, found);
+    }
+    return found;
+  };
+  const openBrowser = async (userId: string): Promise<Client> => {
     const caller = new SiteCaller(`http://${encodeURIComponent(userId)}.browser.test`);
     const answer = await caller.signIn(userId);
     if (answer.status !== 200) throw new Error(`${userId} could not sign in: ${answer.text}`);
@@ -181,6 +220,7 @@ async function start(options: { mailer?: AlertMailer }): Promise<TestSite> {
   };
   return {
     ...browserSite,
+    setTime: (iso) => clock.set(iso),
     async signIn(userId, password = demoPassword(userId)) {
       const response = await fetch(pageUrl('/api/auth/login'), {
         method: 'POST',
@@ -227,6 +267,9 @@ async function start(options: { mailer?: AlertMailer }): Promise<TestSite> {
         operators.set(userId, operator);
       }
       return backUp(await operator, site.info, volumeId, image ?? randomImage(4096), backup);
+    },
+    async askForKey(userId, volumeId, generation = 1) {
+      return (await requestRelease(await browser(userId), volumeId, generation)).answer;
     },
     liveEvents() {
       setEventSourceFactory((url) => new FetchEventSource(url));

@@ -22,14 +22,16 @@ interface ReplyState {
   sent: { payload: Uint8Array | string | undefined } | undefined;
 }
 
-function replyFor(state: ReplyState): ApiReply {
+function replyFor(state: ReplyState, now: () => Date): ApiReply {
   const reply: ApiReply = {
     status: (code) => ((state.status = code), reply),
     type: (contentType) => ((state.contentType = contentType), reply),
     header: (name, value) => ((state.headers[name] = value), reply),
     setCookie: (name: string, value: string, options: CookieOptions) => {
+      // Max-Age, not Expires: the page's clock need not agree with the site's.
+      const maxAge = Math.max(0, Math.round((options.expires.getTime() - now().getTime()) / 1000));
       state.cookies.push(
-        `${name}=${value}; Path=${options.path}; Expires=${options.expires.toUTCString()}; SameSite=Strict`,
+        `${name}=${value}; Path=${options.path}; Max-Age=${maxAge}; SameSite=Strict`,
       );
       return reply;
     },
@@ -122,7 +124,10 @@ export function siteHandlers(ctx: RouteContext): HttpHandler[] {
         };
         try {
           await authorize(entry, api, ctx);
-          const result = await handler(api, replyFor(state));
+          const result = await handler(
+            api,
+            replyFor(state, () => ctx.clock.now()),
+          );
           const headers = new Headers(state.headers);
           for (const cookie of state.cookies) headers.append('set-cookie', cookie);
           if (state.sent) {

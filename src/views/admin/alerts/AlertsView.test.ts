@@ -1,10 +1,8 @@
 import { http, HttpResponse } from 'msw';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { demoSite } from '@/mocks/demo-site';
-import { installDemoEventStream } from '@/mocks/live-events';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { server } from '@/mocks/node';
 import { buttonNamed, controlLabelled, linksIn, mountConsole, settle } from '@/test/mount-console';
+import { endTestSite, testSite, type TestSite } from '@/test/site';
 
 const text = (): string => document.body.textContent ?? '';
 const table = (): HTMLTableElement => {
@@ -19,27 +17,31 @@ const rows = (): string[] =>
 const alertsLink = (): string =>
   linksIn('Administration').find((name) => name.startsWith('Alerts')) ?? '';
 
-function seed(): void {
-  demoSite.alerts.raise({
-    kind: 'bad_password',
-    userId: 'outsider',
-    clientAddress: '10.0.0.7',
-    sentence: 'Wrong password for "outsider" from 10.0.0.7.',
-    at: '2026-11-20T08:00:00.000Z',
-  });
-  demoSite.alerts.raise({
-    kind: 'unauthorized_restorer',
-    userId: 'outsider',
-    volumeId: 'iso9660:PAYROLL:2026-11-01-00-00-00-00',
-    clientAddress: '10.0.0.7',
-    sentence: 'outsider asked for the keys of a volume they are not registered for.',
-    at: '2026-11-21T09:30:15.000Z',
-  });
+const PAYROLL = 'iso9660:PAYROLL:2026-11-01-00-00-00-00';
+let site: TestSite;
+
+/** A failed sign-in from `address`: the site raises its own alert (ID-3). */
+async function failSignIn(userId: string, address: string): Promise<void> {
+  await expect(site.site.identity.signIn(userId, 'not-the-password', address)).rejects.toThrow(
+    'unauthorized user',
+  );
+}
+
+/**
+ * Two alerts the site raised itself: outsider's wrong password on the 20th,
+ * then outsider asking for the keys of a volume that does not name them.
+ */
+async function seed(): Promise<void> {
+  site = await testSite({ time: '2026-11-20T08:00:00.000Z' });
+  await failSignIn('outsider', '10.0.0.7');
+  site.setTime('2026-11-21T09:00:00.000Z');
+  await site.backUp('operator', PAYROLL);
+  site.setTime('2026-11-21T09:30:15.000Z');
+  expect((await site.askForKey('outsider', PAYROLL)).status).toBe(403);
 }
 
 describe('alerts page (AL-2)', () => {
-  beforeEach(() => seed());
-  afterEach(() => setEventSourceFactory(undefined));
+  beforeEach(seed);
 
   it('lists alerts newest first in the table "Alerts", with links, local times and UTC on hover', async () => {
     await mountConsole('/admin/alerts', { signedInAs: 'admin' });
@@ -53,7 +55,7 @@ describe('alerts page (AL-2)', () => {
     const volume = table().querySelector<HTMLAnchorElement>('a[href^="/admin/restorers"]')!;
     const target = new URL(volume.getAttribute('href')!, 'http://console.test');
     expect(target.pathname).toBe('/admin/restorers');
-    expect(target.searchParams.get('q')).toBe('iso9660:PAYROLL:2026-11-01-00-00-00-00');
+    expect(target.searchParams.get('q')).toBe(PAYROLL);
     expect(table().querySelector('a[href="/admin/users?q=outsider"]')?.textContent).toBe(
       'outsider',
     );
@@ -62,7 +64,8 @@ describe('alerts page (AL-2)', () => {
   });
 
   it('says "No alerts" when there are none', async () => {
-    demoSite.alerts.reset();
+    await endTestSite();
+    await testSite();
     await mountConsole('/admin/alerts', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(table().textContent).toContain('No alerts'));
     expect(alertsLink()).toBe('Alerts');
@@ -91,18 +94,13 @@ describe('alerts page (AL-2)', () => {
   });
 
   it('shows a new alert without reload, counts it on the nav link and toasts it', async () => {
-    const feed = installDemoEventStream();
+    site.liveEvents();
     await mountConsole('/admin/alerts', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
-    await vi.waitFor(() => expect(feed.sources.size).toBe(1));
+    await vi.waitFor(() => expect(site.site.events.size).toBe(1));
     await vi.waitFor(() => expect(text()).toContain('Live: new alerts appear without reloading.'));
 
-    demoSite.alerts.raise({
-      kind: 'unknown_user',
-      userId: 'ghost',
-      clientAddress: '10.0.0.9',
-      sentence: 'Sign-in attempt for unknown user "ghost" from 10.0.0.9.',
-    });
+    await failSignIn('ghost', '10.0.0.9');
     await vi.waitFor(() => expect(rows()).toHaveLength(3));
     expect(rows()[0]).toContain('Sign-in attempt for unknown user "ghost"');
     expect(rows()[0]).toContain('New');
@@ -140,12 +138,9 @@ describe('alerts page (AL-2)', () => {
   });
 
   it('acknowledges one alert, then the selected ones, and the badge follows', async () => {
-    demoSite.alerts.raise({
-      kind: 'unknown_user',
-      userId: 'x',
-      sentence: 'Another one.',
-      at: '2026-11-19T00:00:00.000Z',
-    });
+    site.setTime('2026-11-19T00:00:00.000Z');
+    await failSignIn('x', '10.0.0.8');
+    site.setTime('2026-11-21T10:00:00.000Z');
     await mountConsole('/admin/alerts', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(rows()).toHaveLength(3));
     expect(buttonNamed('Acknowledge selected (0)').disabled).toBe(true);
@@ -154,7 +149,7 @@ describe('alerts page (AL-2)', () => {
     await vi.waitFor(() => expect(rows()[0]).toContain('Acknowledged by admin'));
     expect(text()).toContain('1 alert acknowledged.');
     expect(alertsLink()).toBe('Alerts 2');
-    expect(demoSite.alerts.all({})[0]?.acknowledgedBy).toBe('admin');
+    expect((await site.site.alerts.all({}))[0]?.acknowledgedBy).toBe('admin');
 
     const selectAll = document.querySelector<HTMLInputElement>(
       'input[aria-label="Select every alert on this page"]',
@@ -163,7 +158,7 @@ describe('alerts page (AL-2)', () => {
     await settle();
     buttonNamed('Acknowledge selected (2)').click();
     await vi.waitFor(() => expect(text()).toContain('2 alerts acknowledged.'));
-    expect(demoSite.alerts.all({ acknowledged: 'no' })).toHaveLength(0);
+    expect(await site.site.alerts.all({ acknowledged: 'no' })).toHaveLength(0);
     await vi.waitFor(() => expect(alertsLink()).toBe('Alerts'));
   });
 

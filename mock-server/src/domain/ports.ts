@@ -95,6 +95,12 @@ export interface AuditRepository {
   head(): Promise<AuditEntry | undefined>;
   /** Appends; fails if `entry.seq` is taken (another writer won). */
   append(entry: AuditEntry): Promise<void>;
+  /**
+   * Runs `work` so that its writes, here and in the other repositories of the
+   * same database, are committed together (one commit) or, on the site's
+   * database, not at all. `work` touches storage only.
+   */
+  atomically<T>(work: () => Promise<T>): Promise<T>;
   list(query: AuditQuery): Promise<{ entries: AuditEntry[]; total: number }>;
   all(query: Omit<AuditQuery, 'page' | 'pageSize'>): Promise<AuditEntry[]>;
   /** All entries in seq order, in batches, for verification. */

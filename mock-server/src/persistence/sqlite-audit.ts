@@ -4,6 +4,7 @@ import type { AuditRepository } from '../domain/ports';
 import type { SiteKeyRepository, StoredSiteKey } from '../domain/site-keys';
 import type { AuditLogTable, Database } from './schema';
 import { dayEnd, dayStart } from './sqlite-alerts';
+import { atomically, scopedDb } from './transactions';
 
 function toEntry(row: AuditLogTable): AuditEntry {
   return {
@@ -33,7 +34,16 @@ function filtered<O>(
 }
 
 export class SqliteAuditRepository implements AuditRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly base: Kysely<Database>) {}
+
+  /** The open transaction of this call (see `atomically`), else the database. */
+  private get db(): Kysely<Database> {
+    return scopedDb(this.base);
+  }
+
+  atomically<T>(work: () => Promise<T>): Promise<T> {
+    return atomically(this.base, work);
+  }
 
   async head(): Promise<AuditEntry | undefined> {
     const row = await this.db

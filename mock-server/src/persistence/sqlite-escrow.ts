@@ -30,6 +30,7 @@ import type {
   TransfersTable,
   VolumesTable,
 } from './schema';
+import { atomically, scopedDb } from './transactions';
 
 const toVolume = (r: Selectable<VolumesTable>): VolumeRow => ({
   volumeId: r.volume_id,
@@ -155,7 +156,16 @@ export const RECORD_COUNT_CAP = 10_000;
 
 /** The escrow store on the site's SQLite database. */
 export class SqliteEscrowStore implements EscrowStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly base: Kysely<Database>) {}
+
+  /** The open transaction of this call (see `atomically`), else the database. */
+  private get db(): Kysely<Database> {
+    return scopedDb(this.base);
+  }
+
+  atomically<T>(work: () => Promise<T>): Promise<T> {
+    return atomically(this.base, work);
+  }
 
   async addDevice(d: DeviceKeyRow): Promise<void> {
     await this.db
@@ -218,7 +228,7 @@ export class SqliteEscrowStore implements EscrowStore {
 
   async insertVolumeIfAbsent(v: VolumeRow): Promise<VolumeRow> {
     // One transaction: the row read back is the row the insert left (BK-3).
-    return this.db.transaction().execute(async (trx) => {
+    return atomically(this.base, async (trx) => {
       await trx
         .insertInto('volumes')
         .values({
@@ -287,7 +297,7 @@ export class SqliteEscrowStore implements EscrowStore {
       created_at: rec.createdAt,
       updated_at: rec.updatedAt,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await atomically(this.base, async (trx) => {
       await trx
         .insertInto('escrow_records')
         .values(values)
@@ -794,7 +804,7 @@ export class SqliteEscrowStore implements EscrowStore {
   }
 
   async releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return atomically(this.base, async (trx) => {
       const prior = await trx
         .selectFrom('releases')
         .select('request_id')
@@ -1059,7 +1069,7 @@ export class SqliteEscrowStore implements EscrowStore {
   }
 
   async nextReceiptCounter(): Promise<string> {
-    return this.db.transaction().execute(async (trx) => {
+    return atomically(this.base, async (trx) => {
       const row = await trx
         .selectFrom('site_meta')
         .select('value')

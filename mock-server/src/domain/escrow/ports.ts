@@ -234,6 +234,13 @@ export interface EscrowStore {
   oldestBufferedAt(pairId: string, aboveSeq: number): Promise<string | undefined>;
   envelopeTimes(volumeId: string): Promise<{ epoch: number; at: string }[]>;
 
+  /**
+   * Runs `work` so that the writes it makes through this store (and the
+   * audit log of the same database) are committed together, or, on the
+   * site's database, not at all. `work` touches storage only.
+   */
+  atomically<T>(work: () => Promise<T>): Promise<T>;
+
   findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined>;
   /** False if (pair, seq) exists already. */
   insertTransfer(transfer: TransferRow): Promise<boolean>;

@@ -276,6 +276,7 @@ export class RecordAdminService {
         'active',
         decided.decidedAt,
       );
+      this.releases.forgetKeys(rearm.volumeId);
       if (!rearmed)
         throw new DomainError(
           'not_burned',
@@ -520,6 +521,7 @@ export class RecordAdminService {
     });
     const stored = { ...updated, updatedAt: nowIso(this.deps) };
     await this.deps.store.upsertRecord(stored);
+    this.releases.forgetKeys(record.volumeId);
     this.notify(record.owner, record.volumeId, event, admin.userId, reason);
     return this.volumes.describe(stored);
   }

@@ -10,7 +10,8 @@ import { manifestEpochs, parseManifest } from '../../../../src/core/crypto/manif
 import type { Receipt } from '../../../../src/core/crypto/receipt';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
-import type { RecordRow, ReleaseRow } from './ports';
+import { OpenedKeyCache } from './opened-keys';
+import type { GenerationRow, RecordRow, ReleaseRow } from './ports';
 
 /** RS-3, seed 000 [0110]: what a refused restorer is told when there is no key. */
 export const NO_KEY_SENTENCE =
@@ -24,7 +25,15 @@ export const UNAUTHORIZED_USE =
  * (seed 000 [0064]); only then the record's state, expiry and policy.
  */
 export class ReleaseService {
+  /** Escrow envelopes already opened, per volume and epoch (see OpenedKeyCache). */
+  readonly openedKeys = new OpenedKeyCache();
+
   constructor(private readonly deps: EscrowDeps) {}
+
+  /** Drops the opened keys of a volume whose record changed (revoked, re-armed, new owner, expiry). */
+  forgetKeys(volumeId: string): void {
+    this.openedKeys.forget(volumeId);
+  }
 
   async request(caller: Caller, volumeId: string, body: KeyReleaseRequest): Promise<KeyRelease> {
     const { store } = this.deps;
@@ -42,8 +51,10 @@ export class ReleaseService {
         404,
       );
     }
-    if (record.state === 'burned')
+    if (record.state === 'burned') {
+      this.forgetKeys(volumeId);
       return this.noKey(caller, volumeId, 'the one-time record was already used');
+    }
     this.assertUsable(record);
 
     const base = {
@@ -96,6 +107,8 @@ export class ReleaseService {
       record,
       { ...base, state: 'released' },
       caller.clientAddress,
+      false,
+      generation,
     );
   }
 
@@ -275,6 +288,12 @@ export class ReleaseService {
   }
 
   private assertUsable(record: RecordRow): void {
+    if (
+      record.state === 'revoked' ||
+      (record.policy.expiresAt && record.policy.expiresAt <= nowIso(this.deps))
+    ) {
+      this.forgetKeys(record.volumeId);
+    }
     if (record.state === 'revoked') {
       throw new DomainError(
         'record_revoked',
@@ -301,9 +320,11 @@ export class ReleaseService {
     row: ReleaseRow,
     clientAddress: string | null,
     alreadyStored = false,
+    knownGeneration?: GenerationRow,
   ): Promise<KeyRelease> {
     const { store } = this.deps;
-    const generation = (await store.findGeneration(record.volumeId, row.generation))!;
+    const generation =
+      knownGeneration ?? (await store.findGeneration(record.volumeId, row.generation))!;
     // The re-wrap happens before, and outside, the conditional burn (RS-3).
     const envelope = await this.rewrap(record.volumeId, parseManifest(generation.manifest), row);
     if (record.policy.kind === 'one-time') {
@@ -313,6 +334,7 @@ export class ReleaseService {
         'burned',
         nowIso(this.deps),
       );
+      this.forgetKeys(record.volumeId);
       if (!won) {
         if (alreadyStored)
           await store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
@@ -323,36 +345,46 @@ export class ReleaseService {
         );
       }
     }
-    await this.deps.audit.append({
-      event: 'key_released',
-      actor: userId,
-      volumeId: record.volumeId,
-      clientAddress,
-      details: { requestId: row.requestId, generation: row.generation, policy: record.policy.kind },
-    });
-    if (record.policy.kind === 'once-per-restorer') {
-      // Concurrent requests of one restorer get at most one release.
-      const first = await store.releaseOnceTo(
-        { ...row, state: 'released', envelope },
-        alreadyStored,
+    // The audit entry and the release row are one commit: a release the
+    // restorer is told of survives a crash, and so does its audit entry.
+    const released = { ...row, state: 'released' as const, envelope };
+    const { result: stored } = await this.deps.audit.appendWith(
+      {
+        event: 'key_released',
+        actor: userId,
+        volumeId: record.volumeId,
+        clientAddress,
+        details: {
+          requestId: row.requestId,
+          generation: row.generation,
+          policy: record.policy.kind,
+        },
+      },
+      async () => {
+        if (record.policy.kind === 'once-per-restorer') {
+          // Concurrent requests of one restorer get at most one release.
+          return store.releaseOnceTo(released, alreadyStored);
+        }
+        if (alreadyStored) {
+          await store.updateRelease(row.requestId, {
+            state: 'released',
+            envelope,
+            decidedBy: row.decidedBy,
+            decidedAt: row.decidedAt,
+            reason: row.reason,
+          });
+        } else {
+          await store.insertRelease(released);
+        }
+        return true;
+      },
+    );
+    if (!stored)
+      return this.noKey(
+        { userId, roles: [], clientAddress: clientAddress ?? '' },
+        record.volumeId,
+        `${userId} already received the key once`,
       );
-      if (!first)
-        return this.noKey(
-          { userId, roles: [], clientAddress: clientAddress ?? '' },
-          record.volumeId,
-          `${userId} already received the key once`,
-        );
-    } else if (alreadyStored) {
-      await store.updateRelease(row.requestId, {
-        state: 'released',
-        envelope,
-        decidedBy: row.decidedBy,
-        decidedAt: row.decidedAt,
-        reason: row.reason,
-      });
-    } else {
-      await store.insertRelease({ ...row, state: 'released', envelope });
-    }
     return {
       state: 'released',
       requestId: row.requestId,
@@ -373,14 +405,20 @@ export class ReleaseService {
     let chunkIdKey: CryptoKey | undefined;
     for (const { epoch, envelope } of envelopes) {
       if (!needed.includes(epoch)) continue;
-      const opened = await openEnvelope(
-        envelope,
-        this.deps.keys.escrow.privateKey,
-        { purpose: ['escrow', 'registration'], volumeId },
-        { extractable: true },
-      );
-      chunkIdKey ??= opened.keys.chunkIdKey;
-      for (const [e, key] of opened.keys.dataKeys) if (needed.includes(e)) dataKeys.set(e, key);
+      let opened = this.openedKeys.get(volumeId, epoch, envelope);
+      if (!opened) {
+        opened = (
+          await openEnvelope(
+            envelope,
+            this.deps.keys.escrow.privateKey,
+            { purpose: ['escrow', 'registration'], volumeId },
+            { extractable: true },
+          )
+        ).keys;
+        this.openedKeys.set(volumeId, epoch, envelope, opened);
+      }
+      chunkIdKey ??= opened.chunkIdKey;
+      for (const [e, key] of opened.dataKeys) if (needed.includes(e)) dataKeys.set(e, key);
     }
     if (!chunkIdKey || needed.some((e) => !dataKeys.has(e))) {
       throw new DomainError(

@@ -45,6 +45,11 @@ export class MemoryAuditRepository implements AuditRepository {
   /** Sorted by seq; appends almost always go to the end. */
   private readonly rows: StoredEntry[] = [];
 
+  /** Memory has no crash to survive: the writes simply happen in order. */
+  atomically<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async head(): Promise<AuditEntry | undefined> {
     const last = this.rows.at(-1);
     return last && load(last);

@@ -411,6 +411,11 @@ export class MemoryEscrowStore implements EscrowStore {
       .map(({ epoch, at }) => ({ epoch, at }));
   }
 
+  /** Memory has no crash to survive: the writes simply happen in order. */
+  atomically<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined> {
     const row = this.transfers.get(pairId, seq);
     return row && copyTransfer(row);

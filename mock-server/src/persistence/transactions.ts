@@ -1,0 +1,35 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema';
+
+interface OpenTransaction {
+  readonly base: Kysely<Database>;
+  readonly trx: Kysely<Database>;
+}
+
+const open = new AsyncLocalStorage<OpenTransaction>();
+
+/**
+ * The handle a repository should query with: the transaction that
+ * `atomically` opened on this database for the current call, if any, so the
+ * writes of several repositories land in one commit.
+ */
+export function scopedDb(base: Kysely<Database>): Kysely<Database> {
+  const current = open.getStore();
+  return current && current.base === base ? current.trx : base;
+}
+
+/**
+ * Runs `work` in one SQLite transaction on `base` (joining the one already
+ * open for this call): with synchronous=FULL every commit is an fsync, so
+ * writes that belong together cost one. Kysely holds the one connection for
+ * the transaction's length; other calls wait for the commit.
+ */
+export function atomically<T>(
+  base: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  const current = open.getStore();
+  if (current && current.base === base) return work(current.trx);
+  return base.transaction().execute((trx) => open.run({ base, trx }, () => work(trx)));
+}

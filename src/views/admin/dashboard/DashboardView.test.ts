@@ -1,11 +1,10 @@
 import { http, HttpResponse } from 'msw';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { h } from 'vue';
-import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { demoSite } from '@/mocks/demo-site';
-import { installDemoEventStream } from '@/mocks/live-events';
+import type { AlertKind } from '@/core/contract';
 import { server } from '@/mocks/node';
 import { buttonNamed, mountConsole } from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
 
 // jsdom has no canvas: the charts are replaced by stand-ins that show their data.
 vi.mock('./BytesPerDayChart.vue', () => ({
@@ -37,20 +36,36 @@ const text = (): string => document.body.textContent ?? '';
 const chart = (): string => document.querySelector('[data-chart]')?.textContent ?? '';
 const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
 
+let site: TestSite;
+
+/** The site raises an alert of this kind, `hours` ago by its clock (AL-1). */
+async function raiseAlert(kind: AlertKind, sentence: string, hours = 0) {
+  site.setTime(hoursAgo(hours));
+  try {
+    return await site.site.alerts.raise({
+      kind,
+      userId: null,
+      volumeId: null,
+      clientAddress: null,
+      sentence,
+    });
+  } finally {
+    site.setTime(undefined);
+  }
+}
+
 describe('dashboard', () => {
-  afterEach(() => setEventSourceFactory(undefined));
+  beforeEach(async () => {
+    site = await testSite();
+  });
 
   it('counts the last 24 hours by kind, highlights the unacknowledged and charts 14 days', async () => {
-    demoSite.alerts.raise({ kind: 'bad_password', sentence: 'one', at: hoursAgo(1) });
-    demoSite.alerts.raise({ kind: 'bad_password', sentence: 'two', at: hoursAgo(3) });
-    const old = demoSite.alerts.raise({
-      kind: 'integrity_failure',
-      sentence: 'x',
-      at: hoursAgo(2),
-    });
-    demoSite.alerts.acknowledge([old.id], 'admin2');
-    demoSite.alerts.raise({ kind: 'brute_force', sentence: 'earlier', at: hoursAgo(24 * 5) });
-    demoSite.alerts.raise({ kind: 'brute_force', sentence: 'too old', at: hoursAgo(24 * 20) });
+    await raiseAlert('bad_password', 'one', 1);
+    await raiseAlert('bad_password', 'two', 3);
+    const old = await raiseAlert('integrity_failure', 'x', 2);
+    await site.site.alerts.acknowledge([old.id], 'admin2');
+    await raiseAlert('brute_force', 'earlier', 24 * 5);
+    await raiseAlert('brute_force', 'too old', 24 * 20);
 
     await mountConsole('/admin', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(text()).toContain('3 alerts'));
@@ -87,10 +102,12 @@ describe('dashboard', () => {
   });
 
   it('follows new alerts live', async () => {
-    installDemoEventStream();
+    site.liveEvents();
     await mountConsole('/admin', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(text()).toContain('Nothing to show yet'));
-    demoSite.alerts.raise({ kind: 'unknown_user', userId: 'ghost', sentence: 'who?' });
+    await vi.waitFor(() => expect(site.site.events.size).toBe(1));
+    // Someone tries a user the site does not know (ID-3).
+    await expect(site.site.identity.signIn('ghost', 'who?', '10.0.0.9')).rejects.toThrow();
     await vi.waitFor(() => expect(text()).toContain('1 alert'));
     expect(text()).toContain('1 unacknowledged');
     expect(text()).toContain('New alert: Unknown user');
@@ -116,30 +133,29 @@ describe('dashboard', () => {
   });
 
   it('shows the restorer DB figures from the site', async () => {
-    server.use(
-      http.get('*/api/admin/summary', () =>
-        HttpResponse.json({
-          volumes: 12,
-          recordsByState: { active: 9, burned: 2, revoked: 1 },
-          pendingApprovals: 3,
-          bytesPerDay: [
-            { day: '2026-11-20', bytes: 0 },
-            { day: '2026-11-21', bytes: 5 * 1024 ** 2 },
-          ],
-        }),
-      ),
-    );
+    // Two volumes backed up today, one of them one-time and already restored (burned).
+    await site.backUp('operator', 'ext4:dashboard-1', { image: new Uint8Array(5000).fill(1) });
+    await site.backUp('operator', 'ext4:dashboard-2', {
+      image: new Uint8Array(3000).fill(2),
+      restorers: ['restorer'],
+      policy: { kind: 'one-time' },
+    });
+    expect((await site.askForKey('restorer', 'ext4:dashboard-2')).status).toBe(200);
+    const { bytesPerDay } = await site.site.records.summary();
+    const today = bytesPerDay.at(-1)!.bytes;
+    expect(today).toBeGreaterThan(8000);
+
     await mountConsole('/admin', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(text()).toContain('Waiting for approval'));
-    expect(text()).toMatch(/Volumes\s*12/);
-    expect(text()).toMatch(/Burned \(used one-time\)\s*2/);
+    expect(text()).toMatch(/Volumes\s*2/);
+    expect(text()).toMatch(/Burned \(used one-time\)\s*1/);
     expect(document.querySelector('[data-chart="bytes-per-day"]')?.textContent).toBe(
-      `0 ${5 * 1024 ** 2}`,
+      `${'0 '.repeat(13)}${today}`,
     );
   });
 
   it('speaks Japanese', async () => {
-    demoSite.alerts.raise({ kind: 'bad_password', sentence: 'one', at: hoursAgo(1) });
+    await raiseAlert('bad_password', 'one', 1);
     await mountConsole('/admin', { signedInAs: 'admin', locale: 'ja' });
     await vi.waitFor(() => expect(text()).toContain('アラート 1 件'));
     expect(text()).toContain('未確認 1 件');

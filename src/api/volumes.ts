@@ -5,11 +5,13 @@ import {
   escrowRecordSchema,
   generationManifestSchema,
   myVolumesSchema,
+  volumeActivityPageSchema,
   volumeOwnerSchema,
   type ChangeRestorersRequest,
   type Claim,
   type EscrowRecord,
   type GenerationManifest,
+  type VolumeActivityPage,
   type VolumeOwner,
 } from '@/core/contract';
 import { request } from './request';
@@ -52,6 +54,19 @@ export function changeRestorers(
     params: { volumeId },
     body,
     schema: escrowRecordSchema,
+  });
+}
+
+/** AL-3: a page of the restores and refusals of one of the operator's own volumes, newest first. */
+export function fetchVolumeActivity(
+  volumeId: string,
+  page: { before?: string; limit?: number } = {},
+): Promise<VolumeActivityPage> {
+  return request({
+    route: apiRoutes.volumeActivity,
+    params: { volumeId },
+    query: { before: page.before, limit: page.limit },
+    schema: volumeActivityPageSchema,
   });
 }
 

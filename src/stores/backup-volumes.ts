@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { changeRestorers, fetchMyVolumes } from '@/api/volumes';
-import type { EscrowRecord } from '@/core/contract';
+import { changeRestorers, fetchMyVolumes, fetchVolumeActivity } from '@/api/volumes';
+import type { EscrowRecord, VolumeActivity } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
 import {
   localStorageAvailable,
@@ -25,6 +25,28 @@ export interface MyVolume {
   readonly confirmedGeneration: number | null;
   readonly size: number;
 }
+
+/** What the site told of a volume's restores and refusals so far (AL-3). */
+export interface VolumeActivityView {
+  readonly entries: readonly VolumeActivity[];
+  /** Where older entries continue; null once the oldest is shown. */
+  readonly nextCursor: string | null;
+  readonly loading: boolean;
+  /** Why the last load failed, if it did; what was shown before stays. */
+  readonly error: unknown;
+  readonly loaded: boolean;
+}
+
+/** Entries asked for at once: a screenful, the rest behind "Show older". */
+export const ACTIVITY_PAGE_SIZE = 20;
+
+const NO_ACTIVITY: VolumeActivityView = {
+  entries: [],
+  nextCursor: null,
+  loading: false,
+  error: null,
+  loaded: false,
+};
 
 function localStateOf(generations: readonly GenerationRecord[]): LocalState {
   const open = generations.find((g) => g.state === 'in-progress');
@@ -110,6 +132,42 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     await load();
   }
 
+  const activity = ref<Record<string, VolumeActivityView>>({});
+  // The answer to the latest load of each volume wins; an earlier one arriving late is dropped.
+  const activityLoads = new Map<string, number>();
+
+  function activityOf(volumeId: string): VolumeActivityView {
+    return activity.value[volumeId] ?? NO_ACTIVITY;
+  }
+
+  /**
+   * AL-3: loads the newest restores and refusals of one of the owner's
+   * volumes, or with `older` the page after those already shown.
+   */
+  async function loadActivity(volumeId: string, options: { older?: boolean } = {}): Promise<void> {
+    const current = activityOf(volumeId);
+    const before = options.older ? (current.nextCursor ?? undefined) : undefined;
+    if (options.older && !before) return;
+    const ticket = (activityLoads.get(volumeId) ?? 0) + 1;
+    activityLoads.set(volumeId, ticket);
+    activity.value = { ...activity.value, [volumeId]: { ...current, loading: true, error: null } };
+    let next: VolumeActivityView;
+    try {
+      const page = await fetchVolumeActivity(volumeId, { before, limit: ACTIVITY_PAGE_SIZE });
+      next = {
+        entries: before ? [...current.entries, ...page.entries] : page.entries,
+        nextCursor: page.nextCursor,
+        loading: false,
+        error: null,
+        loaded: true,
+      };
+    } catch (error) {
+      next = { ...current, loading: false, error };
+    }
+    if (activityLoads.get(volumeId) === ticket)
+      activity.value = { ...activity.value, [volumeId]: next };
+  }
+
   function receiptBytes(volumeId: string, generation: number): Uint8Array<ArrayBuffer> | null {
     const receipt = volumes.value
       .find((v) => v.volumeId === volumeId)
@@ -117,5 +175,16 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     return receipt ? serializeReceipt(receipt.receipt) : null;
   }
 
-  return { volumes, loading, siteError, load, updateRestorers, deleteLocalCopy, receiptBytes };
+  return {
+    volumes,
+    loading,
+    siteError,
+    load,
+    updateRestorers,
+    deleteLocalCopy,
+    receiptBytes,
+    activity,
+    activityOf,
+    loadActivity,
+  };
 });

@@ -133,9 +133,14 @@ export async function prepareGeneration(
       }
     }
   }
+  // RC-4: a "rekey now" between two backups escrowed the next generation's key already.
+  const rekeyed = record ? undefined : await rekeyedBetween(volumeId, claim);
   if (!record) {
-    const epoch = claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0;
-    const keys = await makeGenerationKeys(volumeId, claim.nextGeneration, epoch);
+    const epoch = rekeyed?.epoch ?? (claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0);
+    const generated = rekeyed
+      ? undefined
+      : await makeGenerationKeys(volumeId, claim.nextGeneration, epoch);
+    const keys = rekeyed ?? generated!;
     chunkIdKey = keys.chunkIdKey;
     dataKey = keys.dataKey;
     const now = new Date(deps.now()).toISOString();
@@ -165,16 +170,6 @@ export async function prepareGeneration(
       elapsedMs: 0,
       startedAt: now,
     };
-    // BK-8: the epoch key is announced before any chunk encrypted under it.
-    const envelope = await sealEnvelope(
-      {
-        volumeId,
-        chunkIdKey: keys.chunkIdKeyForEscrow,
-        dataKeys: new Map([[epoch, keys.dataKeyForEscrow]]),
-      },
-      info.escrowKey.jwk,
-      { purpose: 'escrow' },
-    );
     await localCopy.createGeneration(record, {
       volumeId,
       userId,
@@ -185,7 +180,19 @@ export async function prepareGeneration(
       createdAt: now,
       updatedAt: now,
     });
-    await localCopy.putOutbox([epochKeyEntry(record, envelope)]);
+    if (generated) {
+      // BK-8: the epoch key is announced before any chunk encrypted under it.
+      const envelope = await sealEnvelope(
+        {
+          volumeId,
+          chunkIdKey: generated.chunkIdKeyForEscrow,
+          dataKeys: new Map([[epoch, generated.dataKeyForEscrow]]),
+        },
+        info.escrowKey.jwk,
+        { purpose: 'escrow' },
+      );
+      await localCopy.putOutbox([epochKeyEntry(record, envelope)]);
+    }
   }
   const previous = await previousIndex(deps, volumeId, claim);
   const ledger = new ChunkLedger();
@@ -203,6 +210,20 @@ export async function prepareGeneration(
     ledger,
     previous: new Set(previous.map((entry) => entry.chunkId)),
   };
+}
+
+/**
+ * The data key a "rekey now" made for the next generation while no backup
+ * ran (RC-4): usable if the site escrowed it and no newer epoch exists.
+ */
+async function rekeyedBetween(
+  volumeId: string,
+  claim: Claim,
+): Promise<{ epoch: number; dataKey: CryptoKey; chunkIdKey: CryptoKey } | undefined> {
+  const stored = await getPendingDataKey(volumeId, claim.nextGeneration);
+  const chunkIdKey = await getChunkIdKey(volumeId);
+  if (!stored || !chunkIdKey || stored.epoch !== Math.max(-1, ...claim.epochs)) return undefined;
+  return { epoch: stored.epoch, dataKey: stored.key, chunkIdKey };
 }
 
 /** The previous generation's index: what the site holds for good (BK-6 dedup). */

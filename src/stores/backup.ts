@@ -21,6 +21,7 @@ import {
   type BackupSnapshot,
   type RunnerDeps,
 } from './backup-runner';
+import { useMyPairsStore } from './my-pairs';
 import { useSessionStore } from './session';
 
 export type BackupPhase = 'idle' | 'running' | 'paused' | 'complete' | 'failed' | 'cancelled';
@@ -48,6 +49,7 @@ export function expiryInstant(date: string): string | null {
  */
 export const useBackupStore = defineStore('backup', () => {
   const session = useSessionStore();
+  const myPairs = useMyPairsStore();
   let deps: RunnerDeps | undefined;
   const localCopy = (): LocalCopy => runnerDeps().localCopy;
   function runnerDeps(): RunnerDeps {
@@ -242,7 +244,8 @@ export const useBackupStore = defineStore('backup', () => {
         policy: policy(),
       },
       onSnapshot,
-      runnerDeps(),
+      // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
+      { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
     );
     try {
       result.value = await runner.run();

@@ -53,8 +53,10 @@ export interface PrimaryPairView {
   readonly volumeId: string;
   /** This browser's view (RC-3), shown verbatim. */
   readonly state: PairState;
-  /** Why the pair is PSUE, if it is. */
+  /** Why the pair is PSUE, if it is, as the site is told. */
   readonly reason: string | null;
+  /** The same, for the screen to say in the reader's language. */
+  readonly cause: PsueCause | null;
   /** The site's view as last heard. */
   readonly siteState: PairState;
   readonly seqSent: number;
@@ -71,11 +73,17 @@ export interface PrimaryPairView {
   readonly instructions: readonly Instruction[];
 }
 
+/** RC-3: why this browser holds a pair in PSUE. */
+export type PsueCause =
+  | { readonly kind: 'unreachable'; readonly seconds: number }
+  | { readonly kind: 'rejected'; readonly message: string };
+
 interface PairMemory {
   summary: PairSummary;
   backlog: PairBacklog;
   suspended: boolean;
   cutSeq: number | null;
+  /** The site's message for a refused transfer, while the pair is PSUE for it. */
   rejected: string | null;
   /** An error episode the site has not heard about yet (it happened while it was away). */
   episode: string | null;
@@ -126,6 +134,7 @@ export class PairEngine implements PairLink {
 
   /** One round now (after a backup, a flush); rounds never overlap, a request meanwhile runs after. */
   beatNow(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
     if (this.#ticking) {
       this.#again = true;
       return this.#ticking;
@@ -168,7 +177,7 @@ export class PairEngine implements PairLink {
 
   rejected(volumeId: string, message: string): void {
     const memory = this.#memoryOf(volumeId);
-    if (memory) memory.rejected = `transfer rejected: ${message}`;
+    if (memory) memory.rejected = message;
     this.#emit();
     void this.beatNow();
   }
@@ -323,22 +332,28 @@ export class PairEngine implements PairLink {
     );
   }
 
+  #unreachableSeconds(): number {
+    return Math.round((this.#deps.now() - (this.#unreachableSince ?? 0)) / 1000);
+  }
+
   #unreachableReason(): string {
-    const seconds = Math.round((this.#deps.now() - (this.#unreachableSince ?? 0)) / 1000);
-    return `the site could not be reached for ${seconds} s`;
+    return `the site could not be reached for ${this.#unreachableSeconds()} s`;
   }
 
   #view(memory: PairMemory): PrimaryPairView {
     const { summary, backlog } = memory;
     let state: PairState;
     let reason: string | null = null;
+    let cause: PsueCause | null = null;
     if (summary.state === 'SSWS') state = 'SSWS';
     else if (this.#overThreshold()) {
       state = 'PSUE';
       reason = this.#unreachableReason();
+      cause = { kind: 'unreachable', seconds: this.#unreachableSeconds() };
     } else if (memory.rejected) {
       state = 'PSUE';
-      reason = memory.rejected;
+      reason = `transfer rejected: ${memory.rejected}`;
+      cause = { kind: 'rejected', message: memory.rejected };
     } else if (memory.suspended) {
       state = 'PSUS';
     } else state = summary.state === 'COPY' ? 'COPY' : 'PAIR';
@@ -351,6 +366,7 @@ export class PairEngine implements PairLink {
       volumeId: summary.volumeId,
       state,
       reason,
+      cause,
       siteState: summary.state,
       seqSent: Math.max(backlog.seqSent, stream?.seqSent ?? 0, summary.seqAcknowledged),
       seqAcknowledged: summary.seqAcknowledged,

@@ -1,7 +1,9 @@
 import 'fake-indexeddb/auto';
+import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Pinia } from 'pinia';
 import { nextTick } from 'vue';
+import { apiRoutes } from '@/core/contract';
 import { CHUNK_SIZE, generateEnvelopeKeyPair, publicKeyFingerprint } from '@/core/crypto';
 import { detectVolumeId } from '@/core/volume';
 import { en } from '@/i18n/en';
@@ -13,6 +15,7 @@ import { LocalCopy } from '@/storage/local-copy';
 import { FakeEscrowSite } from '@/stores/backup-fake-site';
 import { useBackupStore } from '@/stores/backup';
 import { backupErrorCodes } from '@/stores/backup-errors';
+import { useMyPairsStore } from '@/stores/my-pairs';
 import { BackupRunner, defaultRunnerDeps } from '@/stores/backup-runner';
 import {
   memoryImageFile,
@@ -38,6 +41,8 @@ async function open(options: Parameters<typeof mountConsole>[1] = { signedInAs: 
 beforeEach(async () => {
   site = await FakeEscrowSite.create();
   server.use(...site.handlers());
+  // The pair engine starts with the screen; these stories have no pair to show.
+  server.use(http.get(apiRoutes.myPairs.path, () => HttpResponse.json({ pairs: [] })));
   URL.createObjectURL = vi.fn(() => 'blob:receipt');
   URL.revokeObjectURL = vi.fn();
   // jsdom cannot follow a download link; the object URL above is what matters.
@@ -45,6 +50,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  if (pinia) useMyPairsStore(pinia).stop();
   await backupDatabase().delete();
   closeBackupDatabase();
   await wipeAllKeys();

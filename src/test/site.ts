@@ -31,15 +31,19 @@ import { FetchEventSource } from './fetch-event-source';
 const pageUrl = (path: string): string => new URL(path, window.location.href).toString();
 
 /**
- * A caller of the site with its own cookie jar, on a host of its own so the
- * page's session cookie is never touched: what other browsers (an operator
- * backing up, a second administrator) do while the console is under test.
- * It has the surface of the server tests' HTTP client (test-site.ts), so
- * their backup client drives the real protocol through it.
+ * Another browser of a signed-in user: an operator backing up, a restorer
+ * asking for a key, while the console is under test. It sends its session
+ * cookie itself and its requests go to a host of their own; it never signs in
+ * over HTTP, because MSW hands every Set-Cookie it serves to the page's
+ * `document.cookie`, which would replace the console's own session. It has
+ * the surface of the server tests' HTTP client (test-site.ts), so their
+ * backup client drives the real protocol through it.
  */
 class SiteCaller {
-  private cookie = '';
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly cookie: string,
+  ) {}
 
   async request(
     method: string,
@@ -55,10 +59,8 @@ class SiteCaller {
       body = typeof options.raw === 'string' ? options.raw : new Uint8Array(options.raw);
     }
     if (method !== 'GET' && method !== 'HEAD') headers[CSRF_HEADER] ??= CSRF_HEADER_VALUE;
-    if (this.cookie) headers.cookie = this.cookie;
+    headers.cookie = this.cookie;
     const response = await fetch(new URL(urlPath, this.baseUrl), { method, headers, body });
-    const setCookie = response.headers.get('set-cookie');
-    if (setCookie?.startsWith(`${SESSION_COOKIE}=`)) this.cookie = setCookie.split(';')[0]!;
     const raw = Buffer.from(await response.arrayBuffer());
     const text = raw.toString('utf8');
     let json: unknown;
@@ -74,10 +76,6 @@ class SiteCaller {
       json,
       body: raw,
     };
-  }
-
-  signIn(userId: string, password = demoPassword(userId)): Promise<HttpAnswer> {
-    return this.request('POST', '/api/auth/login', { json: { userId, password } });
   }
 }
 
@@ -212,9 +210,11 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     return found;
   };
   const openBrowser = async (userId: string): Promise<Client> => {
-    const caller = new SiteCaller(`http://${encodeURIComponent(userId)}.browser.test`);
-    const answer = await caller.signIn(userId);
-    if (answer.status !== 200) throw new Error(`${userId} could not sign in: ${answer.text}`);
+    const { token } = await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1');
+    const caller = new SiteCaller(
+      `http://${encodeURIComponent(userId)}.browser.test`,
+      `${SESSION_COOKIE}=${token}`,
+    );
     // The same public surface as the server tests' client; its private fields differ.
     return caller as unknown as Client;
   };

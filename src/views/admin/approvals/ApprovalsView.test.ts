@@ -1,10 +1,8 @@
 import { http, HttpResponse } from 'msw';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { demoSite } from '@/mocks/demo-site';
-import { installDemoEventStream } from '@/mocks/live-events';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { server } from '@/mocks/node';
 import { buttonNamed, linksIn, mountConsole, settle } from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
 import { dialog, dialogButton, giveReason } from '../restorers/escrow-records-test-support';
 
 const PAYROLL = 'iso9660:PAYROLL:2026-11-01-00-00-00-00';
@@ -23,36 +21,37 @@ const rows = (): string[] =>
 const approvalsLink = (): string =>
   linksIn('Administration').find((name) => name.startsWith('Approvals')) ?? '';
 
-function seed(): void {
-  demoSite.escrow.add({
-    volumeId: DATA,
-    owner: 'operator',
-    restorers: ['operator', 'restorer'],
-    policy: { kind: 'reusable', approvalRequired: true, expiresAt: null },
+let site: TestSite;
+
+/**
+ * Through the site's own rules: DATA needs approval and restorer asks for its
+ * key; PAYROLL was one-time, restorer2 used it, and admin asks to re-arm it.
+ */
+async function seed(): Promise<void> {
+  await site.backUp('operator', DATA, {
+    restorers: ['restorer'],
+    policy: { kind: 'reusable', approvalRequired: true },
   });
-  demoSite.escrow.add({
-    volumeId: PAYROLL,
-    owner: 'operator',
-    restorers: ['operator', 'restorer2'],
-    policy: { kind: 'one-time', approvalRequired: false, expiresAt: null },
-    state: 'burned',
+  await site.backUp('operator', PAYROLL, {
+    restorers: ['restorer2'],
+    policy: { kind: 'one-time' },
   });
-  demoSite.escrow.addPendingRelease({
-    requestId: 'release-request-0000000000000001',
-    volumeId: DATA,
-    requestedBy: 'restorer',
-    requestedAt: '2026-11-21T08:00:00.000Z',
-    generation: 1,
-    reason: null,
+  expect((await site.askForKey('restorer2', PAYROLL)).json).toMatchObject({ state: 'released' });
+  expect((await site.askForKey('restorer', DATA)).json).toMatchObject({
+    state: 'pending_approval',
   });
-  demoSite.escrow.requestRearm('admin', PAYROLL, 'yearly restore test');
+  await site.site.records.requestRearm(await site.caller('admin'), PAYROLL, 'yearly restore test');
 }
 
+const recordOf = async (volumeId: string) => site.site.records.detail(volumeId);
+
 describe('approvals page (BK-5, ES-2)', () => {
-  afterEach(() => setEventSourceFactory(undefined));
+  beforeEach(async () => {
+    site = await testSite();
+  });
 
   it('lists pending key releases and re-arms; the nav link "Approvals" counts them', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/approvals', { signedInAs: 'admin2' });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     expect(rows()[0]).toContain('Key release');
@@ -73,7 +72,7 @@ describe('approvals page (BK-5, ES-2)', () => {
   });
 
   it('shows the table busy while the site answers', async () => {
-    seed();
+    await seed();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     server.use(
@@ -90,7 +89,7 @@ describe('approvals page (BK-5, ES-2)', () => {
   });
 
   it('says what failed and loads again on "Try again"', async () => {
-    seed();
+    await seed();
     let failing = true;
     server.use(
       http.get('*/api/admin/approvals', () =>
@@ -110,7 +109,7 @@ describe('approvals page (BK-5, ES-2)', () => {
   });
 
   it('approves a key release with a reason; the record’s history shows who decided', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/approvals', { signedInAs: 'admin2' });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     buttonNamed(`Approve: Key release of ${DATA} for restorer`).click();
@@ -120,13 +119,13 @@ describe('approvals page (BK-5, ES-2)', () => {
     await vi.waitFor(() => expect(rows()).toHaveLength(1));
     expect(text()).toContain(`Approved: the request of restorer for ${DATA}.`);
     expect(approvalsLink()).toBe('Approvals 1');
-    expect(demoSite.escrow.detail(DATA).releases).toMatchObject([
+    expect((await recordOf(DATA)).releases).toMatchObject([
       { userId: 'restorer', state: 'released', decidedBy: 'admin2' },
     ]);
   });
 
   it('denies a re-arm; the record stays burned', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/approvals', { signedInAs: 'admin2' });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     buttonNamed(`Deny: Re-arm of ${PAYROLL} for admin`).click();
@@ -134,11 +133,11 @@ describe('approvals page (BK-5, ES-2)', () => {
     await giveReason('no restore test this year');
     dialogButton('Deny').click();
     await vi.waitFor(() => expect(rows()).toHaveLength(1));
-    expect(demoSite.escrow.record(PAYROLL)?.state).toBe('burned');
+    expect((await recordOf(PAYROLL)).record.state).toBe('burned');
   });
 
   it('refuses a decision on one’s own request with the site’s message, and without a reason', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/approvals', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     expect(rows()[1]).toContain('yours');
@@ -155,25 +154,25 @@ describe('approvals page (BK-5, ES-2)', () => {
         'Nobody approves their own request: another administrator must decide.',
       ),
     );
-    expect(demoSite.escrow.record(PAYROLL)?.state).toBe('burned');
-    expect(demoSite.escrow.approvals()).toHaveLength(2);
+    expect((await recordOf(PAYROLL)).record.state).toBe('burned');
+    expect(await site.site.records.approvals()).toHaveLength(2);
   });
 
   it('shows a new request without reload and counts it on the nav link', async () => {
-    const feed = installDemoEventStream();
+    site.liveEvents();
     await mountConsole('/admin/approvals', { signedInAs: 'admin2' });
     await vi.waitFor(() => expect(table().textContent).toContain('Nothing waits for a decision'));
-    await vi.waitFor(() => expect(feed.sources.size).toBeGreaterThan(0));
-    // The stream has said hello (which reads the list again) before anything new happens.
-    await vi.waitFor(() => expect([...feed.sources].every((s) => s.readyState === 1)).toBe(true));
+    // The stream is open at the site and has said hello (which reads the list
+    // again) before anything new happens.
+    await vi.waitFor(() => expect(site.site.events.size).toBeGreaterThan(0));
     await settle();
-    seed();
+    await seed();
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     expect(approvalsLink()).toBe('Approvals 2');
   });
 
   it('counts pending requests on the nav link from any admin screen, in Japanese too', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/restorers', { signedInAs: 'admin', locale: 'ja' });
     await vi.waitFor(() =>
       expect(linksIn('管理メニュー').find((name) => name.startsWith('承認'))).toBe('承認 2'),

@@ -7,7 +7,14 @@ import { CHUNK_SIZE } from '../../src/core/crypto/constants';
 import { sealChunk } from '../../src/core/crypto/chunk';
 import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
 import { encodeTransfer } from '../../src/core/transfer/frame';
-import { backUp, enc, newOperator, randomImage, restore } from './support/backup-client';
+import {
+  backUp,
+  enc,
+  newOperator,
+  randomImage,
+  requestRelease,
+  restore,
+} from './support/backup-client';
 import { startSiteProcess } from './support/site-process';
 import { Client, ManualClock, startTestSite } from './support/test-site';
 
@@ -82,6 +89,38 @@ describe('crashes and leftovers (SPEC §4 reliability, BK-8)', () => {
       ),
     ).toBe(0);
     await site.kill('SIGTERM');
+  });
+
+  it('stores a key release and its audit entry in one commit: when the release row cannot be written, neither is', async () => {
+    const site = await startTestSite();
+    try {
+      const client = new Client(site.site.url);
+      await client.signIn('operator');
+      await backUp(await newOperator(client), site.site.info, 'ext4:one-commit', randomImage(100), {
+        restorers: ['restorer'],
+      });
+      const restorer = new Client(site.site.url);
+      await restorer.signIn('restorer');
+      // The second write of the release fails, as a crash between the two would cut it short.
+      site.site.database.sqlite.exec(
+        "CREATE TRIGGER fail_release BEFORE INSERT ON releases BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+      );
+      const refused = await requestRelease(restorer, 'ext4:one-commit', 1);
+      expect(refused.answer.status).toBe(503);
+      expect(refused.answer.json).toMatchObject({ code: 'audit_unavailable' });
+      expect(await site.site.audit.all({ event: 'key_released' })).toEqual([]);
+      expect(await site.site.escrow.store.findRelease(refused.requestId)).toBeUndefined();
+
+      site.site.database.sqlite.exec('DROP TRIGGER fail_release');
+      const released = await requestRelease(restorer, 'ext4:one-commit', 1);
+      expect(released.answer.status).toBe(200);
+      expect(
+        (await site.site.audit.all({ event: 'key_released' })).map((e) => e.details.requestId),
+      ).toEqual([released.requestId]);
+      expect(await site.site.audit.verify()).toMatchObject({ intact: true });
+    } finally {
+      await site.stop();
+    }
   });
 
   it('collects the chunks of a claim that never commits once its time-to-live has passed', async () => {

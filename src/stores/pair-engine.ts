@@ -211,7 +211,12 @@ export class PairEngine implements PairLink {
       seen.add(summary.pairId);
       const known = this.#pairs.get(summary.pairId);
       if (known) known.summary = summary;
-      else this.#pairs.set(summary.pairId, fresh(summary));
+      else {
+        const memory = fresh(summary);
+        this.#pairs.set(summary.pairId, memory);
+        // RC-5: a backup that started before this console heard of the suspension stops too.
+        if (memory.suspended) void this.#streams.get(summary.volumeId)?.suspend({ drain: false });
+      }
     }
     for (const pairId of [...this.#pairs.keys()]) if (!seen.has(pairId)) this.#pairs.delete(pairId);
     for (const memory of this.#pairs.values()) {

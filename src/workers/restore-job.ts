@@ -54,6 +54,11 @@ export function prepareWorkerJob(): PreparedRestoreJob {
   ready.catch(() => undefined);
   worker.onmessage = (event: MessageEvent<RestoreJobReply>) => {
     if (event.data.type === 'ready') loaded();
+    if (event.data.type === 'failed') {
+      // Its decryption workers could not be started.
+      worker.terminate();
+      fail(new RestoreJobError(event.data.error));
+    }
   };
   worker.onerror = (event) => {
     event.preventDefault();

@@ -1,10 +1,12 @@
 /**
- * The restore of one generation's image (RS-4..RS-6), strictly in image
- * order: blobs are read a few positions ahead (bounded, so memory stays flat
- * whatever the image size), each is checked and decrypted by the
- * RestoreVerifier (order, index, AEAD, chunk ID), its plaintext is written to
- * the output and flushed, and only then is the progress saved, so a resume
- * never trusts bytes that were not verified and written. The whole image is
+ * The restore of one generation's image (RS-4..RS-6). Chunks are read and
+ * opened — checked against the signed index, AEAD-decrypted, chunk ID
+ * recomputed — in parallel by the decryption pool, a fixed number in flight
+ * (so memory stays flat whatever the image size), and reassembled strictly
+ * in image order: the RestoreVerifier accepts each plaintext in order
+ * (position, length, incremental image SHA-256), it is written to the output
+ * and flushed, and only then is the progress saved, so a resume never
+ * trusts bytes that were not verified and written. The whole image is
  * checked against its sealed size and SHA-256 at the end.
  */
 
@@ -14,10 +16,20 @@ import {
   type RestoreProgress,
   type RestoreVerifier,
 } from '@/core/crypto';
+import { ChunkBudget } from './chunk-budget';
+import type { DecryptPool } from './restore-decrypt-pool';
+import { reassembleInOrder } from './restore-reassembly';
 import { readChunk, type ChunkRead, type ChunkSource, type CopyName } from './restore-sources';
 
-/** Chunks read ahead of the one being written: 4 × 4 MiB in flight at most. */
-export const RESTORE_PREFETCH = 4;
+/**
+ * Chunks a restore holds at once, from the start of a chunk's read until its
+ * plaintext is written and wiped: each decryption worker has one being
+ * opened and one read ahead for it, plus two on their way (read, or waiting
+ * for their turn) — with 4 MiB chunks, 4 × 4 MiB for one worker.
+ */
+export function restoreChunksInFlight(workers: number): number {
+  return Math.max(1, workers) * 2 + 2;
+}
 
 /** Where the restored image goes: a file of the origin private file system, or a test's memory. */
 export interface ImageSink {
@@ -44,33 +56,31 @@ export interface PipelineInput {
   readonly verifier: RestoreVerifier;
   readonly index: ManifestIndex;
   readonly sources: readonly ChunkSource[];
+  /** Opens chunks; already given this restore's keys. */
+  readonly pool: DecryptPool;
   readonly sink: ImageSink;
   readonly saveProgress: (progress: RestoreProgress) => Promise<void>;
   readonly onProgress: (progress: PipelineProgress) => void;
   readonly signal: AbortSignal;
-  readonly prefetch?: number;
+  /** Chunks in flight at most; restoreChunksInFlight(pool.size) unless given. */
+  readonly inFlight?: number;
+  /** Counts the chunks in flight (tests read its peak). */
+  readonly budget?: ChunkBudget;
+}
+
+interface OpenedChunk {
+  readonly read: ChunkRead;
+  readonly plaintext: Uint8Array<ArrayBuffer>;
 }
 
 /** Runs the restore to its end; returns the verified image SHA-256 (hex). */
 export async function runRestorePipeline(input: PipelineInput): Promise<string> {
-  const { verifier, index, sources, sink } = input;
+  const { verifier, index, sources, sink, pool } = input;
   const count = verifier.chunkCount;
-  const prefetch = Math.max(1, input.prefetch ?? RESTORE_PREFETCH);
-  // Reads in flight stop with the restore, whichever way it ends.
-  const reads = new AbortController();
-  const stop = (): void => reads.abort(input.signal.reason);
-  input.signal.addEventListener('abort', stop, { once: true });
-  const pending = new Map<number, Promise<ChunkRead>>();
+  const budget =
+    input.budget ?? new ChunkBudget(input.inFlight ?? restoreChunksInFlight(pool.size));
   const counts: Record<CopyName, number> = { local: 0, site: 0 };
   const damagedLocal: number[] = [];
-
-  const schedule = (position: number): void => {
-    if (position >= count || pending.has(position)) return;
-    const read = readChunk(sources, index, position, reads.signal);
-    // A read that fails is reported when its turn comes, not as an unhandled rejection.
-    read.catch(() => undefined);
-    pending.set(position, read);
-  };
 
   let offset = verifier.saveProgress().bytesWritten;
   const report = (): void =>
@@ -83,33 +93,42 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
       damagedLocal: [...damagedLocal],
     });
 
-  try {
-    await sink.truncate(offset);
-    report();
-    for (let position = verifier.nextPosition; position < count; position++) {
-      input.signal.throwIfAborted();
-      for (let ahead = position; ahead < position + prefetch; ahead++) schedule(ahead);
-      const read = await pending.get(position)!;
-      pending.delete(position);
-      const entry = index.chunks[position]!;
-      const plaintext = await verifier.openChunk(position, entry.chunkId, read.blob);
-      try {
-        await sink.write(plaintext, offset);
-      } finally {
-        wipe(plaintext);
-      }
-      offset += entry.length;
-      await sink.flush();
-      await input.saveProgress(verifier.saveProgress());
-      if (read.from) counts[read.from] += 1;
-      if (read.passedOver.some((p) => p.copy === 'local' && p.damaged)) damagedLocal.push(position);
-      report();
+  const open = async (position: number, signal: AbortSignal): Promise<OpenedChunk> => {
+    const entry = index.chunks[position]!;
+    const read = await readChunk(sources, index, position, signal);
+    signal.throwIfAborted();
+    const plaintext = await pool.open({ position, entry, chunkId: entry.chunkId }, read.blob);
+    return { read, plaintext };
+  };
+
+  const write = async (position: number, { read, plaintext }: OpenedChunk): Promise<void> => {
+    const entry = index.chunks[position]!;
+    try {
+      verifier.acceptChunk(position, entry.chunkId, plaintext);
+      await sink.write(plaintext, offset);
+    } finally {
+      wipe(plaintext);
     }
-    const sha256 = verifier.finish();
-    await sink.close();
-    return sha256;
-  } finally {
-    input.signal.removeEventListener('abort', stop);
-    reads.abort();
-  }
+    offset += entry.length;
+    await sink.flush();
+    await input.saveProgress(verifier.saveProgress());
+    if (read.from) counts[read.from] += 1;
+    if (read.passedOver.some((p) => p.copy === 'local' && p.damaged)) damagedLocal.push(position);
+    report();
+  };
+
+  await sink.truncate(offset);
+  report();
+  await reassembleInOrder({
+    from: verifier.nextPosition,
+    to: count,
+    budget,
+    work: open,
+    consume: write,
+    discard: ({ plaintext }) => wipe(plaintext),
+    signal: input.signal,
+  });
+  const sha256 = verifier.finish();
+  await sink.close();
+  return sha256;
 }

@@ -1,13 +1,15 @@
 /**
  * One restore job, as the worker (or, in tests, the page itself) runs it:
- * the verifier from a fresh start or from saved progress, the chunk sources
- * chosen (RS-4), the output, and the pipeline. A tampered chunk or image
+ * the verifier from a fresh start or from saved progress, the decryption
+ * pool given the keys, the chunk sources chosen (RS-4), the output, and the
+ * pipeline. The pool's workers stop with the job, whichever way it ends. A tampered chunk or image
  * discards the partial output at once (RS-5); any other failure keeps it so
  * the restore can resume from what was verified (RS-6, RS-8).
  */
 
 import { RestoreVerifier, TamperedChunkError, TamperedImageError } from '@/core/crypto';
 import { saveRestoreProgress } from '@/storage/restore-progress';
+import { InProcessDecryptPool, type DecryptPool } from './restore-decrypt-pool';
 import { runRestorePipeline, type ImageSink, type PipelineProgress } from './restore-pipeline';
 import { describeFailure, type RestoreJobFailure, type RestoreJobStart } from './restore-protocol';
 import { sourcesFor, type ChunkSource } from './restore-sources';
@@ -17,6 +19,8 @@ export interface RestoreTaskDeps {
   readonly local: ChunkSource;
   readonly site: ChunkSource;
   readonly saveProgress?: typeof saveRestoreProgress;
+  /** Opens chunks; this thread's in-process pool unless given (the worker gives its workers). */
+  readonly pool?: DecryptPool;
 }
 
 export type RestoreTaskOutcome =
@@ -35,6 +39,7 @@ export function startRestoreTask(
   onProgress: (progress: PipelineProgress) => void,
 ): RunningTask {
   const controller = new AbortController();
+  const pool = deps.pool ?? new InProcessDecryptPool();
   let discardOnStop = false;
   let sink: ImageSink | undefined;
 
@@ -43,12 +48,14 @@ export function startRestoreTask(
       const verifier = start.progress
         ? await RestoreVerifier.resume(start.index, start.secret, start.keys, start.progress)
         : await RestoreVerifier.create(start.index, start.secret, start.keys);
+      await pool.init(start.keys);
       sink = await deps.openSink(start.restoreId);
       const save = deps.saveProgress ?? saveRestoreProgress;
       const sha256 = await runRestorePipeline({
         verifier,
         index: start.index,
         sources: sourcesFor(start.source, deps.local, deps.site),
+        pool,
         sink,
         saveProgress: (progress) => save(start.restoreId, progress),
         onProgress,
@@ -66,6 +73,8 @@ export function startRestoreTask(
         };
       }
       return { type: 'failed', error: describeFailure(error) };
+    } finally {
+      pool.close();
     }
   };
 
@@ -74,6 +83,8 @@ export function startRestoreTask(
     cancel(discard) {
       discardOnStop = discard;
       controller.abort(new DOMException('The restore was stopped.', 'AbortError'));
+      // Chunks being decrypted stop at once, not when their turn comes.
+      pool.close();
     },
   };
 }

@@ -76,8 +76,8 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
     // Fill the cache by hand, as a release in flight would, to see each change drop it.
     const fill = async () => {
       const { releases } = site.site;
-      const [{ epoch, envelope }] = await site.site.escrow.store.envelopesOf(VOLUME);
-      releases.openedKeys.set(VOLUME, epoch!, envelope!, {
+      const { epoch, envelope } = (await site.site.escrow.store.envelopesOf(VOLUME))[0]!;
+      releases.openedKeys.set(VOLUME, epoch, envelope, {
         volumeId: VOLUME,
         chunkIdKey: {} as CryptoKey,
         dataKeys: new Map(),

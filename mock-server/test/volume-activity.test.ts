@@ -186,8 +186,14 @@ describe('restores and refusals of an owner’s volume', () => {
     const badLimit = await operator.client.request('GET', `${path}?limit=0`);
     expect(badLimit.status).toBe(400);
     expect(badLimit.json).toMatchObject({ code: 'invalid_request' });
-    const badCursor = await operator.client.request('GET', `${path}?before=yesterday`);
-    expect(badCursor.status).toBe(400);
+    for (const cursor of [
+      'yesterday',
+      '2026-01-01T00:00:00.000Z~a~abc',
+      '2026-01-01T00:00:00Z~x~1',
+    ]) {
+      const badCursor = await operator.client.request('GET', `${path}?before=${enc(cursor)}`);
+      expect(badCursor.status, cursor).toBe(400);
+    }
     const unknown = await operator.client.request(
       'GET',
       `/api/volumes/${enc('ext4:00000000-0000-4000-8000-00000000dead')}/activity`,

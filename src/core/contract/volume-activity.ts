@@ -70,7 +70,7 @@ export const activityCursorSchema = z
   .string()
   .max(300)
   .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z~[ar]~[^~]{1,200}$/,
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z~(r~[A-Za-z0-9_-]{1,128}|a~\d{1,15})$/,
     'a cursor from an earlier page',
   );
 

@@ -42,7 +42,7 @@ const pageUrl = (path: string): string => new URL(path, window.location.href).to
 class SiteCaller {
   constructor(
     private readonly baseUrl: string,
-    private readonly cookie: string,
+    private readonly cookie: () => Promise<string>,
   ) {}
 
   async request(
@@ -59,7 +59,7 @@ class SiteCaller {
       body = typeof options.raw === 'string' ? options.raw : new Uint8Array(options.raw);
     }
     if (method !== 'GET' && method !== 'HEAD') headers[CSRF_HEADER] ??= CSRF_HEADER_VALUE;
-    headers.cookie = this.cookie;
+    headers.cookie = await this.cookie();
     const response = await fetch(new URL(urlPath, this.baseUrl), { method, headers, body });
     const raw = Buffer.from(await response.arrayBuffer());
     const text = raw.toString('utf8');
@@ -209,14 +209,22 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     }
     return found;
   };
-  const openBrowser = async (userId: string): Promise<Client> => {
-    const { token } = await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1');
-    const caller = new SiteCaller(
-      `http://${encodeURIComponent(userId)}.browser.test`,
-      `${SESSION_COOKIE}=${token}`,
-    );
+  const openBrowser = (userId: string): Promise<Client> => {
+    let token = '';
+    // Signs in again when the session has ended (the test may move the site's clock).
+    const cookie = async (): Promise<string> => {
+      const valid = await site.identity.authenticate(token).then(
+        () => true,
+        () => false,
+      );
+      if (!valid) {
+        token = (await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1')).token;
+      }
+      return `${SESSION_COOKIE}=${token}`;
+    };
+    const caller = new SiteCaller(`http://${encodeURIComponent(userId)}.browser.test`, cookie);
     // The same public surface as the server tests' client; its private fields differ.
-    return caller as unknown as Client;
+    return Promise.resolve(caller as unknown as Client);
   };
   return {
     ...browserSite,

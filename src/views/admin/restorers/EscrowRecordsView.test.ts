@@ -1,9 +1,10 @@
 import { http, HttpResponse } from 'msw';
-import { describe, expect, it, vi } from 'vitest';
-import { demoSite } from '@/mocks/demo-site';
-import { demoGeneration } from '@/mocks/escrow-fixtures';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ReleasePolicy } from '@/core/contract';
 import { server } from '@/mocks/node';
 import { buttonNamed, controlLabelled, mountConsole, settle, type } from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
+import { randomImage } from '../../../../mock-server/test/support/backup-client';
 import {
   chooseFile,
   controlNames,
@@ -41,46 +42,40 @@ const detail = (volumeId: string): HTMLElement => {
   return found;
 };
 
-function seed(): void {
-  demoSite.escrow.add(
-    {
-      volumeId: PAYROLL,
-      owner: 'operator',
-      restorers: ['operator', 'restorer'],
-      policy: { kind: 'one-time', approvalRequired: false, expiresAt: null },
-      state: 'burned',
-      updatedAt: '2026-11-20T10:00:00.000Z',
-    },
-    {
-      generations: [demoGeneration(PAYROLL, 1, { counter: '41' })],
-      releases: [
-        {
-          requestId: 'req-0000000000000001',
-          userId: 'restorer',
-          generation: 1,
-          state: 'released',
-          createdAt: '2026-11-20T11:00:00.000Z',
-          decidedBy: null,
-          reason: null,
-        },
-      ],
-    },
-  );
-  demoSite.escrow.add({
-    volumeId: DATA,
-    owner: 'operator2',
-    restorers: ['operator2'],
-    policy: { kind: 'reusable', approvalRequired: true, expiresAt: null },
-    updatedAt: '2026-11-21T09:00:00.000Z',
+let site: TestSite;
+/** The receipt counter of PAYROLL's first generation, as the site signed it. */
+let payrollCounter = '';
+
+/**
+ * Three records made by the site's own rules: BACKUPS backed up on the 19th
+ * and revoked, PAYROLL (one-time, 3 MiB) backed up on the 20th and used once
+ * by restorer, DATA (approval required) backed up by operator2 on the 21st.
+ */
+async function seed(): Promise<void> {
+  site.setTime('2026-11-19T08:00:00.000Z');
+  await site.backUp('operator', BACKUPS, { restorers: ['restorer2'] });
+  await site.site.records.revoke(await site.caller('admin2'), BACKUPS, 'medium lost');
+  site.setTime('2026-11-20T10:00:00.000Z');
+  const payroll = await site.backUp('operator', PAYROLL, {
+    restorers: ['restorer'],
+    policy: { kind: 'one-time' },
+    image: randomImage(3 * 1024 * 1024),
   });
-  demoSite.escrow.add({
-    volumeId: BACKUPS,
-    owner: 'operator',
-    restorers: ['operator', 'restorer2'],
-    state: 'revoked',
-    updatedAt: '2026-11-19T08:00:00.000Z',
-  });
+  payrollCounter = payroll.receipt.statement.counter;
+  expect((await site.askForKey('restorer', PAYROLL)).json).toMatchObject({ state: 'released' });
+  site.setTime('2026-11-21T09:00:00.000Z');
+  await site.backUp('operator2', DATA, { policy: { kind: 'reusable', approvalRequired: true } });
+  site.setTime(undefined);
 }
+
+/** The site's own escrow record of the volume. */
+const recordOf = async (volumeId: string) => (await site.site.records.detail(volumeId)).record;
+
+const REUSABLE: ReleasePolicy = { kind: 'reusable', approvalRequired: false, expiresAt: null };
+
+beforeEach(async () => {
+  site = await testSite();
+});
 
 /** Records the query of every page the screen asks the site for. */
 function recordQueries(): URLSearchParams[] {
@@ -115,7 +110,7 @@ function detailButton(volumeId: string, name: string): HTMLButtonElement {
 
 describe('restorer DB page (ES-1)', () => {
   it('lists records newest first in the table "Restorer DB" with a searchbox "Search"', async () => {
-    seed();
+    await seed();
     await openRecords();
     expect(rows()).toEqual([DATA, PAYROLL, BACKUPS]);
     expect(search().type).toBe('search');
@@ -131,7 +126,7 @@ describe('restorer DB page (ES-1)', () => {
   });
 
   it('shows the table busy while the site answers', async () => {
-    seed();
+    await seed();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     server.use(
@@ -151,7 +146,7 @@ describe('restorer DB page (ES-1)', () => {
     await openRecords();
     expect(table().textContent).toContain('No escrow records yet');
     expect(table().textContent).toContain('An escrow record is created when an operator backs up');
-    seed();
+    await seed();
     await type(search(), 'nothing-like-this');
     await vi.waitFor(() =>
       expect(table().textContent).toContain('No escrow record matches this search'),
@@ -159,7 +154,7 @@ describe('restorer DB page (ES-1)', () => {
   });
 
   it('says what failed and loads again on "Try again"', async () => {
-    seed();
+    await seed();
     let calls = 0;
     server.use(
       http.get('*/api/admin/records', () => {
@@ -180,14 +175,20 @@ describe('restorer DB page (ES-1)', () => {
   });
 
   it('asks the site once per pause in typing, and sends filters, sort and page', async () => {
-    seed();
+    await seed();
+    // Thirty more, registered by hand at the start of the year (ES-3).
+    site.setTime('2026-01-01T00:00:00.000Z');
+    const admin = await site.caller('admin2');
     for (let i = 0; i < 30; i++) {
-      demoSite.escrow.add({
+      await site.site.records.registerManually(admin, {
         volumeId: `seed:${String(i).padStart(8, '0')}-ISO`,
         owner: 'operator',
-        updatedAt: '2026-01-01T00:00:00.000Z',
+        restorers: [],
+        policy: REUSABLE,
+        reason: 'seeding',
       });
     }
+    site.setTime(undefined);
     const queries = recordQueries();
     await openRecords();
     expect(queries.at(-1)?.toString()).toBe('sort=updatedAt&order=desc&page=1&pageSize=25');
@@ -215,10 +216,10 @@ describe('restorer DB page (ES-1)', () => {
     policy.value = '';
     policy.dispatchEvent(new Event('change'));
     await type(controlLabelled('Owner') as HTMLInputElement, 'operator2');
-    await vi.waitFor(() => expect(rows()).toEqual([DATA]));
+    await vi.waitFor(() => expect(rows()).toEqual([DATA]), { timeout: 5_000 });
     expect(queries.at(-1)?.get('owner')).toBe('operator2');
     await type(controlLabelled('Owner') as HTMLInputElement, '');
-    await vi.waitFor(() => expect(text()).toContain('33 records'));
+    await vi.waitFor(() => expect(text()).toContain('33 records'), { timeout: 5_000 });
 
     const volumeHeader = [...table().querySelectorAll('thead th')].find((th) =>
       th.textContent?.includes('Volume'),
@@ -232,10 +233,10 @@ describe('restorer DB page (ES-1)', () => {
     await vi.waitFor(() => expect(queries.at(-1)?.get('page')).toBe('2'));
     expect(queries.at(-1)?.get('sort')).toBe('volumeId');
     await vi.waitFor(() => expect(rows()).toHaveLength(8));
-  }, 30_000);
+  }, 60_000);
 
   it('opens filtered on the volume named by ?q= (the alerts screen links volumes so)', async () => {
-    seed();
+    await seed();
     const queries = recordQueries();
     await openRecords(`/admin/restorers?q=${encodeURIComponent(DATA)}`);
     expect(rows()).toEqual([DATA]);
@@ -244,12 +245,12 @@ describe('restorer DB page (ES-1)', () => {
   });
 
   it('shows a record in detail: people, policy, generations with receipts, release history', async () => {
-    seed();
+    await seed();
     await openRecords();
     const opened = await openDetail(PAYROLL);
     expect(opened.textContent).toContain('restorer');
     expect(opened.textContent).toContain('(owner)');
-    expect(opened.textContent).toContain('No. 41');
+    expect(opened.textContent).toContain(`No. ${payrollCounter}`);
     expect(opened.textContent).toContain('3 MB');
     expect(opened.querySelector('table[aria-label="Generations of ' + PAYROLL + '"]')).toBeTruthy();
     const releases = opened.querySelector(`table[aria-label="Key releases of ${PAYROLL}"]`)!;
@@ -261,7 +262,7 @@ describe('restorer DB page (ES-1)', () => {
 
 describe('restorer DB changes (ES-2), each with a reason', () => {
   it('adds a person who may get the keys; the site records who and why', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Change who may get the keys').click();
@@ -275,8 +276,8 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     dialogButton('Save').click();
     await vi.waitFor(() => expect(rowText(DATA)).toContain('operator2, restorer2'));
     expect(text()).toContain(`Saved: the people who may get the keys of ${DATA} were changed.`);
-    expect(demoSite.escrow.record(DATA)?.restorers).toEqual(['operator2', 'restorer2']);
-    expect(demoSite.audit.entries.at(-1)).toMatchObject({
+    expect((await recordOf(DATA)).restorers).toEqual(['operator2', 'restorer2']);
+    expect((await site.auditEntries()).at(-1)).toMatchObject({
       event: 'restorers_changed',
       actor: 'admin',
       details: { add: ['restorer2'], reason: 'ticket 42: second restorer' },
@@ -284,7 +285,7 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
   });
 
   it('refuses to withdraw the owner with the site’s message, and changes nothing', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Change who may get the keys').click();
@@ -298,11 +299,12 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
         'The owner of a volume is always one of its restorers and cannot be removed.',
       ),
     );
-    expect(demoSite.escrow.record(PAYROLL)?.restorers).toEqual(['operator', 'restorer']);
+    expect((await recordOf(PAYROLL)).restorers).toEqual(['operator', 'restorer']);
   });
 
   it('sends nothing without a reason', async () => {
-    seed();
+    await seed();
+    const logged = (await site.auditEntries()).length;
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Revoke').click();
@@ -311,12 +313,13 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await vi.waitFor(() =>
       expect(dialog().textContent).toContain('Give a reason: it is kept in the audit log.'),
     );
-    expect(demoSite.escrow.record(PAYROLL)?.state).toBe('burned');
-    expect(demoSite.audit.entries).toEqual([]);
+    expect((await recordOf(PAYROLL)).state).toBe('burned');
+    // Only the admin's own sign-in was logged meanwhile.
+    expect((await site.auditEntries()).slice(logged).map((e) => e.event)).toEqual(['sign_in']);
   });
 
   it('revokes a record', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Revoke').click();
@@ -325,12 +328,12 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     dialogButton('Revoke').click();
     await vi.waitFor(() => expect(rowText(DATA)).toContain('Revoked'));
     expect(text()).toContain(`${DATA} is revoked.`);
-    expect(demoSite.escrow.record(DATA)?.state).toBe('revoked');
+    expect((await recordOf(DATA)).state).toBe('revoked');
     expect(detailButton(DATA, 'Revoke').disabled).toBe(true);
   });
 
   it('changes the expiry to the end of the chosen day (UTC), or removes it', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Change expiry').click();
@@ -338,14 +341,14 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await type(controlLabelled('Expiry date') as HTMLInputElement, '2027-03-31');
     await giveReason('project ends');
     dialogButton('Change expiry').click();
-    await vi.waitFor(() =>
-      expect(demoSite.escrow.record(DATA)?.policy.expiresAt).toBe('2027-03-31T23:59:59.999Z'),
+    await vi.waitFor(async () =>
+      expect((await recordOf(DATA)).policy.expiresAt).toBe('2027-03-31T23:59:59.999Z'),
     );
     await vi.waitFor(() => expect(rowText(DATA)).toContain('expires'));
   });
 
   it('transfers ownership, and explains a new owner who is not an operator', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Transfer ownership').click();
@@ -361,11 +364,11 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     expect(dialog().textContent).toContain('"restorer" is not an active backup operator.');
     await type(controlLabelled('New owner') as HTMLInputElement, 'operator');
     dialogButton('Transfer').click();
-    await vi.waitFor(() => expect(demoSite.escrow.record(DATA)?.owner).toBe('operator'));
+    await vi.waitFor(async () => expect((await recordOf(DATA)).owner).toBe('operator'));
   });
 
   it('re-arms a burned record only as a request for another administrator', async () => {
-    seed();
+    await seed();
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Re-arm').click();
@@ -377,8 +380,8 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
         `Re-arm of ${PAYROLL} requested: it waits for another administrator’s approval.`,
       ),
     );
-    expect(demoSite.escrow.record(PAYROLL)?.state).toBe('burned');
-    expect(demoSite.escrow.approvals()).toMatchObject([
+    expect((await recordOf(PAYROLL)).state).toBe('burned');
+    expect(await site.site.records.approvals()).toMatchObject([
       { kind: 'rearm', volumeId: PAYROLL, requestedBy: 'admin' },
     ]);
   });
@@ -426,9 +429,9 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
   });
 
   it('imports a registration file once; a foreign, altered or repeated file is refused with the site’s reason', async () => {
-    const siteId = demoSite.description.siteId;
-    const { file } = await registrationFile(siteId, DATA);
-    const foreign = (await registrationFile('another-site', DATA)).file;
+    const { siteId, escrowKey } = site.site.info;
+    const { file } = await registrationFile(siteId, DATA, escrowKey);
+    const foreign = (await registrationFile('another-site', DATA, escrowKey)).file;
     const altered = { ...file, restorers: ['operator', 'outsider'] };
     await openRecords();
     buttonNamed('Import registration file').click();
@@ -447,7 +450,7 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
     await chooseFile('Registration file (JSON)', jsonFile(altered));
     dialogButton('Import').click();
     await vi.waitFor(() => expect(dialog().textContent).toContain('does not verify'));
-    expect(demoSite.escrow.record(DATA)).toBeUndefined();
+    await expect(recordOf(DATA)).rejects.toThrow();
 
     await chooseFile('Registration file (JSON)', jsonFile(file));
     expect(dialog().textContent).toContain(`Volume ${DATA}, owner operator`);
@@ -472,7 +475,7 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
 
 describe('restorer DB in Japanese', () => {
   it('names the table and the count in Japanese', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/restorers', { signedInAs: 'admin', locale: 'ja' });
     await vi.waitFor(() =>
       expect(document.querySelector('table[aria-label="リストアラー DB"]')).toBeTruthy(),

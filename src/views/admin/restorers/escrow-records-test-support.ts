@@ -1,7 +1,7 @@
 import { flushPromises } from '@vue/test-utils';
 import { makeBackup } from '@/core/crypto/test-support/backup-fixture';
 import { createRegistrationFile, type RegistrationFile } from '@/core/crypto/registration';
-import { demoSite } from '@/mocks/demo-site';
+import type { SitePublicKey } from '@/core/contract';
 import { useSameRealmTextEncoder } from '@/stores/backup-test-support';
 import { type } from '@/test/mount-console';
 
@@ -44,10 +44,11 @@ export async function chooseFile(label: string, file: File): Promise<void> {
   }
 }
 
-/** A real offline registration file (BK-9) for the demo site or another site. */
+/** A real offline registration file (BK-9) for a site, sealed to its escrow key. */
 export async function registrationFile(
   siteId: string,
   volumeId: string,
+  escrowKey: SitePublicKey,
 ): Promise<{ file: RegistrationFile }> {
   // jose checks `instanceof Uint8Array` against jsdom's realm.
   useSameRealmTextEncoder();
@@ -59,7 +60,7 @@ export async function registrationFile(
     policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
     manifest: backup.manifest,
     keys: backup.keys,
-    siteEscrowPublicKey: (await demoSite.siteInfo()).escrowKey.jwk,
+    siteEscrowPublicKey: escrowKey.jwk,
     deviceKeyPair: backup.deviceKeyPair,
   });
   return { file };

@@ -278,6 +278,17 @@ describe('instructions (RC-3, RC-5)', () => {
     expect(stream.suspensions).toEqual([{ drain: false }]);
   });
 
+  it('holds a backup that attached before this console heard its pair is suspended', async () => {
+    api.pair = summary({ state: 'PSUS', cutSeq: 7 });
+    const stream = new FakeStream();
+    engine.attach(stream);
+    expect(stream.suspensions).toEqual([]);
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stream.suspensions).toEqual([{ drain: false }]);
+    expect(view()).toMatchObject({ state: 'PSUS', cutSeq: 7 });
+  });
+
   it('resume sends again and shows PAIR', async () => {
     const stream = new FakeStream();
     engine.start();

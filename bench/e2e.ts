@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { BenchSite, launchBrowser, type BenchBrowser } from './browser';
 import type { CdpPage } from './cdp';
 import { sha256File, type BenchImage } from './images';
+import { topSelfTime, type Profile } from './profile';
 import { CpuMeter, MemorySampler, residentBytes, threadCpuSeconds, threadTicks } from './proc';
 
 const GiB = 1024 ** 3;
@@ -146,6 +147,13 @@ async function backUp(
       (b) => b.textContent?.trim() === 'Back up' && !b.disabled,
     ),
   );
+  // CUSTODIAN_BENCH_PROFILE=1: a CPU profile of the console's main thread during the backup.
+  const profiling = process.env.CUSTODIAN_BENCH_PROFILE === '1';
+  if (profiling) {
+    await page.send('Profiler.enable');
+    await page.send('Profiler.setSamplingInterval', { interval: 500 });
+    await page.send('Profiler.start');
+  }
   const run = await timed(browser, site, image.size, async () => {
     await page.call(() => {
       [...document.querySelectorAll('button')]
@@ -165,6 +173,11 @@ async function backUp(
     );
     if (outcome !== 'complete') throw new Error(`the backup ${outcome}`);
   });
+  if (profiling) {
+    const { profile } = await page.send<{ profile: Profile }>('Profiler.stop');
+    console.info('    backup, main thread self time:');
+    for (const line of topSelfTime(profile, 25)) console.info(`      ${line}`);
+  }
   const status = await page.call(
     () => document.querySelector('[role="region"][aria-label="Backup status"]')?.textContent ?? '',
   );

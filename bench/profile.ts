@@ -12,13 +12,32 @@ import { openStagePage } from './stages';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/** The functions with the most self time in a CDP CPU profile, one line each. */
+export function topSelfTime(profile: Profile, count = 15): string[] {
+  const self = new Map<string, number>();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id)!.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${path.basename(f.url)}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(
+      ([key, us]) =>
+        `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)} %  ${key}`,
+    );
 }
 
 const stages = process.argv.slice(2);
@@ -43,21 +62,8 @@ async function main(): Promise<void> {
         `window.custodianBench.${stage}()`,
       );
       const { profile } = await page.send<{ profile: Profile }>('Profiler.stop');
-      const self = new Map<string, number>();
-      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-      profile.samples.forEach((id, i) => {
-        const node = byId.get(id)!;
-        const f = node.callFrame;
-        const key = `${f.functionName || '(anonymous)'} ${path.basename(f.url)}:${f.lineNumber + 1}`;
-        self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
-      });
-      const total = [...self.values()].reduce((a, b) => a + b, 0);
       log(`${stage}: ${timing.ms.toFixed(0)} ms for ${timing.bytes} bytes; main thread self time:`);
-      for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-        log(
-          `  ${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)} %  ${key}`,
-        );
-      }
+      for (const line of topSelfTime(profile)) log(`  ${line}`);
     }
     await page.close();
   } finally {
@@ -66,7 +72,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (process.argv[1] && /profile\.ts$/.test(process.argv[1])) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -25,6 +25,7 @@ import { encodeTransfer } from '@/core/transfer/frame';
 import { BackupDatabase, outboxOrderOfPosition, type GenerationRecord } from '@/storage/database';
 import { LocalCopy } from '@/storage/local-copy';
 import { ChunkBudget } from '@/workers/chunk-budget';
+import { createChunkHasher } from '@/workers/chunk-hasher';
 import { ChunkReader } from '@/workers/chunk-reader';
 import {
   UPLOAD_PARALLELISM,
@@ -114,27 +115,36 @@ async function read(): Promise<StageTiming> {
 }
 
 /**
- * SHA-256 of the whole image (hash-wasm on the page's thread, as the encoder
- * does) and the chunk ID of each chunk (HMAC-SHA-256, WebCrypto), with as
- * many chunk IDs in flight as the pipeline holds chunks.
+ * SHA-256 of the whole image (hash-wasm in the hashing worker, as the
+ * encoder does) and the chunk ID of each chunk (HMAC-SHA-256, WebCrypto),
+ * with as many chunks in flight as the pipeline holds.
  */
 async function hash(): Promise<StageTiming & { imageSha256: string }> {
   const { chunkIdKey } = await volumeKeys();
   const reader = new ChunkReader(imageFile(), CHUNK_SIZE);
   const limit = maxChunksInMemory(workers);
   const started = performance.now();
-  const image = await ImageHash.create();
+  const hasher = createChunkHasher((await ImageHash.create()).saveState());
   const inFlight: Promise<Uint8Array>[] = [];
   let bytes = 0;
-  for (let position = 0; position < reader.chunkCount; position++) {
-    const plaintext = new Uint8Array(await reader.read(position));
-    image.update(plaintext);
-    bytes += plaintext.length;
-    inFlight.push(computeChunkId(chunkIdKey, plaintext));
-    if (inFlight.length >= limit) await inFlight.shift();
+  let state: Uint8Array | undefined;
+  try {
+    for (let position = 0; position < reader.chunkCount; position++) {
+      const buffer = await reader.read(position);
+      bytes += buffer.byteLength;
+      inFlight.push(
+        hasher.update(buffer).then((hashed) => {
+          state = hashed.state;
+          return computeChunkId(chunkIdKey, new Uint8Array(hashed.buffer));
+        }),
+      );
+      if (inFlight.length >= limit) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+  } finally {
+    hasher.close();
   }
-  await Promise.all(inFlight);
-  const imageSha256 = image.digestHex();
+  const imageSha256 = (await ImageHash.restore(state ?? new Uint8Array(0))).digestHex();
   return { bytes, ms: performance.now() - started, chunks: reader.chunkCount, imageSha256 };
 }
 

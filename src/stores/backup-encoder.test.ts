@@ -4,6 +4,12 @@ import { generateChunkIdKey, generateDataKey, ImageHash, sha256Hex } from '@/cor
 import { BackupDatabase, type GenerationRecord } from '@/storage/database';
 import { LocalCopy } from '@/storage/local-copy';
 import { ChunkBudget } from '@/workers/chunk-budget';
+import {
+  ImageHashError,
+  InProcessChunkHasher,
+  type ChunkHasher,
+  type HashedChunk,
+} from '@/workers/chunk-hasher';
 import { ChunkLedger } from '@/workers/chunk-ledger';
 import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
 import { InProcessSealPool, type SealOutcome } from '@/workers/seal-pool';
@@ -154,5 +160,82 @@ describe('encoder back-pressure (BK-6)', () => {
     expect(generation?.nextPosition).toBe(10);
     expect(generation?.file.firstChunkId).toMatch(/^[0-9a-f]{64}$/);
     expect(generation?.file.lastChunkId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("hashes the image in the hasher, in runs of chunks, and the caller's hash goes on from there", async () => {
+    const { localCopy, bytes, record, pool, reader } = await setUp(12);
+    const hash = await ImageHash.create();
+    let hashed = 0;
+    const createHasher = (state: Uint8Array<ArrayBuffer>): ChunkHasher => {
+      const inner = new InProcessChunkHasher(state);
+      return {
+        update: (buffer: ArrayBuffer): Promise<HashedChunk> => {
+          hashed += 1;
+          return inner.update(buffer);
+        },
+        close: () => inner.close(),
+      };
+    };
+    const run = async (endPosition: number) => {
+      const current = (await localCopy.getGeneration(record.volumeId, 1))!;
+      await encodeImage({
+        record: current,
+        reader,
+        pool,
+        budget: new ChunkBudget(8),
+        localCopy,
+        hash,
+        ledger: new ChunkLedger(),
+        control: new RunControl(),
+        handOver: () => false,
+        onStored: () => undefined,
+        elapsedMs: () => 0,
+        endPosition,
+        createHasher,
+      });
+    };
+    // Two runs of chunks, as around a key rotation (RC-4).
+    await run(5);
+    expect(hashed).toBe(5);
+    expect(hash.bytesHashed).toBe(5 * CHUNK);
+    const stored = (await localCopy.getGeneration(record.volumeId, 1))!;
+    expect((await ImageHash.restore(new Uint8Array(stored.hashState!))).digestHex()).toBe(
+      await sha256Hex(bytes.subarray(0, 5 * CHUNK)),
+    );
+    await run(12);
+    expect(hashed).toBe(12);
+    expect(hash.digestHex()).toBe(await sha256Hex(bytes));
+  });
+
+  it("stops with the hasher's message when the image cannot be hashed, and stores nothing", async () => {
+    const { localCopy, record, pool, reader } = await setUp(6);
+    const budget = new ChunkBudget(4);
+    let calls = 0;
+    const error = await encodeImage({
+      record,
+      reader,
+      pool,
+      budget,
+      localCopy,
+      hash: await ImageHash.create(),
+      ledger: new ChunkLedger(),
+      control: new RunControl(),
+      handOver: () => false,
+      onStored: () => undefined,
+      elapsedMs: () => 0,
+      createHasher: () => ({
+        update: async () => {
+          calls += 1;
+          throw new ImageHashError('its worker stopped.');
+        },
+        close: () => undefined,
+      }),
+    }).catch((e: unknown) => e);
+    expect(calls).toBeGreaterThan(0);
+    expect(error).toBeInstanceOf(ImageHashError);
+    expect((error as Error).message).toBe(
+      "The image's SHA-256 could not be computed: its worker stopped.",
+    );
+    expect((await localCopy.getGeneration(record.volumeId, 1))?.nextPosition).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The local half of the pipeline (BK-6): read the image chunk by chunk,
- * hash it incrementally, have the crypto workers identify, encrypt and
+ * hash it incrementally (in a worker of its own), have the crypto workers identify, encrypt and
  * verify each chunk, then store the blobs, the index and the outbox in
  * order, in batched transactions. A chunk budget bounds what is in memory;
  * the saved hash state and position make a reload resume after the last
@@ -17,6 +17,7 @@ import {
 } from '@/storage/database';
 import type { LocalCopy } from '@/storage/local-copy';
 import type { ChunkBudget } from '@/workers/chunk-budget';
+import { createChunkHasher, type ChunkHasher } from '@/workers/chunk-hasher';
 import type { ChunkLedger } from '@/workers/chunk-ledger';
 import type { ChunkReader } from '@/workers/chunk-reader';
 import { WRITE_BATCH_CHUNKS } from '@/workers/constants';
@@ -48,12 +49,15 @@ export interface EncoderParams {
   readonly elapsedMs: () => number;
   /** Stop before this position (a key rotation, RC-4); the image's end if absent. */
   readonly endPosition?: number;
+  /** Hashes the chunks on from `hash`'s state (default: a worker where there are workers). */
+  readonly createHasher?: (state: Uint8Array<ArrayBuffer>) => ChunkHasher;
 }
 
 interface InFlight {
   readonly position: number;
   readonly length: number;
-  readonly hashState: Uint8Array<ArrayBuffer>;
+  /** The image hash state after this chunk; settles before `outcome` does. */
+  readonly hashState: Promise<Uint8Array<ArrayBuffer>>;
   readonly outcome: Promise<SealOutcome>;
   settled: boolean;
 }
@@ -62,6 +66,8 @@ interface InFlight {
 export async function encodeImage(params: EncoderParams): Promise<void> {
   const { record, reader, pool, budget, control } = params;
   const end = Math.min(params.endPosition ?? reader.chunkCount, reader.chunkCount);
+  const hasher = (params.createHasher ?? createChunkHasher)(params.hash.saveState());
+  let lastHashState: Uint8Array<ArrayBuffer> | undefined;
   const queue: InFlight[] = [];
   let failure: unknown;
   const stopReading = new AbortController();
@@ -92,15 +98,17 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
         budget.release();
         throw error;
       }
-      // Hash before the buffer is transferred to a worker (and detached here).
-      params.hash.update(new Uint8Array(buffer));
+      // Hashed in image order by the hasher, then on to a crypto worker.
+      const length = buffer.byteLength;
+      const hashed = hasher.update(buffer);
       const item: InFlight = {
         position,
-        length: buffer.byteLength,
-        hashState: params.hash.saveState(),
-        outcome: pool.seal(buffer),
+        length,
+        hashState: hashed.then((h) => h.state),
+        outcome: hashed.then((h) => pool.seal(h.buffer)),
         settled: false,
       };
+      item.hashState.catch(() => undefined);
       item.outcome.then(
         () => {
           item.settled = true;
@@ -183,6 +191,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
       });
       const last = batch[batch.length - 1]!;
       nextPosition = last.position + 1;
+      const hashState = await last.hashState;
       try {
         await params.localCopy.saveBatch({
           volumeId: record.volumeId,
@@ -193,7 +202,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
           progress: {
             nextPosition,
             bytesStored,
-            hashState: last.hashState,
+            hashState,
             file,
             elapsedMs: params.elapsedMs(),
           },
@@ -204,6 +213,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
         throw error;
       }
       budget.release(released);
+      lastHashState = hashState;
       // Hand the new entries over in order; the uploader keeps a few blobs.
       const blobs = new Map(handovers.map((h) => [h.chunkId, h]));
       for (const entry of outbox) {
@@ -221,8 +231,11 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
   // or when the runner stops the run.
   try {
     await runBoth();
+    // The caller's hash goes on from where the hasher stopped (the next run of chunks).
+    if (lastHashState) params.hash.load(lastHashState);
   } finally {
     control.signal.removeEventListener('abort', onStop);
+    hasher.close();
   }
 
   function runBoth(): Promise<void> {

@@ -26,6 +26,18 @@ describe('ImageHash (BK-7 resumable SHA-256)', () => {
     );
   });
 
+  it('loads a saved state in place of what it hashed so far', async () => {
+    const data = new Uint8Array(1000).map((_, i) => i & 0xff);
+    const ahead = await ImageHash.create();
+    ahead.update(data.subarray(0, 600));
+    const behind = await ImageHash.create();
+    behind.update(data.subarray(0, 10));
+    expect(behind.load(ahead.saveState()).bytesHashed).toBe(600);
+    behind.update(data.subarray(600));
+    expect(behind.digestHex()).toBe(await sha256Hex(data));
+    expect(() => behind.load(new Uint8Array(5))).toThrow(RangeError);
+  });
+
   it('refuses a state that is not its own', async () => {
     await expect(ImageHash.restore(new Uint8Array(3))).rejects.toThrow(RangeError);
     await expect(ImageHash.restore(new Uint8Array(20))).rejects.toThrow(RangeError);

@@ -34,16 +34,25 @@ export class ImageHash {
     if (state.length < 8) {
       throw new RangeError('A saved image hash state is at least 8 bytes.');
     }
+    const hash = new ImageHash(await createSHA256(), 0);
+    return hash.load(state);
+  }
+
+  /** Continues from a state made by saveState(), in place of the bytes hashed so far. */
+  load(state: Uint8Array): this {
+    if (state.length < 8) {
+      throw new RangeError('A saved image hash state is at least 8 bytes.');
+    }
     const bytes = Number(
       new DataView(state.buffer, state.byteOffset, state.byteLength).getBigUint64(0, false),
     );
-    const hasher = await createSHA256();
     try {
-      hasher.load(toArrayBufferBytes(state.subarray(8)));
+      this.#hasher.load(toArrayBufferBytes(state.subarray(8)));
     } catch (cause) {
       throw new RangeError('The saved image hash state is not a SHA-256 state.', { cause });
     }
-    return new ImageHash(hasher, bytes);
+    this.#bytes = bytes;
+    return this;
   }
 
   /** Bytes hashed so far. */

@@ -1,11 +1,10 @@
 import { http, HttpResponse } from 'msw';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { h } from 'vue';
-import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { demoSite } from '@/mocks/demo-site';
-import { installDemoEventStream } from '@/mocks/live-events';
+import type { HeartbeatRequest } from '@/core/contract';
 import { server } from '@/mocks/node';
 import { buttonNamed, mountConsole, settle } from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
 import { dialog, dialogButton, giveReason } from '../restorers/escrow-records-test-support';
 
 // jsdom has no canvas: the chart is replaced by a stand-in that shows its data.
@@ -20,12 +19,9 @@ vi.mock('./LagThroughputChart.vue', () => ({
   },
 }));
 
-const IN_STEP = { pairId: '11111111-1111-4111-8111-111111111111', volumeId: 'ext4:aaaa-in-step' };
-const BROKEN = {
-  pairId: '22222222-2222-4222-8222-222222222222',
-  volumeId: 'iso9660:PAYROLL:2026-11-01-00-00-00-00',
-};
-const COPYING = { pairId: '33333333-3333-4333-8333-333333333333', volumeId: 'vfat:NEW:0A0B-0C0D' };
+const IN_STEP = { volumeId: 'ext4:aaaa-in-step' };
+const BROKEN = { volumeId: 'iso9660:PAYROLL:2026-11-01-00-00-00-00' };
+const COPYING = { volumeId: 'vfat:NEW:0A0B-0C0D' };
 
 const text = (): string => document.body.textContent ?? '';
 const table = (): HTMLTableElement => {
@@ -52,50 +48,92 @@ function stateOf(volumeId: string): string {
   return [...parts].map((part) => part.textContent?.trim()).join(' ');
 }
 
-function seed(): void {
-  demoSite.pairs.add(
-    {
-      ...IN_STEP,
-      owner: 'operator',
-      epochPrimary: 2,
-      epochSecondary: 2,
-      nextRotationAt: '2026-11-21T12:00:00.000Z',
-      bytesPerSecond: 2 * 1024 * 1024,
-    },
-    {
-      epochs: [
-        { epoch: 0, at: '2026-11-20T08:00:00.000Z' },
-        { epoch: 1, at: '2026-11-20T20:00:00.000Z' },
-        { epoch: 2, at: '2026-11-21T08:00:00.000Z' },
-      ],
-      samples: [
-        { at: '2026-11-21T08:00:00.000Z', lagSeconds: 12, bytesPerSecond: 1_000_000 },
-        { at: '2026-11-21T08:01:00.000Z', lagSeconds: 3, bytesPerSecond: 2_000_000 },
-      ],
-    },
-  );
-  demoSite.pairs.add({
-    ...BROKEN,
-    owner: 'operator2',
-    state: 'PSUE',
-    unhealthyReason: 'site unreachable for 95 s',
-    lastError: 'transfer 5 was refused',
-    pendingChunks: 2,
-    pendingBytes: 8 * 1024 * 1024,
-    lagSeconds: 95,
-    seqSent: 7,
-  });
-  demoSite.pairs.add({
-    ...COPYING,
-    owner: 'operator',
-    state: 'COPY',
-    copyPercent: 40,
-    seqSent: 10,
-    seqAcknowledged: 6,
-    seqApplied: 4,
-    lastHeartbeatAt: null,
+let site: TestSite;
+/** The site's time while the page is open: all heartbeats and samples are from this morning. */
+const NOW = '2026-11-21T08:02:00.000Z';
+const at = (time: string): string => `2026-11-21T${time}.000Z`;
+
+/** The pair of a volume, as the site knows it. */
+async function pairOf(volumeId: string) {
+  const pair = (await site.site.pairs.list()).find((p) => p.volumeId === volumeId);
+  if (!pair) throw new Error(`no pair for ${volumeId}`);
+  return pair;
+}
+
+/** The volume's primary (its owner's browser) reports its view of the pair at `time`. */
+async function heartbeat(
+  owner: string,
+  volumeId: string,
+  time: string,
+  beat: Partial<HeartbeatRequest>,
+): Promise<void> {
+  site.setTime(time);
+  await site.site.pairs.heartbeat(await site.caller(owner), (await pairOf(volumeId)).pairId, {
+    state: 'PAIR',
+    reason: null,
+    seqSent: 0,
+    pending: 0,
+    pendingBytes: 0,
+    oldestPendingAt: null,
+    epoch: null,
+    nextRotationAt: null,
+    bytesPerSecond: null,
+    ...beat,
   });
 }
+
+/**
+ * Three pairs made by the site's own rules: IN_STEP backed up three times
+ * (key epochs 0, 1, 2) and reporting a short lag that is gone; BROKEN, whose
+ * primary (operator2) cannot reach the site; COPYING, claimed and copying,
+ * with no heartbeat yet.
+ */
+async function seed(): Promise<void> {
+  site.setTime('2026-11-20T08:00:00.000Z');
+  await site.backUp('operator', IN_STEP.volumeId);
+  site.setTime('2026-11-20T20:00:00.000Z');
+  await site.backUp('operator', IN_STEP.volumeId);
+  site.setTime(at('07:30:00'));
+  await site.backUp('operator', IN_STEP.volumeId);
+  await site.backUp('operator2', BROKEN.volumeId);
+  const primary = { epoch: 2, nextRotationAt: '2026-11-21T12:00:00.000Z' };
+  const sent = (await pairOf(IN_STEP.volumeId)).seqApplied;
+  await heartbeat('operator', IN_STEP.volumeId, at('08:00:00'), {
+    ...primary,
+    seqSent: sent + 1,
+    pending: 1,
+    pendingBytes: 1_000_000,
+    oldestPendingAt: at('07:59:48'),
+    bytesPerSecond: 1_000_000,
+  });
+  await heartbeat('operator', IN_STEP.volumeId, at('08:01:00'), {
+    ...primary,
+    seqSent: sent + 1,
+    pending: 1,
+    pendingBytes: 1_000_000,
+    oldestPendingAt: at('08:00:57'),
+    bytesPerSecond: 2_000_000,
+  });
+  await heartbeat('operator', IN_STEP.volumeId, at('08:01:30'), {
+    ...primary,
+    seqSent: sent + 1,
+    bytesPerSecond: 2 * 1024 * 1024,
+  });
+  await heartbeat('operator2', BROKEN.volumeId, NOW, {
+    state: 'PSUE',
+    reason: 'site unreachable for 95 s',
+    seqSent: 7,
+    pending: 2,
+    pendingBytes: 8 * 1024 * 1024,
+    oldestPendingAt: new Date(Date.parse(NOW) - 95_000).toISOString(),
+  });
+  await site.site.volumes.claim(await site.caller('operator'), COPYING.volumeId, false);
+  site.setTime(NOW);
+}
+
+beforeEach(async () => {
+  site = await testSite();
+});
 
 async function openPairs(): Promise<void> {
   await mountConsole('/admin/remote-copy', { signedInAs: 'admin' });
@@ -115,10 +153,8 @@ async function chooseAction(volumeId: string, action: string): Promise<void> {
 }
 
 describe('remote copy page (RC-7)', () => {
-  afterEach(() => setEventSourceFactory(undefined));
-
   it('groups pairs as error, syncing and in step, with the state verbatim and every figure', async () => {
-    seed();
+    await seed();
     await openPairs();
     const headers = [...table().querySelectorAll('thead th')].map((th) => th.textContent?.trim());
     expect(headers).toContain('State');
@@ -130,16 +166,15 @@ describe('remote copy page (RC-7)', () => {
     expect(stateOf(COPYING.volumeId)).toBe('COPY');
     expect(stateOf(IN_STEP.volumeId)).toBe('PAIR');
     expect(row(BROKEN.volumeId)).toContain('operator2');
-    expect(row(BROKEN.volumeId)).toContain('demo-site-0001');
+    expect(row(BROKEN.volumeId)).toContain(site.site.info.siteId);
     expect(row(BROKEN.volumeId)).toContain('site unreachable for 95 s');
-    expect(row(BROKEN.volumeId)).toContain('last error: transfer 5 was refused');
     expect(row(BROKEN.volumeId)).toContain('2 chunks');
     expect(row(BROKEN.volumeId)).toContain('8 MB');
     expect(row(BROKEN.volumeId)).toContain('lag 1.6 min');
-    expect(row(COPYING.volumeId)).toContain('40%');
-    expect(row(COPYING.volumeId)).toContain('sent 10');
-    expect(row(COPYING.volumeId)).toContain('acknowledged 6');
-    expect(row(COPYING.volumeId)).toContain('applied 4');
+    expect(row(COPYING.volumeId)).toContain('0%');
+    expect(row(COPYING.volumeId)).toContain('sent 0');
+    expect(row(COPYING.volumeId)).toContain('acknowledged 0');
+    expect(row(COPYING.volumeId)).toContain('applied 0');
     expect(row(COPYING.volumeId)).toContain('heartbeat never');
     expect(row(IN_STEP.volumeId)).toContain('primary 2');
     expect(row(IN_STEP.volumeId)).toContain('secondary 2');
@@ -154,7 +189,7 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('shows the table busy while the site answers', async () => {
-    seed();
+    await seed();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     server.use(
@@ -171,7 +206,7 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('says what failed and loads again on "Try again"', async () => {
-    seed();
+    await seed();
     let failing = true;
     server.use(
       http.get('*/api/admin/pairs', () =>
@@ -191,8 +226,8 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('suspends a pair with a reason: requested until the primary acknowledges, then PSUS with the cut, live', async () => {
-    seed();
-    const feed = installDemoEventStream();
+    await seed();
+    site.liveEvents();
     await openPairs();
     await vi.waitFor(() => expect(text()).toContain('Live: pairs change here'));
     await chooseAction(IN_STEP.volumeId, 'Suspend');
@@ -200,13 +235,21 @@ describe('remote copy page (RC-7)', () => {
     await giveReason('maintenance window');
     dialogButton('Suspend').click();
     await vi.waitFor(() => expect(stateOf(IN_STEP.volumeId)).toBe('PAIR Suspend requested'));
-    expect(text()).toContain('Suspend requested for 1 pair.');
-    expect(feed.sources.size).toBeGreaterThan(0);
+    // The site's live event may show the request before its answer arrives.
+    await vi.waitFor(() => expect(text()).toContain('Suspend requested for 1 pair.'));
+    expect(site.site.events.size).toBeGreaterThan(0);
+    const audit = await site.auditEntries();
 
-    const pair = demoSite.pairs.list().find((p) => p.pairId === IN_STEP.pairId)!;
-    demoSite.pairs.acknowledge(pair.pairId, pair.instructions[0]!.id, 7);
+    // The primary carries the instruction out and says where it cut.
+    const pair = await pairOf(IN_STEP.volumeId);
+    await site.site.pairs.acknowledge(
+      await site.caller('operator'),
+      pair.pairId,
+      pair.instructions[0]!.id,
+      { cutSeq: 7 },
+    );
     await vi.waitFor(() => expect(stateOf(IN_STEP.volumeId)).toBe('PSUS cut at sequence 7'));
-    expect(demoSite.audit.entries.at(-1)).toMatchObject({
+    expect(audit.at(-1)).toMatchObject({
       event: 'pair_action_requested',
       actor: 'admin',
       details: { action: 'suspend', reason: 'maintenance window' },
@@ -214,7 +257,7 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('acts on a selection of pairs at once', async () => {
-    seed();
+    await seed();
     await openPairs();
     const selectButton = (volumeId: string) =>
       document.querySelector<HTMLInputElement>(
@@ -239,18 +282,18 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('sends nothing without a reason', async () => {
-    seed();
+    await seed();
     await openPairs();
     await chooseAction(IN_STEP.volumeId, 'Take over');
     dialogButton('Take over').click();
     await vi.waitFor(() =>
       expect(dialog().textContent).toContain('Give a reason: it is kept in the audit log.'),
     );
-    expect(demoSite.pairs.list().find((p) => p.pairId === IN_STEP.pairId)?.state).toBe('PAIR');
+    expect((await pairOf(IN_STEP.volumeId)).state).toBe('PAIR');
   });
 
   it('takes a pair over at once (SSWS)', async () => {
-    seed();
+    await seed();
     await openPairs();
     await chooseAction(IN_STEP.volumeId, 'Take over');
     await giveReason('primary site lost');
@@ -259,11 +302,11 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('opens a pair’s detail: lag and throughput over time, key epochs and state history', async () => {
-    seed();
+    await seed();
     await openPairs();
     buttonNamed(`Details of ${IN_STEP.volumeId}`).click();
     await vi.waitFor(() =>
-      expect(document.querySelector('[data-chart]')?.textContent).toBe('12 3'),
+      expect(document.querySelector('[data-chart]')?.textContent).toBe('12 3 0'),
     );
     const drawer = document.querySelector<HTMLElement>('[role="dialog"]')!;
     expect(drawer.textContent).toContain(`Pair of ${IN_STEP.volumeId}`);
@@ -275,17 +318,17 @@ describe('remote copy page (RC-7)', () => {
     ).toEqual(['2', '1', '0']);
     const history = drawer.querySelector('table[aria-label="State history of this pair"]')!;
     expect(history.textContent).toContain('COPY → PAIR');
-    expect(history.textContent).toContain('generation 1 committed');
+    expect(history.textContent).toContain('a generation was committed');
   });
 
   it('moves a pair to the error group when the site reports it, without reload', async () => {
-    seed();
-    installDemoEventStream();
+    await seed();
+    site.liveEvents();
     await openPairs();
     await vi.waitFor(() => expect(text()).toContain('Live: pairs change here'));
-    demoSite.pairs.update(IN_STEP.pairId, {
+    await heartbeat('operator', IN_STEP.volumeId, NOW, {
       state: 'PSUE',
-      unhealthyReason: 'transfer 9 has been missing for 61 s',
+      reason: 'transfer 9 has been missing for 61 s',
     });
     await vi.waitFor(() => expect(stateOf(IN_STEP.volumeId)).toBe('PSUE'));
     expect(row(IN_STEP.volumeId)).toContain('transfer 9 has been missing for 61 s');
@@ -296,7 +339,7 @@ describe('remote copy page (RC-7)', () => {
   });
 
   it('speaks Japanese, with the states still verbatim', async () => {
-    seed();
+    await seed();
     await mountConsole('/admin/remote-copy', { signedInAs: 'admin', locale: 'ja' });
     await vi.waitFor(() =>
       expect(document.querySelector('table[aria-label="リモートコピーのペア"]')).toBeTruthy(),

@@ -1,8 +1,5 @@
-import type { MailSettings, Role, SessionInfo, SiteInfo, SitePublicKey } from '@/core/contract';
+import type { Role, SessionInfo, SiteInfo, SitePublicKey } from '@/core/contract';
 import { DemoAlerts } from './demo-alerts';
-import { DemoAudit } from './demo-audit';
-import { DemoEscrow } from './demo-escrow';
-import { DemoPairs } from './demo-pairs';
 
 export interface DemoUser {
   userId: string;
@@ -62,21 +59,6 @@ export class DemoSite {
   } as const;
   users = demoUsers();
   readonly alerts = new DemoAlerts(this.description.siteId);
-  readonly audit = new DemoAudit();
-  /** The restorer DB and its approvals (ES-1..ES-3), and remote-copy pairs (RC-7). */
-  readonly escrow = new DemoEscrow({
-    siteId: this.description.siteId,
-    users: () => this.users,
-    publish: (event) => this.alerts.events.publish(event),
-  });
-  readonly pairs = new DemoPairs({
-    siteId: this.description.siteId,
-    publish: (event) => this.alerts.events.publish(event),
-  });
-  /** Alert mail (AL-3): off unless a test configures it; `mailFails` makes the server refuse. */
-  mail: MailSettings = { configured: false };
-  mailFails = false;
-  readonly mailsSent: string[][] = [];
   private keys: Promise<Pick<SiteInfo, 'escrowKey' | 'signingKey'>> | undefined;
   private current: SessionInfo | null = null;
   private failures = new Map<string, number>();
@@ -86,12 +68,6 @@ export class DemoSite {
     this.current = null;
     this.failures.clear();
     this.alerts.reset();
-    this.audit.reset();
-    this.escrow.reset();
-    this.pairs.reset();
-    this.mail = { configured: false };
-    this.mailFails = false;
-    this.mailsSent.length = 0;
   }
 
   /** What GET /api/site answers; the site's key pairs are made on first use. */

@@ -5,16 +5,12 @@ import {
   loginRequestSchema,
   PASSWORD_MIN_LENGTH,
 } from '@/core/contract';
-import { adminHandlers } from './admin-handlers';
 import { demoSite } from './demo-site';
-import { escrowHandlers } from './escrow-handlers';
 import { restoreHandlers } from './restore-handlers';
 import { csrfMissing, jsonBody, notSignedIn, on, refuse } from './route-handler';
 
 /** Handlers for the auth and site endpoints, answering per the contract. */
 export const handlers = [
-  ...adminHandlers,
-  ...escrowHandlers,
   ...restoreHandlers,
 
   on(apiRoutes.health, () =>

@@ -1,6 +1,6 @@
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ReleasePolicy } from '@/core/contract';
+import type { ReleasePolicy } from '@/core/crypto/release-policy';
 import { server } from '@/mocks/node';
 import { buttonNamed, controlLabelled, mountConsole, settle, type } from '@/test/mount-console';
 import { testSite, type TestSite } from '@/test/site';

@@ -27,7 +27,7 @@ import { deletePendingDataKey, type DeviceKeyRecord } from '@/storage/key-store'
 import { LocalCopy } from '@/storage/local-copy';
 import { checkQuota, requestPersistence } from '@/storage/storage-quota';
 import { ChunkBudget } from '@/workers/chunk-budget';
-import { ChunkReader } from '@/workers/chunk-reader';
+import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
 import {
   MIN_IMAGE_SIZE,
   PROGRESS_INTERVAL_MS,
@@ -127,7 +127,42 @@ export function defaultRunnerDeps(): RunnerDeps {
 }
 
 export class BackupRunner {
+  /**
+   * RC-2: sends what an interrupted backup left in the outbox once its whole
+   * image is stored and signed here, without the image file: the pair
+   * engine drains it by itself when the site answers again.
+   */
+  static drain(
+    record: GenerationRecord,
+    onSnapshot: (snapshot: BackupSnapshot) => void,
+    deps: RunnerDeps = defaultRunnerDeps(),
+  ): BackupRunner {
+    if (record.state !== 'in-progress' || !record.manifest) {
+      throw new BackupError(
+        'unexpected',
+        'Only a fully stored backup can be sent without its image.',
+        {
+          message: `generation ${record.generation} of ${record.volumeId} is not fully stored`,
+        },
+      );
+    }
+    const request: BackupRequest = {
+      file: storedOnly(record),
+      identity: {
+        kind: record.kind,
+        volumeId: record.volumeId,
+        ...(record.label === undefined ? {} : { label: record.label }),
+        details: {},
+      },
+      userId: record.userId,
+      restorers: record.restorers,
+      policy: record.policy,
+    };
+    return new BackupRunner(request, onSnapshot, deps, true);
+  }
+
   readonly control: RunControl;
+  readonly #drainOnly: boolean;
   readonly #deps: RunnerDeps;
   readonly #request: BackupRequest;
   readonly #onSnapshot: (snapshot: BackupSnapshot) => void;
@@ -140,7 +175,9 @@ export class BackupRunner {
     request: BackupRequest,
     onSnapshot: (snapshot: BackupSnapshot) => void,
     deps: RunnerDeps = defaultRunnerDeps(),
+    drainOnly = false,
   ) {
+    this.#drainOnly = drainOnly;
     this.#deps = deps;
     this.#request = request;
     this.#onSnapshot = onSnapshot;
@@ -220,7 +257,12 @@ export class BackupRunner {
       let pending = (await this.#deps.localCopy.inProgress(this.#request.userId)).find(
         (g) => g.volumeId === volumeId,
       );
-      if (pending) await checkSameImage(file, pending);
+      if (this.#drainOnly && !pending?.manifest) {
+        throw new BackupError('unexpected', 'This backup is no longer waiting to be sent.', {
+          message: `no stored backup of ${volumeId} waits in this browser`,
+        });
+      }
+      if (pending && !this.#drainOnly) await checkSameImage(file, pending);
       const quota = await checkQuota(file.size, pending?.bytesStored ?? 0, this.#deps.storage);
       if (!quota.enough) {
         throw new BackupError('quota_insufficient', 'Not enough browser storage for this backup.', {
@@ -238,6 +280,12 @@ export class BackupRunner {
         await site.releaseClaim(volumeId).catch(() => undefined);
         claimed = false;
         return result;
+      }
+      if (this.#drainOnly && pending?.generation !== claim.nextGeneration) {
+        // Draining never throws local work away; the operator decides on the screen.
+        throw new BackupError('unexpected', 'The site expects another generation of this volume.', {
+          message: `the site expects generation ${claim.nextGeneration}`,
+        });
       }
       if (pending && pending.generation !== claim.nextGeneration) {
         await discardGeneration(this.#deps.localCopy, pending);
@@ -564,6 +612,20 @@ export class BackupRunner {
     this.#startedAt = this.#deps.now();
     return this.#finish(pending, signingKey, device, landed.receipt);
   }
+}
+
+/** The image of a fully stored backup, which draining never reads. */
+function storedOnly(record: GenerationRecord): ImageFile {
+  return {
+    name: record.file.name,
+    size: record.file.size,
+    lastModified: record.file.lastModified,
+    slice: () => {
+      throw new BackupError('unexpected', 'The image of a stored backup is not read again.', {
+        message: 'a drained backup tried to read its image',
+      });
+    },
+  };
 }
 
 function checkImageSize(size: number): void {

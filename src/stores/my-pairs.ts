@@ -3,6 +3,7 @@ import { ref, shallowRef, watch } from 'vue';
 import { acknowledgeInstruction, fetchMyPairs, sendHeartbeat } from '@/api/pairs';
 import { LocalCopy } from '@/storage/local-copy';
 import { isSiteUnreachable } from './backup-errors';
+import { BackupRunner, defaultRunnerDeps } from './backup-runner';
 import { liveSite } from './backup-site';
 import { PairEngine, type PrimaryPairView } from './pair-engine';
 import type { PairLink } from './pair-link';
@@ -46,6 +47,17 @@ export const useMyPairsStore = defineStore('my-pairs', () => {
       },
       backlog: (volumeId) => backlogOf(deps(), volumeId),
       rekeyIdle: (pair) => rekeyIdlePair(deps(), pair),
+      drainIdle: async (volumeId) => {
+        const stored = (await copy.inProgress(userId.value ?? '')).find(
+          (g) => g.volumeId === volumeId && g.manifest !== undefined,
+        );
+        if (!stored || !engine) return;
+        await BackupRunner.drain(stored, () => undefined, {
+          ...defaultRunnerDeps(),
+          localCopy: copy,
+          pairs: engine,
+        }).run();
+      },
       isUnreachable: isSiteUnreachable,
       now: () => Date.now(),
       intervalMs: PAIR_HEARTBEAT_MS,

@@ -124,22 +124,27 @@ let engine: PairEngine;
 let views: readonly PrimaryPairView[];
 let backlog: PairBacklog;
 let idleRekeys: number;
+let drains: string[];
+let drainOutcome: () => Promise<void>;
 
 const view = (): PrimaryPairView => views[0]!;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  api = new FakePairsApi();
-  views = [];
-  idleRekeys = 0;
-  backlog = { pending: 3, pendingBytes: 3 * 4096, oldestPendingAt: null, seqSent: 9, epoch: 0 };
-  engine = new PairEngine({
+function makeEngine(withDrain: boolean): PairEngine {
+  return new PairEngine({
     api,
     backlog: async () => backlog,
     rekeyIdle: async () => {
       idleRekeys += 1;
       return 1;
     },
+    ...(withDrain
+      ? {
+          drainIdle: async (volumeId: string) => {
+            drains.push(volumeId);
+            await drainOutcome();
+          },
+        }
+      : {}),
     isUnreachable: (error) => error instanceof ApiError && error.code === 'network_error',
     now: () => Date.now(),
     intervalMs: INTERVAL,
@@ -148,6 +153,19 @@ beforeEach(() => {
       views = next;
     },
   });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  api = new FakePairsApi();
+  views = [];
+  idleRekeys = 0;
+  drains = [];
+  drainOutcome = async () => {
+    backlog = { ...backlog, pending: 0, pendingBytes: 0 };
+  };
+  backlog = { pending: 3, pendingBytes: 3 * 4096, oldestPendingAt: null, seqSent: 9, epoch: 0 };
+  engine = makeEngine(false);
 });
 
 afterEach(() => {
@@ -342,5 +360,52 @@ describe('instructions (RC-3, RC-5)', () => {
     api.acknowledge = acknowledge;
     await vi.advanceTimersByTimeAsync(INTERVAL);
     expect(api.acks).toEqual([{ instructionId: 'i-5', facts: {} }]);
+  });
+});
+
+describe('a backlog no backup is sending (RC-2)', () => {
+  beforeEach(() => {
+    engine = makeEngine(true);
+  });
+
+  it('is drained by itself once the site answers, without anyone pressing Back up', async () => {
+    api.reachable = false;
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(drains).toEqual([]);
+    api.reachable = true;
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(drains).toEqual([VOLUME_ID]);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(drains).toEqual([VOLUME_ID]);
+    expect(view().pending).toBe(0);
+  });
+
+  it('is left to the running backup, and held while suspended', async () => {
+    const stream = new FakeStream();
+    const detach = engine.attach(stream);
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(drains).toEqual([]);
+    api.pair = summary({ state: 'PSUS', cutSeq: 7 });
+    engine.stop();
+    engine = makeEngine(true);
+    detach();
+    engine.start();
+    await vi.advanceTimersByTimeAsync(2 * INTERVAL);
+    expect(drains).toEqual([]);
+  });
+
+  it('after a failed drain, tries again only a minute later', async () => {
+    drainOutcome = async () => {
+      throw new ApiError('commit_stuck', 'The site did not apply the commit.', 409);
+    };
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(drains).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(6 * INTERVAL);
+    expect(drains).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(6 * INTERVAL);
+    expect(drains).toHaveLength(2);
   });
 });

@@ -38,6 +38,11 @@ export interface PairEngineDeps {
   readonly backlog: (volumeId: string) => Promise<PairBacklog>;
   /** RC-4 "rekey now" for a pair no backup is writing: announces a new epoch, resolves with it. */
   readonly rekeyIdle: (pair: PairSummary) => Promise<number>;
+  /**
+   * RC-2: sends the outbox of a backup interrupted after its image was
+   * stored (a reload while the site was away); resolves when it is done.
+   */
+  readonly drainIdle?: (volumeId: string) => Promise<void>;
   /** Whether an error means the site is out of reach (rather than refusing). */
   readonly isUnreachable: (error: unknown) => boolean;
   readonly now: () => number;
@@ -91,6 +96,9 @@ interface PairMemory {
   lastContactAt: number | null;
 }
 
+/** After a failed drain, the next try waits this long. */
+const DRAIN_RETRY_MS = 60_000;
+
 const EMPTY_BACKLOG: PairBacklog = {
   pending: 0,
   pendingBytes: 0,
@@ -110,6 +118,9 @@ export class PairEngine implements PairLink {
   #running = false;
   #ticking: Promise<void> | undefined;
   #again = false;
+  /** Volumes whose outbox is being drained without a backup, and when a drain last failed. */
+  readonly #draining = new Set<string>();
+  readonly #drainFailedAt = new Map<string, number>();
 
   constructor(deps: PairEngineDeps) {
     this.#deps = deps;
@@ -222,6 +233,7 @@ export class PairEngine implements PairLink {
     for (const memory of this.#pairs.values()) {
       try {
         await this.#beat(memory);
+        this.#drainIfIdle(memory);
       } catch (error) {
         if (!this.#deps.isUnreachable(error)) continue;
         this.#unreached();
@@ -250,6 +262,33 @@ export class PairEngine implements PairLink {
       this.#carrying.add(instruction.id);
       void this.#carryOut(memory, instruction);
     }
+  }
+
+  /** A backlog no backup is sending: drain it now the site answers (at most once a minute after a failure). */
+  #drainIfIdle(memory: PairMemory): void {
+    const { volumeId } = memory.summary;
+    const failedAt = this.#drainFailedAt.get(volumeId);
+    if (
+      !this.#deps.drainIdle ||
+      memory.backlog.pending === 0 ||
+      memory.suspended ||
+      this.#streams.has(volumeId) ||
+      this.#draining.has(volumeId) ||
+      (failedAt !== undefined && this.#deps.now() - failedAt < DRAIN_RETRY_MS)
+    ) {
+      return;
+    }
+    this.#draining.add(volumeId);
+    this.#deps
+      .drainIdle(volumeId)
+      .then(
+        () => this.#drainFailedAt.delete(volumeId),
+        () => this.#drainFailedAt.set(volumeId, this.#deps.now()),
+      )
+      .finally(() => {
+        this.#draining.delete(volumeId);
+        void this.beatNow();
+      });
   }
 
   #beatOf(memory: PairMemory): HeartbeatRequest {

@@ -1,0 +1,96 @@
+import 'fake-indexeddb/auto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '@/core/crypto';
+import { BackupDatabase } from '@/storage/database';
+import { closeKeyStore, getPendingDataKey, wipeAllKeys } from '@/storage/key-store';
+import { LocalCopy } from '@/storage/local-copy';
+import { InProcessSealPool } from '@/workers/seal-pool';
+import { FakeEscrowSite } from './backup-fake-site';
+import { BackupRunner, type BackupRequest, type RunnerDeps } from './backup-runner';
+import { memoryImageFile, patternBytes, useSameRealmTextEncoder } from './backup-test-support';
+
+useSameRealmTextEncoder();
+
+const CHUNK = 16 * 1024;
+const VOLUME_ID = 'ext4:0123abcd-4567-489a-8bcd-ef0123456789';
+
+let db: BackupDatabase;
+let site: FakeEscrowSite;
+
+function deps(): RunnerDeps {
+  return {
+    site,
+    localCopy: new LocalCopy(db),
+    createPool: (size) => new InProcessSealPool(size),
+    workers: 2,
+    chunkSize: CHUNK,
+    now: () => Date.now(),
+    storage: undefined,
+    locks: undefined,
+    deviceLabel: 'test browser',
+  };
+}
+
+function request(bytes: Uint8Array<ArrayBuffer>): BackupRequest {
+  return {
+    file: memoryImageFile(bytes),
+    identity: { kind: 'ext4', volumeId: VOLUME_ID, details: {} },
+    userId: 'operator',
+    restorers: ['restorer'],
+    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+  };
+}
+
+beforeEach(async () => {
+  db = new BackupDatabase(`drain-test-${crypto.randomUUID()}`);
+  site = await FakeEscrowSite.create({ chunkSize: CHUNK });
+});
+
+afterEach(async () => {
+  db.close();
+  await wipeAllKeys();
+  await closeKeyStore();
+});
+
+describe('draining a stored backup without its image (RC-2)', () => {
+  it('sends what the outbox kept once the site is back, and completes with a verified receipt', async () => {
+    const bytes = patternBytes(3 * CHUNK + 99, 4);
+    const local = new LocalCopy(db);
+    const first = new BackupRunner(request(bytes), () => undefined, deps());
+    // The site goes away after the last chunk; the tab closes while the commit waits.
+    site.onTransfer = (seq) => {
+      if (seq === 5) site.online = false;
+    };
+    const interrupted = first.run();
+    for (;;) {
+      const stored = await local.getGeneration(VOLUME_ID, 1);
+      if (stored?.manifest && !site.online) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    first.control.stop(new Error('the tab was closed'));
+    await expect(interrupted).rejects.toThrow('the tab was closed');
+    const record = (await local.getGeneration(VOLUME_ID, 1))!;
+    expect(record.state).toBe('in-progress');
+    expect((await local.outbox(VOLUME_ID, 1)).map((e) => e.kind)).toEqual(['commit']);
+
+    site.online = true;
+    site.onTransfer = undefined;
+    const result = await BackupRunner.drain(record, () => undefined, deps()).run();
+    expect(result.imageSha256).toBe(await sha256Hex(bytes));
+    expect((await local.getGeneration(VOLUME_ID, 1))?.state).toBe('complete');
+    expect(await local.outbox(VOLUME_ID, 1)).toEqual([]);
+    expect(await getPendingDataKey(VOLUME_ID, 1)).toBeUndefined();
+    expect(site.volumes.get(VOLUME_ID)!.generations).toHaveLength(1);
+  });
+
+  it('refuses a backup whose image is not fully stored, or one already complete', async () => {
+    await new BackupRunner(request(patternBytes(2 * CHUNK, 6)), () => undefined, deps()).run();
+    const complete = (await new LocalCopy(db).getGeneration(VOLUME_ID, 1))!;
+    const message = 'Only a fully stored backup can be sent without its image.';
+    expect(() => BackupRunner.drain(complete, () => undefined, deps())).toThrow(message);
+    const { manifest: _manifest, ...unsigned } = complete;
+    expect(() =>
+      BackupRunner.drain({ ...unsigned, state: 'in-progress' }, () => undefined, deps()),
+    ).toThrow(message);
+  });
+});

@@ -39,42 +39,68 @@ export async function reassembleInOrder<T>(input: ReassemblyInput<T>): Promise<v
   const onAbort = (): void => stop.abort(input.signal.reason);
   input.signal.addEventListener('abort', onAbort, { once: true });
   const started = new Map<number, Promise<T>>();
+  // Wakes the writer when a position starts, the producer fails or the run stops.
   let announce: (() => void) | undefined;
+  const wake = (): void => announce?.();
+  stop.signal.addEventListener('abort', wake, { once: true });
+  let producerFailure: { readonly error: unknown } | undefined;
 
   // Starts positions in order, each once a permit is free.
   const produce = async (): Promise<void> => {
-    for (let position = from; position < to; position++) {
-      await budget.acquire(stop.signal);
-      // The permit may have been granted just as the run ended.
-      if (stop.signal.aborted) {
-        budget.release();
-        return;
+    try {
+      for (let position = from; position < to; position++) {
+        await budget.acquire(stop.signal);
+        // The permit may have been granted just as the run ended.
+        if (stop.signal.aborted) {
+          budget.release();
+          return;
+        }
+        const work = input.work(position, stop.signal);
+        // A failure is reported when its turn comes, not as an unhandled rejection.
+        work.catch(() => undefined);
+        started.set(position, work);
+        wake();
       }
-      const work = input.work(position, stop.signal);
-      // A failure is reported when its turn comes, not as an unhandled rejection.
-      work.catch(() => undefined);
-      started.set(position, work);
-      announce?.();
+    } catch (error) {
+      producerFailure = { error };
+      wake();
     }
   };
-  const producing = produce();
-  producing.catch(() => undefined);
+  void produce();
 
   // Wrapped, so that awaiting its turn does not await the work itself.
   const turnOf = async (position: number): Promise<{ readonly work: Promise<T> }> => {
     for (;;) {
       stop.signal.throwIfAborted();
+      if (producerFailure) throw producerFailure.error;
       const work = started.get(position);
       if (work) return { work };
-      await Promise.race([new Promise<void>((resolve) => (announce = resolve)), producing]);
+      await new Promise<void>((resolve) => (announce = resolve));
     }
   };
 
-  // A chunk whose work never ends (a stuck worker) does not hold up a stop.
-  const stopped = new Promise<never>((_, reject) =>
-    stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true }),
-  );
-  stopped.catch(() => undefined);
+  // The work of a chunk, or the stop, whichever comes first: a chunk whose
+  // work never ends (a stuck worker) does not hold up a stop. Listeners are
+  // removed each time, so nothing grows with the number of chunks.
+  const untilStopped = (work: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onStop = (): void => reject(stop.signal.reason);
+      if (stop.signal.aborted) {
+        onStop();
+        return;
+      }
+      stop.signal.addEventListener('abort', onStop, { once: true });
+      work.then(
+        (value) => {
+          stop.signal.removeEventListener('abort', onStop);
+          resolve(value);
+        },
+        (error: unknown) => {
+          stop.signal.removeEventListener('abort', onStop);
+          reject(error);
+        },
+      );
+    });
 
   try {
     for (let position = from; position < to; position++) {
@@ -82,7 +108,7 @@ export async function reassembleInOrder<T>(input: ReassemblyInput<T>): Promise<v
       const { work } = await turnOf(position);
       let value: T;
       try {
-        value = await Promise.race([work, stopped]);
+        value = await untilStopped(work);
       } catch (error) {
         if (!stop.signal.aborted) started.delete(position);
         budget.release();

@@ -122,7 +122,7 @@ class FakeStream implements PairStream {
 let api: FakePairsApi;
 let engine: PairEngine;
 let views: readonly PrimaryPairView[];
-let backlog: PairBacklog;
+let backlog: PairBacklog | null;
 let idleRekeys: number;
 let drains: string[];
 let drainOutcome: () => Promise<void>;
@@ -407,5 +407,18 @@ describe('a backlog no backup is sending (RC-2)', () => {
     expect(drains).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(6 * INTERVAL);
     expect(drains).toHaveLength(2);
+  });
+});
+
+describe('a pair whose primary is another browser (RC-1)', () => {
+  it('is shown as the site sees it, with no heartbeat and no instruction carried out here', async () => {
+    backlog = null;
+    api.pair = summary({ state: 'COPY' });
+    api.waiting = [instruction('suspend', 'i-9')];
+    engine.start();
+    await vi.advanceTimersByTimeAsync(2 * INTERVAL);
+    expect(api.beats).toEqual([]);
+    expect(api.acks).toEqual([]);
+    expect(view()).toMatchObject({ state: 'COPY', siteState: 'COPY' });
   });
 });

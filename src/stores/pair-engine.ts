@@ -35,7 +35,8 @@ export interface PairEngineApi {
 
 export interface PairEngineDeps {
   readonly api: PairEngineApi;
-  readonly backlog: (volumeId: string) => Promise<PairBacklog>;
+  /** The backlog, or null when this browser holds no copy of the volume (it is not the primary). */
+  readonly backlog: (volumeId: string) => Promise<PairBacklog | null>;
   /** RC-4 "rekey now" for a pair no backup is writing: announces a new epoch, resolves with it. */
   readonly rekeyIdle: (pair: PairSummary) => Promise<number>;
   /**
@@ -86,6 +87,8 @@ export type PsueCause =
 interface PairMemory {
   summary: PairSummary;
   backlog: PairBacklog;
+  /** Whether this browser holds the volume's primary copy; only the primary beats and obeys. */
+  primaryHere: boolean;
   suspended: boolean;
   cutSeq: number | null;
   /** The site's message for a refused transfer, while the pair is PSUE for it. */
@@ -245,7 +248,11 @@ export class PairEngine implements PairLink {
 
   async #beat(memory: PairMemory): Promise<void> {
     const { summary } = memory;
-    memory.backlog = await this.#deps.backlog(summary.volumeId).catch(() => EMPTY_BACKLOG);
+    const backlog = await this.#deps.backlog(summary.volumeId).catch(() => EMPTY_BACKLOG);
+    memory.primaryHere = backlog !== null || this.#streams.has(summary.volumeId);
+    memory.backlog = backlog ?? EMPTY_BACKLOG;
+    // RC-1: another browser of the operator is this pair's primary; it speaks for it.
+    if (!memory.primaryHere) return;
     if (memory.episode) {
       // The site was away while the pair was PSUE: tell it, so the episode is in its history.
       await this.#deps.api.heartbeat(summary.pairId, {
@@ -389,7 +396,7 @@ export class PairEngine implements PairLink {
     let state: PairState;
     let reason: string | null = null;
     let cause: PsueCause | null = null;
-    if (summary.state === 'SSWS') state = 'SSWS';
+    if (summary.state === 'SSWS' || !memory.primaryHere) state = summary.state;
     else if (this.#overThreshold()) {
       state = 'PSUE';
       reason = this.#unreachableReason();
@@ -441,6 +448,7 @@ function fresh(summary: PairSummary): PairMemory {
   return {
     summary,
     backlog: EMPTY_BACKLOG,
+    primaryHere: true,
     suspended: summary.state === 'PSUS',
     cutSeq: summary.state === 'PSUS' ? summary.cutSeq : null,
     rejected: null,

@@ -27,14 +27,19 @@ async function generationsOf(deps: IdlePairDeps, volumeId: string): Promise<Gene
   return (await deps.localCopy.generationsOf(deps.userId)).filter((g) => g.volumeId === volumeId);
 }
 
-/** RC-2: the outbox entries of the volume not yet acknowledged, as the heartbeat reports them. */
-export async function backlogOf(deps: IdlePairDeps, volumeId: string): Promise<PairBacklog> {
+/**
+ * RC-2: the outbox entries of the volume not yet acknowledged, as the
+ * heartbeat reports them; null when this browser holds no copy of the
+ * volume, so is not its primary (RC-1).
+ */
+export async function backlogOf(deps: IdlePairDeps, volumeId: string): Promise<PairBacklog | null> {
   let pending = 0;
   let pendingBytes = 0;
   let oldestPendingAt: string | null = null;
   let seqSent = 0;
   let epoch: number | null = null;
   const generations = await generationsOf(deps, volumeId);
+  if (generations.length === 0) return null;
   for (const record of generations) {
     epoch = Math.max(epoch ?? record.epoch, record.epoch);
     seqSent = Math.max(seqSent, record.nextSeq - 1);

@@ -87,10 +87,12 @@ export async function rekeyIdlePair(deps: IdlePairDeps, pair: PairSummary): Prom
   );
   const seq =
     Math.max(pair.seqAcknowledged, pair.seqApplied, ...generations.map((g) => g.nextSeq - 1)) + 1;
+  // Padded like every other transfer of the pair (RC-4): its generations' chunk size.
+  const chunkSize = generations.at(-1)?.chunkSize ?? CHUNK_SIZE;
   const body = encodeTransfer(
     { kind: 'epoch-key', volumeId: pair.volumeId, epoch },
     utf8(envelope),
-    CHUNK_SIZE,
+    chunkSize,
   );
   await deps.site.putTransfer(pair.pairId, seq, body, await sha256Hex(body));
   return epoch;

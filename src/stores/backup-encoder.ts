@@ -1,8 +1,8 @@
 /**
  * The local half of the pipeline (BK-6): read the image chunk by chunk,
- * hash it incrementally (in a worker of its own), have the crypto workers identify, encrypt and
- * verify each chunk, then store the blobs, the index and the outbox in
- * order, in batched transactions. A chunk budget bounds what is in memory;
+ * hash it incrementally (in a worker of its own), have the crypto workers
+ * identify, encrypt and verify each chunk, then store the blobs, the index
+ * and the outbox in order, in batched transactions. A chunk budget bounds what is in memory;
  * the saved hash state and position make a reload resume after the last
  * stored batch (BK-7).
  */

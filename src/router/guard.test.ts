@@ -55,7 +55,7 @@ describe('page access', () => {
     ['admin', '/admin/restorers', 'No escrow records yet'],
     ['admin', '/admin/alerts', 'No alerts'],
     ['admin', '/admin/users', 'Alan Admin'],
-    ['admin', '/admin/audit', 'No audit entries yet.'],
+    ['admin', '/admin/audit', 'Verify chain'],
     ['admin', '/admin/remote-copy', 'No remote copy pairs yet.'],
     ['restorer', '/account/password', 'Save new password'],
   ])('lets %s open %s', async (userId, path, expected) => {

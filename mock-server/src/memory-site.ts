@@ -135,6 +135,7 @@ export async function composeMemorySite(options: MemorySiteOptions = {}): Promis
     keys,
     siteId,
     claimTtlMs: options.claimTtlMs ?? DEFAULTS.claimTtlMs,
+    sha256Hex,
   };
   const volumes = new VolumeService(escrow);
   const releases = new ReleaseService(escrow);

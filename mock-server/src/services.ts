@@ -24,7 +24,7 @@ import {
   SqliteUserRepository,
 } from './persistence/sqlite-identity';
 import { createMasterKeyFile, readMasterKey } from './platform/master-key';
-import { nodeRandom } from './platform/node-random';
+import { nodeRandom, nodeSha256Hex } from './platform/node-random';
 import { scryptHasher } from './platform/scrypt-hasher';
 import { SITE_VERSION } from './version';
 
@@ -130,6 +130,7 @@ export async function composeServices(
     keys,
     siteId: id,
     claimTtlMs: config.claimTtlMs,
+    sha256Hex: nodeSha256Hex,
   };
   const volumes = new VolumeService(escrow);
   const releases = new ReleaseService(escrow);

@@ -5,6 +5,8 @@ import type { Database } from './schema';
 interface OpenTransaction {
   readonly base: Kysely<Database>;
   readonly trx: Kysely<Database>;
+  /** Work started inside may outlive the transaction; it then uses the database. */
+  ended: boolean;
 }
 
 const open = new AsyncLocalStorage<OpenTransaction>();
@@ -16,20 +18,29 @@ const open = new AsyncLocalStorage<OpenTransaction>();
  */
 export function scopedDb(base: Kysely<Database>): Kysely<Database> {
   const current = open.getStore();
-  return current && current.base === base ? current.trx : base;
+  return current && current.base === base && !current.ended ? current.trx : base;
 }
 
 /**
  * Runs `work` in one SQLite transaction on `base` (joining the one already
  * open for this call): with synchronous=FULL every commit is an fsync, so
  * writes that belong together cost one. Kysely holds the one connection for
- * the transaction's length; other calls wait for the commit.
+ * the transaction's length; other calls wait for the commit, so `work` must
+ * not wait for anything that itself needs the database (the audit log's
+ * queue, for one): that would wait for this very commit.
  */
 export function atomically<T>(
   base: Kysely<Database>,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
   const current = open.getStore();
-  if (current && current.base === base) return work(current.trx);
-  return base.transaction().execute((trx) => open.run({ base, trx }, () => work(trx)));
+  if (current && current.base === base && !current.ended) return work(current.trx);
+  return base.transaction().execute(async (trx) => {
+    const scope: OpenTransaction = { base, trx, ended: false };
+    try {
+      return await open.run(scope, () => work(trx));
+    } finally {
+      scope.ended = true;
+    }
+  });
 }

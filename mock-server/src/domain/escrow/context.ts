@@ -18,6 +18,11 @@ export interface EscrowDeps {
   readonly siteId: string;
   /** How long a claim lives without a transfer (BK-3, BK-8). */
   readonly claimTtlMs: number;
+  /**
+   * SHA-256 as lower-case hex, over every transfer body: the platform's
+   * fastest (node:crypto on the site, WebCrypto in the browser).
+   */
+  readonly sha256Hex: (data: Uint8Array) => Promise<string>;
 }
 
 /** The signed-in caller as the escrow rules see them (from the session, ID-2). */

@@ -91,9 +91,16 @@ export class PairService {
     });
   }
 
-  /** RC-2 gaps: a transfer waiting too long for an earlier one makes the pair PSUE. */
-  async checkGaps(): Promise<void> {
-    for (const pair of await this.deps.store.listPairs()) {
+  /**
+   * RC-2 gaps: a transfer waiting too long for an earlier one makes the pair
+   * PSUE. One pair (after each of its transfers), or all (housekeeping).
+   */
+  async checkGaps(pairId?: string): Promise<void> {
+    const pairs =
+      pairId === undefined
+        ? await this.deps.store.listPairs()
+        : [await this.deps.store.findPair(pairId)].filter((p) => p !== undefined);
+    for (const pair of pairs) {
       const age = await this.gapAge(pair);
       if (
         age !== undefined &&

@@ -1,5 +1,5 @@
 import type { TransferAck } from '../../../../src/core/contract';
-import { fromUtf8, sha256Hex } from '../../../../src/core/crypto/bytes';
+import { fromUtf8 } from '../../../../src/core/crypto/bytes';
 import {
   blobLength,
   CHUNK_SIZE,
@@ -8,13 +8,13 @@ import {
 } from '../../../../src/core/crypto/constants';
 import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
 import { checkEnvelope } from '../../../../src/core/crypto/envelope';
-import { ciphertextHash, parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
+import { parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
 import { decodeTransfer, type Transfer } from '../../../../src/core/transfer/frame';
 import { DomainError } from '../errors';
 import { KeyedMutex } from '../keyed-mutex';
 import { commitGeneration } from './commit';
 import { nowIso, type Caller, type EscrowDeps } from './context';
-import type { PairRow, TransferRow, VolumeRow } from './ports';
+import type { ChunkRow, PairRow, TransferRow, VolumeRow } from './ports';
 import type { PairService } from './pairs';
 import type { VolumeService } from './volumes';
 
@@ -82,7 +82,7 @@ export class TransferService {
       );
     }
 
-    const bodySha256 = await sha256Hex(body);
+    const bodySha256 = await this.deps.sha256Hex(body);
     if (!claimedSha256 || claimedSha256.toLowerCase() !== bodySha256) {
       throw new DomainError(
         'body_hash_mismatch',
@@ -118,38 +118,45 @@ export class TransferService {
     }
     const now = nowIso(this.deps);
     let payload: Uint8Array | null = null;
+    let chunk: ChunkRow | undefined;
     if (transfer.header.kind === 'chunk') {
-      await this.storeChunk(volume, transfer.header.chunkId, transfer.payload, now);
+      chunk = await this.storeChunk(volume, transfer.header.chunkId, transfer.payload, now);
     } else {
       if (transfer.payload.length > MAX_SMALL_PAYLOAD)
         throw new DomainError('malformed_transfer', 'The transfer payload is too large.', 400);
       payload = transfer.payload.slice();
     }
-    const inserted = await store.insertTransfer({
-      pairId,
-      seq,
-      kind: transfer.header.kind,
-      bodySha256,
-      header: JSON.stringify(transfer.header),
-      payload,
-      status: 'received',
-      outcome: null,
-      receivedAt: now,
-      appliedAt: null,
+    // The blob is on disk (fsynced); its row and the transfer's are one commit.
+    const inserted = await store.atomically(async () => {
+      if (chunk) await store.insertChunkIfAbsent(chunk);
+      const fresh = await store.insertTransfer({
+        pairId,
+        seq,
+        kind: transfer.header.kind,
+        bodySha256,
+        header: JSON.stringify(transfer.header),
+        payload,
+        status: 'received',
+        outcome: null,
+        receivedAt: now,
+        appliedAt: null,
+      });
+      if (!fresh) return false;
+      await store.noteTransferReceived(pairId, seq, now);
+      await store.updateVolume(volume.volumeId, {
+        claimExpiresAt: new Date(
+          this.deps.clock.now().getTime() + this.deps.claimTtlMs,
+        ).toISOString(),
+      });
+      return true;
     });
     if (!inserted) {
       const raced = await store.findTransfer(pairId, seq);
       if (raced) return this.answerFor(raced, bodySha256, pair);
     }
-    await store.noteTransferReceived(pairId, seq, now);
-    await store.updateVolume(volume.volumeId, {
-      claimExpiresAt: new Date(
-        this.deps.clock.now().getTime() + this.deps.claimTtlMs,
-      ).toISOString(),
-    });
 
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
-    await this.pairs.checkGaps();
+    await this.pairs.checkGaps(pairId);
     const settled = await store.findTransfer(pairId, seq);
     return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
   }
@@ -162,12 +169,13 @@ export class TransferService {
     return this.deps.store.findChunk(volumeId, chunkId);
   }
 
+  /** Stores a new chunk's blob (fsynced); returns the row to commit with its transfer. */
   private async storeChunk(
     volume: VolumeRow,
     chunkId: string,
     blob: Uint8Array,
     now: string,
-  ): Promise<void> {
+  ): Promise<ChunkRow | undefined> {
     if (blob.length > blobLength(CHUNK_SIZE)) {
       throw new DomainError(
         'chunk_too_large',
@@ -193,15 +201,16 @@ export class TransferService {
       throw error;
     }
     const existing = await this.deps.store.findChunk(volume.volumeId, chunkId);
-    if (existing) return; // the first writer wins; the stored blob stays as it is
+    if (existing) return undefined; // the first writer wins; the stored blob stays as it is
     await this.deps.blobs.put(volume.volumeId, chunkId, blob);
-    await this.deps.store.insertChunkIfAbsent({
+    return {
       volumeId: volume.volumeId,
       chunkId,
-      ciphertextSha256: await ciphertextHash(blob),
+      // The chunk's ciphertext hash (ciphertextHash in core): SHA-256 of the whole blob.
+      ciphertextSha256: await this.deps.sha256Hex(blob),
       size: blob.length,
       storedAt: now,
-    });
+    };
   }
 
   private async applyInOrder(pairId: string, volume: VolumeRow): Promise<void> {
@@ -214,12 +223,15 @@ export class TransferService {
       let outcome: TransferAck | StoredRefusal;
       try {
         outcome = await this.apply(next, pair, volume);
-        await store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(outcome), now);
-        await store.updatePair(pairId, {
-          seqApplied: next.seq,
-          bytes: pair.bytes + paddedTransferSize(),
-          chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
-          lastError: null,
+        const applied = outcome;
+        await store.atomically(async () => {
+          await store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(applied), now);
+          await store.updatePair(pairId, {
+            seqApplied: next.seq,
+            bytes: pair.bytes + paddedTransferSize(),
+            chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
+            lastError: null,
+          });
         });
         await this.pairs.onApplied(pairId, next.kind);
       } catch (error) {
@@ -232,10 +244,13 @@ export class TransferService {
             ...(error.details ? { details: error.details } : {}),
           },
         };
-        await store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(outcome), now);
-        await store.updatePair(pairId, {
-          seqApplied: next.seq,
-          lastError: `transfer ${next.seq} refused: ${error.message}`,
+        const refused = outcome;
+        await store.atomically(async () => {
+          await store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(refused), now);
+          await store.updatePair(pairId, {
+            seqApplied: next.seq,
+            lastError: `transfer ${next.seq} refused: ${error.message}`,
+          });
         });
       }
     }

@@ -1,5 +1,5 @@
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Alert, Claim, KeyRelease, TransferAck } from '@/core/contract';
 import { sha256Hex, utf8 } from '@/core/crypto/bytes';
 import { canonicalJson, type JsonValue } from '@/core/crypto/canonical-json';
@@ -158,5 +158,80 @@ describe("the site's own rules in the page (MSW on in-memory repositories, SPEC 
       }
     ).alerts;
     expect(alerts.map((a) => a.userId)).toEqual(['outsider']);
+  });
+
+  it('streams events (AL-2) to a signed-in tab only, each hearing what its user may see', async () => {
+    const { handlers, site } = await createBrowserSite();
+    server.use(...handlers);
+    const refused = await fetch(`${BASE}/api/events`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'not_signed_in' });
+
+    const open = async (userId: string) => {
+      const { token } = await site.identity.signIn(userId, `custodian-${userId}`, '127.0.0.1');
+      const tab = new AbortController();
+      const response = await fetch(`${BASE}/api/events`, {
+        headers: { cookie: `custodian_session=${token}` },
+        signal: tab.signal,
+      });
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      return {
+        /** The next event's type and data, as framed on the wire. */
+        async next(): Promise<{ type: string; data: Record<string, unknown> }> {
+          while (!buffer.includes('\n\n')) buffer += (await reader.read()).value ?? '';
+          const end = buffer.indexOf('\n\n');
+          const [event, data] = buffer.slice(0, end).split('\n');
+          buffer = buffer.slice(end + 2);
+          return {
+            type: event!.replace('event: ', ''),
+            data: JSON.parse(data!.replace('data: ', '')) as Record<string, unknown>,
+          };
+        },
+        /** The tab goes away (an EventSource's close aborts its request). */
+        close: () => tab.abort(),
+      };
+    };
+    const operator = await open('operator');
+    const admin = await open('admin');
+    expect(await operator.next()).toMatchObject({ type: 'hello', data: { userId: 'operator' } });
+    expect(await admin.next()).toMatchObject({ type: 'hello', data: { userId: 'admin' } });
+    expect(site.events.size).toBe(2);
+
+    // An alert is for administrators; a pair's instruction is for its owner (and admins).
+    await site.alerts.raise({
+      kind: 'unknown_user',
+      userId: 'ghost',
+      volumeId: null,
+      clientAddress: '10.0.0.9',
+      sentence: 'Sign-in attempt for unknown user "ghost" from 10.0.0.9.',
+    });
+    const instruction = {
+      type: 'instruction',
+      pairId: '11111111-1111-4111-8111-111111111111',
+      volumeId: 'ext4:demo',
+      instruction: {
+        id: '22222222-2222-4222-8222-222222222222',
+        action: 'suspend',
+        requestedBy: 'admin',
+        requestedAt: '2026-11-21T08:00:00.000Z',
+        reason: 'maintenance',
+        state: 'requested',
+        acknowledgedAt: null,
+      },
+    } as const;
+    site.events.publish(instruction, { kind: 'user', userId: 'operator' });
+    expect(await admin.next()).toMatchObject({
+      type: 'alert',
+      data: { alert: { userId: 'ghost' } },
+    });
+    expect(await admin.next()).toMatchObject({ type: 'instruction' });
+    // The operator never hears the alert: the instruction is the next thing on their stream.
+    expect(await operator.next()).toMatchObject({ type: 'instruction', data: instruction });
+
+    operator.close();
+    admin.close();
+    await vi.waitFor(() => expect(site.events.size).toBe(0));
   });
 });

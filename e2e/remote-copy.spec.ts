@@ -176,13 +176,11 @@ test('the site stops: PSUE on the operator’s side; back to PAIR by itself, and
 test('a new generation written while the site is down resynchronises to PAIR by itself', async () => {
   test.setTimeout(300_000);
   const second = nextGeneration(image, 'remote-copy-2', 20);
-  // The site goes away as the first transfer of the new generation leaves.
-  let stopped = false;
+  // The site goes away as the new generation's first chunk leaves, after its key announcement.
+  let transfers = 0;
   await operator.route('**/api/pairs/*/transfers/*', async (route) => {
-    if (!stopped) {
-      stopped = true;
-      await site.stop();
-    }
+    transfers += 1;
+    if (transfers === 2) await site.stop();
     await route.continue().catch(() => undefined);
   });
   await startBackup(operator, second);

@@ -27,6 +27,7 @@ import { deletePendingDataKey, type DeviceKeyRecord } from '@/storage/key-store'
 import { LocalCopy } from '@/storage/local-copy';
 import { checkQuota, requestPersistence } from '@/storage/storage-quota';
 import { ChunkBudget } from '@/workers/chunk-budget';
+import { createChunkHasher, type ChunkHasher } from '@/workers/chunk-hasher';
 import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
 import {
   MIN_IMAGE_SIZE,
@@ -428,39 +429,57 @@ export class BackupRunner {
               knownChunkIds: ledger.knownChunkIds(),
             });
           await initPool();
-          // RC-4: runs of chunks under one key; between two, the key may change.
-          while (state.record.nextPosition < reader.chunkCount) {
-            const position = state.record.nextPosition;
-            const now = this.#deps.now();
-            if (rotateBefore(policy, clock, now, position, reader.chunkCount, rekeys.pending)) {
-              uploader.enqueue([await rotateEpoch(localCopy, state, position)]);
-              await initPool();
-              clock = { startedAt: now, bytesUnderKey: 0 };
-              rekeys.rotated(state.record.epoch);
+          // One hasher for every run of chunks: it goes on from where the last run stopped,
+          // and no new worker has to be loaded from a site that may have gone away meanwhile.
+          const hasher = createChunkHasher(hash.saveState());
+          const sharedHasher: ChunkHasher = {
+            update: (buffer) => hasher.update(buffer),
+            close: () => undefined,
+          };
+          try {
+            // RC-4: runs of chunks under one key; between two, the key may change.
+            while (state.record.nextPosition < reader.chunkCount) {
+              const position = state.record.nextPosition;
+              const now = this.#deps.now();
+              if (rotateBefore(policy, clock, now, position, reader.chunkCount, rekeys.pending)) {
+                uploader.enqueue([await rotateEpoch(localCopy, state, position)]);
+                await initPool();
+                clock = { startedAt: now, bytesUnderKey: 0 };
+                rekeys.rotated(state.record.epoch);
+              }
+              const before = state.record.bytesStored;
+              await encodeImage({
+                record: state.record,
+                reader,
+                pool,
+                budget,
+                localCopy,
+                hash,
+                ledger,
+                control: this.control,
+                handOver: (entries, blob) => uploader.enqueue(entries, blob),
+                onStored: (progress) => {
+                  bytesStored = progress.bytesStored;
+                  this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
+                },
+                elapsedMs: () => this.#elapsed(),
+                createHasher: () => sharedHasher,
+                endPosition: segmentEnd(
+                  policy,
+                  clock,
+                  position,
+                  reader.chunkCount,
+                  record.chunkSize,
+                ),
+              });
+              state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
+              clock = {
+                ...clock,
+                bytesUnderKey: clock.bytesUnderKey + state.record.bytesStored - before,
+              };
             }
-            const before = state.record.bytesStored;
-            await encodeImage({
-              record: state.record,
-              reader,
-              pool,
-              budget,
-              localCopy,
-              hash,
-              ledger,
-              control: this.control,
-              handOver: (entries, blob) => uploader.enqueue(entries, blob),
-              onStored: (progress) => {
-                bytesStored = progress.bytesStored;
-                this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
-              },
-              elapsedMs: () => this.#elapsed(),
-              endPosition: segmentEnd(policy, clock, position, reader.chunkCount, record.chunkSize),
-            });
-            state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
-            clock = {
-              ...clock,
-              bytesUnderKey: clock.bytesUnderKey + state.record.bytesStored - before,
-            };
+          } finally {
+            hasher.close();
           }
         }
         rekeys.close();

@@ -63,8 +63,8 @@ describe('draining a stored backup without its image (RC-2)', () => {
     };
     const interrupted = first.run();
     for (;;) {
-      const stored = await local.getGeneration(VOLUME_ID, 1);
-      if (stored?.manifest && !site.online) break;
+      const waiting = await local.outbox(VOLUME_ID, 1);
+      if (waiting.some((e) => e.kind === 'commit') && !site.online) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     first.control.stop(new Error('the tab was closed'));

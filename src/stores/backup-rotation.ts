@@ -6,10 +6,12 @@
  * data ①②③ under the old key, key ④, data ⑤ under the new).
  */
 
-import { sealEnvelope } from '@/core/crypto';
+import { ImageHash, sealEnvelope } from '@/core/crypto';
 import { rotationDue, type RotationPolicy } from '@/core/transfer/rotation';
 import { outboxOrderOfPosition, type OutboxRecord } from '@/storage/database';
 import type { LocalCopy } from '@/storage/local-copy';
+import { createChunkHasher, type ChunkHasher } from '@/workers/chunk-hasher';
+import { encodeImage, type EncoderParams } from './backup-encoder';
 import type { RunState } from './backup-generation';
 import { makeEpochKey } from './backup-keys';
 import { epochKeyEntry } from './backup-stream';
@@ -117,5 +119,86 @@ export class RekeyRequests {
   close(): void {
     this.#closed = true;
     for (const resolve of this.#waiting.splice(0)) resolve(null);
+  }
+}
+
+/** When the current key started and what it encrypted, and the "rekey now" requests (RC-4). */
+export class EpochSchedule {
+  clock: EpochClock;
+  readonly rekeys = new RekeyRequests();
+
+  constructor(
+    readonly policy: RotationPolicy,
+    now: number,
+  ) {
+    this.clock = { startedAt: now, bytesUnderKey: 0 };
+  }
+
+  get nextRotationAt(): string {
+    return new Date(this.clock.startedAt + this.policy.everyMs).toISOString();
+  }
+}
+
+export interface EpochEncoding extends Omit<
+  EncoderParams,
+  'record' | 'hash' | 'createHasher' | 'endPosition'
+> {
+  readonly state: RunState;
+  readonly schedule: EpochSchedule;
+  readonly now: () => number;
+  /** The pool gets the current epoch's key: at the start and after each rotation. */
+  readonly initPool: () => Promise<void>;
+}
+
+/**
+ * Encodes the image from where the generation stands, in runs of chunks
+ * under one key; between two runs the key changes when RC-4 says so, its
+ * announcement handed to the uploader before any chunk under it. One image
+ * hasher serves every run: it goes on from where the last run stopped, and
+ * no worker has to be loaded again from a site that may have gone away.
+ */
+export async function encodeInEpochs(params: EpochEncoding): Promise<void> {
+  const { state, schedule, reader, localCopy } = params;
+  const { volumeId, generation, chunkSize } = state.record;
+  if (state.record.nextPosition >= reader.chunkCount) return;
+  const hash = state.record.hashState
+    ? await ImageHash.restore(new Uint8Array(state.record.hashState))
+    : await ImageHash.create();
+  await params.initPool();
+  const hasher = createChunkHasher(hash.saveState());
+  const shared: ChunkHasher = { update: (buffer) => hasher.update(buffer), close: () => undefined };
+  try {
+    while (state.record.nextPosition < reader.chunkCount) {
+      const position = state.record.nextPosition;
+      const now = params.now();
+      const forced = schedule.rekeys.pending;
+      if (rotateBefore(schedule.policy, schedule.clock, now, position, reader.chunkCount, forced)) {
+        params.handOver([await rotateEpoch(localCopy, state, position)]);
+        await params.initPool();
+        schedule.clock = { startedAt: now, bytesUnderKey: 0 };
+        schedule.rekeys.rotated(state.record.epoch);
+      }
+      const before = state.record.bytesStored;
+      await encodeImage({
+        ...params,
+        record: state.record,
+        hash,
+        createHasher: () => shared,
+        endPosition: segmentEnd(
+          schedule.policy,
+          schedule.clock,
+          position,
+          reader.chunkCount,
+          chunkSize,
+        ),
+      });
+      state.record = (await localCopy.getGeneration(volumeId, generation))!;
+      schedule.clock = {
+        ...schedule.clock,
+        bytesUnderKey: schedule.clock.bytesUnderKey + state.record.bytesStored - before,
+      };
+    }
+  } finally {
+    hasher.close();
   }
 }

@@ -27,7 +27,6 @@ import { deletePendingDataKey, type DeviceKeyRecord } from '@/storage/key-store'
 import { LocalCopy } from '@/storage/local-copy';
 import { checkQuota, requestPersistence } from '@/storage/storage-quota';
 import { ChunkBudget } from '@/workers/chunk-budget';
-import { createChunkHasher, type ChunkHasher } from '@/workers/chunk-hasher';
 import { ChunkReader, type ImageFile } from '@/workers/chunk-reader';
 import {
   MIN_IMAGE_SIZE,
@@ -38,7 +37,6 @@ import {
 } from '@/workers/constants';
 import { createSealPool, type SealPool } from '@/workers/seal-pool';
 import { BackupCancelled, RunControl } from './backup-control';
-import { encodeImage } from './backup-encoder';
 import { BackupError, isSiteUnreachable } from './backup-errors';
 import { checkSiteKeys, ensureDeviceKey, registerDeviceKey } from './backup-keys';
 import {
@@ -48,13 +46,7 @@ import {
   type BackupRequest,
   type RunState,
 } from './backup-generation';
-import {
-  RekeyRequests,
-  rotateBefore,
-  rotateEpoch,
-  segmentEnd,
-  type EpochClock,
-} from './backup-rotation';
+import { EpochSchedule, encodeInEpochs } from './backup-rotation';
 import { liveSite, type BackupSite } from './backup-site';
 import { commitEntry, rebuildOutbox, reconcileOutbox, type StreamDeps } from './backup-stream';
 import { ClaimLostError, StreamLostError, Uploader } from './backup-uploader';
@@ -382,15 +374,13 @@ export class BackupRunner {
       },
     });
     uploader.load(reconciled.outbox);
-    const policy = this.#deps.rotation ?? DEFAULT_ROTATION;
-    let clock: EpochClock = { startedAt: this.#deps.now(), bytesUnderKey: 0 };
-    const rekeys = new RekeyRequests();
+    const schedule = new EpochSchedule(this.#deps.rotation ?? DEFAULT_ROTATION, this.#deps.now());
     const status = (): PairStreamStatus => {
       const elapsed = this.#elapsed();
       return {
         seqSent: uploader.seqSent,
         epoch: state.record.epoch,
-        nextRotationAt: new Date(clock.startedAt + policy.everyMs).toISOString(),
+        nextRotationAt: schedule.nextRotationAt,
         bytesPerSecond: elapsed > 0 ? (ledger.bytesConfirmed * 1000) / elapsed : null,
       };
     };
@@ -399,7 +389,7 @@ export class BackupRunner {
       pairId: reconciled.claim.pairId,
       suspend: (options) => uploader.suspend(options),
       resume: () => uploader.resume(),
-      rekey: () => rekeys.request(),
+      rekey: () => schedule.rekeys.request(),
       status,
     });
     this.#emit(
@@ -416,73 +406,32 @@ export class BackupRunner {
 
     try {
       const encoding = (async () => {
-        if (state.record.nextPosition < reader.chunkCount) {
-          const hash = state.record.hashState
-            ? await ImageHash.restore(new Uint8Array(state.record.hashState))
-            : await ImageHash.create();
-          const initPool = () =>
+        await encodeInEpochs({
+          state,
+          schedule,
+          now: this.#deps.now,
+          initPool: () =>
             pool.init({
               volumeId: record.volumeId,
               epoch: state.record.epoch,
               chunkIdKey: state.chunkIdKey,
               dataKey: state.dataKey,
               knownChunkIds: ledger.knownChunkIds(),
-            });
-          await initPool();
-          // One hasher for every run of chunks: it goes on from where the last run stopped,
-          // and no new worker has to be loaded from a site that may have gone away meanwhile.
-          const hasher = createChunkHasher(hash.saveState());
-          const sharedHasher: ChunkHasher = {
-            update: (buffer) => hasher.update(buffer),
-            close: () => undefined,
-          };
-          try {
-            // RC-4: runs of chunks under one key; between two, the key may change.
-            while (state.record.nextPosition < reader.chunkCount) {
-              const position = state.record.nextPosition;
-              const now = this.#deps.now();
-              if (rotateBefore(policy, clock, now, position, reader.chunkCount, rekeys.pending)) {
-                uploader.enqueue([await rotateEpoch(localCopy, state, position)]);
-                await initPool();
-                clock = { startedAt: now, bytesUnderKey: 0 };
-                rekeys.rotated(state.record.epoch);
-              }
-              const before = state.record.bytesStored;
-              await encodeImage({
-                record: state.record,
-                reader,
-                pool,
-                budget,
-                localCopy,
-                hash,
-                ledger,
-                control: this.control,
-                handOver: (entries, blob) => uploader.enqueue(entries, blob),
-                onStored: (progress) => {
-                  bytesStored = progress.bytesStored;
-                  this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
-                },
-                elapsedMs: () => this.#elapsed(),
-                createHasher: () => sharedHasher,
-                endPosition: segmentEnd(
-                  policy,
-                  clock,
-                  position,
-                  reader.chunkCount,
-                  record.chunkSize,
-                ),
-              });
-              state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;
-              clock = {
-                ...clock,
-                bytesUnderKey: clock.bytesUnderKey + state.record.bytesStored - before,
-              };
-            }
-          } finally {
-            hasher.close();
-          }
-        }
-        rekeys.close();
+            }),
+          reader,
+          pool,
+          budget,
+          localCopy,
+          ledger,
+          control: this.control,
+          handOver: (entries, blob) => uploader.enqueue(entries, blob),
+          onStored: (progress) => {
+            bytesStored = progress.bytesStored;
+            this.#emit({ bytesStored, bytesConfirmed: ledger.bytesConfirmed });
+          },
+          elapsedMs: () => this.#elapsed(),
+        });
+        schedule.rekeys.close();
         encodingDone = true;
         this.#emit({ stage: uploader.pendingCount <= 1 ? 'committing' : 'sending' }, true);
         await this.#addCommit(state, uploader);
@@ -492,7 +441,7 @@ export class BackupRunner {
       this.#emit({ stage: 'committing' }, true);
       return await this.#finish(state.record, state.signingKey, state.device, answer.receipt!);
     } finally {
-      rekeys.close();
+      schedule.rekeys.close();
       detach?.();
       pool.close();
       uploader.dispose();

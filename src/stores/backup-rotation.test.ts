@@ -256,4 +256,38 @@ describe('suspension of a running backup (RC-5)', () => {
     expect(result.generation).toBe(1);
     expect(site.counters.chunkTransfers).toBe(6);
   });
+
+  it('with draining, sends what was queued at the suspension and resolves with its sequence number', async () => {
+    const bytes = patternBytes(4 * CHUNK, 10);
+    let cut: Promise<number> | undefined;
+    let attach: (s: PairStream) => void = () => undefined;
+    const attached = new Promise<PairStream>((resolve) => {
+      attach = resolve;
+    });
+    const link: PairLink = {
+      attach: (s: PairStream) => {
+        // Only the epoch-key announcement is queued when the stream attaches.
+        cut = s.suspend({ drain: true });
+        attach(s);
+        return () => undefined;
+      },
+      reachability: () => undefined,
+      rejected: () => undefined,
+      changed: () => undefined,
+    };
+    const run = new BackupRunner(request(bytes), () => undefined, deps({ pairs: link })).run();
+    const stream = await attached;
+    await expect(cut).resolves.toBe(1);
+    const local = new LocalCopy(db);
+    for (;;) {
+      const waiting = await local.outbox(VOLUME_ID, 1);
+      if (waiting.some((e) => e.kind === 'commit')) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(site.counters.puts).toBe(1);
+    expect(site.counters.epochKeyTransfers).toBe(1);
+    stream.resume();
+    await run;
+    expect(site.counters.chunkTransfers).toBe(4);
+  });
 });

@@ -198,14 +198,14 @@ describe('restorer DB page (ES-1)', () => {
 
     const before = queries.length;
     for (const typed of ['P', 'PA', 'PAY', 'PAYR']) await type(search(), typed);
-    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL])), SLOW);
+    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
     expect(queries.slice(before).map((q) => q.get('q'))).toEqual(['PAYR']);
 
     await type(search(), '');
     const state = controlLabelled('State') as HTMLSelectElement;
     state.value = 'revoked';
     state.dispatchEvent(new Event('change'));
-    await vi.waitFor(() => expect(rows()).toEqual([BACKUPS])), SLOW);
+    await vi.waitFor(() => expect(rows()).toEqual([BACKUPS]), SLOW);
     expect(queries.at(-1)?.get('state')).toBe('revoked');
     expect(queries.at(-1)?.has('q')).toBe(false);
 
@@ -214,7 +214,7 @@ describe('restorer DB page (ES-1)', () => {
     state.dispatchEvent(new Event('change'));
     policy.value = 'one-time';
     policy.dispatchEvent(new Event('change'));
-    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL])), SLOW);
+    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
     expect(queries.at(-1)?.get('policy')).toBe('one-time');
     policy.value = '';
     policy.dispatchEvent(new Event('change'));
@@ -228,14 +228,14 @@ describe('restorer DB page (ES-1)', () => {
       th.textContent?.includes('Volume'),
     ) as HTMLElement;
     volumeHeader.click();
-    await vi.waitFor(() => expect(queries.at(-1)?.get('sort')).toBe('volumeId')), SLOW);
+    await vi.waitFor(() => expect(queries.at(-1)?.get('sort')).toBe('volumeId'), SLOW);
     expect(queries.at(-1)?.get('order')).toBe('asc');
-    await vi.waitFor(() => expect(rows()[0]).toBe(DATA)), SLOW);
+    await vi.waitFor(() => expect(rows()[0]).toBe(DATA), SLOW);
 
     document.querySelector<HTMLButtonElement>('button[aria-label="Next Page"]')!.click();
-    await vi.waitFor(() => expect(queries.at(-1)?.get('page')).toBe('2')), SLOW);
+    await vi.waitFor(() => expect(queries.at(-1)?.get('page')).toBe('2'), SLOW);
     expect(queries.at(-1)?.get('sort')).toBe('volumeId');
-    await vi.waitFor(() => expect(rows()).toHaveLength(8)), SLOW);
+    await vi.waitFor(() => expect(rows()).toHaveLength(8), SLOW);
   }, 60_000);
 
   it('opens filtered on the volume named by ?q= (the alerts screen links volumes so)', async () => {

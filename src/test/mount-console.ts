@@ -11,7 +11,7 @@ import { createConsoleRouter } from '@/router';
 import { hasTestSite, testSite } from './site';
 
 export interface MountOptions {
-  /** Demo user already signed in (the session the site would report), if any. */
+  /** Demo user already signed in (through the test site's login when one runs), if any. */
   readonly signedInAs?: string;
   readonly locale?: Locale;
 }
@@ -26,9 +26,13 @@ export function unmountAll(): void {
 /** The whole console on one page, talking to the in-memory site through MSW. */
 export async function mountConsole(path: string, options: MountOptions = {}) {
   if (hasTestSite()) {
+    // The site's own rules (src/test/site.ts): a real sign-in sets the session cookie.
     const site = await testSite();
     if (options.signedInAs) await site.signIn(options.signedInAs);
-  } else if (options.signedInAs) demoSite.startSession(options.signedInAs);
+  } else if (options.signedInAs) {
+    // The backup and restore screens' tests still run on the emulated demo site.
+    demoSite.startSession(options.signedInAs);
+  }
   const pinia = createPinia();
   const i18n = createConsoleI18n(options.locale ?? 'en');
   const router = createConsoleRouter(pinia, createMemoryHistory());

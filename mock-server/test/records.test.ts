@@ -74,7 +74,24 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
     const refused = await requestRelease(restorer2, VOLUME, 1);
     expect(refused.answer.status).toBe(403);
     expect(refused.answer.json).toMatchObject({ code: 'record_revoked' });
+    await expectRefusalSeen('restorer2', 'revoked');
   });
+
+  /** Every refusal is audited, alerted, and shown to the owner with its reason. */
+  const expectRefusalSeen = async (userId: string, reason: 'revoked' | 'expired') => {
+    const alerts = await admin.request('GET', '/api/admin/alerts?kind=key_not_found');
+    expect((alerts.json as { alerts: { userId: string; volumeId: string }[] }).alerts).toEqual(
+      expect.arrayContaining([expect.objectContaining({ userId, volumeId: VOLUME })]),
+    );
+    const audit = await admin.request('GET', `/api/admin/audit?event=key_not_found`);
+    expect((audit.json as { entries: { actor: string; volumeId: string }[] }).entries).toEqual(
+      expect.arrayContaining([expect.objectContaining({ actor: userId, volumeId: VOLUME })]),
+    );
+    const activity = await operator.client.request('GET', `/api/volumes/${enc(VOLUME)}/activity`);
+    expect((activity.json as { entries: unknown[] }).entries).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'refusal', reason })]),
+    );
+  };
 
   it('refuses bad changes: removing the owner, an empty reason, unknown users, invalid IDs', async () => {
     await backUp(operator, site.site.info, VOLUME, randomImage(100));
@@ -124,6 +141,7 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
     });
     const answer = await requestRelease(await signedIn('restorer'), VOLUME, 1);
     expect(answer.answer.json).toMatchObject({ code: 'record_expired' });
+    await expectRefusalSeen('restorer', 'expired');
   });
 
   it('transfers ownership to another operator', async () => {

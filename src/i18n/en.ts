@@ -300,6 +300,8 @@ export const en = {
           burned: 'the one-time key was already used (the record is burned)',
           used_once: 'this person already received the key once',
           no_key: 'the site holds no key for this volume',
+          revoked: 'an administrator revoked the escrow record',
+          expired: 'the escrow record has expired',
           replayed_request: 'presented a key request that belongs to someone else',
           not_owner: 'another operator tried to back up, change or look into this volume',
         },

@@ -25,6 +25,8 @@ export const refusalReasons = [
   'burned',
   'used_once',
   'no_key',
+  'revoked',
+  'expired',
   'replayed_request',
   'not_owner',
 ] as const;

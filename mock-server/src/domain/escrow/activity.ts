@@ -10,6 +10,7 @@ import type {
 import type { AlertRepository } from '../ports';
 import type { Caller, EscrowDeps } from './context';
 import type { ReleaseRow } from './ports';
+import { EXPIRED_WHY, REVOKED_WHY } from './release';
 import { notFound, type VolumeService } from './volumes';
 
 /** The alerts that are refusals of a volume (RS-2, RS-3, BK-3); integrity reports are not. */
@@ -33,6 +34,8 @@ export function refusalReasonOf(alert: Pick<Alert, 'kind' | 'sentence'>): Refusa
     case 'overwrite_attempt':
       return 'not_owner';
     default:
+      if (alert.sentence.includes(REVOKED_WHY)) return 'revoked';
+      if (alert.sentence.includes(EXPIRED_WHY)) return 'expired';
       if (alert.sentence.includes('one-time record was already used')) return 'burned';
       if (alert.sentence.includes('already received the key once')) return 'used_once';
       return 'no_key';

@@ -19,6 +19,16 @@ export const NO_KEY_SENTENCE =
 export const UNAUTHORIZED_USE =
   'unauthorized use: you are not registered as a restorer of this volume.';
 
+/** The words release refusals use for a record that can no longer release (activity.ts reads them). */
+export const REVOKED_WHY = 'its escrow record was revoked by an administrator';
+export const EXPIRED_WHY = 'its escrow record has expired';
+
+function unusableBecause(record: RecordRow, now: string): 'revoked' | 'expired' | null {
+  if (record.state === 'revoked') return 'revoked';
+  if (record.policy.expiresAt && record.policy.expiresAt <= now) return 'expired';
+  return null;
+}
+
 /**
  * Key release and what a restorer may read (RS-1..RS-3, RS-7). The first
  * check is always whether the caller is a registered restorer or the owner
@@ -55,7 +65,7 @@ export class ReleaseService {
       this.forgetKeys(volumeId);
       return this.noKey(caller, volumeId, 'the one-time record was already used');
     }
-    this.assertUsable(record);
+    await this.refuseUnusable(caller, record);
 
     const base = {
       requestId: body.requestId,
@@ -285,6 +295,31 @@ export class ReleaseService {
       sentence: `${caller.userId} asked for volume ${record.volumeId} without being registered as its restorer (unauthorized use).`,
     });
     throw new DomainError('unauthorized_use', UNAUTHORIZED_USE, 403, { volumeId: record.volumeId });
+  }
+
+  /**
+   * A registered restorer asking for a revoked or expired record is refused
+   * like anyone else: audited, and an alert for administrators and the owner.
+   */
+  private async refuseUnusable(caller: Caller, record: RecordRow): Promise<void> {
+    const why = unusableBecause(record, nowIso(this.deps));
+    if (!why) return;
+    this.forgetKeys(record.volumeId);
+    await this.deps.audit.append({
+      event: 'key_not_found',
+      actor: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress || null,
+      details: { why: why === 'revoked' ? REVOKED_WHY : EXPIRED_WHY },
+    });
+    await this.deps.alerts.raise({
+      kind: 'key_not_found',
+      userId: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress || null,
+      sentence: `${caller.userId} asked for the key of ${record.volumeId}, but ${why === 'revoked' ? REVOKED_WHY : EXPIRED_WHY}.`,
+    });
+    this.assertUsable(record);
   }
 
   private assertUsable(record: RecordRow): void {

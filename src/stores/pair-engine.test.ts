@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '@/api/request';
-import type { HeartbeatRequest, Instruction, PairSummary } from '@/core/contract';
+import {
+  heartbeatRequestSchema,
+  type HeartbeatRequest,
+  type Instruction,
+  type PairSummary,
+} from '@/core/contract';
 import { PairEngine, type PairBacklog, type PrimaryPairView } from './pair-engine';
 import type { PairStream, PairStreamStatus } from './pair-link';
 
@@ -262,6 +267,19 @@ describe('site unreachable (RC-3 PSUE)', () => {
     engine.changed(VOLUME_ID);
     await vi.advanceTimersByTimeAsync(0);
     expect(view().state).toBe('PAIR');
+  });
+});
+
+describe('a refusal longer than a heartbeat may carry', () => {
+  it('is cut to the 500 characters the site keeps, so the heartbeat is still accepted', async () => {
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    engine.rejected(VOLUME_ID, 'x'.repeat(2000));
+    await vi.advanceTimersByTimeAsync(0);
+    const beat = api.beats.at(-1)!;
+    expect(beat.state).toBe('PSUE');
+    expect(heartbeatRequestSchema.safeParse(beat).success).toBe(true);
+    expect(beat.reason).toHaveLength(500);
   });
 });
 

@@ -99,6 +99,9 @@ interface PairMemory {
   lastContactAt: number | null;
 }
 
+/** Longest reason a heartbeat may carry (heartbeatRequestSchema). */
+const MAX_REASON = 500;
+
 /** After a failed drain, the next try waits this long. */
 const DRAIN_RETRY_MS = 60_000;
 
@@ -258,7 +261,7 @@ export class PairEngine implements PairLink {
       await this.#deps.api.heartbeat(summary.pairId, {
         ...this.#beatOf(memory),
         state: 'PSUE',
-        reason: memory.episode,
+        reason: memory.episode.slice(0, MAX_REASON),
       });
       memory.episode = null;
     }
@@ -303,7 +306,8 @@ export class PairEngine implements PairLink {
     const stream = this.#streams.get(memory.summary.volumeId)?.status();
     return {
       state: view.state,
-      reason: view.state === 'PSUE' ? view.reason : null,
+      // The site keeps at most 500 characters of a reason; a site's refusal may say more.
+      reason: view.state === 'PSUE' ? (view.reason?.slice(0, MAX_REASON) ?? null) : null,
       seqSent: view.seqSent,
       pending: memory.backlog.pending,
       pendingBytes: memory.backlog.pendingBytes,

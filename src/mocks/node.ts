@@ -1,5 +1,7 @@
 import { setupServer } from 'msw/node';
-import { handlers } from './handlers';
 
-/** The in-memory site for component tests (Node's fetch, intercepted). */
-export const server = setupServer(...handlers);
+/**
+ * Node's fetch, intercepted for component tests. It answers nothing by
+ * itself: a test's site (src/test/site.ts) or the test adds its handlers.
+ */
+export const server = setupServer();

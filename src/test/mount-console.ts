@@ -6,12 +6,11 @@ import { createMemoryHistory } from 'vue-router';
 import App from '@/App.vue';
 import { primeVueOptions } from '@/components/primevue-options';
 import { createConsoleI18n, type Locale } from '@/i18n';
-import { demoSite } from '@/mocks/demo-site';
 import { createConsoleRouter } from '@/router';
-import { hasTestSite, testSite } from './site';
+import { testSite } from './site';
 
 export interface MountOptions {
-  /** Demo user already signed in (through the test site's login when one runs), if any. */
+  /** Demo user already signed in (through the test site's login), if any. */
   readonly signedInAs?: string;
   readonly locale?: Locale;
 }
@@ -25,14 +24,9 @@ export function unmountAll(): void {
 
 /** The whole console on one page, talking to the in-memory site through MSW. */
 export async function mountConsole(path: string, options: MountOptions = {}) {
-  if (hasTestSite()) {
-    // The site's own rules (src/test/site.ts): a real sign-in sets the session cookie.
-    const site = await testSite();
-    if (options.signedInAs) await site.signIn(options.signedInAs);
-  } else if (options.signedInAs) {
-    // The backup and restore screens' tests still run on the emulated demo site.
-    demoSite.startSession(options.signedInAs);
-  }
+  // The site's own rules (src/test/site.ts): a real sign-in sets the session cookie.
+  const site = await testSite();
+  if (options.signedInAs) await site.signIn(options.signedInAs);
   const pinia = createPinia();
   const i18n = createConsoleI18n(options.locale ?? 'en');
   const router = createConsoleRouter(pinia, createMemoryHistory());

@@ -1,19 +1,18 @@
 // First, before any module encodes text at load time.
 import './page-realm';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { demoSite } from '@/mocks/demo-site';
 import { server } from '@/mocks/node';
 import { unmountAll } from './mount-console';
 import { endTestSite } from './site';
 
-// Every call a component makes must be answered by a handler: an unexpected
-// request is a test failure, not a silent network error.
+// Every call a component makes must be answered by a handler (the test site's,
+// src/test/site.ts, or the test's own): an unexpected request is a test
+// failure, not a silent network error.
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(async () => {
   unmountAll();
   await endTestSite();
   server.resetHandlers();
-  demoSite.reset();
   localStorage.clear();
   document.body.innerHTML = '';
 });

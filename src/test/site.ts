@@ -4,20 +4,31 @@ import {
   CSRF_HEADER,
   CSRF_HEADER_VALUE,
   type AuditEntry,
+  type Claim,
   type Role,
   type SessionInfo,
+  type TransferAck,
 } from '@/core/contract';
+import { canonicalJson, type JsonValue } from '@/core/crypto/canonical-json';
+import { sealEnvelope } from '@/core/crypto/envelope';
+import type { Receipt } from '@/core/crypto/receipt';
+import type { ReleasePolicy } from '@/core/crypto/release-policy';
+import type { BackupFixture } from '@/core/crypto/test-support/backup-fixture';
+import { utf8 } from '@/core/crypto/bytes';
 import { server } from '@/mocks/node';
 import { createBrowserSite, type BrowserSite } from '@/mocks/site/browser-site';
 import { SESSION_COOKIE } from '@/mocks/site/msw-router';
 import { demoPassword } from '../../mock-server/src/demo';
 import type { Caller } from '../../mock-server/src/domain/escrow/context';
 import type { Clock } from '../../mock-server/src/domain/ports';
+import type { GenerationRow } from '../../mock-server/src/domain/escrow/ports';
 import type { AdminAction, Principal } from '../../mock-server/src/domain/identity';
 import type { AlertMailer } from '../../mock-server/src/platform/alert-mailer';
 import {
   backUp,
+  enc,
   newOperator,
+  putTransfer,
   randomImage,
   requestRelease,
   type BackupOptions,
@@ -25,6 +36,7 @@ import {
   type Operator,
 } from '../../mock-server/test/support/backup-client';
 import type { Client, HttpAnswer } from '../../mock-server/test/support/test-site';
+import type { TransferHeader } from '@/core/transfer/frame';
 import { FetchEventSource } from './fetch-event-source';
 
 /** The page's origin in jsdom: where the console's own requests go. */
@@ -139,6 +151,34 @@ export interface TestSite extends BrowserSite {
   askForKey(userId: string, volumeId: string, generation?: number): Promise<HttpAnswer>;
   /** Feeds the console's event stream (AL-2) from this site's event bus, for the signed-in page. */
   liveEvents(): void;
+  /**
+   * `userId` stores a backup made in the test (its device, keys, chunks of
+   * any size up to the protocol's, signed manifest) from their own browser
+   * through the real protocol: device registration, claim, epoch keys,
+   * chunks, commit. The site's receipt.
+   */
+  commit(
+    userId: string,
+    backup: BackupFixture,
+    terms?: { restorers?: readonly string[]; policy?: Partial<ReleasePolicy> },
+  ): Promise<Receipt>;
+  /** The page's requests the site answered so far, as "METHOD /decoded/path". */
+  requests(): string[];
+  /**
+   * The site cannot be reached (a network error) by the page's requests
+   * for which `fails` says so; `undefined` ends the outage.
+   */
+  outage(fails: ((request: Request) => boolean) | undefined): void;
+  /** Storage edited behind the site's back: one byte of a stored chunk flipped. */
+  tamperChunk(volumeId: string, chunkId: string, at: number): Promise<void>;
+  /** Storage edited behind the site's back: a stored chunk is gone. */
+  loseChunk(volumeId: string, chunkId: string): Promise<void>;
+  /** Storage edited behind the site's back: a generation's row as `edit` rewrites it. */
+  editGeneration(
+    volumeId: string,
+    generation: number,
+    edit: (row: GenerationRow) => GenerationRow,
+  ): void;
 }
 
 let current: Promise<TestSite> | undefined;
@@ -190,6 +230,20 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
   const browserSite = await createBrowserSite({ mailer: options.mailer, site: { clock } });
   server.use(...browserSite.handlers);
   const { site } = browserSite;
+  // In front of the site: the page's requests fail while an outage says so; the rest are logged.
+  const requests: string[] = [];
+  let outage: ((request: Request) => boolean) | undefined;
+  server.use(
+    http.all('*', ({ request }) => {
+      const url = new URL(request.url);
+      if (url.origin !== window.location.origin || url.pathname.startsWith('/__test__/')) {
+        return undefined;
+      }
+      if (outage?.(request)) return HttpResponse.error();
+      requests.push(`${request.method} ${decodeURIComponent(url.pathname)}`);
+      return undefined;
+    }),
+  );
   const operators = new Map<string, Promise<Operator>>();
   const principal = async (userId: string): Promise<Principal> => {
     const { token } = await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1');
@@ -282,5 +336,119 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     liveEvents() {
       setEventSourceFactory((url) => new FetchEventSource(url));
     },
+    async commit(userId, backup, terms = {}) {
+      return commitBackup(await browser(userId), site.info.escrowKey.jwk, userId, backup, terms);
+    },
+    requests: () => [...requests],
+    outage(fails) {
+      outage = fails;
+    },
+    async tamperChunk(volumeId, chunkId, at) {
+      const { blobs } = site.repositories;
+      const blob = await blobs.get(volumeId, chunkId);
+      if (!blob) throw new Error(`the site holds no chunk ${chunkId}`);
+      blob[at] = (blob[at] ?? 0) ^ 0x01;
+      await blobs.delete(volumeId, chunkId);
+      await blobs.put(volumeId, chunkId, blob);
+    },
+    async loseChunk(volumeId, chunkId) {
+      await site.repositories.blobs.delete(volumeId, chunkId);
+    },
+    editGeneration(volumeId, generation, edit) {
+      // The in-memory store's table, as a file on the site's disk would be edited.
+      const table = (
+        site.repositories.escrow as unknown as {
+          generations: {
+            get(a: string, b: number): GenerationRow | undefined;
+            set(a: string, b: number, row: GenerationRow): void;
+          };
+        }
+      ).generations;
+      const row = table.get(volumeId, generation);
+      if (!row) throw new Error(`the site holds no generation ${generation} of ${volumeId}`);
+      table.set(volumeId, generation, edit(row));
+    },
   };
+}
+
+/** What BackupFixture's backup sends the site, transfer by transfer (BK-6, BK-8). */
+async function commitBackup(
+  client: Client,
+  escrowKey: JsonWebKey,
+  userId: string,
+  backup: BackupFixture,
+  terms: { restorers?: readonly string[]; policy?: Partial<ReleasePolicy> },
+): Promise<Receipt> {
+  const expect200 = (what: string, answer: HttpAnswer): HttpAnswer => {
+    if (answer.status !== 200 && answer.status !== 202)
+      throw new Error(`${what} refused (${answer.status}): ${answer.text}`);
+    return answer;
+  };
+  const { index } = backup.manifest;
+  const volumeId = index.volumeId;
+  const { kty, crv, x, y } = await globalThis.crypto.subtle.exportKey(
+    'jwk',
+    backup.deviceKeyPair.publicKey,
+  );
+  const device = await client.request('POST', '/api/devices', {
+    json: { publicKey: { kty, crv, x, y }, label: 'test' },
+  });
+  if (device.status !== 200 && device.status !== 409) expect200('device registration', device);
+  const claim = expect200(
+    'claim',
+    await client.request('POST', `/api/volumes/${enc(volumeId)}/claim`, {
+      json: { resume: false },
+    }),
+  ).json as Claim;
+  const transfers: { header: TransferHeader; payload: Uint8Array }[] = [];
+  for (const [epoch, dataKey] of backup.keys.dataKeys) {
+    if (claim.epochs.includes(epoch)) continue;
+    const envelope = await sealEnvelope(
+      { volumeId, chunkIdKey: backup.keys.chunkIdKey, dataKeys: new Map([[epoch, dataKey]]) },
+      escrowKey,
+      { purpose: 'escrow' },
+    );
+    transfers.push({ header: { kind: 'epoch-key', volumeId, epoch }, payload: utf8(envelope) });
+  }
+  for (const entry of index.chunks) {
+    const head = await client.request(
+      'HEAD',
+      `/api/volumes/${enc(volumeId)}/chunks/${entry.chunkId}`,
+    );
+    if (head.status === 200) continue;
+    transfers.push({
+      header: { kind: 'chunk', volumeId, chunkId: entry.chunkId },
+      payload: backup.blobs.get(entry.chunkId)!,
+    });
+  }
+  const policy: ReleasePolicy = {
+    kind: 'reusable',
+    approvalRequired: false,
+    expiresAt: null,
+    ...terms.policy,
+  };
+  transfers.push({
+    header: { kind: 'commit', volumeId },
+    payload: canonicalJson({
+      manifest: backup.manifest,
+      restorers: [userId, ...(terms.restorers ?? [])],
+      policy,
+    } as unknown as JsonValue),
+  });
+  let receipt: Receipt | undefined;
+  for (const [position, transfer] of transfers.entries()) {
+    const answer = expect200(
+      `transfer ${position}`,
+      await putTransfer(
+        client,
+        claim.pairId,
+        claim.seqApplied + 1 + position,
+        transfer.header,
+        transfer.payload,
+      ),
+    );
+    receipt = (answer.json as TransferAck).receipt ?? receipt;
+  }
+  if (!receipt) throw new Error('no receipt after the commit');
+  return receipt;
 }

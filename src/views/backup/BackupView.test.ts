@@ -25,6 +25,7 @@ import {
 import type { ImageFile } from '@/workers/chunk-reader';
 import { InProcessSealPool } from '@/workers/seal-pool';
 import { buttonNamed, controlLabelled, mountConsole, settle } from '@/test/mount-console';
+import { testSite } from '@/test/site';
 
 useSameRealmTextEncoder();
 
@@ -39,6 +40,10 @@ async function open(options: Parameters<typeof mountConsole>[1] = { signedInAs: 
 }
 
 beforeEach(async () => {
+  // Accounts and sessions on the site's own rules; the backup protocol of these
+  // stories (claims, transfers, outages, a change of keys) on FakeEscrowSite,
+  // whose handlers answer first.
+  await testSite();
   site = await FakeEscrowSite.create();
   server.use(...site.handlers());
   // The pair engine starts with the screen; these stories have no pair to show.

@@ -1,14 +1,11 @@
 import 'fake-indexeddb/auto';
-import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { apiRoutes } from '@/core/contract';
-import { server } from '@/mocks/node';
-import { restoreSite } from '@/mocks/restore-site';
-import { on } from '@/mocks/route-handler';
+import type { Receipt } from '@/core/crypto';
 import { useRestoreStore } from '@/stores/restore';
 import { setRestoreRuntime } from '@/stores/restore-runtime';
 import { MemoryRestoreRuntime, testBackup } from '@/stores/restore-test-support';
 import { useSameRealmTextEncoder } from '@/stores/backup-test-support';
+import { testSite, type TestSite } from '@/test/site';
 import { mountConsole, type } from '@/test/mount-console';
 import {
   FAST_RETRY,
@@ -25,6 +22,7 @@ const VOLUME = 'gpt:5e1f0c2d-9a3b-4c7e-8f60-123456789abc';
 const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
 
 let runtime: MemoryRestoreRuntime;
+let site: TestSite;
 let downloads: Blob[];
 
 const dialogText = (): string =>
@@ -46,11 +44,6 @@ async function open(userId: string, locale: 'en' | 'ja' = 'en') {
   return mounted;
 }
 
-/** The site answers with the key that signed its receipts. */
-function siteSignsReceipts(): void {
-  server.use(on(apiRoutes.site, async () => HttpResponse.json(await restoreSite.siteInfo())));
-}
-
 async function chooseFile(label: string, content: string): Promise<void> {
   const labelElement = [...document.querySelectorAll('label')].find(
     (l) => l.textContent?.trim() === label,
@@ -62,7 +55,8 @@ async function chooseFile(label: string, content: string): Promise<void> {
   input.dispatchEvent(new Event('change', { bubbles: true }));
 }
 
-beforeEach(() => {
+beforeEach(async () => {
+  site = await testSite();
   runtime = new MemoryRestoreRuntime();
   setRestoreRuntime(runtime);
   downloads = [];
@@ -77,23 +71,20 @@ beforeEach(() => {
 afterEach(async () => {
   vi.restoreAllMocks();
   setRestoreRuntime(undefined);
-  restoreSite.reset();
   await resetBrowserStorage();
 });
 
 describe('recovery kit (RS-10)', { timeout: 30_000 }, () => {
   it('shows the site fingerprints and verified receipts with a QR code, and exports them as JSON', async () => {
-    siteSignsReceipts();
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
-    const site = await restoreSite.siteInfo();
+    const receipt = await site.commit('operator', backup, { restorers: ['restorer'] });
+    const info = site.site.info;
     await open('operator');
     buttonIn(rowOf(VOLUME)!, 'Recovery kit').click();
     await until(() => expect(dialogText()).toContain('Receipt signature verified'));
-    const receipt = restoreSite.volumes.get(VOLUME)!.generations.get(1)!.receipt;
     expect(dialogText()).toContain(`Recovery kit of ${VOLUME}`);
-    expect(dialogText()).toContain(site.escrowKey.fingerprint);
-    expect(dialogText()).toContain(site.signingKey.fingerprint);
+    expect(dialogText()).toContain(info.escrowKey.fingerprint);
+    expect(dialogText()).toContain(info.signingKey.fingerprint);
     expect(dialogText()).toContain(receipt.statement.manifestHash);
     expect(dialogText()).toContain(receipt.statement.auditChainHead);
     const qr = document.querySelector('[role="dialog"] svg[role="img"]')!;
@@ -108,9 +99,9 @@ describe('recovery kit (RS-10)', { timeout: 30_000 }, () => {
       volumeId: VOLUME,
       owner: 'operator',
       site: {
-        siteId: site.siteId,
-        escrowKeyFingerprint: site.escrowKey.fingerprint,
-        signingKeyFingerprint: site.signingKey.fingerprint,
+        siteId: info.siteId,
+        escrowKeyFingerprint: info.escrowKey.fingerprint,
+        signingKeyFingerprint: info.signingKey.fingerprint,
       },
       generations: [{ generation: 1, receiptVerified: true, receipt }],
     });
@@ -118,16 +109,26 @@ describe('recovery kit (RS-10)', { timeout: 30_000 }, () => {
   });
 
   it('says when a receipt does not verify against the site’s signing key', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), { owner: 'operator' });
+    await site.commit('operator', await testBackup(VOLUME));
+    // The stored receipt was altered behind the site's back: its signature no longer matches.
+    site.editGeneration(VOLUME, 1, (row) => {
+      const receipt = JSON.parse(row.receipt) as Receipt;
+      return {
+        ...row,
+        receipt: JSON.stringify({
+          ...receipt,
+          statement: { ...receipt.statement, counter: '999' },
+        }),
+      };
+    });
     await open('operator');
     buttonIn(rowOf(VOLUME)!, 'Recovery kit').click();
     await until(() => expect(dialogText()).toContain('Receipt signature could not be verified'));
   });
 
   it('a kit or receipt file opens its volume and restores that generation', async () => {
-    siteSignsReceipts();
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Recovery kit').click();
     await until(() => expect(dialogText()).toContain('Receipt signature verified'));
@@ -141,19 +142,19 @@ describe('recovery kit (RS-10)', { timeout: 30_000 }, () => {
   });
 
   it('explains a file that is not a receipt', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), { owner: 'operator' });
+    await site.commit('operator', await testBackup(VOLUME));
     await open('operator');
     await chooseFile('Open receipt file', '{"hello":"world"}');
     await until(() =>
       expect(text()).toContain('This file is not a Custodian receipt or recovery kit.'),
     );
-    expect(restoreSite.requests.some((r) => r.includes('key-release'))).toBe(false);
+    expect(site.requests().some((r) => r.includes('key-release'))).toBe(false);
   });
 });
 
 describe('in Japanese', { timeout: 30_000 }, () => {
   it('labels the screen and explains a refusal in Japanese', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), { owner: 'operator' });
+    await site.commit('operator', await testBackup(VOLUME));
     await mountConsole('/restore', { signedInAs: 'outsider', locale: 'ja' });
     await until(() =>
       expect(document.querySelector('table[aria-label="リストアできるボリューム"]')).not.toBeNull(),

@@ -1,11 +1,11 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { restoreSite } from '@/mocks/restore-site';
 import { listRestores } from '@/storage/restore-progress';
 import { useRestoreStore } from '@/stores/restore';
 import { setRestoreRuntime } from '@/stores/restore-runtime';
 import { MemoryRestoreRuntime, testBackup } from '@/stores/restore-test-support';
 import { useSameRealmTextEncoder } from '@/stores/backup-test-support';
+import { testSite, type TestSite } from '@/test/site';
 import { mountConsole, unmountAll } from '@/test/mount-console';
 import {
   FAST_RETRY,
@@ -25,6 +25,7 @@ const VOLUME = 'ext4:7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
 
 let runtime: MemoryRestoreRuntime;
+let site: TestSite;
 
 async function open(userId: string) {
   const mounted = await mountConsole('/restore', { signedInAs: userId });
@@ -34,24 +35,25 @@ async function open(userId: string) {
 }
 
 const chunkFetches = (chunkId: string): number =>
-  restoreSite.requests.filter((r) => r === `GET /api/volumes/${VOLUME}/chunks/${chunkId}`).length;
+  site.requests().filter((r) => r === `GET /api/volumes/${VOLUME}/chunks/${chunkId}`).length;
+const keyRequests = (): string[] => site.requests().filter((r) => r.includes('key-release'));
 
-beforeEach(() => {
+beforeEach(async () => {
   runtime = new MemoryRestoreRuntime();
   setRestoreRuntime(runtime);
+  site = await testSite();
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
   setRestoreRuntime(undefined);
-  restoreSite.reset();
   await resetBrowserStorage();
 });
 
 describe('an interrupted restore resumes (RS-6)', { timeout: 30_000 }, () => {
   it('after a crash mid-restore, reopening the screen continues from what was verified', async () => {
     const backup = await testBackup(VOLUME, { length: 8 * 1024 + 10 });
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     runtime.writesBeforePowerCut = 3;
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
@@ -71,12 +73,12 @@ describe('an interrupted restore resumes (RS-6)', { timeout: 30_000 }, () => {
     for (const entry of backup.manifest.index.chunks.slice(0, 3)) {
       expect(chunkFetches(entry.chunkId)).toBe(1);
     }
-    expect(restoreSite.releases.size).toBe(1);
+    expect(keyRequests()).toHaveLength(1);
   });
 
   it('a second tab does not write the same image at once', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     const locks = { request: vi.fn(async (_name, _options, work) => work(null)) };
     vi.stubGlobal('navigator', { ...navigator, locks });
     try {
@@ -97,40 +99,41 @@ describe('an interrupted restore resumes (RS-6)', { timeout: 30_000 }, () => {
 describe('the local copy first, then the site (RS-4)', { timeout: 30_000 }, () => {
   it('restores from the local copy while the site has lost the chunks', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await seedLocalCopy('operator', backup);
-    restoreSite.volumes.get(VOLUME)!.blobs.clear();
+    for (const entry of backup.manifest.index.chunks) await site.loseChunk(VOLUME, entry.chunkId);
     await open('operator');
     expect(rowOf(VOLUME)!.textContent).toContain('This device');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('Restore complete'));
     const chunks = backup.manifest.index.chunks.length;
     expect(statusText()).toContain(`Chunks from this device: ${chunks}; from the site: 0.`);
-    expect(restoreSite.requests.some((r) => r.includes('/chunks/'))).toBe(false);
+    expect(site.requests().some((r) => r.includes('/chunks/'))).toBe(false);
   });
 
   it('with the keys released, goes on from the local copy while the site is down', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await seedLocalCopy('operator', backup);
     await open('operator');
-    const release = restoreSite.requestRelease.bind(restoreSite);
-    vi.spyOn(restoreSite, 'requestRelease').mockImplementation(async (...args) => {
-      const answer = await release(...args);
-      restoreSite.reachable = false;
-      return answer;
+    // The site goes away once it has answered the key request.
+    let released = false;
+    site.outage((request) => {
+      if (released) return true;
+      released = request.url.endsWith('/key-release');
+      return false;
     });
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('Restore complete'));
     expect(await runtime.sha256Of(runtime.downloads[0]!.restoreId)).toBe(backup.secret.imageSha256);
-    expect(restoreSite.requests.filter((r) => !r.startsWith('GET /api/restorable'))).toEqual([
+    expect(site.requests().filter((r) => r.includes('/api/volumes/'))).toEqual([
       `POST /api/volumes/${VOLUME}/key-release`,
     ]);
   });
 
   it('reads a chunk whose local copy is damaged from the site instead, and says so', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await seedLocalCopy('operator', backup);
     const damaged = backup.manifest.index.chunks[2]!.chunkId;
     await damageLocalChunk(VOLUME, damaged);
@@ -143,7 +146,7 @@ describe('the local copy first, then the site (RS-4)', { timeout: 30_000 }, () =
 
   it('"from this device only" stops at a chunk the local copy lacks; Continue reads it from the site', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await seedLocalCopy('operator', backup);
     await dropLocalChunk(VOLUME, backup.manifest.index.chunks[4]!.chunkId);
     await open('operator');
@@ -153,7 +156,9 @@ describe('the local copy first, then the site (RS-4)', { timeout: 30_000 }, () =
     await until(() =>
       expect(statusText()).toContain('The local copy on this device does not hold chunk 4'),
     );
-    expect(restoreSite.integrityReports).toEqual([]);
+    expect(
+      (await site.auditEntries()).filter((e) => e.event === 'integrity_failure_reported'),
+    ).toEqual([]);
     buttonIn(document.body, 'Continue').click();
     await until(() => expect(statusText()).toContain('Restore complete'));
     expect(statusText()).toContain(backup.secret.imageSha256);

@@ -1,10 +1,7 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { setEventSourceFactory } from '@/composables/use-event-stream';
-import { exportPublicKeySpki, toBase64Url } from '@/core/crypto';
-import { demoSite } from '@/mocks/demo-site';
-import { installDemoEventStream } from '@/mocks/live-events';
-import { restoreSite } from '@/mocks/restore-site';
+import type { KeyRelease } from '@/core/contract';
+import { publicKeyFingerprint } from '@/core/crypto';
 import { listRestoreKeys } from '@/storage/key-store';
 import { listRestores } from '@/storage/restore-progress';
 import { useRestoreStore } from '@/stores/restore';
@@ -12,11 +9,11 @@ import { setRestoreRuntime } from '@/stores/restore-runtime';
 import { MemoryRestoreRuntime, testBackup } from '@/stores/restore-test-support';
 import { useSameRealmTextEncoder } from '@/stores/backup-test-support';
 import { mountConsole, settle, type } from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
 import {
   FAST_RETRY,
   buttonIn,
   clickMenuItem,
-  flipByte,
   resetBrowserStorage,
   rowOf,
   statusText,
@@ -29,6 +26,28 @@ const VOLUME = 'ext4:0f6e3c1a-5b2d-4c8e-9a7f-1234567890ab';
 const OTHER = 'iso9660:PAYROLL_2026:2026-11-01-09-00-00-00';
 
 let runtime: MemoryRestoreRuntime;
+let site: TestSite;
+
+/** What the page asked of the volume endpoints (key releases, manifests, chunks, scrubs). */
+const volumeRequests = (): string[] => site.requests().filter((r) => r.includes('/api/volumes/'));
+const keyRequests = (): string[] => site.requests().filter((r) => r.includes('key-release'));
+
+/** The integrity reports the site received (RS-5), as its audit log keeps them. */
+async function integrityReports(): Promise<unknown[]> {
+  return (await site.auditEntries())
+    .filter((entry) => entry.event === 'integrity_failure_reported')
+    .map((entry) => entry.details);
+}
+
+async function alertKinds(): Promise<[string, string | null, string | null][]> {
+  return (await site.site.alerts.all({})).map((a) => [a.kind, a.userId, a.volumeId]);
+}
+
+/** The administrator decides the pending key request. */
+async function decide(approve: boolean, reason: string): Promise<void> {
+  const [pending] = await site.site.releases.pendingApprovals();
+  await site.site.releases.decide(await site.caller('admin'), pending!.requestId, approve, reason);
+}
 
 /** Crypto in jsdom is slow: wait generously for what a person would see. */
 const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
@@ -44,31 +63,32 @@ async function completes(): Promise<void> {
   await until(() => expect(statusText()).toContain('Restore complete'));
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   runtime = new MemoryRestoreRuntime();
   setRestoreRuntime(runtime);
+  site = await testSite();
 });
 
 afterEach(async () => {
   setRestoreRuntime(undefined);
-  setEventSourceFactory(undefined);
-  restoreSite.reset();
   await resetBrowserStorage();
 });
 
 describe('restore screen (RS-1)', { timeout: 30_000 }, () => {
   it('lists restorable volumes with generations, size, policy, copies and why some cannot be restored', async () => {
     const first = await testBackup(VOLUME);
-    await restoreSite.commit(first, { owner: 'operator', restorers: ['restorer'] });
-    await restoreSite.commit(await testBackup(VOLUME, { previous: first, seed: 9 }), {
-      owner: 'operator',
+    await site.commit('operator', first, { restorers: ['restorer'] });
+    await site.commit('operator', await testBackup(VOLUME, { previous: first, seed: 9 }), {
+      restorers: ['restorer'],
     });
-    await restoreSite.commit(await testBackup(OTHER), {
-      owner: 'operator2',
+    await site.commit('operator2', await testBackup(OTHER), {
       restorers: ['restorer'],
       policy: { kind: 'one-time', approvalRequired: true },
     });
-    restoreSite.volumes.get(OTHER)!.state = 'burned';
+    // The one-time key was released once, with an administrator's approval.
+    const asked = (await site.askForKey('restorer', OTHER)).json as KeyRelease;
+    expect(asked.state).toBe('pending_approval');
+    await site.site.releases.decide(await site.caller('admin'), asked.requestId, true, 'test');
     await open('restorer');
     await until(() => expect(rowOf(VOLUME)).not.toBeNull());
     const row = rowOf(VOLUME)!.textContent!;
@@ -90,7 +110,7 @@ describe('restore screen (RS-1)', { timeout: 30_000 }, () => {
   });
 
   it('says when the site cannot list the volumes', async () => {
-    restoreSite.reachable = false;
+    site.outage((request) => new URL(request.url).pathname === '/api/restorable');
     await mountConsole('/restore', { signedInAs: 'restorer' });
     await until(() => expect(text()).toContain('could not be loaded from the site'));
     expect(text()).toContain('The site could not be reached.');
@@ -101,14 +121,14 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
   it('"Restore" starts at once with the latest generation and downloads the verified image', async () => {
     const first = await testBackup(VOLUME);
     const second = await testBackup(VOLUME, { previous: first, seed: 3, fileName: 'second.img' });
-    await restoreSite.commit(first, { owner: 'operator', restorers: ['restorer'] });
-    await restoreSite.commit(second, { owner: 'operator' });
+    await site.commit('operator', first, { restorers: ['restorer'] });
+    await site.commit('operator', second, { restorers: ['restorer'] });
     await open('restorer');
     // A double click starts one restore.
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await completes();
-    expect(restoreSite.releases.size).toBe(1);
+    expect(keyRequests()).toHaveLength(1);
     expect(statusText()).toContain(second.secret.imageSha256);
     expect(statusText()).toContain('The image second.img was handed to the browser');
     expect(runtime.downloads.map((d) => d.fileName)).toEqual(['second.img']);
@@ -122,9 +142,9 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
 
   it('"Options" restores another generation, or from the site only', async () => {
     const first = await testBackup(VOLUME);
-    await restoreSite.commit(first, { owner: 'operator', restorers: ['restorer'] });
-    await restoreSite.commit(await testBackup(VOLUME, { previous: first, seed: 4 }), {
-      owner: 'operator',
+    await site.commit('operator', first, { restorers: ['restorer'] });
+    await site.commit('operator', await testBackup(VOLUME, { previous: first, seed: 4 }), {
+      restorers: ['restorer'],
     });
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Options').click();
@@ -137,7 +157,7 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
 
   it('the owner restores their own volume (owner recovery)', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await open('operator');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await completes();
@@ -146,7 +166,7 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
 
   it('"Open volume" requests the keys at once, as when holding the medium', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     await open('restorer');
     await type(document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!, VOLUME);
     buttonIn(document.body, 'Open volume').click();
@@ -158,38 +178,27 @@ describe('restoring (RS-2..RS-7)', { timeout: 30_000 }, () => {
     await open('restorer');
     buttonIn(document.body, 'Open volume').click();
     await until(() => expect(text()).toContain('Type a volume ID first.'));
-    expect(restoreSite.requests.filter((r) => r.includes('key-release'))).toEqual([]);
+    expect(keyRequests()).toEqual([]);
   });
 });
 
 describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
   it('refuses "unauthorized use" to someone not registered, fetches nothing and alerts the site', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
-      restorers: ['restorer'],
-    });
+    await site.commit('operator', await testBackup(VOLUME), { restorers: ['restorer'] });
     await open('outsider');
     await type(document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!, VOLUME);
     buttonIn(document.body, 'Open volume').click();
     await until(() => expect(statusText()).toContain('unauthorized use'));
     expect(statusText()).toContain('Nothing was fetched');
-    expect(restoreSite.requests.filter((r) => !r.startsWith('GET /api/restorable'))).toEqual([
-      `POST /api/volumes/${VOLUME}/key-release`,
-    ]);
-    const alerts = demoSite.alerts.all({});
-    expect(alerts.map((a) => [a.kind, a.userId, a.volumeId])).toContainEqual([
-      'unauthorized_restorer',
-      'outsider',
-      VOLUME,
-    ]);
+    expect(volumeRequests()).toEqual([`POST /api/volumes/${VOLUME}/key-release`]);
+    expect(await alertKinds()).toContainEqual(['unauthorized_restorer', 'outsider', VOLUME]);
     expect(await listRestoreKeys()).toEqual([]);
     expect(runtime.files.size).toBe(0);
   });
 
   it('one-time: the first restore works, the next gets "may already have been decrypted"', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, {
-      owner: 'operator',
+    await site.commit('operator', backup, {
       restorers: ['restorer'],
       policy: { kind: 'one-time' },
     });
@@ -202,19 +211,23 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
     buttonIn(document.body, 'Open volume').click();
     await until(() => expect(statusText()).toContain('may already have been decrypted'));
     expect(statusText()).toContain('may have been tampered with');
-    expect(demoSite.alerts.all({}).some((a) => a.kind === 'key_not_found')).toBe(true);
+    expect((await alertKinds()).some(([kind]) => kind === 'key_not_found')).toBe(true);
   });
 
   it.each([
     ['revoked', 'revoked the escrow record'],
     ['expired', 'has expired'],
   ] as const)('explains a %s record', async (what, sentence) => {
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
+    const inAnHour = new Date(Date.now() + 3600_000).toISOString();
+    await site.commit('operator', await testBackup(VOLUME), {
       restorers: ['restorer'],
-      ...(what === 'expired' ? { policy: { expiresAt: '2020-01-01T00:00:00.000Z' } } : {}),
+      ...(what === 'expired' ? { policy: { expiresAt: inAnHour } } : {}),
     });
-    if (what === 'revoked') restoreSite.volumes.get(VOLUME)!.state = 'revoked';
+    if (what === 'revoked') {
+      await site.site.records.revoke(await site.caller('admin'), VOLUME, 'the medium was lost');
+    } else {
+      site.setTime(new Date(Date.now() + 2 * 3600_000).toISOString());
+    }
     await open('restorer');
     await until(() =>
       expect(rowOf(VOLUME)!.textContent).toContain(what === 'revoked' ? 'Revoked' : 'Expired'),
@@ -225,34 +238,30 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
   });
 
   it('waits for approval, then continues by itself when an administrator approves', async () => {
-    installDemoEventStream();
+    site.liveEvents();
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, {
-      owner: 'operator',
+    await site.commit('operator', backup, {
       restorers: ['restorer'],
       policy: { approvalRequired: true },
     });
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('waiting for approval'));
-    const [pending] = restoreSite.releases.keys();
-    await restoreSite.decide(pending!, true);
+    await decide(true, 'approved in a test');
     await completes();
     expect(statusText()).toContain(backup.secret.imageSha256);
   });
 
   it('shows the denial when an administrator denies the key request', async () => {
-    installDemoEventStream();
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
+    site.liveEvents();
+    await site.commit('operator', await testBackup(VOLUME), {
       restorers: ['restorer'],
       policy: { approvalRequired: true },
     });
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('waiting for approval'));
-    const [pending] = restoreSite.releases.keys();
-    await restoreSite.decide(pending!, false, 'not during the audit');
+    await decide(false, 'not during the audit');
     await until(() =>
       expect(statusText()).toContain(
         'An administrator denied the key request: not during the audit',
@@ -265,9 +274,9 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
 describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
   it('stops at a tampered chunk, names it, discards the partial image and alerts the site', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     const victim = backup.manifest.index.chunks[3]!.chunkId;
-    flipByte(restoreSite.volumes.get(VOLUME)!.blobs.get(victim)!, 40);
+    await site.tamperChunk(VOLUME, victim, 40);
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('tampered'));
@@ -276,37 +285,39 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
     expect(statusText()).not.toContain('Restore complete');
     expect(runtime.files.size).toBe(0);
     expect(runtime.downloads).toEqual([]);
-    expect(restoreSite.integrityReports).toEqual([
+    expect(await integrityReports()).toEqual([
       expect.objectContaining({ volumeId: VOLUME, generation: 1, chunkIndex: 3, chunkId: victim }),
     ]);
-    expect(demoSite.alerts.all({}).some((a) => a.kind === 'integrity_failure')).toBe(true);
+    expect(await alertKinds()).toContainEqual(['integrity_failure', 'restorer', VOLUME]);
     expect(await listRestores('restorer')).toEqual([]);
   });
 
   it('stops when the signed index does not verify', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
-    const generation = restoreSite.volumes.get(VOLUME)!.generations.get(1)!;
-    const stranger = await testBackup(VOLUME, { seed: 99 });
-    // Another device's key: the signature no longer verifies for this manifest.
-    restoreSite.volumes.get(VOLUME)!.generations.set(1, {
-      ...generation,
-      devicePublicKey: toBase64Url(await exportPublicKeySpki(stranger.deviceKeyPair.publicKey)),
-    });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    // Another device of the owner, registered at the site.
+    const stranger = await testBackup(OTHER, { seed: 99 });
+    await site.commit('operator', stranger);
+    const strangerFingerprint = await publicKeyFingerprint(stranger.deviceKeyPair.publicKey);
+    // The site's storage says the other device signed: the signature no longer verifies.
+    site.editGeneration(VOLUME, 1, (row) => ({ ...row, deviceFingerprint: strangerFingerprint }));
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() =>
       expect(statusText()).toContain('signed index of this generation was tampered'),
     );
-    expect(restoreSite.requests.some((r) => r.includes('/chunks/'))).toBe(false);
-    await until(() => expect(restoreSite.integrityReports).toHaveLength(1));
+    expect(site.requests().some((r) => r.includes('/chunks/'))).toBe(false);
+    await vi.waitFor(async () => expect(await integrityReports()).toHaveLength(1), {
+      timeout: 10_000,
+      interval: 20,
+    });
   });
 
   it('retries an unreachable site, then says so; nothing is marked complete and it continues later', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     await open('restorer');
-    restoreSite.reachable = false;
+    site.outage(() => true);
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() =>
       expect(statusText()).toContain('The site could not be reached: tried 3 times'),
@@ -318,7 +329,7 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
     // It holds a key request: continued or cancelled before another restore starts.
     expect(buttonIn(rowOf(VOLUME)!, 'Restore').disabled).toBe(true);
     expect(buttonIn(document.body, 'Open volume').disabled).toBe(true);
-    restoreSite.reachable = true;
+    site.outage(undefined);
     buttonIn(document.body, 'Continue').click();
     await completes();
     expect(statusText()).toContain(backup.secret.imageSha256);
@@ -326,38 +337,28 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
 
   it('keeps what was verified when the site goes away mid-restore', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     const { pinia } = await open('restorer');
-    const volume = restoreSite.volumes.get(VOLUME)!;
     // The site loses its connection after handing out two chunks.
-    const served: string[] = [];
-    const blobs = new Map(volume.blobs);
-    volume.blobs.clear();
-    for (const [id, blob] of blobs) volume.blobs.set(id, blob);
-    const originalGet = volume.blobs.get.bind(volume.blobs);
-    volume.blobs.get = (id: string) => {
-      served.push(id);
-      if (served.length > 2) restoreSite.reachable = false;
-      return originalGet(id);
-    };
+    let served = 0;
+    site.outage((request) => {
+      if (request.method === 'GET' && request.url.includes('/chunks/')) served++;
+      return served > 2;
+    });
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('could not be reached'));
     const store = useRestoreStore(pinia);
     expect(store.active?.stage).toBe('interrupted');
     expect(store.active!.bytesWritten).toBeGreaterThan(0);
     expect(statusText()).toContain('are verified and kept');
-    restoreSite.reachable = true;
-    volume.blobs.get = originalGet;
+    site.outage(undefined);
     buttonIn(document.body, 'Continue').click();
     await completes();
     expect(await runtime.sha256Of(runtime.downloads[0]!.restoreId)).toBe(backup.secret.imageSha256);
   });
 
   it('says when the browser has no room for the image', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
-      restorers: ['restorer'],
-    });
+    await site.commit('operator', await testBackup(VOLUME), { restorers: ['restorer'] });
     runtime.room = 100;
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
@@ -365,21 +366,17 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
   });
 
   it('says when the browser cannot write restored images', async () => {
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
-      restorers: ['restorer'],
-    });
+    await site.commit('operator', await testBackup(VOLUME), { restorers: ['restorer'] });
     runtime.available = false;
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('cannot write restored images'));
-    expect(restoreSite.requests.some((r) => r.includes('key-release'))).toBe(false);
+    expect(keyRequests()).toEqual([]);
   });
 
   it('Cancel deletes the partial image and the key', async () => {
-    installDemoEventStream();
-    await restoreSite.commit(await testBackup(VOLUME), {
-      owner: 'operator',
+    site.liveEvents();
+    await site.commit('operator', await testBackup(VOLUME), {
       restorers: ['restorer'],
       policy: { approvalRequired: true },
     });

@@ -1,17 +1,16 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { restoreSite } from '@/mocks/restore-site';
 import { getCoverage } from '@/storage/restore-progress';
 import { useRestoreStore } from '@/stores/restore';
 import { setRestoreRuntime } from '@/stores/restore-runtime';
 import { MemoryRestoreRuntime, testBackup } from '@/stores/restore-test-support';
 import { useSameRealmTextEncoder } from '@/stores/backup-test-support';
+import { testSite, type TestSite } from '@/test/site';
 import { mountConsole } from '@/test/mount-console';
 import {
   FAST_RETRY,
   buttonIn,
   damageLocalChunk,
-  flipByte,
   resetBrowserStorage,
   rowOf,
   seedLocalCopy,
@@ -31,6 +30,15 @@ const verifyProgress = (): string | null =>
     .querySelector('[role="progressbar"][aria-label="Verify progress"]')
     ?.getAttribute('aria-valuenow') ?? null;
 
+let site: TestSite;
+
+/** The integrity reports the site received (RS-5), as its audit log keeps them. */
+async function integrityReports(): Promise<unknown[]> {
+  return (await site.auditEntries())
+    .filter((entry) => entry.event === 'integrity_failure_reported')
+    .map((entry) => entry.details);
+}
+
 async function open(userId: string) {
   const mounted = await mountConsole('/restore', { signedInAs: userId });
   useRestoreStore(mounted.pinia).setRetryPolicy(FAST_RETRY);
@@ -38,19 +46,21 @@ async function open(userId: string) {
   return mounted;
 }
 
-beforeEach(() => setRestoreRuntime(new MemoryRestoreRuntime()));
+beforeEach(async () => {
+  setRestoreRuntime(new MemoryRestoreRuntime());
+  site = await testSite();
+});
 
 afterEach(async () => {
   vi.restoreAllMocks();
   setRestoreRuntime(undefined);
-  restoreSite.reset();
   await resetBrowserStorage();
 });
 
 describe('Verify (RS-9)', { timeout: 30_000 }, () => {
   it('checks every chunk of the site copy against the signed index, without a key, to 100 %', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Verify').click();
     await until(() => expect(verifyText()).toContain('Verify finished.'));
@@ -59,31 +69,24 @@ describe('Verify (RS-9)', { timeout: 30_000 }, () => {
     expect(verifyText()).toContain('Every chunk of the site copy matches the signed index.');
     expect(verifyProgress()).toBe('100');
     // No key was asked for.
-    expect(restoreSite.requests.some((r) => r.includes('key-release'))).toBe(false);
-    expect(restoreSite.releases.size).toBe(0);
+    expect(site.requests().some((r) => r.includes('key-release'))).toBe(false);
+    expect((await site.auditEntries()).filter((e) => e.event.includes('release'))).toEqual([]);
   });
 
   it('keeps coverage so that runs cut short add up to 100 %', async () => {
     const backup = await testBackup(VOLUME, { length: 10 * 1024 });
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     await open('restorer');
-    const chunkRequests = (): string[] =>
-      restoreSite.requests.filter((r) => r.includes('/chunks/'));
+    const chunkRequests = (): string[] => site.requests().filter((r) => r.includes('/chunks/'));
     // The first run loses the site after 8 chunks.
-    const volume = restoreSite.volumes.get(VOLUME)!;
-    const get = volume.blobs.get.bind(volume.blobs);
-    vi.spyOn(volume.blobs, 'get').mockImplementation((id: string) => {
-      if (chunkRequests().length >= 8) restoreSite.reachable = false;
-      return get(id);
-    });
+    site.outage(() => chunkRequests().length >= 8);
     buttonIn(rowOf(VOLUME)!, 'Verify').click();
     await until(() => expect(verifyText()).toContain('could not be reached'));
     expect(verifyText()).toContain('site copy: 8 of 10 chunks checked (80%)');
     const saved = await getCoverage(VOLUME, 1, 'site');
     expect([...saved!.chunks].filter((c) => c !== 0)).toHaveLength(8);
 
-    vi.restoreAllMocks();
-    restoreSite.reachable = true;
+    site.outage(undefined);
     buttonIn(document.body, 'Verify').click();
     await until(() => expect(verifyText()).toContain('Verify finished.'));
     expect(verifyText()).toContain('site copy: 10 of 10 chunks checked (100%)');
@@ -95,23 +98,23 @@ describe('Verify (RS-9)', { timeout: 30_000 }, () => {
 
   it('names a damaged chunk of the site copy and reports it', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator', restorers: ['restorer'] });
+    await site.commit('operator', backup, { restorers: ['restorer'] });
     const victim = backup.manifest.index.chunks[1]!.chunkId;
-    flipByte(restoreSite.volumes.get(VOLUME)!.blobs.get(victim)!, 50);
+    await site.tamperChunk(VOLUME, victim, 50);
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Verify').click();
     await until(() => expect(verifyText()).toContain('Verify finished.'));
     expect(verifyText()).toContain(
       `Chunk 1 (${victim}) of the site copy was tampered with or damaged: its ciphertext does not match the SHA-256 in the signed index.`,
     );
-    expect(restoreSite.integrityReports).toEqual([
+    expect(await integrityReports()).toEqual([
       expect.objectContaining({ volumeId: VOLUME, chunkIndex: 1, chunkId: victim }),
     ]);
   });
 
   it('the owner verifies the local copy here and has the site re-hash its own copy', async () => {
     const backup = await testBackup(VOLUME);
-    await restoreSite.commit(backup, { owner: 'operator' });
+    await site.commit('operator', backup);
     await seedLocalCopy('operator', backup);
     const damaged = backup.manifest.index.chunks[4]!.chunkId;
     await damageLocalChunk(VOLUME, damaged);
@@ -124,7 +127,7 @@ describe('Verify (RS-9)', { timeout: 30_000 }, () => {
     );
     expect(verifyText()).toContain(`Chunk 4 (${damaged}) of the local copy on this device`);
     expect(verifyText()).toContain('Every chunk of the site copy matches the signed index.');
-    expect(restoreSite.requests.some((r) => r.includes('/chunks/'))).toBe(false);
-    expect(restoreSite.requests).toContain(`POST /api/volumes/${VOLUME}/scrub`);
+    expect(site.requests().some((r) => r.includes('/chunks/'))).toBe(false);
+    expect(site.requests()).toContain(`POST /api/volumes/${VOLUME}/scrub`);
   });
 });

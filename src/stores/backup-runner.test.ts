@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   generateEnvelopeKeyPair,
   importSigningPublicKeyJwk,
@@ -36,10 +36,16 @@ const identity = (volumeId = 'ext4:0123abcd-4567-489a-8bcd-ef0123456789'): Volum
 /** A pool that counts what it seals, to prove finished chunks are not encrypted again. */
 class CountingPool extends InProcessSealPool {
   sealed = 0;
+  pending = 0;
   override async seal(plaintext: ArrayBuffer): Promise<SealOutcome> {
-    const outcome = await super.seal(plaintext);
-    if (outcome.kind === 'sealed') this.sealed += 1;
-    return outcome;
+    this.pending += 1;
+    try {
+      const outcome = await super.seal(plaintext);
+      if (outcome.kind === 'sealed') this.sealed += 1;
+      return outcome;
+    } finally {
+      this.pending -= 1;
+    }
   }
 }
 
@@ -79,6 +85,16 @@ function request(file: ImageFile, overrides: Partial<BackupRequest> = {}): Backu
 
 function sealedCount(): number {
   return pools.reduce((sum, pool) => sum + pool.sealed, 0);
+}
+
+/**
+ * Seals counted once a stopped run's chunks in flight have finished: a
+ * stopped run does not wait for them, and they must not be counted as work
+ * of the run that follows.
+ */
+async function sealedCountAfterStop(): Promise<number> {
+  await vi.waitFor(() => expect(pools.every((pool) => pool.pending === 0)).toBe(true));
+  return sealedCount();
 }
 
 beforeEach(async () => {
@@ -165,7 +181,7 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     const first = randomBytes(8 * CHUNK, 3);
     await new BackupRunner(request(imageFile(first)), () => undefined, deps()).run();
     const sentBefore = site.counters.chunkTransfers;
-    const sealedBefore = sealedCount();
+    const sealedBefore = await sealedCountAfterStop();
 
     const second = first.slice();
     second.set(randomBytes(100, 9), 2 * CHUNK + 10);
@@ -198,7 +214,7 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     const interrupted = await local.getGeneration(identity().volumeId, 1);
     expect(interrupted?.state).toBe('in-progress');
     const stored = interrupted!.nextPosition;
-    const sealedBefore = sealedCount();
+    const sealedBefore = await sealedCountAfterStop();
     const applied = [...site.pairs.values()][0]!.seqApplied;
     const putsBefore = site.counters.puts;
 
@@ -268,7 +284,7 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     await expect(cancelled.run()).rejects.toBeInstanceOf(BackupCancelled);
     site.onTransfer = undefined;
     expect(site.volumes.has(otherVolume.volumeId)).toBe(false);
-    const sealedBefore = sealedCount();
+    const sealedBefore = await sealedCountAfterStop();
     const storedBefore = (await new LocalCopy(db).getGeneration(otherVolume.volumeId, 1))!
       .nextPosition;
 

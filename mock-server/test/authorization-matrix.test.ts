@@ -195,6 +195,10 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     adminListPairs: {},
     adminGetPair: { params: { pairId: world.pairId } },
     adminPairAction: { body: { pairIds: [world.pairId], action: 'flush', reason } },
+    adminPairRotation: {
+      params: { pairId: world.pairId },
+      body: { everyMiB: 1024, everyMinutes: 60, reason },
+    },
     adminDecideApproval: {
       params: { approvalId: 'rearm:does-not-exist' },
       body: { approve: true, reason },

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type {
-  Claim,
-  Instruction,
-  PairDetail,
-  PairSummary,
-  TransferAck,
+import {
+  ASSUMED_GUESSES_PER_SECOND,
+  DATA_KEY_BITS,
+  type AuditEntry,
+  type Claim,
+  type Instruction,
+  type PairDetail,
+  type PairRotationResponse,
+  type PairSummary,
+  type TransferAck,
 } from '../../src/core/contract';
 import { utf8 } from '../../src/core/crypto/bytes';
 import { canonicalJson, type JsonValue } from '../../src/core/crypto/canonical-json';
@@ -16,6 +20,11 @@ import { sealEnvelope } from '../../src/core/crypto/envelope';
 import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
 import { buildManifest, signManifest } from '../../src/core/crypto/manifest';
 import { encodeTransfer, type TransferHeader } from '../../src/core/transfer/frame';
+import {
+  DEFAULT_ROTATION,
+  ROTATION_BOUNDS,
+  rotationIntervalMs,
+} from '../../src/core/transfer/rotation';
 import {
   backUp,
   enc,
@@ -392,6 +401,100 @@ describe('remote copy at the secondary (RC-1..RC-7)', () => {
         })
       ).status,
     ).toBe(400);
+  });
+
+  it('gives each pair a key rotation policy: T from the time-to-break estimate by default, set by an administrator, audited, and handed to the primary with its claim (RC-4)', async () => {
+    const claimOf = async (volumeId: string) =>
+      (
+        await operator.client.request('POST', `/api/volumes/${enc(volumeId)}/claim`, {
+          json: { resume: true },
+        })
+      ).json as Claim;
+    const { claim } = await backUp(operator, site.site.info, 'ext4:rotation', randomImage(1000));
+    const t = rotationIntervalMs(DATA_KEY_BITS, ASSUMED_GUESSES_PER_SECOND);
+    // A 256-bit key outlives any estimate: the interval is the 30-day bound.
+    expect(t).toBe(ROTATION_BOUNDS.maxMs);
+    expect(t).toBe(30 * 24 * 3600_000);
+    const byDefault = { everyBytes: DEFAULT_ROTATION.everyBytes, everyMs: t };
+    expect(claim.rotation).toEqual(byDefault);
+    expect((await pairOf('ext4:rotation')).rotation).toEqual({ ...byDefault, siteDefault: true });
+
+    const set = async (body: unknown) =>
+      admin.request('POST', `/api/admin/pairs/${claim.pairId}/rotation`, { json: body });
+    const answer = await set({ everyMiB: 512, everyMinutes: 90, reason });
+    expect(answer.status).toBe(200);
+    const changed = { everyBytes: 512 * 1024 ** 2, everyMs: 90 * 60_000 };
+    expect(answer.json as PairRotationResponse).toMatchObject({
+      clamped: false,
+      requested: changed,
+      pair: { pairId: claim.pairId, rotation: { ...changed, siteDefault: false } },
+    });
+    expect((await detailOf(claim.pairId)).pair.rotation).toEqual({
+      ...changed,
+      siteDefault: false,
+    });
+    const mine = (await operator.client.request('GET', '/api/pairs/mine')).json as {
+      pairs: PairSummary[];
+    };
+    expect(mine.pairs.find((p) => p.pairId === claim.pairId)!.rotation).toEqual({
+      ...changed,
+      siteDefault: false,
+    });
+    expect((await claimOf('ext4:rotation')).rotation).toEqual(changed);
+
+    const audit = (await admin.request('GET', '/api/admin/audit?event=pair_rotation_changed'))
+      .json as { entries: AuditEntry[] };
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({
+      actor: 'admin',
+      volumeId: 'ext4:rotation',
+      details: {
+        pairId: claim.pairId,
+        old: { ...byDefault, siteDefault: true },
+        new: changed,
+        reason,
+      },
+    });
+
+    // Outside the bounds: moved to the nearest bound, and the answer says so.
+    const clamped = (await set({ everyMiB: 1, everyMinutes: 1e9, reason }))
+      .json as PairRotationResponse;
+    expect(clamped).toMatchObject({
+      clamped: true,
+      requested: { everyBytes: 1024 ** 2, everyMs: 1e9 * 60_000 },
+      pair: {
+        rotation: { everyBytes: ROTATION_BOUNDS.minBytes, everyMs: ROTATION_BOUNDS.maxMs },
+      },
+    });
+
+    for (const [body, message] of [
+      [{ everyMiB: 0, everyMinutes: 60, reason }, /everyMiB: give a size of at least 1 MiB/],
+      [{ everyMiB: -5, everyMinutes: 60, reason }, /everyMiB: give a size of at least 1 MiB/],
+      [{ everyMiB: '512', everyMinutes: 60, reason }, /everyMiB: give the size in MiB as a number/],
+      [{ everyMinutes: 60, reason }, /everyMiB: give the size in MiB as a number/],
+      [{ everyMiB: 1.5, everyMinutes: 60, reason }, /everyMiB: give a whole number of MiB/],
+      [
+        { everyMiB: 512, everyMinutes: 0, reason },
+        /everyMinutes: give a time of at least 1 minute/,
+      ],
+      [{ everyMiB: 512, everyMinutes: 60, reason: '' }, /reason: give a reason/],
+    ] as const) {
+      const refused = await set(body);
+      expect(refused.status).toBe(400);
+      expect((refused.json as { message: string }).message).toMatch(message);
+    }
+    const unknown = await admin.request(
+      'POST',
+      '/api/admin/pairs/00000000-0000-4000-8000-000000000000/rotation',
+      { json: { everyMiB: 512, everyMinutes: 60, reason } },
+    );
+    expect(unknown.status).toBe(404);
+    // The refused requests changed nothing.
+    expect((await pairOf('ext4:rotation')).rotation).toEqual({
+      everyBytes: ROTATION_BOUNDS.minBytes,
+      everyMs: ROTATION_BOUNDS.maxMs,
+      siteDefault: false,
+    });
   });
 
   it('takes a pair over (SSWS): the old stream is refused until a new claim makes a new primary', async () => {

@@ -41,6 +41,7 @@ function summary(overrides: Partial<PairSummary> = {}): PairSummary {
     lastHeartbeatAt: null,
     cutSeq: null,
     instructions: [],
+    rotation: { everyBytes: 64 * 1024 ** 3, everyMs: 30 * 24 * 3600_000, siteDefault: true },
     ...overrides,
   };
 }

@@ -349,6 +349,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_pair_rotation': {
+    async up(db: Kysely<unknown>) {
+      // RC-4: a pair's key rotation as set by an administrator; null keeps the site's default.
+      await db.schema.alterTable('pairs').addColumn('rotation_every_bytes', 'integer').execute();
+      await db.schema.alterTable('pairs').addColumn('rotation_every_ms', 'integer').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

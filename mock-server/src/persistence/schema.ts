@@ -143,6 +143,8 @@ export interface PairsTable {
   cut_seq: number | null;
   last_heartbeat_at: string | null;
   heartbeat: string | null;
+  rotation_every_bytes: number | null;
+  rotation_every_ms: number | null;
 }
 
 export interface PairHistoryTable {

@@ -83,6 +83,8 @@ const toPair = (r: Selectable<PairsTable>): PairRow => ({
   cutSeq: r.cut_seq,
   lastHeartbeatAt: r.last_heartbeat_at,
   heartbeat: r.heartbeat,
+  rotationEveryBytes: r.rotation_every_bytes,
+  rotationEveryMs: r.rotation_every_ms,
 });
 
 const toTransfer = (r: Selectable<TransfersTable>): TransferRow => ({
@@ -534,6 +536,8 @@ export class SqliteEscrowStore implements EscrowStore {
         cut_seq: p.cutSeq,
         last_heartbeat_at: p.lastHeartbeatAt,
         heartbeat: p.heartbeat,
+        rotation_every_bytes: p.rotationEveryBytes,
+        rotation_every_ms: p.rotationEveryMs,
       })
       .execute();
   }
@@ -563,6 +567,8 @@ export class SqliteEscrowStore implements EscrowStore {
     if (patch.cutSeq !== undefined) set.cut_seq = patch.cutSeq;
     if (patch.lastHeartbeatAt !== undefined) set.last_heartbeat_at = patch.lastHeartbeatAt;
     if (patch.heartbeat !== undefined) set.heartbeat = patch.heartbeat;
+    if (patch.rotationEveryBytes !== undefined) set.rotation_every_bytes = patch.rotationEveryBytes;
+    if (patch.rotationEveryMs !== undefined) set.rotation_every_ms = patch.rotationEveryMs;
     if (Object.keys(set).length)
       await this.db.updateTable('pairs').set(set).where('pair_id', '=', pairId).execute();
   }

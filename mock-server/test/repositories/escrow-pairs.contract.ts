@@ -173,6 +173,38 @@ export function escrowPairsContract(c: Contract): void {
       expect(await escrow.pairSamples('p-3', at(0))).toEqual([]);
     });
 
+    c.test(
+      'keeps a key rotation policy per pair: none until set, up to 64 TiB, and clears',
+      async () => {
+        const { escrow } = c.repos();
+        await escrow.insertPair(pairRow('p-1', 'vol-1'));
+        await escrow.insertPair(
+          pairRow('p-2', 'vol-2', {
+            createdAt: at(1),
+            rotationEveryBytes: 1024 ** 3,
+            rotationEveryMs: 3600_000,
+          }),
+        );
+        expect(await escrow.findPair('p-1')).toMatchObject({
+          rotationEveryBytes: null,
+          rotationEveryMs: null,
+        });
+        const largest = { rotationEveryBytes: 64 * 1024 ** 4, rotationEveryMs: 30 * 24 * 3600_000 };
+        await escrow.updatePair('p-1', largest);
+        expect(await escrow.findPair('p-1')).toEqual({ ...pairRow('p-1', 'vol-1'), ...largest });
+        expect((await escrow.listPairs()).map((p) => p.rotationEveryBytes)).toEqual([
+          64 * 1024 ** 4,
+          1024 ** 3,
+        ]);
+        await escrow.updatePair('p-1', { state: 'PAIR' });
+        expect(await escrow.findPair('p-1')).toMatchObject({ state: 'PAIR', ...largest });
+        await escrow.updatePair('p-2', { rotationEveryBytes: null, rotationEveryMs: null });
+        expect(await escrow.findPairOfVolume('vol-2')).toEqual(
+          pairRow('p-2', 'vol-2', { createdAt: at(1) }),
+        );
+      },
+    );
+
     c.test('keeps its own copies of pairs', async () => {
       const { escrow } = c.repos();
       const given: Mutable<PairRow> = pairRow('p-1', 'vol-1');

@@ -100,6 +100,8 @@ export function pairRow(pairId: string, volumeId: string, change: Partial<PairRo
     cutSeq: null,
     lastHeartbeatAt: null,
     heartbeat: null,
+    rotationEveryBytes: null,
+    rotationEveryMs: null,
     ...change,
   };
 }

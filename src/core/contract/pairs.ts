@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { epochSchema, volumeIdSchema } from '../crypto/format-schemas';
+import {
+  DEFAULT_ROTATION,
+  rotationIntervalMs,
+  rotationPolicy,
+  type RotationPolicy,
+} from '../transfer/rotation';
 import { reasonSchema } from './records';
+import { rotationPolicySchema } from './volumes';
 
 /** RC-3: pair states, shown verbatim. */
 export const pairStates = ['COPY', 'PAIR', 'PSUS', 'PSUE', 'SSWS'] as const;
@@ -47,6 +54,45 @@ export const acknowledgeInstructionRequestSchema = z.object({
   epoch: epochSchema.optional(),
 });
 
+/** Bits of the AES-GCM data key an epoch key is (RC-4). */
+export const DATA_KEY_BITS = 256;
+
+/**
+ * The attacker the site's default rotation interval assumes: 10^18 guesses per
+ * second, about a thousand times the hash rate of the whole Bitcoin network
+ * in 2024 (~7 x 10^20 SHA-256 per second, each far cheaper than an AES key
+ * trial) divided down to what could be brought to bear on one key. It is
+ * deliberately generous; against a 256-bit key the derived interval still
+ * exceeds ROTATION_BOUNDS.maxMs, so the default is the 30-day bound.
+ */
+export const ASSUMED_GUESSES_PER_SECOND = 1e18;
+
+/**
+ * A pair's policy when no administrator has set one: the byte limit of
+ * DEFAULT_ROTATION and T from the time-to-break estimate (seed 002 claim 11),
+ * both clamped to ROTATION_BOUNDS.
+ */
+export const SITE_DEFAULT_ROTATION: RotationPolicy = rotationPolicy(
+  DEFAULT_ROTATION.everyBytes,
+  rotationIntervalMs(DATA_KEY_BITS, ASSUMED_GUESSES_PER_SECOND),
+);
+
+export const MIB = 1024 ** 2;
+export const MINUTE_MS = 60_000;
+
+export const pairRotationRequestSchema = z.object({
+  everyMiB: z
+    .number({ error: 'give the size in MiB as a number' })
+    .int('give a whole number of MiB')
+    .positive('give a size of at least 1 MiB'),
+  everyMinutes: z
+    .number({ error: 'give the time in minutes as a number' })
+    .int('give a whole number of minutes')
+    .positive('give a time of at least 1 minute'),
+  reason: reasonSchema,
+});
+export type PairRotationRequest = z.infer<typeof pairRotationRequestSchema>;
+
 export const pairHistoryEntrySchema = z.object({
   at: z.iso.datetime(),
   from: pairStateSchema.nullable(),
@@ -81,6 +127,8 @@ export const pairSummarySchema = z.object({
   /** RC-5: while suspended, the sequence number the secondary is consistent with. */
   cutSeq: z.number().int().nonnegative().nullable(),
   instructions: z.array(instructionSchema),
+  /** RC-4: the pair's key rotation; siteDefault when no administrator has set one. */
+  rotation: rotationPolicySchema.extend({ siteDefault: z.boolean() }),
 });
 export type PairSummary = z.infer<typeof pairSummarySchema>;
 export const pairListSchema = z.object({ pairs: z.array(pairSummarySchema) });
@@ -98,6 +146,15 @@ export const pairDetailSchema = z.object({
   ),
 });
 export type PairDetail = z.infer<typeof pairDetailSchema>;
+
+export const pairRotationResponseSchema = z.object({
+  pair: pairSummarySchema,
+  /** What was asked for, in bytes and milliseconds, before clamping. */
+  requested: rotationPolicySchema,
+  /** True when a limit was outside ROTATION_BOUNDS and was moved to the nearest bound. */
+  clamped: z.boolean(),
+});
+export type PairRotationResponse = z.infer<typeof pairRotationResponseSchema>;
 
 export const pairActionRequestSchema = z.object({
   pairIds: z.array(z.string().uuid()).min(1).max(500),

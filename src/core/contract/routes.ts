@@ -223,6 +223,12 @@ export const apiRoutes = {
     access: ['admin'],
     csrf: true,
   },
+  adminPairRotation: {
+    method: 'POST',
+    path: '/api/admin/pairs/:pairId/rotation',
+    access: ['admin'],
+    csrf: true,
+  },
 } as const satisfies Record<string, RouteEntry>;
 
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -55,6 +55,12 @@ export const claimRequestSchema = z.object({
 });
 export type ClaimRequest = z.infer<typeof claimRequestSchema>;
 
+/** RC-4: when a pair's primary replaces its data key: after so many bytes or so long. */
+export const rotationPolicySchema = z.object({
+  everyBytes: z.number().positive(),
+  everyMs: z.number().positive(),
+});
+
 export const claimSchema = z.object({
   volumeId: volumeIdSchema,
   pairId: z.string(),
@@ -68,6 +74,8 @@ export const claimSchema = z.object({
   buffered: z.array(z.number().int().positive()),
   /** Epochs whose keys the site already holds for this volume. */
   epochs: z.array(epochSchema),
+  /** RC-4: the pair's key rotation policy; absent from older sites. */
+  rotation: rotationPolicySchema.optional(),
 });
 export type Claim = z.infer<typeof claimSchema>;
 

@@ -1,11 +1,17 @@
-import type {
-  HeartbeatRequest,
-  Instruction,
-  PairAction,
-  PairDetail,
-  PairState,
-  PairSummary,
+import {
+  MIB,
+  MINUTE_MS,
+  SITE_DEFAULT_ROTATION,
+  type HeartbeatRequest,
+  type Instruction,
+  type PairAction,
+  type PairDetail,
+  type PairRotationRequest,
+  type PairRotationResponse,
+  type PairState,
+  type PairSummary,
 } from '../../../../src/core/contract';
+import { rotationPolicy, type RotationPolicy } from '../../../../src/core/transfer/rotation';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import type { InstructionRow, PairRow } from './ports';
@@ -256,6 +262,49 @@ export class PairService {
     return result;
   }
 
+  /**
+   * RC-4: an administrator sets when a pair's primary replaces its data key.
+   * Both limits are clamped to ROTATION_BOUNDS; the answer says whether they were.
+   * The primary follows the policy from its next claim, i.e. the next backup.
+   */
+  async setRotation(
+    admin: Caller,
+    pairId: string,
+    request: PairRotationRequest,
+  ): Promise<PairRotationResponse> {
+    const pair = await this.deps.store.findPair(pairId);
+    if (!pair) throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
+    const requested = {
+      everyBytes: request.everyMiB * MIB,
+      everyMs: request.everyMinutes * MINUTE_MS,
+    };
+    const policy = rotationPolicy(requested.everyBytes, requested.everyMs);
+    const old = rotationOf(pair);
+    await this.deps.store.updatePair(pairId, {
+      rotationEveryBytes: policy.everyBytes,
+      rotationEveryMs: policy.everyMs,
+    });
+    const clamped =
+      policy.everyBytes !== requested.everyBytes || policy.everyMs !== requested.everyMs;
+    await this.deps.audit.append({
+      event: 'pair_rotation_changed',
+      actor: admin.userId,
+      volumeId: pair.volumeId,
+      clientAddress: admin.clientAddress,
+      details: {
+        pairId,
+        old: { everyBytes: old.everyBytes, everyMs: old.everyMs, siteDefault: old.siteDefault },
+        new: { everyBytes: policy.everyBytes, everyMs: policy.everyMs },
+        requested,
+        clamped,
+        reason: request.reason,
+      },
+    });
+    const updated = (await this.deps.store.findPair(pairId))!;
+    await this.publish(updated);
+    return { pair: await this.summary(updated), requested, clamped };
+  }
+
   /** A new claim after a take-over makes the claimant the new primary (RC-3 SSWS). */
   async acceptNewPrimary(pairId: string, userId: string): Promise<void> {
     const pair = await this.deps.store.findPair(pairId);
@@ -352,6 +401,7 @@ export class PairService {
       lastHeartbeatAt: pair.lastHeartbeatAt,
       cutSeq: pair.state === 'PSUS' ? pair.cutSeq : null,
       instructions: instructions.map(toInstruction),
+      rotation: rotationOf(pair),
     };
   }
 
@@ -383,6 +433,13 @@ export class PairService {
       summary.owner ? { kind: 'user', userId: summary.owner } : { kind: 'admins' },
     );
   }
+}
+
+/** RC-4: the pair's key rotation, or the site's default when none was set. */
+export function rotationOf(pair: PairRow): RotationPolicy & { siteDefault: boolean } {
+  return pair.rotationEveryBytes !== null && pair.rotationEveryMs !== null
+    ? { everyBytes: pair.rotationEveryBytes, everyMs: pair.rotationEveryMs, siteDefault: false }
+    : { ...SITE_DEFAULT_ROTATION, siteDefault: true };
 }
 
 function toInstruction(row: InstructionRow): Instruction {

@@ -76,6 +76,9 @@ export interface PairRow {
   readonly lastHeartbeatAt: string | null;
   /** JSON of the primary's last heartbeat. */
   readonly heartbeat: string | null;
+  /** RC-4 key rotation set by an administrator; null for the site's default. */
+  readonly rotationEveryBytes: number | null;
+  readonly rotationEveryMs: number | null;
 }
 
 export interface InstructionRow {

@@ -13,6 +13,7 @@ import {
 } from '../../../../src/core/crypto/device-key';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
+import { rotationOf } from './pairs';
 import type { RecordRow, VolumeRow } from './ports';
 
 export const REGISTERED_TO_ANOTHER =
@@ -107,6 +108,7 @@ export class VolumeService {
       : [];
     const latest = await this.deps.store.latestGeneration(volumeId);
     const envelopes = await this.deps.store.envelopesOf(volumeId);
+    const rotation = rotationOf(pair);
     await this.deps.audit.append({
       event: 'volume_claimed',
       actor: caller.userId,
@@ -123,6 +125,7 @@ export class VolumeService {
       seqApplied: pair.seqApplied,
       buffered: buffered.map((t) => t.seq),
       epochs: envelopes.map((e) => e.epoch).sort((a, b) => a - b),
+      rotation: { everyBytes: rotation.everyBytes, everyMs: rotation.everyMs },
     };
   }
 
@@ -288,6 +291,8 @@ export class VolumeService {
       cutSeq: null,
       lastHeartbeatAt: null,
       heartbeat: null,
+      rotationEveryBytes: null,
+      rotationEveryMs: null,
     };
     try {
       await this.deps.store.insertPair(inserted);

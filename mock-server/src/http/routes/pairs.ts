@@ -4,6 +4,7 @@ import {
   apiRoutes,
   heartbeatRequestSchema,
   pairActionRequestSchema,
+  pairRotationRequestSchema,
 } from '../../../../src/core/contract';
 import type { Caller } from '../../domain/escrow/context';
 import { parseWith } from '../errors';
@@ -38,6 +39,11 @@ export function pairRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminGetPair, async (request) => {
     const { pairId } = parseWith(pairParams, request.params, 'pair ID');
     return ctx.pairs.detail(pairId);
+  });
+  router.route(apiRoutes.adminPairRotation, async (request) => {
+    const { pairId } = parseWith(pairParams, request.params, 'pair ID');
+    const body = parseWith(pairRotationRequestSchema, request.body, 'key rotation');
+    return ctx.pairs.setRotation(callerOf(request), pairId, body);
   });
   router.route(apiRoutes.adminPairAction, async (request) => {
     const body = parseWith(pairActionRequestSchema, request.body);

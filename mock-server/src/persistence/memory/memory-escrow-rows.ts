@@ -100,6 +100,8 @@ export function copyPair(p: PairRow): PairRow {
     cutSeq: p.cutSeq,
     lastHeartbeatAt: p.lastHeartbeatAt,
     heartbeat: p.heartbeat,
+    rotationEveryBytes: p.rotationEveryBytes,
+    rotationEveryMs: p.rotationEveryMs,
   };
 }
 
@@ -117,6 +119,8 @@ export const PAIR_PATCH_FIELDS = [
   'cutSeq',
   'lastHeartbeatAt',
   'heartbeat',
+  'rotationEveryBytes',
+  'rotationEveryMs',
 ] as const satisfies readonly (keyof PairRow)[];
 
 export function copyInstruction(i: InstructionRow): InstructionRow {

@@ -18,6 +18,7 @@ import {
   CHUNK_EPOCH_HEADER,
   CIPHERTEXT_SHA256_HEADER,
   commitPayloadSchema,
+  SITE_DEFAULT_ROTATION,
   type Claim,
   type DeviceKey,
   type EscrowRecord,
@@ -47,6 +48,7 @@ import {
   type SignedManifest,
 } from '@/core/crypto';
 import { decodeTransfer } from '@/core/transfer/frame';
+import type { RotationPolicy } from '@/core/transfer/rotation';
 
 interface StoredTransfer {
   readonly seq: number;
@@ -115,6 +117,8 @@ export class FakeEscrowSite {
   holdCommitMs = 0;
   /** Seen by PUT before it answers; a test can throw here to lose an answer. */
   onTransfer: ((seq: number) => void) | undefined;
+  /** The pairs' key rotation in the claim answer (RC-4); undefined plays an older site. */
+  rotation: RotationPolicy | undefined = SITE_DEFAULT_ROTATION;
 
   private constructor(
     readonly chunkSize: number,
@@ -241,6 +245,7 @@ export class FakeEscrowSite {
             .sort((a, b) => a - b)
         : [],
       epochs: [...volume.envelopes.keys()].sort((a, b) => a - b),
+      ...(this.rotation ? { rotation: { ...this.rotation } } : {}),
     };
   }
 

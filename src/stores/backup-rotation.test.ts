@@ -11,7 +11,7 @@ import {
 } from '@/core/crypto';
 import { paddedTransferSize } from '@/core/crypto/constants';
 import { decodeTransfer } from '@/core/transfer/frame';
-import type { RotationPolicy } from '@/core/transfer/rotation';
+import { DEFAULT_ROTATION, type RotationPolicy } from '@/core/transfer/rotation';
 import { BackupDatabase } from '@/storage/database';
 import { closeKeyStore, wipeAllKeys } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
@@ -194,6 +194,59 @@ describe('rotation within a generation (RC-4)', () => {
     const manifest = site.volumes.get(VOLUME_ID)!.generations[0]!.manifest;
     expect(manifestEpochs(manifest)).toEqual([0, 1, 2]);
     expect(await sha256Hex(await restore())).toBe(await sha256Hex(bytes));
+  });
+
+  it("follows the pair's policy from the site's claim answer", async () => {
+    site.rotation = { everyBytes: 2 * CHUNK, everyMs: HOUR };
+    const bytes = patternBytes(5 * CHUNK, 4);
+    await new BackupRunner(request(bytes), () => undefined, deps()).run();
+    // Key 0, chunks 0-1, key 1, chunks 2-3, key 2, chunk 4, commit.
+    expect(stream().map((t) => (t.kind === 'chunk' ? t.epoch : t.kind))).toEqual([
+      'epoch-key',
+      0,
+      0,
+      'epoch-key',
+      1,
+      1,
+      'epoch-key',
+      2,
+      'commit',
+    ]);
+    expect(manifestEpochs(site.volumes.get(VOLUME_ID)!.generations[0]!.manifest)).toEqual([
+      0, 1, 2,
+    ]);
+  });
+
+  it("falls back to the built-in policy when an older site's claim answer has none", async () => {
+    const statuses: (string | null)[] = [];
+    const link = (into: (string | null)[]): PairLink => ({
+      attach: (s: PairStream) => {
+        into.push(s.status().nextRotationAt);
+        return () => undefined;
+      },
+      reachability: () => undefined,
+      rejected: () => undefined,
+      changed: () => undefined,
+    });
+    const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+    site.rotation = { everyBytes: 2 * CHUNK, everyMs: 5 * HOUR };
+    await new BackupRunner(
+      request(patternBytes(CHUNK, 1)),
+      () => undefined,
+      deps({ now: () => T0, pairs: link(statuses) }),
+    ).run();
+    site.rotation = undefined;
+    await new BackupRunner(
+      request(patternBytes(3 * CHUNK, 2)),
+      () => undefined,
+      deps({ now: () => T0, pairs: link(statuses) }),
+    ).run();
+    expect(statuses).toEqual([
+      new Date(T0 + 5 * HOUR).toISOString(),
+      new Date(T0 + DEFAULT_ROTATION.everyMs).toISOString(),
+    ]);
+    // 64 GiB under one key: the second generation has a single epoch.
+    expect(manifestEpochs(site.volumes.get(VOLUME_ID)!.generations[1]!.manifest)).toHaveLength(1);
   });
 
   it('"rekey now" on a running backup switches keys at the next chunk and says which epoch', async () => {

@@ -99,7 +99,7 @@ export interface RunnerDeps {
   readonly locks: LockManager | undefined;
   /** Label the device key is registered under (ID-6). */
   readonly deviceLabel: string;
-  /** RC-4: when the data key changes within a generation; DEFAULT_ROTATION if absent. */
+  /** RC-4: overrides the pair's policy from the claim (else DEFAULT_ROTATION for an older site). */
   readonly rotation?: RotationPolicy;
   /** The pair engine, told about the stream and steering it (RC-3, RC-5). */
   readonly pairs?: PairLink;
@@ -374,7 +374,10 @@ export class BackupRunner {
       },
     });
     uploader.load(reconciled.outbox);
-    const schedule = new EpochSchedule(this.#deps.rotation ?? DEFAULT_ROTATION, this.#deps.now());
+    const schedule = new EpochSchedule(
+      this.#deps.rotation ?? reconciled.claim.rotation ?? DEFAULT_ROTATION,
+      this.#deps.now(),
+    );
     const status = (): PairStreamStatus => {
       const elapsed = this.#elapsed();
       return {

@@ -168,7 +168,7 @@ beforeEach(() => {
   idleRekeys = 0;
   drains = [];
   drainOutcome = async () => {
-    backlog = { ...backlog, pending: 0, pendingBytes: 0 };
+    backlog = backlog && { ...backlog, pending: 0, pendingBytes: 0 };
   };
   backlog = { pending: 3, pendingBytes: 3 * 4096, oldestPendingAt: null, seqSent: 9, epoch: 0 };
   engine = makeEngine(false);

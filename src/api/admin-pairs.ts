@@ -3,9 +3,12 @@ import {
   pairActionResponseSchema,
   pairDetailSchema,
   pairListSchema,
+  pairRotationResponseSchema,
   type Instruction,
   type PairAction,
   type PairDetail,
+  type PairRotationRequest,
+  type PairRotationResponse,
   type PairSummary,
 } from '@/core/contract';
 import { request } from './request';
@@ -38,4 +41,17 @@ export async function actOnPairs(
       schema: pairActionResponseSchema,
     })
   ).instructions;
+}
+
+/** RC-4: a pair's key rotation; the site clamps it to its bounds and says whether it did. */
+export function setPairRotation(
+  pairId: string,
+  body: PairRotationRequest,
+): Promise<PairRotationResponse> {
+  return request({
+    route: apiRoutes.adminPairRotation,
+    params: { pairId },
+    body,
+    schema: pairRotationResponseSchema,
+  });
 }

@@ -993,6 +993,26 @@ export const en = {
         change: 'Change',
         cause: 'Cause',
         noHistory: 'No state change yet.',
+        rotation: {
+          heading: 'Key rotation',
+          current:
+            'A new epoch key every {mib} MiB or every {minutes} minutes, whichever comes first.',
+          siteDefault: 'Site default: the time from the time-to-break estimate for a 256-bit key.',
+          everyMiB: 'Every (MiB)',
+          everyMinutes: 'Every (minutes)',
+          reason: 'Reason',
+          save: 'Save rotation',
+          saved:
+            'Saved: every {mib} MiB or every {minutes} minutes, from the primary’s next backup.',
+          clamped: 'Outside the site’s bounds; moved to the nearest bound.',
+          emptyMiB: 'Give the size in MiB.',
+          emptyMinutes: 'Give the time in minutes.',
+          notNumberMiB: 'The size must be a whole number of MiB, such as 1024.',
+          notNumberMinutes: 'The time must be a whole number of minutes, such as 60.',
+          notPositiveMiB: 'The size must be at least 1 MiB.',
+          notPositiveMinutes: 'The time must be at least 1 minute.',
+          noReason: 'Give a reason of at least 3 characters: it is kept in the audit log.',
+        },
       },
       chart: {
         lag: 'Lag',

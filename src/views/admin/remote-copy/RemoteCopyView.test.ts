@@ -3,7 +3,14 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { h } from 'vue';
 import type { HeartbeatRequest } from '@/core/contract';
 import { server } from '@/mocks/node';
-import { buttonNamed, mountConsole, settle } from '@/test/mount-console';
+import {
+  alertText,
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  settle,
+  type,
+} from '@/test/mount-console';
 import { testSite, type TestSite } from '@/test/site';
 import { dialog, dialogButton, giveReason } from '../restorers/escrow-records-test-support';
 
@@ -319,6 +326,68 @@ describe('remote copy page (RC-7)', () => {
     const history = drawer.querySelector('table[aria-label="State history of this pair"]')!;
     expect(history.textContent).toContain('COPY → PAIR');
     expect(history.textContent).toContain('a generation was committed');
+  });
+
+  it('shows a pair’s key rotation and changes it, refusing bad input with a clear message (RC-4)', async () => {
+    await seed();
+    await openPairs();
+    buttonNamed(`Details of ${IN_STEP.volumeId}`).click();
+    await vi.waitFor(() => expect(text()).toContain('Key rotation'));
+    const current = () => document.querySelector('[data-rotation="current"]')?.textContent ?? '';
+    // The site's default: 64 GiB, and T from the time-to-break estimate (the 30-day bound).
+    expect(current()).toContain(
+      'A new epoch key every 65536 MiB or every 43200 minutes, whichever comes first.',
+    );
+    expect(current()).toContain('Site default');
+    const fill = async (mib: string, minutes: string, reason: string) => {
+      await type(controlLabelled('Every (MiB)') as HTMLInputElement, mib);
+      await type(controlLabelled('Every (minutes)') as HTMLInputElement, minutes);
+      await type(controlLabelled('Reason') as HTMLInputElement, reason);
+      buttonNamed('Save rotation').click();
+      await settle();
+    };
+    for (const [mib, minutes, reason, message] of [
+      ['', '60', 'tighter keys', 'Give the size in MiB.'],
+      ['abc', '60', 'tighter keys', 'The size must be a whole number of MiB, such as 1024.'],
+      ['1.5', '60', 'tighter keys', 'The size must be a whole number of MiB, such as 1024.'],
+      ['0', '60', 'tighter keys', 'The size must be at least 1 MiB.'],
+      ['512', '', 'tighter keys', 'Give the time in minutes.'],
+      ['512', 'soon', 'tighter keys', 'The time must be a whole number of minutes, such as 60.'],
+      ['512', '-5', 'tighter keys', 'The time must be at least 1 minute.'],
+      ['512', '90', '', 'Give a reason of at least 3 characters: it is kept in the audit log.'],
+    ]) {
+      await fill(mib!, minutes!, reason!);
+      expect(alertText()).toContain(message);
+    }
+    expect((await pairOf(IN_STEP.volumeId)).rotation.siteDefault).toBe(true);
+
+    await fill('512', '90', 'tighter keys');
+    await vi.waitFor(() =>
+      expect(text()).toContain(
+        'Saved: every 512 MiB or every 90 minutes, from the primary’s next backup.',
+      ),
+    );
+    expect(alertText()).not.toMatch(/Give|must/);
+    expect((await pairOf(IN_STEP.volumeId)).rotation).toEqual({
+      everyBytes: 512 * 1024 ** 2,
+      everyMs: 90 * 60_000,
+      siteDefault: false,
+    });
+    await vi.waitFor(() =>
+      expect(current()).toContain('every 512 MiB or every 90 minutes, whichever comes first.'),
+    );
+    expect(current()).not.toContain('Site default');
+    expect((await site.auditEntries()).at(-1)).toMatchObject({
+      event: 'pair_rotation_changed',
+      actor: 'admin',
+      details: { reason: 'tighter keys', new: { everyBytes: 512 * 1024 ** 2 } },
+    });
+
+    // Below the site's bounds: the site clamps, and the form says so.
+    await fill('1', '90', 'as small as allowed');
+    await vi.waitFor(() => expect(text()).toContain('Saved: every 64 MiB or every 90 minutes'));
+    expect(text()).toContain('Outside the site’s bounds; moved to the nearest bound.');
+    expect((controlLabelled('Every (MiB)') as HTMLInputElement).value).toBe('64');
   });
 
   it('moves a pair to the error group when the site reports it, without reload', async () => {

@@ -1,105 +1,142 @@
-import { http, HttpResponse } from 'msw';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   BODY_SHA256_HEADER,
-  CHUNK_EPOCH_HEADER,
-  CIPHERTEXT_SHA256_HEADER,
   CSRF_HEADER,
+  type Claim,
+  type GenerationManifest,
 } from '@/core/contract';
-import { server } from '@/mocks/node';
+import { generateChunkIdKey, generateDataKey, sealEnvelope, sha256Hex, utf8 } from '@/core/crypto';
+import { encodeTransfer } from '@/core/transfer/frame';
+import { testSite, type TestSite } from '@/test/site';
 import { ApiError } from './request';
 import { headChunk, putTransfer } from './transfers';
 
-const PAIR = '6f1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
-const CHUNK = 'a'.repeat(64);
-const body = new Uint8Array([1, 2, 3, 4]);
+const VOLUME = 'ext4:6f1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+
+let site: TestSite;
+
+/** The operator's pair of VOLUME, claimed at the site; this page is signed in as the operator. */
+async function claimed(): Promise<Claim> {
+  const client = await site.browser('operator');
+  const answer = await client.request('POST', `/api/volumes/${encodeURIComponent(VOLUME)}/claim`, {
+    json: { resume: false },
+  });
+  if (answer.status !== 200) throw new Error(`claim refused: ${answer.text}`);
+  await site.signIn('operator');
+  return answer.json as Claim;
+}
+
+/** A padded transfer announcing the key of an epoch, sealed to the site's escrow key. */
+async function epochKey(epoch: number): Promise<{ body: Uint8Array<ArrayBuffer>; sha256: string }> {
+  const envelope = await sealEnvelope(
+    {
+      volumeId: VOLUME,
+      chunkIdKey: await generateChunkIdKey({ extractable: true }),
+      dataKeys: new Map([[epoch, await generateDataKey({ extractable: true })]]),
+    },
+    site.site.info.escrowKey.jwk,
+    { purpose: 'escrow' },
+  );
+  const body = encodeTransfer({ kind: 'epoch-key', volumeId: VOLUME, epoch }, utf8(envelope));
+  return { body, sha256: await sha256Hex(body) };
+}
+
+beforeEach(async () => {
+  site = await testSite();
+});
 
 describe('transfer calls (RC-2)', () => {
   it('PUTs the padded body with its SHA-256 and the CSRF header, and reads the ack', async () => {
+    const claim = await claimed();
+    const seq = claim.seqApplied + 1;
+    const { body, sha256 } = await epochKey(0);
     let seen: Request | undefined;
-    let bytes: Uint8Array | undefined;
-    server.use(
-      http.put('*/api/pairs/:pairId/transfers/:seq', async ({ request, params }) => {
+    let bytes: Promise<ArrayBuffer> | undefined;
+    site.outage((request) => {
+      if (request.method === 'PUT') {
         seen = request;
-        bytes = new Uint8Array(await request.arrayBuffer());
-        return HttpResponse.json({
-          pairId: String(params['pairId']),
-          seq: Number(params['seq']),
-          status: 'applied',
-          seqApplied: 7,
-        });
-      }),
-    );
-    const ack = await putTransfer(PAIR, 7, body, 'f'.repeat(64));
-    expect(ack).toMatchObject({ status: 'applied', seqApplied: 7 });
-    expect(seen?.headers.get(BODY_SHA256_HEADER)).toBe('f'.repeat(64));
+        bytes = request.clone().arrayBuffer();
+      }
+      return false;
+    });
+    const ack = await putTransfer(claim.pairId, seq, body, sha256);
+    expect(ack).toMatchObject({ status: 'applied', seqApplied: seq });
+    expect(seen?.headers.get(BODY_SHA256_HEADER)).toBe(sha256);
     expect(seen?.headers.get(CSRF_HEADER)).toBe('1');
     expect(seen?.headers.get('content-type')).toBe('application/octet-stream');
-    expect(bytes).toEqual(body);
+    // The bytes sent are the body (compared by hash: 4 MiB element by element is slow).
+    const sent = new Uint8Array(await bytes!);
+    expect(sent.length).toBe(body.length);
+    expect(await sha256Hex(sent)).toBe(sha256);
+    // The same transfer again is a duplicate, not a second key.
+    expect(await putTransfer(claim.pairId, seq, body, sha256)).toMatchObject({
+      status: 'duplicate',
+      seqApplied: seq,
+    });
   });
 
   it('takes 202 as buffered (received, waiting for a gap to fill)', async () => {
-    server.use(
-      http.put('*/api/pairs/:pairId/transfers/:seq', ({ params }) =>
-        HttpResponse.json(
-          { pairId: String(params['pairId']), seq: 9, status: 'buffered', seqApplied: 7 },
-          { status: 202 },
-        ),
-      ),
-    );
-    expect(await putTransfer(PAIR, 9, body, 'f'.repeat(64))).toMatchObject({ status: 'buffered' });
+    const claim = await claimed();
+    const { body, sha256 } = await epochKey(1);
+    // The transfer after the next one arrives first: the site keeps it until the gap fills.
+    expect(await putTransfer(claim.pairId, claim.seqApplied + 2, body, sha256)).toMatchObject({
+      status: 'buffered',
+      seqApplied: claim.seqApplied,
+    });
   });
 
   it('retries a 5xx and a dropped connection, then succeeds', async () => {
+    const claim = await claimed();
+    const { body, sha256 } = await epochKey(0);
     let calls = 0;
-    server.use(
-      http.put('*/api/pairs/:pairId/transfers/:seq', () => {
-        calls += 1;
-        if (calls === 1) return HttpResponse.error();
-        if (calls === 2) return new HttpResponse(null, { status: 503 });
-        return HttpResponse.json({ pairId: PAIR, seq: 1, status: 'duplicate', seqApplied: 1 });
-      }),
-    );
-    expect(await putTransfer(PAIR, 1, body, 'f'.repeat(64))).toMatchObject({
-      status: 'duplicate',
+    site.outage((request) => {
+      if (request.method !== 'PUT') return false;
+      calls += 1;
+      if (calls === 1) return true;
+      if (calls === 2) return new Response(null, { status: 503 });
+      return false;
+    });
+    expect(await putTransfer(claim.pairId, claim.seqApplied + 1, body, sha256)).toMatchObject({
+      status: 'applied',
     });
     expect(calls).toBe(3);
   });
 
   it('gives up on an unreachable site with network_error, and passes a refusal on as it is', async () => {
-    server.use(http.put('*/api/pairs/:pairId/transfers/:seq', () => HttpResponse.error()));
-    await expect(putTransfer(PAIR, 1, body, 'f'.repeat(64))).rejects.toMatchObject({
+    const claim = await claimed();
+    const seq = claim.seqApplied + 1;
+    const first = await epochKey(0);
+    site.outage(() => true);
+    await expect(putTransfer(claim.pairId, seq, first.body, first.sha256)).rejects.toMatchObject({
       code: 'network_error',
     });
-    server.use(
-      http.put('*/api/pairs/:pairId/transfers/:seq', () =>
-        HttpResponse.json(
-          { code: 'sequence_conflict', message: 'Transfer 1 was already applied.' },
-          { status: 409 },
-        ),
-      ),
+    site.outage(undefined);
+    await putTransfer(claim.pairId, seq, first.body, first.sha256);
+    // Other content under a sequence number the site has applied.
+    const other = await epochKey(5);
+    const error = await putTransfer(claim.pairId, seq, other.body, other.sha256).catch(
+      (e: unknown) => e,
     );
-    const error = await putTransfer(PAIR, 1, body, 'f'.repeat(64)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ code: 'sequence_conflict', status: 409 });
   }, 20_000);
 
   it('HEAD says whether the site holds a chunk, and which blob', async () => {
-    server.use(
-      http.head('*/api/volumes/:volumeId/chunks/:chunkId', ({ params }) =>
-        params['chunkId'] === CHUNK
-          ? new HttpResponse(null, {
-              status: 200,
-              headers: { [CIPHERTEXT_SHA256_HEADER]: 'b'.repeat(64), [CHUNK_EPOCH_HEADER]: '3' },
-            })
-          : new HttpResponse(null, { status: 404 }),
-      ),
-    );
-    expect(await headChunk('ext4:x', CHUNK)).toEqual({
+    await site.backUp('operator', VOLUME);
+    await site.signIn('operator');
+    const client = await site.browser('operator');
+    const { manifest } = (
+      await client.request(
+        'GET',
+        `/api/volumes/${encodeURIComponent(VOLUME)}/generations/1/manifest`,
+      )
+    ).json as GenerationManifest;
+    const [stored] = manifest.index.chunks;
+    expect(await headChunk(VOLUME, stored!.chunkId)).toEqual({
       present: true,
-      ciphertextSha256: 'b'.repeat(64),
-      epoch: 3,
+      ciphertextSha256: stored!.ciphertextSha256,
+      epoch: stored!.epoch,
     });
-    expect(await headChunk('ext4:x', 'c'.repeat(64))).toEqual({ present: false });
+    expect(await headChunk(VOLUME, 'c'.repeat(64))).toEqual({ present: false });
   });
 });

@@ -166,9 +166,10 @@ export interface TestSite extends BrowserSite {
   requests(): string[];
   /**
    * The site cannot be reached (a network error) by the page's requests
-   * for which `fails` says so; `undefined` ends the outage.
+   * for which `fails` says so, or what stands before it (a proxy) answers
+   * them with the response `fails` returns; `undefined` ends the outage.
    */
-  outage(fails: ((request: Request) => boolean) | undefined): void;
+  outage(fails: ((request: Request) => boolean | Response) | undefined): void;
   /** Storage edited behind the site's back: one byte of a stored chunk flipped. */
   tamperChunk(volumeId: string, chunkId: string, at: number): Promise<void>;
   /** Storage edited behind the site's back: a stored chunk is gone. */
@@ -232,14 +233,16 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
   const { site } = browserSite;
   // In front of the site: the page's requests fail while an outage says so; the rest are logged.
   const requests: string[] = [];
-  let outage: ((request: Request) => boolean) | undefined;
+  let outage: ((request: Request) => boolean | Response) | undefined;
   server.use(
     http.all('*', ({ request }) => {
       const url = new URL(request.url);
       if (url.origin !== window.location.origin || url.pathname.startsWith('/__test__/')) {
         return undefined;
       }
-      if (outage?.(request)) return HttpResponse.error();
+      const failure = outage?.(request);
+      if (failure instanceof Response) return failure;
+      if (failure) return HttpResponse.error();
       requests.push(`${request.method} ${decodeURIComponent(url.pathname)}`);
       return undefined;
     }),

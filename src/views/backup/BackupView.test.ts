@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Pinia } from 'pinia';
 import { nextTick } from 'vue';
 import { apiRoutes } from '@/core/contract';
-import { CHUNK_SIZE, generateEnvelopeKeyPair, publicKeyFingerprint } from '@/core/crypto';
+import { CHUNK_SIZE, openRegistrationFile, type Receipt } from '@/core/crypto';
 import { detectVolumeId } from '@/core/volume';
 import { en } from '@/i18n/en';
 import { ja } from '@/i18n/ja';
@@ -12,7 +12,6 @@ import { server } from '@/mocks/node';
 import { backupDatabase, closeBackupDatabase } from '@/storage/database';
 import { closeKeyStore, wipeAllKeys } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
-import { FakeEscrowSite } from '@/stores/backup-fake-site';
 import { useBackupStore } from '@/stores/backup';
 import { backupErrorCodes } from '@/stores/backup-errors';
 import { useMyPairsStore } from '@/stores/my-pairs';
@@ -24,13 +23,31 @@ import {
 } from '@/stores/backup-test-support';
 import type { ImageFile } from '@/workers/chunk-reader';
 import { InProcessSealPool } from '@/workers/seal-pool';
-import { buttonNamed, controlLabelled, mountConsole, settle } from '@/test/mount-console';
-import { testSite } from '@/test/site';
+import {
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  settle,
+  unmountAll,
+} from '@/test/mount-console';
+import { testSite, type TestSite } from '@/test/site';
+import { createBrowserSite } from '@/mocks/site/browser-site';
 
 useSameRealmTextEncoder();
 
-let site: FakeEscrowSite;
+let site: TestSite;
 let pinia: Pinia;
+
+/** What the backup protocol asks of the site (BK-2 … BK-9): an outage there is the site's. */
+const protocol = (request: Request): boolean =>
+  /^\/api\/(site|devices|volumes\/|pairs\/)/.test(new URL(request.url).pathname);
+
+/** The page's transfers the site answered, by sequence number. */
+const transferSeqs = (): number[] =>
+  site
+    .requests()
+    .filter((r) => r.startsWith('PUT /api/pairs/'))
+    .map((r) => Number(r.split('/').at(-1)));
 
 /** Mounts the console on /backup and keeps its Pinia for the helpers below. */
 async function open(options: Parameters<typeof mountConsole>[1] = { signedInAs: 'operator' }) {
@@ -40,13 +57,8 @@ async function open(options: Parameters<typeof mountConsole>[1] = { signedInAs: 
 }
 
 beforeEach(async () => {
-  // Accounts and sessions on the site's own rules; the backup protocol of these
-  // stories (claims, transfers, outages, a change of keys) on FakeEscrowSite,
-  // whose handlers answer first.
-  await testSite();
-  site = await FakeEscrowSite.create();
-  server.use(...site.handlers());
-  // The pair engine starts with the screen; these stories have no pair to show.
+  site = await testSite();
+  // The pair engine starts with the screen; these stories leave its pairs to its own tests.
   server.use(http.get(apiRoutes.myPairs.path, () => HttpResponse.json({ pairs: [] })));
   URL.createObjectURL = vi.fn(() => 'blob:receipt');
   URL.revokeObjectURL = vi.fn();
@@ -55,7 +67,10 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // The console first, and what it still had in flight, then its storage.
+  unmountAll();
   if (pinia) useMyPairsStore(pinia).stop();
+  await settle();
   await backupDatabase().delete();
   closeBackupDatabase();
   await wipeAllKeys();
@@ -160,9 +175,11 @@ describe('backup screen (SPEC §6 /backup)', () => {
     expect(status).toContain('SHA-256');
     expect(status).toMatch(/[0-9a-f]{64}/);
     expect(progressBar().getAttribute('aria-valuenow')).toBe('100');
-    const stored = site.volumes.get(expected.volumeId)!.generations[0]!;
-    expect(stored.restorers).toEqual(['operator', 'restorer']);
-    expect(stored.receipt.statement.policy.kind).toBe('one-time');
+    const { escrow } = site.site.repositories;
+    const record = await escrow.findRecord(expected.volumeId);
+    expect(record?.restorers).toEqual(['operator', 'restorer']);
+    const stored = await escrow.findGeneration(expected.volumeId, 1);
+    expect((JSON.parse(stored!.receipt) as Receipt).statement.policy.kind).toBe('one-time');
 
     buttonNamed('Download receipt').click();
     expect(URL.createObjectURL).toHaveBeenCalledOnce();
@@ -253,30 +270,19 @@ describe('backup screen (SPEC §6 /backup)', () => {
   }, 30_000);
 
   it('says "registered to another operator" at once and again on Back up, and the site alerts', async () => {
-    const file = image(0.5, 7);
-    site.user = 'operator2';
-    const deps = { ...defaultRunnerDeps(), site, locks: undefined, storage: undefined };
+    const bytes = patternBytes(Math.floor(0.5 * CHUNK_SIZE), 7);
+    const file = memoryImageFile(bytes, 'disk.img');
     const identity = await detectVolumeId({
       size: file.size,
       read: async (o, l) => new Uint8Array(await file.slice(o, o + l).arrayBuffer()),
     });
-    await new BackupRunner(
-      {
-        file,
-        identity,
-        userId: 'operator2',
-        restorers: [],
-        policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
-      },
-      () => undefined,
-      {
-        ...deps,
-        localCopy: new LocalCopy(backupDatabase()),
-        createPool: (n) => new InProcessSealPool(n),
-      },
-    ).run();
-    await wipeAllKeys();
-    site.user = 'operator';
+    // operator2 backed the same medium up first, from their own browser.
+    await site.backUp('operator2', identity.volumeId, { image: bytes });
+    const overwrites = async () =>
+      (await site.site.alerts.all({}))
+        .filter((a) => a.kind === 'overwrite_attempt')
+        .map(({ kind, userId, volumeId }) => ({ kind, userId, volumeId }));
+    let alerts: Awaited<ReturnType<typeof overwrites>> = [];
 
     await open();
     await choose(file);
@@ -284,14 +290,15 @@ describe('backup screen (SPEC §6 /backup)', () => {
       () => statusRegion().textContent!.includes('registered to another operator'),
       'the owner check',
     );
-    expect(site.alerts).toHaveLength(0);
+    expect(await overwrites()).toHaveLength(0);
     buttonNamed('Back up').click();
-    await until(
-      () => statusRegion().querySelectorAll('[role="alert"]').length > 0 && site.alerts.length > 0,
-      'refusal',
-    );
+    await until(() => statusRegion().querySelectorAll('[role="alert"]').length > 0, 'refusal');
+    await vi.waitFor(async () => {
+      alerts = await overwrites();
+      expect(alerts).not.toHaveLength(0);
+    });
     expect(statusRegion().textContent).toContain('registered to another operator');
-    expect(site.alerts).toEqual([
+    expect(alerts).toEqual([
       { kind: 'overwrite_attempt', userId: 'operator', volumeId: identity.volumeId },
     ]);
   }, 30_000);
@@ -299,22 +306,21 @@ describe('backup screen (SPEC §6 /backup)', () => {
   it('stops when the site cannot be reached or its keys changed', async () => {
     await open();
     await choose(image(0.25, 9));
-    site.online = false;
+    site.outage(protocol);
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('cannot be reached'), 'unreachable');
 
-    site.online = true;
+    site.outage(undefined);
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('Backup complete'), 'completion');
 
-    const other = await generateEnvelopeKeyPair();
-    const jwk = await crypto.subtle.exportKey('jwk', other.publicKey);
-    site.replaceInfo({
-      escrowKey: {
-        jwk: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! },
-        fingerprint: await publicKeyFingerprint(other.publicKey),
-      },
-    });
+    // Another site answers at this address: its escrow key is not the one this browser pinned.
+    const other = (await createBrowserSite({ demoAccounts: false })).site.info;
+    server.use(
+      http.get(`*${apiRoutes.site.path}`, () =>
+        HttpResponse.json({ ...site.site.info, escrowKey: other.escrowKey }),
+      ),
+    );
     await choose(image(0.25, 10));
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('keys changed'), 'pin mismatch');
@@ -323,9 +329,13 @@ describe('backup screen (SPEC §6 /backup)', () => {
   it('waits while the site is away, offers the registration file, then finishes (BK-9)', async () => {
     await open();
     await choose(image(2.5, 15));
-    site.onTransfer = (seq) => {
-      if (seq === 1) site.online = false;
-    };
+    // The site goes away once it has taken the first transfer.
+    let away = false;
+    site.outage((request) => {
+      if (away) return protocol(request);
+      away = request.method === 'PUT' && request.url.endsWith('/transfers/1');
+      return false;
+    });
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('cannot be reached'), 'the outage');
     await until(
@@ -339,10 +349,14 @@ describe('backup screen (SPEC §6 /backup)', () => {
     buttonNamed('Export registration file').click();
     await until(() => vi.mocked(URL.createObjectURL).mock.calls.length === 1, 'the download');
     const blob = vi.mocked(URL.createObjectURL).mock.calls[0]![0] as Blob;
-    const opened = await site.openRegistration(await readBlob(blob));
+    // The site's own escrow key opens it (as an administrator's import would).
+    const opened = await openRegistrationFile(
+      await readBlob(blob),
+      site.site.info.siteId,
+      site.site.keys.escrow.privateKey,
+    );
     expect(opened.registration.owner).toBe('operator');
-    site.onTransfer = undefined;
-    site.online = true;
+    site.outage(undefined);
     await until(
       () => statusRegion().textContent!.includes('Backup complete'),
       'completion',
@@ -363,7 +377,7 @@ describe('backup screen (SPEC §6 /backup)', () => {
     await choose(image(2, 12));
     buttonNamed('Back up').click();
     await until(() => statusRegion().textContent!.includes('not have enough storage'), 'quota');
-    expect(site.counters.claims).toBe(0);
+    expect(site.requests().filter((r) => r.endsWith('/claim'))).toEqual([]);
   }, 30_000);
 
   it('pauses, resumes and cancels, then deletes the partial local copy on request', async () => {
@@ -391,6 +405,8 @@ describe('backup screen (SPEC §6 /backup)', () => {
       size: file.size,
       read: async (o, l) => new Uint8Array(await file.slice(o, o + l).arrayBuffer()),
     });
+    // An earlier page of this browser, signed in as the operator, started it.
+    await site.signIn('operator');
     const interrupted = new BackupRunner(
       {
         file,
@@ -402,18 +418,21 @@ describe('backup screen (SPEC §6 /backup)', () => {
       () => undefined,
       {
         ...defaultRunnerDeps(),
-        site,
         locks: undefined,
         storage: undefined,
         localCopy: new LocalCopy(backupDatabase()),
         createPool: (n) => new InProcessSealPool(n),
       },
     );
-    site.onTransfer = (seq) => {
-      if (seq === 2) interrupted.control.stop(new Error('the tab was closed'));
-    };
+    site.outage((request) => {
+      if (request.method === 'PUT' && request.url.endsWith('/transfers/2')) {
+        interrupted.control.stop(new Error('the tab was closed'));
+      }
+      return false;
+    });
     await expect(interrupted.run()).rejects.toThrow('the tab was closed');
-    site.onTransfer = undefined;
+    site.outage(undefined);
+    const before = transferSeqs();
 
     await open();
     await until(() => statusRegion().textContent!.includes('interrupted backup of'), 'the list');
@@ -423,7 +442,11 @@ describe('backup screen (SPEC §6 /backup)', () => {
     expect(chips()).toEqual(['operator (you)', 'restorer']);
     buttonNamed('Resume').click();
     await until(() => statusRegion().textContent!.includes('Backup complete'), 'completion');
-    expect(site.counters.chunkTransfers).toBe(4);
+    // Each transfer went once: the epoch key, four chunks and the commit.
+    const seqs = transferSeqs();
+    expect(before.length).toBeGreaterThan(0);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toHaveLength(6);
   }, 60_000);
 
   it('speaks Japanese', async () => {

@@ -1,7 +1,11 @@
 import type { ServerEvent } from '@/core/contract';
 import type { EventSourceLike } from '@/composables/use-event-stream';
 
-/** The demo site's side of the event stream: every open fake source hears what is published. */
+/**
+ * The site's side of the event stream in the unit tests of the composable
+ * (use-event-stream.test.ts): every open fake source hears what is published.
+ * Console tests read the in-memory site's own stream (src/test/fetch-event-source.ts).
+ */
 export class EventFeed {
   readonly sources = new Set<FakeEventSource>();
 

@@ -183,6 +183,8 @@ export interface TestSite extends BrowserSite {
 }
 
 let current: Promise<TestSite> | undefined;
+/** Stops logging the page's requests for the site that ends. */
+let stopListening: (() => void) | undefined;
 
 /**
  * This test's site: the escrow site's own rules on in-memory repositories,
@@ -208,6 +210,8 @@ export function hasTestSite(): boolean {
 export async function endTestSite(): Promise<void> {
   if (!current) return;
   current = undefined;
+  stopListening?.();
+  stopListening = undefined;
   setEventSourceFactory(undefined);
   // Forget the page's session cookie, as a fresh browser would have none.
   server.use(
@@ -231,22 +235,38 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
   const browserSite = await createBrowserSite({ mailer: options.mailer, site: { clock } });
   server.use(...browserSite.handlers);
   const { site } = browserSite;
-  // In front of the site: the page's requests fail while an outage says so; the rest are logged.
-  const requests: string[] = [];
+  // The page's requests, by MSW's request ID, in the order they started; a
+  // request an outage failed is taken out again. Listening changes nothing in
+  // the handlers' order, so tests that use neither see the site as it is.
+  const started = new Map<string, string>();
+  const pageRequest = (request: Request): URL | undefined => {
+    const url = new URL(request.url);
+    return url.origin === window.location.origin && !url.pathname.startsWith('/__test__/')
+      ? url
+      : undefined;
+  };
+  const onStart = ({ request, requestId }: { request: Request; requestId: string }): void => {
+    const url = pageRequest(request);
+    if (url) started.set(requestId, `${request.method} ${decodeURIComponent(url.pathname)}`);
+  };
+  server.events.on('request:start', onStart);
+  stopListening = () => server.events.removeListener('request:start', onStart);
   let outage: ((request: Request) => boolean | Response) | undefined;
-  server.use(
-    http.all('*', ({ request }) => {
-      const url = new URL(request.url);
-      if (url.origin !== window.location.origin || url.pathname.startsWith('/__test__/')) {
-        return undefined;
-      }
-      const failure = outage?.(request);
-      if (failure instanceof Response) return failure;
-      if (failure) return HttpResponse.error();
-      requests.push(`${request.method} ${decodeURIComponent(url.pathname)}`);
-      return undefined;
-    }),
-  );
+  let outageHandler = false;
+  const useOutageHandler = (): void => {
+    if (outageHandler) return;
+    outageHandler = true;
+    // In front of the site (and of the test's own handlers): the page's requests fail while an outage says so.
+    server.use(
+      http.all('*', ({ request, requestId }) => {
+        if (!pageRequest(request)) return undefined;
+        const failure = outage?.(request);
+        if (failure) started.delete(requestId);
+        if (failure instanceof Response) return failure;
+        return failure ? HttpResponse.error() : undefined;
+      }),
+    );
+  };
   const operators = new Map<string, Promise<Operator>>();
   const principal = async (userId: string): Promise<Principal> => {
     const { token } = await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1');
@@ -342,8 +362,9 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     async commit(userId, backup, terms = {}) {
       return commitBackup(await browser(userId), site.info.escrowKey.jwk, userId, backup, terms);
     },
-    requests: () => [...requests],
+    requests: () => [...started.values()],
     outage(fails) {
+      useOutageHandler();
       outage = fails;
     },
     async tamperChunk(volumeId, chunkId, at) {

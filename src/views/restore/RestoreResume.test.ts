@@ -29,8 +29,11 @@ let site: TestSite;
 
 async function open(userId: string) {
   const mounted = await mountConsole('/restore', { signedInAs: userId });
-  useRestoreStore(mounted.pinia).setRetryPolicy(FAST_RETRY);
+  const store = useRestoreStore(mounted.pinia);
+  store.setRetryPolicy(FAST_RETRY);
   await until(() => expect(document.querySelector('table')).not.toBeNull());
+  // The site's list has arrived (or failed): the rows are the ones a person would see.
+  await until(() => expect(['ready', 'failed']).toContain(store.listState));
   return mounted;
 }
 

@@ -201,11 +201,6 @@ export function testSite(options: TestSiteOptions = {}): Promise<TestSite> {
   return current;
 }
 
-/** Whether this test has started a site. */
-export function hasTestSite(): boolean {
-  return current !== undefined;
-}
-
 /** Ends this test's site (after each test): a later test starts a fresh one. */
 export async function endTestSite(): Promise<void> {
   if (!current) return;

@@ -280,6 +280,27 @@ describe('remote copy at the secondary (RC-1..RC-7)', () => {
     ]);
   });
 
+  it('turns PSUE with the refusal as its last error when a transfer is rejected in sequence', async () => {
+    const { claim, transfers } = await rotatingStream(
+      operator,
+      site,
+      'ext4:rejected',
+      randomImage(CHUNK_SIZE + 1),
+      1,
+    );
+    // A commit that arrives before its chunks and keys lists what is missing: refused.
+    const commit = transfers[transfers.length - 1]!;
+    await putTransfer(operator.client, claim.pairId, 1, commit.header, commit.payload);
+    const pair = await pairOf('ext4:rejected');
+    expect(pair.state).toBe('PSUE');
+    expect(pair.group).toBe('error');
+    expect(pair.lastError).toMatch(/^transfer 1 refused: /);
+    expect(pair.unhealthyReason).toMatch(/transfer rejected/);
+    expect((await detailOf(pair.pairId)).history.map((h) => `${h.from}>${h.to}`)).toEqual([
+      'COPY>PSUE',
+    ]);
+  });
+
   it('records a primary-reported PSUE episode and returns to PAIR when the primary reaches the site again', async () => {
     const { claim } = await backUp(operator, site.site.info, 'ext4:beat', randomImage(1000));
     const beat = (state: string, reasonText: string | null, pending = 0) =>

@@ -252,6 +252,8 @@ export class TransferService {
             lastError: `transfer ${next.seq} refused: ${error.message}`,
           });
         });
+        // RC-3: a transfer refused in sequence suspends the pair by error.
+        await this.pairs.onRejected(pairId, error.message);
       }
     }
   }

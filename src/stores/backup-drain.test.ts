@@ -4,41 +4,30 @@ import { sha256Hex } from '@/core/crypto';
 import { BackupDatabase } from '@/storage/database';
 import { closeKeyStore, getPendingDataKey, wipeAllKeys } from '@/storage/key-store';
 import { LocalCopy } from '@/storage/local-copy';
-import { InProcessSealPool } from '@/workers/seal-pool';
 import { FakeEscrowSite } from './backup-fake-site';
 import { BackupRunner, type BackupRequest, type RunnerDeps } from './backup-runner';
-import { memoryImageFile, patternBytes, useSameRealmTextEncoder } from './backup-test-support';
+import {
+  inProcessRunnerDeps,
+  memoryBackupRequest,
+  patternBytes,
+  TEST_VOLUME_ID,
+  useSameRealmTextEncoder,
+} from './backup-test-support';
 
 useSameRealmTextEncoder();
 
 const CHUNK = 16 * 1024;
-const VOLUME_ID = 'ext4:0123abcd-4567-489a-8bcd-ef0123456789';
+const VOLUME_ID = TEST_VOLUME_ID;
 
 let db: BackupDatabase;
 let site: FakeEscrowSite;
 
 function deps(): RunnerDeps {
-  return {
-    site,
-    localCopy: new LocalCopy(db),
-    createPool: (size) => new InProcessSealPool(size),
-    workers: 2,
-    chunkSize: CHUNK,
-    now: () => Date.now(),
-    storage: undefined,
-    locks: undefined,
-    deviceLabel: 'test browser',
-  };
+  return inProcessRunnerDeps(site, db, CHUNK);
 }
 
 function request(bytes: Uint8Array<ArrayBuffer>): BackupRequest {
-  return {
-    file: memoryImageFile(bytes),
-    identity: { kind: 'ext4', volumeId: VOLUME_ID, details: {} },
-    userId: 'operator',
-    restorers: ['restorer'],
-    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
-  };
+  return memoryBackupRequest(bytes, ['restorer']);
 }
 
 beforeEach(async () => {

@@ -5,7 +5,11 @@
  * the test's realm (jose checks exactly that when sealing envelopes).
  */
 
+import type { BackupDatabase } from '@/storage/database';
+import { LocalCopy } from '@/storage/local-copy';
 import type { ImageFile } from '@/workers/chunk-reader';
+import { InProcessSealPool } from '@/workers/seal-pool';
+import type { BackupRequest, RunnerDeps } from './backup-runner';
 
 /** Makes TextEncoder return Uint8Arrays of this realm (jsdom test environment only). */
 export function useSameRealmTextEncoder(): void {
@@ -48,4 +52,42 @@ export function memoryImageFile(
     arrayBuffer: async () => bytes.slice().buffer,
   };
   return file as unknown as ImageFile & Blob;
+}
+
+/** The test volume of the runner's store tests (an ext4 UUID). */
+export const TEST_VOLUME_ID = 'ext4:0123abcd-4567-489a-8bcd-ef0123456789';
+
+/** A backup runner's dependencies for a store test: the given site and database, crypto in process. */
+export function inProcessRunnerDeps(
+  site: RunnerDeps['site'],
+  db: BackupDatabase,
+  chunkSize: number,
+  overrides: Partial<RunnerDeps> = {},
+): RunnerDeps {
+  return {
+    site,
+    localCopy: new LocalCopy(db),
+    createPool: (size) => new InProcessSealPool(size),
+    workers: 2,
+    chunkSize,
+    now: () => Date.now(),
+    storage: undefined,
+    locks: undefined,
+    deviceLabel: 'test browser',
+    ...overrides,
+  };
+}
+
+/** A reusable-policy backup of `bytes` as the test volume by `operator`. */
+export function memoryBackupRequest(
+  bytes: Uint8Array<ArrayBuffer>,
+  restorers: string[] = [],
+): BackupRequest {
+  return {
+    file: memoryImageFile(bytes),
+    identity: { kind: 'ext4', volumeId: TEST_VOLUME_ID, details: {} },
+    userId: 'operator',
+    restorers,
+    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+  };
 }

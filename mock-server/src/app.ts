@@ -19,6 +19,14 @@ import { composeServices, type SiteServices } from './services';
 /** JSON bodies are small; chunk uploads get their own limit per route. */
 export const JSON_BODY_LIMIT = 64 * 1024;
 
+/**
+ * A volume ID may be 1024 bytes of UTF-8 (docs/FORMAT.md §1), up to three
+ * times that once percent-encoded in a path. The router allows as much as
+ * Node's HTTP parser lets through, so the route's schema decides and a
+ * too-long ID gets 400 {code, message} rather than the router's bare 414.
+ */
+export const MAX_PARAM_LENGTH = 16 * 1024;
+
 export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
@@ -61,6 +69,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       genReqId: () => randomUUID(),
       bodyLimit: JSON_BODY_LIMIT,
       trustProxy: false,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       // HEAD routes are declared where they mean something (chunk presence).
       exposeHeadRoutes: false,
       // Requests Node's HTTP parser cannot read still get {code, message}.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_VOLUME_ID_BYTES } from '../crypto/constants';
 
 /** AL-1: the kinds of security event administrators are told about. */
 export const alertKinds = [
@@ -39,7 +40,7 @@ export const pageQuerySchema = z.object({
 export const alertFilterSchema = z.object({
   kind: alertKindSchema.optional(),
   user: z.string().max(64).optional(),
-  volume: z.string().max(512).optional(),
+  volume: z.string().max(MAX_VOLUME_ID_BYTES).optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
   acknowledged: z.enum(['yes', 'no']).optional(),

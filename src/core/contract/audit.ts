@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_VOLUME_ID_BYTES } from '../crypto/constants';
 import { pageQuerySchema } from './alerts';
 
 /** AL-4: one entry of the append-only, HMAC-chained audit log. */
@@ -20,7 +21,7 @@ const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
 export const auditFilterSchema = z.object({
   event: z.string().max(64).optional(),
   user: z.string().max(64).optional(),
-  volume: z.string().max(512).optional(),
+  volume: z.string().max(MAX_VOLUME_ID_BYTES).optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
 });

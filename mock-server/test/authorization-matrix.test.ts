@@ -123,9 +123,10 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
       expect: { owner: 400, operator2: 409 },
     },
     headChunk: { params: { ...v, chunkId: world.chunkId }, expect: { operator2: 409 } },
+    // A refused chunk read answers as an unknown volume does (RS-4), audited all the same.
     getChunk: {
       params: { ...v, chunkId: world.chunkId },
-      expect: { outsider: 403, operator2: 403 },
+      expect: { outsider: 404, operator2: 404 },
     },
     scrubVolume: { params: v, body: {}, expect: { operator2: 403 } },
     restorable: {},

@@ -251,6 +251,36 @@ export class VolumeService {
     }
   }
 
+  /**
+   * May the caller read this volume's ciphertext (RS-4)? The owner, its
+   * registered restorers and administrators. Anyone else gets the very
+   * answer an unknown volume gets, so chunk reads do not tell which volume
+   * IDs the site holds; the refusal is still audited and alerted.
+   */
+  async assertMayReadChunks(caller: Caller, volumeId: string): Promise<void> {
+    if (caller.roles.includes('admin')) return;
+    const record = await this.deps.store.findRecord(volumeId);
+    const volume = record ? undefined : await this.deps.store.findVolume(volumeId);
+    if (!record && !volume) throw notFound(volumeId);
+    const owner = record?.owner ?? volume!.owner;
+    if (owner === caller.userId || record?.restorers.includes(caller.userId)) return;
+    await this.deps.audit.append({
+      event: 'restore_refused',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: { reason: 'not_registered', action: 'read_chunk' },
+    });
+    await this.deps.alerts.raise({
+      kind: 'unauthorized_restorer',
+      userId: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      sentence: `${caller.userId} asked for a chunk of volume ${volumeId} without being registered as its restorer (unauthorized use).`,
+    });
+    throw notFound(volumeId);
+  }
+
   /** Refuses anyone but the owner, raising the overwrite alert (BK-3). */
   async assertOwner(caller: Caller, volume: VolumeRow, action: string): Promise<void> {
     if (volume.owner === caller.userId) return;

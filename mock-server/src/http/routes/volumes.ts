@@ -97,7 +97,7 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
   });
   router.route(apiRoutes.getChunk, async (request, reply) => {
     const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
-    await ctx.releases.assertMayRead(callerOf(request), volumeId);
+    await ctx.volumes.assertMayReadChunks(callerOf(request), volumeId);
     const chunk = await ctx.escrow.store.findChunk(volumeId, chunkId);
     const blob = chunk && (await ctx.escrow.blobs.get(volumeId, chunkId));
     if (!chunk || !blob)

@@ -64,6 +64,8 @@ export const revokeRequestSchema = z.object({ reason: reasonSchema });
 export const transferOwnershipRequestSchema = z.object({
   newOwner: userIdSchema,
   reason: reasonSchema,
+  /** The former owner loses the volume unless the administrator keeps them as a restorer. */
+  keepFormerOwnerAsRestorer: z.boolean().default(false),
 });
 export const rearmRequestSchema = z.object({ reason: reasonSchema });
 

@@ -126,11 +126,19 @@ export class RecordAdminService {
     );
   }
 
+  /**
+   * ES-2: the new owner takes the volume over. The former owner loses every
+   * right to it (restore, chunk reads, backups) unless the administrator
+   * chose, in this request, to keep them as a restorer; either way the audit
+   * entry says which. Their key releases still awaiting approval are denied,
+   * or a later approval would hand them the keys anyway.
+   */
   async transferOwnership(
     admin: Caller,
     volumeId: string,
     newOwner: string,
     reason: string,
+    keepFormerOwnerAsRestorer = false,
   ): Promise<EscrowRecord> {
     const record = await this.requireRecord(volumeId);
     const user = await this.deps.users.find(newOwner);
@@ -143,21 +151,68 @@ export class RecordAdminService {
     }
     if (newOwner === record.owner)
       throw new DomainError('invalid_owner', `${newOwner} already owns this volume.`, 400);
+    const formerOwner = record.owner;
+    const restorers = record.restorers.filter(
+      (r) => keepFormerOwnerAsRestorer || r !== formerOwner,
+    );
     const updated = await this.change(
       admin,
       record,
       'ownership_transferred',
       reason,
-      { from: record.owner, to: newOwner },
+      {
+        from: formerOwner,
+        to: newOwner,
+        formerOwner: keepFormerOwnerAsRestorer ? 'kept_as_restorer' : 'removed',
+      },
       {
         ...record,
         owner: newOwner,
-        restorers: [...new Set([...record.restorers, newOwner])].sort(),
+        restorers: [...new Set([...restorers, newOwner])].sort(),
       },
     );
     await this.deps.store.updateVolume(volumeId, { owner: newOwner });
+    if (!keepFormerOwnerAsRestorer) {
+      await this.denyPendingReleases(
+        admin,
+        volumeId,
+        formerOwner,
+        `ownership transferred to ${newOwner}: ${reason}`,
+      );
+    }
     this.notify(newOwner, volumeId, 'ownership_transferred', admin.userId, reason);
     return updated;
+  }
+
+  private async denyPendingReleases(
+    admin: Caller,
+    volumeId: string,
+    userId: string,
+    reason: string,
+  ): Promise<void> {
+    const pending = (await this.releases.pendingApprovals()).filter(
+      (r) => r.volumeId === volumeId && r.userId === userId,
+    );
+    for (const release of pending) {
+      const at = nowIso(this.deps);
+      await this.deps.audit.append({
+        event: 'key_release_denied',
+        actor: admin.userId,
+        volumeId,
+        clientAddress: admin.clientAddress,
+        details: { requestId: release.requestId, requester: userId, reason },
+      });
+      await this.deps.store.updateRelease(release.requestId, {
+        state: 'denied',
+        decidedBy: admin.userId,
+        decidedAt: at,
+        reason,
+      });
+      this.deps.events.publish(
+        { type: 'release', requestId: release.requestId, volumeId, state: 'denied', at },
+        { kind: 'user', userId },
+      );
+    }
   }
 
   /** ES-2: a burned record comes back only when a second administrator agrees. */

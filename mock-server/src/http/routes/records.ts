@@ -57,6 +57,7 @@ export function recordRoutes(router: Router, ctx: RouteContext): void {
       volume(request),
       body.newOwner,
       body.reason,
+      body.keepFormerOwnerAsRestorer,
     );
   });
   router.route(apiRoutes.adminRequestRearm, async (request) => {

@@ -92,7 +92,18 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     adminSendTestMail: { body: {} },
     listRestorers: {},
     events: {},
-    reportIntegrity: { body: { volumeId: VOLUME, what: 'matrix probe' } },
+    // Only the owner and registered restorers report; others get the unknown-volume answer (RS-5).
+    reportIntegrity: {
+      body: {
+        volumeId: VOLUME,
+        generation: 1,
+        source: 'site',
+        check: 'index-hash',
+        chunkIndex: 0,
+        chunkId: world.chunkId,
+      },
+      expect: { outsider: 404, operator2: 404, admin: 404 },
+    },
     adminListAlerts: {},
     adminExportAlerts: {},
     adminAcknowledgeAlerts: { body: { ids: [1] } },

@@ -7,6 +7,7 @@
  */
 
 import { ApiError } from '@/api/request';
+import type { IntegrityCheck } from '@/core/contract';
 import { isUnreachable } from '@/api/restore';
 import { CustodianCryptoError, type ChunkFailure } from '@/core/crypto';
 import { RestoreQuotaError } from '@/workers/restore-opfs';
@@ -143,15 +144,14 @@ export function describeRestoreError(error: unknown, source?: string): RestorePr
   return { kind: 'unexpected', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The sentence sent with an integrity report (RS-5), in English for the audit log. */
-export function integrityWhat(problem: RestoreProblem, fallback: string): string {
+/** The check an integrity report names (RS-5), for the problems in REPORTED. */
+export function integrityCheck(problem: RestoreProblem): IntegrityCheck {
   switch (problem.kind) {
     case 'tamperedChunk':
-      return `chunk ${problem.chunkIndex ?? '?'} failed the ${problem.failure} check during a restore`;
+      return problem.failure;
     case 'tamperedImage':
-    case 'tamperedManifest':
-      return problem.detail.slice(0, 500);
+      return 'image-sha256';
     default:
-      return fallback.slice(0, 500);
+      return 'manifest';
   }
 }

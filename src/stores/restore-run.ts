@@ -21,7 +21,7 @@ import type { PipelineProgress } from '@/workers/restore-pipeline';
 import type { PreparedRestoreJob, RestoreJob } from '@/workers/restore-job';
 import {
   describeRestoreError,
-  integrityWhat,
+  integrityCheck,
   isResumable,
   REPORTED,
   type RestoreProblem,
@@ -96,10 +96,6 @@ export function activeRestoreOf(record: RestoreRecord): ActiveRestore {
   };
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Runs `work` holding this restore's Web Lock, so two tabs never write one image. */
 async function withRestoreLock<T>(restoreId: string, work: () => Promise<T>): Promise<T | 'busy'> {
   const locks = globalThis.navigator?.locks;
@@ -163,7 +159,8 @@ async function fail(
           generation: record.generation,
           ...(chunk?.chunkIndex != null ? { chunkIndex: chunk.chunkIndex } : {}),
           ...(chunk?.chunkId ? { chunkId: chunk.chunkId } : {}),
-          what: integrityWhat(problem, errorMessage(error)),
+          source: record.source === 'local' ? 'local' : 'site',
+          check: integrityCheck(problem),
         },
         hooks.retry,
       );

@@ -117,7 +117,9 @@ export const useRestoreVerifyStore = defineStore('restoreVerify', () => {
             generation: chosen.generation,
             chunkIndex: summary.bad[0]!.position,
             chunkId: summary.bad[0]!.chunkId,
-            what: `Verify found ${summary.bad.length} chunk(s) of the site copy that do not match the signed index`,
+            source: 'site',
+            check: summary.bad[0]!.failure,
+            badChunks: summary.bad.length,
           }).catch(() => undefined);
         }
       }

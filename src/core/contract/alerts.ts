@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_VOLUME_ID_BYTES } from '../crypto/constants';
+import { generationSchema, hex256Schema, volumeIdSchema } from '../crypto/format-schemas';
 
 /** AL-1: the kinds of security event administrators are told about. */
 export const alertKinds = [
@@ -64,15 +65,36 @@ export const acknowledgeAlertsResponseSchema = z.object({
   acknowledged: z.number().int().nonnegative(),
 });
 
+/**
+ * The checks a client runs on what it restores or verifies (RS-5): a closed
+ * set, so that a report names what failed and carries no words of its own.
+ * The chunk checks are the format's (`ChunkFailure`); `manifest` is the
+ * signed index, `image-sha256` the hash of the whole restored image.
+ */
+export const integrityChecks = [
+  'aead',
+  'chunk-id',
+  'index-hash',
+  'length',
+  'missing',
+  'order',
+  'manifest',
+  'image-sha256',
+] as const;
+export type IntegrityCheck = (typeof integrityChecks)[number];
+
+/** Where the data that failed came from: this site's copy or the reporter's local copy. */
+export const integritySources = ['site', 'local'] as const;
+
 /** A client's report that a chunk or manifest failed its checks (RS-5). */
-export const integrityReportSchema = z.object({
-  volumeId: z.string().min(1).max(512),
-  generation: z.number().int().positive().optional(),
-  chunkIndex: z.number().int().nonnegative().optional(),
-  chunkId: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  what: z.string().min(1).max(500),
+export const integrityReportSchema = z.strictObject({
+  volumeId: volumeIdSchema,
+  generation: generationSchema,
+  source: z.enum(integritySources),
+  check: z.enum(integrityChecks),
+  chunkIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  chunkId: hex256Schema.optional(),
+  /** How many chunks failed, when a verify found more than the one named. */
+  badChunks: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type IntegrityReport = z.infer<typeof integrityReportSchema>;

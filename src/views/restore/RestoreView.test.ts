@@ -289,7 +289,14 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
     expect(runtime.files.size).toBe(0);
     expect(runtime.downloads).toEqual([]);
     expect(await integrityReports()).toEqual([
-      expect.objectContaining({ volumeId: VOLUME, generation: 1, chunkIndex: 3, chunkId: victim }),
+      {
+        volumeId: VOLUME,
+        generation: 1,
+        source: 'site',
+        check: 'index-hash',
+        chunkIndex: 3,
+        chunkId: victim,
+      },
     ]);
     expect(await alertKinds()).toContainEqual(['integrity_failure', 'restorer', VOLUME]);
     expect(await listRestores('restorer')).toEqual([]);
@@ -310,10 +317,13 @@ describe('integrity and failures (RS-5, RS-8)', { timeout: 30_000 }, () => {
       expect(statusText()).toContain('signed index of this generation was tampered'),
     );
     expect(site.requests().some((r) => r.includes('/chunks/'))).toBe(false);
-    await vi.waitFor(async () => expect(await integrityReports()).toHaveLength(1), {
-      timeout: 10_000,
-      interval: 20,
-    });
+    await vi.waitFor(
+      async () =>
+        expect(await integrityReports()).toEqual([
+          { volumeId: VOLUME, generation: 1, source: 'site', check: 'manifest' },
+        ]),
+      { timeout: 10_000, interval: 20 },
+    );
   });
 
   it('retries an unreachable site, then says so; nothing is marked complete and it continues later', async () => {

@@ -109,7 +109,15 @@ describe('Verify (RS-9)', { timeout: 30_000 }, () => {
       `Chunk 1 (${victim}) of the site copy was tampered with or damaged: its ciphertext does not match the SHA-256 in the signed index.`,
     );
     expect(await integrityReports()).toEqual([
-      expect.objectContaining({ volumeId: VOLUME, chunkIndex: 1, chunkId: victim }),
+      {
+        volumeId: VOLUME,
+        generation: 1,
+        source: 'site',
+        check: 'index-hash',
+        chunkIndex: 1,
+        chunkId: victim,
+        badChunks: 1,
+      },
     ]);
   });
 

@@ -5,7 +5,7 @@ import {
   apiRoutes,
   integrityReportSchema,
 } from '../../../../src/core/contract';
-import { toCsv } from '../../domain/alerts';
+import { IntegrityReportService, toCsv } from '../../domain/alerts';
 import { parseWith } from '../errors';
 import { type RouteContext, type Router, principalOf } from '../router';
 
@@ -62,30 +62,20 @@ export function alertRoutes(router: Router, ctx: RouteContext): void {
   });
 
   // RS-5: a client that found a tampered chunk or manifest tells the site.
+  const integrity = new IntegrityReportService({
+    store: ctx.escrow.store,
+    audit: ctx.audit,
+    alerts: ctx.alerts,
+    clock: ctx.escrow.clock,
+    siteId: ctx.escrow.siteId,
+  });
   router.route(apiRoutes.reportIntegrity, async (request) => {
     const report = parseWith(integrityReportSchema, request.body);
-    const principal = principalOf(request);
-    const where = [
-      report.generation !== undefined ? `generation ${report.generation}` : undefined,
-      report.chunkIndex !== undefined ? `chunk #${report.chunkIndex}` : undefined,
-      report.chunkId ? `(${report.chunkId.slice(0, 16)}…)` : undefined,
-    ]
-      .filter(Boolean)
-      .join(' ');
-    await ctx.audit.append({
-      event: 'integrity_failure_reported',
-      actor: principal.user.userId,
-      volumeId: report.volumeId,
-      clientAddress: request.ip,
-      details: { ...report },
-    });
-    await ctx.alerts.raise({
-      kind: 'integrity_failure',
-      userId: principal.user.userId,
-      volumeId: report.volumeId,
-      clientAddress: request.ip,
-      sentence: `${principal.user.userId} found volume ${report.volumeId}${where ? ` ${where}` : ''} tampered: ${report.what}`,
-    });
+    const { user } = principalOf(request);
+    await integrity.report(
+      { userId: user.userId, roles: user.roles, clientAddress: request.ip },
+      report,
+    );
     return { ok: true };
   });
 }

@@ -197,6 +197,21 @@ export class IdentityService {
     return { user, session };
   }
 
+  /**
+   * A session whose user must still change their password (a new account, a
+   * reset) may only read itself, change the password and sign out: the
+   * temporary password was seen by an administrator, so it opens nothing else.
+   */
+  requirePasswordChanged(principal: Principal): void {
+    if (principal.user.mustChangePassword) {
+      throw new DomainError(
+        'password_change_required',
+        'Change your password first: this account still has a temporary password.',
+        403,
+      );
+    }
+  }
+
   async signOut(principal: Principal): Promise<void> {
     await this.deps.audit.append({ event: 'sign_out', actor: principal.user.userId });
     await this.deps.sessions.revoke(
@@ -214,16 +229,15 @@ export class IdentityService {
     if (!(await this.deps.hasher.verify(currentPassword, user.passwordHash))) {
       throw new DomainError('wrong_password', 'The current password is not correct.', 400);
     }
-    if (
-      newPassword === currentPassword ||
-      newPassword.toLowerCase().includes(user.userId.toLowerCase())
-    ) {
+    if (newPassword === currentPassword) {
       throw new DomainError(
         'weak_password',
-        'Choose a new password that differs from the old one and does not contain your user ID.',
+        'Choose a new password that differs from the old one.',
         400,
       );
     }
+    // The same rule as for a password an administrator sets (ID-1).
+    checkNewPassword(user.userId, newPassword);
     await this.deps.users.updatePassword(
       user.userId,
       await this.deps.hasher.hash(newPassword),
@@ -482,7 +496,7 @@ function requireReason(reason: string): string {
   return trimmed;
 }
 
-/** An initial password an administrator sets must still be a fair one. */
+/** Any password a user will keep: one an administrator sets, or the user's own new one. */
 function checkNewPassword(userId: string, password: string): void {
   if (
     password.length < PASSWORD_MIN_LENGTH ||

@@ -10,8 +10,10 @@ import type { AuditLog } from './audit';
 import type {
   AlertSink,
   Clock,
+  NewAlert,
   PasswordHasher,
   Random,
+  ReservedAttempt,
   SessionRecord,
   SessionRepository,
   SignInFailureRepository,
@@ -98,7 +100,13 @@ export class IdentityService {
     return user;
   }
 
-  /** Signs in; returns the cookie token (never stored) and the session. */
+  /**
+   * Signs in; returns the cookie token (never stored) and the session. The
+   * attempt is counted against the lock-out before the slow verifier runs
+   * and cleared only by the right password, so parallel guesses are held to
+   * the same limit as sequential ones (ID-3). Everything here is this site's
+   * own: its verifier, its lock-out and its alerts.
+   */
   async signIn(
     userId: string,
     password: string,
@@ -106,35 +114,35 @@ export class IdentityService {
   ): Promise<{ token: string; info: SessionInfo }> {
     const { failures, lockout, clock } = this.deps;
     const now = clock.now();
-    const recent = await failures.recent(
-      userId,
-      clientAddress,
-      iso(now.getTime() - lockout.windowMs),
+    const nowMs = now.getTime();
+    const user = await this.deps.users.find(userId);
+    const attempt = await failures.reserve(
+      { userId, clientAddress, at: now.toISOString(), unknownUser: !user },
+      iso(nowMs - lockout.windowMs),
+      iso(nowMs - (nowMs % lockout.windowMs)),
+      (recent) => {
+        const latest = recent.at(-1);
+        if (recent.length < lockout.maxFailures || latest === undefined) return 'count';
+        return Date.parse(latest) + lockout.lockMs > nowMs ? 'refuse' : 'count-afresh';
+      },
     );
-    const latest = recent.at(-1);
-    let priorFailures = recent.length;
-    if (priorFailures >= lockout.maxFailures && latest !== undefined) {
-      const unlockAt = Date.parse(latest) + lockout.lockMs;
-      if (unlockAt > now.getTime()) {
-        const minutes = Math.ceil((unlockAt - now.getTime()) / 60_000);
-        await this.deps.audit.append({
-          event: 'sign_in_refused',
-          actor: userId,
-          clientAddress,
-          details: { reason: 'locked_out' },
-        });
-        throw new DomainError(
-          'locked_out',
-          `Too many failed sign-ins for this user from this address; try again in ${minutes} minute(s).`,
-          429,
-          { retryAfterSeconds: Math.ceil((unlockAt - now.getTime()) / 1000) },
-        );
-      }
-      await failures.clear(userId, clientAddress);
-      priorFailures = 0;
+    if (attempt.verdict === 'refuse') {
+      const unlockAt = Date.parse(attempt.recent.at(-1) ?? now.toISOString()) + lockout.lockMs;
+      const minutes = Math.ceil((unlockAt - nowMs) / 60_000);
+      await this.deps.audit.append({
+        event: 'sign_in_refused',
+        actor: userId,
+        clientAddress,
+        details: { reason: 'locked_out' },
+      });
+      throw new DomainError(
+        'locked_out',
+        `Too many failed sign-ins for this user from this address; try again in ${minutes} minute(s).`,
+        429,
+        { retryAfterSeconds: Math.ceil((unlockAt - nowMs) / 1000) },
+      );
     }
 
-    const user = await this.deps.users.find(userId);
     const passwordOk = user
       ? await this.deps.hasher.verify(password, user.passwordHash)
       : await this.deps.hasher.verify(password, await this.decoy());
@@ -145,27 +153,9 @@ export class IdentityService {
         clientAddress,
         details: { reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password' },
       });
-      await failures.record(userId, clientAddress, now.toISOString());
-      const count = priorFailures + 1;
-      await this.deps.alerts.raise(
-        count >= lockout.maxFailures
-          ? {
-              kind: 'brute_force',
-              userId,
-              volumeId: null,
-              clientAddress,
-              sentence: `${count} failed sign-ins for "${userId}" from ${clientAddress}; this address is locked out for that user.`,
-            }
-          : {
-              kind: user ? 'bad_password' : 'unknown_user',
-              userId,
-              volumeId: null,
-              clientAddress,
-              sentence: user
-                ? `Wrong password for "${userId}" from ${clientAddress}.`
-                : `Sign-in attempt for unknown user "${userId}" from ${clientAddress}.`,
-            },
-      );
+      for (const alert of this.failureAlerts(userId, clientAddress, user !== undefined, attempt)) {
+        await this.deps.alerts.raise(alert);
+      }
       throw new DomainError('unauthorized_user', UNAUTHORIZED_USER, 401);
     }
 
@@ -182,6 +172,59 @@ export class IdentityService {
     };
     await this.deps.sessions.insert(session);
     return { token, info: sessionInfo(user, session) };
+  }
+
+  /**
+   * One alert per failure until a limit, then one summary, not hundreds
+   * (ID-3): per (user, address) the failure that locks the address out, and
+   * per address the attempt for unknown user IDs that reaches the limit in
+   * this window; later ones in the window are audited but not alerted.
+   */
+  private failureAlerts(
+    userId: string,
+    clientAddress: string,
+    knownUser: boolean,
+    attempt: ReservedAttempt,
+  ): NewAlert[] {
+    const { maxFailures, windowMs } = this.deps.lockout;
+    const alerts: NewAlert[] = [];
+    const about = { volumeId: null, clientAddress };
+    if (attempt.failures >= maxFailures) {
+      alerts.push({
+        ...about,
+        kind: 'brute_force',
+        userId,
+        sentence: `${attempt.failures} failed sign-ins for "${userId}" from ${clientAddress}; this address is locked out for that user.`,
+      });
+    }
+    if (!knownUser && attempt.unknownFromAddress === maxFailures) {
+      alerts.push({
+        ...about,
+        kind: 'brute_force',
+        userId: null,
+        sentence: `${attempt.unknownFromAddress} sign-in attempts for unknown user IDs from ${clientAddress} within ${Math.round(windowMs / 60_000)} minutes; further ones from this address in this period are audited but not alerted one by one.`,
+      });
+    }
+    if (alerts.length > 0 || attempt.failures >= maxFailures) return alerts;
+    if (knownUser) {
+      return [
+        {
+          ...about,
+          kind: 'bad_password',
+          userId,
+          sentence: `Wrong password for "${userId}" from ${clientAddress}.`,
+        },
+      ];
+    }
+    if (attempt.unknownFromAddress > maxFailures) return [];
+    return [
+      {
+        ...about,
+        kind: 'unknown_user',
+        userId,
+        sentence: `Sign-in attempt for unknown user "${userId}" from ${clientAddress}.`,
+      },
+    ];
   }
 
   /** The principal behind a cookie token, or a refusal saying why not. */

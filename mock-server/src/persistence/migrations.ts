@@ -356,6 +356,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('pairs').addColumn('rotation_every_ms', 'integer').execute();
     },
   },
+  '0009_identity_sign_in_attempts': {
+    async up(db: Kysely<unknown>) {
+      // ID-3: attempts for unknown user IDs are summarised per address.
+      await db.schema
+        .alterTable('sign_in_failures')
+        .addColumn('unknown_user', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('sign_in_failures_by_address')
+        .on('sign_in_failures')
+        .columns(['client_address', 'unknown_user', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

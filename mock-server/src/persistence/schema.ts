@@ -25,6 +25,8 @@ export interface SignInFailuresTable {
   user_id: string;
   client_address: string;
   at: string;
+  /** 1: the user ID named no account, counted per address (ID-3, AL-1). */
+  unknown_user: Generated<number>;
 }
 
 export interface AlertsTable {

@@ -1,13 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { Role } from '../../../src/core/contract';
 import type {
+  AttemptVerdict,
+  ReservedAttempt,
   SessionRecord,
+  SignInAttempt,
   SessionRepository,
   SignInFailureRepository,
   UserRecord,
   UserRepository,
 } from '../domain/ports';
 import type { Database, UsersTable } from './schema';
+import { atomically } from './transactions';
 
 function toUser(row: UsersTable): UserRecord {
   return {
@@ -187,5 +191,57 @@ export class SqliteSignInFailureRepository implements SignInFailureRepository {
       .where('user_id', '=', userId)
       .where('client_address', '=', clientAddress)
       .execute();
+  }
+
+  /** One transaction: Kysely holds the connection, so no other attempt reads in between. */
+  reserve(
+    attempt: SignInAttempt,
+    since: string,
+    addressSince: string,
+    verdict: (recent: readonly string[]) => AttemptVerdict,
+  ): Promise<ReservedAttempt> {
+    const { userId, clientAddress, at, unknownUser } = attempt;
+    return atomically(this.db, async (trx) => {
+      const pair = trx
+        .selectFrom('sign_in_failures')
+        .where('user_id', '=', userId)
+        .where('client_address', '=', clientAddress);
+      const recent = (await pair.select('at').where('at', '>=', since).orderBy('at').execute()).map(
+        (r) => r.at,
+      );
+      const decided = verdict(recent);
+      if (decided === 'refuse') {
+        return { verdict: decided, recent, failures: 0, unknownFromAddress: 0 };
+      }
+      if (decided === 'count-afresh') {
+        await trx
+          .deleteFrom('sign_in_failures')
+          .where('user_id', '=', userId)
+          .where('client_address', '=', clientAddress)
+          .execute();
+      }
+      await trx
+        .insertInto('sign_in_failures')
+        .values({
+          user_id: userId,
+          client_address: clientAddress,
+          at,
+          unknown_user: unknownUser ? 1 : 0,
+        })
+        .execute();
+      const failures = decided === 'count-afresh' ? 1 : recent.length + 1;
+      let unknownFromAddress = 0;
+      if (unknownUser) {
+        const row = await trx
+          .selectFrom('sign_in_failures')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where('client_address', '=', clientAddress)
+          .where('unknown_user', '=', 1)
+          .where('at', '>=', addressSince)
+          .executeTakeFirstOrThrow();
+        unknownFromAddress = Number(row.count);
+      }
+      return { verdict: decided, recent, failures, unknownFromAddress };
+    });
   }
 }

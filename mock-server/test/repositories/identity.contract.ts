@@ -216,6 +216,63 @@ export function identityContract(c: Contract): void {
       expect(await failures.recent('bob', '10.0.0.1', at(0))).toEqual([at(3)]);
     });
 
+    c.test(
+      'reserves parallel attempts one after another, never two with the same count',
+      async () => {
+        const { failures } = c.repos();
+        const attempt = { userId: 'ada', clientAddress: '10.0.0.1', at: at(2), unknownUser: false };
+        const limit = (recent: readonly string[]) => (recent.length >= 3 ? 'refuse' : 'count');
+        const reserved = await Promise.all(
+          Array.from({ length: 8 }, () => failures.reserve(attempt, at(0), at(0), limit)),
+        );
+        expect(reserved.map((r) => r.failures).sort()).toEqual([0, 0, 0, 0, 0, 1, 2, 3]);
+        expect(reserved.filter((r) => r.verdict === 'refuse')).toHaveLength(5);
+        expect(await failures.recent('ada', '10.0.0.1', at(0))).toEqual([at(2), at(2), at(2)]);
+      },
+    );
+
+    c.test('forgets the old failures of the pair when counting afresh', async () => {
+      const { failures } = c.repos();
+      await failures.record('ada', '10.0.0.1', at(1));
+      await failures.record('ada', '10.0.0.1', at(2));
+      await failures.record('ada', '10.0.0.2', at(2));
+      const afresh = await failures.reserve(
+        { userId: 'ada', clientAddress: '10.0.0.1', at: at(9), unknownUser: false },
+        at(0),
+        at(0),
+        () => 'count-afresh',
+      );
+      expect(afresh).toEqual({
+        verdict: 'count-afresh',
+        recent: [at(1), at(2)],
+        failures: 1,
+        unknownFromAddress: 0,
+      });
+      expect(await failures.recent('ada', '10.0.0.1', at(0))).toEqual([at(9)]);
+      expect(await failures.recent('ada', '10.0.0.2', at(0))).toEqual([at(2)]);
+    });
+
+    c.test('counts the attempts for unknown user IDs of one address since a time', async () => {
+      const { failures } = c.repos();
+      const unknown = (userId: string, clientAddress: string, minute: number) =>
+        failures.reserve(
+          { userId, clientAddress, at: at(minute), unknownUser: true },
+          at(0),
+          at(2),
+          () => 'count',
+        );
+      expect((await unknown('x1', '10.0.0.1', 1)).unknownFromAddress).toBe(0);
+      expect((await unknown('x2', '10.0.0.1', 2)).unknownFromAddress).toBe(1);
+      expect((await unknown('x3', '10.0.0.2', 3)).unknownFromAddress).toBe(1);
+      await failures.reserve(
+        { userId: 'ada', clientAddress: '10.0.0.1', at: at(3), unknownUser: false },
+        at(0),
+        at(2),
+        () => 'count',
+      );
+      expect((await unknown('x4', '10.0.0.1', 4)).unknownFromAddress).toBe(2);
+    });
+
     c.test('keeps repeated failures at the same instant', async () => {
       const { failures } = c.repos();
       for (let i = 0; i < 3; i++) await failures.record('ada', '10.0.0.1', at(1));

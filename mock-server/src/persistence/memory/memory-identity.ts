@@ -1,6 +1,9 @@
 import type { Role } from '../../../../src/core/contract';
 import type {
+  AttemptVerdict,
+  ReservedAttempt,
   SessionRecord,
+  SignInAttempt,
   SessionRepository,
   SignInFailureRepository,
   UserRecord,
@@ -135,8 +138,12 @@ export class MemorySessionRepository implements SessionRepository {
 
 /** Failed sign-ins per (user, address), for the lockout (ID-3). */
 export class MemorySignInFailureRepository implements SignInFailureRepository {
-  private rows: { readonly userId: string; readonly clientAddress: string; readonly at: string }[] =
-    [];
+  private rows: {
+    readonly userId: string;
+    readonly clientAddress: string;
+    readonly at: string;
+    readonly unknownUser?: boolean;
+  }[] = [];
 
   async recent(userId: string, clientAddress: string, since: string): Promise<readonly string[]> {
     return this.rows
@@ -154,5 +161,40 @@ export class MemorySignInFailureRepository implements SignInFailureRepository {
 
   async clear(userId: string, clientAddress: string): Promise<void> {
     this.rows = this.rows.filter((r) => r.userId !== userId || r.clientAddress !== clientAddress);
+  }
+
+  /** No await between reading and writing: nothing else runs in between. */
+  async reserve(
+    attempt: SignInAttempt,
+    since: string,
+    addressSince: string,
+    verdict: (recent: readonly string[]) => AttemptVerdict,
+  ): Promise<ReservedAttempt> {
+    const { userId, clientAddress, at, unknownUser } = attempt;
+    const ofPair = (r: (typeof this.rows)[number]) =>
+      r.userId === userId && r.clientAddress === clientAddress;
+    const recent = this.rows
+      .filter((r) => ofPair(r) && compareText(r.at, since) >= 0)
+      .map((r) => r.at)
+      .sort(compareText);
+    const decided = verdict(recent);
+    if (decided === 'refuse')
+      return { verdict: decided, recent, failures: 0, unknownFromAddress: 0 };
+    if (decided === 'count-afresh') this.rows = this.rows.filter((r) => !ofPair(r));
+    this.rows.push({ userId, clientAddress, at, unknownUser });
+    const unknownFromAddress = unknownUser
+      ? this.rows.filter(
+          (r) =>
+            r.clientAddress === clientAddress &&
+            r.unknownUser === true &&
+            compareText(r.at, addressSince) >= 0,
+        ).length
+      : 0;
+    return {
+      verdict: decided,
+      recent,
+      failures: decided === 'count-afresh' ? 1 : recent.length + 1,
+      unknownFromAddress,
+    };
   }
 }

@@ -285,6 +285,23 @@ describe('user administration (ID-1)', () => {
     expect(users.filter((u) => u.roles.includes('admin') && !u.disabled)).toHaveLength(1);
   });
 
+  it('shows the restorer accounts to operators and administrators, not to restorers (BK-4)', async () => {
+    const restorers = ['outsider', 'restorer', 'restorer2'];
+    for (const userId of ['operator', 'admin']) {
+      const client = userId === 'admin' ? admin : await signedIn(userId);
+      const answer = await client.request('GET', '/api/users');
+      expect(answer.status, userId).toBe(200);
+      expect((answer.json as { users: { userId: string }[] }).users.map((u) => u.userId)).toEqual(
+        restorers,
+      );
+    }
+    for (const userId of ['restorer', 'outsider']) {
+      const answer = await (await signedIn(userId)).request('GET', '/api/users');
+      expect([answer.status, errorCode(answer)], userId).toEqual([403, 'forbidden']);
+      expect(answer.text).not.toContain('restorer2');
+    }
+  });
+
   it('ends a user’s sessions and counts them; an administrator keeps their own current one', async () => {
     const first = await signedIn('restorer');
     const second = await signedIn('restorer');

@@ -48,7 +48,13 @@ export const apiRoutes = {
     csrf: true,
     beforePasswordChange: true,
   },
-  listRestorers: { method: 'GET', path: '/api/users', access: 'session', csrf: false },
+  // Owners pick restorers by name; a restorer has no need to see the other accounts.
+  listRestorers: {
+    method: 'GET',
+    path: '/api/users',
+    access: ['operator', 'admin'],
+    csrf: false,
+  },
   events: { method: 'GET', path: '/api/events', access: 'session', csrf: false },
   reportIntegrity: { method: 'POST', path: '/api/alerts/integrity', access: 'session', csrf: true },
   adminListAlerts: { method: 'GET', path: '/api/admin/alerts', access: ['admin'], csrf: false },

@@ -61,6 +61,7 @@ export class IdentityService {
   /** Verified against when the user is unknown, so timing does not tell. */
   private decoyHash: Promise<string> | undefined;
   private adminQueue: Promise<unknown> = Promise.resolve();
+  private readonly accountWatchers = new Set<(userId: string) => void>();
 
   constructor(private readonly deps: IdentityDeps) {}
 
@@ -241,6 +242,27 @@ export class IdentityService {
   }
 
   /**
+   * Tells `watcher` the user ID whose sessions or roles just changed (sign-out,
+   * ended sessions, disabling, a reset, new roles), so that open event streams
+   * check their rights at once rather than at the next event. Returns the
+   * unsubscribe.
+   */
+  onAccountChange(watcher: (userId: string) => void): () => void {
+    this.accountWatchers.add(watcher);
+    return () => this.accountWatchers.delete(watcher);
+  }
+
+  private changed(userId: string): void {
+    for (const watcher of this.accountWatchers) {
+      try {
+        watcher(userId);
+      } catch {
+        // One broken watcher must not keep the others from hearing.
+      }
+    }
+  }
+
+  /**
    * A session whose user must still change their password (a new account, a
    * reset) may only read itself, change the password and sign out: the
    * temporary password was seen by an administrator, so it opens nothing else.
@@ -261,6 +283,7 @@ export class IdentityService {
       principal.session.tokenHash,
       this.deps.clock.now().toISOString(),
     );
+    this.changed(principal.user.userId);
   }
 
   async changePassword(
@@ -292,6 +315,7 @@ export class IdentityService {
       this.deps.clock.now().toISOString(),
       principal.session.tokenHash,
     );
+    this.changed(user.userId);
   }
 
   /** Users a volume can name as restorers (BK-4). */
@@ -354,6 +378,7 @@ export class IdentityService {
       await this.audited(action, disabled ? 'user_disabled' : 'user_enabled', user, { reason });
       await this.deps.users.setDisabled(user.userId, disabled);
       if (disabled) await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
+      this.changed(user.userId);
       return this.view({ ...user, disabled });
     });
   }
@@ -382,6 +407,7 @@ export class IdentityService {
       await this.audited(action, 'user_password_reset', user, { reason });
       await this.deps.users.updatePassword(user.userId, passwordHash, true);
       await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
+      this.changed(user.userId);
       return {
         user: await this.view({ ...user, passwordHash, mustChangePassword: true }),
         temporaryPassword,
@@ -407,6 +433,7 @@ export class IdentityService {
         to: next,
       });
       await this.deps.users.updateRoles(user.userId, next);
+      this.changed(user.userId);
       return this.view({ ...user, roles: next });
     });
   }
@@ -420,6 +447,7 @@ export class IdentityService {
         user.userId === action.actor.user.userId ? action.actor.session.tokenHash : undefined;
       await this.audited(action, 'user_sessions_ended', user, { reason });
       const ended = await this.deps.sessions.revokeAllOf(user.userId, this.nowIso(), keep);
+      this.changed(user.userId);
       return { user: await this.view(user), ended };
     });
   }

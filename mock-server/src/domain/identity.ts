@@ -3,6 +3,7 @@ import {
   PASSWORD_MIN_LENGTH,
   type AdminUser,
   type Role,
+  type RoleGrant,
   type SessionInfo,
 } from '../../../src/core/contract';
 import { DomainError } from './errors';
@@ -14,6 +15,7 @@ import type {
   PasswordHasher,
   Random,
   ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
   SessionRepository,
   SignInFailureRepository,
@@ -336,26 +338,33 @@ export class IdentityService {
 
   /**
    * An administrator creates an account (ID-1). The initial password is
-   * only for the first sign-in: the user must choose their own then.
+   * only for the first sign-in: the user must choose their own then. The
+   * admin role, if asked for, waits for a second administrator.
    */
   adminCreateUser(
     action: AdminAction,
     input: { userId: string; displayName: string; roles: readonly Role[]; initialPassword: string },
-  ): Promise<AdminUser> {
+  ): Promise<{ user: AdminUser; pendingGrant?: RoleGrant }> {
     return this.exclusive(action, async () => {
       const reason = requireReason(action.reason);
       checkNewPassword(input.userId, input.initialPassword);
+      const roles = [...new Set(input.roles)];
+      const wantsAdmin = roles.includes('admin');
+      // Refused before the account exists, so nothing is left half made.
+      if (wantsAdmin) await this.approversFor(action, input.userId);
       const user = await this.createUser({
         userId: input.userId,
         displayName: input.displayName.trim(),
-        roles: [...new Set(input.roles)],
+        roles: roles.filter((r) => r !== 'admin'),
         password: input.initialPassword,
         mustChangePassword: true,
         createdBy: action.actor.user.userId,
         reason,
         clientAddress: action.clientAddress,
       });
-      return adminView(user, 0);
+      if (!wantsAdmin) return { user: adminView(user, 0) };
+      const pendingGrant = await this.requestAdminGrant(action, user, reason);
+      return { user: adminView(user, 0), pendingGrant };
     });
   }
 
@@ -415,27 +424,177 @@ export class IdentityService {
     });
   }
 
-  /** Roles take effect at the user's next call: every call reads them afresh (ID-2). */
-  setRoles(action: AdminAction, userId: string, roles: readonly Role[]): Promise<AdminUser> {
+  /**
+   * Roles take effect at the user's next call: every call reads them afresh
+   * (ID-2). The admin role is the exception: giving it makes a pending grant
+   * that a second administrator confirms; the other roles change at once.
+   */
+  setRoles(
+    action: AdminAction,
+    userId: string,
+    roles: readonly Role[],
+  ): Promise<{ user: AdminUser; pendingGrant?: RoleGrant }> {
     return this.exclusive(action, async () => {
       const reason = requireReason(action.reason);
-      const user = await this.existing(userId);
-      const next = [...new Set(roles)];
-      if (next.length === 0) {
+      let user = await this.existing(userId);
+      const asked = [...new Set(roles)];
+      if (asked.length === 0) {
         throw new DomainError('invalid_request', 'Give the user at least one role.', 400);
       }
+      const grantsAdmin = asked.includes('admin') && !user.roles.includes('admin');
+      if (grantsAdmin) await this.approversFor(action, user.userId);
+      const next = grantsAdmin ? asked.filter((r) => r !== 'admin') : asked;
       const same = next.length === user.roles.length && next.every((r) => user.roles.includes(r));
-      if (same) return this.view(user);
-      await this.refuseLastAdmin(user, next.includes('admin'));
-      await this.audited(action, 'user_roles_changed', user, {
-        reason,
-        from: [...user.roles],
-        to: next,
-      });
-      await this.deps.users.updateRoles(user.userId, next);
-      this.changed(user.userId);
-      return this.view({ ...user, roles: next });
+      if (!same) {
+        await this.refuseLastAdmin(user, next.includes('admin'));
+        await this.audited(action, 'user_roles_changed', user, {
+          reason,
+          from: [...user.roles],
+          to: next,
+        });
+        await this.deps.users.updateRoles(user.userId, next);
+        user = { ...user, roles: next };
+        this.changed(user.userId);
+      }
+      if (!grantsAdmin) return { user: await this.view(user) };
+      const pendingGrant = await this.requestAdminGrant(action, user, reason);
+      return { user: await this.view(user), pendingGrant };
     });
+  }
+
+  /** Admin roles waiting for a second administrator, oldest first. */
+  async roleGrants(): Promise<RoleGrant[]> {
+    return (await this.deps.users.pendingRoleGrants()).map(grantView);
+  }
+
+  /**
+   * A second administrator confirms or refuses a pending admin role (ID-1,
+   * ES-2). Confirming takes an administrator who held the role when it was
+   * asked for, who neither asked for it nor receives it, and who has chosen
+   * their own password; refusing takes any administrator but the one it is for.
+   */
+  decideRoleGrant(
+    action: AdminAction,
+    grantId: string,
+    approve: boolean,
+  ): Promise<{ grant: RoleGrant; state: 'confirmed' | 'refused'; user: AdminUser }> {
+    return this.exclusive(action, async () => {
+      const reason = requireReason(action.reason);
+      const actor = action.actor.user.userId;
+      const grant = await this.deps.users.findRoleGrant(grantId);
+      if (!grant || grant.state !== 'pending') {
+        throw new DomainError(
+          'role_grant_not_found',
+          'There is no pending role grant with this ID.',
+          404,
+        );
+      }
+      this.requirePasswordChanged(action.actor);
+      if (grant.userId === actor || (approve && grant.requestedBy === actor)) {
+        throw new DomainError(
+          'self_approval',
+          'Nobody confirms a role they asked for or receive: another administrator must decide.',
+          403,
+        );
+      }
+      if (approve && !grant.approvers.includes(actor)) {
+        throw new DomainError(
+          'approver_not_eligible',
+          'Only an administrator who already held the role when it was asked for may confirm it.',
+          403,
+        );
+      }
+      const user = await this.existing(grant.userId);
+      const state = approve ? ('confirmed' as const) : ('refused' as const);
+      await this.audited(action, approve ? 'role_grant_confirmed' : 'role_grant_refused', user, {
+        reason,
+        grantId: grant.id,
+        role: grant.role,
+        requestedBy: grant.requestedBy,
+      });
+      const decided = await this.deps.users.decideRoleGrant(grant.id, {
+        state,
+        decidedBy: actor,
+        decisionReason: reason,
+        decidedAt: this.nowIso(),
+      });
+      if (!decided) {
+        throw new DomainError(
+          'role_grant_not_found',
+          'There is no pending role grant with this ID.',
+          404,
+        );
+      }
+      let roles = user.roles;
+      if (approve && !roles.includes(grant.role)) {
+        roles = [...roles, grant.role];
+        await this.deps.users.updateRoles(user.userId, roles);
+        this.changed(user.userId);
+      }
+      return { grant: grantView(grant), state, user: await this.view({ ...user, roles }) };
+    });
+  }
+
+  /**
+   * Who may confirm an admin role for `userId` asked for by this action's
+   * administrator: the other active administrators now. Refuses when there is
+   * none, or when a grant for the user already waits.
+   */
+  private async approversFor(action: AdminAction, userId: string): Promise<string[]> {
+    const pending = await this.deps.users.pendingRoleGrants();
+    if (pending.some((g) => g.userId === userId && g.role === 'admin')) {
+      throw new DomainError(
+        'role_grant_pending',
+        `The admin role for ${userId} already waits for a second administrator's confirmation.`,
+        409,
+      );
+    }
+    const approvers = (await this.deps.users.list())
+      .filter(
+        (u) =>
+          !u.disabled &&
+          u.roles.includes('admin') &&
+          u.userId !== action.actor.user.userId &&
+          u.userId !== userId,
+      )
+      .map((u) => u.userId);
+    if (approvers.length === 0) {
+      throw new DomainError(
+        'no_second_admin',
+        'A new administrator needs a second administrator to confirm, and there is none: create one on the site host with npm run site -- create-admin.',
+        409,
+      );
+    }
+    return approvers;
+  }
+
+  /** Written to the audit log before it is stored (AL-4). */
+  private async requestAdminGrant(
+    action: AdminAction,
+    user: UserRecord,
+    reason: string,
+  ): Promise<RoleGrant> {
+    const grant: RoleGrantRecord = {
+      id: globalThis.crypto.randomUUID(),
+      userId: user.userId,
+      role: 'admin',
+      requestedBy: action.actor.user.userId,
+      reason,
+      requestedAt: this.nowIso(),
+      approvers: await this.approversFor(action, user.userId),
+      state: 'pending',
+      decidedBy: null,
+      decisionReason: null,
+      decidedAt: null,
+    };
+    await this.audited(action, 'role_grant_requested', user, {
+      reason,
+      grantId: grant.id,
+      role: grant.role,
+      approvers: [...grant.approvers],
+    });
+    await this.deps.users.insertRoleGrant(grant);
+    return grantView(grant);
   }
 
   /** Ends every session of the user (ID-1); an administrator ending their own keeps this one. */
@@ -539,6 +698,17 @@ function sessionInfo(user: UserRecord, session: SessionRecord): SessionInfo {
     roles: [...user.roles],
     mustChangePassword: user.mustChangePassword,
     expiresAt: session.expiresAt,
+  };
+}
+
+function grantView(grant: RoleGrantRecord): RoleGrant {
+  return {
+    id: grant.id,
+    userId: grant.userId,
+    role: grant.role,
+    requestedBy: grant.requestedBy,
+    requestedAt: grant.requestedAt,
+    reason: grant.reason,
   };
 }
 

@@ -30,6 +30,36 @@ export interface UserRepository {
   /** Users holding the role who are not disabled. */
   countWithRole(role: Role): Promise<number>;
   list(): Promise<readonly UserRecord[]>;
+  insertRoleGrant(grant: RoleGrantRecord): Promise<void>;
+  findRoleGrant(id: string): Promise<RoleGrantRecord | undefined>;
+  /** Grants still waiting, oldest first. */
+  pendingRoleGrants(): Promise<readonly RoleGrantRecord[]>;
+  /** Decides a pending grant; false if it was no longer pending (decided meanwhile). */
+  decideRoleGrant(
+    id: string,
+    decision: {
+      readonly state: 'confirmed' | 'refused';
+      readonly decidedBy: string;
+      readonly decisionReason: string;
+      readonly decidedAt: string;
+    },
+  ): Promise<boolean>;
+}
+
+/** A role that waits for a second administrator's confirmation (ID-1, ES-2). */
+export interface RoleGrantRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly requestedBy: string;
+  readonly reason: string;
+  readonly requestedAt: string;
+  /** Who may confirm: the administrators when it was asked, but the requester and the user. */
+  readonly approvers: readonly string[];
+  readonly state: 'pending' | 'confirmed' | 'refused';
+  readonly decidedBy: string | null;
+  readonly decisionReason: string | null;
+  readonly decidedAt: string | null;
 }
 
 export interface SessionRecord {

@@ -370,6 +370,30 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_identity_role_grants': {
+    async up(db: Kysely<unknown>) {
+      // ID-1, ES-2: the admin role waits for a second administrator's confirmation.
+      await db.schema
+        .createTable('role_grants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.user_id'))
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('approvers', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decision_reason', 'text')
+        .addColumn('decided_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('role_grants_by_state')
+        .on('role_grants')
+        .columns(['state', 'requested_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

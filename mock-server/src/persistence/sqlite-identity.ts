@@ -3,6 +3,7 @@ import type { Role } from '../../../src/core/contract';
 import type {
   AttemptVerdict,
   ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
   SignInAttempt,
   SessionRepository,
@@ -10,7 +11,7 @@ import type {
   UserRecord,
   UserRepository,
 } from '../domain/ports';
-import type { Database, UsersTable } from './schema';
+import type { Database, RoleGrantsTable, UsersTable } from './schema';
 import { atomically } from './transactions';
 
 function toUser(row: UsersTable): UserRecord {
@@ -22,6 +23,22 @@ function toUser(row: UsersTable): UserRecord {
     mustChangePassword: row.must_change_password === 1,
     disabled: row.disabled === 1,
     createdAt: row.created_at,
+  };
+}
+
+function toGrant(row: RoleGrantsTable): RoleGrantRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    role: row.role as Role,
+    requestedBy: row.requested_by,
+    reason: row.reason,
+    requestedAt: row.requested_at,
+    approvers: JSON.parse(row.approvers) as string[],
+    state: row.state,
+    decidedBy: row.decided_by,
+    decisionReason: row.decision_reason,
+    decidedAt: row.decided_at,
   };
 }
 
@@ -92,6 +109,63 @@ export class SqliteUserRepository implements UserRepository {
       .where('disabled', '=', 0)
       .execute();
     return rows.filter((r) => (JSON.parse(r.roles) as Role[]).includes(role)).length;
+  }
+
+  async insertRoleGrant(g: RoleGrantRecord): Promise<void> {
+    await this.db
+      .insertInto('role_grants')
+      .values({
+        id: g.id,
+        user_id: g.userId,
+        role: g.role,
+        requested_by: g.requestedBy,
+        reason: g.reason,
+        requested_at: g.requestedAt,
+        approvers: JSON.stringify(g.approvers),
+        state: g.state,
+        decided_by: g.decidedBy,
+        decision_reason: g.decisionReason,
+        decided_at: g.decidedAt,
+      })
+      .execute();
+  }
+
+  async findRoleGrant(id: string): Promise<RoleGrantRecord | undefined> {
+    const row = await this.db
+      .selectFrom('role_grants')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? toGrant(row) : undefined;
+  }
+
+  async pendingRoleGrants(): Promise<readonly RoleGrantRecord[]> {
+    const rows = await this.db
+      .selectFrom('role_grants')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .orderBy('requested_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toGrant);
+  }
+
+  async decideRoleGrant(
+    id: string,
+    decision: Parameters<UserRepository['decideRoleGrant']>[1],
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('role_grants')
+      .set({
+        state: decision.state,
+        decided_by: decision.decidedBy,
+        decision_reason: decision.decisionReason,
+        decided_at: decision.decidedAt,
+      })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 }
 

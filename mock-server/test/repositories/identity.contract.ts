@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import type { Role } from '../../../src/core/contract';
-import type { SessionRecord } from '../../src/domain/ports';
+import type { RoleGrantRecord, SessionRecord } from '../../src/domain/ports';
 import type { StoredSiteKey } from '../../src/domain/site-keys';
 import { at, type Contract, type Mutable } from './contract';
 import { sessionRow, userRow } from './fixtures';
@@ -88,6 +88,43 @@ export function identityContract(c: Contract): void {
       expect(await users.countWithRole('restorer')).toBe(0);
       await users.setDisabled('alan', true);
       expect(await users.countWithRole('admin')).toBe(1);
+    });
+
+    c.test('keeps role grants of existing users and decides a pending one only once', async () => {
+      const { users } = c.repos();
+      await users.insert(userRow('ada'));
+      const grant = (id: string, requestedAt: string): RoleGrantRecord => ({
+        id,
+        userId: 'ada',
+        role: 'admin',
+        requestedBy: 'root',
+        reason: 'why',
+        requestedAt,
+        approvers: ['alan'],
+        state: 'pending',
+        decidedBy: null,
+        decisionReason: null,
+        decidedAt: null,
+      });
+      await users.insertRoleGrant(grant('g2', at(2)));
+      await users.insertRoleGrant(grant('g1', at(1)));
+      await expect(users.insertRoleGrant(grant('g1', at(3)))).rejects.toThrow();
+      await expect(
+        users.insertRoleGrant({ ...grant('g3', at(3)), userId: 'ghost' }),
+      ).rejects.toThrow();
+      expect((await users.pendingRoleGrants()).map((g) => g.id)).toEqual(['g1', 'g2']);
+      const decision = {
+        state: 'confirmed' as const,
+        decidedBy: 'alan',
+        decisionReason: 'ok',
+        decidedAt: at(4),
+      };
+      expect(await users.decideRoleGrant('g1', decision)).toBe(true);
+      expect(await users.decideRoleGrant('g1', { ...decision, state: 'refused' })).toBe(false);
+      expect(await users.decideRoleGrant('ghost', decision)).toBe(false);
+      expect(await users.findRoleGrant('g1')).toEqual({ ...grant('g1', at(1)), ...decision });
+      expect((await users.pendingRoleGrants()).map((g) => g.id)).toEqual(['g2']);
+      expect(await users.findRoleGrant('nope')).toBeUndefined();
     });
 
     c.test('keeps its own copies: changing objects given or returned changes nothing', async () => {

@@ -2,6 +2,7 @@ import type { Role } from '../../../../src/core/contract';
 import type {
   AttemptVerdict,
   ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
   SignInAttempt,
   SessionRepository,
@@ -34,9 +35,14 @@ function copySession(s: SessionRecord): SessionRecord {
   };
 }
 
+function copyGrant(g: RoleGrantRecord): RoleGrantRecord {
+  return { ...g, approvers: [...g.approvers] };
+}
+
 /** Accounts in memory, as the site's `users` table keeps them. */
 export class MemoryUserRepository implements UserRepository {
   private readonly rows = new Map<string, UserRecord>();
+  private readonly grants = new Map<string, RoleGrantRecord>();
 
   /** Whether the user exists: what other tables' references to a user check. */
   has(userId: string): boolean {
@@ -78,6 +84,41 @@ export class MemoryUserRepository implements UserRepository {
 
   async list(): Promise<readonly UserRecord[]> {
     return [...this.rows.values()].sort((a, b) => compareText(a.userId, b.userId)).map(copyUser);
+  }
+
+  async insertRoleGrant(grant: RoleGrantRecord): Promise<void> {
+    if (this.grants.has(grant.id))
+      throw new ConstraintError('UNIQUE constraint failed: role_grants.id');
+    if (!this.rows.has(grant.userId)) throw new ConstraintError('FOREIGN KEY constraint failed');
+    this.grants.set(grant.id, copyGrant(grant));
+  }
+
+  async findRoleGrant(id: string): Promise<RoleGrantRecord | undefined> {
+    const grant = this.grants.get(id);
+    return grant && copyGrant(grant);
+  }
+
+  async pendingRoleGrants(): Promise<readonly RoleGrantRecord[]> {
+    return [...this.grants.values()]
+      .filter((g) => g.state === 'pending')
+      .sort((a, b) => compareText(a.requestedAt, b.requestedAt) || compareText(a.id, b.id))
+      .map(copyGrant);
+  }
+
+  async decideRoleGrant(
+    id: string,
+    decision: Parameters<UserRepository['decideRoleGrant']>[1],
+  ): Promise<boolean> {
+    const grant = this.grants.get(id);
+    if (!grant || grant.state !== 'pending') return false;
+    this.grants.set(id, {
+      ...grant,
+      state: decision.state,
+      decidedBy: decision.decidedBy,
+      decisionReason: decision.decisionReason,
+      decidedAt: decision.decidedAt,
+    });
+    return true;
   }
 
   private patch(userId: string, change: Partial<UserRecord>): void {

@@ -88,6 +88,12 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     adminResetPassword: { params: { userId: 'restorer2' }, body: { reason } },
     adminSetRoles: { params: { userId: 'restorer2' }, body: { roles: ['restorer'], reason } },
     adminEndSessions: { params: { userId: 'restorer2' }, body: { reason } },
+    adminListRoleGrants: {},
+    adminDecideRoleGrant: {
+      params: { grantId: 'does-not-exist' },
+      body: { approve: true, reason },
+      expect: { admin: 404 },
+    },
     adminMailSettings: {},
     adminSendTestMail: { body: {} },
     listRestorers: {},

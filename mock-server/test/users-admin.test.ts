@@ -6,6 +6,7 @@ import type {
   AuditEntry,
   MailSettings,
   PasswordResetResponse,
+  RoleGrant,
   SessionInfo,
 } from '../../src/core/contract';
 import { Client, startTestSite, type HttpAnswer, type TestSite } from './support/test-site';
@@ -196,15 +197,30 @@ describe('user administration (ID-1)', () => {
     expect(JSON.stringify(entry)).not.toContain(temporaryPassword);
   });
 
-  it('sets roles, which take effect on the next call', async () => {
+  it('sets roles, which take effect on the next call; the admin role once a second administrator confirms', async () => {
     const restorer2 = await signedIn('restorer2');
     expect((await restorer2.request('GET', '/api/admin/users')).status).toBe(403);
+    expect((await restorer2.request('GET', '/api/volumes/mine')).status).toBe(403);
 
     const answer = await admin.request('PUT', '/api/admin/users/restorer2/roles', {
-      json: { roles: ['restorer', 'admin'], reason: REASON },
+      json: { roles: ['operator', 'admin'], reason: REASON },
     });
     expect(answer.status).toBe(200);
-    expect((answer.json as { user: AdminUser }).user.roles).toEqual(['restorer', 'admin']);
+    const { user, pendingGrant } = answer.json as { user: AdminUser; pendingGrant: RoleGrant };
+    expect(user.roles).toEqual(['operator']);
+    expect(pendingGrant).toMatchObject({
+      userId: 'restorer2',
+      role: 'admin',
+      requestedBy: 'admin',
+    });
+    expect((await restorer2.request('GET', '/api/volumes/mine')).status).toBe(200);
+    expect((await restorer2.request('GET', '/api/admin/users')).status).toBe(403);
+    const confirmed = await (
+      await signedIn('admin2')
+    ).request('POST', `/api/admin/role-grants/${pendingGrant.id}/decide`, {
+      json: { approve: true, reason: REASON },
+    });
+    expect(confirmed.status).toBe(200);
     expect((await restorer2.request('GET', '/api/admin/users')).status).toBe(200);
 
     for (const roles of [[], ['superuser'], ['operator', 'operator'], 'admin']) {
@@ -213,14 +229,14 @@ describe('user administration (ID-1)', () => {
       });
       expect([bad.status, errorCode(bad)], JSON.stringify(roles)).toEqual([400, 'invalid_request']);
     }
-    expect((await usersNow()).get('restorer2')?.roles).toEqual(['restorer', 'admin']);
+    expect((await usersNow()).get('restorer2')?.roles).toEqual(['operator', 'admin']);
     expect(await auditOf('user_roles_changed')).toMatchObject([
       {
         actor: 'admin',
         details: {
           userId: 'restorer2',
           from: ['restorer'],
-          to: ['restorer', 'admin'],
+          to: ['operator'],
           reason: REASON,
         },
       },
@@ -259,10 +275,18 @@ describe('user administration (ID-1)', () => {
   });
 
   it('leaves one administrator when administrators disable each other at the same moment', async () => {
+    const admin2 = await signedIn('admin2');
     for (const userId of ['operator2', 'restorer2']) {
-      await admin.request('PUT', `/api/admin/users/${userId}/roles`, {
+      const asked = await admin.request('PUT', `/api/admin/users/${userId}/roles`, {
         json: { roles: ['admin'], reason: REASON },
       });
+      const { pendingGrant } = asked.json as { pendingGrant: RoleGrant };
+      const confirmed = await admin2.request(
+        'POST',
+        `/api/admin/role-grants/${pendingGrant.id}/decide`,
+        { json: { approve: true, reason: REASON } },
+      );
+      expect(confirmed.status).toBe(200);
     }
     const admins = ['admin', 'admin2', 'operator2', 'restorer2'];
     const clients = await Promise.all(admins.map(async (id) => [id, await signedIn(id)] as const));
@@ -283,6 +307,23 @@ describe('user administration (ID-1)', () => {
     }
     const users = [...(await site.site.identity.listUsers())];
     expect(users.filter((u) => u.roles.includes('admin') && !u.disabled)).toHaveLength(1);
+  });
+
+  it('shows the restorer accounts to operators and administrators, not to restorers (BK-4)', async () => {
+    const restorers = ['outsider', 'restorer', 'restorer2'];
+    for (const userId of ['operator', 'admin']) {
+      const client = userId === 'admin' ? admin : await signedIn(userId);
+      const answer = await client.request('GET', '/api/users');
+      expect(answer.status, userId).toBe(200);
+      expect((answer.json as { users: { userId: string }[] }).users.map((u) => u.userId)).toEqual(
+        restorers,
+      );
+    }
+    for (const userId of ['restorer', 'outsider']) {
+      const answer = await (await signedIn(userId)).request('GET', '/api/users');
+      expect([answer.status, errorCode(answer)], userId).toEqual([403, 'forbidden']);
+      expect(answer.text).not.toContain('restorer2');
+    }
   });
 
   it('ends a user’s sessions and counts them; an administrator keeps their own current one', async () => {

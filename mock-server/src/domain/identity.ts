@@ -3,6 +3,7 @@ import {
   PASSWORD_MIN_LENGTH,
   type AdminUser,
   type Role,
+  type RoleGrant,
   type SessionInfo,
 } from '../../../src/core/contract';
 import { DomainError } from './errors';
@@ -10,8 +11,11 @@ import type { AuditLog } from './audit';
 import type {
   AlertSink,
   Clock,
+  NewAlert,
   PasswordHasher,
   Random,
+  ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
   SessionRepository,
   SignInFailureRepository,
@@ -59,6 +63,7 @@ export class IdentityService {
   /** Verified against when the user is unknown, so timing does not tell. */
   private decoyHash: Promise<string> | undefined;
   private adminQueue: Promise<unknown> = Promise.resolve();
+  private readonly accountWatchers = new Set<(userId: string) => void>();
 
   constructor(private readonly deps: IdentityDeps) {}
 
@@ -98,7 +103,13 @@ export class IdentityService {
     return user;
   }
 
-  /** Signs in; returns the cookie token (never stored) and the session. */
+  /**
+   * Signs in; returns the cookie token (never stored) and the session. The
+   * attempt is counted against the lock-out before the slow verifier runs
+   * and cleared only by the right password, so parallel guesses are held to
+   * the same limit as sequential ones (ID-3). Everything here is this site's
+   * own: its verifier, its lock-out and its alerts.
+   */
   async signIn(
     userId: string,
     password: string,
@@ -106,35 +117,35 @@ export class IdentityService {
   ): Promise<{ token: string; info: SessionInfo }> {
     const { failures, lockout, clock } = this.deps;
     const now = clock.now();
-    const recent = await failures.recent(
-      userId,
-      clientAddress,
-      iso(now.getTime() - lockout.windowMs),
+    const nowMs = now.getTime();
+    const user = await this.deps.users.find(userId);
+    const attempt = await failures.reserve(
+      { userId, clientAddress, at: now.toISOString(), unknownUser: !user },
+      iso(nowMs - lockout.windowMs),
+      iso(nowMs - (nowMs % lockout.windowMs)),
+      (recent) => {
+        const latest = recent.at(-1);
+        if (recent.length < lockout.maxFailures || latest === undefined) return 'count';
+        return Date.parse(latest) + lockout.lockMs > nowMs ? 'refuse' : 'count-afresh';
+      },
     );
-    const latest = recent.at(-1);
-    let priorFailures = recent.length;
-    if (priorFailures >= lockout.maxFailures && latest !== undefined) {
-      const unlockAt = Date.parse(latest) + lockout.lockMs;
-      if (unlockAt > now.getTime()) {
-        const minutes = Math.ceil((unlockAt - now.getTime()) / 60_000);
-        await this.deps.audit.append({
-          event: 'sign_in_refused',
-          actor: userId,
-          clientAddress,
-          details: { reason: 'locked_out' },
-        });
-        throw new DomainError(
-          'locked_out',
-          `Too many failed sign-ins for this user from this address; try again in ${minutes} minute(s).`,
-          429,
-          { retryAfterSeconds: Math.ceil((unlockAt - now.getTime()) / 1000) },
-        );
-      }
-      await failures.clear(userId, clientAddress);
-      priorFailures = 0;
+    if (attempt.verdict === 'refuse') {
+      const unlockAt = Date.parse(attempt.recent.at(-1) ?? now.toISOString()) + lockout.lockMs;
+      const minutes = Math.ceil((unlockAt - nowMs) / 60_000);
+      await this.deps.audit.append({
+        event: 'sign_in_refused',
+        actor: userId,
+        clientAddress,
+        details: { reason: 'locked_out' },
+      });
+      throw new DomainError(
+        'locked_out',
+        `Too many failed sign-ins for this user from this address; try again in ${minutes} minute(s).`,
+        429,
+        { retryAfterSeconds: Math.ceil((unlockAt - nowMs) / 1000) },
+      );
     }
 
-    const user = await this.deps.users.find(userId);
     const passwordOk = user
       ? await this.deps.hasher.verify(password, user.passwordHash)
       : await this.deps.hasher.verify(password, await this.decoy());
@@ -145,27 +156,9 @@ export class IdentityService {
         clientAddress,
         details: { reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password' },
       });
-      await failures.record(userId, clientAddress, now.toISOString());
-      const count = priorFailures + 1;
-      await this.deps.alerts.raise(
-        count >= lockout.maxFailures
-          ? {
-              kind: 'brute_force',
-              userId,
-              volumeId: null,
-              clientAddress,
-              sentence: `${count} failed sign-ins for "${userId}" from ${clientAddress}; this address is locked out for that user.`,
-            }
-          : {
-              kind: user ? 'bad_password' : 'unknown_user',
-              userId,
-              volumeId: null,
-              clientAddress,
-              sentence: user
-                ? `Wrong password for "${userId}" from ${clientAddress}.`
-                : `Sign-in attempt for unknown user "${userId}" from ${clientAddress}.`,
-            },
-      );
+      for (const alert of this.failureAlerts(userId, clientAddress, user !== undefined, attempt)) {
+        await this.deps.alerts.raise(alert);
+      }
       throw new DomainError('unauthorized_user', UNAUTHORIZED_USER, 401);
     }
 
@@ -184,6 +177,59 @@ export class IdentityService {
     return { token, info: sessionInfo(user, session) };
   }
 
+  /**
+   * One alert per failure until a limit, then one summary, not hundreds
+   * (ID-3): per (user, address) the failure that locks the address out, and
+   * per address the attempt for unknown user IDs that reaches the limit in
+   * this window; later ones in the window are audited but not alerted.
+   */
+  private failureAlerts(
+    userId: string,
+    clientAddress: string,
+    knownUser: boolean,
+    attempt: ReservedAttempt,
+  ): NewAlert[] {
+    const { maxFailures, windowMs } = this.deps.lockout;
+    const alerts: NewAlert[] = [];
+    const about = { volumeId: null, clientAddress };
+    if (attempt.failures >= maxFailures) {
+      alerts.push({
+        ...about,
+        kind: 'brute_force',
+        userId,
+        sentence: `${attempt.failures} failed sign-ins for "${userId}" from ${clientAddress}; this address is locked out for that user.`,
+      });
+    }
+    if (!knownUser && attempt.unknownFromAddress === maxFailures) {
+      alerts.push({
+        ...about,
+        kind: 'brute_force',
+        userId: null,
+        sentence: `${attempt.unknownFromAddress} sign-in attempts for unknown user IDs from ${clientAddress} within ${Math.round(windowMs / 60_000)} minutes; further ones from this address in this period are audited but not alerted one by one.`,
+      });
+    }
+    if (alerts.length > 0 || attempt.failures >= maxFailures) return alerts;
+    if (knownUser) {
+      return [
+        {
+          ...about,
+          kind: 'bad_password',
+          userId,
+          sentence: `Wrong password for "${userId}" from ${clientAddress}.`,
+        },
+      ];
+    }
+    if (attempt.unknownFromAddress > maxFailures) return [];
+    return [
+      {
+        ...about,
+        kind: 'unknown_user',
+        userId,
+        sentence: `Sign-in attempt for unknown user "${userId}" from ${clientAddress}.`,
+      },
+    ];
+  }
+
   /** The principal behind a cookie token, or a refusal saying why not. */
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw notSignedIn();
@@ -197,12 +243,49 @@ export class IdentityService {
     return { user, session };
   }
 
+  /**
+   * Tells `watcher` the user ID whose sessions or roles just changed (sign-out,
+   * ended sessions, disabling, a reset, new roles), so that open event streams
+   * check their rights at once rather than at the next event. Returns the
+   * unsubscribe.
+   */
+  onAccountChange(watcher: (userId: string) => void): () => void {
+    this.accountWatchers.add(watcher);
+    return () => this.accountWatchers.delete(watcher);
+  }
+
+  private changed(userId: string): void {
+    for (const watcher of this.accountWatchers) {
+      try {
+        watcher(userId);
+      } catch {
+        // One broken watcher must not keep the others from hearing.
+      }
+    }
+  }
+
+  /**
+   * A session whose user must still change their password (a new account, a
+   * reset) may only read itself, change the password and sign out: the
+   * temporary password was seen by an administrator, so it opens nothing else.
+   */
+  requirePasswordChanged(principal: Principal): void {
+    if (principal.user.mustChangePassword) {
+      throw new DomainError(
+        'password_change_required',
+        'Change your password first: this account still has a temporary password.',
+        403,
+      );
+    }
+  }
+
   async signOut(principal: Principal): Promise<void> {
     await this.deps.audit.append({ event: 'sign_out', actor: principal.user.userId });
     await this.deps.sessions.revoke(
       principal.session.tokenHash,
       this.deps.clock.now().toISOString(),
     );
+    this.changed(principal.user.userId);
   }
 
   async changePassword(
@@ -214,16 +297,15 @@ export class IdentityService {
     if (!(await this.deps.hasher.verify(currentPassword, user.passwordHash))) {
       throw new DomainError('wrong_password', 'The current password is not correct.', 400);
     }
-    if (
-      newPassword === currentPassword ||
-      newPassword.toLowerCase().includes(user.userId.toLowerCase())
-    ) {
+    if (newPassword === currentPassword) {
       throw new DomainError(
         'weak_password',
-        'Choose a new password that differs from the old one and does not contain your user ID.',
+        'Choose a new password that differs from the old one.',
         400,
       );
     }
+    // The same rule as for a password an administrator sets (ID-1).
+    checkNewPassword(user.userId, newPassword);
     await this.deps.users.updatePassword(
       user.userId,
       await this.deps.hasher.hash(newPassword),
@@ -235,6 +317,7 @@ export class IdentityService {
       this.deps.clock.now().toISOString(),
       principal.session.tokenHash,
     );
+    this.changed(user.userId);
   }
 
   /** Users a volume can name as restorers (BK-4). */
@@ -255,26 +338,33 @@ export class IdentityService {
 
   /**
    * An administrator creates an account (ID-1). The initial password is
-   * only for the first sign-in: the user must choose their own then.
+   * only for the first sign-in: the user must choose their own then. The
+   * admin role, if asked for, waits for a second administrator.
    */
   adminCreateUser(
     action: AdminAction,
     input: { userId: string; displayName: string; roles: readonly Role[]; initialPassword: string },
-  ): Promise<AdminUser> {
+  ): Promise<{ user: AdminUser; pendingGrant?: RoleGrant }> {
     return this.exclusive(action, async () => {
       const reason = requireReason(action.reason);
       checkNewPassword(input.userId, input.initialPassword);
+      const roles = [...new Set(input.roles)];
+      const wantsAdmin = roles.includes('admin');
+      // Refused before the account exists, so nothing is left half made.
+      if (wantsAdmin) await this.approversFor(action, input.userId);
       const user = await this.createUser({
         userId: input.userId,
         displayName: input.displayName.trim(),
-        roles: [...new Set(input.roles)],
+        roles: roles.filter((r) => r !== 'admin'),
         password: input.initialPassword,
         mustChangePassword: true,
         createdBy: action.actor.user.userId,
         reason,
         clientAddress: action.clientAddress,
       });
-      return adminView(user, 0);
+      if (!wantsAdmin) return { user: adminView(user, 0) };
+      const pendingGrant = await this.requestAdminGrant(action, user, reason);
+      return { user: adminView(user, 0), pendingGrant };
     });
   }
 
@@ -297,6 +387,7 @@ export class IdentityService {
       await this.audited(action, disabled ? 'user_disabled' : 'user_enabled', user, { reason });
       await this.deps.users.setDisabled(user.userId, disabled);
       if (disabled) await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
+      this.changed(user.userId);
       return this.view({ ...user, disabled });
     });
   }
@@ -325,6 +416,7 @@ export class IdentityService {
       await this.audited(action, 'user_password_reset', user, { reason });
       await this.deps.users.updatePassword(user.userId, passwordHash, true);
       await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
+      this.changed(user.userId);
       return {
         user: await this.view({ ...user, passwordHash, mustChangePassword: true }),
         temporaryPassword,
@@ -332,26 +424,177 @@ export class IdentityService {
     });
   }
 
-  /** Roles take effect at the user's next call: every call reads them afresh (ID-2). */
-  setRoles(action: AdminAction, userId: string, roles: readonly Role[]): Promise<AdminUser> {
+  /**
+   * Roles take effect at the user's next call: every call reads them afresh
+   * (ID-2). The admin role is the exception: giving it makes a pending grant
+   * that a second administrator confirms; the other roles change at once.
+   */
+  setRoles(
+    action: AdminAction,
+    userId: string,
+    roles: readonly Role[],
+  ): Promise<{ user: AdminUser; pendingGrant?: RoleGrant }> {
     return this.exclusive(action, async () => {
       const reason = requireReason(action.reason);
-      const user = await this.existing(userId);
-      const next = [...new Set(roles)];
-      if (next.length === 0) {
+      let user = await this.existing(userId);
+      const asked = [...new Set(roles)];
+      if (asked.length === 0) {
         throw new DomainError('invalid_request', 'Give the user at least one role.', 400);
       }
+      const grantsAdmin = asked.includes('admin') && !user.roles.includes('admin');
+      if (grantsAdmin) await this.approversFor(action, user.userId);
+      const next = grantsAdmin ? asked.filter((r) => r !== 'admin') : asked;
       const same = next.length === user.roles.length && next.every((r) => user.roles.includes(r));
-      if (same) return this.view(user);
-      await this.refuseLastAdmin(user, next.includes('admin'));
-      await this.audited(action, 'user_roles_changed', user, {
-        reason,
-        from: [...user.roles],
-        to: next,
-      });
-      await this.deps.users.updateRoles(user.userId, next);
-      return this.view({ ...user, roles: next });
+      if (!same) {
+        await this.refuseLastAdmin(user, next.includes('admin'));
+        await this.audited(action, 'user_roles_changed', user, {
+          reason,
+          from: [...user.roles],
+          to: next,
+        });
+        await this.deps.users.updateRoles(user.userId, next);
+        user = { ...user, roles: next };
+        this.changed(user.userId);
+      }
+      if (!grantsAdmin) return { user: await this.view(user) };
+      const pendingGrant = await this.requestAdminGrant(action, user, reason);
+      return { user: await this.view(user), pendingGrant };
     });
+  }
+
+  /** Admin roles waiting for a second administrator, oldest first. */
+  async roleGrants(): Promise<RoleGrant[]> {
+    return (await this.deps.users.pendingRoleGrants()).map(grantView);
+  }
+
+  /**
+   * A second administrator confirms or refuses a pending admin role (ID-1,
+   * ES-2). Confirming takes an administrator who held the role when it was
+   * asked for, who neither asked for it nor receives it, and who has chosen
+   * their own password; refusing takes any administrator but the one it is for.
+   */
+  decideRoleGrant(
+    action: AdminAction,
+    grantId: string,
+    approve: boolean,
+  ): Promise<{ grant: RoleGrant; state: 'confirmed' | 'refused'; user: AdminUser }> {
+    return this.exclusive(action, async () => {
+      const reason = requireReason(action.reason);
+      const actor = action.actor.user.userId;
+      const grant = await this.deps.users.findRoleGrant(grantId);
+      if (!grant || grant.state !== 'pending') {
+        throw new DomainError(
+          'role_grant_not_found',
+          'There is no pending role grant with this ID.',
+          404,
+        );
+      }
+      this.requirePasswordChanged(action.actor);
+      if (grant.userId === actor || (approve && grant.requestedBy === actor)) {
+        throw new DomainError(
+          'self_approval',
+          'Nobody confirms a role they asked for or receive: another administrator must decide.',
+          403,
+        );
+      }
+      if (approve && !grant.approvers.includes(actor)) {
+        throw new DomainError(
+          'approver_not_eligible',
+          'Only an administrator who already held the role when it was asked for may confirm it.',
+          403,
+        );
+      }
+      const user = await this.existing(grant.userId);
+      const state = approve ? ('confirmed' as const) : ('refused' as const);
+      await this.audited(action, approve ? 'role_grant_confirmed' : 'role_grant_refused', user, {
+        reason,
+        grantId: grant.id,
+        role: grant.role,
+        requestedBy: grant.requestedBy,
+      });
+      const decided = await this.deps.users.decideRoleGrant(grant.id, {
+        state,
+        decidedBy: actor,
+        decisionReason: reason,
+        decidedAt: this.nowIso(),
+      });
+      if (!decided) {
+        throw new DomainError(
+          'role_grant_not_found',
+          'There is no pending role grant with this ID.',
+          404,
+        );
+      }
+      let roles = user.roles;
+      if (approve && !roles.includes(grant.role)) {
+        roles = [...roles, grant.role];
+        await this.deps.users.updateRoles(user.userId, roles);
+        this.changed(user.userId);
+      }
+      return { grant: grantView(grant), state, user: await this.view({ ...user, roles }) };
+    });
+  }
+
+  /**
+   * Who may confirm an admin role for `userId` asked for by this action's
+   * administrator: the other active administrators now. Refuses when there is
+   * none, or when a grant for the user already waits.
+   */
+  private async approversFor(action: AdminAction, userId: string): Promise<string[]> {
+    const pending = await this.deps.users.pendingRoleGrants();
+    if (pending.some((g) => g.userId === userId && g.role === 'admin')) {
+      throw new DomainError(
+        'role_grant_pending',
+        `The admin role for ${userId} already waits for a second administrator's confirmation.`,
+        409,
+      );
+    }
+    const approvers = (await this.deps.users.list())
+      .filter(
+        (u) =>
+          !u.disabled &&
+          u.roles.includes('admin') &&
+          u.userId !== action.actor.user.userId &&
+          u.userId !== userId,
+      )
+      .map((u) => u.userId);
+    if (approvers.length === 0) {
+      throw new DomainError(
+        'no_second_admin',
+        'A new administrator needs a second administrator to confirm, and there is none: create one on the site host with npm run site -- create-admin.',
+        409,
+      );
+    }
+    return approvers;
+  }
+
+  /** Written to the audit log before it is stored (AL-4). */
+  private async requestAdminGrant(
+    action: AdminAction,
+    user: UserRecord,
+    reason: string,
+  ): Promise<RoleGrant> {
+    const grant: RoleGrantRecord = {
+      id: globalThis.crypto.randomUUID(),
+      userId: user.userId,
+      role: 'admin',
+      requestedBy: action.actor.user.userId,
+      reason,
+      requestedAt: this.nowIso(),
+      approvers: await this.approversFor(action, user.userId),
+      state: 'pending',
+      decidedBy: null,
+      decisionReason: null,
+      decidedAt: null,
+    };
+    await this.audited(action, 'role_grant_requested', user, {
+      reason,
+      grantId: grant.id,
+      role: grant.role,
+      approvers: [...grant.approvers],
+    });
+    await this.deps.users.insertRoleGrant(grant);
+    return grantView(grant);
   }
 
   /** Ends every session of the user (ID-1); an administrator ending their own keeps this one. */
@@ -363,6 +606,7 @@ export class IdentityService {
         user.userId === action.actor.user.userId ? action.actor.session.tokenHash : undefined;
       await this.audited(action, 'user_sessions_ended', user, { reason });
       const ended = await this.deps.sessions.revokeAllOf(user.userId, this.nowIso(), keep);
+      this.changed(user.userId);
       return { user: await this.view(user), ended };
     });
   }
@@ -457,6 +701,17 @@ function sessionInfo(user: UserRecord, session: SessionRecord): SessionInfo {
   };
 }
 
+function grantView(grant: RoleGrantRecord): RoleGrant {
+  return {
+    id: grant.id,
+    userId: grant.userId,
+    role: grant.role,
+    requestedBy: grant.requestedBy,
+    requestedAt: grant.requestedAt,
+    reason: grant.reason,
+  };
+}
+
 function adminView(user: UserRecord, activeSessions: number): AdminUser {
   return {
     userId: user.userId,
@@ -482,7 +737,7 @@ function requireReason(reason: string): string {
   return trimmed;
 }
 
-/** An initial password an administrator sets must still be a fair one. */
+/** Any password a user will keep: one an administrator sets, or the user's own new one. */
 function checkNewPassword(userId: string, password: string): void {
   if (
     password.length < PASSWORD_MIN_LENGTH ||

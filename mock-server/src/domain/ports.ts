@@ -30,6 +30,36 @@ export interface UserRepository {
   /** Users holding the role who are not disabled. */
   countWithRole(role: Role): Promise<number>;
   list(): Promise<readonly UserRecord[]>;
+  insertRoleGrant(grant: RoleGrantRecord): Promise<void>;
+  findRoleGrant(id: string): Promise<RoleGrantRecord | undefined>;
+  /** Grants still waiting, oldest first. */
+  pendingRoleGrants(): Promise<readonly RoleGrantRecord[]>;
+  /** Decides a pending grant; false if it was no longer pending (decided meanwhile). */
+  decideRoleGrant(
+    id: string,
+    decision: {
+      readonly state: 'confirmed' | 'refused';
+      readonly decidedBy: string;
+      readonly decisionReason: string;
+      readonly decidedAt: string;
+    },
+  ): Promise<boolean>;
+}
+
+/** A role that waits for a second administrator's confirmation (ID-1, ES-2). */
+export interface RoleGrantRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly requestedBy: string;
+  readonly reason: string;
+  readonly requestedAt: string;
+  /** Who may confirm: the administrators when it was asked, but the requester and the user. */
+  readonly approvers: readonly string[];
+  readonly state: 'pending' | 'confirmed' | 'refused';
+  readonly decidedBy: string | null;
+  readonly decisionReason: string | null;
+  readonly decidedAt: string | null;
 }
 
 export interface SessionRecord {
@@ -52,11 +82,45 @@ export interface SessionRepository {
   countActive(now: string): Promise<ReadonlyMap<string, number>>;
 }
 
+/** What the lock-out rule makes of a new attempt, given the failures of its (user, address). */
+export type AttemptVerdict = 'refuse' | 'count' | 'count-afresh';
+
+export interface SignInAttempt {
+  readonly userId: string;
+  readonly clientAddress: string;
+  readonly at: string;
+  /** No account has this user ID (an attempt counted per address too). */
+  readonly unknownUser: boolean;
+}
+
+export interface ReservedAttempt {
+  readonly verdict: AttemptVerdict;
+  /** The pair's failures in the window as `verdict` saw them, oldest first. */
+  readonly recent: readonly string[];
+  /** The pair's failures in the window once this attempt is counted (0 if refused). */
+  readonly failures: number;
+  /** Attempts for unknown user IDs from this address since `addressSince`, this one included. */
+  readonly unknownFromAddress: number;
+}
+
 export interface SignInFailureRepository {
   /** Failures of this (user, address) since `since`, oldest first. */
   recent(userId: string, clientAddress: string, since: string): Promise<readonly string[]>;
   record(userId: string, clientAddress: string, at: string): Promise<void>;
   clear(userId: string, clientAddress: string): Promise<void>;
+  /**
+   * One step, with no other attempt in between: reads the pair's failures
+   * since `since`, asks `verdict`, and unless it refuses counts this attempt
+   * as a failure (after forgetting the old ones for `count-afresh`). The
+   * attempt is counted before the slow verifier runs, so parallel attempts
+   * are counted as sequential ones are; a right password clears it again.
+   */
+  reserve(
+    attempt: SignInAttempt,
+    since: string,
+    addressSince: string,
+    verdict: (recent: readonly string[]) => AttemptVerdict,
+  ): Promise<ReservedAttempt>;
 }
 
 export interface NewAlert {

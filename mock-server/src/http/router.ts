@@ -66,7 +66,8 @@ export function principalOf(request: ApiRequest): Principal {
 
 /**
  * The route table decides, not the handler: the CSRF header for
- * state-changing calls, then the session, then the role (ID-2). Sets
+ * state-changing calls, then the session, then whether its user still has to
+ * change their password, then the role (ID-2). Sets
  * `request.principal` for the handler.
  */
 export async function authorize(
@@ -83,6 +84,7 @@ export async function authorize(
   }
   if (entry.access === 'public') return;
   const principal = await ctx.identity.authenticate(request.cookies[SESSION_COOKIE]);
+  if (!entry.beforePasswordChange) ctx.identity.requirePasswordChanged(principal);
   if (
     Array.isArray(entry.access) &&
     !entry.access.some((role) => principal.user.roles.includes(role))

@@ -356,6 +356,44 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('pairs').addColumn('rotation_every_ms', 'integer').execute();
     },
   },
+  '0009_identity_sign_in_attempts': {
+    async up(db: Kysely<unknown>) {
+      // ID-3: attempts for unknown user IDs are summarised per address.
+      await db.schema
+        .alterTable('sign_in_failures')
+        .addColumn('unknown_user', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('sign_in_failures_by_address')
+        .on('sign_in_failures')
+        .columns(['client_address', 'unknown_user', 'at'])
+        .execute();
+    },
+  },
+  '0010_identity_role_grants': {
+    async up(db: Kysely<unknown>) {
+      // ID-1, ES-2: the admin role waits for a second administrator's confirmation.
+      await db.schema
+        .createTable('role_grants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.user_id'))
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('approvers', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decision_reason', 'text')
+        .addColumn('decided_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('role_grants_by_state')
+        .on('role_grants')
+        .columns(['state', 'requested_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -11,6 +11,22 @@ export interface UsersTable {
   created_at: string;
 }
 
+/** A role that waits for a second administrator's confirmation (ID-1). */
+export interface RoleGrantsTable {
+  id: string;
+  user_id: string;
+  role: string;
+  requested_by: string;
+  reason: string;
+  requested_at: string;
+  /** JSON array: the administrators, other than the requester and the user, when it was asked. */
+  approvers: string;
+  state: 'pending' | 'confirmed' | 'refused';
+  decided_by: string | null;
+  decision_reason: string | null;
+  decided_at: string | null;
+}
+
 export interface SessionsTable {
   token_hash: string;
   user_id: string;
@@ -25,6 +41,8 @@ export interface SignInFailuresTable {
   user_id: string;
   client_address: string;
   at: string;
+  /** 1: the user ID named no account, counted per address (ID-3, AL-1). */
+  unknown_user: Generated<number>;
 }
 
 export interface AlertsTable {
@@ -239,6 +257,7 @@ export interface Database {
   site_keys: SiteKeysTable;
   audit_log: AuditLogTable;
   users: UsersTable;
+  role_grants: RoleGrantsTable;
   sessions: SessionsTable;
   sign_in_failures: SignInFailuresTable;
   alerts: AlertsTable;

@@ -1,13 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { Role } from '../../../src/core/contract';
 import type {
+  AttemptVerdict,
+  ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
+  SignInAttempt,
   SessionRepository,
   SignInFailureRepository,
   UserRecord,
   UserRepository,
 } from '../domain/ports';
-import type { Database, UsersTable } from './schema';
+import type { Database, RoleGrantsTable, UsersTable } from './schema';
+import { atomically } from './transactions';
 
 function toUser(row: UsersTable): UserRecord {
   return {
@@ -18,6 +23,22 @@ function toUser(row: UsersTable): UserRecord {
     mustChangePassword: row.must_change_password === 1,
     disabled: row.disabled === 1,
     createdAt: row.created_at,
+  };
+}
+
+function toGrant(row: RoleGrantsTable): RoleGrantRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    role: row.role as Role,
+    requestedBy: row.requested_by,
+    reason: row.reason,
+    requestedAt: row.requested_at,
+    approvers: JSON.parse(row.approvers) as string[],
+    state: row.state,
+    decidedBy: row.decided_by,
+    decisionReason: row.decision_reason,
+    decidedAt: row.decided_at,
   };
 }
 
@@ -88,6 +109,63 @@ export class SqliteUserRepository implements UserRepository {
       .where('disabled', '=', 0)
       .execute();
     return rows.filter((r) => (JSON.parse(r.roles) as Role[]).includes(role)).length;
+  }
+
+  async insertRoleGrant(g: RoleGrantRecord): Promise<void> {
+    await this.db
+      .insertInto('role_grants')
+      .values({
+        id: g.id,
+        user_id: g.userId,
+        role: g.role,
+        requested_by: g.requestedBy,
+        reason: g.reason,
+        requested_at: g.requestedAt,
+        approvers: JSON.stringify(g.approvers),
+        state: g.state,
+        decided_by: g.decidedBy,
+        decision_reason: g.decisionReason,
+        decided_at: g.decidedAt,
+      })
+      .execute();
+  }
+
+  async findRoleGrant(id: string): Promise<RoleGrantRecord | undefined> {
+    const row = await this.db
+      .selectFrom('role_grants')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? toGrant(row) : undefined;
+  }
+
+  async pendingRoleGrants(): Promise<readonly RoleGrantRecord[]> {
+    const rows = await this.db
+      .selectFrom('role_grants')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .orderBy('requested_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toGrant);
+  }
+
+  async decideRoleGrant(
+    id: string,
+    decision: Parameters<UserRepository['decideRoleGrant']>[1],
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('role_grants')
+      .set({
+        state: decision.state,
+        decided_by: decision.decidedBy,
+        decision_reason: decision.decisionReason,
+        decided_at: decision.decidedAt,
+      })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 }
 
@@ -187,5 +265,57 @@ export class SqliteSignInFailureRepository implements SignInFailureRepository {
       .where('user_id', '=', userId)
       .where('client_address', '=', clientAddress)
       .execute();
+  }
+
+  /** One transaction: Kysely holds the connection, so no other attempt reads in between. */
+  reserve(
+    attempt: SignInAttempt,
+    since: string,
+    addressSince: string,
+    verdict: (recent: readonly string[]) => AttemptVerdict,
+  ): Promise<ReservedAttempt> {
+    const { userId, clientAddress, at, unknownUser } = attempt;
+    return atomically(this.db, async (trx) => {
+      const pair = trx
+        .selectFrom('sign_in_failures')
+        .where('user_id', '=', userId)
+        .where('client_address', '=', clientAddress);
+      const recent = (await pair.select('at').where('at', '>=', since).orderBy('at').execute()).map(
+        (r) => r.at,
+      );
+      const decided = verdict(recent);
+      if (decided === 'refuse') {
+        return { verdict: decided, recent, failures: 0, unknownFromAddress: 0 };
+      }
+      if (decided === 'count-afresh') {
+        await trx
+          .deleteFrom('sign_in_failures')
+          .where('user_id', '=', userId)
+          .where('client_address', '=', clientAddress)
+          .execute();
+      }
+      await trx
+        .insertInto('sign_in_failures')
+        .values({
+          user_id: userId,
+          client_address: clientAddress,
+          at,
+          unknown_user: unknownUser ? 1 : 0,
+        })
+        .execute();
+      const failures = decided === 'count-afresh' ? 1 : recent.length + 1;
+      let unknownFromAddress = 0;
+      if (unknownUser) {
+        const row = await trx
+          .selectFrom('sign_in_failures')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where('client_address', '=', clientAddress)
+          .where('unknown_user', '=', 1)
+          .where('at', '>=', addressSince)
+          .executeTakeFirstOrThrow();
+        unknownFromAddress = Number(row.count);
+      }
+      return { verdict: decided, recent, failures, unknownFromAddress };
+    });
   }
 }

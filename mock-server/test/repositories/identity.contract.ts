@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import type { Role } from '../../../src/core/contract';
-import type { SessionRecord } from '../../src/domain/ports';
+import type { RoleGrantRecord, SessionRecord } from '../../src/domain/ports';
 import type { StoredSiteKey } from '../../src/domain/site-keys';
 import { at, type Contract, type Mutable } from './contract';
 import { sessionRow, userRow } from './fixtures';
@@ -88,6 +88,43 @@ export function identityContract(c: Contract): void {
       expect(await users.countWithRole('restorer')).toBe(0);
       await users.setDisabled('alan', true);
       expect(await users.countWithRole('admin')).toBe(1);
+    });
+
+    c.test('keeps role grants of existing users and decides a pending one only once', async () => {
+      const { users } = c.repos();
+      await users.insert(userRow('ada'));
+      const grant = (id: string, requestedAt: string): RoleGrantRecord => ({
+        id,
+        userId: 'ada',
+        role: 'admin',
+        requestedBy: 'root',
+        reason: 'why',
+        requestedAt,
+        approvers: ['alan'],
+        state: 'pending',
+        decidedBy: null,
+        decisionReason: null,
+        decidedAt: null,
+      });
+      await users.insertRoleGrant(grant('g2', at(2)));
+      await users.insertRoleGrant(grant('g1', at(1)));
+      await expect(users.insertRoleGrant(grant('g1', at(3)))).rejects.toThrow();
+      await expect(
+        users.insertRoleGrant({ ...grant('g3', at(3)), userId: 'ghost' }),
+      ).rejects.toThrow();
+      expect((await users.pendingRoleGrants()).map((g) => g.id)).toEqual(['g1', 'g2']);
+      const decision = {
+        state: 'confirmed' as const,
+        decidedBy: 'alan',
+        decisionReason: 'ok',
+        decidedAt: at(4),
+      };
+      expect(await users.decideRoleGrant('g1', decision)).toBe(true);
+      expect(await users.decideRoleGrant('g1', { ...decision, state: 'refused' })).toBe(false);
+      expect(await users.decideRoleGrant('ghost', decision)).toBe(false);
+      expect(await users.findRoleGrant('g1')).toEqual({ ...grant('g1', at(1)), ...decision });
+      expect((await users.pendingRoleGrants()).map((g) => g.id)).toEqual(['g2']);
+      expect(await users.findRoleGrant('nope')).toBeUndefined();
     });
 
     c.test('keeps its own copies: changing objects given or returned changes nothing', async () => {
@@ -214,6 +251,63 @@ export function identityContract(c: Contract): void {
       expect(await failures.recent('ada', '10.0.0.1', at(0))).toEqual([]);
       expect(await failures.recent('ada', '10.0.0.2', at(0))).toEqual([at(2)]);
       expect(await failures.recent('bob', '10.0.0.1', at(0))).toEqual([at(3)]);
+    });
+
+    c.test(
+      'reserves parallel attempts one after another, never two with the same count',
+      async () => {
+        const { failures } = c.repos();
+        const attempt = { userId: 'ada', clientAddress: '10.0.0.1', at: at(2), unknownUser: false };
+        const limit = (recent: readonly string[]) => (recent.length >= 3 ? 'refuse' : 'count');
+        const reserved = await Promise.all(
+          Array.from({ length: 8 }, () => failures.reserve(attempt, at(0), at(0), limit)),
+        );
+        expect(reserved.map((r) => r.failures).sort()).toEqual([0, 0, 0, 0, 0, 1, 2, 3]);
+        expect(reserved.filter((r) => r.verdict === 'refuse')).toHaveLength(5);
+        expect(await failures.recent('ada', '10.0.0.1', at(0))).toEqual([at(2), at(2), at(2)]);
+      },
+    );
+
+    c.test('forgets the old failures of the pair when counting afresh', async () => {
+      const { failures } = c.repos();
+      await failures.record('ada', '10.0.0.1', at(1));
+      await failures.record('ada', '10.0.0.1', at(2));
+      await failures.record('ada', '10.0.0.2', at(2));
+      const afresh = await failures.reserve(
+        { userId: 'ada', clientAddress: '10.0.0.1', at: at(9), unknownUser: false },
+        at(0),
+        at(0),
+        () => 'count-afresh',
+      );
+      expect(afresh).toEqual({
+        verdict: 'count-afresh',
+        recent: [at(1), at(2)],
+        failures: 1,
+        unknownFromAddress: 0,
+      });
+      expect(await failures.recent('ada', '10.0.0.1', at(0))).toEqual([at(9)]);
+      expect(await failures.recent('ada', '10.0.0.2', at(0))).toEqual([at(2)]);
+    });
+
+    c.test('counts the attempts for unknown user IDs of one address since a time', async () => {
+      const { failures } = c.repos();
+      const unknown = (userId: string, clientAddress: string, minute: number) =>
+        failures.reserve(
+          { userId, clientAddress, at: at(minute), unknownUser: true },
+          at(0),
+          at(2),
+          () => 'count',
+        );
+      expect((await unknown('x1', '10.0.0.1', 1)).unknownFromAddress).toBe(0);
+      expect((await unknown('x2', '10.0.0.1', 2)).unknownFromAddress).toBe(1);
+      expect((await unknown('x3', '10.0.0.2', 3)).unknownFromAddress).toBe(1);
+      await failures.reserve(
+        { userId: 'ada', clientAddress: '10.0.0.1', at: at(3), unknownUser: false },
+        at(0),
+        at(2),
+        () => 'count',
+      );
+      expect((await unknown('x4', '10.0.0.1', 4)).unknownFromAddress).toBe(2);
     });
 
     c.test('keeps repeated failures at the same instant', async () => {

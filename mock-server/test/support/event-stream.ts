@@ -5,6 +5,8 @@ import type { ServerEvent } from '../../../src/core/contract';
 export interface EventStream {
   readonly events: ServerEvent[];
   readonly status: number;
+  /** Settles when the site ends the stream. */
+  readonly ended: Promise<void>;
   next(type: ServerEvent['type'], timeoutMs?: number): Promise<ServerEvent>;
   close(): void;
 }
@@ -13,6 +15,8 @@ export function openEventStream(baseUrl: string, cookie: string): Promise<EventS
   return new Promise((resolve, reject) => {
     const events: ServerEvent[] = [];
     const waiters: { type: string; resolve: (e: ServerEvent) => void }[] = [];
+    let ended!: () => void;
+    const endedPromise = new Promise<void>((resolve) => (ended = resolve));
     const req = http.get(
       new URL('/api/events', baseUrl),
       { headers: { cookie, accept: 'text/event-stream' } },
@@ -38,9 +42,12 @@ export function openEventStream(baseUrl: string, cookie: string): Promise<EventS
           }
         });
         res.on('error', () => undefined);
+        res.on('end', () => ended());
+        res.on('close', () => ended());
         resolve({
           events,
           status: res.statusCode ?? 0,
+          ended: endedPromise,
           next(type, timeoutMs = 5000) {
             const queued = events.findIndex((e) => e.type === type);
             if (queued >= 0) return Promise.resolve(events.splice(queued, 1)[0]!);

@@ -46,7 +46,42 @@ export type SetRolesRequest = z.infer<typeof setRolesRequestSchema>;
 
 export const userPathSchema = z.object({ userId: userIdSchema });
 
-export const adminUserResponseSchema = z.object({ user: adminUserSchema });
+/**
+ * A role that waits for a second administrator (ID-1, ES-2): giving the
+ * admin role takes effect only when a different administrator, one who held
+ * the role when it was asked for, confirms it.
+ */
+export const roleGrantSchema = z.object({
+  id: z.string(),
+  userId: userIdSchema,
+  role: roleSchema,
+  requestedBy: z.string(),
+  requestedAt: z.iso.datetime(),
+  reason: z.string(),
+});
+export type RoleGrant = z.infer<typeof roleGrantSchema>;
+export const roleGrantListSchema = z.object({ grants: z.array(roleGrantSchema) });
+export type RoleGrantList = z.infer<typeof roleGrantListSchema>;
+
+export const decideRoleGrantRequestSchema = z.object({
+  approve: z.boolean(),
+  reason: changeReasonSchema,
+});
+export type DecideRoleGrantRequest = z.infer<typeof decideRoleGrantRequestSchema>;
+export const roleGrantPathSchema = z.object({ grantId: z.string().min(1).max(64) });
+
+export const roleGrantDecisionSchema = z.object({
+  grant: roleGrantSchema,
+  state: z.enum(['confirmed', 'refused']),
+  user: adminUserSchema,
+});
+export type RoleGrantDecision = z.infer<typeof roleGrantDecisionSchema>;
+
+/** Creating a user or setting roles: `pendingGrant` when the admin role waits for confirmation. */
+export const adminUserResponseSchema = z.object({
+  user: adminUserSchema,
+  pendingGrant: roleGrantSchema.optional(),
+});
 export type AdminUserResponse = z.infer<typeof adminUserResponseSchema>;
 
 /** The temporary password is shown once and never stored in clear. */

@@ -37,6 +37,19 @@ export const adminConsoleRoutes = {
     access: ['admin'],
     csrf: true,
   },
+  // A new administrator waits for a second one (ID-1, ES-2)
+  adminListRoleGrants: {
+    method: 'GET',
+    path: '/api/admin/role-grants',
+    access: ['admin'],
+    csrf: false,
+  },
+  adminDecideRoleGrant: {
+    method: 'POST',
+    path: '/api/admin/role-grants/:grantId/decide',
+    access: ['admin'],
+    csrf: true,
+  },
   adminMailSettings: {
     method: 'GET',
     path: '/api/admin/site/mail',

@@ -15,6 +15,11 @@ export interface RouteEntry {
   readonly access: RouteAccess;
   /** State-changing calls need the CSRF header. */
   readonly csrf: boolean;
+  /**
+   * Open to a session whose user must still change their password; every
+   * other route refuses it (password_change_required).
+   */
+  readonly beforePasswordChange?: true;
 }
 
 export const apiRoutes = {
@@ -22,10 +27,34 @@ export const apiRoutes = {
   health: { method: 'GET', path: '/api/health', access: 'public', csrf: false },
   site: { method: 'GET', path: '/api/site', access: 'public', csrf: false },
   login: { method: 'POST', path: '/api/auth/login', access: 'public', csrf: true },
-  logout: { method: 'POST', path: '/api/auth/logout', access: 'session', csrf: true },
-  session: { method: 'GET', path: '/api/auth/session', access: 'session', csrf: false },
-  changePassword: { method: 'POST', path: '/api/auth/password', access: 'session', csrf: true },
-  listRestorers: { method: 'GET', path: '/api/users', access: 'session', csrf: false },
+  logout: {
+    method: 'POST',
+    path: '/api/auth/logout',
+    access: 'session',
+    csrf: true,
+    beforePasswordChange: true,
+  },
+  session: {
+    method: 'GET',
+    path: '/api/auth/session',
+    access: 'session',
+    csrf: false,
+    beforePasswordChange: true,
+  },
+  changePassword: {
+    method: 'POST',
+    path: '/api/auth/password',
+    access: 'session',
+    csrf: true,
+    beforePasswordChange: true,
+  },
+  // Owners pick restorers by name; a restorer has no need to see the other accounts.
+  listRestorers: {
+    method: 'GET',
+    path: '/api/users',
+    access: ['operator', 'admin'],
+    csrf: false,
+  },
   events: { method: 'GET', path: '/api/events', access: 'session', csrf: false },
   reportIntegrity: { method: 'POST', path: '/api/alerts/integrity', access: 'session', csrf: true },
   adminListAlerts: { method: 'GET', path: '/api/admin/alerts', access: ['admin'], csrf: false },

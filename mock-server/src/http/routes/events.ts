@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { apiRoutes, type ServerEvent } from '../../../../src/core/contract';
-import type { Audience } from '../../domain/events';
+import { follow } from '../../domain/events';
 import { contentSecurityPolicy } from '../security';
 import {
   authorize,
@@ -13,9 +13,9 @@ import {
 /**
  * The one Server-Sent Events stream per tab (AL-2): alerts for
  * administrators, and whatever later features address to this user, with
- * heartbeats. Never compressed (no compression is installed), and the
- * session is checked again at every heartbeat so a revoked session stops
- * hearing anything.
+ * heartbeats. Never compressed (no compression is installed). The session
+ * and its roles are checked again before every event, and at once when the
+ * account changes, so a revoked session or a removed role stops hearing.
  */
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const open = new Set<() => void>();
@@ -38,9 +38,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       };
       await authorize(apiRoutes.events, api, ctx);
       const principal = principalOf(api);
-      const isAdmin = principal.user.roles.includes('admin');
-      const hears = (audience: Audience): boolean =>
-        audience.kind === 'admins' ? isAdmin : isAdmin || audience.userId === principal.user.userId;
+      const token = request.cookies[SESSION_COOKIE];
 
       reply.hijack();
       const res = reply.raw;
@@ -58,18 +56,26 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       };
       send({ type: 'hello', userId: principal.user.userId, at: ctx.clock.now().toISOString() });
 
-      const unsubscribe = ctx.events.subscribe((event, audience) => {
-        if (hears(audience)) send(event);
+      const following = follow(ctx.events, {
+        current: async () => {
+          const now = await ctx.identity.authenticate(token);
+          ctx.identity.requirePasswordChanged(now);
+          return now.user;
+        },
+        send,
+        end: () => end(),
+      });
+      // A sign-out, ended sessions or changed roles of this user are checked at once.
+      const unwatch = ctx.identity.onAccountChange((userId) => {
+        if (userId === principal.user.userId) following.deliver();
       });
       const heartbeat = setInterval(() => {
-        ctx.identity.authenticate(request.cookies[SESSION_COOKIE]).then(
-          () => send({ type: 'heartbeat', at: ctx.clock.now().toISOString() }),
-          () => res.end(),
-        );
+        following.deliver(() => ({ type: 'heartbeat', at: ctx.clock.now().toISOString() }));
       }, ctx.heartbeatMs);
       const end = (): void => {
         clearInterval(heartbeat);
-        unsubscribe();
+        following.stop();
+        unwatch();
         open.delete(end);
         res.end();
       };

@@ -1,6 +1,8 @@
 import {
   apiRoutes,
   createUserRequestSchema,
+  decideRoleGrantRequestSchema,
+  roleGrantPathSchema,
   setRolesRequestSchema,
   userChangeRequestSchema,
   userPathSchema,
@@ -28,9 +30,9 @@ export function userRoutes(router: Router, ctx: RouteContext): void {
 
   router.route(apiRoutes.adminCreateUser, async (request, reply) => {
     const { reason, ...input } = parseWith(createUserRequestSchema, request.body);
-    const user = await ctx.identity.adminCreateUser(adminAction(request, reason), input);
+    const created = await ctx.identity.adminCreateUser(adminAction(request, reason), input);
     void reply.status(201);
-    return { user };
+    return created;
   });
 
   router.route(apiRoutes.adminDisableUser, async (request) => {
@@ -54,7 +56,17 @@ export function userRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminSetRoles, async (request) => {
     const userId = targetUser(request);
     const { roles, reason } = parseWith(setRolesRequestSchema, request.body);
-    return { user: await ctx.identity.setRoles(adminAction(request, reason), userId, roles) };
+    return ctx.identity.setRoles(adminAction(request, reason), userId, roles);
+  });
+
+  router.route(apiRoutes.adminListRoleGrants, async () => ({
+    grants: await ctx.identity.roleGrants(),
+  }));
+
+  router.route(apiRoutes.adminDecideRoleGrant, async (request) => {
+    const { grantId } = parseWith(roleGrantPathSchema, request.params, 'grant ID');
+    const { approve, reason } = parseWith(decideRoleGrantRequestSchema, request.body);
+    return ctx.identity.decideRoleGrant(adminAction(request, reason), grantId, approve);
   });
 
   router.route(apiRoutes.adminEndSessions, async (request) => {

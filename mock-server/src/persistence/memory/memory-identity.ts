@@ -1,6 +1,10 @@
 import type { Role } from '../../../../src/core/contract';
 import type {
+  AttemptVerdict,
+  ReservedAttempt,
+  RoleGrantRecord,
   SessionRecord,
+  SignInAttempt,
   SessionRepository,
   SignInFailureRepository,
   UserRecord,
@@ -31,9 +35,14 @@ function copySession(s: SessionRecord): SessionRecord {
   };
 }
 
+function copyGrant(g: RoleGrantRecord): RoleGrantRecord {
+  return { ...g, approvers: [...g.approvers] };
+}
+
 /** Accounts in memory, as the site's `users` table keeps them. */
 export class MemoryUserRepository implements UserRepository {
   private readonly rows = new Map<string, UserRecord>();
+  private readonly grants = new Map<string, RoleGrantRecord>();
 
   /** Whether the user exists: what other tables' references to a user check. */
   has(userId: string): boolean {
@@ -75,6 +84,41 @@ export class MemoryUserRepository implements UserRepository {
 
   async list(): Promise<readonly UserRecord[]> {
     return [...this.rows.values()].sort((a, b) => compareText(a.userId, b.userId)).map(copyUser);
+  }
+
+  async insertRoleGrant(grant: RoleGrantRecord): Promise<void> {
+    if (this.grants.has(grant.id))
+      throw new ConstraintError('UNIQUE constraint failed: role_grants.id');
+    if (!this.rows.has(grant.userId)) throw new ConstraintError('FOREIGN KEY constraint failed');
+    this.grants.set(grant.id, copyGrant(grant));
+  }
+
+  async findRoleGrant(id: string): Promise<RoleGrantRecord | undefined> {
+    const grant = this.grants.get(id);
+    return grant && copyGrant(grant);
+  }
+
+  async pendingRoleGrants(): Promise<readonly RoleGrantRecord[]> {
+    return [...this.grants.values()]
+      .filter((g) => g.state === 'pending')
+      .sort((a, b) => compareText(a.requestedAt, b.requestedAt) || compareText(a.id, b.id))
+      .map(copyGrant);
+  }
+
+  async decideRoleGrant(
+    id: string,
+    decision: Parameters<UserRepository['decideRoleGrant']>[1],
+  ): Promise<boolean> {
+    const grant = this.grants.get(id);
+    if (!grant || grant.state !== 'pending') return false;
+    this.grants.set(id, {
+      ...grant,
+      state: decision.state,
+      decidedBy: decision.decidedBy,
+      decisionReason: decision.decisionReason,
+      decidedAt: decision.decidedAt,
+    });
+    return true;
   }
 
   private patch(userId: string, change: Partial<UserRecord>): void {
@@ -135,8 +179,12 @@ export class MemorySessionRepository implements SessionRepository {
 
 /** Failed sign-ins per (user, address), for the lockout (ID-3). */
 export class MemorySignInFailureRepository implements SignInFailureRepository {
-  private rows: { readonly userId: string; readonly clientAddress: string; readonly at: string }[] =
-    [];
+  private rows: {
+    readonly userId: string;
+    readonly clientAddress: string;
+    readonly at: string;
+    readonly unknownUser?: boolean;
+  }[] = [];
 
   async recent(userId: string, clientAddress: string, since: string): Promise<readonly string[]> {
     return this.rows
@@ -154,5 +202,40 @@ export class MemorySignInFailureRepository implements SignInFailureRepository {
 
   async clear(userId: string, clientAddress: string): Promise<void> {
     this.rows = this.rows.filter((r) => r.userId !== userId || r.clientAddress !== clientAddress);
+  }
+
+  /** No await between reading and writing: nothing else runs in between. */
+  async reserve(
+    attempt: SignInAttempt,
+    since: string,
+    addressSince: string,
+    verdict: (recent: readonly string[]) => AttemptVerdict,
+  ): Promise<ReservedAttempt> {
+    const { userId, clientAddress, at, unknownUser } = attempt;
+    const ofPair = (r: (typeof this.rows)[number]) =>
+      r.userId === userId && r.clientAddress === clientAddress;
+    const recent = this.rows
+      .filter((r) => ofPair(r) && compareText(r.at, since) >= 0)
+      .map((r) => r.at)
+      .sort(compareText);
+    const decided = verdict(recent);
+    if (decided === 'refuse')
+      return { verdict: decided, recent, failures: 0, unknownFromAddress: 0 };
+    if (decided === 'count-afresh') this.rows = this.rows.filter((r) => !ofPair(r));
+    this.rows.push({ userId, clientAddress, at, unknownUser });
+    const unknownFromAddress = unknownUser
+      ? this.rows.filter(
+          (r) =>
+            r.clientAddress === clientAddress &&
+            r.unknownUser === true &&
+            compareText(r.at, addressSince) >= 0,
+        ).length
+      : 0;
+    return {
+      verdict: decided,
+      recent,
+      failures: decided === 'count-afresh' ? 1 : recent.length + 1,
+      unknownFromAddress,
+    };
   }
 }

@@ -483,7 +483,7 @@ function requireReason(reason: string): string {
 }
 
 /** An initial password an administrator sets must still be a fair one. */
-function checkNewPassword(userId: string, password: string): void {
+export function checkNewPassword(userId: string, password: string): void {
   if (
     password.length < PASSWORD_MIN_LENGTH ||
     password.length > PASSWORD_MAX_LENGTH ||

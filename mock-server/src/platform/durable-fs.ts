@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -61,4 +62,33 @@ export function writeFileDurableSync(file: string, data: string | Uint8Array, mo
     fs.rmSync(temporary, { force: true });
   }
   syncDirectorySync(dir);
+}
+
+/** The asynchronous mkdirDurableSync, for the blob store's request path. */
+export async function mkdirDurable(dir: string, mode = 0o700): Promise<void> {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  for (let d = target; ; d = path.dirname(d)) {
+    try {
+      await fsp.stat(d);
+      break;
+    } catch {
+      missing.unshift(d);
+      if (path.dirname(d) === d) break;
+    }
+  }
+  for (const d of missing) {
+    try {
+      await fsp.mkdir(d, { mode });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      continue;
+    }
+    const handle = await fsp.open(path.dirname(d), 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
 }

@@ -11,10 +11,11 @@ import { installSecurityHeaders } from './http/security';
 import { registerApi } from './http/api';
 import { fastifyRouter } from './http/fastify-router';
 import { eventRoutes } from './http/routes/events';
+import { installMetrics } from './http/metrics';
 import { openDatabase, type OpenDatabase } from './persistence/database';
 import { AlertMailer } from './platform/alert-mailer';
 import { systemClock } from './platform/node-random';
-import { composeServices, type SiteServices } from './services';
+import { composeServices, siteOperations, type SiteServices } from './services';
 
 /** JSON bodies are small; chunk uploads get their own limit per route. */
 export const JSON_BODY_LIMIT = 64 * 1024;
@@ -55,7 +56,7 @@ export interface SiteOptions {
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
 export async function startSite(config: SiteConfig, options: SiteOptions = {}): Promise<Site> {
-  const database = await openDatabase(config.dataDir);
+  const database = await openDatabase(config.dataDir, { lock: true });
   let app: FastifyInstance | undefined;
   let mailer: AlertMailer | undefined;
   try {
@@ -102,7 +103,9 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     );
 
     const demoAccountsCreated = config.demo
-      ? await seedDemoAccounts(services.identity, services.users)
+      ? await seedDemoAccounts(services.identity, services.users, {
+          onExisting: config.demoOnExisting,
+        })
       : [];
     if (!config.demo && (await services.users.countWithRole('admin')) === 0) {
       throw new StartupError(
@@ -125,9 +128,11 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       mailer,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       secureCookies: tls,
+      operations: siteOperations(config, database),
     };
     registerApi(fastifyRouter(app, ctx), ctx);
     eventRoutes(app, ctx);
+    installMetrics(app, ctx.operations, config.metricsToken);
     const consoleServed = await serveConsole(app, config.consoleDir);
 
     // Housekeeping: gaps that waited too long (RC-3) and claims past their time-to-live (BK-8).

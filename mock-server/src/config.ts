@@ -10,6 +10,8 @@ export interface SiteConfig {
   readonly host: string;
   readonly dataDir: string;
   readonly demo: boolean;
+  /** Demo accounts may be added to a site that already has other users (never by default). */
+  readonly demoOnExisting: boolean;
   readonly siteName: string;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
@@ -28,6 +30,10 @@ export interface SiteConfig {
   readonly gapTimeoutMs: number;
   /** The master key file (ES-4); demo mode creates ./secrets/master.key. */
   readonly masterKeyFile: string | undefined;
+  /** Bearer token that lets a non-loopback client read /metrics; loopback needs none. */
+  readonly metricsToken: string | undefined;
+  /** Below this many free bytes in the data directory, /api/health says "degraded". */
+  readonly diskLowBytes: number;
   /** Alert mail (AL-3); off when no SMTP URL is set. */
   readonly mail:
     | {
@@ -44,6 +50,7 @@ const options = {
   host: { type: 'string' },
   'data-dir': { type: 'string' },
   demo: { type: 'boolean' },
+  'demo-on-existing': { type: 'boolean' },
   'site-name': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -106,6 +113,10 @@ export function loadConfig(
     host: values.host ?? env.CUSTODIAN_HOST ?? '127.0.0.1',
     dataDir: path.resolve(cwd, values['data-dir'] ?? env.CUSTODIAN_DATA_DIR ?? './data'),
     demo,
+    demoOnExisting: values['demo-on-existing'] ?? flag(env.CUSTODIAN_DEMO_ON_EXISTING),
+    metricsToken: env.CUSTODIAN_METRICS_TOKEN || undefined,
+    diskLowBytes:
+      integer('CUSTODIAN_DISK_LOW_MB', env.CUSTODIAN_DISK_LOW_MB, 1024, 0) * 1024 * 1024,
     siteName: values['site-name'] ?? env.CUSTODIAN_SITE_NAME ?? 'Custodian escrow site',
     tlsCert: tlsCert || undefined,
     tlsKey: tlsKey || undefined,
@@ -135,4 +146,24 @@ export function loadConfig(
         }
       : undefined,
   };
+}
+
+/** Whether a listening host is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * The console encrypts with WebCrypto, which browsers offer only in a secure
+ * context: HTTPS, or http://localhost. Served over plain HTTP to other
+ * machines, the console loads but cannot back up or restore.
+ */
+export function insecureHostWarning(config: SiteConfig): string | undefined {
+  if (config.tlsCert || isLoopbackHost(config.host)) return undefined;
+  return (
+    `Warning: serving ${config.host} over plain HTTP. Browsers on other machines give the console no WebCrypto ` +
+    '(it needs HTTPS or localhost), so backup and restore will not work there. ' +
+    'Set CUSTODIAN_TLS_CERT and CUSTODIAN_TLS_KEY, or put the site behind an HTTPS reverse proxy and bind it to 127.0.0.1.'
+  );
 }

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
-import { createInterface } from 'node:readline/promises';
 import { PASSWORD_MIN_LENGTH, userIdSchema } from '../../src/core/contract';
 import { startSite, StartupError } from './app';
-import { ConfigError, loadConfig } from './config';
-import { DEMO_ACCOUNTS, demoPassword } from './demo';
-import { openDatabase } from './persistence/database';
+import { ConfigError, insecureHostWarning, loadConfig } from './config';
+import { DEMO_ACCOUNTS, DemoRefusedError, demoPassword } from './demo';
+import { DataDirectoryError, openDatabase } from './persistence/database';
 import { backupSite, exportKey } from './cli/operations';
+import { readPassword } from './cli/password';
+import { rotateMasterKey } from './cli/rotate-master-key';
 import { seedRecords } from './cli/seed';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
 import { DomainError } from './domain/errors';
+import { checkNewPassword } from './domain/identity';
 import { SiteKeyError } from './domain/site-keys';
 import { systemClock } from './platform/node-random';
 import { composeServices } from './services';
@@ -19,9 +21,13 @@ Commands:
   start            start the escrow site and the console (default)
   init-master-key  write a new master key: --out FILE (kept apart from the data)
   create-admin     create an administrator: --user ID --name "Display Name"
-                   (password from CUSTODIAN_ADMIN_PASSWORD, else asked for;
+                   (password from CUSTODIAN_ADMIN_PASSWORD, else typed with no
+                   echo, or the first line of standard input when piped;
                    needs CUSTODIAN_MASTER_KEY_FILE or --master-key-file)
-  backup           a consistent copy of the data directory: --out DIR
+  rotate-master-key  seal the site's keys under a new master key, site stopped:
+                   --new-key-file FILE (written if missing)
+  backup           a consistent, integrity-checked copy of the data directory:
+                   --out DIR
   seed             add synthetic escrow records for trying search at scale:
                    --records N (npm run seed -- --records 100000)
   export-key       an administrator exports a volume's keys for the
@@ -29,17 +35,23 @@ Commands:
                    [--manifest FILE] [--generation N] [--user ADMIN]
                    (password from CUSTODIAN_ADMIN_PASSWORD, else asked for)
 
-Options of start: --port, --host, --data-dir, --demo, --site-name,
+Options of start: --port, --host, --data-dir, --demo, --demo-on-existing, --site-name,
   --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
 (each also as an environment variable, see the README).`;
 
 async function start(argv: string[]): Promise<void> {
   const config = loadConfig(argv);
+  const insecure = insecureHostWarning(config);
+  if (insecure) process.stderr.write(`${insecure}\n`);
   const site = await startSite(config);
   const lines = [`Custodian escrow site "${site.info.name}" is listening on ${site.url}`];
   if (!site.consoleServed)
     lines.push(`The console is not built (no ${config.consoleDir}); run "npm run build".`);
   lines.push(`Data directory: ${config.dataDir}`);
+  if (site.demoAccountsCreated.length > 0 && config.demoOnExisting)
+    lines.push(
+      `Demo accounts added to this site on request (--demo-on-existing): ${site.demoAccountsCreated.join(', ')}.`,
+    );
   if (config.demo) {
     lines.push('Demo mode: these demo accounts exist (password = custodian-<user ID>):');
     for (const a of DEMO_ACCOUNTS)
@@ -49,24 +61,16 @@ async function start(argv: string[]): Promise<void> {
   }
   lines.push(`Open ${site.url}/ in a browser.`);
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
+  let stopping = false;
   const stop = (): void => {
+    // A second signal while closing means "now".
+    if (stopping) process.exit(1);
+    stopping = true;
     void site.close().then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-async function askPassword(): Promise<string> {
-  const fromEnv = process.env.CUSTODIAN_ADMIN_PASSWORD;
-  if (fromEnv) return fromEnv;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return await rl.question(
-      `Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters): `,
-    );
-  } finally {
-    rl.close();
-  }
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', stop);
 }
 
 async function createAdmin(argv: string[]): Promise<void> {
@@ -90,10 +94,12 @@ async function createAdmin(argv: string[]): Promise<void> {
     ...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []),
     ...(values['master-key-file'] ? ['--master-key-file', values['master-key-file']] : []),
   ]);
-  const password = await askPassword();
-  if (password.length < PASSWORD_MIN_LENGTH) {
-    throw new ConfigError(`The password must have at least ${PASSWORD_MIN_LENGTH} characters.`);
-  }
+  const password = await readPassword(
+    `Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters, not containing the user ID): `,
+    { confirm: true },
+  );
+  // The same rules the site applies to every password it sets.
+  checkNewPassword(userId, password);
   const database = await openDatabase(config.dataDir);
   try {
     const { identity } = await composeServices(config, database, systemClock, [], (m) =>
@@ -137,6 +143,8 @@ async function main(): Promise<void> {
       return createAdmin(rest);
     case 'init-master-key':
       return initMasterKey(rest);
+    case 'rotate-master-key':
+      return rotateMasterKey(rest);
     case 'backup':
       return backupSite(rest);
     case 'export-key':
@@ -158,7 +166,9 @@ main().catch((error: unknown) => {
     error instanceof ConfigError ||
     error instanceof StartupError ||
     error instanceof MasterKeyError ||
-    error instanceof SiteKeyError
+    error instanceof SiteKeyError ||
+    error instanceof DataDirectoryError ||
+    error instanceof DemoRefusedError
   ) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);

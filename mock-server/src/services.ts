@@ -26,6 +26,7 @@ import {
 import { createMasterKeyFile, readMasterKey } from './platform/master-key';
 import { nodeRandom, nodeSha256Hex } from './platform/node-random';
 import { scryptHasher } from './platform/scrypt-hasher';
+import { SiteOperations } from './platform/site-operations';
 import { SITE_VERSION } from './version';
 
 /** The site's domain services, composed over one open database. */
@@ -44,6 +45,18 @@ export interface SiteServices {
   readonly releases: ReleaseService;
   readonly records: RecordAdminService;
   readonly pairs: PairService;
+}
+
+/** Where the audit chain key is kept, sealed, once the master key has been rotated. */
+export const SEALED_AUDIT_KEY = 'audit_key_sealed';
+
+export async function sealedAuditKey(database: OpenDatabase): Promise<string | undefined> {
+  const row = await database.db
+    .selectFrom('site_meta')
+    .select('value')
+    .where('key', '=', SEALED_AUDIT_KEY)
+    .executeTakeFirst();
+  return row?.value;
 }
 
 async function siteId(database: OpenDatabase, newId: () => string): Promise<string> {
@@ -78,8 +91,11 @@ export async function composeServices(
   const masterKey = readMasterKey(config.masterKeyFile, config.dataDir);
   let keys: SiteKeys;
   try {
-    keys = await loadSiteKeys(new SqliteSiteKeyRepository(database.db), masterKey, () =>
-      clock.now().toISOString(),
+    keys = await loadSiteKeys(
+      new SqliteSiteKeyRepository(database.db),
+      masterKey,
+      () => clock.now().toISOString(),
+      await sealedAuditKey(database),
     );
   } finally {
     masterKey.fill(0);
@@ -152,6 +168,11 @@ export async function composeServices(
     records: new RecordAdminService(escrow, volumes, releases),
     pairs,
   };
+}
+
+/** Health and metrics over the site's database and data directory. */
+export function siteOperations(config: SiteConfig, database: OpenDatabase): SiteOperations {
+  return new SiteOperations(database.sqlite, config.dataDir, SITE_VERSION, config.diskLowBytes);
 }
 
 function publicJwk(jwk: JsonWebKey): SiteInfo['escrowKey']['jwk'] {

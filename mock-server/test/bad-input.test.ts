@@ -134,7 +134,7 @@ describe('starting without demo mode', () => {
     const site = await startTestSite({ dataDir: path.join(root, 'data') });
     await site.stop();
     const other = path.join(root, 'other.key');
-    fs.writeFileSync(other, Buffer.alloc(32, 7).toString('base64url'));
+    fs.writeFileSync(other, Buffer.alloc(32, 7).toString('base64url'), { mode: 0o600 });
     await expect(
       startTestSite({
         dataDir: path.join(root, 'data'),

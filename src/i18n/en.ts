@@ -15,6 +15,8 @@ export const en = {
     skipToContent: 'Skip to content',
     pageTitle: '{page} · Custodian',
     loading: 'Loading…',
+    insecureContext:
+      'This page was opened over plain HTTP from another machine, so the browser does not allow encryption here: backup and restore cannot work. Open the site over HTTPS (or on this machine as http://localhost), or ask its administrator to set up HTTPS.',
   },
   language: {
     label: 'Language',

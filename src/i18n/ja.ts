@@ -7,6 +7,8 @@ export const ja: Messages = {
     skipToContent: '本文へ移動',
     pageTitle: '{page} · Custodian',
     loading: '読み込み中…',
+    insecureContext:
+      'このページは別のマシンから暗号化されていない HTTP で開かれているため、ブラウザーがここでの暗号化を許可しません。バックアップもリストアもできません。HTTPS で（またはこのマシン上で http://localhost として）開くか、管理者に HTTPS の設定を依頼してください。',
   },
   language: {
     label: '言語',

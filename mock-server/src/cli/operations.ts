@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import SQLite from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../../../src/core/crypto/bytes';
 import { createKeysFile } from '../../../src/core/crypto/keys-file';
 import { ConfigError, loadConfig } from '../config';
 import { DomainError } from '../domain/errors';
-import { openDatabase } from '../persistence/database';
+import { DataDirectoryError, openDatabase } from '../persistence/database';
 import { FsBlobStore } from '../platform/fs-blob-store';
 import { systemClock } from '../platform/node-random';
 import { composeServices } from '../services';
+import { readPassword } from './password';
 
 const SITE_OPTIONS = {
   'data-dir': { type: 'string' },
@@ -23,14 +24,8 @@ function siteArgs(values: { 'data-dir'?: string; 'master-key-file'?: string }): 
   ];
 }
 
-async function adminPassword(): Promise<string> {
-  if (process.env.CUSTODIAN_ADMIN_PASSWORD) return process.env.CUSTODIAN_ADMIN_PASSWORD;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await rl.question('Administrator password: ');
-  } finally {
-    rl.close();
-  }
+function adminPassword(): Promise<string> {
+  return readPassword('Administrator password: ');
 }
 
 /**
@@ -54,12 +49,32 @@ export async function backupSite(argv: string[]): Promise<void> {
   if (!fs.existsSync(path.join(config.dataDir, 'custodian.sqlite'))) {
     throw new ConfigError(`There is no site database in ${config.dataDir}.`);
   }
-  fs.mkdirSync(out, { recursive: true, mode: 0o700 });
   const database = await openDatabase(config.dataDir);
   try {
+    // The full check, page by page: a copy of a damaged database is no backup.
+    const problems = integrityProblems(database.sqlite);
+    if (problems.length > 0) {
+      throw new DataDirectoryError(
+        `The database in ${config.dataDir} is damaged, so no backup was made:\n  ${problems.slice(0, 5).join('\n  ')}\n` +
+          'Keep the files as they are, and restore the data directory from an earlier "site backup" copy (see the README).',
+      );
+    }
+    fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+    // Created first so the copy is 0600 whatever the umask: it holds what the site holds.
+    fs.closeSync(fs.openSync(path.join(out, 'custodian.sqlite'), 'wx', 0o600));
     await database.sqlite.backup(path.join(out, 'custodian.sqlite'));
   } finally {
     await database.close();
+  }
+  const copy = new SQLite(path.join(out, 'custodian.sqlite'), { readonly: true });
+  try {
+    const problems = integrityProblems(copy);
+    if (problems.length > 0)
+      throw new DataDirectoryError(
+        `The copy in ${out} failed its integrity check (${problems[0]}); do not rely on it. Check the disk it is on.`,
+      );
+  } finally {
+    copy.close();
   }
   const blobs = path.join(config.dataDir, 'blobs');
   let copied = 0;
@@ -76,6 +91,18 @@ export async function backupSite(argv: string[]): Promise<void> {
     `Backed up ${config.dataDir} to ${out}: the database and ${copied} chunk blob(s).\n` +
       'The master key is not part of the copy: keep it apart, and back it up on its own.\n',
   );
+}
+
+function integrityProblems(sqlite: SQLite.Database): string[] {
+  try {
+    const rows = sqlite.pragma('integrity_check', { simple: false }) as {
+      integrity_check: string;
+    }[];
+    const messages = rows.map((r) => r.integrity_check);
+    return messages.length === 1 && messages[0] === 'ok' ? [] : messages;
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)];
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import type {
 } from '../../../src/core/contract';
 import { canonicalJson, type JsonValue } from '../../../src/core/crypto/canonical-json';
 import { toHex } from '../../../src/core/crypto/bytes';
-import { DomainError } from './errors';
+import { DomainError, isStorageFull, storageFull } from './errors';
 import type { AuditRepository, Clock } from './ports';
 
 export const GENESIS_MAC = '0'.repeat(64);
@@ -158,12 +158,14 @@ export class AuditLog {
         return out;
       });
     } catch (cause) {
-      const error = new DomainError(
-        'audit_unavailable',
-        'The audit log could not be written, so the action was refused; tell the site administrator.',
-        503,
-        { cause: cause instanceof Error ? cause.message : String(cause) },
-      );
+      const error = isStorageFull(cause)
+        ? storageFull()
+        : new DomainError(
+            'audit_unavailable',
+            'The audit log could not be written, so the action was refused; tell the site administrator.',
+            503,
+            { cause: cause instanceof Error ? cause.message : String(cause) },
+          );
       for (const pending of batch) pending.settle({ error });
       return;
     }

@@ -13,3 +13,18 @@ export class DomainError extends Error {
     super(message);
   }
 }
+
+/** Whether a failure is the disk (ENOSPC) or the database (SQLITE_FULL) being full. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT';
+}
+
+/** What the caller hears when the site's storage is full: nothing was kept, and why. */
+export function storageFull(): DomainError {
+  return new DomainError(
+    'storage_full',
+    "The site's storage is full, so nothing was stored and the action was not done. Tell the site administrator: the site needs more free disk space.",
+    507,
+  );
+}

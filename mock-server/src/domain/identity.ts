@@ -738,7 +738,7 @@ function requireReason(reason: string): string {
 }
 
 /** Any password a user will keep: one an administrator sets, or the user's own new one. */
-function checkNewPassword(userId: string, password: string): void {
+export function checkNewPassword(userId: string, password: string): void {
   if (
     password.length < PASSWORD_MIN_LENGTH ||
     password.length > PASSWORD_MAX_LENGTH ||

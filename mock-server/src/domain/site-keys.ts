@@ -139,24 +139,99 @@ async function createPair(
   }
 }
 
+const AUDIT_KEY_INFO = 'audit chain';
+const AUDIT_KEY_AAD = 'custodian audit chain key';
+
+function wrappingKeyOf(masterKey: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return derive(masterKey, 'site private keys', { name: 'AES-GCM', length: 256 }, [
+    'encrypt',
+    'decrypt',
+  ]);
+}
+
+async function seal(plain: Uint8Array<ArrayBuffer>, key: CryptoKey, aad: string): Promise<string> {
+  const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(
+    await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8(aad) }, key, plain),
+  );
+  return toBase64Url(concatBytes(iv, sealed));
+}
+
+async function unseal(
+  sealedText: string,
+  key: CryptoKey,
+  aad: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const sealed = fromBase64Url(sealedText);
+  try {
+    return new Uint8Array(
+      await subtle.decrypt(
+        { name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: utf8(aad) },
+        key,
+        sealed.slice(12),
+      ),
+    );
+  } catch {
+    throw new SiteKeyError(
+      "The master key does not open this site's keys: CUSTODIAN_MASTER_KEY_FILE names the wrong key for this data directory.",
+    );
+  }
+}
+
+/**
+ * The raw audit chain key. A site whose master key was never rotated derives
+ * it from the master key; after a rotation it is kept sealed under the new
+ * master key (`sealedAuditKey`), so the chain written before still verifies.
+ */
+async function auditKeyBytes(
+  masterKey: Uint8Array<ArrayBuffer>,
+  wrappingKey: CryptoKey,
+  sealedAuditKey: string | undefined,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (sealedAuditKey) return unseal(sealedAuditKey, wrappingKey, AUDIT_KEY_AAD);
+  const base = await subtle.importKey('raw', masterKey, 'HKDF', false, ['deriveBits']);
+  // The same bits deriveKey gives an HMAC key of 256 bits.
+  return new Uint8Array(
+    await subtle.deriveBits(
+      {
+        name: 'HKDF',
+        hash: 'SHA-256',
+        salt: utf8('custodian master key v1'),
+        info: utf8(AUDIT_KEY_INFO),
+      },
+      base,
+      256,
+    ),
+  );
+}
+
 /** Opens the site's keys, creating them at the first start. */
 export async function loadSiteKeys(
   repo: SiteKeyRepository,
   masterKey: Uint8Array<ArrayBuffer>,
   now: () => string,
+  sealedAuditKey?: string,
 ): Promise<SiteKeys> {
-  const wrappingKey = await derive(
-    masterKey,
-    'site private keys',
-    { name: 'AES-GCM', length: 256 },
-    ['encrypt', 'decrypt'],
-  );
-  const auditKey = await derive(
-    masterKey,
-    'audit chain',
-    { name: 'HMAC', hash: 'SHA-256', length: 256 },
-    ['sign', 'verify'],
-  );
+  const wrappingKey = await wrappingKeyOf(masterKey);
+  let auditKey: CryptoKey;
+  if (sealedAuditKey) {
+    const raw = await auditKeyBytes(masterKey, wrappingKey, sealedAuditKey);
+    try {
+      auditKey = await subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'sign',
+        'verify',
+      ]);
+    } finally {
+      raw.fill(0);
+    }
+  } else {
+    auditKey = await derive(
+      masterKey,
+      AUDIT_KEY_INFO,
+      { name: 'HMAC', hash: 'SHA-256', length: 256 },
+      ['sign', 'verify'],
+    );
+  }
   let stored = await repo.list();
   for (const purpose of ['escrow', 'signing'] as const) {
     if (!stored.some((k) => k.purpose === purpose)) {
@@ -171,4 +246,36 @@ export async function loadSiteKeys(
     signing: await openPair(find('signing'), wrappingKey),
     auditKey,
   };
+}
+
+/**
+ * Master key rotation: everything the old master key protects, sealed again
+ * under the new one. The site's private keys are the same keys (their
+ * fingerprints do not change), and the audit chain key is the same key, now
+ * kept sealed rather than derived, so every entry written before verifies.
+ */
+export async function rewrapSiteKeys(
+  stored: readonly StoredSiteKey[],
+  sealedAuditKey: string | undefined,
+  oldMasterKey: Uint8Array<ArrayBuffer>,
+  newMasterKey: Uint8Array<ArrayBuffer>,
+): Promise<{ keys: StoredSiteKey[]; sealedAuditKey: string }> {
+  const oldWrapping = await wrappingKeyOf(oldMasterKey);
+  const newWrapping = await wrappingKeyOf(newMasterKey);
+  const keys: StoredSiteKey[] = [];
+  for (const key of stored) {
+    const aad = `custodian site key ${key.purpose}`;
+    const pkcs8 = await unseal(key.wrappedPrivate, oldWrapping, aad);
+    try {
+      keys.push({ ...key, wrappedPrivate: await seal(pkcs8, newWrapping, aad) });
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+  const audit = await auditKeyBytes(oldMasterKey, oldWrapping, sealedAuditKey);
+  try {
+    return { keys, sealedAuditKey: await seal(audit, newWrapping, AUDIT_KEY_AAD) };
+  } finally {
+    audit.fill(0);
+  }
 }

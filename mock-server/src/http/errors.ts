@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { ApiErrorBody } from '../../../src/core/contract';
-import { DomainError } from '../domain/errors';
+import { DomainError, isStorageFull, storageFull } from '../domain/errors';
 
 /** Validates a request part against its contract schema, or refuses with 400. */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'request body'): T {
@@ -57,6 +57,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | DomainError | Error, request, reply) => {
     let status: number;
     let body: ApiErrorBody;
+    if (isStorageFull(error)) error = storageFull();
     if (error instanceof DomainError) {
       status = error.status;
       body = {

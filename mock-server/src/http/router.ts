@@ -2,6 +2,7 @@ import { CSRF_HEADER, CSRF_HEADER_VALUE, type RouteEntry } from '../../../src/co
 import { DomainError } from '../domain/errors';
 import type { Principal } from '../domain/identity';
 import type { AlertMailer } from '../platform/alert-mailer';
+import type { SiteOperations } from '../platform/site-operations';
 import type { SiteServices } from '../services';
 
 export const SESSION_COOKIE = 'custodian_session';
@@ -56,6 +57,8 @@ export interface RouteContext extends SiteServices {
   readonly heartbeatMs: number;
   /** Whether cookies must be Secure (the site serves HTTPS). */
   readonly secureCookies: boolean;
+  /** Health and metrics of the data directory (absent on the in-browser site). */
+  readonly operations?: SiteOperations;
 }
 
 /** A signed-in principal, checked by the route's access rule. */

@@ -35,12 +35,23 @@ export function atomically<T>(
 ): Promise<T> {
   const current = open.getStore();
   if (current && current.base === base && !current.ended) return work(current.trx);
-  return base.transaction().execute(async (trx) => {
-    const scope: OpenTransaction = { base, trx, ended: false };
-    try {
-      return await open.run(scope, () => work(trx));
-    } finally {
-      scope.ended = true;
-    }
-  });
+  let failure: { error: unknown } | undefined;
+  return base
+    .transaction()
+    .execute(async (trx) => {
+      const scope: OpenTransaction = { base, trx, ended: false };
+      try {
+        return await open.run(scope, () => work(trx));
+      } catch (error) {
+        failure = { error };
+        throw error;
+      } finally {
+        scope.ended = true;
+      }
+    })
+    .catch((error: unknown) => {
+      // SQLite rolls back by itself on some failures (SQLITE_FULL); Kysely's
+      // ROLLBACK then fails too, and must not hide the cause.
+      throw failure ? failure.error : error;
+    });
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobStore } from '../domain/escrow/ports';
+import { mkdirDurable } from './durable-fs';
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
 
@@ -24,7 +25,7 @@ export class FsBlobStore implements BlobStore {
   static async open(dataDir: string): Promise<FsBlobStore> {
     const store = new FsBlobStore(dataDir);
     await fs.rm(store.tmp, { recursive: true, force: true });
-    await fs.mkdir(store.tmp, { recursive: true, mode: 0o700 });
+    await mkdirDurable(store.tmp);
     return store;
   }
 
@@ -37,7 +38,8 @@ export class FsBlobStore implements BlobStore {
   async put(volumeId: string, chunkId: string, blob: Uint8Array): Promise<'stored' | 'exists'> {
     const target = this.pathOf(volumeId, chunkId);
     const dir = path.dirname(target);
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // A new volume folder is fsynced into its parent, or a power loss could drop it with its blobs.
+    await mkdirDurable(dir);
     const temporary = path.join(this.tmp, randomUUID());
     const handle = await fs.open(temporary, 'wx', 0o600);
     try {

@@ -1,8 +1,14 @@
 import { z } from 'zod';
 
+const healthCheckSchema = z.object({
+  status: z.enum(['ok', 'degraded', 'failing']),
+  reason: z.string().optional(),
+});
 export const healthSchema = z.object({
-  status: z.literal('ok'),
+  status: z.enum(['ok', 'degraded', 'failing']),
   version: z.string(),
+  database: healthCheckSchema.optional(),
+  disk: healthCheckSchema.extend({ freeBytes: z.number().optional() }).optional(),
 });
 export type Health = z.infer<typeof healthSchema>;
 

@@ -1,10 +1,13 @@
-import { apiRoutes } from '../../../../src/core/contract';
+import { apiRoutes, type Health } from '../../../../src/core/contract';
 import { type RouteContext, type Router } from '../router';
 
 export function siteRoutes(router: Router, ctx: RouteContext): void {
-  router.route(apiRoutes.health, async () => ({
-    status: 'ok',
-    version: ctx.info.version,
-  }));
+  // Database and disk, so a monitor or a container's health check sees a site that cannot work.
+  router.route(apiRoutes.health, async (_request, reply): Promise<Health> => {
+    if (!ctx.operations) return { status: 'ok', version: ctx.info.version };
+    const report = ctx.operations.health();
+    if (report.status === 'failing') reply.status(503);
+    return report;
+  });
   router.route(apiRoutes.site, async () => ctx.info);
 }

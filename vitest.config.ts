@@ -23,8 +23,8 @@ export default defineConfig({
         test: {
           name: 'server',
           environment: 'node',
-          // The site's rules carried by MSW run in Node too (src/mocks/site).
-          include: ['mock-server/**/*.test.ts', 'src/mocks/site/**/*.test.ts'],
+          // The site's rules carried by MSW run in Node too (src/app/offline-site).
+          include: ['mock-server/**/*.test.ts', 'src/app/offline-site/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -36,8 +36,8 @@ export default defineConfig({
           name: 'ui',
           environment: 'jsdom',
           include: ['src/**/*.test.ts'],
-          exclude: ['src/core/**', 'src/mocks/site/**'],
-          setupFiles: ['src/test/setup.ts'],
+          exclude: ['src/core/**', 'src/app/offline-site/**'],
+          setupFiles: ['src/testing/setup.ts'],
           // Two cores shared with the site and the browser: generous, not tight.
           testTimeout: 30_000,
           globals: true,

@@ -1,16 +1,9 @@
 import type { Pinia } from 'pinia';
 import { createRouter, createWebHistory, type RouterHistory } from 'vue-router';
-import { useSessionStore } from '@/features/account/stores/session';
+import { safeRedirect, useSessionStore } from '@/features/account';
 import { routes } from './routes';
 
 export { canOpen } from './access';
-
-/** Only same-site paths are followed after sign-in, never another origin. */
-export function safeRedirect(value: unknown): string | undefined {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//')
-    ? value
-    : undefined;
-}
 
 /**
  * The console's router. The guard asks the site who is signed in before the

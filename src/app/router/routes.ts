@@ -1,5 +1,19 @@
 import type { RouteRecordRaw } from 'vue-router';
 import type { RouteAccess } from '@/core/contract';
+import { ChangePasswordView, LoginView } from '@/features/account';
+import {
+  AdminLayout,
+  AlertsView,
+  ApprovalsView,
+  AuditLogView,
+  DashboardView,
+  EscrowRecordsView,
+  SiteView,
+  UsersView,
+} from '@/features/admin';
+import { BackupView } from '@/features/backup';
+import { RemoteCopyView } from '@/features/remote-copy';
+import { RestoreView } from '@/features/restore';
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -21,7 +35,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/login',
     name: 'login',
-    component: () => import('@/features/account/views/LoginView.vue'),
+    component: LoginView,
     meta: { access: 'public', titleKey: 'login.submit' },
   },
   {
@@ -34,67 +48,67 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/backup',
     name: 'backup',
-    component: () => import('@/features/backup/views/BackupView.vue'),
+    component: BackupView,
     meta: { access: ['operator'], titleKey: 'topBar.backup' },
   },
   {
     path: '/restore',
     name: 'restore',
-    component: () => import('@/features/restore/views/RestoreView.vue'),
+    component: RestoreView,
     meta: { access: ['restorer', 'operator'], titleKey: 'topBar.restore' },
   },
   {
     path: '/admin',
-    component: () => import('@/features/admin/views/AdminLayout.vue'),
+    component: AdminLayout,
     meta: { access: ADMIN },
     children: [
       {
         path: '',
         name: 'admin-dashboard',
-        component: () => import('@/features/admin/views/dashboard/DashboardView.vue'),
+        component: DashboardView,
         meta: { titleKey: 'admin.dashboard.title' },
       },
       {
         path: 'restorers',
         name: 'admin-escrow-records',
-        component: () => import('@/features/admin/views/restorers/EscrowRecordsView.vue'),
+        component: EscrowRecordsView,
         meta: { titleKey: 'admin.escrowRecords.title' },
       },
       {
         path: 'alerts',
         name: 'admin-alerts',
-        component: () => import('@/features/admin/views/alerts/AlertsView.vue'),
+        component: AlertsView,
         meta: { titleKey: 'admin.alerts.title' },
       },
       {
         path: 'users',
         name: 'admin-users',
-        component: () => import('@/features/admin/views/users/UsersView.vue'),
+        component: UsersView,
         meta: { titleKey: 'admin.users.title' },
       },
       {
         path: 'audit',
         name: 'admin-audit-log',
-        component: () => import('@/features/admin/views/audit/AuditLogView.vue'),
+        component: AuditLogView,
         meta: { titleKey: 'admin.auditLog.title' },
       },
       {
         // BK-5, ES-2: requests that wait for a second administrator.
         path: 'approvals',
         name: 'admin-approvals',
-        component: () => import('@/features/admin/views/approvals/ApprovalsView.vue'),
+        component: ApprovalsView,
         meta: { access: ['admin'], titleKey: 'admin.approvals.title' },
       },
       {
         path: 'remote-copy',
         name: 'admin-remote-copy',
-        component: () => import('@/features/remote-copy/views/RemoteCopyView.vue'),
+        component: RemoteCopyView,
         meta: { titleKey: 'admin.remoteCopy.title' },
       },
       {
         path: 'site',
         name: 'admin-site',
-        component: () => import('@/features/admin/views/site/SiteView.vue'),
+        component: SiteView,
         meta: { titleKey: 'admin.site.title' },
       },
     ],
@@ -102,7 +116,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/account/password',
     name: 'change-password',
-    component: () => import('@/features/account/views/ChangePasswordView.vue'),
+    component: ChangePasswordView,
     meta: { access: 'session', titleKey: 'account.title' },
   },
   {

@@ -25,7 +25,7 @@ import {
   TEST_VOLUME_ID,
   useSameRealmTextEncoder,
 } from '@/testing/backup-test-support';
-import type { PairLink, PairStream } from '@/features/remote-copy/engine/pair-link';
+import type { PairLink, PairStream } from '@/features/backup/engine/pair-link';
 
 useSameRealmTextEncoder();
 

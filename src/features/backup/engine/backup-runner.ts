@@ -50,7 +50,7 @@ import { EpochSchedule, encodeInEpochs } from './backup-rotation';
 import { liveSite, type BackupSite } from './backup-site';
 import { commitEntry, rebuildOutbox, reconcileOutbox, type StreamDeps } from './backup-stream';
 import { ClaimLostError, StreamLostError, Uploader } from './backup-uploader';
-import type { PairLink, PairStreamStatus } from '@/features/remote-copy/engine/pair-link';
+import type { PairLink, PairStreamStatus } from '@/features/backup/engine/pair-link';
 
 export type { BackupRequest } from './backup-generation';
 

@@ -10,7 +10,7 @@ import {
 } from '@/shared/storage/database';
 import { deletePendingDataKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useSessionStore } from '@/features/account';
 
 export type LocalState = 'complete' | 'partial' | 'sending' | 'none';
 

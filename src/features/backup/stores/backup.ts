@@ -21,8 +21,8 @@ import {
   type BackupSnapshot,
   type RunnerDeps,
 } from '../engine/backup-runner';
-import { useMyPairsStore } from '@/features/remote-copy/stores/my-pairs';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import { useSessionStore } from '@/features/account';
 
 export type BackupPhase = 'idle' | 'running' | 'paused' | 'complete' | 'failed' | 'cancelled';
 export type PolicyKind = ReleasePolicy['kind'];

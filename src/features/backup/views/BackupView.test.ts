@@ -14,7 +14,7 @@ import { closeKeyStore, wipeAllKeys } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import { useBackupStore } from '@/features/backup/stores/backup';
 import { backupErrorCodes } from '@/features/backup/engine/backup-errors';
-import { useMyPairsStore } from '@/features/remote-copy/stores/my-pairs';
+import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
 import { BackupRunner, defaultRunnerDeps } from '@/features/backup/engine/backup-runner';
 import {
   memoryImageFile,

@@ -15,7 +15,7 @@ import { createBrowserSite, type BrowserSite } from '@/app/offline-site/browser-
 import { backupDatabase, closeBackupDatabase } from '@/shared/storage/database';
 import { useBackupVolumesStore } from '@/features/backup/stores/backup-volumes';
 import { useSameRealmTextEncoder } from '@/testing/backup-test-support';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useSessionStore } from '@/features/account';
 import { buttonNamed, settle } from '@/testing/mount-console';
 import type { Caller } from '../../../../mock-server/src/domain/escrow/context';
 import {

@@ -14,7 +14,7 @@ import {
 import { describeRestoreError, type RestoreProblem } from '../engine/restore-errors';
 import { loadVerifiedManifest } from '../engine/restore-manifest';
 import { useRestoreStore } from './restore';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useSessionStore } from '@/features/account';
 
 export interface VerifyRun {
   readonly volumeId: string;

@@ -23,7 +23,7 @@ import {
   type ActiveRestore,
 } from '../engine/restore-run';
 import { restoreRuntime } from '../engine/restore-runtime';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useSessionStore } from '@/features/account';
 
 export type { ActiveRestore, RestoreStage } from '../engine/restore-run';
 

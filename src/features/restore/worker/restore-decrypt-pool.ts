@@ -17,7 +17,7 @@ import {
   type IndexedChunk,
   type VolumeKeys,
 } from '@/core/crypto';
-import { sealWorkerCount } from '@/features/backup/engine/backup-tuning';
+import { sealWorkerCount } from '@/features/backup';
 import { createDecryptHandler, type DecryptHandler } from './restore-decrypt-handler';
 import type {
   DecryptFailed,

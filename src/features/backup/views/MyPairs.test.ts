@@ -4,8 +4,8 @@ import PrimeVue from 'primevue/config';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { primeVueOptions } from '@/app/primevue-options';
 import { createConsoleI18n } from '@/app/i18n';
-import { useMyPairsStore } from '@/features/remote-copy/stores/my-pairs';
-import type { PrimaryPairView } from '@/features/remote-copy/engine/pair-engine';
+import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import type { PrimaryPairView } from '@/features/backup/engine/pair-engine';
 import MyPairs from './MyPairs.vue';
 
 const base: PrimaryPairView = {

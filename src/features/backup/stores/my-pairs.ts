@@ -8,7 +8,7 @@ import { liveSite } from '@/features/backup/engine/backup-site';
 import { PairEngine, type PrimaryPairView } from '../engine/pair-engine';
 import type { PairLink } from '../engine/pair-link';
 import { backlogOf, rekeyIdlePair } from '../engine/pair-rekey';
-import { useSessionStore } from '@/features/account/stores/session';
+import { useSessionStore } from '@/features/account';
 
 /** How often each pair gets a heartbeat while the console is open. */
 export const PAIR_HEARTBEAT_MS = 5_000;

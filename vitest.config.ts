@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
 
 const alias = { '@': fileURLToPath(new URL('./src', import.meta.url)) };
 
-// Three projects: the isomorphic core and tools run in plain Node, the site
-// runs over real HTTP in Node, and the console's components run in jsdom.
+// Four projects: the isomorphic core and tools run in plain Node, the lint
+// rules run in Node, the site runs over real HTTP in Node, and the console's
+// components run in jsdom.
 export default defineConfig({
   test: {
     projects: [
@@ -15,6 +16,15 @@ export default defineConfig({
           name: 'core',
           environment: 'node',
           include: ['src/core/**/*.test.ts', 'tools/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // The lint rules that hold the code's shape (SPEC §5), run on examples.
+          name: 'tooling',
+          environment: 'node',
+          include: ['eslint.config.test.ts'],
           testTimeout: 60_000,
         },
       },

@@ -35,8 +35,8 @@ import {
   UPLOAD_PARALLELISM,
   WRITE_BATCH_CHUNKS,
   maxChunksInMemory,
-  sealWorkerCount,
 } from '@/features/backup/engine/backup-tuning';
+import { cryptoWorkerCount } from '@/shared/workers/crypto-workers';
 import { createSealPool, type SealOutcome } from '@/features/backup/worker/seal-pool';
 
 /** What one stage run reports: bytes of plaintext covered and the time it took. */
@@ -69,7 +69,7 @@ interface Keys {
 }
 
 const VOLUME_PREFIX = 'content:bench-stage-';
-const workers = sealWorkerCount();
+const workers = cryptoWorkerCount();
 let keys: Keys | undefined;
 /** Chunks sealed by prepare(), the input of the IndexedDB and upload stages. */
 let sealed: Sealed[] = [];

@@ -33,8 +33,8 @@ import {
   PROGRESS_INTERVAL_MS,
   RUNNER_LOCK_NAME,
   maxChunksInMemory,
-  sealWorkerCount,
 } from '@/features/backup/engine/backup-tuning';
+import { cryptoWorkerCount } from '@/shared/workers/crypto-workers';
 import { createSealPool, type SealPool } from '@/features/backup/worker/seal-pool';
 import { BackupCancelled, RunControl } from './backup-control';
 import { BackupError, isSiteUnreachable } from './backup-errors';
@@ -110,7 +110,7 @@ export function defaultRunnerDeps(): RunnerDeps {
     site: liveSite,
     localCopy: new LocalCopy(),
     createPool: createSealPool,
-    workers: sealWorkerCount(),
+    workers: cryptoWorkerCount(),
     chunkSize: CHUNK_SIZE,
     now: () => Date.now(),
     storage: globalThis.navigator?.storage,

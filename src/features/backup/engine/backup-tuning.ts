@@ -5,13 +5,6 @@
  * few enough that memory stays flat whatever the image size.
  */
 
-/** Crypto workers: one per core, at least one, at most eight. */
-export function sealWorkerCount(
-  cores: number | undefined = globalThis.navigator?.hardwareConcurrency,
-): number {
-  return Math.min(8, Math.max(1, cores ?? 2));
-}
-
 /**
  * Chunks the pipeline may hold in memory at once, counted from the read of
  * a chunk's plaintext until its blob is stored and handed over: each worker

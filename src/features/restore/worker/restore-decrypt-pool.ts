@@ -17,7 +17,7 @@ import {
   type IndexedChunk,
   type VolumeKeys,
 } from '@/core/crypto';
-import { sealWorkerCount } from '@/features/backup';
+import { cryptoWorkerCount } from '@/shared/workers/crypto-workers';
 import { createDecryptHandler, type DecryptHandler } from './restore-decrypt-handler';
 import type {
   DecryptFailed,
@@ -47,7 +47,7 @@ export interface DecryptPool {
 export function decryptWorkerCount(
   cores: number | undefined = globalThis.navigator?.hardwareConcurrency,
 ): number {
-  return sealWorkerCount(cores);
+  return cryptoWorkerCount(cores);
 }
 
 /** A worker's failure that is not a tampered chunk, with its original name and code. */

@@ -1026,27 +1026,6 @@ export const en = {
       emptyText: 'A pair appears when a volume is backed up to this site.',
       loadFailed: 'The remote copy pairs could not be loaded.',
     },
-    escrowErrors: {
-      owner_is_restorer:
-        'The owner of a volume is always one of its restorers and cannot be removed.',
-      unknown_restorer: 'There is no active user with this ID at the site. Check the user ID.',
-      invalid_owner:
-        'The new owner must be an active backup operator other than the current owner.',
-      already_revoked: 'This record is already revoked.',
-      not_burned: 'Only a burned record (its one-time key already released) can be re-armed.',
-      rearm_pending: 'A re-arm of this record already waits for approval on the Approvals page.',
-      already_registered: 'This volume already has an escrow record: change that record instead.',
-      registered_to_another_operator:
-        'This volume is registered to another operator: it cannot be registered to someone else.',
-      invalid_registration:
-        'The site refused the registration file: it is damaged, altered or meant for another site.',
-      already_imported: 'This registration file was already imported. Nothing was changed.',
-      self_approval: 'Nobody approves their own request: another administrator must decide.',
-      approval_not_found:
-        'This request was already decided or withdrawn; the list now shows what still waits.',
-      volume_not_found: 'The site has no record of this volume (any more). Reload the list.',
-      pair_not_found: 'The site has no such pair (any more). Reload the list.',
-    },
     site: {
       title: 'Site',
       intro: 'The escrow site this console is connected to.',
@@ -1115,21 +1094,6 @@ export const en = {
       operator: 'Backup operator',
       restorer: 'Restorer',
     },
-    errors: {
-      user_exists: 'A user with this ID already exists. Choose another user ID.',
-      user_not_found: 'This user does not exist (any more). Reload the list.',
-      last_admin:
-        'The last administrator cannot be removed. Make another user an administrator first.',
-      own_account:
-        'You cannot do this to your own account. Ask another administrator; change your own password on the Change password page.',
-      reason_required: 'Give a reason: it is kept in the audit log.',
-      mail_not_configured:
-        'Alert mail is not configured on this site. Set CUSTODIAN_SMTP_URL and CUSTODIAN_ALERT_MAIL_TO, then restart the site.',
-      mail_failed:
-        'The mail server did not take the test mail. Check the SMTP settings and that the server can be reached.',
-      weak_password:
-        'The initial password is too weak. Use at least {min} characters, at least 4 different ones, and not the user ID.',
-    },
   },
   notAllowed: {
     title: 'Not allowed',
@@ -1167,6 +1131,78 @@ export const en = {
     timeout: 'The site took too long to answer. Try again in a moment.',
     server_error:
       'The site ran into a problem. Try again; if it keeps happening, tell an administrator.',
+    owner_is_restorer:
+      'The owner of a volume is always one of its restorers and cannot be removed.',
+    unknown_restorer: 'There is no active user with this ID at the site. Check the user ID.',
+    invalid_owner: 'The new owner must be an active backup operator other than the current owner.',
+    already_revoked: 'This record is already revoked.',
+    not_burned: 'Only a burned record (its one-time key already released) can be re-armed.',
+    rearm_pending: 'A re-arm of this record already waits for approval on the Approvals page.',
+    already_registered: 'This volume already has an escrow record: change that record instead.',
+    registered_to_another_operator:
+      'This volume is registered to another operator: it cannot be registered to someone else.',
+    invalid_registration:
+      'The site refused the registration file: it is damaged, altered or meant for another site.',
+    already_imported: 'This registration file was already imported. Nothing was changed.',
+    self_approval: 'Nobody approves their own request: another administrator must decide.',
+    approval_not_found:
+      'This request was already decided or withdrawn; the list now shows what still waits.',
+    volume_not_found: 'The site has no record of this volume (any more). Reload the list.',
+    pair_not_found: 'The site has no such pair (any more). Reload the list.',
+    user_exists: 'A user with this ID already exists. Choose another user ID.',
+    user_not_found: 'This user does not exist (any more). Reload the list.',
+    last_admin:
+      'The last administrator cannot be removed. Make another user an administrator first.',
+    own_account:
+      'You cannot do this to your own account. Ask another administrator; change your own password on the Change password page.',
+    reason_required: 'Give a reason: it is kept in the audit log.',
+    mail_not_configured:
+      'Alert mail is not configured on this site. Set CUSTODIAN_SMTP_URL and CUSTODIAN_ALERT_MAIL_TO, then restart the site.',
+    mail_failed:
+      'The mail server did not take the test mail. Check the SMTP settings and that the server can be reached.',
+    weak_initial_password:
+      'The initial password is too weak. Use at least {min} characters, at least 4 different ones, and not the user ID.',
+    unauthorized_use:
+      'You are not allowed to use this volume. The site has told its administrators.',
+    device_key_taken:
+      'This device key is already registered to another user. Use this browser only with your own account.',
+    audit_unavailable:
+      'The site could not write its audit log, so it refused the action. Tell the site administrator.',
+    release_not_found: 'The site has no such key release (any more). Reload the page.',
+    key_not_found:
+      'There is no key to release for this volume: its record was used up or never existed.',
+    record_expired: 'The escrow record of this volume has expired; its key is no longer released.',
+    record_revoked:
+      'An administrator revoked the escrow record of this volume; its key is no longer released.',
+    expired_policy: 'The chosen expiry date has already passed. Choose a later date.',
+    generation_not_found:
+      'The site has no such generation of this volume (any more). Reload the page.',
+    wrong_generation:
+      'The site expected another generation of this volume. Reload the page and start again.',
+    chunk_not_found:
+      'The site does not hold this chunk of the volume. Try again; if it keeps happening, tell an administrator.',
+    chunk_too_large:
+      'A chunk sent to the site is larger than it accepts. Reload the page and start the backup again.',
+    chunks_missing:
+      'The site cannot finish this backup: chunks are missing or differ from the manifest. Start the backup again.',
+    keys_missing: 'The site holds no escrowed key for part of this backup. Start the backup again.',
+    epoch_exists:
+      'This key epoch of the volume already has a key at the site. Start the backup again.',
+    bad_envelope:
+      'The site could not escrow a key sent to it. Check the escrow key of the site, then start again.',
+    bad_signature:
+      'The signature of the manifest of this backup does not hold. Start the backup again.',
+    invalid_commit: 'The site could not accept the end of this backup. Start the backup again.',
+    unknown_device_key:
+      'The backup is signed by a device key not registered to the owner of the volume. Sign in as the owner and start again.',
+    pair_taken_over:
+      'The site has taken this pair over. Claim the volume again to become its primary.',
+    instruction_not_found:
+      'The site has no such instruction for this pair (any more). Reload the page.',
+    sequence_conflict:
+      'A transfer of this pair already reached the site with other content. Tell an administrator.',
+    malformed_transfer: 'The site could not read a transfer of this pair. Start the backup again.',
+    body_hash_mismatch: 'What was sent arrived damaged at the site. Try again.',
     unexpected: 'Something went wrong in the console. Reload the page and try again.',
     retryAfter: 'You can try again in about {n} minute. | You can try again in about {n} minutes.',
   } satisfies Record<ErrorCode, string> & Record<string, string>,

@@ -1,5 +1,5 @@
 import { useI18n } from 'vue-i18n';
-import { useErrorMessage } from '@/shared/errors/use-error-message';
+import { useExplainError } from '@/shared/errors/explain-error';
 import type { RestoreProblem } from '@/features/restore/engine/restore-errors';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
@@ -7,7 +7,7 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 /** Sentences of the restore screen that depend on values: sizes and problems. */
 export function useRestoreText() {
   const { t, locale } = useI18n();
-  const siteError = useErrorMessage();
+  const siteError = useExplainError();
 
   /** Binary units, as disk images are measured; numbers in the reader's language. */
   function bytes(value: number): string {

@@ -4,7 +4,7 @@
  * screen uses between tests.
  */
 
-import type { RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
 import type { BackupFixture } from '@/core/crypto/test-support/backup-fixture';
 import {
   BACKUP_DATABASE_NAME,

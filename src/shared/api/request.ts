@@ -24,8 +24,16 @@ export interface RequestOptions<T> {
   readonly signal?: AbortSignal;
 }
 
-/** Retries apply to idempotent calls only; back-off doubles from the base. */
-export const RETRY = { attempts: 3, baseDelayMs: 250, maxDelayMs: 4_000 } as const;
+/** How often and how patiently a call is tried; the back-off doubles from the base up to the cap. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** JSON calls: retried briefly, and only the idempotent ones, while the user waits. */
+export const RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 250, maxDelayMs: 4_000 };
+const ONCE: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 
@@ -47,14 +55,60 @@ export function buildUrl(
   return qs ? `${filled}?${qs}` : filled;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** The wait before try `attempt + 1` under `policy`. */
+export function backoffDelay(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
+    if (signal?.aborted) {
       reject(signal.reason);
-    });
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
+}
+
+/**
+ * The one retry loop of the site client: a network error or a 5xx answer is
+ * tried again under `policy`; any other answer, or the last 5xx, is returned
+ * as it is. A site never reached becomes a `network_error` ApiError.
+ */
+export async function fetchWithRetry(
+  url: string,
+  init: RequestInit,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, credentials: 'same-origin', signal });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      if (attempt < policy.attempts) {
+        await sleep(backoffDelay(policy, attempt), signal);
+        continue;
+      }
+      throw new ApiError('network_error', 'The site could not be reached.', 0);
+    }
+    if (response.status >= 500 && attempt < policy.attempts) {
+      await response.body?.cancel();
+      await sleep(backoffDelay(policy, attempt), signal);
+      continue;
+    }
+    return response;
+  }
 }
 
 async function toApiError(response: Response): Promise<ApiError> {
@@ -83,40 +137,21 @@ export async function request<T>(options: RequestOptions<T>): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (route.csrf) headers[CSRF_HEADER] = CSRF_HEADER_VALUE;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const attempts = IDEMPOTENT.has(route.method) ? RETRY.attempts : 1;
-
-  for (let attempt = 1; ; attempt++) {
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: route.method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'same-origin',
-        signal,
-      });
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      if (attempt < attempts) {
-        await sleep(Math.min(RETRY.baseDelayMs * 2 ** (attempt - 1), RETRY.maxDelayMs), signal);
-        continue;
-      }
-      throw new ApiError('network_error', 'The site could not be reached.', 0);
-    }
-    if (response.status >= 500 && attempt < attempts) {
-      await sleep(Math.min(RETRY.baseDelayMs * 2 ** (attempt - 1), RETRY.maxDelayMs), signal);
-      continue;
-    }
-    if (!response.ok) throw await toApiError(response);
-    const json: unknown = response.status === 204 ? {} : await response.json();
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new ApiError(
-        'server_error',
-        'The site sent an answer this console does not understand.',
-        response.status,
-      );
-    }
-    return parsed.data;
+  const response = await fetchWithRetry(
+    url,
+    { method: route.method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+    IDEMPOTENT.has(route.method) ? RETRY : ONCE,
+    signal,
+  );
+  if (!response.ok) throw await toApiError(response);
+  const json: unknown = response.status === 204 ? {} : await response.json();
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new ApiError(
+      'server_error',
+      'The site sent an answer this console does not understand.',
+      response.status,
+    );
   }
+  return parsed.data;
 }

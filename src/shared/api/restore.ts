@@ -20,16 +20,9 @@ import {
   type ScrubRequest,
   type ScrubResult,
 } from '@/core/contract';
-import { ApiError, buildUrl, request } from './request';
+import { ApiError, backoffDelay, buildUrl, request, sleep, type RetryPolicy } from './request';
 
-/** How often and how patiently a restore retries the site before giving up (RS-8). */
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
-/** About 30 seconds of retries: long enough for a site restart, short enough to say so. */
+/** RS-8: about 30 seconds of retries, long enough for a site restart, short enough to say so. */
 export const RESTORE_RETRY: RetryPolicy = { attempts: 7, baseDelayMs: 500, maxDelayMs: 8_000 };
 
 /** The site could not be reached (network error or 5xx) after every retry. */
@@ -38,24 +31,6 @@ export function isUnreachable(error: unknown): boolean {
     error instanceof ApiError &&
     (error.code === 'network_error' || error.code === 'timeout' || error.status >= 500)
   );
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 /**
@@ -82,9 +57,9 @@ export async function withBackoff<T>(
           { attempts: attempt, seconds: Math.round(waited / 1000) },
         );
       }
-      const wait = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
+      const wait = backoffDelay(policy, attempt);
       waited += wait;
-      await delay(wait, signal);
+      await sleep(wait, signal);
     }
   }
 }

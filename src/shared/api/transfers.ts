@@ -17,13 +17,13 @@ import {
   apiErrorSchema,
   type TransferAck,
 } from '@/core/contract';
-import { ApiError, buildUrl } from './request';
+import { ApiError, buildUrl, fetchWithRetry, type RetryPolicy } from './request';
 
 /**
  * A PUT is idempotent per (pair, seq) and a HEAD has no effect, so both are
  * retried on network errors and 5xx answers before the caller hears of it.
  */
-export const TRANSFER_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 } as const;
+export const TRANSFER_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
 
 /** What the site said about one transfer: 200 (applied, duplicate) or 202 (buffered). */
 export type TransferReceived =
@@ -40,55 +40,6 @@ export interface StoredChunk {
   readonly present: boolean;
   readonly ciphertextSha256?: string;
   readonly epoch?: number;
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-}
-
-/** fetch with the transfer retry policy; answers below 500 are returned as they are. */
-async function fetchWithRetry(
-  url: string,
-  init: RequestInit,
-  signal?: AbortSignal,
-): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    const wait = Math.min(
-      TRANSFER_RETRY.baseDelayMs * 2 ** (attempt - 1),
-      TRANSFER_RETRY.maxDelayMs,
-    );
-    let response: Response;
-    try {
-      response = await fetch(url, { ...init, credentials: 'same-origin', signal });
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      if (attempt < TRANSFER_RETRY.attempts) {
-        await delay(wait, signal);
-        continue;
-      }
-      throw new ApiError('network_error', 'The site could not be reached.', 0);
-    }
-    if (response.status >= 500 && attempt < TRANSFER_RETRY.attempts) {
-      await response.body?.cancel();
-      await delay(wait, signal);
-      continue;
-    }
-    return response;
-  }
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
@@ -136,6 +87,7 @@ export async function putTransfer(
       },
       body,
     },
+    TRANSFER_RETRY,
     signal,
   );
   if (!response.ok) throw await errorOf(response);
@@ -164,7 +116,7 @@ export async function headChunk(
   signal?: AbortSignal,
 ): Promise<StoredChunk> {
   const url = buildUrl(apiRoutes.headChunk.path, { volumeId, chunkId });
-  const response = await fetchWithRetry(url, { method: 'HEAD' }, signal);
+  const response = await fetchWithRetry(url, { method: 'HEAD' }, TRANSFER_RETRY, signal);
   if (response.status === 404) return { present: false };
   if (!response.ok) throw await errorOf(response);
   const hash = response.headers.get(CIPHERTEXT_SHA256_HEADER) ?? undefined;

@@ -9,12 +9,8 @@
  * non-extractable CryptoKeys, while the restore runs.
  */
 
-import {
-  fetchKeyRelease,
-  isUnreachable,
-  requestKeyRelease,
-  type RetryPolicy,
-} from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
+import { fetchKeyRelease, isUnreachable, requestKeyRelease } from '@/shared/api/restore';
 import { connectEventStream } from '@/shared/api/use-event-stream';
 import type { KeyRelease, P256PublicJwk } from '@/core/contract';
 import {

@@ -7,7 +7,8 @@
  * released keys.
  */
 
-import { isUnreachable, withBackoff, type RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
+import { isUnreachable, withBackoff } from '@/shared/api/restore';
 import { fetchGenerationManifest } from '@/shared/api/volumes';
 import {
   exportPublicKeySpki,

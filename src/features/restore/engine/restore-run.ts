@@ -8,7 +8,8 @@
  * verified (RS-6, RS-8).
  */
 
-import { reportIntegrityFailure, type RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
+import { reportIntegrityFailure } from '@/shared/api/restore';
 import { deleteRestoreKey } from '@/shared/storage/key-store';
 import {
   deleteRestore,

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import { fetchRestorableVolumes, type RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
+import { fetchRestorableVolumes } from '@/shared/api/restore';
 import {
   getRestore,
   listRestores,

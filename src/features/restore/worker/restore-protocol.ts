@@ -8,7 +8,7 @@
  * the code and status for a site error (RS-8).
  */
 
-import type { RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
 import type {
   ChunkFailure,
   ManifestIndex,

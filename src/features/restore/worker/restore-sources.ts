@@ -5,7 +5,8 @@
  * none; the signed index decides whether a blob is acceptable.
  */
 
-import { fetchChunkBlob, RESTORE_RETRY, type RetryPolicy } from '@/shared/api/restore';
+import type { RetryPolicy } from '@/shared/api/request';
+import { fetchChunkBlob, RESTORE_RETRY } from '@/shared/api/restore';
 import {
   checkChunkAgainstIndex,
   TamperedChunkError,

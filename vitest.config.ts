@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
 
 const alias = { '@': fileURLToPath(new URL('./src', import.meta.url)) };
 
-// Three projects: the isomorphic core and tools run in plain Node, the site
-// runs over real HTTP in Node, and the console's components run in jsdom.
+// Four projects: the isomorphic core and tools run in plain Node, the lint
+// rules run in Node, the site runs over real HTTP in Node, and the console's
+// components run in jsdom.
 export default defineConfig({
   test: {
     projects: [
@@ -19,12 +20,21 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          // The lint rules that hold the code's shape (SPEC §5), run on examples.
+          name: 'tooling',
+          environment: 'node',
+          include: ['eslint.config.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
         resolve: { alias },
         test: {
           name: 'server',
           environment: 'node',
-          // The site's rules carried by MSW run in Node too (src/mocks/site).
-          include: ['mock-server/**/*.test.ts', 'src/mocks/site/**/*.test.ts'],
+          // The site's rules carried by MSW run in Node too (src/app/offline-site).
+          include: ['mock-server/**/*.test.ts', 'src/app/offline-site/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -36,8 +46,8 @@ export default defineConfig({
           name: 'ui',
           environment: 'jsdom',
           include: ['src/**/*.test.ts'],
-          exclude: ['src/core/**', 'src/mocks/site/**'],
-          setupFiles: ['src/test/setup.ts'],
+          exclude: ['src/core/**', 'src/app/offline-site/**'],
+          setupFiles: ['src/testing/setup.ts'],
           // Two cores shared with the site and the browser: generous, not tight.
           testTimeout: 30_000,
           globals: true,

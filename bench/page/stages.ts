@@ -6,10 +6,10 @@
  * parallelism. bench/stages.ts drives it through `window.custodianBench`.
  */
 
-import { login } from '@/api/auth';
-import { fetchSiteInfo } from '@/api/site';
-import { putTransfer } from '@/api/transfers';
-import { claimVolume, releaseClaim } from '@/api/volumes';
+import { login } from '@/shared/api/auth';
+import { fetchSiteInfo } from '@/shared/api/site';
+import { putTransfer } from '@/shared/api/transfers';
+import { claimVolume, releaseClaim } from '@/shared/api/volumes';
 import {
   CHUNK_SIZE,
   ImageHash,
@@ -22,18 +22,22 @@ import {
   utf8,
 } from '@/core/crypto';
 import { encodeTransfer } from '@/core/transfer/frame';
-import { BackupDatabase, outboxOrderOfPosition, type GenerationRecord } from '@/storage/database';
-import { LocalCopy } from '@/storage/local-copy';
-import { ChunkBudget } from '@/workers/chunk-budget';
-import { createChunkHasher } from '@/workers/chunk-hasher';
-import { ChunkReader } from '@/workers/chunk-reader';
+import {
+  BackupDatabase,
+  outboxOrderOfPosition,
+  type GenerationRecord,
+} from '@/shared/storage/database';
+import { LocalCopy } from '@/shared/storage/local-copy';
+import { ChunkBudget } from '@/shared/workers/chunk-budget';
+import { createChunkHasher } from '@/features/backup/worker/chunk-hasher';
+import { ChunkReader } from '@/features/backup/worker/chunk-reader';
 import {
   UPLOAD_PARALLELISM,
   WRITE_BATCH_CHUNKS,
   maxChunksInMemory,
-  sealWorkerCount,
-} from '@/workers/constants';
-import { createSealPool, type SealOutcome } from '@/workers/seal-pool';
+} from '@/features/backup/engine/backup-tuning';
+import { cryptoWorkerCount } from '@/shared/workers/crypto-workers';
+import { createSealPool, type SealOutcome } from '@/features/backup/worker/seal-pool';
 
 /** What one stage run reports: bytes of plaintext covered and the time it took. */
 export interface StageTiming {
@@ -65,7 +69,7 @@ interface Keys {
 }
 
 const VOLUME_PREFIX = 'content:bench-stage-';
-const workers = sealWorkerCount();
+const workers = cryptoWorkerCount();
 let keys: Keys | undefined;
 /** Chunks sealed by prepare(), the input of the IndexedDB and upload stages. */
 let sealed: Sealed[] = [];

@@ -120,15 +120,3 @@ export type MailSettings = z.infer<typeof mailSettingsSchema>;
 
 export const testMailResponseSchema = z.object({ sent: z.literal(true), to: z.array(z.string()) });
 export type TestMailResponse = z.infer<typeof testMailResponseSchema>;
-
-/** Codes of refusals specific to user administration, explained by the console. */
-export const adminErrorCodes = [
-  'user_exists',
-  'user_not_found',
-  'last_admin',
-  'own_account',
-  'reason_required',
-  'mail_not_configured',
-  'mail_failed',
-] as const;
-export type AdminErrorCode = (typeof adminErrorCodes)[number];

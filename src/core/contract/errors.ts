@@ -12,25 +12,91 @@ export const apiErrorSchema = z.object({
 });
 export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
 
-/** Codes the console knows how to explain in every language. */
+/**
+ * Every error code of the API, in one union (SPEC §5): what the site answers
+ * with, and what the console's request layer reports when no answer came
+ * (`network_error`, `timeout`). The site's `DomainError` takes only these, and
+ * the console explains each one in every language.
+ */
 export const errorCodes = [
+  // Identity and access (IA)
   'unauthorized_user',
+  'unauthorized_use',
   'locked_out',
   'not_signed_in',
   'session_expired',
   'forbidden',
+  'weak_password',
+  'wrong_password',
+  'password_change_required',
+  'device_key_taken',
+  // User administration and site settings
+  'user_exists',
+  'user_not_found',
+  'last_admin',
+  'own_account',
+  'reason_required',
+  'mail_not_configured',
+  'mail_failed',
+  'audit_unavailable',
+  'storage_full',
+  'role_grant_not_found',
+  'role_grant_pending',
+  'approver_not_eligible',
+  'no_second_admin',
+  // Restorer DB, approvals and key release (ES, RS)
+  'owner_is_restorer',
+  'unknown_restorer',
+  'invalid_owner',
+  'already_revoked',
+  'not_burned',
+  'rearm_pending',
+  'already_registered',
+  'registered_to_another_operator',
+  'invalid_registration',
+  'already_imported',
+  'self_approval',
+  'approval_not_found',
+  'release_not_found',
+  'key_not_found',
+  'record_expired',
+  'record_revoked',
+  'expired_policy',
+  'invalid_ephemeral_key',
+  'requester_not_registered',
+  'too_many_reports',
+  'unknown_chunk',
+  // Backup: volumes, chunks, keys and commits (BK)
+  'volume_not_found',
+  'generation_not_found',
+  'wrong_generation',
+  'chunk_not_found',
+  'chunk_too_large',
+  'chunks_missing',
+  'keys_missing',
+  'epoch_exists',
+  'bad_envelope',
+  'bad_signature',
+  'invalid_commit',
+  'unknown_device_key',
+  // Remote copy (RC)
+  'pair_not_found',
+  'pair_taken_over',
+  'instruction_not_found',
+  'sequence_conflict',
+  'malformed_transfer',
+  'body_hash_mismatch',
+  // Requests as such
   'csrf_required',
   'invalid_request',
   'malformed_json',
   'body_too_large',
   'unsupported_media_type',
   'not_found',
-  'weak_password',
-  'wrong_password',
-  'password_change_required',
+  'server_error',
+  // No answer from the site
   'network_error',
   'timeout',
-  'server_error',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

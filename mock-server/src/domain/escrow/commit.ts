@@ -12,6 +12,7 @@ import {
 } from '../../../../src/core/crypto/manifest';
 import { fromUtf8 } from '../../../../src/core/crypto/bytes';
 import { restorerListHash, signReceipt, type Receipt } from '../../../../src/core/crypto/receipt';
+import type { ErrorCode } from '../../../../src/core/contract';
 import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
 import type { VolumeRow } from './ports';
@@ -19,7 +20,7 @@ import type { VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
 
-function refuse(code: string, message: string, details?: Record<string, unknown>): never {
+function refuse(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new DomainError(code, message, 409, details);
 }
 

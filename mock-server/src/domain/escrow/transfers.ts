@@ -1,4 +1,4 @@
-import type { TransferAck } from '../../../../src/core/contract';
+import type { ErrorCode, TransferAck } from '../../../../src/core/contract';
 import { fromUtf8 } from '../../../../src/core/crypto/bytes';
 import {
   blobLength,
@@ -26,7 +26,7 @@ export interface TransferAnswer {
 
 interface StoredRefusal {
   readonly refused: {
-    code: string;
+    code: ErrorCode;
     message: string;
     status: number;
     details?: Record<string, unknown>;

@@ -1,0 +1,89 @@
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import { changePassword, fetchSession, login, logout } from '@/shared/api/auth';
+import { ApiError } from '@/shared/api/request';
+import type { Role, SessionInfo } from '@/core/contract';
+
+/** Where each role starts; the first matching role wins. */
+const HOME_BY_ROLE: readonly (readonly [Role, string])[] = [
+  ['operator', '/backup'],
+  ['restorer', '/restore'],
+  ['admin', '/admin'],
+];
+
+/**
+ * Who is signed in, as the site says (ID-1). The console never decides
+ * access from this alone: the site authorizes every call (ID-2); the
+ * console only uses it to show the right pages.
+ */
+export const useSessionStore = defineStore('session', () => {
+  const session = ref<SessionInfo | null>(null);
+  /** Whether the site has been asked at least once since the page loaded. */
+  const loaded = ref(false);
+
+  const signedIn = computed(() => session.value !== null);
+  const userId = computed(() => session.value?.userId ?? null);
+  const mustChangePassword = computed(() => session.value?.mustChangePassword ?? false);
+
+  function hasRole(role: Role): boolean {
+    return session.value?.roles.includes(role) ?? false;
+  }
+
+  const homeRoute = computed(() => {
+    if (!session.value) return '/login';
+    const home = HOME_BY_ROLE.find(([role]) => hasRole(role));
+    // A user without any role can still change their password.
+    return home ? home[1] : '/account/password';
+  });
+
+  /** Asks the site for the current session; a 401 means signed out. */
+  async function load(): Promise<void> {
+    try {
+      session.value = await fetchSession();
+    } catch (error) {
+      session.value = null;
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+    } finally {
+      loaded.value = true;
+    }
+  }
+
+  /** Signs in; a refusal is thrown as ApiError for the form to explain (ID-3). */
+  async function signIn(id: string, password: string): Promise<void> {
+    session.value = await login({ userId: id, password });
+    loaded.value = true;
+  }
+
+  /**
+   * Ends the session at the site. If the site cannot be reached the session
+   * is still alive there, so the console stays signed in and says so.
+   */
+  async function signOut(): Promise<void> {
+    try {
+      await logout();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+    }
+    session.value = null;
+  }
+
+  /** Changes the user's own password, then reloads what the site now says (ID-1). */
+  async function updatePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await changePassword({ currentPassword, newPassword });
+    await load();
+  }
+
+  return {
+    session,
+    loaded,
+    signedIn,
+    userId,
+    mustChangePassword,
+    homeRoute,
+    hasRole,
+    load,
+    signIn,
+    signOut,
+    updatePassword,
+  };
+});

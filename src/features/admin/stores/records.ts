@@ -1,0 +1,224 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import {
+  changeRecordRestorers,
+  fetchRecordDetail,
+  importRegistration,
+  listRecords,
+  registerManually,
+  requestRearm,
+  revokeRecord,
+  setRecordExpiry,
+  transferOwnership,
+} from '@/shared/api/admin-records';
+import type {
+  Approval,
+  EscrowRecord,
+  ManualRegistrationRequest,
+  RecordDetail,
+  RecordQuery,
+  RecordState,
+} from '@/core/contract';
+import type { RegistrationFile } from '@/core/crypto/registration';
+import type { ReleasePolicy } from '@/core/crypto/release-policy';
+
+export type RecordSortField = RecordQuery['sort'];
+
+/** What the administrator filters by (ES-1); empty strings mean "any". */
+export interface RecordFilter {
+  readonly q: string;
+  readonly state: RecordState | '';
+  readonly policy: ReleasePolicy['kind'] | '';
+  readonly owner: string;
+}
+
+export const emptyRecordFilter: RecordFilter = { q: '', state: '', policy: '', owner: '' };
+
+export const RECORD_PAGE_SIZES = [25, 50, 100] as const;
+
+interface DetailEntry {
+  readonly detail: RecordDetail | null;
+  readonly loading: boolean;
+  readonly error: unknown;
+}
+
+/**
+ * The restorer DB as the admin screen shows it (ES-1, ES-2): one page at a
+ * time, searched, filtered, sorted and paged by the site, so the screen
+ * stays fast at 100 000 records. Only the newest request's answer is shown.
+ */
+export const useRecordsStore = defineStore('records', () => {
+  const filter = ref<RecordFilter>(emptyRecordFilter);
+  const sort = ref<{ field: RecordSortField; order: 'asc' | 'desc' }>({
+    field: 'updatedAt',
+    order: 'desc',
+  });
+  const page = ref({ first: 0, rows: RECORD_PAGE_SIZES[0] as number });
+  const records = shallowRef<EscrowRecord[]>([]);
+  const total = ref(0);
+  const totalIsCapped = ref(false);
+  const loading = ref(false);
+  const error = ref<unknown>(null);
+  const loaded = ref(false);
+  const details = ref<Record<string, DetailEntry>>({});
+  let controller: AbortController | undefined;
+
+  const isFiltered = computed(() => Object.values(filter.value).some((value) => value !== ''));
+
+  function siteQuery(): Partial<RecordQuery> {
+    const { q, state, policy, owner } = filter.value;
+    return {
+      q: q.trim() || undefined,
+      state: state || undefined,
+      policy: policy || undefined,
+      owner: owner.trim() || undefined,
+      sort: sort.value.field,
+      order: sort.value.order,
+      page: Math.floor(page.value.first / page.value.rows) + 1,
+      pageSize: page.value.rows,
+    };
+  }
+
+  async function load(): Promise<void> {
+    controller?.abort();
+    const current = new AbortController();
+    controller = current;
+    loading.value = true;
+    try {
+      const answer = await listRecords(siteQuery(), current.signal);
+      records.value = answer.records;
+      total.value = answer.total;
+      totalIsCapped.value = answer.totalIsCapped;
+      error.value = null;
+      loaded.value = true;
+    } catch (cause) {
+      if (current.signal.aborted) return;
+      error.value = cause;
+    } finally {
+      if (controller === current) loading.value = false;
+    }
+  }
+
+  /** A new filter starts again at the first page. */
+  function setFilter(next: RecordFilter): Promise<void> {
+    filter.value = next;
+    page.value = { ...page.value, first: 0 };
+    return load();
+  }
+
+  function setSort(field: RecordSortField, order: 'asc' | 'desc'): Promise<void> {
+    sort.value = { field, order };
+    page.value = { ...page.value, first: 0 };
+    return load();
+  }
+
+  function setPage(first: number, rows: number): Promise<void> {
+    page.value = { first: rows === page.value.rows ? first : 0, rows };
+    return load();
+  }
+
+  async function loadDetail(volumeId: string): Promise<void> {
+    const before = details.value[volumeId];
+    details.value = {
+      ...details.value,
+      [volumeId]: { detail: before?.detail ?? null, loading: true, error: null },
+    };
+    try {
+      const detail = await fetchRecordDetail(volumeId);
+      details.value = { ...details.value, [volumeId]: { detail, loading: false, error: null } };
+    } catch (cause) {
+      details.value = {
+        ...details.value,
+        [volumeId]: { detail: before?.detail ?? null, loading: false, error: cause },
+      };
+    }
+  }
+
+  /** After a change: the page and the open detail show what the site now holds. */
+  async function changed(volumeId: string): Promise<void> {
+    await Promise.all([load(), details.value[volumeId] ? loadDetail(volumeId) : undefined]);
+  }
+
+  async function changeRestorers(
+    volumeId: string,
+    add: readonly string[],
+    remove: readonly string[],
+    reason: string,
+  ): Promise<EscrowRecord> {
+    const record = await changeRecordRestorers(volumeId, { add, remove, reason });
+    await changed(volumeId);
+    return record;
+  }
+
+  async function setExpiry(
+    volumeId: string,
+    expiresAt: string | null,
+    reason: string,
+  ): Promise<EscrowRecord> {
+    const record = await setRecordExpiry(volumeId, expiresAt, reason);
+    await changed(volumeId);
+    return record;
+  }
+
+  async function revoke(volumeId: string, reason: string): Promise<EscrowRecord> {
+    const record = await revokeRecord(volumeId, reason);
+    await changed(volumeId);
+    return record;
+  }
+
+  async function transfer(volumeId: string, newOwner: string, reason: string) {
+    const record = await transferOwnership(volumeId, newOwner, reason);
+    await changed(volumeId);
+    return record;
+  }
+
+  async function rearm(volumeId: string, reason: string): Promise<Approval> {
+    const approval = await requestRearm(volumeId, reason);
+    await changed(volumeId);
+    return approval;
+  }
+
+  async function register(request: ManualRegistrationRequest): Promise<EscrowRecord> {
+    const record = await registerManually(request);
+    await load();
+    return record;
+  }
+
+  async function importFile(file: RegistrationFile, reason: string): Promise<EscrowRecord> {
+    const record = await importRegistration(file, reason);
+    await load();
+    return record;
+  }
+
+  function cancel(): void {
+    controller?.abort();
+    loading.value = false;
+  }
+
+  return {
+    filter,
+    sort,
+    page,
+    records,
+    total,
+    totalIsCapped,
+    loading,
+    loaded,
+    error,
+    details,
+    isFiltered,
+    load,
+    setFilter,
+    setSort,
+    setPage,
+    loadDetail,
+    changeRestorers,
+    setExpiry,
+    revoke,
+    transfer,
+    rearm,
+    register,
+    importFile,
+    cancel,
+  };
+});

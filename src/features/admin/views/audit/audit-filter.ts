@@ -1,0 +1,57 @@
+import type { LocationQuery } from 'vue-router';
+import type { AuditFilter } from '@/core/contract';
+import { dayEndIso, dayStartIso, queryText } from '@/shared/ui/date-range';
+
+/** The audit filters as the form holds them: days in the reader's zone (AL-4). */
+export interface AuditFilterForm {
+  event: string;
+  user: string;
+  volume: string;
+  from: string;
+  to: string;
+}
+
+export function emptyAuditFilter(): AuditFilterForm {
+  return { event: '', user: '', volume: '', from: '', to: '' };
+}
+
+export function auditFilterFromQuery(query: LocationQuery): AuditFilterForm {
+  return {
+    event: queryText(query['event']),
+    user: queryText(query['user']),
+    volume: queryText(query['volume']),
+    from: queryText(query['from']),
+    to: queryText(query['to']),
+  };
+}
+
+export function auditFilterToQuery(form: AuditFilterForm): Record<string, string> {
+  return Object.fromEntries(Object.entries(form).filter(([, value]) => value.trim() !== ''));
+}
+
+export function auditFilterForSite(form: AuditFilterForm): AuditFilter {
+  return {
+    event: form.event.trim() || undefined,
+    user: form.user.trim() || undefined,
+    volume: form.volume.trim() || undefined,
+    from: dayStartIso(form.from),
+    to: dayEndIso(form.to),
+  };
+}
+
+/** Events this console writes or reads about; the field still takes any name. */
+export const KNOWN_AUDIT_EVENTS = [
+  'sign_in',
+  'sign_in_refused',
+  'sign_out',
+  'user_created',
+  'user_disabled',
+  'user_enabled',
+  'user_password_reset',
+  'user_roles_changed',
+  'user_sessions_ended',
+  'alerts_acknowledged',
+  'audit_verified',
+  'test_mail_sent',
+  'integrity_failure_reported',
+] as const;

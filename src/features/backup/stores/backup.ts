@@ -1,0 +1,414 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import { releaseClaim } from '@/shared/api/volumes';
+import { fetchVolumeOwner } from '@/shared/api/volumes';
+import type { VolumeOwner } from '@/core/contract';
+import { serializeReceipt, type ReleasePolicy } from '@/core/crypto';
+import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
+import { localStorageAvailable, type GenerationRecord } from '@/shared/storage/database';
+import { deletePendingDataKey } from '@/shared/storage/key-store';
+import { LocalCopy } from '@/shared/storage/local-copy';
+import type { ImageFile } from '@/features/backup/worker/chunk-reader';
+import { MIN_IMAGE_SIZE, RATE_WINDOW_MS } from '@/features/backup/engine/backup-tuning';
+import { ProgressMeter } from '@/features/backup/worker/progress-meter';
+import { BackupCancelled } from '../engine/backup-control';
+import { BackupError, describeBackupError, type BackupProblem } from '../engine/backup-errors';
+import { makeRegistrationFile } from '../engine/backup-registration';
+import {
+  BackupRunner,
+  defaultRunnerDeps,
+  type BackupResult,
+  type BackupSnapshot,
+  type RunnerDeps,
+} from '../engine/backup-runner';
+import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import { useSessionStore } from '@/features/account';
+
+export type BackupPhase = 'idle' | 'running' | 'paused' | 'complete' | 'failed' | 'cancelled';
+export type PolicyKind = ReleasePolicy['kind'];
+export type OwnerCheck = 'none' | 'checking' | 'checked' | 'failed';
+
+function sourceOf(file: ImageFile): ByteSource {
+  return {
+    size: file.size,
+    read: async (offset, length) =>
+      new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
+  };
+}
+
+/** An expiry date (YYYY-MM-DD) means: no release after the end of that day, UTC (BK-5). */
+export function expiryInstant(date: string): string | null {
+  return date ? `${date}T23:59:59.000Z` : null;
+}
+
+/**
+ * The backup screen's state (BK-1 … BK-11): the chosen image and its
+ * volume ID, the escrow terms, and the one backup this browser runs, with
+ * its progress, result or problem. Interrupted backups found in IndexedDB
+ * are offered for resuming.
+ */
+export const useBackupStore = defineStore('backup', () => {
+  const session = useSessionStore();
+  const myPairs = useMyPairsStore();
+  let deps: RunnerDeps | undefined;
+  const localCopy = (): LocalCopy => runnerDeps().localCopy;
+  function runnerDeps(): RunnerDeps {
+    deps ??= defaultRunnerDeps();
+    return deps;
+  }
+
+  // ---- the image (BK-2, BK-3) ----
+  const file = shallowRef<ImageFile | null>(null);
+  const identity = ref<VolumeIdentity | null>(null);
+  const detecting = ref(false);
+  const imageProblem = ref<BackupProblem | null>(null);
+  const owner = ref<VolumeOwner | null>(null);
+  const ownerCheck = ref<OwnerCheck>('none');
+
+  // ---- the escrow terms (BK-4, BK-5) ----
+  const restorers = ref<string[]>([]);
+  const policyKind = ref<PolicyKind>('reusable');
+  const approvalRequired = ref(false);
+  const expiryDate = ref('');
+
+  // ---- the run (BK-6 … BK-11) ----
+  const phase = ref<BackupPhase>('idle');
+  const snapshot = shallowRef<BackupSnapshot | null>(null);
+  const result = shallowRef<BackupResult | null>(null);
+  const problem = ref<BackupProblem | null>(null);
+  const bytesPerSecond = ref(0);
+  const interrupted = ref<GenerationRecord[]>([]);
+  const offerDelete = ref<{ volumeId: string; generation: number } | null>(null);
+  const localCopyDeleted = ref(false);
+  let runner: BackupRunner | null = null;
+  let meter = new ProgressMeter(RATE_WINDOW_MS);
+
+  const userId = computed(() => session.userId ?? '');
+  const expiryPast = computed(() => {
+    const instant = expiryInstant(expiryDate.value);
+    return instant !== null && instant <= new Date().toISOString();
+  });
+  const active = computed(() => phase.value === 'running' || phase.value === 'paused');
+
+  /** The interrupted backup of the chosen volume, if there is one. */
+  const pendingForSelection = computed(() =>
+    identity.value
+      ? interrupted.value.find((g) => g.volumeId === identity.value!.volumeId)
+      : undefined,
+  );
+  const ownedByAnother = computed(
+    () => owner.value !== null && !owner.value.mine && owner.value.state !== 'unregistered',
+  );
+
+  const canStart = computed(
+    () =>
+      identity.value !== null &&
+      imageProblem.value?.code !== 'image_mismatch' &&
+      !detecting.value &&
+      !active.value &&
+      !expiryPast.value,
+  );
+  const canPause = computed(() => phase.value === 'running');
+  const canResume = computed(
+    () =>
+      phase.value === 'paused' ||
+      (!active.value &&
+        pendingForSelection.value !== undefined &&
+        imageProblem.value === null &&
+        file.value?.size === pendingForSelection.value.file.size),
+  );
+  const canCancel = computed(
+    () => active.value || (pendingForSelection.value !== undefined && phase.value !== 'complete'),
+  );
+
+  const totalBytes = computed(() => snapshot.value?.totalBytes ?? file.value?.size ?? 0);
+  const bytesDone = computed(() => snapshot.value?.bytesConfirmed ?? 0);
+  const fraction = computed(() => (totalBytes.value > 0 ? bytesDone.value / totalBytes.value : 0));
+  const secondsLeft = computed(() => {
+    if (phase.value !== 'running') return null;
+    const remaining = totalBytes.value - bytesDone.value;
+    return bytesPerSecond.value > 0 ? remaining / bytesPerSecond.value : null;
+  });
+
+  function resetRun(): void {
+    phase.value = 'idle';
+    snapshot.value = null;
+    result.value = null;
+    problem.value = null;
+    bytesPerSecond.value = 0;
+    offerDelete.value = null;
+    localCopyDeleted.value = false;
+    meter = new ProgressMeter(RATE_WINDOW_MS);
+  }
+
+  /** Interrupted backups of this operator in this browser (BK-7). */
+  async function loadInterrupted(): Promise<void> {
+    if (!userId.value || !localStorageAvailable()) return;
+    interrupted.value = await localCopy().inProgress(userId.value);
+  }
+
+  /** BK-2: reads the volume ID from the chosen file, then asks the site who owns it (BK-3). */
+  async function selectFile(chosen: ImageFile | null): Promise<void> {
+    if (active.value) return;
+    resetRun();
+    file.value = chosen;
+    identity.value = null;
+    owner.value = null;
+    ownerCheck.value = 'none';
+    imageProblem.value = null;
+    if (!chosen) return;
+    if (chosen.size === 0) {
+      imageProblem.value = describeBackupError(new BackupError('image_empty', 'empty'));
+      return;
+    }
+    if (chosen.size < MIN_IMAGE_SIZE) {
+      imageProblem.value = describeBackupError(
+        new BackupError('image_too_small', 'too small', { size: chosen.size, min: MIN_IMAGE_SIZE }),
+      );
+      return;
+    }
+    detecting.value = true;
+    try {
+      const detected = await detectVolumeId(sourceOf(chosen));
+      if (file.value !== chosen) return;
+      identity.value = detected;
+    } catch (error) {
+      imageProblem.value = describeBackupError(error);
+      return;
+    } finally {
+      detecting.value = false;
+    }
+    await loadInterrupted().catch(() => undefined);
+    const pending = pendingForSelection.value;
+    if (pending) {
+      if (pending.file.size !== chosen.size) {
+        imageProblem.value = describeBackupError(
+          new BackupError('image_mismatch', 'mismatch', { fileName: pending.file.name }),
+        );
+      }
+      restorers.value = pending.restorers.filter((id) => id !== userId.value);
+      policyKind.value = pending.policy.kind;
+      approvalRequired.value = pending.policy.approvalRequired;
+      expiryDate.value = pending.policy.expiresAt?.slice(0, 10) ?? '';
+    }
+    await checkOwner(identity.value.volumeId);
+  }
+
+  async function checkOwner(volumeId: string): Promise<void> {
+    ownerCheck.value = 'checking';
+    try {
+      const answer = await fetchVolumeOwner(volumeId);
+      if (identity.value?.volumeId !== volumeId) return;
+      owner.value = answer;
+      ownerCheck.value = 'checked';
+      if (ownedByAnother.value && !imageProblem.value) {
+        imageProblem.value = {
+          code: 'registered_to_another_operator',
+          params: {},
+        };
+      }
+    } catch {
+      ownerCheck.value = 'failed';
+    }
+  }
+
+  function policy(): ReleasePolicy {
+    return {
+      kind: policyKind.value,
+      approvalRequired: approvalRequired.value,
+      expiresAt: expiryInstant(expiryDate.value),
+    };
+  }
+
+  /** Starts the backup, or continues the interrupted one of this volume (BK-7). */
+  async function start(): Promise<void> {
+    if (!file.value || !identity.value || active.value) return;
+    if (!localStorageAvailable()) {
+      problem.value = describeBackupError(
+        new BackupError('storage_unavailable', 'This browser offers no IndexedDB.'),
+      );
+      phase.value = 'failed';
+      return;
+    }
+    const chosen = file.value;
+    const detected = identity.value;
+    resetRun();
+    if (imageProblem.value?.code === 'registered_to_another_operator') imageProblem.value = null;
+    phase.value = 'running';
+    runner = new BackupRunner(
+      {
+        file: chosen,
+        identity: detected,
+        userId: userId.value,
+        restorers: restorers.value,
+        policy: policy(),
+      },
+      onSnapshot,
+      // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
+      { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
+    );
+    try {
+      result.value = await runner.run();
+      phase.value = 'complete';
+      void checkOwner(detected.volumeId);
+    } catch (error) {
+      if (error instanceof BackupCancelled) {
+        phase.value = 'cancelled';
+        offerDelete.value = await pendingOffer(detected.volumeId);
+      } else {
+        problem.value = describeBackupError(error);
+        phase.value = 'failed';
+      }
+    } finally {
+      runner = null;
+      await loadInterrupted().catch(() => undefined);
+    }
+  }
+
+  function onSnapshot(next: BackupSnapshot): void {
+    const previous = snapshot.value;
+    snapshot.value = next;
+    if (previous?.paused && !next.paused) meter.reset();
+    meter.sample(Date.now(), next.bytesConfirmed);
+    bytesPerSecond.value = meter.bytesPerSecond();
+  }
+
+  async function pendingOffer(
+    volumeId: string,
+  ): Promise<{ volumeId: string; generation: number } | null> {
+    const pending = (await localCopy().inProgress(userId.value)).find(
+      (g) => g.volumeId === volumeId,
+    );
+    return pending ? { volumeId, generation: pending.generation } : null;
+  }
+
+  function pause(): void {
+    if (!runner || phase.value !== 'running') return;
+    runner.pause();
+    phase.value = 'paused';
+  }
+
+  async function resume(): Promise<void> {
+    if (runner && phase.value === 'paused') {
+      runner.resume();
+      meter.reset();
+      phase.value = 'running';
+      return;
+    }
+    if (canResume.value) await start();
+  }
+
+  /** Cancel (BK-7): stops the run and gives the claim back; the local copy waits for a decision. */
+  async function cancel(): Promise<void> {
+    if (runner) {
+      runner.cancel();
+      return;
+    }
+    const pending = pendingForSelection.value;
+    if (!pending) return;
+    await releaseClaim(pending.volumeId).catch(() => undefined);
+    resetRun();
+    phase.value = 'cancelled';
+    offerDelete.value = { volumeId: pending.volumeId, generation: pending.generation };
+  }
+
+  async function deleteLocalCopy(): Promise<void> {
+    const offer = offerDelete.value;
+    if (!offer) return;
+    await localCopy().deleteGeneration(offer.volumeId, offer.generation, {
+      keepSent: offer.generation > 1,
+    });
+    await deletePendingDataKey(offer.volumeId, offer.generation);
+    offerDelete.value = null;
+    localCopyDeleted.value = true;
+    await loadInterrupted();
+  }
+
+  function keepLocalCopy(): void {
+    offerDelete.value = null;
+  }
+
+  /** Discards an interrupted backup found after a reload, without its image. */
+  async function discardInterrupted(record: GenerationRecord): Promise<void> {
+    await releaseClaim(record.volumeId).catch(() => undefined);
+    await localCopy().deleteGeneration(record.volumeId, record.generation, {
+      keepSent: record.generation > 1,
+    });
+    await deletePendingDataKey(record.volumeId, record.generation);
+    await loadInterrupted();
+  }
+
+  function receiptBytes(): Uint8Array<ArrayBuffer> | null {
+    return result.value ? serializeReceipt(result.value.receipt) : null;
+  }
+
+  /** The generation of the chosen volume still in this browser's local copy, if any. */
+  async function currentRecord(): Promise<GenerationRecord | undefined> {
+    const volumeId = snapshot.value?.volumeId ?? identity.value?.volumeId;
+    if (!volumeId) return undefined;
+    return (await localCopy().inProgress(userId.value)).find((g) => g.volumeId === volumeId);
+  }
+
+  /** BK-9: the offline registration file, while the site cannot be reached. */
+  async function registrationFile(): Promise<{
+    bytes: Uint8Array<ArrayBuffer>;
+    record: GenerationRecord;
+  }> {
+    const record = await currentRecord();
+    if (!record) {
+      throw new BackupError('registration_unavailable', 'no backup', {
+        message: 'there is no unfinished backup of this volume in this browser',
+      });
+    }
+    return { bytes: await makeRegistrationFile(record, localCopy().db), record };
+  }
+
+  /** Test seam: the runner's dependencies (a test site, small chunks). */
+  function useRunnerDeps(next: RunnerDeps): void {
+    deps = next;
+  }
+
+  return {
+    file,
+    identity,
+    detecting,
+    imageProblem,
+    owner,
+    ownerCheck,
+    restorers,
+    policyKind,
+    approvalRequired,
+    expiryDate,
+    expiryPast,
+    phase,
+    snapshot,
+    result,
+    problem,
+    bytesPerSecond,
+    interrupted,
+    offerDelete,
+    localCopyDeleted,
+    pendingForSelection,
+    ownedByAnother,
+    canStart,
+    canPause,
+    canResume,
+    canCancel,
+    totalBytes,
+    bytesDone,
+    fraction,
+    secondsLeft,
+    loadInterrupted,
+    selectFile,
+    start,
+    pause,
+    resume,
+    cancel,
+    deleteLocalCopy,
+    keepLocalCopy,
+    discardInterrupted,
+    receiptBytes,
+    registrationFile,
+    useRunnerDeps,
+  };
+});

@@ -1,0 +1,217 @@
+import 'fake-indexeddb/auto';
+import { mount } from '@vue/test-utils';
+import { http, HttpResponse } from 'msw';
+import { createPinia, setActivePinia, type Pinia } from 'pinia';
+import PrimeVue from 'primevue/config';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiRoutes } from '@/core/contract';
+import { toBase64Url, randomBytes } from '@/core/crypto/bytes';
+import { exportEnvelopePublicKeyJwk, generateEnvelopeKeyPair } from '@/core/crypto/envelope-key';
+import { primeVueOptions } from '@/app/primevue-options';
+import { createConsoleI18n, type Locale } from '@/app/i18n';
+import { en } from '@/app/i18n/en';
+import { server } from '@/testing/msw-server';
+import { createBrowserSite, type BrowserSite } from '@/app/offline-site/browser-site';
+import { backupDatabase, closeBackupDatabase } from '@/shared/storage/database';
+import { useBackupVolumesStore } from '@/features/backup/stores/backup-volumes';
+import { useSameRealmTextEncoder } from '@/testing/backup-test-support';
+import { useSessionStore } from '@/features/account';
+import { buttonNamed, settle } from '@/testing/mount-console';
+import type { Caller } from '../../../../mock-server/src/domain/escrow/context';
+import {
+  backUp,
+  image,
+  registerDevice,
+  restore,
+} from '../../../../mock-server/test/repositories/service-client';
+import MyVolumes from './MyVolumes.vue';
+
+/**
+ * My volumes shows the restores and refusals of each volume (AL-3), loaded
+ * from the site's own rules on in-memory repositories (src/app/offline-site).
+ */
+const VOLUME = 'ext4:7c6b5a49-3827-4165-a4b3-c2d1e0f9a8b7';
+
+useSameRealmTextEncoder();
+
+let browserSite: BrowserSite;
+let pinia: Pinia;
+
+const caller = (userId: string, roles: Caller['roles']): Caller => ({
+  userId,
+  roles,
+  clientAddress: '127.0.0.1',
+});
+const operator = caller('operator', ['operator']);
+
+beforeEach(async () => {
+  browserSite = await createBrowserSite();
+  server.use(...browserSite.handlers);
+  pinia = createPinia();
+  setActivePinia(pinia);
+});
+
+afterEach(async () => {
+  await backupDatabase().delete();
+  closeBackupDatabase();
+});
+
+/** The operator's volume at the site: backed up, restored by `restorer`, refused to `outsider`. */
+async function seedRestoreAndRefusal(): Promise<void> {
+  const { site } = browserSite;
+  const device = await registerDevice(site, operator);
+  await backUp(site, operator, device, VOLUME, image(5000, 7), { restorers: ['restorer'] });
+  await restore(site, caller('restorer', ['restorer']), VOLUME);
+  const ephemeral = await exportEnvelopePublicKeyJwk((await generateEnvelopeKeyPair()).publicKey);
+  const refused = site.releases.request(caller('outsider', ['restorer']), VOLUME, {
+    requestId: toBase64Url(randomBytes(18)),
+    generation: 1,
+    ephemeralPublicKey: { kty: 'EC', crv: 'P-256', x: ephemeral.x ?? '', y: ephemeral.y ?? '' },
+  });
+  await expect(refused).rejects.toMatchObject({ code: 'unauthorized_use' });
+}
+
+/** My volumes of `operator`, signed in at the in-page site as the login form does. */
+async function openMyVolumes(locale: Locale = 'en'): Promise<void> {
+  await useSessionStore().signIn('operator', 'custodian-operator');
+  await useBackupVolumesStore().load();
+  mount(MyVolumes, {
+    attachTo: document.body,
+    global: { plugins: [pinia, createConsoleI18n(locale), [PrimeVue, primeVueOptions()]] },
+  });
+  await settle();
+}
+
+/** Lets the console run until `check` holds (the bound only stops a hung test). */
+async function until(check: () => boolean): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > end)
+      throw new Error(`gave up waiting; the page says: ${document.body.textContent}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+  }
+}
+
+/** Waits for the site's answer to the latest load of the volume's restores and refusals. */
+async function loaded(): Promise<void> {
+  const store = useBackupVolumesStore();
+  await until(() => {
+    const view = store.activityOf(VOLUME);
+    return !view.loading && (view.loaded || view.error !== null);
+  });
+}
+
+function activityTable(volumeId = VOLUME): HTMLTableElement {
+  const table = [...document.querySelectorAll('table')].find(
+    (t) =>
+      t.querySelector('caption')?.textContent?.trim() === `Restores and refusals of ${volumeId}`,
+  );
+  if (!table) throw new Error('no table of restores and refusals');
+  return table;
+}
+
+function rowTexts(table: HTMLTableElement): string[] {
+  return [...table.querySelectorAll(':scope > tbody > tr')].map(
+    (r) => r.textContent?.replace(/\s+/g, ' ') ?? '',
+  );
+}
+
+describe('My volumes: restores and refusals (AL-3)', () => {
+  it('shows a registered restorer’s restore and an outsider’s refusal with its reason, by name', async () => {
+    await seedRestoreAndRefusal();
+    await openMyVolumes();
+    const toggle = buttonNamed('Restores and refusals');
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    toggle.click();
+    await loaded();
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    const panel = document.getElementById(toggle.getAttribute('aria-controls')!);
+    expect(panel).not.toBeNull();
+    const rows = rowTexts(activityTable());
+    expect(rows, rows.join('\n')).toHaveLength(2);
+    expect(rows[0]).toContain('Oscar Outsider (outsider)');
+    expect(rows[0]).toContain('Refused');
+    expect(rows[0]).toContain('unauthorized use: not registered as a restorer of this volume');
+    expect(rows[1]).toContain('Rita Restorer (restorer)');
+    expect(rows[1]).toContain('Restore: keys of generation 1 released');
+
+    // Closing hides the list again.
+    toggle.click();
+    await settle();
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(() => activityTable()).toThrow();
+  });
+
+  it('says so when nobody has restored the volume or been refused it', async () => {
+    const device = await registerDevice(browserSite.site, operator);
+    await backUp(browserSite.site, operator, device, VOLUME, image(3000, 3));
+    await openMyVolumes();
+    buttonNamed('Restores and refusals').click();
+    await loaded();
+    expect(document.body.textContent).toContain(
+      'Nobody has restored this volume or been refused it yet.',
+    );
+    expect(() => activityTable()).toThrow();
+  });
+
+  it('says the site could not be reached, and loads on "Load again" once it is back', async () => {
+    await seedRestoreAndRefusal();
+    await openMyVolumes();
+    server.use(http.get(`*${apiRoutes.volumeActivity.path}`, () => HttpResponse.error()));
+    buttonNamed('Restores and refusals').click();
+    // The request layer retries with back-off before it gives up.
+    await until(() => document.body.textContent?.includes('could not be loaded') ?? false);
+    expect(document.body.textContent).toContain(
+      'The restores and refusals of this volume could not be loaded from the site. The site could not be reached.',
+    );
+    server.resetHandlers();
+    server.use(...browserSite.handlers);
+    buttonNamed('Load again').click();
+    await loaded();
+    expect(document.body.textContent).not.toContain('could not be loaded');
+    expect(rowTexts(activityTable())).toHaveLength(2);
+  });
+
+  it('shows older entries on request, each once', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(2000, 5), { restorers: ['restorer'] });
+    for (let i = 0; i < 22; i++) await restore(site, caller('restorer', ['restorer']), VOLUME);
+    await openMyVolumes();
+    buttonNamed('Restores and refusals').click();
+    await loaded();
+    expect(rowTexts(activityTable())).toHaveLength(20);
+    buttonNamed('Show older entries').click();
+    await loaded();
+    expect(rowTexts(activityTable())).toHaveLength(22);
+    expect(() => buttonNamed('Show older entries')).toThrow();
+    const ids = useBackupVolumesStore()
+      .activityOf(VOLUME)
+      .entries.map((e) => e.id);
+    expect(new Set(ids).size).toBe(22);
+  });
+
+  it('speaks Japanese', async () => {
+    await seedRestoreAndRefusal();
+    await openMyVolumes('ja');
+    buttonNamed('リストアと拒否の履歴').click();
+    await loaded();
+    expect(document.body.textContent).toContain(
+      '不正な使用: このボリュームのリストア担当者として登録されていません',
+    );
+    expect(document.body.textContent).toContain('Oscar Outsider（outsider）');
+  });
+});
+
+describe('restores and refusals: control names', () => {
+  it('contain no name the acceptance tests use on /backup (SPEC §6)', () => {
+    const reserved = ['Image file', 'Volume ID', 'Restorers', 'Release policy', 'Require approval'];
+    reserved.push('Back up', 'Backup progress', 'Pause', 'Resume', 'Cancel', 'Backup status');
+    const { activity } = en.backup.volumes;
+    for (const name of [activity.show, activity.retry, activity.older]) {
+      for (const fixed of reserved)
+        expect(name.toLowerCase(), name).not.toContain(fixed.toLowerCase());
+    }
+  });
+});

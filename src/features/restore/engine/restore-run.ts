@@ -1,0 +1,282 @@
+/**
+ * One restore, from wherever it stands to its end (RS-2..RS-6): the worker
+ * made ready while the site answers, the key release (and the wait for an
+ * approval), the signed index, the room to write, the job, and the download
+ * once verified. How it ends decides what is kept: a refusal or a tampered
+ * chunk ends it for good (key, record and partial output go, and tampering is
+ * reported to the site, RS-5); anything else leaves it resumable from what was
+ * verified (RS-6, RS-8).
+ */
+
+import type { RetryPolicy } from '@/shared/api/request';
+import { reportIntegrityFailure } from '@/shared/api/restore';
+import { deleteRestoreKey } from '@/shared/storage/key-store';
+import {
+  deleteRestore,
+  updateRestore,
+  type RestoreRecord,
+  type RestoreSource,
+} from '@/shared/storage/restore-progress';
+import { RestoreQuotaError } from '@/features/restore/worker/restore-opfs';
+import type { PipelineProgress } from '@/features/restore/worker/restore-pipeline';
+import type { PreparedRestoreJob, RestoreJob } from '@/features/restore/worker/restore-job';
+import {
+  describeRestoreError,
+  integrityCheck,
+  isResumable,
+  REPORTED,
+  type RestoreProblem,
+} from './restore-errors';
+import { obtainEnvelope, openReleasedKeys } from './restore-keys';
+import { loadVerifiedManifest, openSecret } from './restore-manifest';
+import { restoreRuntime } from './restore-runtime';
+
+/**
+ * `keys`: the key release is asked for; `approval`: an administrator must
+ * approve it first; `manifest`: the signed index is checked; `image`: chunks
+ * are checked and written; `complete`: verified and downloaded; `failed`: it
+ * ended for good; `interrupted`: it stopped and can continue from what was
+ * verified.
+ */
+export type RestoreStage =
+  'keys' | 'approval' | 'manifest' | 'image' | 'complete' | 'failed' | 'interrupted' | 'cancelled';
+
+export const RUNNING: ReadonlySet<RestoreStage> = new Set([
+  'keys',
+  'approval',
+  'manifest',
+  'image',
+]);
+
+export interface ActiveRestore {
+  readonly restoreId: string;
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly source: RestoreSource;
+  stage: RestoreStage;
+  fileName: string | null;
+  /** Plaintext size of the image, once the sealed part is open. */
+  size: number | null;
+  chunkCount: number;
+  nextPosition: number;
+  bytesWritten: number;
+  fromLocal: number;
+  fromSite: number;
+  damagedLocal: readonly number[];
+  /** Bytes per second since this run started. */
+  rate: number;
+  sha256: string | null;
+  downloaded: boolean;
+  problem: RestoreProblem | null;
+  /** Whether the site's administrators were told of a tampered chunk (RS-5). */
+  reported: boolean | null;
+}
+
+/** What the screen shows of a restore about to (re)start from its record. */
+export function activeRestoreOf(record: RestoreRecord): ActiveRestore {
+  const progress = record.progress;
+  return {
+    restoreId: record.restoreId,
+    volumeId: record.volumeId,
+    generation: record.generation,
+    source: record.source,
+    stage: 'keys',
+    fileName: null,
+    size: null,
+    chunkCount: record.manifest?.index.chunks.length ?? 0,
+    nextPosition: progress?.nextPosition ?? 0,
+    bytesWritten: progress?.bytesWritten ?? 0,
+    fromLocal: 0,
+    fromSite: 0,
+    damagedLocal: [],
+    rate: 0,
+    sha256: null,
+    downloaded: false,
+    problem: null,
+    reported: null,
+  };
+}
+
+/** Runs `work` holding this restore's Web Lock, so two tabs never write one image. */
+async function withRestoreLock<T>(restoreId: string, work: () => Promise<T>): Promise<T | 'busy'> {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return work();
+  return locks.request(`custodian-restore:${restoreId}`, { ifAvailable: true }, (lock) =>
+    lock ? work() : ('busy' as const),
+  );
+}
+
+/** Drops a restore's key, record and output: it has ended (RS-2). */
+export async function forgetRestore(restoreId: string): Promise<void> {
+  await deleteRestoreKey(restoreId).catch(() => undefined);
+  await deleteRestore(restoreId).catch(() => undefined);
+  await restoreRuntime()
+    .removeResult(restoreId)
+    .catch(() => undefined);
+}
+
+export interface RunHooks {
+  readonly retry: RetryPolicy | undefined;
+  readonly signal: AbortSignal;
+  /** The running job, for Cancel; undefined once it has ended. */
+  readonly onJob: (job: RestoreJob | undefined) => void;
+  /** The volume's record may have changed state (burned, used by you). */
+  readonly onRecordChanged: () => void;
+}
+
+function progressInto(view: ActiveRestore, startedAt: number, startBytes: number) {
+  return (progress: PipelineProgress): void => {
+    view.nextPosition = progress.nextPosition;
+    view.chunkCount = progress.chunkCount;
+    view.bytesWritten = progress.bytesWritten;
+    view.fromLocal = progress.fromLocal;
+    view.fromSite = progress.fromSite;
+    view.damagedLocal = progress.damagedLocal;
+    const seconds = (performance.now() - startedAt) / 1000;
+    view.rate = seconds > 0.2 ? (progress.bytesWritten - startBytes) / seconds : 0;
+  };
+}
+
+async function fail(
+  view: ActiveRestore,
+  record: RestoreRecord,
+  error: unknown,
+  hooks: RunHooks,
+): Promise<void> {
+  const problem = describeRestoreError(error, record.source);
+  view.problem = problem;
+  if (isResumable(problem)) {
+    view.stage = 'interrupted';
+    return;
+  }
+  view.stage = 'failed';
+  await forgetRestore(record.restoreId);
+  if (REPORTED.has(problem.kind)) {
+    const chunk = problem.kind === 'tamperedChunk' ? problem : undefined;
+    try {
+      await reportIntegrityFailure(
+        {
+          volumeId: record.volumeId,
+          generation: record.generation,
+          ...(chunk?.chunkIndex != null ? { chunkIndex: chunk.chunkIndex } : {}),
+          ...(chunk?.chunkId ? { chunkId: chunk.chunkId } : {}),
+          source: record.source === 'local' ? 'local' : 'site',
+          check: integrityCheck(problem),
+        },
+        hooks.retry,
+      );
+      view.reported = true;
+    } catch {
+      view.reported = false;
+    }
+  }
+  hooks.onRecordChanged();
+}
+
+/** Runs the restore of `record`, showing it in `view` (a reactive object). */
+export async function runRestore(
+  record: RestoreRecord,
+  view: ActiveRestore,
+  hooks: RunHooks,
+): Promise<void> {
+  const { retry, signal } = hooks;
+  let prepared: PreparedRestoreJob | undefined;
+  try {
+    const outcome = await withRestoreLock(record.restoreId, async () => {
+      const runtime = restoreRuntime();
+      if (!runtime.supported()) {
+        view.problem = { kind: 'unsupported' };
+        view.stage = 'failed';
+        return;
+      }
+      // The worker is loaded while the site still answers (see restore-job.ts).
+      prepared = runtime.prepareJob();
+      await prepared.ready;
+      const envelope = await obtainEnvelope(record.restoreId, record.volumeId, record.generation, {
+        onPending: () => {
+          view.stage = 'approval';
+        },
+        retry,
+        signal,
+      });
+      view.stage = 'manifest';
+      const keys = await openReleasedKeys(
+        record.restoreId,
+        record.volumeId,
+        record.generation,
+        envelope,
+      );
+      const kept =
+        record.manifest && record.devicePublicKey
+          ? { manifest: record.manifest, devicePublicKey: record.devicePublicKey }
+          : undefined;
+      const verified = await loadVerifiedManifest({
+        userId: record.userId,
+        volumeId: record.volumeId,
+        generation: record.generation,
+        kept,
+        retry,
+        signal,
+      });
+      const secret = await openSecret(verified.manifest, keys);
+      const saved = await updateRestore(record.restoreId, {
+        phase: 'image',
+        manifest: verified.manifest,
+        devicePublicKey: verified.devicePublicKey,
+      });
+      const progress = saved?.progress;
+      view.fileName = secret.fileName;
+      view.size = secret.size;
+      view.chunkCount = verified.manifest.index.chunks.length;
+      view.bytesWritten = progress?.bytesWritten ?? 0;
+      view.nextPosition = progress?.nextPosition ?? 0;
+      // BK-11: room for what is still to be written.
+      const room = await runtime.checkRoom(secret.size - view.bytesWritten);
+      if (!room.enough) throw new RestoreQuotaError();
+      signal.throwIfAborted();
+      view.stage = 'image';
+      const job = prepared.start(
+        {
+          type: 'start',
+          restoreId: record.restoreId,
+          index: verified.manifest.index,
+          secret,
+          keys,
+          ...(progress ? { progress } : {}),
+          source: record.source,
+          ...(retry ? { retry } : {}),
+        },
+        progressInto(view, performance.now(), view.bytesWritten),
+      );
+      prepared = undefined;
+      hooks.onJob(job);
+      const sha256 = await job.done;
+      hooks.onJob(undefined);
+      await updateRestore(record.restoreId, {
+        phase: 'complete',
+        imageSha256: sha256,
+        completedAt: new Date().toISOString(),
+        progress: undefined,
+      });
+      // RS-2: the restore has ended, so its ephemeral key and envelope go.
+      await deleteRestoreKey(record.restoreId);
+      view.sha256 = sha256;
+      view.bytesWritten = secret.size;
+      view.nextPosition = view.chunkCount;
+      view.stage = 'complete';
+      runtime.deliver(await runtime.openResult(record.restoreId), secret.fileName);
+      view.downloaded = true;
+      hooks.onRecordChanged();
+    });
+    if (outcome === 'busy') {
+      view.problem = { kind: 'busy' };
+      view.stage = 'interrupted';
+    }
+  } catch (error) {
+    hooks.onJob(undefined);
+    if (signal.aborted) return;
+    await fail(view, record, error, hooks);
+  } finally {
+    prepared?.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+import { useI18n } from 'vue-i18n';
+import { useExplainError } from '@/shared/errors/explain-error';
+import type { RestoreProblem } from '@/features/restore/engine/restore-errors';
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** Sentences of the restore screen that depend on values: sizes and problems. */
+export function useRestoreText() {
+  const { t, locale } = useI18n();
+  const siteError = useExplainError();
+
+  /** Binary units, as disk images are measured; numbers in the reader's language. */
+  function bytes(value: number): string {
+    let unit = 0;
+    let scaled = value;
+    while (scaled >= 1024 && unit < UNITS.length - 1) {
+      scaled /= 1024;
+      unit += 1;
+    }
+    const digits = unit === 0 ? 0 : scaled < 10 ? 2 : 1;
+    const number = new Intl.NumberFormat(locale.value, { maximumFractionDigits: digits }).format(
+      scaled,
+    );
+    return `${number} ${UNITS[unit]}`;
+  }
+
+  function percent(part: number, whole: number): string {
+    const ratio = whole === 0 ? 1 : part / whole;
+    return new Intl.NumberFormat(locale.value, {
+      style: 'percent',
+      maximumFractionDigits: ratio > 0 && ratio < 1 ? 1 : 0,
+    }).format(ratio);
+  }
+
+  /** What went wrong and what to do, in the reader's language (SPEC §4). */
+  function problem(value: RestoreProblem, generation?: number): string {
+    switch (value.kind) {
+      case 'unauthorized':
+      case 'noKey':
+      case 'revoked':
+      case 'expired':
+      case 'tamperedImage':
+      case 'quota':
+      case 'keyLost':
+      case 'unsupported':
+      case 'busy':
+        return t(`restore.problems.${value.kind}`);
+      case 'generationNotFound':
+        return t('restore.problems.generationNotFound', { generation: generation ?? '' });
+      case 'denied':
+        return t('restore.problems.denied', { reason: value.reason });
+      case 'tamperedChunk':
+        return t('restore.problems.tamperedChunk', {
+          index: value.chunkIndex ?? '?',
+          chunkId: value.chunkId,
+          check: t(`restore.checks.${value.failure}`),
+        });
+      case 'tamperedManifest':
+        return t('restore.problems.tamperedManifest', { detail: value.detail });
+      case 'localMissing':
+        return t('restore.problems.localMissing', { index: value.chunkIndex ?? '?' });
+      case 'unreachable':
+        return t('restore.problems.unreachable', {
+          attempts: value.attempts,
+          seconds: value.seconds,
+        });
+      case 'site':
+        return siteError(value.error);
+      case 'unexpected':
+        return t('restore.problems.unexpected', { message: value.message });
+    }
+  }
+
+  return { bytes, percent, problem };
+}

@@ -1,7 +1,0 @@
-import { setupServer } from 'msw/node';
-
-/**
- * Node's fetch, intercepted for component tests. It answers nothing by
- * itself: a test's site (src/test/site.ts) or the test adds its handlers.
- */
-export const server = setupServer();

@@ -1,0 +1,34 @@
+// First, before any module encodes text at load time.
+import './page-realm';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { server } from '@/testing/msw-server';
+import { unmountAll } from './mount-console';
+import { endTestSite } from './site';
+
+// Every call a component makes must be answered by a handler (the test site's,
+// src/testing/site.ts, or the test's own): an unexpected request is a test
+// failure, not a silent network error.
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(async () => {
+  unmountAll();
+  await endTestSite();
+  server.resetHandlers();
+  localStorage.clear();
+  document.body.innerHTML = '';
+});
+afterAll(() => server.close());
+
+// jsdom has no matchMedia; PrimeVue asks it for responsive behaviour.
+if (!window.matchMedia) {
+  window.matchMedia = (query: string): MediaQueryList =>
+    ({
+      matches: false,
+      media: query,
+      onchange: null,
+      addListener: () => undefined,
+      removeListener: () => undefined,
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+      dispatchEvent: () => false,
+    }) as MediaQueryList;
+}

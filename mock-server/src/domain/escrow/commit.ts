@@ -14,6 +14,7 @@ import { fromUtf8 } from '../../../../src/core/crypto/bytes';
 import { restorerListHash, signReceipt, type Receipt } from '../../../../src/core/crypto/receipt';
 import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
+import { holdPoint } from './hold-points';
 import type { VolumeRow } from './ports';
 import type { VolumeService } from './volumes';
 
@@ -169,6 +170,7 @@ export async function commitGeneration(
       policy: payload.policy.kind,
     },
   });
+  await holdPoint('generation-audited');
   const receipt = await signReceipt(
     {
       volumeId: volume.volumeId,

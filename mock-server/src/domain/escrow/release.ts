@@ -10,6 +10,7 @@ import { manifestEpochs, parseManifest } from '../../../../src/core/crypto/manif
 import type { Receipt } from '../../../../src/core/crypto/receipt';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
+import { holdPoint } from './hold-points';
 import { OpenedKeyCache } from './opened-keys';
 import type { GenerationRow, RecordRow, ReleaseRow } from './ports';
 
@@ -379,6 +380,7 @@ export class ReleaseService {
           'the one-time record was already used',
         );
       }
+      await holdPoint('release-burned');
     }
     // The audit entry and the release row are one commit: a release the
     // restorer is told of survives a crash, and so does its audit entry.

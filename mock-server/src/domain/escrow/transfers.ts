@@ -13,6 +13,7 @@ import { decodeTransfer, type Transfer } from '../../../../src/core/transfer/fra
 import { DomainError } from '../errors';
 import { KeyedMutex } from '../keyed-mutex';
 import { commitGeneration } from './commit';
+import { holdPoint } from './hold-points';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import type { ChunkRow, PairRow, TransferRow, VolumeRow } from './ports';
 import type { PairService } from './pairs';
@@ -154,6 +155,7 @@ export class TransferService {
       const raced = await store.findTransfer(pairId, seq);
       if (raced) return this.answerFor(raced, bodySha256, pair);
     }
+    if (transfer.header.kind === 'commit') await holdPoint('commit-stored');
 
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
     await this.pairs.checkGaps(pairId);
@@ -306,6 +308,7 @@ export class TransferService {
           volumeId: volume.volumeId,
           details: { epoch: header.epoch, seq: transfer.seq },
         });
+        await holdPoint('envelope-audited');
         await this.deps.store.addEnvelope(
           volume.volumeId,
           header.epoch,

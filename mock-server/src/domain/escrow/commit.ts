@@ -25,17 +25,20 @@ function refuse(code: string, message: string, details?: Record<string, unknown>
 }
 
 /**
- * Applies a commit transfer (BK-8, BK-10): checks the signed manifest against
- * the owner's device keys, the previous generation, the stored chunks and the
- * escrowed epochs, registers the generation and its escrow record, and
- * signs a receipt that names the audit chain's head.
+ * Checks a commit transfer (BK-8, BK-10): the signed manifest against the
+ * owner's device keys, the previous generation, the stored chunks and the
+ * escrowed epochs. Returns the writes that register the generation and its
+ * escrow record and sign a receipt naming the audit chain's head: the caller
+ * runs them in the transaction that also settles the transfer, so the
+ * generation, its record, its audit entry and the transfer's outcome are
+ * stored together or not at all.
  */
-export async function commitGeneration(
+export async function checkCommit(
   deps: EscrowDeps,
   volumes: VolumeService,
   volume: VolumeRow,
   payloadBytes: Uint8Array,
-): Promise<Receipt> {
+): Promise<() => Promise<Receipt>> {
   let payload: CommitPayload;
   try {
     const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
@@ -63,7 +66,8 @@ export async function commitGeneration(
   const latest = await deps.store.latestGeneration(volume.volumeId);
   if (latest && latest.manifestHash === hash) {
     // The same commit again (a retry after a crash): answer as before.
-    return JSON.parse(latest.receipt) as Receipt;
+    const receipt = JSON.parse(latest.receipt) as Receipt;
+    return async () => receipt;
   }
 
   // ID-6: signed by a device key registered to the owner.
@@ -148,55 +152,57 @@ export async function commitGeneration(
   const kept = latest ? [] : (record?.restorers ?? []);
   const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
 
-  await deps.store.upsertRecord({
-    volumeId: volume.volumeId,
-    owner: volume.owner,
-    restorers,
-    policy: payload.policy,
-    state: record?.state ?? 'active',
-    createdAt: record?.createdAt ?? now,
-    updatedAt: now,
-  });
-  await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
-  const entry = await deps.audit.append({
-    event: 'generation_committed',
-    actor: volume.owner,
-    volumeId: volume.volumeId,
-    details: {
-      generation: index.generation,
-      manifestHash: hash,
-      chunks: index.chunks.length,
+  return async () => {
+    await deps.store.upsertRecord({
+      volumeId: volume.volumeId,
+      owner: volume.owner,
       restorers,
-      policy: payload.policy.kind,
-    },
-  });
-  await holdPoint('generation-audited');
-  const receipt = await signReceipt(
-    {
+      policy: payload.policy,
+      state: record?.state ?? 'active',
+      createdAt: record?.createdAt ?? now,
+      updatedAt: now,
+    });
+    await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
+    const entry = await deps.audit.append({
+      event: 'generation_committed',
+      actor: volume.owner,
+      volumeId: volume.volumeId,
+      details: {
+        generation: index.generation,
+        manifestHash: hash,
+        chunks: index.chunks.length,
+        restorers,
+        policy: payload.policy.kind,
+      },
+    });
+    await holdPoint('generation-audited');
+    const receipt = await signReceipt(
+      {
+        volumeId: volume.volumeId,
+        generation: index.generation,
+        manifestHash: hash,
+        owner: volume.owner,
+        restorerListHash: await restorerListHash(restorers),
+        policy: payload.policy,
+        counter: await deps.store.nextReceiptCounter(),
+        issuedAt: now,
+        siteId: deps.siteId,
+        deviceKeyFingerprint: index.deviceKeyFingerprint,
+        auditChainHead: entry.mac,
+      },
+      deps.keys.signing.privateKey,
+    );
+    await deps.store.insertGeneration({
       volumeId: volume.volumeId,
       generation: index.generation,
+      manifest: fromUtf8(serializeManifest(manifest)),
       manifestHash: hash,
-      owner: volume.owner,
-      restorerListHash: await restorerListHash(restorers),
-      policy: payload.policy,
-      counter: await deps.store.nextReceiptCounter(),
-      issuedAt: now,
-      siteId: deps.siteId,
-      deviceKeyFingerprint: index.deviceKeyFingerprint,
-      auditChainHead: entry.mac,
-    },
-    deps.keys.signing.privateKey,
-  );
-  await deps.store.insertGeneration({
-    volumeId: volume.volumeId,
-    generation: index.generation,
-    manifest: fromUtf8(serializeManifest(manifest)),
-    manifestHash: hash,
-    size: indexedSize(index),
-    chunks: index.chunks.length,
-    deviceFingerprint: index.deviceKeyFingerprint,
-    receipt: JSON.stringify(receipt),
-    committedAt: now,
-  });
-  return receipt;
+      size: indexedSize(index),
+      chunks: index.chunks.length,
+      deviceFingerprint: index.deviceKeyFingerprint,
+      receipt: JSON.stringify(receipt),
+      committedAt: now,
+    });
+    return receipt;
+  };
 }

@@ -6,10 +6,7 @@
  * Without the variable (always, outside those tests) a point does nothing.
  */
 export type HoldPoint =
-  | 'commit-stored'
-  | 'envelope-audited'
-  | 'generation-audited'
-  | 'release-burned';
+  'commit-stored' | 'envelope-audited' | 'generation-audited' | 'release-burned';
 
 const holdAt = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
   ?.env?.CUSTODIAN_HOLD_AT;

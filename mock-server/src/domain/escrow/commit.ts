@@ -1,6 +1,7 @@
 import { commitPayloadSchema, type CommitPayload } from '../../../../src/core/contract';
 import { fromBase64Url } from '../../../../src/core/crypto/bytes';
-import { parseJsonBytes } from '../../../../src/core/crypto/canonical-json';
+import { parseJsonBytes, type JsonValue } from '../../../../src/core/crypto/canonical-json';
+import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
 import { importSigningPublicKeySpki } from '../../../../src/core/crypto/device-key';
 import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
 import {
@@ -19,6 +20,56 @@ import type { VolumeRow } from './ports';
 import type { VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
+
+const STRICTNESS: Record<ReleasePolicy['kind'], number> = {
+  reusable: 0,
+  'once-per-restorer': 1,
+  'one-time': 2,
+};
+
+type PolicyField = keyof ReleasePolicy;
+
+/** Whether `asked` would release more than `stored` does, for one field. */
+function loosens(field: PolicyField, stored: ReleasePolicy, asked: ReleasePolicy): boolean {
+  if (field === 'kind') return STRICTNESS[asked.kind] < STRICTNESS[stored.kind];
+  if (field === 'approvalRequired') return stored.approvalRequired && !asked.approvalRequired;
+  return (
+    stored.expiresAt !== null && (asked.expiresAt === null || asked.expiresAt > stored.expiresAt)
+  );
+}
+
+/**
+ * The policy an owner's commit leaves on the record (docs/REQUIREMENTS-decisions-commit.md):
+ * the owner decides the fields they set with their last commit; a field
+ * someone else set since (an administrator, with a reason) is only tightened
+ * by the owner, never loosened, and the stricter value is kept and named.
+ */
+export function policyAfterCommit(
+  stored: ReleasePolicy | undefined,
+  ownersLast: ReleasePolicy | undefined,
+  asked: ReleasePolicy,
+): {
+  policy: ReleasePolicy;
+  changed: { field: PolicyField; from: JsonValue; to: JsonValue }[];
+  kept: { field: PolicyField; value: JsonValue; asked: JsonValue }[];
+} {
+  if (!stored) return { policy: asked, changed: [], kept: [] };
+  const fields: PolicyField[] = ['kind', 'approvalRequired', 'expiresAt'];
+  const policy = { ...asked } as Record<PolicyField, unknown>;
+  const kept: { field: PolicyField; value: JsonValue; asked: JsonValue }[] = [];
+  for (const field of fields) {
+    const setByOther = !ownersLast || ownersLast[field] !== stored[field];
+    if (setByOther && loosens(field, stored, asked)) {
+      policy[field] = stored[field];
+      kept.push({ field, value: stored[field], asked: asked[field] });
+    }
+  }
+  const effective = policy as ReleasePolicy;
+  const changed = fields
+    .filter((f) => effective[f] !== stored[f])
+    .map((field) => ({ field, from: stored[field], to: effective[field] }));
+  return { policy: effective, changed, kept };
+}
 
 function refuse(code: string, message: string, details?: Record<string, unknown>): never {
   throw new DomainError(code, message, 409, details);
@@ -151,13 +202,19 @@ export async function checkCommit(
   // A record registered by hand before the first backup keeps the restorers it named.
   const kept = latest ? [] : (record?.restorers ?? []);
   const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
+  const ownersLast = latest && (JSON.parse(latest.receipt) as Receipt).statement.policy;
+  const {
+    policy,
+    changed,
+    kept: keptPolicy,
+  } = policyAfterCommit(record?.policy, ownersLast, payload.policy);
 
   return async () => {
     await deps.store.upsertRecord({
       volumeId: volume.volumeId,
       owner: volume.owner,
       restorers,
-      policy: payload.policy,
+      policy,
       state: record?.state ?? 'active',
       createdAt: record?.createdAt ?? now,
       updatedAt: now,
@@ -172,7 +229,11 @@ export async function checkCommit(
         manifestHash: hash,
         chunks: index.chunks.length,
         restorers,
-        policy: payload.policy.kind,
+        policy: policy.kind,
+        // Every policy field this commit changed, old and new, and each one
+        // kept because the owner's value would loosen someone else's decision.
+        policyChanges: changed,
+        policyKept: keptPolicy,
       },
     });
     await holdPoint('generation-audited');
@@ -183,7 +244,7 @@ export async function checkCommit(
         manifestHash: hash,
         owner: volume.owner,
         restorerListHash: await restorerListHash(restorers),
-        policy: payload.policy,
+        policy,
         counter: await deps.store.nextReceiptCounter(),
         issuedAt: now,
         siteId: deps.siteId,

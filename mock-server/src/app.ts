@@ -102,6 +102,9 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       log.info(m),
     );
 
+    // Transfers stored but not applied when the site last stopped are applied now.
+    await services.transfers.applyStored();
+
     const demoAccountsCreated = config.demo
       ? await seedDemoAccounts(services.identity, services.users, {
           onExisting: config.demoOnExisting,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Approval, AuditVerification, KeyRelease } from '../../src/core/contract';
+import type { Alert, Approval, AuditVerification, KeyRelease } from '../../src/core/contract';
+import { generateEnvelopeKeyPair } from '../../src/core/crypto/envelope-key';
 import {
   backUp,
   enc,
@@ -126,5 +127,153 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
     const verified = (await admin.request('POST', '/api/admin/audit/verify'))
       .json as AuditVerification;
     expect(verified.intact).toBe(true);
+  });
+
+  const fetchRelease = (c: Client, requestId: string) =>
+    c.request('GET', `/api/volumes/${enc(VOLUME)}/key-release/${requestId}`);
+  const removeRestorer = (userId: string) =>
+    post(operator.client, `/api/volumes/${enc(VOLUME)}/restorers`, {
+      add: [],
+      remove: [userId],
+      reason,
+    });
+  const alertsOf = async (kind: string) =>
+    ((await admin.request('GET', `/api/admin/alerts?kind=${kind}`)).json as { alerts: Alert[] })
+      .alerts;
+
+  it('refuses at approval a pending request of someone the owner removed meanwhile: audited, alerted, no envelope', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(3000), {
+      restorers: ['restorer'],
+      policy: { approvalRequired: true },
+    });
+    const restorer = await signedIn('restorer');
+    const pending = await requestRelease(restorer, VOLUME, 1);
+    expect(pending.answer.status).toBe(202);
+    expect((await removeRestorer('restorer')).status).toBe(200);
+
+    const approved = await post(
+      admin2,
+      `/api/admin/approvals/release:${pending.requestId}/decide`,
+      {
+        approve: true,
+        reason,
+      },
+    );
+    expect(approved.status).toBe(409);
+    expect(approved.json).toMatchObject({ code: 'requester_not_registered' });
+    const fetched = await fetchRelease(restorer, pending.requestId);
+    expect(fetched.json).not.toHaveProperty('envelope');
+    expect(fetched.json).toMatchObject({ state: 'denied' });
+    expect((await site.site.escrow.store.findRelease(pending.requestId))?.envelope).toBeNull();
+    const denied = await site.site.audit.all({ event: 'key_release_denied' });
+    expect(denied.map((e) => e.details)).toEqual([
+      expect.objectContaining({ requestId: pending.requestId, requester: 'restorer' }),
+    ]);
+    expect(await site.site.audit.all({ event: 'key_released' })).toEqual([]);
+    expect(await alertsOf('unauthorized_restorer')).toEqual([
+      expect.objectContaining({ userId: 'restorer', volumeId: VOLUME }),
+    ]);
+  });
+
+  it('gives a released answer again only while its restorer is still registered', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(3000), {
+      restorers: ['restorer'],
+      policy: { approvalRequired: true },
+    });
+    const restorer = await signedIn('restorer');
+    const pending = await requestRelease(restorer, VOLUME, 1);
+    const approved = await post(
+      admin2,
+      `/api/admin/approvals/release:${pending.requestId}/decide`,
+      {
+        approve: true,
+        reason,
+      },
+    );
+    expect(approved.status).toBe(200);
+    expect(((await fetchRelease(restorer, pending.requestId)).json as KeyRelease).state).toBe(
+      'released',
+    );
+    expect((await removeRestorer('restorer')).status).toBe(200);
+
+    const fetched = await fetchRelease(restorer, pending.requestId);
+    expect(fetched.status).toBe(403);
+    expect(fetched.json).toMatchObject({ code: 'unauthorized_use' });
+    expect(fetched.json).not.toHaveProperty('envelope');
+    const again = await requestRelease(restorer, VOLUME, 1, pending.requestId, pending.pair);
+    expect(again.answer.status).toBe(403);
+    expect(again.answer.json).not.toHaveProperty('envelope');
+    expect(await alertsOf('unauthorized_restorer')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ userId: 'restorer', volumeId: VOLUME })]),
+    );
+  });
+
+  it('refuses a malformed ephemeral key with 400 before anything is stored', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(3000), {
+      restorers: ['restorer'],
+      policy: { approvalRequired: true },
+    });
+    const restorer = await signedIn('restorer');
+    const b64 = (bytes: Buffer) => bytes.toString('base64url');
+    const p = Buffer.from(
+      'ffffffff00000001000000000000000000000000ffffffffffffffffffffffff',
+      'hex',
+    );
+    const keys = {
+      offCurve: { x: b64(Buffer.alloc(32, 1)), y: b64(Buffer.alloc(32, 2)) },
+      zero: { x: b64(Buffer.alloc(32, 0)), y: b64(Buffer.alloc(32, 0)) },
+      beyondField: { x: b64(p), y: b64(p) },
+    };
+    for (const [name, { x, y }] of Object.entries(keys)) {
+      const answer = await restorer.request('POST', `/api/volumes/${enc(VOLUME)}/key-release`, {
+        json: {
+          requestId: crypto.randomUUID(),
+          generation: 1,
+          ephemeralPublicKey: { kty: 'EC', crv: 'P-256', x, y },
+        },
+      });
+      expect({ name, status: answer.status, json: answer.json }).toMatchObject({
+        name,
+        status: 400,
+        json: { code: 'invalid_ephemeral_key', message: expect.any(String) },
+      });
+    }
+    expect(await site.site.releases.pendingApprovals()).toEqual([]);
+    expect(await site.site.audit.all({ event: 'key_release_requested' })).toEqual([]);
+  });
+
+  it('answers 20 simultaneous requests with one request ID with the one stored release', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(3000), {
+      restorers: ['restorer'],
+    });
+    const restorer = await signedIn('restorer');
+    const requestId = crypto.randomUUID();
+    const pair = await generateEnvelopeKeyPair();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => requestRelease(restorer, VOLUME, 1, requestId, pair)),
+    );
+    expect(answers.map((a) => a.answer.status)).toEqual(Array(20).fill(200));
+    const stored = await site.site.escrow.store.findRelease(requestId);
+    expect(new Set(answers.map((a) => (a.answer.json as { envelope: string }).envelope))).toEqual(
+      new Set([stored!.envelope]),
+    );
+    expect(await site.site.audit.all({ event: 'key_released' })).toHaveLength(1);
+    expect(await site.site.escrow.store.countReleases(VOLUME)).toBe(1);
+  });
+
+  it('stores one pending approval for 20 simultaneous requests with one request ID', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(3000), {
+      restorers: ['restorer'],
+      policy: { approvalRequired: true },
+    });
+    const restorer = await signedIn('restorer');
+    const requestId = crypto.randomUUID();
+    const pair = await generateEnvelopeKeyPair();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => requestRelease(restorer, VOLUME, 1, requestId, pair)),
+    );
+    expect(answers.map((a) => a.answer.status)).toEqual(Array(20).fill(202));
+    expect(await site.site.audit.all({ event: 'key_release_requested' })).toHaveLength(1);
+    expect(await site.site.releases.pendingApprovals()).toHaveLength(1);
   });
 });

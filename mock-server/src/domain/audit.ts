@@ -39,6 +39,13 @@ const MAX_BATCH = 256;
 export class AuditLog {
   private queue: PendingAppend[] = [];
   private draining = false;
+  /**
+   * Held from reading the chain's head to storing the entries after it, so
+   * that two appends never chain after the same head. Always taken inside
+   * the transaction (never the other way round), so it cannot deadlock with
+   * the database's own lock.
+   */
+  private chainTail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: {
@@ -48,8 +55,20 @@ export class AuditLog {
     },
   ) {}
 
-  /** Appends an entry; if it cannot be written, the caller's action is refused. */
+  /**
+   * Appends an entry; if it cannot be written, the caller's action is refused.
+   * Called inside an open transaction (`store.atomically`), the entry joins
+   * it: it commits with the change it describes, or neither does.
+   */
   async append(input: AuditInput): Promise<AuditEntry> {
+    const { repo } = this.deps;
+    if (repo.inTransaction()) {
+      return this.chained(async () => {
+        const [entry] = await this.sign([input], await repo.head());
+        await repo.append(entry!);
+        return entry!;
+      });
+    }
     return (await this.appendWith(input, undefined)).entry;
   }
 
@@ -130,33 +149,25 @@ export class AuditLog {
    */
   private async commit(batch: readonly PendingAppend[]): Promise<void> {
     const { repo } = this.deps;
-    let entries: AuditEntry[];
+    let entries: AuditEntry[] = [];
     let results: unknown[];
     try {
-      let last = await repo.head();
-      entries = [];
-      for (const { input } of batch) {
-        const unsigned = {
-          seq: (last?.seq ?? 0) + 1,
-          at: this.deps.clock.now().toISOString(),
-          event: input.event,
-          actor: input.actor,
-          volumeId: input.volumeId ?? null,
-          clientAddress: input.clientAddress ?? null,
-          details: input.details ?? {},
-          prevMac: last?.mac ?? GENESIS_MAC,
-        };
-        last = { ...unsigned, mac: await this.mac(unsigned) };
-        entries.push(last);
-      }
-      results = await repo.atomically(async () => {
-        const out: unknown[] = [];
-        for (const [i, entry] of entries.entries()) {
-          await repo.append(entry);
-          out.push(await batch[i]!.write?.());
-        }
-        return out;
-      });
+      // The head is read inside the commit: an append that joined another
+      // transaction may have moved it since the batch was queued.
+      results = await repo.atomically(() =>
+        this.chained(async () => {
+          entries = await this.sign(
+            batch.map((p) => p.input),
+            await repo.head(),
+          );
+          const out: unknown[] = [];
+          for (const [i, entry] of entries.entries()) {
+            await repo.append(entry);
+            out.push(await batch[i]!.write?.());
+          }
+          return out;
+        }),
+      );
     } catch (cause) {
       const error = isStorageFull(cause)
         ? storageFull()
@@ -170,6 +181,35 @@ export class AuditLog {
       return;
     }
     batch.forEach((pending, i) => pending.settle({ entry: entries[i]!, result: results[i] }));
+  }
+
+  /** The entries for `inputs`, chained in order after `last`. */
+  private async sign(
+    inputs: readonly AuditInput[],
+    last: AuditEntry | undefined,
+  ): Promise<AuditEntry[]> {
+    const entries: AuditEntry[] = [];
+    for (const input of inputs) {
+      const unsigned = {
+        seq: (last?.seq ?? 0) + 1,
+        at: this.deps.clock.now().toISOString(),
+        event: input.event,
+        actor: input.actor,
+        volumeId: input.volumeId ?? null,
+        clientAddress: input.clientAddress ?? null,
+        details: input.details ?? {},
+        prevMac: last?.mac ?? GENESIS_MAC,
+      };
+      last = { ...unsigned, mac: await this.mac(unsigned) };
+      entries.push(last);
+    }
+    return entries;
+  }
+
+  private chained<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chainTail.then(work, work);
+    this.chainTail = run.catch(() => undefined);
+    return run;
   }
 
   private async mac(entry: Omit<AuditEntry, 'mac'> & { mac?: string }): Promise<string> {

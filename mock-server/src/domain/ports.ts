@@ -165,6 +165,8 @@ export interface AuditRepository {
    * database, not at all. `work` touches storage only.
    */
   atomically<T>(work: () => Promise<T>): Promise<T>;
+  /** Whether this call runs inside a transaction opened by `atomically` (an append then joins it). */
+  inTransaction(): boolean;
   list(query: AuditQuery): Promise<{ entries: AuditEntry[]; total: number }>;
   all(query: Omit<AuditQuery, 'page' | 'pageSize'>): Promise<AuditEntry[]>;
   /** All entries in seq order, in batches, for verification. */

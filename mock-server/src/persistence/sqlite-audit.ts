@@ -4,7 +4,7 @@ import type { AuditRepository } from '../domain/ports';
 import type { SiteKeyRepository, StoredSiteKey } from '../domain/site-keys';
 import type { AuditLogTable, Database } from './schema';
 import { dayEnd, dayStart } from './sqlite-alerts';
-import { atomically, scopedDb } from './transactions';
+import { atomically, inTransaction, scopedDb } from './transactions';
 
 function toEntry(row: AuditLogTable): AuditEntry {
   return {
@@ -43,6 +43,10 @@ export class SqliteAuditRepository implements AuditRepository {
 
   atomically<T>(work: () => Promise<T>): Promise<T> {
     return atomically(this.base, work);
+  }
+
+  inTransaction(): boolean {
+    return inTransaction(this.base);
   }
 
   async head(): Promise<AuditEntry | undefined> {

@@ -21,13 +21,19 @@ export function scopedDb(base: Kysely<Database>): Kysely<Database> {
   return current && current.base === base && !current.ended ? current.trx : base;
 }
 
+/** Whether the current call runs inside a transaction `atomically` opened on `base`. */
+export function inTransaction(base: Kysely<Database>): boolean {
+  return scopedDb(base) !== base;
+}
+
 /**
  * Runs `work` in one SQLite transaction on `base` (joining the one already
  * open for this call): with synchronous=FULL every commit is an fsync, so
  * writes that belong together cost one. Kysely holds the one connection for
  * the transaction's length; other calls wait for the commit, so `work` must
  * not wait for anything that itself needs the database (the audit log's
- * queue, for one): that would wait for this very commit.
+ * queue, for one): that would wait for this very commit. An audit append
+ * made inside joins the transaction instead (`AuditLog.append`).
  */
 export function atomically<T>(
   base: Kysely<Database>,

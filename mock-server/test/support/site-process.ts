@@ -10,11 +10,14 @@ export interface SiteProcess {
   readonly dataDir: string;
   readonly child: ChildProcess;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves once the site has printed `text` (e.g. "holding at <point>"). */
+  printed(text: string): Promise<void>;
 }
 
 export async function startSiteProcess(
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-proc-')),
   port = 0,
+  env: Record<string, string> = {},
 ): Promise<SiteProcess> {
   const dataDir = path.join(root, 'data');
   const child = spawn(
@@ -37,12 +40,13 @@ export async function startSiteProcess(
         ...process.env,
         CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'master.key'),
         CUSTODIAN_CONSOLE_DIR: path.join(root, 'none'),
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`site did not start: ${out}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -60,6 +64,17 @@ export async function startSiteProcess(
     root,
     dataDir,
     child,
+    printed: (text) =>
+      new Promise((resolve, reject) => {
+        if (out.includes(text)) return resolve();
+        const seen = () => {
+          if (!out.includes(text)) return;
+          child.stdout!.off('data', seen);
+          resolve();
+        };
+        child.stdout!.on('data', seen);
+        child.once('exit', (code) => reject(new Error(`site exited with ${code}: ${out}`)));
+      }),
     kill: (signal = 'SIGKILL') =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -1,6 +1,7 @@
 import { commitPayloadSchema, type CommitPayload } from '../../../../src/core/contract';
 import { fromBase64Url } from '../../../../src/core/crypto/bytes';
-import { parseJsonBytes } from '../../../../src/core/crypto/canonical-json';
+import { parseJsonBytes, type JsonValue } from '../../../../src/core/crypto/canonical-json';
+import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
 import { importSigningPublicKeySpki } from '../../../../src/core/crypto/device-key';
 import { CustodianCryptoError } from '../../../../src/core/crypto/errors';
 import {
@@ -15,27 +16,81 @@ import { restorerListHash, signReceipt, type Receipt } from '../../../../src/cor
 import type { ErrorCode } from '../../../../src/core/contract';
 import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
+import { holdPoint } from './hold-points';
 import type { VolumeRow } from './ports';
 import type { VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
+
+const STRICTNESS: Record<ReleasePolicy['kind'], number> = {
+  reusable: 0,
+  'once-per-restorer': 1,
+  'one-time': 2,
+};
+
+type PolicyField = keyof ReleasePolicy;
+
+/** Whether `asked` would release more than `stored` does, for one field. */
+function loosens(field: PolicyField, stored: ReleasePolicy, asked: ReleasePolicy): boolean {
+  if (field === 'kind') return STRICTNESS[asked.kind] < STRICTNESS[stored.kind];
+  if (field === 'approvalRequired') return stored.approvalRequired && !asked.approvalRequired;
+  return (
+    stored.expiresAt !== null && (asked.expiresAt === null || asked.expiresAt > stored.expiresAt)
+  );
+}
+
+/**
+ * The policy an owner's commit leaves on the record (docs/REQUIREMENTS-decisions-commit.md):
+ * the owner decides the fields they set with their last commit; a field
+ * someone else set since (an administrator, with a reason) is only tightened
+ * by the owner, never loosened, and the stricter value is kept and named.
+ */
+export function policyAfterCommit(
+  stored: ReleasePolicy | undefined,
+  ownersLast: ReleasePolicy | undefined,
+  asked: ReleasePolicy,
+): {
+  policy: ReleasePolicy;
+  changed: { field: PolicyField; from: JsonValue; to: JsonValue }[];
+  kept: { field: PolicyField; value: JsonValue; asked: JsonValue }[];
+} {
+  if (!stored) return { policy: asked, changed: [], kept: [] };
+  const fields: PolicyField[] = ['kind', 'approvalRequired', 'expiresAt'];
+  const policy = { ...asked } as Record<PolicyField, unknown>;
+  const kept: { field: PolicyField; value: JsonValue; asked: JsonValue }[] = [];
+  for (const field of fields) {
+    const setByOther = !ownersLast || ownersLast[field] !== stored[field];
+    if (setByOther && loosens(field, stored, asked)) {
+      policy[field] = stored[field];
+      kept.push({ field, value: stored[field], asked: asked[field] });
+    }
+  }
+  const effective = policy as ReleasePolicy;
+  const changed = fields
+    .filter((f) => effective[f] !== stored[f])
+    .map((field) => ({ field, from: stored[field], to: effective[field] }));
+  return { policy: effective, changed, kept };
+}
 
 function refuse(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new DomainError(code, message, 409, details);
 }
 
 /**
- * Applies a commit transfer (BK-8, BK-10): checks the signed manifest against
- * the owner's device keys, the previous generation, the stored chunks and the
- * escrowed epochs, registers the generation and its escrow record, and
- * signs a receipt that names the audit chain's head.
+ * Checks a commit transfer (BK-8, BK-10): the signed manifest against the
+ * owner's device keys, the previous generation, the stored chunks and the
+ * escrowed epochs. Returns the writes that register the generation and its
+ * escrow record and sign a receipt naming the audit chain's head: the caller
+ * runs them in the transaction that also settles the transfer, so the
+ * generation, its record, its audit entry and the transfer's outcome are
+ * stored together or not at all.
  */
-export async function commitGeneration(
+export async function checkCommit(
   deps: EscrowDeps,
   volumes: VolumeService,
   volume: VolumeRow,
   payloadBytes: Uint8Array,
-): Promise<Receipt> {
+): Promise<() => Promise<Receipt>> {
   let payload: CommitPayload;
   try {
     const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
@@ -63,7 +118,8 @@ export async function commitGeneration(
   const latest = await deps.store.latestGeneration(volume.volumeId);
   if (latest && latest.manifestHash === hash) {
     // The same commit again (a retry after a crash): answer as before.
-    return JSON.parse(latest.receipt) as Receipt;
+    const receipt = JSON.parse(latest.receipt) as Receipt;
+    return async () => receipt;
   }
 
   // ID-6: signed by a device key registered to the owner.
@@ -147,55 +203,68 @@ export async function commitGeneration(
   // A record registered by hand before the first backup keeps the restorers it named.
   const kept = latest ? [] : (record?.restorers ?? []);
   const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
+  const ownersLast = latest && (JSON.parse(latest.receipt) as Receipt).statement.policy;
+  const {
+    policy,
+    changed,
+    kept: keptPolicy,
+  } = policyAfterCommit(record?.policy, ownersLast, payload.policy);
 
-  await deps.store.upsertRecord({
-    volumeId: volume.volumeId,
-    owner: volume.owner,
-    restorers,
-    policy: payload.policy,
-    state: record?.state ?? 'active',
-    createdAt: record?.createdAt ?? now,
-    updatedAt: now,
-  });
-  await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
-  const entry = await deps.audit.append({
-    event: 'generation_committed',
-    actor: volume.owner,
-    volumeId: volume.volumeId,
-    details: {
-      generation: index.generation,
-      manifestHash: hash,
-      chunks: index.chunks.length,
+  return async () => {
+    await deps.store.upsertRecord({
+      volumeId: volume.volumeId,
+      owner: volume.owner,
       restorers,
-      policy: payload.policy.kind,
-    },
-  });
-  const receipt = await signReceipt(
-    {
+      policy,
+      state: record?.state ?? 'active',
+      createdAt: record?.createdAt ?? now,
+      updatedAt: now,
+    });
+    await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
+    const entry = await deps.audit.append({
+      event: 'generation_committed',
+      actor: volume.owner,
+      volumeId: volume.volumeId,
+      details: {
+        generation: index.generation,
+        manifestHash: hash,
+        chunks: index.chunks.length,
+        restorers,
+        policy: policy.kind,
+        // Every policy field this commit changed, old and new, and each one
+        // kept because the owner's value would loosen someone else's decision.
+        policyChanges: changed,
+        policyKept: keptPolicy,
+      },
+    });
+    await holdPoint('generation-audited');
+    const receipt = await signReceipt(
+      {
+        volumeId: volume.volumeId,
+        generation: index.generation,
+        manifestHash: hash,
+        owner: volume.owner,
+        restorerListHash: await restorerListHash(restorers),
+        policy,
+        counter: await deps.store.nextReceiptCounter(),
+        issuedAt: now,
+        siteId: deps.siteId,
+        deviceKeyFingerprint: index.deviceKeyFingerprint,
+        auditChainHead: entry.mac,
+      },
+      deps.keys.signing.privateKey,
+    );
+    await deps.store.insertGeneration({
       volumeId: volume.volumeId,
       generation: index.generation,
+      manifest: fromUtf8(serializeManifest(manifest)),
       manifestHash: hash,
-      owner: volume.owner,
-      restorerListHash: await restorerListHash(restorers),
-      policy: payload.policy,
-      counter: await deps.store.nextReceiptCounter(),
-      issuedAt: now,
-      siteId: deps.siteId,
-      deviceKeyFingerprint: index.deviceKeyFingerprint,
-      auditChainHead: entry.mac,
-    },
-    deps.keys.signing.privateKey,
-  );
-  await deps.store.insertGeneration({
-    volumeId: volume.volumeId,
-    generation: index.generation,
-    manifest: fromUtf8(serializeManifest(manifest)),
-    manifestHash: hash,
-    size: indexedSize(index),
-    chunks: index.chunks.length,
-    deviceFingerprint: index.deviceKeyFingerprint,
-    receipt: JSON.stringify(receipt),
-    committedAt: now,
-  });
-  return receipt;
+      size: indexedSize(index),
+      chunks: index.chunks.length,
+      deviceFingerprint: index.deviceKeyFingerprint,
+      receipt: JSON.stringify(receipt),
+      committedAt: now,
+    });
+    return receipt;
+  };
 }

@@ -1,5 +1,6 @@
 import type { Role } from '../../../../src/core/contract';
 import type { AuditLog } from '../audit';
+import { DomainError } from '../errors';
 import type { EventBus } from '../events';
 import type { AlertSink, Clock, UserRepository } from '../ports';
 import type { SiteKeys } from '../site-keys';
@@ -34,4 +35,30 @@ export interface Caller {
 
 export function nowIso(deps: Pick<EscrowDeps, 'clock'>): string {
   return deps.clock.now().toISOString();
+}
+
+/**
+ * One decision, one transaction: its writes and the audit entries appended
+ * inside (`deps.audit.append` joins the transaction) commit together or not
+ * at all, so a crash never leaves half a decision or an audit entry without
+ * its change. `work` touches the escrow store and the audit log only (no
+ * alerts, no user lookups: those wait for the database this work holds). A
+ * refusal (DomainError) rolls everything back and is passed on; a storage
+ * failure refuses the action like an unwritable audit log does.
+ */
+export async function inOneCommit<T>(
+  deps: Pick<EscrowDeps, 'store'>,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await deps.store.atomically(work);
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    throw new DomainError(
+      'audit_unavailable',
+      'The audit log could not be written, so the action was refused; tell the site administrator.',
+      503,
+      { cause: error instanceof Error ? error.message : String(error) },
+    );
+  }
 }

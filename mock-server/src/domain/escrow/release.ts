@@ -9,7 +9,9 @@ import type { VolumeKeys } from '../../../../src/core/crypto/keys';
 import { manifestEpochs, parseManifest } from '../../../../src/core/crypto/manifest';
 import type { Receipt } from '../../../../src/core/crypto/receipt';
 import { DomainError } from '../errors';
-import { nowIso, type Caller, type EscrowDeps } from './context';
+import type { AuditInput } from '../audit';
+import { inOneCommit, nowIso, type Caller, type EscrowDeps } from './context';
+import { holdPoint } from './hold-points';
 import { OpenedKeyCache } from './opened-keys';
 import type { GenerationRow, RecordRow, ReleaseRow } from './ports';
 
@@ -22,6 +24,37 @@ export const UNAUTHORIZED_USE =
 /** The words release refusals use for a record that can no longer release (activity.ts reads them). */
 export const REVOKED_WHY = 'its escrow record was revoked by an administrator';
 export const EXPIRED_WHY = 'its escrow record has expired';
+
+/** Why a pending request of someone no longer registered ended (item of the release row). */
+export const NOT_REGISTERED_WHY =
+  'the requester is no longer registered as a restorer of this volume';
+
+function registered(record: RecordRow, userId: string): boolean {
+  return record.owner === userId || record.restorers.includes(userId);
+}
+
+/**
+ * The restorer's ephemeral public key, imported as the re-wrap will use it:
+ * a point off the curve, (0,0) or coordinates beyond the field are refused
+ * here, before anything is stored or a pending approval waits on it.
+ */
+async function assertEphemeralKey(jwk: KeyReleaseRequest['ephemeralPublicKey']): Promise<void> {
+  try {
+    await globalThis.crypto.subtle.importKey(
+      'jwk',
+      { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y },
+      { name: 'ECDH', namedCurve: 'P-256' },
+      true,
+      [],
+    );
+  } catch {
+    throw new DomainError(
+      'invalid_ephemeral_key',
+      'The ephemeral public key is not a valid P-256 point; generate a new key pair and ask again.',
+      400,
+    );
+  }
+}
 
 function unusableBecause(record: RecordRow, now: string): 'revoked' | 'expired' | null {
   if (record.state === 'revoked') return 'revoked';
@@ -66,6 +99,7 @@ export class ReleaseService {
       return this.noKey(caller, volumeId, 'the one-time record was already used');
     }
     await this.refuseUnusable(caller, record);
+    await assertEphemeralKey(body.ephemeralPublicKey);
 
     const base = {
       requestId: body.requestId,
@@ -86,14 +120,21 @@ export class ReleaseService {
       return this.noKey(caller, volumeId, `${caller.userId} already received the key once`);
     }
     if (record.policy.approvalRequired) {
-      await this.deps.audit.append({
-        event: 'key_release_requested',
-        actor: caller.userId,
-        volumeId,
-        clientAddress: caller.clientAddress,
-        details: { requestId: body.requestId, generation: body.generation, approval: 'required' },
+      // The stored row decides: of requests sent together with one ID, one
+      // is stored and audited, and the others get its answer.
+      const raced = await inOneCommit(this.deps, async () => {
+        if (!(await store.insertRelease({ ...base, state: 'pending_approval' })))
+          return store.findRelease(body.requestId);
+        await this.deps.audit.append({
+          event: 'key_release_requested',
+          actor: caller.userId,
+          volumeId,
+          clientAddress: caller.clientAddress,
+          details: { requestId: body.requestId, generation: body.generation, approval: 'required' },
+        });
+        return undefined;
       });
-      await store.insertRelease({ ...base, state: 'pending_approval' });
+      if (raced) return this.replay(caller, raced, volumeId);
       this.deps.events.publish(
         {
           type: 'approval',
@@ -158,14 +199,20 @@ export class ReleaseService {
     }
     const decided = { decidedBy: admin.userId, decidedAt: nowIso(this.deps), reason };
     if (!approve) {
-      await this.deps.audit.append({
-        event: 'key_release_denied',
-        actor: admin.userId,
-        volumeId: release.volumeId,
-        clientAddress: admin.clientAddress,
-        details: { requestId, requester: release.userId, reason },
+      const stillPending = await inOneCommit(this.deps, async () => {
+        if ((await this.deps.store.findRelease(requestId))?.state !== 'pending_approval')
+          return false;
+        await this.deps.store.updateRelease(requestId, { state: 'denied', ...decided });
+        await this.deps.audit.append({
+          event: 'key_release_denied',
+          actor: admin.userId,
+          volumeId: release.volumeId,
+          clientAddress: admin.clientAddress,
+          details: { requestId, requester: release.userId, reason },
+        });
+        return true;
       });
-      await this.deps.store.updateRelease(requestId, { state: 'denied', ...decided });
+      if (!stillPending) throw this.decidedMeanwhile();
       this.publishDecision(release, 'denied');
       return {
         state: 'denied',
@@ -176,7 +223,17 @@ export class ReleaseService {
       };
     }
     const record = await this.deps.store.findRecord(release.volumeId);
-    if (!record || record.state === 'burned') {
+    // Registration first (seed 000 [0064]): approval does not outlive it.
+    if (!record || !registered(record, release.userId)) {
+      await this.refuseUnregistered(release, admin.userId, admin.clientAddress);
+      throw new DomainError(
+        'requester_not_registered',
+        `${release.userId} is no longer registered as a restorer of ${release.volumeId}; the request was refused, not approved.`,
+        409,
+        { requestId, requester: release.userId },
+      );
+    }
+    if (record.state === 'burned') {
       throw new DomainError(
         'key_not_found',
         `The record of ${release.volumeId} was used up meanwhile; nothing to approve.`,
@@ -184,22 +241,74 @@ export class ReleaseService {
       );
     }
     this.assertUsable(record);
-    await this.deps.audit.append({
-      event: 'key_release_approved',
-      actor: admin.userId,
-      volumeId: release.volumeId,
-      clientAddress: admin.clientAddress,
-      details: { requestId, requester: release.userId, reason },
-    });
     const answer = await this.release(
       release.userId,
       record,
       { ...release, ...decided, state: 'released' },
       null,
       true,
+      undefined,
+      {
+        event: 'key_release_approved',
+        actor: admin.userId,
+        volumeId: release.volumeId,
+        clientAddress: admin.clientAddress,
+        details: { requestId, requester: release.userId, reason },
+      },
     );
     this.publishDecision(release, 'released');
     return answer;
+  }
+
+  private decidedMeanwhile(): DomainError {
+    return new DomainError(
+      'approval_not_found',
+      'There is no pending key release with this request ID.',
+      404,
+    );
+  }
+
+  /**
+   * A pending request whose requester is no longer registered ends refused,
+   * with its audit entry in the same commit, and an alert for administrators
+   * and the owner.
+   */
+  private async refuseUnregistered(
+    release: ReleaseRow,
+    by: string | null,
+    clientAddress: string | null,
+  ): Promise<void> {
+    const ended = await inOneCommit(this.deps, async () => {
+      if ((await this.deps.store.findRelease(release.requestId))?.state !== 'pending_approval')
+        return false;
+      await this.deps.store.updateRelease(release.requestId, {
+        state: 'denied',
+        reason: NOT_REGISTERED_WHY,
+        decidedBy: by,
+        decidedAt: nowIso(this.deps),
+      });
+      await this.deps.audit.append({
+        event: 'key_release_denied',
+        actor: by ?? release.userId,
+        volumeId: release.volumeId,
+        clientAddress,
+        details: {
+          requestId: release.requestId,
+          requester: release.userId,
+          reason: NOT_REGISTERED_WHY,
+        },
+      });
+      return true;
+    });
+    if (!ended) return;
+    await this.deps.alerts.raise({
+      kind: 'unauthorized_restorer',
+      userId: release.userId,
+      volumeId: release.volumeId,
+      clientAddress,
+      sentence: `The key-release request of ${release.userId} for volume ${release.volumeId} was refused: ${NOT_REGISTERED_WHY}.`,
+    });
+    this.publishDecision(release, 'denied');
   }
 
   async pendingApprovals(): Promise<ReleaseRow[]> {
@@ -356,51 +465,42 @@ export class ReleaseService {
     clientAddress: string | null,
     alreadyStored = false,
     knownGeneration?: GenerationRow,
+    approval?: AuditInput,
   ): Promise<KeyRelease> {
     const { store } = this.deps;
     const generation =
       knownGeneration ?? (await store.findGeneration(record.volumeId, row.generation))!;
     // The re-wrap happens before, and outside, the conditional burn (RS-3).
     const envelope = await this.rewrap(record.volumeId, parseManifest(generation.manifest), row);
-    if (record.policy.kind === 'one-time') {
-      const won = await store.compareAndSetRecordState(
-        record.volumeId,
-        'active',
-        'burned',
-        nowIso(this.deps),
-      );
-      this.forgetKeys(record.volumeId);
-      if (!won) {
-        if (alreadyStored)
-          await store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
-        return this.noKey(
-          { userId, roles: [], clientAddress: clientAddress ?? '' },
-          record.volumeId,
-          'the one-time record was already used',
-        );
-      }
-    }
-    // The audit entry and the release row are one commit: a release the
-    // restorer is told of survives a crash, and so does its audit entry.
     const released = { ...row, state: 'released' as const, envelope };
-    const { result: stored } = await this.deps.audit.appendWith(
-      {
-        event: 'key_released',
-        actor: userId,
-        volumeId: record.volumeId,
-        clientAddress,
-        details: {
-          requestId: row.requestId,
-          generation: row.generation,
-          policy: record.policy.kind,
-        },
-      },
-      async () => {
+    // One decision, one commit: the burn, the release row and its audit
+    // entries (and the approval's) survive a crash together or not at all,
+    // so a one-time key is never used up with nobody holding it.
+    const outcome = await inOneCommit(
+      this.deps,
+      async (): Promise<ReleaseRow | 'released' | 'used_up' | 'had_once'> => {
+        const current = await store.findRelease(row.requestId);
+        // Someone came first with this request ID (or decided it): their answer stands.
+        if (alreadyStored ? current?.state !== 'pending_approval' : current) return current!;
+        if (record.policy.kind === 'one-time') {
+          const won = await store.compareAndSetRecordState(
+            record.volumeId,
+            'active',
+            'burned',
+            nowIso(this.deps),
+          );
+          if (!won) {
+            if (alreadyStored)
+              await store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
+            return 'used_up';
+          }
+          await holdPoint('release-burned');
+        }
+        let stored: boolean;
         if (record.policy.kind === 'once-per-restorer') {
           // Concurrent requests of one restorer get at most one release.
-          return store.releaseOnceTo(released, alreadyStored);
-        }
-        if (alreadyStored) {
+          stored = await store.releaseOnceTo(released, alreadyStored);
+        } else if (alreadyStored) {
           await store.updateRelease(row.requestId, {
             state: 'released',
             envelope,
@@ -408,18 +508,36 @@ export class ReleaseService {
             decidedAt: row.decidedAt,
             reason: row.reason,
           });
+          stored = true;
         } else {
-          await store.insertRelease(released);
+          stored = await store.insertRelease(released);
         }
-        return true;
+        if (!stored) return (await store.findRelease(row.requestId)) ?? 'had_once';
+        if (approval) await this.deps.audit.append(approval);
+        await this.deps.audit.append({
+          event: 'key_released',
+          actor: userId,
+          volumeId: record.volumeId,
+          clientAddress,
+          details: {
+            requestId: row.requestId,
+            generation: row.generation,
+            policy: record.policy.kind,
+          },
+        });
+        return 'released';
       },
     );
-    if (!stored)
-      return this.noKey(
-        { userId, roles: [], clientAddress: clientAddress ?? '' },
-        record.volumeId,
-        `${userId} already received the key once`,
-      );
+    if (record.policy.kind === 'one-time') this.forgetKeys(record.volumeId);
+    const caller = { userId, roles: [], clientAddress: clientAddress ?? '' };
+    if (typeof outcome === 'object') {
+      if (alreadyStored) throw this.decidedMeanwhile();
+      return this.replay(caller, outcome, record.volumeId);
+    }
+    if (outcome === 'used_up')
+      return this.noKey(caller, record.volumeId, 'the one-time record was already used');
+    if (outcome === 'had_once')
+      return this.noKey(caller, record.volumeId, `${userId} already received the key once`);
     return {
       state: 'released',
       requestId: row.requestId,
@@ -497,10 +615,21 @@ export class ReleaseService {
       volumeId: earlier.volumeId,
       generation: earlier.generation,
     };
-    if (earlier.state === 'released')
-      return { state: 'released', ...common, envelope: earlier.envelope! };
     if (earlier.state === 'denied')
       return { state: 'denied', ...common, reason: earlier.reason ?? 'denied' };
+    // A stored answer is given again only to someone who may still have it:
+    // registration first, then the record's state and expiry.
+    const record = await this.deps.store.findRecord(earlier.volumeId);
+    if (!record || !registered(record, caller.userId)) {
+      if (earlier.state === 'pending_approval')
+        await this.refuseUnregistered(earlier, null, caller.clientAddress || null);
+      if (!record)
+        return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+      await this.assertMayRestore(caller, record);
+    }
+    await this.refuseUnusable(caller, record!);
+    if (earlier.state === 'released')
+      return { state: 'released', ...common, envelope: earlier.envelope! };
     return { state: 'pending_approval', ...common };
   }
 

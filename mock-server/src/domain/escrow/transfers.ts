@@ -12,7 +12,8 @@ import { parseChunkBlobHeader } from '../../../../src/core/crypto/chunk';
 import { decodeTransfer, type Transfer } from '../../../../src/core/transfer/frame';
 import { DomainError } from '../errors';
 import { KeyedMutex } from '../keyed-mutex';
-import { commitGeneration } from './commit';
+import { checkCommit } from './commit';
+import { holdPoint } from './hold-points';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import type { ChunkRow, PairRow, TransferRow, VolumeRow } from './ports';
 import type { PairService } from './pairs';
@@ -92,6 +93,13 @@ export class TransferService {
     }
 
     const earlier = await store.findTransfer(pairId, seq);
+    if (earlier?.status === 'received' && earlier.bodySha256 === bodySha256) {
+      // Stored but not applied yet: perhaps a crash came in between. Apply
+      // now what is in sequence, and answer with the outcome if it is there.
+      await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
+      const now = (await store.findTransfer(pairId, seq))!;
+      return this.answerFor(now, bodySha256, (await store.findPair(pairId))!);
+    }
     if (earlier) return this.answerFor(earlier, bodySha256, pair);
     if (seq <= pair.seqApplied) {
       throw new DomainError(
@@ -154,6 +162,7 @@ export class TransferService {
       const raced = await store.findTransfer(pairId, seq);
       if (raced) return this.answerFor(raced, bodySha256, pair);
     }
+    if (transfer.header.kind === 'commit') await holdPoint('commit-stored');
 
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
     await this.pairs.checkGaps(pairId);
@@ -213,6 +222,24 @@ export class TransferService {
     };
   }
 
+  /**
+   * At start-up: applies what was stored but not applied when the site last
+   * stopped (a crash between storing a transfer and applying it), so no
+   * acknowledged transfer waits for a retry that may never come.
+   */
+  async applyStored(): Promise<number> {
+    const { store } = this.deps;
+    let applied = 0;
+    for (const pair of await store.listPairs()) {
+      const next = await store.findTransfer(pair.pairId, pair.seqApplied + 1);
+      const volume = await store.findVolume(pair.volumeId);
+      if (next?.status !== 'received' || !volume) continue;
+      await this.applying.run(pair.pairId, () => this.applyInOrder(pair.pairId, volume));
+      applied++;
+    }
+    return applied;
+  }
+
   private async applyInOrder(pairId: string, volume: VolumeRow): Promise<void> {
     const { store } = this.deps;
     for (;;) {
@@ -220,11 +247,12 @@ export class TransferService {
       const next = await store.findTransfer(pairId, pair.seqApplied + 1);
       if (!next || next.status !== 'received') return;
       const now = nowIso(this.deps);
-      let outcome: TransferAck | StoredRefusal;
       try {
-        outcome = await this.apply(next, pair, volume);
-        const applied = outcome;
+        const write = await this.apply(next, pair, volume);
+        // What the transfer changes, its audit entry and its outcome: one
+        // commit. A storage failure leaves it received, to apply on retry.
         await store.atomically(async () => {
+          const applied = await write();
           await store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(applied), now);
           await store.updatePair(pairId, {
             seqApplied: next.seq,
@@ -233,10 +261,9 @@ export class TransferService {
             lastError: null,
           });
         });
-        await this.pairs.onApplied(pairId, next.kind);
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
-        outcome = {
+        const refused: StoredRefusal = {
           refused: {
             code: error.code,
             message: error.message,
@@ -244,7 +271,6 @@ export class TransferService {
             ...(error.details ? { details: error.details } : {}),
           },
         };
-        const refused = outcome;
         await store.atomically(async () => {
           await store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(refused), now);
           await store.updatePair(pairId, {
@@ -254,15 +280,18 @@ export class TransferService {
         });
         // RC-3: a transfer refused in sequence suspends the pair by error.
         await this.pairs.onRejected(pairId, error.message);
+        continue;
       }
+      await this.pairs.onApplied(pairId, next.kind);
     }
   }
 
+  /** Checks a transfer; returns its writes, for the transaction that settles it. */
   private async apply(
     transfer: TransferRow,
     pair: PairRow,
     volume: VolumeRow,
-  ): Promise<TransferAck> {
+  ): Promise<() => Promise<TransferAck>> {
     const base = {
       pairId: pair.pairId,
       seq: transfer.seq,
@@ -270,7 +299,7 @@ export class TransferService {
       seqApplied: transfer.seq,
     };
     const header = JSON.parse(transfer.header) as Transfer['header'];
-    if (header.kind === 'chunk') return base;
+    if (header.kind === 'chunk') return async () => base;
     if (header.kind === 'epoch-key') {
       const envelope = fromUtf8(transfer.payload!);
       try {
@@ -289,35 +318,39 @@ export class TransferService {
         }
         throw error;
       }
-      const known = (await this.deps.store.envelopesOf(volume.volumeId)).find(
-        (e) => e.epoch === header.epoch,
-      );
-      if (known && known.envelope !== envelope) {
-        throw new DomainError(
-          'epoch_exists',
-          `Epoch ${header.epoch} of this volume already has a key; announce a new epoch.`,
-          409,
+      return async () => {
+        const known = (await this.deps.store.envelopesOf(volume.volumeId)).find(
+          (e) => e.epoch === header.epoch,
         );
-      }
-      if (!known) {
-        await this.deps.audit.append({
-          event: 'epoch_key_escrowed',
-          actor: volume.owner,
-          volumeId: volume.volumeId,
-          details: { epoch: header.epoch, seq: transfer.seq },
-        });
-        await this.deps.store.addEnvelope(
-          volume.volumeId,
-          header.epoch,
-          envelope,
-          nowIso(this.deps),
-        );
-      }
-      return base;
+        if (known && known.envelope !== envelope) {
+          throw new DomainError(
+            'epoch_exists',
+            `Epoch ${header.epoch} of this volume already has a key; announce a new epoch.`,
+            409,
+          );
+        }
+        if (!known) {
+          // The envelope and its audit entry are in one transaction (see applyInOrder).
+          await this.deps.audit.append({
+            event: 'epoch_key_escrowed',
+            actor: volume.owner,
+            volumeId: volume.volumeId,
+            details: { epoch: header.epoch, seq: transfer.seq },
+          });
+          await holdPoint('envelope-audited');
+          await this.deps.store.addEnvelope(
+            volume.volumeId,
+            header.epoch,
+            envelope,
+            nowIso(this.deps),
+          );
+        }
+        return base;
+      };
     }
     const current = (await this.deps.store.findVolume(volume.volumeId))!;
-    const receipt = await commitGeneration(this.deps, this.volumes, current, transfer.payload!);
-    return { ...base, receipt };
+    const write = await checkCommit(this.deps, this.volumes, current, transfer.payload!);
+    return async () => ({ ...base, receipt: await write() });
   }
 
   private answerFor(

@@ -50,6 +50,11 @@ export class MemoryAuditRepository implements AuditRepository {
     return work();
   }
 
+  /** No transaction to join: appends go through the log's queue. */
+  inTransaction(): boolean {
+    return false;
+  }
+
   async head(): Promise<AuditEntry | undefined> {
     const last = this.rows.at(-1);
     return last && load(last);

@@ -32,9 +32,11 @@ export default defineConfig({
   fullyParallel: false,
   workers: E2E_WORKERS,
   retries: 0,
-  // Two workers share the machine's cores, so a story takes up to twice as long as alone.
+  // Two workers share the machine's cores, so a story, and any one step of
+  // it, takes up to twice as long as alone. Steps with a deadline of their
+  // own (an alert that must appear live within 5 s) keep it.
   timeout: 120_000,
-  expect: { timeout: 10_000 },
+  expect: { timeout: 20_000 },
   reporter: [['list']],
   outputDir: 'test-results',
   use: {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { E2E_SITE_DATA } from './support/paths';
+import { chartSettled } from './support/charts';
 import { signIn } from './support/session';
 import { seedVolume } from './support/restore-seed';
 import { readInbox } from './support/smtp-receiver';
@@ -165,7 +166,7 @@ test.describe('administrators run the site from the console', () => {
     });
     await expect(chart).toBeVisible();
     await expect(chart.locator('canvas')).toBeVisible();
-    await page.waitForTimeout(500);
+    await chartSettled(chart.locator('canvas'));
     await page.screenshot({ path: testInfo.outputPath('dashboard.png'), fullPage: true });
     expect(violations).toEqual([]);
   });

@@ -11,6 +11,7 @@ import {
 } from '../mock-server/test/support/backup-client';
 import { Client } from '../mock-server/test/support/test-site';
 import { E2E_PORT } from '../playwright.config';
+import { chartSettled } from './support/charts';
 import { signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
 
@@ -322,7 +323,7 @@ test.describe('administrators run the restorer DB, approvals and remote copy', (
     );
     // ECharts draws its lines with a short animation.
     await expect(drawer.locator('canvas')).toBeVisible();
-    await admin.waitForTimeout(1_500);
+    await chartSettled(drawer.locator('canvas'));
     await admin.screenshot({ path: testInfo.outputPath('remote-copy-detail.png'), fullPage: true });
   });
 });

@@ -3,103 +3,27 @@
  * ext4 images made with mkfs.ext4 -d and backed up through the site's API,
  * restored byte for byte by a registered restorer in a fresh browser,
  * refused to an outsider with an alert for the administrators, one-time keys,
- * a blob damaged on the site's disk, a reload in the middle of a large
- * restore, and Verify.
+ * approvals, a blob damaged on the site's disk, and Verify. A reload in the
+ * middle of a large restore and restores of the console's own backups are in
+ * restore-interrupted.spec.ts, which can run beside this file.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  chromium,
-  expect,
-  test,
-  type BrowserContext,
-  type Download,
-  type Locator,
-  type Page,
-  type TestInfo,
-} from '@playwright/test';
-import { CHROMIUM_ARGS, E2E_PORT } from '../playwright.config';
-import { ImageWorkshop, MiB, sha256File, type TestImage } from './support/images';
+import { expect, test } from '@playwright/test';
+import { ImageWorkshop, sha256File, type TestImage } from './support/images';
 import { adminAlerts, corruptBlob, decideRelease, seedVolume } from './support/restore-seed';
-import { backUpThroughConsole } from './support/restore-ui-backup';
-import { E2E_SITE_DATA } from './support/paths';
-import { signIn } from './support/session';
-import { SiteProcess } from './support/site-process';
-
-const SITE = `http://127.0.0.1:${E2E_PORT}`;
-/** The data directory of the site playwright.config.ts starts. */
-const SITE_DATA = E2E_SITE_DATA;
-const RESTORE_TIMEOUT = 180_000;
+import {
+  RESTORE_TIMEOUT,
+  SITE,
+  SITE_DATA,
+  expectComplete,
+  openRestore,
+  openVolume,
+  row,
+  savedSha256,
+  status,
+} from './support/restore-page';
 
 const workshop = new ImageWorkshop();
 test.afterAll(() => workshop.remove());
-
-function status(page: Page): Locator {
-  return page.getByRole('region', { name: 'Restore status' });
-}
-
-function row(page: Page, volumeId: string): Locator {
-  return page
-    .getByRole('table', { name: 'Restorable volumes' })
-    .getByRole('row')
-    .filter({ hasText: volumeId });
-}
-
-async function openRestore(page: Page, userId: string): Promise<void> {
-  await signIn(page, userId);
-  await page.getByRole('link', { name: 'Restore', exact: true }).click();
-  await expect(page).toHaveURL(/\/restore$/);
-}
-
-/** Types the volume ID as read from the medium and opens it. */
-async function openVolume(page: Page, volumeId: string): Promise<void> {
-  await page.getByRole('textbox', { name: 'Volume ID' }).fill(volumeId);
-  await page.getByRole('button', { name: 'Open volume' }).click();
-}
-
-/** Waits for the download that arrives by itself and returns the SHA-256 of what was saved. */
-async function savedSha256(download: Promise<Download>, testInfo: TestInfo): Promise<string> {
-  const file = testInfo.outputPath(`restored-${Date.now()}.img`);
-  await (await download).saveAs(file);
-  return sha256File(file);
-}
-
-async function expectComplete(page: Page, image: TestImage): Promise<void> {
-  await expect(status(page)).toContainText('Restore complete', { timeout: RESTORE_TIMEOUT });
-  await expect(status(page)).toContainText(sha256File(image.path));
-  await expect(page.getByRole('progressbar', { name: 'Restore progress' })).toHaveAttribute(
-    'aria-valuenow',
-    '100',
-  );
-}
-
-/** A browser profile on disk, so IndexedDB and the origin private file system survive a reload. */
-async function persistentContext(baseURL = SITE): Promise<{
-  context: BrowserContext;
-  page: Page;
-  close: () => Promise<void>;
-}> {
-  const profile = mkdtempSync(join(tmpdir(), 'custodian-e2e-restore-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CUSTODIAN_CHROMIUM ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-    baseURL,
-    acceptDownloads: true,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      try {
-        await context.close();
-      } finally {
-        rmSync(profile, { recursive: true, force: true });
-      }
-    },
-  };
-}
 
 test.describe.configure({ mode: 'serial' });
 
@@ -280,108 +204,5 @@ test.describe('a damaged blob at the site', () => {
     expect(
       alerts.some((a) => a.kind === 'integrity_failure' && a.volumeId === image.volumeId),
     ).toBe(true);
-  });
-});
-
-test.describe('a large restore interrupted by a reload', () => {
-  test('resumes from what was verified and gives the same SHA-256', async () => {
-    const testInfo = test.info();
-    test.setTimeout(2 * RESTORE_TIMEOUT);
-    const image = workshop.ext4('restore-large', 96, 72);
-    expect(image.size).toBe(96 * MiB);
-    const seeded = await seedVolume(SITE, image.path, image.volumeId);
-    const { context, page, close } = await persistentContext();
-    try {
-      // Slow the site's chunks down, so the reload lands in the middle.
-      const chunkRequests: string[] = [];
-      await context.route('**/api/volumes/*/chunks/*', async (route) => {
-        chunkRequests.push(route.request().url());
-        await new Promise((done) => setTimeout(done, 150));
-        await route.continue();
-      });
-      await openRestore(page, 'restorer');
-      await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
-      const bar = page.getByRole('progressbar', { name: 'Restore progress' });
-      await expect
-        .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 60_000 })
-        .toBeGreaterThanOrEqual(25);
-      const before = Number(await bar.getAttribute('aria-valuenow'));
-      expect(before).toBeLessThan(100);
-
-      const download = page.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
-      await page.reload();
-      // It continues by itself, from where it was, not from the start.
-      await expect
-        .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 30_000 })
-        .toBeGreaterThanOrEqual(before - 5);
-      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
-      await expectComplete(page, image);
-      // Every chunk came from the site, about once each: the resume did not start over.
-      expect(new Set(chunkRequests).size).toBe(new Set(seeded.chunkIds).size);
-      expect(chunkRequests.length).toBeLessThan(seeded.chunkIds.length + 8);
-    } finally {
-      await close();
-    }
-  });
-});
-
-test.describe('backed up through the console', () => {
-  test('operator backs up an ext4 image naming restorer; restorer restores it in another browser', async ({
-    page,
-    browser,
-  }, testInfo) => {
-    test.setTimeout(2 * RESTORE_TIMEOUT);
-    const image = workshop.ext4('restore-console', 16, 6);
-    await signIn(page, 'operator');
-    await backUpThroughConsole(page, image);
-
-    const other = await browser.newContext();
-    try {
-      const restorer = await other.newPage();
-      await openRestore(restorer, 'restorer');
-      const download = restorer.waitForEvent('download', { timeout: RESTORE_TIMEOUT });
-      await row(restorer, image.volumeId)
-        .getByRole('button', { name: 'Restore', exact: true })
-        .click();
-      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
-      await expectComplete(restorer, image);
-    } finally {
-      await other.close();
-    }
-  });
-
-  test('with the keys released, the owner restores from the local copy while the site is down', async () => {
-    test.setTimeout(3 * RESTORE_TIMEOUT);
-    const testInfo = test.info();
-    const site = new SiteProcess(E2E_PORT + 11);
-    await site.start();
-    const { context, page, close } = await persistentContext(site.url);
-    try {
-      const image = workshop.ext4('restore-offline', 16, 6);
-      await signIn(page, 'operator');
-      await backUpThroughConsole(page, image);
-      await page.getByRole('link', { name: 'Restore', exact: true }).click();
-      const volume = row(page, image.volumeId);
-      await expect(volume).toContainText('This device');
-
-      // The site goes down right after it released the keys, before anything else is fetched.
-      await context.route('**/api/volumes/*/generations/*/manifest', async (route) => {
-        await site.stop();
-        await route.abort('connectionrefused');
-      });
-      const download = page.waitForEvent('download', { timeout: 2 * RESTORE_TIMEOUT });
-      await volume.getByRole('button', { name: 'Restore', exact: true }).click();
-      expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
-      await expectComplete(page, image);
-      await expect(status(page)).toContainText('from the site: 0.');
-      const health = await fetch(`${site.url}/api/health`).then(
-        () => 'up',
-        () => 'down',
-      );
-      expect(health).toBe('down');
-    } finally {
-      await close();
-      await site.remove();
-    }
   });
 });

@@ -9,9 +9,8 @@ import { E2E_SMTP_PORT, E2E_WORK_DIR } from './paths';
  * tests read. Started by Playwright as a second web server.
  */
 export const SMTP_PORT = E2E_SMTP_PORT;
-export const INBOX = path.resolve(
-  process.env.CUSTODIAN_E2E_INBOX ?? path.join(E2E_WORK_DIR, 'mail', 'inbox.jsonl'),
-);
+/** One inbox per worker slot, as each slot's site mails its own receiver. */
+export const INBOX = path.join(E2E_WORK_DIR, 'mail', 'inbox.jsonl');
 
 export interface ReceivedMail {
   readonly from: string;

@@ -1,0 +1,76 @@
+/**
+ * Long backups interrupted (BK-7) in Debian's Chromium against the real
+ * site: a reload in the middle of a 256 MiB image resumes without starting
+ * over, and a site that stops mid-backup is waited for. Both use a browser
+ * profile on disk and images large enough to be stopped half-way, so they
+ * live apart from the other backup stories and can run beside them.
+ */
+import { expect, test } from '@playwright/test';
+import { E2E_PORT } from '../playwright.config';
+import {
+  backUp,
+  blobsAtSite,
+  chooseImage,
+  persistentContext,
+  progressOf,
+  status,
+} from './support/backup-page';
+import { ImageWorkshop, MiB, sha256File } from './support/images';
+import { signIn } from './support/session';
+import { SiteProcess } from './support/site-process';
+
+const workshop = new ImageWorkshop();
+test.afterAll(() => workshop.remove());
+
+test.describe('a long backup survives a reload and an outage', () => {
+  test('a 256 MiB image: a reload mid-backup resumes to completion with the same SHA-256', async () => {
+    test.setTimeout(600_000);
+    // A site of its own: a quarter of a GiB of blobs would make every later
+    // search of the shared site's files for plaintext scan it too.
+    const site = new SiteProcess(E2E_PORT + 9);
+    await site.start();
+    const image = workshop.random('big.img', 256 * MiB);
+    const expected = sha256File(image.path);
+    const { page, close } = await persistentContext(site.url);
+    try {
+      await signIn(page, 'operator');
+      await backUp(page, image);
+      await expect.poll(() => progressOf(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(20);
+      const volumeId = await page.getByRole('textbox', { name: 'Volume ID' }).inputValue();
+
+      await page.reload();
+      await expect(status(page)).toContainText('interrupted backup of', { timeout: 30_000 });
+      await chooseImage(page, image.path);
+      await expect(status(page)).toContainText('Press Resume');
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await expect(status(page)).toContainText('Backup complete', { timeout: 480_000 });
+      await expect(status(page)).toContainText(expected);
+      expect(blobsAtSite(site.dataDir, volumeId)).toHaveLength(64);
+    } finally {
+      await close();
+      await site.remove();
+    }
+  });
+
+  test('the site stops mid-backup: a clear message, then completion once it is back', async () => {
+    test.setTimeout(600_000);
+    const site = new SiteProcess(E2E_PORT + 7);
+    await site.start();
+    const image = workshop.random('outage.img', 160 * MiB);
+    const { page, close } = await persistentContext(site.url);
+    try {
+      await signIn(page, 'operator');
+      await backUp(page, image);
+      await expect.poll(() => progressOf(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(10);
+      await site.stop();
+      await expect(status(page)).toContainText('The site cannot be reached', { timeout: 60_000 });
+      await expect(status(page)).toContainText('sending resumes by itself');
+      await site.start();
+      await expect(status(page)).toContainText('Backup complete', { timeout: 480_000 });
+      await expect(status(page)).toContainText(sha256File(image.path));
+    } finally {
+      await close();
+      await site.remove();
+    }
+  });
+});

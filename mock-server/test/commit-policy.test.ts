@@ -9,7 +9,7 @@ const EXPIRY = '2099-01-01T00:00:00.000Z';
 
 /**
  * What an owner's commit may change on the escrow record
- * (docs/REQUIREMENTS-decisions-commit.md): never loosen, silently, what an
+ * (docs/REQUIREMENTS.md, "What an owner's commit may change"): never loosen, silently, what an
  * administrator decided; every policy change is audited with old and new.
  */
 describe("the owner's commit and an administrator's decisions (ES-2, BK-10)", () => {

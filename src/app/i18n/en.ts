@@ -1176,6 +1176,22 @@ export const en = {
     record_expired: 'The escrow record of this volume has expired; its key is no longer released.',
     record_revoked:
       'An administrator revoked the escrow record of this volume; its key is no longer released.',
+    storage_full:
+      "The site's storage is full, so it could not keep this. Tell the site administrator; nothing was lost, try again once space is freed.",
+    role_grant_not_found:
+      'There is no such administrator grant waiting (any more). Reload the page.',
+    role_grant_pending: 'This administrator grant is already waiting for a second administrator.',
+    approver_not_eligible:
+      'Only another administrator, one who held the role before this was asked for, may confirm it.',
+    no_second_admin:
+      'A new administrator needs a second administrator to confirm, and this site has only one. Make the second one on the host with "npm run site -- create-admin".',
+    invalid_ephemeral_key:
+      'The browser sent a key the site cannot use. Reload the page and try again.',
+    requester_not_registered:
+      'The person who asked is no longer registered as a restorer of this volume, so the request was refused.',
+    too_many_reports:
+      'Too many integrity reports in a short time. Wait a few minutes; the administrators have been told.',
+    unknown_chunk: 'The reported chunk is not in this generation of the volume.',
     expired_policy: 'The chosen expiry date has already passed. Choose a later date.',
     generation_not_found:
       'The site has no such generation of this volume (any more). Reload the page.',

@@ -40,7 +40,7 @@ function loosens(field: PolicyField, stored: ReleasePolicy, asked: ReleasePolicy
 }
 
 /**
- * The policy an owner's commit leaves on the record (docs/REQUIREMENTS-decisions-commit.md):
+ * The policy an owner's commit leaves on the record (docs/REQUIREMENTS.md, "What an owner's commit may change"):
  * the owner decides the fields they set with their last commit; a field
  * someone else set since (an administrator, with a reason) is only tightened
  * by the owner, never loosened, and the stricter value is kept and named.

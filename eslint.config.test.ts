@@ -57,7 +57,7 @@ describe('lint holds the shape of the code', () => {
 
   it('keeps src/core free of the rest of the console', async () => {
     const code =
-      "import { useErrorMessage } from '@/shared/errors/use-error-message';\nexport const used = useErrorMessage;\n";
+      "import { useExplainError } from '@/shared/errors/explain-error';\nexport const used = useExplainError;\n";
     const messages = await lint(code, 'src/core/contract/x.ts');
     expect(messages).toContain(
       'custodian/layers: src/core imports nothing from the rest of the console.',

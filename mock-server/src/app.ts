@@ -4,6 +4,7 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SiteConfig } from './config';
 import { seedDemoAccounts } from './demo';
+import { armHoldPoint } from './domain/escrow/hold-points';
 import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
@@ -102,6 +103,8 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       log.info(m),
     );
 
+    // Crash tests hold the site inside a decision (hold-points.ts); unset, nothing is armed.
+    armHoldPoint(process.env['CUSTODIAN_HOLD_AT'], (line) => process.stdout.write(line));
     // Transfers stored but not applied when the site last stopped are applied now.
     await services.transfers.applyStored();
 

@@ -818,6 +818,25 @@ export const en = {
       loadFailed: 'The user list could not be loaded.',
       done: 'Done',
       find: 'Find a user',
+      rolesSavedAdminPending:
+        "The roles of {userId} were saved. The administrator role waits for a second administrator's confirmation.",
+      createdAdminPending:
+        "User {userId} was created. The administrator role waits for a second administrator's confirmation.",
+      grantsTitle: 'Administrator roles waiting for confirmation',
+      grantsIntro:
+        'A new administrator needs a second administrator: one who held the role before it was asked for, and not the one who asked.',
+      grantsTable: 'Administrator roles waiting',
+      grantRequestedBy: 'Asked by',
+      grantRequestedAt: 'Asked at',
+      grantReason: 'Reason',
+      grantConfirm: 'Confirm',
+      grantConfirmOf: 'Confirm the administrator role of {userId}',
+      grantConfirmText: '{userId} becomes an administrator at once.',
+      grantRefuse: 'Refuse',
+      grantRefuseOf: 'Refuse the administrator role of {userId}',
+      grantRefuseText: '{userId} keeps the roles they have; the request ends.',
+      grantConfirmed: '{userId} is now an administrator.',
+      grantRefused: 'The administrator role of {userId} was refused.',
     },
     auditLog: {
       title: 'Audit log',

@@ -818,6 +818,25 @@ export const ja: Messages = {
       loadFailed: 'ユーザー一覧を読み込めませんでした。',
       done: '完了',
       find: 'ユーザーを検索',
+      rolesSavedAdminPending:
+        '{userId} のロールを保存しました。管理者ロールは、別の管理者の確認を待っています。',
+      createdAdminPending:
+        'ユーザー {userId} を作成しました。管理者ロールは、別の管理者の確認を待っています。',
+      grantsTitle: '確認待ちの管理者ロール',
+      grantsIntro:
+        '新しい管理者には、別の管理者の確認が必要です。確認できるのは、依頼の前から管理者で、依頼した本人ではない管理者です。',
+      grantsTable: '確認待ちの管理者ロール',
+      grantRequestedBy: '依頼者',
+      grantRequestedAt: '依頼日時',
+      grantReason: '理由',
+      grantConfirm: '確認する',
+      grantConfirmOf: '{userId} の管理者ロールを確認する',
+      grantConfirmText: '{userId} はすぐに管理者になります。',
+      grantRefuse: '拒否する',
+      grantRefuseOf: '{userId} の管理者ロールを拒否する',
+      grantRefuseText: '{userId} は今のロールのままです。依頼は終わります。',
+      grantConfirmed: '{userId} は管理者になりました。',
+      grantRefused: '{userId} の管理者ロールは拒否されました。',
     },
     auditLog: {
       title: '監査ログ',

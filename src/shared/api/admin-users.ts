@@ -4,11 +4,16 @@ import {
   apiRoutes,
   endSessionsResponseSchema,
   passwordResetResponseSchema,
+  roleGrantDecisionSchema,
+  roleGrantListSchema,
   type AdminUser,
+  type AdminUserResponse,
   type CreateUserRequest,
   type EndSessionsResponse,
   type PasswordResetResponse,
   type Role,
+  type RoleGrant,
+  type RoleGrantDecision,
 } from '@/core/contract';
 import { request } from './request';
 
@@ -17,10 +22,9 @@ export async function listUsers(): Promise<AdminUser[]> {
   return (await request({ route: apiRoutes.adminListUsers, schema: adminUserListSchema })).users;
 }
 
-export async function createUser(body: CreateUserRequest): Promise<AdminUser> {
-  return (
-    await request({ route: apiRoutes.adminCreateUser, body, schema: adminUserResponseSchema })
-  ).user;
+/** The answer names a `pendingGrant` when the admin role waits for a second administrator. */
+export function createUser(body: CreateUserRequest): Promise<AdminUserResponse> {
+  return request({ route: apiRoutes.adminCreateUser, body, schema: adminUserResponseSchema });
 }
 
 export async function setUserDisabled(
@@ -43,19 +47,37 @@ export function resetPassword(userId: string, reason: string): Promise<PasswordR
   });
 }
 
-export async function setRoles(
+/** The answer names a `pendingGrant` when the admin role waits for a second administrator. */
+export function setRoles(
   userId: string,
   roles: readonly Role[],
   reason: string,
-): Promise<AdminUser> {
-  return (
-    await request({
-      route: apiRoutes.adminSetRoles,
-      params: { userId },
-      body: { roles: [...roles], reason },
-      schema: adminUserResponseSchema,
-    })
-  ).user;
+): Promise<AdminUserResponse> {
+  return request({
+    route: apiRoutes.adminSetRoles,
+    params: { userId },
+    body: { roles: [...roles], reason },
+    schema: adminUserResponseSchema,
+  });
+}
+
+/** Administrator roles waiting for a second administrator's confirmation. */
+export async function listRoleGrants(): Promise<RoleGrant[]> {
+  return (await request({ route: apiRoutes.adminListRoleGrants, schema: roleGrantListSchema }))
+    .grants;
+}
+
+export function decideRoleGrant(
+  grantId: string,
+  approve: boolean,
+  reason: string,
+): Promise<RoleGrantDecision> {
+  return request({
+    route: apiRoutes.adminDecideRoleGrant,
+    params: { grantId },
+    body: { approve, reason },
+    schema: roleGrantDecisionSchema,
+  });
 }
 
 export function endSessions(userId: string, reason: string): Promise<EndSessionsResponse> {

@@ -1,7 +1,14 @@
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { server } from '@/testing/msw-server';
-import { buttonNamed, controlLabelled, mountConsole, settle, type } from '@/testing/mount-console';
+import {
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  settle,
+  type,
+  unmountAll,
+} from '@/testing/mount-console';
 import { testSite, type TestSite } from '@/testing/site';
 
 const text = (): string => document.body.textContent ?? '';
@@ -197,6 +204,50 @@ describe('users page (ID-1)', () => {
     dialogButton('Save roles').click();
     await vi.waitFor(() => expect(row('restorer')).toContain('Backup operator'));
     expect(text()).toContain('The roles of restorer were saved.');
+  });
+
+  it('gives the admin role only once a second administrator confirms it', async () => {
+    await openUsers();
+    buttonNamed('Edit the roles of operator').click();
+    await settle();
+    (controlLabelled('Administrator') as HTMLInputElement).click();
+    await settle();
+    await giveReason('covers the night shift');
+    dialogButton('Save roles').click();
+    await vi.waitFor(() =>
+      expect(text()).toContain(
+        "The roles of operator were saved. The administrator role waits for a second administrator's confirmation.",
+      ),
+    );
+    expect((await stored('operator'))?.roles).not.toContain('admin');
+    // The one who asked may not confirm it.
+    buttonNamed('Confirm the administrator role of operator').click();
+    await settle();
+    await giveReason('me again');
+    dialogButton('Confirm').click();
+    await vi.waitFor(() =>
+      expect(dialog().textContent).toContain(
+        'Nobody approves their own request: another administrator must decide.',
+      ),
+    );
+    dialogButton('Cancel').click();
+    await settle();
+    expect((await stored('operator'))?.roles).not.toContain('admin');
+
+    unmountAll();
+    await mountConsole('/admin/users', { signedInAs: 'admin2' });
+    await vi.waitFor(() =>
+      expect(
+        document.querySelector('table[aria-label="Administrator roles waiting"]')?.textContent,
+      ).toContain('covers the night shift'),
+    );
+    buttonNamed('Confirm the administrator role of operator').click();
+    await settle();
+    await giveReason('agreed with the team');
+    dialogButton('Confirm').click();
+    await vi.waitFor(() => expect(text()).toContain('operator is now an administrator.'));
+    expect((await stored('operator'))?.roles).toContain('admin');
+    expect(document.querySelector('table[aria-label="Administrator roles waiting"]')).toBeNull();
   });
 
   it('ends a user’s sessions and says how many', async () => {

@@ -32,3 +32,9 @@ if (!window.matchMedia) {
       dispatchEvent: () => false,
     }) as MediaQueryList;
 }
+
+// jsdom does not say whether the page is a secure context; the console runs
+// in one (localhost or HTTPS), so tests do too unless they say otherwise.
+if (!('isSecureContext' in globalThis) || globalThis.isSecureContext === undefined) {
+  Object.defineProperty(globalThis, 'isSecureContext', { value: true, configurable: true });
+}

@@ -103,7 +103,6 @@ export async function fetchWithRetry(
       throw new ApiError('network_error', 'The site could not be reached.', 0);
     }
     if (response.status >= 500 && attempt < policy.attempts) {
-      await response.body?.cancel();
       await sleep(backoffDelay(policy, attempt), signal);
       continue;
     }

@@ -95,22 +95,34 @@ export interface ChunkRecord {
   readonly epoch: number;
 }
 
-export type OutboxKind = 'epoch-key' | 'chunk' | 'commit';
-
 /**
- * A transfer not yet acknowledged (RC-2). Chunk entries point at the blob in
- * `chunks`; the others carry their (already wrapped or public) payload.
- * `seq` is set when the transfer is first sent and never changes after.
+ * A transfer not yet acknowledged (RC-2), one shape per kind of transfer:
+ * a chunk entry points at the blob in `chunks`, the others carry their
+ * (already wrapped or public) payload. The stored rows have always had
+ * exactly these fields per kind, so rows written earlier read as they are.
  */
-export interface OutboxRecord {
+export type OutboxRecord = ChunkOutboxRecord | EpochKeyOutboxRecord | CommitOutboxRecord;
+
+export type OutboxKind = OutboxRecord['kind'];
+
+interface OutboxEntryBase {
   readonly volumeId: string;
   readonly generation: number;
   /** Send order: the epoch key first, chunks by position, the commit last. */
   readonly order: number;
-  readonly kind: OutboxKind;
-  readonly chunkId?: string;
+  /**
+   * Set when the transfer is first sent and never changes after; kept in the
+   * `sequence` table and joined in when the outbox is read.
+   */
+  readonly seq?: number;
+}
+
+/** A chunk of the local copy to send (its blob is in `chunks`). */
+export interface ChunkOutboxRecord extends OutboxEntryBase {
+  readonly kind: 'chunk';
+  readonly chunkId: string;
   /** Of a chunk's blob: a site answering HEAD with another hash holds another blob. */
-  readonly ciphertextSha256?: string;
+  readonly ciphertextSha256: string;
   /**
    * Ask the site first (HEAD) whether it holds the chunk: set for blobs made
    * before this backup and for a stream rebuilt after the site lost part of
@@ -118,9 +130,29 @@ export interface OutboxRecord {
    * at the site yet, so it is sent without asking.
    */
   readonly probe?: boolean;
-  readonly epoch?: number;
-  readonly payload?: Uint8Array<ArrayBuffer>;
-  readonly seq?: number;
+}
+
+/** The announcement of an epoch's key (RC-4): the key sealed to the site's escrow key. */
+export interface EpochKeyOutboxRecord extends OutboxEntryBase {
+  readonly kind: 'epoch-key';
+  readonly epoch: number;
+  /** The escrow envelope (a JWE), UTF-8. */
+  readonly payload: Uint8Array<ArrayBuffer>;
+}
+
+/** The commit (BK-8): the signed manifest and the escrow terms, sent last. */
+export interface CommitOutboxRecord extends OutboxEntryBase {
+  readonly kind: 'commit';
+  /** Canonical JSON of the commit payload. */
+  readonly payload: Uint8Array<ArrayBuffer>;
+}
+
+/** An outbox entry once it has its sequence number. */
+export type NumberedOutboxRecord = OutboxRecord & { readonly seq: number };
+
+/** Whether the entry has been given its sequence number. */
+export function isNumbered(entry: OutboxRecord): entry is NumberedOutboxRecord {
+  return entry.seq !== undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { utf8 } from '@/core/crypto';
 import { BackupDatabase, type GenerationRecord, type OutboxRecord } from './database';
 import { LocalCopy } from './local-copy';
 import { checkSitePin } from './site-pins';
@@ -49,7 +50,22 @@ const entry = (n: number, order: number, id: string): OutboxRecord => ({
   order,
   kind: 'chunk',
   chunkId: hex(id),
+  ciphertextSha256: hex('f'),
 });
+
+/** An outbox row as stored before entries had one shape per kind. */
+interface FlatOutboxRow {
+  readonly volumeId: string;
+  readonly generation: number;
+  readonly order: number;
+  readonly kind: 'epoch-key' | 'chunk' | 'commit';
+  readonly chunkId?: string;
+  readonly ciphertextSha256?: string;
+  readonly probe?: boolean;
+  readonly epoch?: number;
+  readonly payload?: Uint8Array<ArrayBuffer>;
+  readonly seq?: number;
+}
 
 let db: BackupDatabase;
 let local: LocalCopy;
@@ -120,6 +136,66 @@ describe('local copy (BK-6, BK-7, RC-2)', () => {
     });
     // The numbering outlives the settled entry: a resume knows where it stopped.
     expect(await local.highestSeq(V, 1)).toBe(5);
+  });
+
+  it('reads an outbox stored as one flat row per entry back by kind, and drains it', async () => {
+    // The rows as the console stored them when an entry was one record with
+    // optional fields: what a backup interrupted before an update left behind.
+    const rows: FlatOutboxRow[] = [
+      { volumeId: V, generation: 1, order: 0, kind: 'epoch-key', epoch: 1, payload: utf8('jwe') },
+      {
+        volumeId: V,
+        generation: 1,
+        order: 1,
+        kind: 'chunk',
+        chunkId: hex('a'),
+        ciphertextSha256: hex('f'),
+        probe: true,
+      },
+      {
+        volumeId: V,
+        generation: 1,
+        order: 2,
+        kind: 'chunk',
+        chunkId: hex('b'),
+        ciphertextSha256: hex('e'),
+      },
+      {
+        volumeId: V,
+        generation: 1,
+        order: Number.MAX_SAFE_INTEGER,
+        kind: 'commit',
+        payload: utf8('{}'),
+      },
+    ];
+    await db.table<FlatOutboxRow>('outbox').bulkPut(rows);
+    await db.sequence.put({ volumeId: V, generation: 1, order: 0, seq: 7 });
+
+    const entries = await local.outbox(V, 1);
+    const described = entries.map((entry) => {
+      switch (entry.kind) {
+        case 'epoch-key':
+          return [entry.kind, entry.seq, entry.epoch, new TextDecoder().decode(entry.payload)];
+        case 'chunk':
+          return [entry.kind, entry.seq, entry.chunkId, entry.ciphertextSha256, entry.probe];
+        case 'commit':
+          return [entry.kind, entry.seq, new TextDecoder().decode(entry.payload)];
+      }
+    });
+    expect(described).toEqual([
+      ['epoch-key', 7, 1, 'jwe'],
+      ['chunk', undefined, hex('a'), hex('f'), true],
+      ['chunk', undefined, hex('b'), hex('e'), undefined],
+      ['commit', undefined, '{}'],
+    ]);
+
+    await local.assignSeqs(entries.slice(1).map((entry, i) => ({ ...entry, seq: 8 + i })));
+    await local.settle(
+      entries.map((entry, i) => ({ ...entry, seq: 7 + i, sent: true, siteSeqApplied: 10 })),
+      30,
+    );
+    expect(await local.outbox(V, 1)).toEqual([]);
+    expect(await local.getGeneration(V, 1)).toMatchObject({ transfersSent: 4, siteSeqApplied: 10 });
   });
 
   it('deletes a partial copy, keeping what a later backup of a registered volume must reuse', async () => {

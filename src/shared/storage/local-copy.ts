@@ -13,6 +13,7 @@ import {
   type ChunkRecord,
   type GenerationRecord,
   type IndexEntryRecord,
+  type NumberedOutboxRecord,
   type OutboxRecord,
   type ReceiptRecord,
   type VolumeRecord,
@@ -37,11 +38,11 @@ export interface ChunkBatch {
 type GenerationKey = [string, number];
 
 /** An outbox entry the site now holds, and how it came to. */
-export interface SettledEntry extends OutboxRecord {
+export type SettledEntry = OutboxRecord & {
   /** Sent by this backup (true) or found at the site already (false). */
   readonly sent: boolean;
   readonly siteSeqApplied?: number;
-}
+};
 
 export class LocalCopy {
   constructor(readonly db: BackupDatabase = backupDatabase()) {}
@@ -222,14 +223,9 @@ export class LocalCopy {
    * numbers. Only the sequence table is written: numbering never waits for
    * the writer's transactions.
    */
-  async assignSeqs(entries: readonly OutboxRecord[]): Promise<void> {
+  async assignSeqs(entries: readonly NumberedOutboxRecord[]): Promise<void> {
     await this.db.sequence.bulkPut(
-      entries.map(({ volumeId, generation, order, seq }) => ({
-        volumeId,
-        generation,
-        order,
-        seq: seq!,
-      })),
+      entries.map(({ volumeId, generation, order, seq }) => ({ volumeId, generation, order, seq })),
     );
   }
 
@@ -346,7 +342,7 @@ export class LocalCopy {
           .where('[volumeId+generation+order]')
           .between(lower, upper)
           .each((entry) => {
-            if (entry.chunkId) unsent.add(entry.chunkId);
+            if (entry.kind === 'chunk') unsent.add(entry.chunkId);
           });
         await db.generations.delete(key);
         await db.receipts.delete(key);

@@ -12,6 +12,7 @@ import {
   outboxOrderOfPosition,
   type ChunkRecord,
   type GenerationRecord,
+  type ChunkOutboxRecord,
   type IndexEntryRecord,
   type OutboxRecord,
 } from '@/shared/storage/database';
@@ -141,7 +142,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
 
       const chunks: ChunkRecord[] = [];
       const indexEntries: IndexEntryRecord[] = [];
-      const outbox: OutboxRecord[] = [];
+      const outbox: ChunkOutboxRecord[] = [];
       const handovers: BlobHandover[] = [];
       let released = 0;
       batch.forEach((item, i) => {
@@ -217,8 +218,8 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
       // Hand the new entries over in order; the uploader keeps a few blobs.
       const blobs = new Map(handovers.map((h) => [h.chunkId, h]));
       for (const entry of outbox) {
-        const handover = entry.chunkId ? blobs.get(entry.chunkId) : undefined;
-        if (handover) blobs.delete(entry.chunkId!);
+        const handover = blobs.get(entry.chunkId);
+        if (handover) blobs.delete(entry.chunkId);
         const kept = params.handOver([entry], handover);
         if (handover && !kept) handover.release();
       }

@@ -8,7 +8,7 @@
 
 import { ImageHash, sealEnvelope } from '@/core/crypto';
 import { rotationDue, type RotationPolicy } from '@/core/transfer/rotation';
-import { outboxOrderOfPosition, type OutboxRecord } from '@/shared/storage/database';
+import { outboxOrderOfPosition, type EpochKeyOutboxRecord } from '@/shared/storage/database';
 import type { LocalCopy } from '@/shared/storage/local-copy';
 import { createChunkHasher, type ChunkHasher } from '@/features/backup/worker/chunk-hasher';
 import { encodeImage, type EncoderParams } from './backup-encoder';
@@ -71,7 +71,7 @@ export async function rotateEpoch(
   localCopy: LocalCopy,
   state: RunState,
   position: number,
-): Promise<OutboxRecord> {
+): Promise<EpochKeyOutboxRecord> {
   const { record } = state;
   const epoch = record.epoch + 1;
   const key = await makeEpochKey(record.volumeId, record.generation, epoch);
@@ -84,7 +84,7 @@ export async function rotateEpoch(
     state.info.escrowKey.jwk,
     { purpose: 'escrow' },
   );
-  const entry: OutboxRecord = {
+  const entry: EpochKeyOutboxRecord = {
     ...epochKeyEntry({ ...record, epoch }, envelope),
     order: epochKeyOrderBefore(position),
   };

@@ -336,7 +336,7 @@ export class BackupRunner {
     const { record, ledger } = state;
     // The ledger learns what is waiting and what the site already holds.
     const waiting = await localCopy.outbox(record.volumeId, record.generation);
-    for (const entry of waiting) if (entry.kind === 'chunk') ledger.markPending(entry.chunkId!);
+    for (const entry of waiting) if (entry.kind === 'chunk') ledger.markPending(entry.chunkId);
     ledger.restoreConfirmed(await localCopy.index(record.volumeId, record.generation));
     const reconciled = await reconcileOutbox(this.#stream(state), state, firstClaim);
     state.record = (await localCopy.getGeneration(record.volumeId, record.generation))!;

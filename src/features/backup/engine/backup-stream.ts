@@ -12,6 +12,8 @@ import {
   OUTBOX_ORDER_COMMIT,
   OUTBOX_ORDER_EPOCH_KEY,
   outboxOrderOfPosition,
+  type CommitOutboxRecord,
+  type EpochKeyOutboxRecord,
   type GenerationRecord,
   type OutboxRecord,
 } from '@/shared/storage/database';
@@ -69,7 +71,7 @@ export async function reconcileOutbox(
   if (lost) return rebuildOutbox(deps, state);
 
   const settled = outbox.filter(acknowledged);
-  for (const entry of settled) if (entry.kind === 'chunk') ledger.settle(entry.chunkId!);
+  for (const entry of settled) if (entry.kind === 'chunk') ledger.settle(entry.chunkId);
   await localCopy.settle(
     settled.map((entry) => ({ ...entry, sent: true, siteSeqApplied: claim.seqApplied })),
     ledger.bytesConfirmed,
@@ -166,7 +168,7 @@ export function nextSeqAfter(claim: Claim): number {
   return Math.max(claim.seqApplied, ...claim.buffered) + 1;
 }
 
-export function epochKeyEntry(record: GenerationRecord, envelope: string): OutboxRecord {
+export function epochKeyEntry(record: GenerationRecord, envelope: string): EpochKeyOutboxRecord {
   return {
     volumeId: record.volumeId,
     generation: record.generation,
@@ -177,7 +179,7 @@ export function epochKeyEntry(record: GenerationRecord, envelope: string): Outbo
   };
 }
 
-export function commitEntry(record: GenerationRecord): OutboxRecord {
+export function commitEntry(record: GenerationRecord): CommitOutboxRecord {
   return {
     volumeId: record.volumeId,
     generation: record.generation,

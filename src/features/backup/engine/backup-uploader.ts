@@ -14,7 +14,11 @@ import { ApiError } from '@/shared/api/request';
 import type { TransferReceived } from '@/shared/api/transfers';
 import { sha256Hex } from '@/core/crypto';
 import { encodeTransfer, type TransferHeader } from '@/core/transfer/frame';
-import type { OutboxRecord } from '@/shared/storage/database';
+import {
+  isNumbered,
+  type NumberedOutboxRecord,
+  type OutboxRecord,
+} from '@/shared/storage/database';
 import type { LocalCopy, SettledEntry } from '@/shared/storage/local-copy';
 import type { ChunkLedger } from '@/features/backup/worker/chunk-ledger';
 import {
@@ -81,8 +85,8 @@ export class Uploader {
   #blobs = new Map<string, BlobHandover>();
   /** Numbers handed out and waiting to be stored, and the storing under way. */
   #numbering: {
-    entry: OutboxRecord;
-    resolve: (entry: OutboxRecord) => void;
+    entry: NumberedOutboxRecord;
+    resolve: (entry: NumberedOutboxRecord) => void;
     reject: (error: unknown) => void;
   }[] = [];
   #storingNumbers: Promise<void> | undefined;
@@ -301,11 +305,10 @@ export class Uploader {
     }
   }
 
-  async #send(original: OutboxRecord): Promise<void> {
+  async #send(waiting: OutboxRecord): Promise<void> {
     const { volumeId } = this.#p;
-    let entry = original;
-    if (entry.kind === 'chunk' && entry.seq === undefined && entry.probe) {
-      const chunkId = entry.chunkId!;
+    if (waiting.kind === 'chunk' && waiting.seq === undefined && waiting.probe) {
+      const { chunkId } = waiting;
       const stored = await this.#withSite(() =>
         this.#p.site.headChunk(volumeId, chunkId, this.#p.control.signal),
       );
@@ -313,21 +316,24 @@ export class Uploader {
       if (
         stored.present &&
         (stored.ciphertextSha256 === undefined ||
-          stored.ciphertextSha256 === entry.ciphertextSha256)
+          stored.ciphertextSha256 === waiting.ciphertextSha256)
       ) {
-        this.#settle(entry, false);
+        this.#settle(waiting, false);
         return;
       }
     }
-    const payload = await this.#payloadOf(entry);
-    if (entry.seq === undefined) {
-      entry = await this.#assignSeq(entry);
+    const payload = await this.#payloadOf(waiting);
+    let entry: NumberedOutboxRecord;
+    if (isNumbered(waiting)) {
+      entry = waiting;
+    } else {
+      entry = await this.#assignSeq(waiting);
       this.#wake();
     }
     const body = encodeTransfer(headerOf(entry, volumeId), payload.bytes, this.#p.chunkSize);
     payload.release();
     const bodySha256 = await sha256Hex(body);
-    const seq = entry.seq!;
+    const { seq } = entry;
     let answer = await this.#put(entry, body, bodySha256);
     if (entry.kind === 'commit') {
       // A commit applied answers with the receipt; one buffered behind a gap
@@ -349,13 +355,13 @@ export class Uploader {
   }
 
   async #put(
-    entry: OutboxRecord,
+    entry: NumberedOutboxRecord,
     body: Uint8Array<ArrayBuffer>,
     sha: string,
   ): Promise<TransferReceived> {
     try {
       return await this.#withSite(() =>
-        this.#p.site.putTransfer(this.#pairId, entry.seq!, body, sha, this.#p.control.signal),
+        this.#p.site.putTransfer(this.#pairId, entry.seq, body, sha, this.#p.control.signal),
       );
     } catch (error) {
       if (error instanceof ApiError && CLAIM_LOST_CODES.has(error.code)) {
@@ -376,9 +382,9 @@ export class Uploader {
     entry: OutboxRecord,
   ): Promise<{ bytes: Uint8Array<ArrayBuffer>; release: () => void }> {
     if (entry.kind !== 'chunk') {
-      return { bytes: entry.payload ?? new Uint8Array(0), release: () => undefined };
+      return { bytes: entry.payload, release: () => undefined };
     }
-    const chunkId = entry.chunkId!;
+    const { chunkId } = entry;
     const held = this.#blobs.get(chunkId);
     if (held) {
       this.#blobs.delete(chunkId);
@@ -401,8 +407,8 @@ export class Uploader {
    * a stored number always has every lower one stored too (no gap can reach
    * the site after a crash).
    */
-  #assignSeq(entry: OutboxRecord): Promise<OutboxRecord> {
-    const numbered: OutboxRecord = { ...entry, seq: this.#nextSeq++ };
+  #assignSeq(entry: OutboxRecord): Promise<NumberedOutboxRecord> {
+    const numbered: NumberedOutboxRecord = { ...entry, seq: this.#nextSeq++ };
     const index = this.#pending.findIndex((e) => e.order === entry.order);
     if (index >= 0) this.#pending[index] = numbered;
     return new Promise((resolve, reject) => {
@@ -431,7 +437,7 @@ export class Uploader {
    * competing with the writer's; see LocalCopy.settle for why late is safe).
    */
   #settle(entry: OutboxRecord, sent: boolean, siteSeqApplied?: number): void {
-    if (entry.kind === 'chunk') this.#p.ledger.settle(entry.chunkId!);
+    if (entry.kind === 'chunk') this.#p.ledger.settle(entry.chunkId);
     if (sent && entry.seq !== undefined) {
       this.#highestAcknowledged = Math.max(this.#highestAcknowledged, entry.seq);
     }
@@ -495,9 +501,9 @@ export class Uploader {
 function headerOf(entry: OutboxRecord, volumeId: string): TransferHeader {
   switch (entry.kind) {
     case 'chunk':
-      return { kind: 'chunk', volumeId, chunkId: entry.chunkId! };
+      return { kind: 'chunk', volumeId, chunkId: entry.chunkId };
     case 'epoch-key':
-      return { kind: 'epoch-key', volumeId, epoch: entry.epoch! };
+      return { kind: 'epoch-key', volumeId, epoch: entry.epoch };
     case 'commit':
       return { kind: 'commit', volumeId };
   }

@@ -99,28 +99,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
         budget.release();
         throw error;
       }
-      // Hashed in image order by the hasher, then on to a crypto worker.
-      const length = buffer.byteLength;
-      const hashed = hasher.update(buffer);
-      const item: InFlight = {
-        position,
-        length,
-        hashState: hashed.then((h) => h.state),
-        outcome: hashed.then((h) => pool.seal(h.buffer)),
-        settled: false,
-      };
-      item.hashState.catch(() => undefined);
-      item.outcome.then(
-        () => {
-          item.settled = true;
-          notify();
-        },
-        () => {
-          item.settled = true;
-          notify();
-        },
-      );
-      queue.push(item);
+      queue.push(startSealing(position, buffer, hasher, pool, notify));
       notify();
     }
   };
@@ -135,61 +114,14 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
         await waitForChange();
         continue;
       }
-      const batch = [queue.shift()!];
-      while (batch.length < WRITE_BATCH_CHUNKS && queue[0]?.settled) batch.push(queue.shift()!);
+      const batch = takeBatch(queue);
       const outcomes = await Promise.all(batch.map((item) => item.outcome));
       await control.gate();
 
-      const chunks: ChunkRecord[] = [];
-      const indexEntries: IndexEntryRecord[] = [];
-      const outbox: ChunkOutboxRecord[] = [];
-      const handovers: BlobHandover[] = [];
-      let released = 0;
-      batch.forEach((item, i) => {
-        const outcome = outcomes[i]!;
-        const sealed: ChunkEntry | undefined =
-          outcome.kind === 'sealed'
-            ? {
-                chunkId: outcome.chunkId,
-                ciphertextSha256: outcome.ciphertextSha256,
-                length: outcome.length,
-                epoch: outcome.epoch,
-              }
-            : undefined;
-        const placed = params.ledger.place(outcome.chunkId, item.length, sealed);
-        const entry = params.ledger.entry(outcome.chunkId)!;
-        indexEntries.push({
-          volumeId: record.volumeId,
-          generation: record.generation,
-          position: item.position,
-          ...entry,
-        });
-        if (placed === 'new' || placed === 'queue-local') {
-          outbox.push({
-            volumeId: record.volumeId,
-            generation: record.generation,
-            order: outboxOrderOfPosition(item.position),
-            kind: 'chunk',
-            chunkId: entry.chunkId,
-            ciphertextSha256: entry.ciphertextSha256,
-            ...(placed === 'queue-local' ? { probe: true } : {}),
-          });
-        }
-        if (placed === 'new' && outcome.kind === 'sealed') {
-          chunks.push({ volumeId: record.volumeId, ...entry, blob: outcome.blob });
-          handovers.push({
-            chunkId: entry.chunkId,
-            blob: outcome.blob,
-            release: () => budget.release(),
-          });
-        } else {
-          released += 1;
-        }
-        if (item.position === 0) file = { ...file, firstChunkId: outcome.chunkId };
-        if (item.position === reader.chunkCount - 1)
-          file = { ...file, lastChunkId: outcome.chunkId };
-        bytesStored += item.length;
-      });
+      const placed = placeBatch(params, batch, outcomes, file);
+      const { chunks, indexEntries, outbox, handovers, released } = placed;
+      file = placed.file;
+      bytesStored += placed.bytes;
       const last = batch[batch.length - 1]!;
       nextPosition = last.position + 1;
       const hashState = await last.hashState;
@@ -215,15 +147,7 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
       }
       budget.release(released);
       lastHashState = hashState;
-      // Hand the new entries over in order; the uploader keeps a few blobs.
-      const blobs = new Map(handovers.map((h) => [h.chunkId, h]));
-      for (const entry of outbox) {
-        const handover = blobs.get(entry.chunkId);
-        if (handover) blobs.delete(entry.chunkId);
-        const kept = params.handOver([entry], handover);
-        if (handover && !kept) handover.release();
-      }
-      for (const leftover of blobs.values()) leftover.release();
+      handOverInOrder(params, outbox, handovers);
       params.onStored({ nextPosition, bytesStored });
     }
   };
@@ -259,4 +183,139 @@ export async function encodeImage(params: EncoderParams): Promise<void> {
       }
     });
   }
+}
+
+/** Hashes the chunk in image order, then hands it on to a crypto worker. */
+function startSealing(
+  position: number,
+  buffer: ArrayBuffer,
+  hasher: ChunkHasher,
+  pool: SealPool,
+  notify: () => void,
+): InFlight {
+  const hashed = hasher.update(buffer);
+  const item: InFlight = {
+    position,
+    length: buffer.byteLength,
+    hashState: hashed.then((h) => h.state),
+    outcome: hashed.then((h) => pool.seal(h.buffer)),
+    settled: false,
+  };
+  item.hashState.catch(() => undefined);
+  item.outcome.then(
+    () => {
+      item.settled = true;
+      notify();
+    },
+    () => {
+      item.settled = true;
+      notify();
+    },
+  );
+  return item;
+}
+
+/** The next write batch: the oldest chunk, and up to a batch of the settled ones after it. */
+function takeBatch(queue: InFlight[]): InFlight[] {
+  const batch = [queue.shift()!];
+  while (batch.length < WRITE_BATCH_CHUNKS && queue[0]?.settled) batch.push(queue.shift()!);
+  return batch;
+}
+
+/** What one batch adds to the local copy, and the memory permits it gives back. */
+interface PlacedBatch {
+  readonly chunks: ChunkRecord[];
+  readonly indexEntries: IndexEntryRecord[];
+  readonly outbox: ChunkOutboxRecord[];
+  readonly handovers: BlobHandover[];
+  /** Permits of chunks whose blob is not kept (known already, or not new). */
+  readonly released: number;
+  readonly file: GenerationRecord['file'];
+  /** Plaintext bytes of the batch. */
+  readonly bytes: number;
+}
+
+/**
+ * Places each chunk of the batch in the ledger (BK-6: a chunk the site or
+ * the local copy holds is not stored again) and makes its index entry, its
+ * outbox entry and, for a new blob, its chunk record.
+ */
+function placeBatch(
+  params: EncoderParams,
+  batch: readonly InFlight[],
+  outcomes: readonly SealOutcome[],
+  startFile: GenerationRecord['file'],
+): PlacedBatch {
+  const { record, reader, budget, ledger } = params;
+  const chunks: ChunkRecord[] = [];
+  const indexEntries: IndexEntryRecord[] = [];
+  const outbox: ChunkOutboxRecord[] = [];
+  const handovers: BlobHandover[] = [];
+  let released = 0;
+  let file = startFile;
+  let bytes = 0;
+  batch.forEach((item, i) => {
+    const outcome = outcomes[i]!;
+    const sealed: ChunkEntry | undefined =
+      outcome.kind === 'sealed'
+        ? {
+            chunkId: outcome.chunkId,
+            ciphertextSha256: outcome.ciphertextSha256,
+            length: outcome.length,
+            epoch: outcome.epoch,
+          }
+        : undefined;
+    const placed = ledger.place(outcome.chunkId, item.length, sealed);
+    const entry = ledger.entry(outcome.chunkId)!;
+    indexEntries.push({
+      volumeId: record.volumeId,
+      generation: record.generation,
+      position: item.position,
+      ...entry,
+    });
+    if (placed === 'new' || placed === 'queue-local') {
+      outbox.push({
+        volumeId: record.volumeId,
+        generation: record.generation,
+        order: outboxOrderOfPosition(item.position),
+        kind: 'chunk',
+        chunkId: entry.chunkId,
+        ciphertextSha256: entry.ciphertextSha256,
+        ...(placed === 'queue-local' ? { probe: true } : {}),
+      });
+    }
+    if (placed === 'new' && outcome.kind === 'sealed') {
+      chunks.push({ volumeId: record.volumeId, ...entry, blob: outcome.blob });
+      handovers.push({
+        chunkId: entry.chunkId,
+        blob: outcome.blob,
+        release: () => budget.release(),
+      });
+    } else {
+      released += 1;
+    }
+    if (item.position === 0) file = { ...file, firstChunkId: outcome.chunkId };
+    if (item.position === reader.chunkCount - 1) file = { ...file, lastChunkId: outcome.chunkId };
+    bytes += item.length;
+  });
+  return { chunks, indexEntries, outbox, handovers, released, file, bytes };
+}
+
+/**
+ * Hands the stored entries to the uploader in order, each new chunk with
+ * its blob; the uploader keeps a few, and the permits of the rest go back.
+ */
+function handOverInOrder(
+  params: EncoderParams,
+  outbox: readonly ChunkOutboxRecord[],
+  handovers: readonly BlobHandover[],
+): void {
+  const blobs = new Map(handovers.map((h) => [h.chunkId, h]));
+  for (const entry of outbox) {
+    const handover = blobs.get(entry.chunkId);
+    if (handover) blobs.delete(entry.chunkId);
+    const kept = params.handOver([entry], handover);
+    if (handover && !kept) handover.release();
+  }
+  for (const leftover of blobs.values()) leftover.release();
 }

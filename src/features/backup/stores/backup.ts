@@ -3,14 +3,13 @@ import { computed, ref, shallowRef } from 'vue';
 import { releaseClaim } from '@/shared/api/volumes';
 import { fetchVolumeOwner } from '@/shared/api/volumes';
 import type { VolumeOwner } from '@/core/contract';
-import { serializeReceipt, type ReleasePolicy } from '@/core/crypto';
+import { serializeReceipt } from '@/core/crypto';
 import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
 import { localStorageAvailable, type GenerationRecord } from '@/shared/storage/database';
 import { deletePendingDataKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
-import { MIN_IMAGE_SIZE, RATE_WINDOW_MS } from '@/features/backup/engine/backup-tuning';
-import { ProgressMeter } from '@/features/backup/worker/progress-meter';
+import { MIN_IMAGE_SIZE } from '@/features/backup/engine/backup-tuning';
 import { BackupCancelled } from '../engine/backup-control';
 import { BackupError, describeBackupError, type BackupProblem } from '../engine/backup-errors';
 import { makeRegistrationFile } from '../engine/backup-registration';
@@ -18,14 +17,15 @@ import {
   BackupRunner,
   defaultRunnerDeps,
   type BackupResult,
-  type BackupSnapshot,
   type RunnerDeps,
 } from '../engine/backup-runner';
 import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
 import { useSessionStore } from '@/features/account';
+import { useBackupProgress } from './use-backup-progress';
+import { useEscrowTerms, type PolicyKind } from './use-escrow-terms';
 
 export type BackupPhase = 'idle' | 'running' | 'paused' | 'complete' | 'failed' | 'cancelled';
-export type PolicyKind = ReleasePolicy['kind'];
+export type { PolicyKind };
 export type OwnerCheck = 'none' | 'checking' | 'checked' | 'failed';
 
 function sourceOf(file: ImageFile): ByteSource {
@@ -34,11 +34,6 @@ function sourceOf(file: ImageFile): ByteSource {
     read: async (offset, length) =>
       new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
   };
-}
-
-/** An expiry date (YYYY-MM-DD) means: no release after the end of that day, UTC (BK-5). */
-export function expiryInstant(date: string): string | null {
-  return date ? `${date}T23:59:59.000Z` : null;
 }
 
 /**
@@ -66,28 +61,24 @@ export const useBackupStore = defineStore('backup', () => {
   const ownerCheck = ref<OwnerCheck>('none');
 
   // ---- the escrow terms (BK-4, BK-5) ----
-  const restorers = ref<string[]>([]);
-  const policyKind = ref<PolicyKind>('reusable');
-  const approvalRequired = ref(false);
-  const expiryDate = ref('');
+  const terms = useEscrowTerms();
+  const { restorers, policyKind, approvalRequired, expiryDate, expiryPast } = terms;
 
   // ---- the run (BK-6 … BK-11) ----
   const phase = ref<BackupPhase>('idle');
-  const snapshot = shallowRef<BackupSnapshot | null>(null);
+  const progress = useBackupProgress(
+    () => file.value?.size ?? 0,
+    computed(() => phase.value === 'running'),
+  );
+  const { snapshot, bytesPerSecond, totalBytes, bytesDone, fraction, secondsLeft } = progress;
   const result = shallowRef<BackupResult | null>(null);
   const problem = ref<BackupProblem | null>(null);
-  const bytesPerSecond = ref(0);
   const interrupted = ref<GenerationRecord[]>([]);
   const offerDelete = ref<{ volumeId: string; generation: number } | null>(null);
   const localCopyDeleted = ref(false);
   let runner: BackupRunner | null = null;
-  let meter = new ProgressMeter(RATE_WINDOW_MS);
 
   const userId = computed(() => session.userId ?? '');
-  const expiryPast = computed(() => {
-    const instant = expiryInstant(expiryDate.value);
-    return instant !== null && instant <= new Date().toISOString();
-  });
   const active = computed(() => phase.value === 'running' || phase.value === 'paused');
 
   /** The interrupted backup of the chosen volume, if there is one. */
@@ -121,24 +112,13 @@ export const useBackupStore = defineStore('backup', () => {
     () => active.value || (pendingForSelection.value !== undefined && phase.value !== 'complete'),
   );
 
-  const totalBytes = computed(() => snapshot.value?.totalBytes ?? file.value?.size ?? 0);
-  const bytesDone = computed(() => snapshot.value?.bytesConfirmed ?? 0);
-  const fraction = computed(() => (totalBytes.value > 0 ? bytesDone.value / totalBytes.value : 0));
-  const secondsLeft = computed(() => {
-    if (phase.value !== 'running') return null;
-    const remaining = totalBytes.value - bytesDone.value;
-    return bytesPerSecond.value > 0 ? remaining / bytesPerSecond.value : null;
-  });
-
   function resetRun(): void {
     phase.value = 'idle';
-    snapshot.value = null;
+    progress.reset();
     result.value = null;
     problem.value = null;
-    bytesPerSecond.value = 0;
     offerDelete.value = null;
     localCopyDeleted.value = false;
-    meter = new ProgressMeter(RATE_WINDOW_MS);
   }
 
   /** Interrupted backups of this operator in this browser (BK-7). */
@@ -186,10 +166,7 @@ export const useBackupStore = defineStore('backup', () => {
           new BackupError('image_mismatch', 'mismatch', { fileName: pending.file.name }),
         );
       }
-      restorers.value = pending.restorers.filter((id) => id !== userId.value);
-      policyKind.value = pending.policy.kind;
-      approvalRequired.value = pending.policy.approvalRequired;
-      expiryDate.value = pending.policy.expiresAt?.slice(0, 10) ?? '';
+      terms.takeFrom(pending, userId.value);
     }
     await checkOwner(identity.value.volumeId);
   }
@@ -210,14 +187,6 @@ export const useBackupStore = defineStore('backup', () => {
     } catch {
       ownerCheck.value = 'failed';
     }
-  }
-
-  function policy(): ReleasePolicy {
-    return {
-      kind: policyKind.value,
-      approvalRequired: approvalRequired.value,
-      expiresAt: expiryInstant(expiryDate.value),
-    };
   }
 
   /** Starts the backup, or continues the interrupted one of this volume (BK-7). */
@@ -241,9 +210,9 @@ export const useBackupStore = defineStore('backup', () => {
         identity: detected,
         userId: userId.value,
         restorers: restorers.value,
-        policy: policy(),
+        policy: terms.policy(),
       },
-      onSnapshot,
+      progress.onSnapshot,
       // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
       { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
     );
@@ -265,14 +234,6 @@ export const useBackupStore = defineStore('backup', () => {
     }
   }
 
-  function onSnapshot(next: BackupSnapshot): void {
-    const previous = snapshot.value;
-    snapshot.value = next;
-    if (previous?.paused && !next.paused) meter.reset();
-    meter.sample(Date.now(), next.bytesConfirmed);
-    bytesPerSecond.value = meter.bytesPerSecond();
-  }
-
   async function pendingOffer(
     volumeId: string,
   ): Promise<{ volumeId: string; generation: number } | null> {
@@ -291,7 +252,7 @@ export const useBackupStore = defineStore('backup', () => {
   async function resume(): Promise<void> {
     if (runner && phase.value === 'paused') {
       runner.resume();
-      meter.reset();
+      progress.restartRate();
       phase.value = 'running';
       return;
     }

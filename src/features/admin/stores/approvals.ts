@@ -1,8 +1,9 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed } from 'vue';
 import { decideApproval, listApprovals } from '@/shared/api/approvals';
 import type { Approval } from '@/core/contract';
 import { connectEventStream, type EventStreamConnection } from '@/shared/api/use-event-stream';
+import { useServerList } from '@/shared/ui/use-server-list';
 
 /**
  * Requests waiting for a second administrator (BK-5 key releases, ES-2
@@ -11,32 +12,16 @@ import { connectEventStream, type EventStreamConnection } from '@/shared/api/use
  * `approval` event, and a reconnection reads the list again.
  */
 export const useApprovalsStore = defineStore('approvals', () => {
-  const approvals = shallowRef<Approval[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  const error = ref<unknown>(null);
+  const list = useServerList({
+    filter: undefined,
+    fetch: (_request, signal) => listApprovals(signal),
+  });
+  const { answer, loading, loaded, error, load } = list;
   let connection: EventStreamConnection | undefined;
   let users = 0;
-  let controller: AbortController | undefined;
 
+  const approvals = computed<readonly Approval[]>(() => answer.value ?? []);
   const pending = computed(() => (loaded.value ? approvals.value.length : null));
-
-  async function load(): Promise<void> {
-    controller?.abort();
-    const current = new AbortController();
-    controller = current;
-    loading.value = true;
-    try {
-      approvals.value = await listApprovals(current.signal);
-      loaded.value = true;
-      error.value = null;
-    } catch (cause) {
-      if (current.signal.aborted) return;
-      error.value = cause;
-    } finally {
-      if (controller === current) loading.value = false;
-    }
-  }
 
   /** Ref-counted: the admin nav and the approvals page may both listen. */
   function start(): void {
@@ -53,7 +38,7 @@ export const useApprovalsStore = defineStore('approvals', () => {
     if (users > 0 || !connection) return;
     connection.release();
     connection = undefined;
-    controller?.abort();
+    list.cancel();
   }
 
   /**
@@ -63,7 +48,7 @@ export const useApprovalsStore = defineStore('approvals', () => {
   async function decide(approvalId: string, approve: boolean, reason: string) {
     try {
       const decision = await decideApproval(approvalId, approve, reason);
-      approvals.value = approvals.value.filter((a) => a.id !== approvalId);
+      answer.value = approvals.value.filter((a) => a.id !== approvalId);
       return decision;
     } finally {
       void load();

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref } from 'vue';
 import {
   changeRecordRestorers,
   fetchRecordDetail,
@@ -21,6 +21,7 @@ import type {
 } from '@/core/contract';
 import type { RegistrationFile } from '@/core/crypto/registration';
 import type { ReleasePolicy } from '@/core/crypto/release-policy';
+import { useServerList } from '@/shared/ui/use-server-list';
 
 export type RecordSortField = RecordQuery['sort'];
 
@@ -48,73 +49,40 @@ interface DetailEntry {
  * stays fast at 100 000 records. Only the newest request's answer is shown.
  */
 export const useRecordsStore = defineStore('records', () => {
-  const filter = ref<RecordFilter>(emptyRecordFilter);
-  const sort = ref<{ field: RecordSortField; order: 'asc' | 'desc' }>({
-    field: 'updatedAt',
-    order: 'desc',
+  const list = useServerList({
+    filter: emptyRecordFilter,
+    sort: { field: 'updatedAt' as RecordSortField, order: 'desc' as 'asc' | 'desc' },
+    pageSize: RECORD_PAGE_SIZES[0],
+    fetch: ({ filter: { q, state, policy, owner }, sort, page, pageSize }, signal) =>
+      listRecords(
+        {
+          q: q.trim() || undefined,
+          state: state || undefined,
+          policy: policy || undefined,
+          owner: owner.trim() || undefined,
+          sort: sort.field,
+          order: sort.order,
+          page,
+          pageSize,
+        },
+        signal,
+      ),
   });
-  const page = ref({ first: 0, rows: RECORD_PAGE_SIZES[0] as number });
-  const records = shallowRef<EscrowRecord[]>([]);
-  const total = ref(0);
-  const totalIsCapped = ref(false);
-  const loading = ref(false);
-  const error = ref<unknown>(null);
-  const loaded = ref(false);
+  const { filter, sort, page, loading, loaded, error, load, setFilter, cancel } = list;
+  const records = computed<readonly EscrowRecord[]>(() => list.answer.value?.records ?? []);
+  const total = computed(() => list.answer.value?.total ?? 0);
+  const totalIsCapped = computed(() => list.answer.value?.totalIsCapped ?? false);
   const details = ref<Record<string, DetailEntry>>({});
-  let controller: AbortController | undefined;
 
   const isFiltered = computed(() => Object.values(filter.value).some((value) => value !== ''));
 
-  function siteQuery(): Partial<RecordQuery> {
-    const { q, state, policy, owner } = filter.value;
-    return {
-      q: q.trim() || undefined,
-      state: state || undefined,
-      policy: policy || undefined,
-      owner: owner.trim() || undefined,
-      sort: sort.value.field,
-      order: sort.value.order,
-      page: Math.floor(page.value.first / page.value.rows) + 1,
-      pageSize: page.value.rows,
-    };
-  }
-
-  async function load(): Promise<void> {
-    controller?.abort();
-    const current = new AbortController();
-    controller = current;
-    loading.value = true;
-    try {
-      const answer = await listRecords(siteQuery(), current.signal);
-      records.value = answer.records;
-      total.value = answer.total;
-      totalIsCapped.value = answer.totalIsCapped;
-      error.value = null;
-      loaded.value = true;
-    } catch (cause) {
-      if (current.signal.aborted) return;
-      error.value = cause;
-    } finally {
-      if (controller === current) loading.value = false;
-    }
-  }
-
-  /** A new filter starts again at the first page. */
-  function setFilter(next: RecordFilter): Promise<void> {
-    filter.value = next;
-    page.value = { ...page.value, first: 0 };
-    return load();
-  }
-
   function setSort(field: RecordSortField, order: 'asc' | 'desc'): Promise<void> {
-    sort.value = { field, order };
-    page.value = { ...page.value, first: 0 };
-    return load();
+    return list.setSort({ field, order });
   }
 
+  /** Another page size starts again at the first page. */
   function setPage(first: number, rows: number): Promise<void> {
-    page.value = { first: rows === page.value.rows ? first : 0, rows };
-    return load();
+    return list.setPage(rows === page.value.rows ? first : 0, rows);
   }
 
   async function loadDetail(volumeId: string): Promise<void> {
@@ -188,11 +156,6 @@ export const useRecordsStore = defineStore('records', () => {
     const record = await importRegistration(file, reason);
     await load();
     return record;
-  }
-
-  function cancel(): void {
-    controller?.abort();
-    loading.value = false;
   }
 
   return {

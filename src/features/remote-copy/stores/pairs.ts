@@ -2,6 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import { actOnPairs, listPairs } from '@/shared/api/admin-pairs';
 import type { PairAction, PairSummary } from '@/core/contract';
+import { useServerList } from '@/shared/ui/use-server-list';
 import {
   connectEventStream,
   type EventStreamConnection,
@@ -18,17 +19,18 @@ export const PAIR_GROUP_ORDER: readonly PairGroup[] = ['error', 'syncing', 'in_s
  * the tab's event stream; a reconnection reads the whole list again.
  */
 export const usePairsStore = defineStore('pairs', () => {
-  const pairs = shallowRef<PairSummary[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  const error = ref<unknown>(null);
+  const list = useServerList({
+    filter: undefined,
+    fetch: (_request, signal) => listPairs(signal),
+  });
+  const { answer, loading, loaded, error, load } = list;
+  const pairs = computed<readonly PairSummary[]>(() => answer.value ?? []);
   /** Pair IDs changed by a live event since the list was read, for a short highlight. */
   const touched = ref<ReadonlySet<string>>(new Set());
   const streamState = shallowRef<(() => StreamState) | null>(null);
   const live = computed<StreamState>(() => streamState.value?.() ?? 'closed');
   let connection: EventStreamConnection | undefined;
   let users = 0;
-  let controller: AbortController | undefined;
 
   const grouped = computed(() =>
     [...pairs.value].sort(
@@ -39,26 +41,9 @@ export const usePairsStore = defineStore('pairs', () => {
     ),
   );
 
-  async function load(): Promise<void> {
-    controller?.abort();
-    const current = new AbortController();
-    controller = current;
-    loading.value = true;
-    try {
-      pairs.value = await listPairs(current.signal);
-      loaded.value = true;
-      error.value = null;
-    } catch (cause) {
-      if (current.signal.aborted) return;
-      error.value = cause;
-    } finally {
-      if (controller === current) loading.value = false;
-    }
-  }
-
   function upsert(pair: PairSummary): void {
     const index = pairs.value.findIndex((p) => p.pairId === pair.pairId);
-    pairs.value =
+    answer.value =
       index < 0 ? [...pairs.value, pair] : pairs.value.map((p, i) => (i === index ? pair : p));
     touched.value = new Set([...touched.value, pair.pairId]);
   }
@@ -80,7 +65,7 @@ export const usePairsStore = defineStore('pairs', () => {
     connection.release();
     connection = undefined;
     streamState.value = null;
-    controller?.abort();
+    list.cancel();
   }
 
   /** RC-3: the answer lists one instruction per pair; the rows follow from `pair` events. */

@@ -1,6 +1,9 @@
 import type { LocationQuery } from 'vue-router';
 import { alertKinds, type AlertFilter, type AlertKind } from '@/core/contract';
 import { dayEndIso, dayStartIso, queryText } from '@/shared/ui/date-range';
+import type { FilterField } from '@/shared/ui/filter-field';
+import { sameFields, type FilterInAddress } from '@/shared/ui/use-server-list';
+import { userVolumeDayFields } from '../user-volume-day-fields';
 
 /** The alert filters as the form holds them: days in the reader's zone (AL-2). */
 export interface AlertFilterForm {
@@ -34,6 +37,39 @@ export function alertFilterToQuery(form: AlertFilterForm): Record<string, string
   return Object.fromEntries(
     Object.entries(form).filter(([, value]) => typeof value === 'string' && value.trim() !== ''),
   ) as Record<string, string>;
+}
+
+export const alertFilterInAddress: FilterInAddress<AlertFilterForm> = {
+  read: alertFilterFromQuery,
+  write: alertFilterToQuery,
+  same: sameFields,
+};
+
+export function alertFilterFields(
+  t: (key: string) => string,
+): FilterField<keyof AlertFilterForm>[] {
+  return [
+    {
+      key: 'kind',
+      label: t('admin.alerts.kind'),
+      type: 'select',
+      options: [
+        { value: '', label: t('admin.alerts.anyKind') },
+        ...alertKinds.map((kind) => ({ value: kind, label: t(`admin.alertKinds.${kind}`) })),
+      ],
+    },
+    {
+      key: 'acknowledged',
+      label: t('admin.alerts.state'),
+      type: 'select',
+      options: [
+        { value: '', label: t('admin.alerts.anyState') },
+        { value: 'no', label: t('admin.alerts.unacknowledged') },
+        { value: 'yes', label: t('admin.alerts.acknowledged') },
+      ],
+    },
+    ...userVolumeDayFields(t),
+  ];
 }
 
 export function alertFilterForSite(form: AlertFilterForm): AlertFilter {

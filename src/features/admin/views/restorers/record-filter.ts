@@ -3,6 +3,8 @@ import { recordStates } from '@/core/contract';
 import { releasePolicyKinds } from '@/core/crypto/release-policy';
 import { emptyRecordFilter, type RecordFilter } from '@/features/admin/stores/records';
 import { queryText } from '@/shared/ui/date-range';
+import type { FilterField } from '@/shared/ui/filter-field';
+import { sameFields, type FilterInAddress } from '@/shared/ui/use-server-list';
 
 function oneOf<T extends string>(value: string, allowed: readonly T[]): T | '' {
   return (allowed as readonly string[]).includes(value) ? (value as T) : '';
@@ -31,6 +33,58 @@ export function recordFilterToQuery(filter: RecordFilter): LocationQueryRaw {
   return query;
 }
 
-export function sameFilter(a: RecordFilter, b: RecordFilter): boolean {
-  return a.q === b.q && a.state === b.state && a.policy === b.policy && a.owner === b.owner;
+export const recordFilterInAddress: FilterInAddress<RecordFilter> = {
+  read: recordFilterFromQuery,
+  write: recordFilterToQuery,
+  same: sameFields,
+};
+
+/** What is typed is sent without the spaces around it. */
+export function trimRecordFilter(filter: RecordFilter): RecordFilter {
+  return { ...filter, q: filter.q.trim(), owner: filter.owner.trim() };
+}
+
+/** Search and filters of the restorer DB (ES-1); the site does the searching. */
+export function recordFilterFields(t: (key: string) => string): FilterField<keyof RecordFilter>[] {
+  return [
+    {
+      key: 'q',
+      label: t('admin.escrowRecords.search'),
+      type: 'search',
+      maxlength: 200,
+      hint: t('admin.escrowRecords.searchHint'),
+      wide: true,
+    },
+    {
+      key: 'state',
+      label: t('admin.escrowRecords.state'),
+      type: 'select',
+      options: [
+        { value: '', label: t('admin.escrowRecords.anyState') },
+        ...recordStates.map((state) => ({
+          value: state,
+          label: t(`admin.escrowRecords.states.${state}`),
+        })),
+      ],
+    },
+    {
+      key: 'policy',
+      label: t('admin.escrowRecords.policy'),
+      type: 'select',
+      options: [
+        { value: '', label: t('admin.escrowRecords.anyPolicy') },
+        ...releasePolicyKinds.map((kind) => ({
+          value: kind,
+          label: t(`admin.escrowRecords.policies.${kind}`),
+        })),
+      ],
+    },
+    {
+      key: 'owner',
+      label: t('admin.escrowRecords.owner'),
+      type: 'text',
+      maxlength: 64,
+      autocomplete: 'off',
+    },
+  ];
 }

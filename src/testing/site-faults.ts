@@ -17,6 +17,7 @@ export interface ReceivedTransfer {
   readonly pairId: string;
   readonly seq: number;
   readonly kind: TransferKind;
+  readonly volumeId: string;
   /** The epoch an epoch-key announces, or the epoch a chunk blob was sealed under. */
   readonly epoch: number | undefined;
   /** The padded body's length. */
@@ -145,7 +146,7 @@ function describe(pairId: string, seq: number, body: Uint8Array): ReceivedTransf
         : header.kind === 'chunk'
           ? parseChunkBlobHeader(payload).epoch
           : undefined;
-    return { pairId, seq, kind: header.kind, epoch, size: body.length };
+    return { pairId, seq, kind: header.kind, volumeId: header.volumeId, epoch, size: body.length };
   } catch {
     return undefined;
   }

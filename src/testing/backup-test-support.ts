@@ -1,15 +1,21 @@
 /**
  * Helpers for the backup's tests in jsdom: images as Files that can be
- * sliced and read (jsdom's own Blob cannot), deterministic bytes, and a fix
+ * sliced and read (jsdom's own Blob cannot), deterministic bytes, a fix
  * for jsdom's TextEncoder, whose bytes are not `instanceof Uint8Array` of
- * the test's realm (jose checks exactly that when sealing envelopes).
+ * the test's realm (jose checks exactly that when sealing envelopes), and
+ * what the test site holds of a volume.
  */
 
+import { CHUNK_SIZE, type SignedManifest } from '@/core/crypto';
 import type { BackupDatabase } from '@/shared/storage/database';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
 import { InProcessSealPool } from '@/features/backup/worker/seal-pool';
 import type { BackupRequest, RunnerDeps } from '@/features/backup/engine/backup-runner';
+import { liveSite } from '@/features/backup/engine/backup-site';
+import type { ChunkRow, PairRow } from '../../mock-server/src/domain/escrow/ports';
+import { siteFaults, type SiteFaults } from './site-faults';
+import { testSite, type TestSite } from './site';
 
 /** Makes TextEncoder return Uint8Arrays of this realm (jsdom test environment only). */
 export function useSameRealmTextEncoder(): void {
@@ -57,19 +63,63 @@ export function memoryImageFile(
 /** The test volume of the runner's store tests (an ext4 UUID). */
 export const TEST_VOLUME_ID = 'ext4:0123abcd-4567-489a-8bcd-ef0123456789';
 
-/** A backup runner's dependencies for a store test: the given site and database, crypto in process. */
+/**
+ * This test's site (site.ts) with the page signed in as `userId`, and its
+ * fault hooks: the engines reach it through the console's own API calls.
+ */
+export async function engineSite(
+  userId = 'operator',
+): Promise<{ site: TestSite; faults: SiteFaults }> {
+  const site = await testSite();
+  await site.signIn(userId);
+  return { site, faults: siteFaults(site) };
+}
+
+/** What the site holds of a volume, read through its own repositories. */
+export interface SiteVolume {
+  readonly state: string;
+  readonly generations: { manifest: SignedManifest; manifestHash: string }[];
+  readonly restorers: readonly string[];
+  readonly chunks: ChunkRow[];
+  readonly epochs: number[];
+  readonly pair: PairRow | undefined;
+}
+
+/** The volume at the test site, or undefined when the site holds none (never claimed, or forgotten). */
+export async function siteVolume(
+  site: TestSite,
+  volumeId: string,
+): Promise<SiteVolume | undefined> {
+  const { store } = site.site.escrow;
+  const volume = await store.findVolume(volumeId);
+  if (!volume) return undefined;
+  const generations = await store.generationsOf(volumeId);
+  return {
+    state: volume.state,
+    generations: generations
+      .sort((a, b) => a.generation - b.generation)
+      .map((row) => ({
+        manifest: JSON.parse(row.manifest) as SignedManifest,
+        manifestHash: row.manifestHash,
+      })),
+    restorers: (await store.findRecord(volumeId))?.restorers ?? [],
+    chunks: await store.chunksOf(volumeId),
+    epochs: (await store.envelopesOf(volumeId)).map((e) => e.epoch).sort((a, b) => a - b),
+    pair: await store.findPairOfVolume(volumeId),
+  };
+}
+
+/** A backup runner's dependencies for an engine test: the test site, the given database, crypto in process. */
 export function inProcessRunnerDeps(
-  site: RunnerDeps['site'],
   db: BackupDatabase,
-  chunkSize: number,
   overrides: Partial<RunnerDeps> = {},
 ): RunnerDeps {
   return {
-    site,
+    site: liveSite,
     localCopy: new LocalCopy(db),
     createPool: (size) => new InProcessSealPool(size),
     workers: 2,
-    chunkSize,
+    chunkSize: CHUNK_SIZE,
     now: () => Date.now(),
     storage: undefined,
     locks: undefined,

@@ -1,29 +1,33 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '@/core/crypto';
+import { CHUNK_SIZE, sha256Hex } from '@/core/crypto';
 import { BackupDatabase } from '@/shared/storage/database';
 import { closeKeyStore, getPendingDataKey, wipeAllKeys } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
-import { FakeEscrowSite } from '@/testing/backup-fake-site';
+import type { SiteFaults } from '@/testing/site-faults';
+import type { TestSite } from '@/testing/site';
 import { BackupRunner, type BackupRequest, type RunnerDeps } from './backup-runner';
 import {
+  engineSite,
   inProcessRunnerDeps,
   memoryBackupRequest,
   patternBytes,
+  siteVolume,
   TEST_VOLUME_ID,
   useSameRealmTextEncoder,
 } from '@/testing/backup-test-support';
 
 useSameRealmTextEncoder();
 
-const CHUNK = 16 * 1024;
+const CHUNK = CHUNK_SIZE;
 const VOLUME_ID = TEST_VOLUME_ID;
 
 let db: BackupDatabase;
-let site: FakeEscrowSite;
+let site: TestSite;
+let faults: SiteFaults;
 
 function deps(): RunnerDeps {
-  return inProcessRunnerDeps(site, db, CHUNK);
+  return inProcessRunnerDeps(db);
 }
 
 function request(bytes: Uint8Array<ArrayBuffer>): BackupRequest {
@@ -32,7 +36,7 @@ function request(bytes: Uint8Array<ArrayBuffer>): BackupRequest {
 
 beforeEach(async () => {
   db = new BackupDatabase(`drain-test-${crypto.randomUUID()}`);
-  site = await FakeEscrowSite.create({ chunkSize: CHUNK });
+  ({ site, faults } = await engineSite());
 });
 
 afterEach(async () => {
@@ -47,13 +51,17 @@ describe('draining a stored backup without its image (RC-2)', () => {
     const local = new LocalCopy(db);
     const first = new BackupRunner(request(bytes), () => undefined, deps());
     // The site goes away after the last chunk; the tab closes while the commit waits.
-    site.onTransfer = (seq) => {
-      if (seq === 5) site.online = false;
-    };
+    let away = false;
+    faults.afterTransfer((seq) => {
+      if (seq === 5) {
+        away = true;
+        site.outage(() => true);
+      }
+    });
     const interrupted = first.run();
     for (;;) {
       const waiting = await local.outbox(VOLUME_ID, 1);
-      if (waiting.some((e) => e.kind === 'commit') && !site.online) break;
+      if (waiting.some((e) => e.kind === 'commit') && away) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     first.control.stop(new Error('the tab was closed'));
@@ -61,15 +69,16 @@ describe('draining a stored backup without its image (RC-2)', () => {
     const record = (await local.getGeneration(VOLUME_ID, 1))!;
     expect(record.state).toBe('in-progress');
     expect((await local.outbox(VOLUME_ID, 1)).map((e) => e.kind)).toEqual(['commit']);
+    expect((await siteVolume(site, VOLUME_ID))!.generations).toHaveLength(0);
 
-    site.online = true;
-    site.onTransfer = undefined;
+    site.outage(undefined);
+    faults.afterTransfer(undefined);
     const result = await BackupRunner.drain(record, () => undefined, deps()).run();
     expect(result.imageSha256).toBe(await sha256Hex(bytes));
     expect((await local.getGeneration(VOLUME_ID, 1))?.state).toBe('complete');
     expect(await local.outbox(VOLUME_ID, 1)).toEqual([]);
     expect(await getPendingDataKey(VOLUME_ID, 1)).toBeUndefined();
-    expect(site.volumes.get(VOLUME_ID)!.generations).toHaveLength(1);
+    expect((await siteVolume(site, VOLUME_ID))!.generations).toHaveLength(1);
   });
 
   it('refuses a backup whose image is not fully stored, or one already complete', async () => {

@@ -1,73 +1,95 @@
 import 'fake-indexeddb/auto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  CHUNK_SIZE,
   decryptChunk,
   fromHex,
   manifestEpochs,
   openEnvelope,
-  parseChunkBlobHeader,
   sha256Hex,
   type ChunkEntry,
 } from '@/core/crypto';
 import { paddedTransferSize } from '@/core/crypto/constants';
-import { decodeTransfer } from '@/core/transfer/frame';
 import { DEFAULT_ROTATION, type RotationPolicy } from '@/core/transfer/rotation';
 import { BackupDatabase } from '@/shared/storage/database';
 import { closeKeyStore, wipeAllKeys } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
-import { FakeEscrowSite } from '@/testing/backup-fake-site';
+import type { SiteFaults } from '@/testing/site-faults';
+import type { TestSite } from '@/testing/site';
 import { RekeyRequests, ROTATION_CHECK_CHUNKS, rotateBefore, segmentEnd } from './backup-rotation';
 import { BackupRunner, type BackupRequest, type RunnerDeps } from './backup-runner';
 import {
+  engineSite,
   inProcessRunnerDeps,
   memoryBackupRequest,
   patternBytes,
+  siteVolume,
   TEST_VOLUME_ID,
   useSameRealmTextEncoder,
 } from '@/testing/backup-test-support';
 import type { PairLink, PairStream } from '@/features/backup/engine/pair-link';
 
 useSameRealmTextEncoder();
+// Each backup sends padded 4 MiB transfers through the site's own rules: slower than a unit test.
+vi.setConfig({ testTimeout: 60_000 });
 
-const CHUNK = 16 * 1024;
+const CHUNK = CHUNK_SIZE;
+const MIB = 1024 * 1024;
 const VOLUME_ID = TEST_VOLUME_ID;
 const HOUR = 3600_000;
 
 let db: BackupDatabase;
-let site: FakeEscrowSite;
+let site: TestSite;
+let faults: SiteFaults;
 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
-  return inProcessRunnerDeps(site, db, CHUNK, overrides);
+  return inProcessRunnerDeps(db, overrides);
+}
+
+/** What the site holds of the test volume. */
+async function held() {
+  const volume = await siteVolume(site, VOLUME_ID);
+  if (!volume) throw new Error(`the site holds no volume ${VOLUME_ID}`);
+  return volume;
+}
+
+/**
+ * An administrator sets the pair's key rotation (RC-4) before its next
+ * backup; the operator's other browser claims the volume first, so the pair exists.
+ */
+async function setPairRotation(everyMiB: number, everyMinutes: number): Promise<void> {
+  const other = await site.browser('operator');
+  const claim = await other.request('POST', `/api/volumes/${encodeURIComponent(VOLUME_ID)}/claim`, {
+    json: { resume: false },
+  });
+  if (claim.status !== 200) throw new Error(`claim refused: ${claim.text}`);
+  const { pairId } = claim.json as { pairId: string };
+  await site.site.pairs.setRotation(await site.caller('admin'), pairId, {
+    everyMiB,
+    everyMinutes,
+    reason: 'test',
+  });
 }
 
 function request(bytes: Uint8Array<ArrayBuffer>): BackupRequest {
   return memoryBackupRequest(bytes);
 }
 
-/** The transfers the site received, in sequence order, as (kind, epoch) pairs. */
+/** The transfers the site received, in sequence order (each once), with their kind and epoch. */
 function stream(): { seq: number; kind: string; epoch?: number; size: number }[] {
-  const pair = [...site.pairs.values()][0]!;
-  return [...pair.transfers.values()]
+  const bySeq = new Map(faults.received().map((t) => [t.seq, t]));
+  return [...bySeq.values()]
     .sort((a, b) => a.seq - b.seq)
-    .map((t) => {
-      const { header, payload } = decodeTransfer(t.body, CHUNK);
-      const epoch =
-        header.kind === 'epoch-key'
-          ? header.epoch
-          : header.kind === 'chunk'
-            ? parseChunkBlobHeader(payload).epoch
-            : undefined;
-      return { seq: t.seq, kind: header.kind, size: t.body.length, epoch };
-    });
+    .map(({ seq, kind, epoch, size }) => ({ seq, kind, epoch, size }));
 }
 
 /** What a restorer does: open every escrowed epoch key and decrypt the image chunk by chunk. */
 async function restore(): Promise<Uint8Array> {
-  const volume = site.volumes.get(VOLUME_ID)!;
-  const escrow = (site as unknown as { escrow: CryptoKeyPair }).escrow.privateKey;
+  const { store, blobs, keys } = site.site.escrow;
+  const escrow = keys.escrow.privateKey;
   const dataKeys = new Map<number, CryptoKey>();
   let chunkIdKey: CryptoKey | undefined;
-  for (const envelope of volume.envelopes.values()) {
+  for (const { envelope } of await store.envelopesOf(VOLUME_ID)) {
     const { keys } = await openEnvelope(envelope, escrow, {
       purpose: 'escrow',
       volumeId: VOLUME_ID,
@@ -75,11 +97,11 @@ async function restore(): Promise<Uint8Array> {
     chunkIdKey = keys.chunkIdKey;
     for (const [epoch, key] of keys.dataKeys) dataKeys.set(epoch, key);
   }
-  const { chunks } = volume.generations.at(-1)!.manifest.index as { chunks: ChunkEntry[] };
+  const { chunks } = (await held()).generations.at(-1)!.manifest.index as { chunks: ChunkEntry[] };
   const parts: Uint8Array[] = [];
   for (const entry of chunks) {
     parts.push(
-      await decryptChunk(volume.chunks.get(entry.chunkId)!.blob, {
+      await decryptChunk((await blobs.get(VOLUME_ID, entry.chunkId))!, {
         volumeId: VOLUME_ID,
         chunkId: fromHex(entry.chunkId),
         epoch: entry.epoch,
@@ -99,7 +121,7 @@ async function restore(): Promise<Uint8Array> {
 
 beforeEach(async () => {
   db = new BackupDatabase(`rotation-test-${crypto.randomUUID()}`);
-  site = await FakeEscrowSite.create({ chunkSize: CHUNK });
+  ({ site, faults } = await engineSite());
 });
 
 afterEach(async () => {
@@ -147,27 +169,24 @@ describe('where the key changes (RC-4)', () => {
 
 describe('rotation within a generation (RC-4)', () => {
   it('announces each new key before any chunk under it, pads every transfer alike, and restores across epochs', async () => {
-    const bytes = patternBytes(8 * CHUNK + 500, 3);
+    const bytes = patternBytes(5 * CHUNK + 500, 3);
     const result = await new BackupRunner(
       request(bytes),
       () => undefined,
-      deps({ rotation: { everyBytes: 3 * CHUNK, everyMs: HOUR } }),
+      deps({ rotation: { everyBytes: 2 * CHUNK, everyMs: HOUR } }),
     ).run();
     expect(result.imageSha256).toBe(await sha256Hex(bytes));
 
     const transfers = stream();
-    // Key 0, chunks 0-2, key 1, chunks 3-5, key 2, chunks 6-8, commit.
+    // Key 0, chunks 0-1, key 1, chunks 2-3, key 2, chunks 4-5, commit.
     expect(transfers.map((t) => t.kind)).toEqual([
       'epoch-key',
       'chunk',
       'chunk',
-      'chunk',
       'epoch-key',
       'chunk',
       'chunk',
-      'chunk',
       'epoch-key',
-      'chunk',
       'chunk',
       'chunk',
       'commit',
@@ -179,30 +198,25 @@ describe('rotation within a generation (RC-4)', () => {
     }
     expect(new Set(transfers.map((t) => t.size))).toEqual(new Set([paddedTransferSize(CHUNK)]));
 
-    const manifest = site.volumes.get(VOLUME_ID)!.generations[0]!.manifest;
+    const { manifest } = (await held()).generations[0]!;
     expect(manifestEpochs(manifest)).toEqual([0, 1, 2]);
     expect(await sha256Hex(await restore())).toBe(await sha256Hex(bytes));
   });
 
   it("follows the pair's policy from the site's claim answer", async () => {
-    site.rotation = { everyBytes: 2 * CHUNK, everyMs: HOUR };
-    const bytes = patternBytes(5 * CHUNK, 4);
+    // The least the site allows: a new key every 64 MiB, i.e. every 16 chunks.
+    await setPairRotation(64, 60);
+    const bytes = patternBytes(64 * MIB + CHUNK, 4);
     await new BackupRunner(request(bytes), () => undefined, deps()).run();
-    // Key 0, chunks 0-1, key 1, chunks 2-3, key 2, chunk 4, commit.
+    // Key 0, chunks 0-15, key 1, chunk 16, commit.
     expect(stream().map((t) => (t.kind === 'chunk' ? t.epoch : t.kind))).toEqual([
       'epoch-key',
-      0,
-      0,
+      ...Array<number>(16).fill(0),
       'epoch-key',
       1,
-      1,
-      'epoch-key',
-      2,
       'commit',
     ]);
-    expect(manifestEpochs(site.volumes.get(VOLUME_ID)!.generations[0]!.manifest)).toEqual([
-      0, 1, 2,
-    ]);
+    expect(manifestEpochs((await held()).generations[0]!.manifest)).toEqual([0, 1]);
   });
 
   it("falls back to the built-in policy when an older site's claim answer has none", async () => {
@@ -217,15 +231,15 @@ describe('rotation within a generation (RC-4)', () => {
       changed: () => undefined,
     });
     const T0 = Date.parse('2030-01-01T00:00:00.000Z');
-    site.rotation = { everyBytes: 2 * CHUNK, everyMs: 5 * HOUR };
+    await setPairRotation(64, 5 * 60);
     await new BackupRunner(
       request(patternBytes(CHUNK, 1)),
       () => undefined,
       deps({ now: () => T0, pairs: link(statuses) }),
     ).run();
-    site.rotation = undefined;
+    faults.olderSite();
     await new BackupRunner(
-      request(patternBytes(3 * CHUNK, 2)),
+      request(patternBytes(64 * MIB + CHUNK, 2)),
       () => undefined,
       deps({ now: () => T0, pairs: link(statuses) }),
     ).run();
@@ -234,11 +248,11 @@ describe('rotation within a generation (RC-4)', () => {
       new Date(T0 + DEFAULT_ROTATION.everyMs).toISOString(),
     ]);
     // 64 GiB under one key: the second generation has a single epoch.
-    expect(manifestEpochs(site.volumes.get(VOLUME_ID)!.generations[1]!.manifest)).toHaveLength(1);
+    expect(manifestEpochs((await held()).generations[1]!.manifest)).toHaveLength(1);
   });
 
   it('"rekey now" on a running backup switches keys at the next chunk and says which epoch', async () => {
-    const bytes = patternBytes(6 * CHUNK, 5);
+    const bytes = patternBytes(3 * CHUNK, 5);
     let epoch: Promise<number | null> | undefined;
     const link: PairLink = {
       attach: (attached: PairStream) => {
@@ -251,7 +265,7 @@ describe('rotation within a generation (RC-4)', () => {
     };
     await new BackupRunner(request(bytes), () => undefined, deps({ pairs: link })).run();
     await expect(epoch).resolves.toBe(1);
-    const manifest = site.volumes.get(VOLUME_ID)!.generations[0]!.manifest;
+    const { manifest } = (await held()).generations[0]!;
     expect(manifestEpochs(manifest)).toEqual([1]);
     expect(
       stream()
@@ -264,7 +278,7 @@ describe('rotation within a generation (RC-4)', () => {
 
 describe('suspension of a running backup (RC-5)', () => {
   it('sends what was written before the suspension, then nothing until resumed', async () => {
-    const bytes = patternBytes(6 * CHUNK, 9);
+    const bytes = patternBytes(4 * CHUNK, 9);
     let cut: Promise<number> | undefined;
     let attach: (s: PairStream) => void = () => undefined;
     const attached = new Promise<PairStream>((resolve) => {
@@ -288,14 +302,14 @@ describe('suspension of a running backup (RC-5)', () => {
     const local = new LocalCopy(db);
     for (;;) {
       const generation = await local.getGeneration(VOLUME_ID, 1);
-      if (generation && generation.nextPosition === 6 && generation.manifest) break;
+      if (generation && generation.nextPosition === 4 && generation.manifest) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    expect(site.counters.puts).toBe(0);
+    expect(faults.received()).toHaveLength(0);
     stream.resume();
     const result = await run;
     expect(result.generation).toBe(1);
-    expect(site.counters.chunkTransfers).toBe(6);
+    expect(faults.sent('chunk')).toBe(4);
   });
 
   it('with draining, sends what was queued at the suspension and resolves with its sequence number', async () => {
@@ -325,10 +339,10 @@ describe('suspension of a running backup (RC-5)', () => {
       if (waiting.some((e) => e.kind === 'commit')) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    expect(site.counters.puts).toBe(1);
-    expect(site.counters.epochKeyTransfers).toBe(1);
+    expect(faults.received()).toHaveLength(1);
+    expect(faults.sent('epoch-key')).toBe(1);
     stream.resume();
     await run;
-    expect(site.counters.chunkTransfers).toBe(4);
+    expect(faults.sent('chunk')).toBe(4);
   });
 });

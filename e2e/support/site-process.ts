@@ -18,8 +18,20 @@ export class SiteProcess {
   #child: ChildProcess | undefined;
   #output = '';
 
-  constructor(readonly port: number) {
+  /**
+   * `env` is added to the site's environment, e.g. CUSTODIAN_HOLD_AT to hold
+   * it at a named point inside a decision (mock-server hold-points.ts).
+   */
+  constructor(
+    readonly port: number,
+    private readonly env: Readonly<Record<string, string>> = {},
+  ) {
     mkdirSync(join(this.root, 'secrets'), { mode: 0o700 });
+  }
+
+  /** What the site has printed so far (stdout and stderr). */
+  get output(): string {
+    return this.#output;
   }
 
   get url(): string {
@@ -46,7 +58,7 @@ export class SiteProcess {
         'warn',
       ],
       {
-        env: { ...process.env, CUSTODIAN_MASTER_KEY_FILE: this.masterKeyFile },
+        env: { ...process.env, ...this.env, CUSTODIAN_MASTER_KEY_FILE: this.masterKeyFile },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       },

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/domain/audit';
 import { OpenedKeyCache } from '../src/domain/escrow/opened-keys';
-import type { AuditRepository } from '../src/domain/ports';
-import { MemoryAuditRepository } from '../src/persistence/memory/memory-audit';
+import { openInMemoryDatabase } from '../src/persistence/in-memory-database';
+import { SqliteAuditRepository } from '../src/persistence/sqlite-audit';
 
-/** The memory audit repository, counting commits and failing them on demand. */
-class CountingRepository extends MemoryAuditRepository implements AuditRepository {
+/** The site's audit repository, counting commits and failing them on demand. */
+class CountingRepository extends SqliteAuditRepository {
   commits = 0;
   failNext = false;
 
@@ -15,12 +15,12 @@ class CountingRepository extends MemoryAuditRepository implements AuditRepositor
       this.failNext = false;
       throw new Error('disk full');
     }
-    return work();
+    return super.atomically(work);
   }
 }
 
 async function auditLog() {
-  const repo = new CountingRepository();
+  const repo = new CountingRepository((await openInMemoryDatabase()).db);
   const key = await globalThis.crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
   ]);

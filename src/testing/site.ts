@@ -23,6 +23,9 @@ import type { Caller } from '../../mock-server/src/domain/escrow/context';
 import type { Clock } from '../../mock-server/src/domain/ports';
 import type { GenerationRow } from '../../mock-server/src/domain/escrow/ports';
 import type { AdminAction, Principal } from '../../mock-server/src/domain/identity';
+import { openInMemoryDatabase } from '../../mock-server/src/persistence/in-memory-database';
+import { kyselyRepositories } from '../../mock-server/src/persistence/repositories';
+import type { GenerationsTable } from '../../mock-server/src/persistence/schema';
 import type { AlertMailer } from '../../mock-server/src/platform/alert-mailer';
 import {
   backUp,
@@ -180,6 +183,8 @@ export interface TestSite extends BrowserSite {
     generation: number,
     edit: (row: GenerationRow) => GenerationRow,
   ): void;
+  /** Storage edited behind the site's back: columns of an audit entry (by seq) rewritten. */
+  tamperAuditEntry(seq: number, columns: Record<string, string>): void;
 }
 
 let current: Promise<TestSite> | undefined;
@@ -187,7 +192,7 @@ let current: Promise<TestSite> | undefined;
 let stopListening: (() => void) | undefined;
 
 /**
- * This test's site: the escrow site's own rules on in-memory repositories,
+ * This test's site: the escrow site's own rules and repositories on SQLite in memory,
  * with the demo accounts, answering the console through MSW. Started on
  * first use; every test gets a fresh one.
  */
@@ -227,7 +232,14 @@ export async function endTestSite(): Promise<void> {
 async function start(options: TestSiteOptions): Promise<TestSite> {
   const clock = new TestClock();
   clock.set(options.time);
-  const browserSite = await createBrowserSite({ mailer: options.mailer, site: { clock } });
+  // Not closed at the end: work the site started may still be settling, and
+  // a database in memory is gone with its last reference.
+  const opened = await openInMemoryDatabase();
+  const browserSite = await createBrowserSite({
+    repositories: kyselyRepositories(opened.db),
+    mailer: options.mailer,
+    clock,
+  });
   server.use(...browserSite.handlers);
   const { site } = browserSite;
   // The page's requests, by MSW's request ID, in the order they started; a
@@ -363,7 +375,7 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
       outage = fails;
     },
     async tamperChunk(volumeId, chunkId, at) {
-      const { blobs } = site.repositories;
+      const { blobs } = site.escrow;
       const blob = await blobs.get(volumeId, chunkId);
       if (!blob) throw new Error(`the site holds no chunk ${chunkId}`);
       blob[at] = (blob[at] ?? 0) ^ 0x01;
@@ -371,21 +383,52 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
       await blobs.put(volumeId, chunkId, blob);
     },
     async loseChunk(volumeId, chunkId) {
-      await site.repositories.blobs.delete(volumeId, chunkId);
+      await site.escrow.blobs.delete(volumeId, chunkId);
     },
     editGeneration(volumeId, generation, edit) {
-      // The in-memory store's table, as a file on the site's disk would be edited.
-      const table = (
-        site.repositories.escrow as unknown as {
-          generations: {
-            get(a: string, b: number): GenerationRow | undefined;
-            set(a: string, b: number, row: GenerationRow): void;
-          };
-        }
-      ).generations;
-      const row = table.get(volumeId, generation);
-      if (!row) throw new Error(`the site holds no generation ${generation} of ${volumeId}`);
-      table.set(volumeId, generation, edit(row));
+      // The database's row, as a file on the site's disk would be edited.
+      const stored = opened.sqlite
+        .prepare('select * from generations where volume_id = ? and generation = ?')
+        .get(volumeId, generation) as GenerationsTable | undefined;
+      if (!stored) throw new Error(`the site holds no generation ${generation} of ${volumeId}`);
+      const row = edit({
+        volumeId: stored.volume_id,
+        generation: stored.generation,
+        manifest: stored.manifest,
+        manifestHash: stored.manifest_hash,
+        size: stored.size,
+        chunks: stored.chunks,
+        deviceFingerprint: stored.device_fingerprint,
+        receipt: stored.receipt,
+        committedAt: stored.committed_at,
+      });
+      opened.sqlite
+        .prepare(
+          `update generations set volume_id = ?, generation = ?, manifest = ?, manifest_hash = ?, size = ?,
+             chunks = ?, device_fingerprint = ?, receipt = ?, committed_at = ?
+           where volume_id = ? and generation = ?`,
+        )
+        .run(
+          row.volumeId,
+          row.generation,
+          row.manifest,
+          row.manifestHash,
+          row.size,
+          row.chunks,
+          row.deviceFingerprint,
+          row.receipt,
+          row.committedAt,
+          volumeId,
+          generation,
+        );
+    },
+    tamperAuditEntry(seq, columns) {
+      const names = Object.keys(columns);
+      if (names.some((name) => !/^[a-z_]+$/.test(name))) throw new Error('not a column name');
+      const changed = opened.sqlite
+        .prepare(`update audit_log set ${names.map((n) => `${n} = ?`).join(', ')} where seq = ?`)
+        .run(...Object.values(columns), seq).changes;
+      if (!changed) throw new Error(`no audit entry ${seq}`);
     },
   };
 }

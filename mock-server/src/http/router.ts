@@ -3,7 +3,7 @@ import { DomainError } from '../domain/errors';
 import type { Principal } from '../domain/identity';
 import type { AlertMailer } from '../platform/alert-mailer';
 import type { SiteOperations } from '../platform/site-operations';
-import type { SiteServices } from '../services';
+import type { SiteServices } from '../site';
 
 export const SESSION_COOKIE = 'custodian_session';
 

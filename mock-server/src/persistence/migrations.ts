@@ -1,4 +1,5 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './schema';
 
 /**
  * Versioned migrations, applied in name order at start-up. A migration once
@@ -399,3 +400,16 @@ const migrations: Record<string, Migration> = {
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),
 };
+
+/** Brings a database that has no data worth a copy first (a new one) up to the latest schema. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const { error, results } = await new Migrator({
+    db,
+    provider: migrationProvider,
+  }).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed)
+    throw new Error(
+      `The schema could not be created (${failed?.migrationName ?? 'migrations'}): ${String(error)}`,
+    );
+}

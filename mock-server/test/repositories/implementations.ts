@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RecordRow } from '../../src/domain/escrow/ports';
-import { createMemoryRepositories } from '../../src/persistence/memory';
 import { openDatabase } from '../../src/persistence/database';
 import { SqliteAlertRepository } from '../../src/persistence/sqlite-alerts';
 import { SqliteAuditRepository, SqliteSiteKeyRepository } from '../../src/persistence/sqlite-audit';
@@ -90,24 +89,5 @@ export function sqliteImplementation(
     async dispose() {
       if (template) await fs.rm(await template, { recursive: true, force: true });
     },
-  };
-}
-
-/** The in-memory repositories the offline demo and unit tests use. */
-export function memoryImplementation(): Implementation {
-  return {
-    name: 'memory',
-    knownDiscrepancies: new Map(),
-    async open(): Promise<OpenRepositories> {
-      const repos = createMemoryRepositories();
-      return {
-        repos,
-        async seedRecords(records: readonly RecordRow[]) {
-          for (const r of records) await repos.escrow.upsertRecord(r);
-        },
-        close: async () => undefined,
-      };
-    },
-    dispose: async () => undefined,
   };
 }

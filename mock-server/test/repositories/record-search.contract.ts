@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect } from 'vitest';
 import type { EscrowStore, RecordRow, RecordSearch } from '../../src/domain/escrow/ports';
-import { RECORD_COUNT_CAP } from '../../src/persistence/memory';
+import { RECORD_COUNT_CAP } from '../../src/persistence/sqlite-escrow';
 import { at, type Contract } from './contract';
 import { recordRow } from './fixtures';
 

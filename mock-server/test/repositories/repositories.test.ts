@@ -1,6 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { RECORD_COUNT_CAP as MEMORY_CAP } from '../../src/persistence/memory';
-import { RECORD_COUNT_CAP as SQLITE_CAP } from '../../src/persistence/sqlite-escrow';
 import { alertsContract, auditContract } from './alerts-audit.contract';
 import { blobStoreContract } from './blob-store.contract';
 import { contractFor, type Implementation } from './contract';
@@ -8,14 +6,14 @@ import { escrowPairsContract } from './escrow-pairs.contract';
 import { escrowReleasesContract } from './escrow-releases.contract';
 import { escrowStoreContract } from './escrow-store.contract';
 import { identityContract } from './identity.contract';
-import { memoryImplementation, sqliteImplementation } from './implementations';
+import { sqliteImplementation } from './implementations';
 import { recordSearchContract } from './record-search.contract';
 import { volumeActivityContract } from './volume-activity.contract';
 
 /**
  * Where the SQLite repositories do not keep what their port (or the API
- * contract behind it) promises. The memory repositories keep the promise;
- * these cases run as `it.fails` for SQLite until it is fixed.
+ * contract behind it) promises; these cases run as `it.fails` until it is
+ * fixed.
  */
 const SQLITE_DISCREPANCIES = new Map<string, string>();
 
@@ -40,8 +38,3 @@ function contracts(implementation: Implementation): void {
 }
 
 contracts(sqliteImplementation(SQLITE_DISCREPANCIES));
-contracts(memoryImplementation());
-
-it('caps the record count at the same number in both stores', () => {
-  expect(MEMORY_CAP).toBe(SQLITE_CAP);
-});

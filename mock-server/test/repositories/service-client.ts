@@ -32,7 +32,7 @@ import type { Receipt } from '../../../src/core/crypto/receipt';
 import type { ReleasePolicy } from '../../../src/core/crypto/release-policy';
 import { encodeTransfer, type TransferHeader } from '../../../src/core/transfer/frame';
 import type { Caller } from '../../src/domain/escrow/context';
-import type { MemorySiteServices } from '../../src/memory-site';
+import type { SiteServices } from '../../src/site';
 
 /**
  * What a browser sends to back up and restore (as test/support/backup-client.ts
@@ -47,7 +47,7 @@ function p256(jwk: JsonWebKey): P256PublicJwk {
   return { kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '' };
 }
 
-export async function registerDevice(site: MemorySiteServices, caller: Caller): Promise<Device> {
+export async function registerDevice(site: SiteServices, caller: Caller): Promise<Device> {
   const keys = await generateDeviceKeyPair();
   const jwk = await globalThis.crypto.subtle.exportKey('jwk', keys.publicKey);
   const registered = await site.volumes.registerDevice(caller, p256(jwk), 'test device');
@@ -71,7 +71,7 @@ export function image(size: number, seed: number): Uint8Array<ArrayBuffer> {
 
 /** Backs up `bytes` as the next generation of `volumeId` (BK-6, BK-8, BK-10). */
 export async function backUp(
-  site: MemorySiteServices,
+  site: SiteServices,
   caller: Caller,
   device: Device,
   volumeId: string,
@@ -156,7 +156,7 @@ export async function backUp(
 
 /** Asks for the key and reads every chunk back, checking all as a restorer does (RS-2, RS-5). */
 export async function restore(
-  site: MemorySiteServices,
+  site: SiteServices,
   caller: Caller,
   volumeId: string,
   generation = 1,

@@ -1,44 +1,62 @@
 import type { HttpHandler } from 'msw';
+import { version } from '../../../package.json';
+import { randomBytes, sha256Hex } from '@/core/crypto/bytes';
 import { seedDemoAccounts } from '../../../mock-server/src/demo';
-import {
-  composeMemorySite,
-  type MemorySite,
-  type MemorySiteOptions,
-} from '../../../mock-server/src/memory-site';
+import type { Clock } from '../../../mock-server/src/domain/ports';
 import type { RouteContext } from '../../../mock-server/src/http/router';
+import type { SiteRepositories } from '../../../mock-server/src/persistence/repositories';
 import type { AlertMailer } from '../../../mock-server/src/platform/alert-mailer';
+import { MemoryBlobStore } from '../../../mock-server/src/platform/memory-blob-store';
 import { createWebCryptoHasher } from '../../../mock-server/src/platform/webcrypto-hasher';
+import { webCryptoRandom } from '../../../mock-server/src/platform/webcrypto-random';
+import { composeSite, SITE_DEFAULTS, type SiteServices } from '../../../mock-server/src/site';
 import { siteHandlers } from './msw-router';
 
 export interface BrowserSite {
-  readonly site: MemorySite;
+  readonly site: SiteServices;
   readonly context: RouteContext;
   readonly handlers: HttpHandler[];
 }
 
+const wallClock: Clock = { now: () => new Date() };
+
 /**
- * The escrow site's own rules on in-memory repositories, answering the
- * console's requests through MSW: the offline demo and component tests that
- * want the real behaviour. Passwords use PBKDF2 with few iterations here:
- * the demo's accounts are public anyway, and tests should stay quick.
+ * The escrow site's own rules on its own repositories, answering the
+ * console's requests through MSW: the offline demo (SQLite compiled to
+ * WebAssembly) and component tests that want the real behaviour (SQLite in
+ * memory). Chunk blobs are kept in memory. Passwords use PBKDF2 with few
+ * iterations here: the demo's accounts are public anyway, and tests should
+ * stay quick.
  */
-export async function createBrowserSite(
-  options: {
-    iterations?: number;
-    demoAccounts?: boolean;
-    /** Alert mail (AL-3), as the site has it when SMTP is configured; default none. */
-    mailer?: AlertMailer;
-    /** More of the site's composition (clock, time limits). */
-    site?: Omit<MemorySiteOptions, 'hasher'>;
-  } = {},
-): Promise<BrowserSite> {
-  const site = await composeMemorySite({
-    siteName: 'Custodian offline demo',
-    demo: true,
-    ...options.site,
-    ...(options.mailer ? { notifiers: [...(options.site?.notifiers ?? []), options.mailer] } : {}),
-    hasher: createWebCryptoHasher({ iterations: options.iterations ?? 1_000 }),
-  });
+export async function createBrowserSite(options: {
+  /** The site's repositories, on a new database with the site's schema. */
+  repositories: SiteRepositories;
+  iterations?: number;
+  demoAccounts?: boolean;
+  /** Alert mail (AL-3), as the site has it when SMTP is configured; default none. */
+  mailer?: AlertMailer;
+  /** The site's clock; default: the wall clock. */
+  clock?: Clock;
+}): Promise<BrowserSite> {
+  const site = await composeSite(
+    options.repositories,
+    {
+      blobs: new MemoryBlobStore(),
+      hasher: createWebCryptoHasher({ iterations: options.iterations ?? 1_000 }),
+      random: webCryptoRandom,
+      sha256Hex,
+      clock: options.clock ?? wallClock,
+      notifiers: options.mailer ? [options.mailer] : [],
+    },
+    {
+      siteId: globalThis.crypto.randomUUID(),
+      siteName: 'Custodian offline demo',
+      version,
+      demo: true,
+      masterKey: randomBytes(32),
+      ...SITE_DEFAULTS,
+    },
+  );
   if (options.demoAccounts !== false) await seedDemoAccounts(site.identity, site.users);
   const context: RouteContext = {
     ...site,

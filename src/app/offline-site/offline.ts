@@ -1,4 +1,5 @@
 import { setupWorker } from 'msw/browser';
+import { createMemoryRepositories } from '../../../mock-server/src/persistence/memory';
 import { createBrowserSite } from './browser-site';
 
 /**
@@ -7,7 +8,7 @@ import { createBrowserSite } from './browser-site';
  * is gone on reload; no request leaves the browser.
  */
 export async function startOfflineSite(): Promise<void> {
-  const { handlers } = await createBrowserSite();
+  const { handlers } = await createBrowserSite({ repositories: createMemoryRepositories() });
   await setupWorker(...handlers).start({ onUnhandledRequest: 'bypass', quiet: true });
   console.info(
     'Custodian offline demo: the site runs in this page; sign in as operator / custodian-operator.',

@@ -11,6 +11,7 @@ import { generateChunkIdKey, generateDataKey } from '@/core/crypto/keys';
 import { buildManifest, signManifest } from '@/core/crypto/manifest';
 import { encodeTransfer } from '@/core/transfer/frame';
 import { createBrowserSite } from './browser-site';
+import { siteRepositories } from '@/testing/site-repositories';
 
 const BASE = 'http://localhost';
 const server = setupServer();
@@ -47,7 +48,7 @@ function tab() {
 
 describe("the site's own rules in the page (MSW on in-memory repositories, SPEC §5)", () => {
   it('signs in with the real identity rules: "unauthorized user" for a wrong password', async () => {
-    const { handlers } = await createBrowserSite();
+    const { handlers } = await createBrowserSite({ repositories: await siteRepositories() });
     server.use(...handlers);
     const wrong = await tab().signIn('operator', 'not-the-password');
     expect(wrong.status).toBe(401);
@@ -64,7 +65,7 @@ describe("the site's own rules in the page (MSW on in-memory repositories, SPEC 
   });
 
   it('backs up through the transfer stream, releases keys to a registered restorer and refuses an outsider with an alert', async () => {
-    const { handlers, site } = await createBrowserSite();
+    const { handlers, site } = await createBrowserSite({ repositories: await siteRepositories() });
     server.use(...handlers);
     const operator = tab();
     await operator.signIn('operator');
@@ -161,7 +162,7 @@ describe("the site's own rules in the page (MSW on in-memory repositories, SPEC 
   });
 
   it('streams events (AL-2) to a signed-in tab only, each hearing what its user may see', async () => {
-    const { handlers, site } = await createBrowserSite();
+    const { handlers, site } = await createBrowserSite({ repositories: await siteRepositories() });
     server.use(...handlers);
     const refused = await fetch(`${BASE}/api/events`);
     expect(refused.status).toBe(401);

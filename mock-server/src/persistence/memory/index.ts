@@ -9,7 +9,7 @@ import type {
 import type { SiteKeyRepository } from '../../domain/site-keys';
 import { MemoryAlertRepository } from './memory-alerts';
 import { MemoryAuditRepository, MemorySiteKeyRepository } from './memory-audit';
-import { MemoryBlobStore } from './memory-blob-store';
+import { MemoryBlobStore } from '../../platform/memory-blob-store';
 import { MemoryEscrowStore } from './memory-escrow';
 import {
   MemorySessionRepository,
@@ -19,7 +19,7 @@ import {
 
 export { MemoryAlertRepository } from './memory-alerts';
 export { MemoryAuditRepository, MemorySiteKeyRepository } from './memory-audit';
-export { MemoryBlobStore } from './memory-blob-store';
+export { MemoryBlobStore } from '../../platform/memory-blob-store';
 export { MemoryEscrowStore, RECORD_COUNT_CAP } from './memory-escrow';
 export {
   MemorySessionRepository,

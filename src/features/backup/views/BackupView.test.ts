@@ -32,6 +32,7 @@ import {
 } from '@/testing/mount-console';
 import { testSite, type TestSite } from '@/testing/site';
 import { createBrowserSite } from '@/app/offline-site/browser-site';
+import { siteRepositories } from '@/testing/site-repositories';
 
 useSameRealmTextEncoder();
 
@@ -315,7 +316,9 @@ describe('backup screen (SPEC §6 /backup)', () => {
     await until(() => statusRegion().textContent!.includes('Backup complete'), 'completion');
 
     // Another site answers at this address: its escrow key is not the one this browser pinned.
-    const other = (await createBrowserSite({ demoAccounts: false })).site.info;
+    const other = (
+      await createBrowserSite({ repositories: await siteRepositories(), demoAccounts: false })
+    ).site.info;
     server.use(
       http.get(`*${apiRoutes.site.path}`, () =>
         HttpResponse.json({ ...site.site.info, escrowKey: other.escrowKey }),

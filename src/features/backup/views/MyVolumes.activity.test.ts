@@ -12,6 +12,7 @@ import { createConsoleI18n, type Locale } from '@/app/i18n';
 import { en } from '@/app/i18n/en';
 import { server } from '@/testing/msw-server';
 import { createBrowserSite, type BrowserSite } from '@/app/offline-site/browser-site';
+import { siteRepositories } from '@/testing/site-repositories';
 import { backupDatabase, closeBackupDatabase } from '@/shared/storage/database';
 import { useBackupVolumesStore } from '@/features/backup/stores/backup-volumes';
 import { useSameRealmTextEncoder } from '@/testing/backup-test-support';
@@ -45,7 +46,7 @@ const caller = (userId: string, roles: Caller['roles']): Caller => ({
 const operator = caller('operator', ['operator']);
 
 beforeEach(async () => {
-  browserSite = await createBrowserSite();
+  browserSite = await createBrowserSite({ repositories: await siteRepositories() });
   server.use(...browserSite.handlers);
   pinia = createPinia();
   setActivePinia(pinia);

@@ -1,4 +1,4 @@
-import type { BlobStore } from '../../domain/escrow/ports';
+import type { BlobStore } from '../domain/escrow/ports';
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
 

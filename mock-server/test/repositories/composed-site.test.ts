@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Role } from '../../../src/core/contract';
 import { CHUNK_SIZE } from '../../../src/core/crypto/constants';
 import { bytesEqual, randomBytes } from '../../../src/core/crypto/bytes';
@@ -7,10 +7,13 @@ import type { Caller } from '../../src/domain/escrow/context';
 import { DomainError } from '../../src/domain/errors';
 import type { Clock } from '../../src/domain/ports';
 import { SiteKeyError } from '../../src/domain/site-keys';
-import { composeMemorySite, type MemorySite, type MemorySiteServices } from '../../src/memory-site';
-import { createMemoryRepositories } from '../../src/persistence/memory';
+import { openInMemoryDatabase } from '../../src/persistence/in-memory-database';
+import { kyselyRepositories, type SiteRepositories } from '../../src/persistence/repositories';
+import { MemoryBlobStore } from '../../src/platform/memory-blob-store';
+import { webCryptoRandom } from '../../src/platform/webcrypto-random';
 import { createWebCryptoHasher } from '../../src/platform/webcrypto-hasher';
-import type { SiteServices } from '../../src/services';
+import { composeSite, SITE_DEFAULTS, type SiteServices } from '../../src/site';
+import { sha256Hex } from '../../../src/core/crypto/bytes';
 import { backUp, image, registerDevice, restore } from './service-client';
 
 /** A clock that stands still unless moved. */
@@ -26,9 +29,39 @@ class StillClock implements Clock {
 
 const PASSWORD = 'correct horse battery';
 
-/** The whole domain on memory: identity, audit, alerts, site keys and escrow (SPEC §5). */
-describe('the site composed on in-memory repositories', () => {
-  let site: MemorySite;
+/** The site on WebCrypto alone (as in the page), over SQLite in memory unless given repositories. */
+async function compose(
+  options: {
+    clock?: Clock;
+    repositories?: SiteRepositories;
+    masterKey?: Uint8Array<ArrayBuffer>;
+  } = {},
+): Promise<SiteServices> {
+  return composeSite(
+    options.repositories ?? kyselyRepositories((await openInMemoryDatabase()).db),
+    {
+      blobs: new MemoryBlobStore(),
+      // Few rounds: these tests are about the rules, not password cost.
+      hasher: createWebCryptoHasher({ iterations: 1000 }),
+      random: webCryptoRandom,
+      sha256Hex,
+      clock: options.clock ?? { now: () => new Date() },
+      notifiers: [],
+    },
+    {
+      siteId: globalThis.crypto.randomUUID(),
+      siteName: 'test site',
+      version: '0.0.0',
+      demo: true,
+      masterKey: options.masterKey ?? randomBytes(32),
+      ...SITE_DEFAULTS,
+    },
+  );
+}
+
+/** The whole domain on its own repositories: identity, audit, alerts, site keys and escrow (SPEC §5). */
+describe('the site composed on SQLite in memory with WebCrypto alone', () => {
+  let site: SiteServices;
   let clock: StillClock;
 
   /** Creates the user and signs in with the password, as the console does. */
@@ -41,16 +74,10 @@ describe('the site composed on in-memory repositories', () => {
 
   beforeEach(async () => {
     clock = new StillClock(Date.now());
-    site = await composeMemorySite({
-      clock,
-      // Few rounds: these tests are about the rules, not password cost.
-      hasher: createWebCryptoHasher({ iterations: 1000 }),
-    });
+    site = await compose({ clock });
   });
 
-  it('offers the same services as the SQLite composition, users behind their port', () => {
-    expectTypeOf<Omit<MemorySiteServices, 'users'>>().toEqualTypeOf<Omit<SiteServices, 'users'>>();
-    expectTypeOf<SiteServices['users']>().toExtend<MemorySiteServices['users']>();
+  it('says it is a demo and publishes the keys it opened', () => {
     expect(site.info).toMatchObject({
       demo: true,
       escrowKey: { fingerprint: site.keys.escrow.fingerprint },
@@ -146,16 +173,16 @@ describe('the site composed on in-memory repositories', () => {
   });
 
   it('reopens its keys over the same repositories with the same master key only', async () => {
-    const repositories = createMemoryRepositories();
+    const repositories = kyselyRepositories((await openInMemoryDatabase()).db);
     const masterKey = randomBytes(32);
-    const unchanged = masterKey.slice();
-    const first = await composeMemorySite({ repositories, masterKey });
-    const again = await composeMemorySite({ repositories, masterKey });
+    const given = masterKey.slice();
+    const first = await compose({ repositories, masterKey: given });
+    const again = await compose({ repositories, masterKey: masterKey.slice() });
     expect(again.keys.escrow.fingerprint).toBe(first.keys.escrow.fingerprint);
     expect(again.keys.signing.fingerprint).toBe(first.keys.signing.fingerprint);
-    // The site wipes its own copy of the master key, never the caller's.
-    expect(masterKey).toEqual(unchanged);
-    await expect(composeMemorySite({ repositories, masterKey: randomBytes(32) })).rejects.toThrow(
+    // Once the keys are open, the site wipes the master key it was handed.
+    expect(given.every((byte) => byte === 0)).toBe(true);
+    await expect(compose({ repositories, masterKey: randomBytes(32) })).rejects.toThrow(
       SiteKeyError,
     );
   });

@@ -12,6 +12,7 @@ import { describeBackupError } from './backup-errors';
 import { http, HttpResponse } from 'msw';
 import { createBrowserSite } from '@/app/offline-site/browser-site';
 import { server } from '@/testing/msw-server';
+import { siteRepositories } from '@/testing/site-repositories';
 import type { SiteFaults } from '@/testing/site-faults';
 import type { TestSite } from '@/testing/site';
 import { BackupRunner, type BackupRequest, type RunnerDeps } from './backup-runner';
@@ -403,7 +404,10 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
       deps(),
     ).run();
     // The site now describes itself with another escrow key (that of a fresh site).
-    const other = await createBrowserSite({ demoAccounts: false });
+    const other = await createBrowserSite({
+      repositories: await siteRepositories(),
+      demoAccounts: false,
+    });
     server.use(
       http.get('*/api/site', () =>
         HttpResponse.json({ ...site.site.info, escrowKey: other.site.info.escrowKey }),

@@ -207,6 +207,34 @@ describe('encoder back-pressure (BK-6)', () => {
     expect(hash.digestHex()).toBe(await sha256Hex(bytes));
   });
 
+  it("counts every chunk's bytes although the hasher takes the buffer away, as a worker does", async () => {
+    const { localCopy, record, pool, reader } = await setUp(6);
+    const stored: number[] = [];
+    await encodeImage({
+      record,
+      reader,
+      pool,
+      budget: new ChunkBudget(4),
+      localCopy,
+      hash: await ImageHash.create(),
+      ledger: new ChunkLedger(),
+      control: new RunControl(),
+      handOver: () => false,
+      onStored: ({ bytesStored }) => stored.push(bytesStored),
+      elapsedMs: () => 0,
+      createHasher: (state) => {
+        const inner = new InProcessChunkHasher(state);
+        return {
+          // Posting to a worker with a transfer list detaches the caller's buffer.
+          update: (buffer) => inner.update(structuredClone(buffer, { transfer: [buffer] })),
+          close: () => inner.close(),
+        };
+      },
+    });
+    expect(stored.at(-1)).toBe(6 * CHUNK);
+    expect((await localCopy.getGeneration(record.volumeId, 1))?.bytesStored).toBe(6 * CHUNK);
+  });
+
   it("stops with the hasher's message when the image cannot be hashed, and stores nothing", async () => {
     const { localCopy, record, pool, reader } = await setUp(6);
     const budget = new ChunkBudget(4);

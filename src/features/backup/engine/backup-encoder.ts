@@ -193,10 +193,12 @@ function startSealing(
   pool: SealPool,
   notify: () => void,
 ): InFlight {
+  // Taken before the hasher is given the buffer: a worker's hasher detaches it.
+  const length = buffer.byteLength;
   const hashed = hasher.update(buffer);
   const item: InFlight = {
     position,
-    length: buffer.byteLength,
+    length,
     hashState: hashed.then((h) => h.state),
     outcome: hashed.then((h) => pool.seal(h.buffer)),
     settled: false,

@@ -60,10 +60,7 @@ export class AuditLog {
    * Given an open transaction (`store.atomically`), the entry joins it: it
    * commits with the change it describes, or neither does.
    */
-  async append(
-    input: AuditInput,
-    tx?: { readonly audit: AuditRepository },
-  ): Promise<AuditEntry> {
+  async append(input: AuditInput, tx?: { readonly audit: AuditRepository }): Promise<AuditEntry> {
     if (tx) {
       return this.chained(async () => {
         const [entry] = await this.sign([input], await tx.audit.head());

@@ -221,22 +221,25 @@ export async function checkCommit(
       updatedAt: now,
     });
     await tx.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
-    const entry = await deps.audit.append({
-      event: 'generation_committed',
-      actor: volume.owner,
-      volumeId: volume.volumeId,
-      details: {
-        generation: index.generation,
-        manifestHash: hash,
-        chunks: index.chunks.length,
-        restorers,
-        policy: policy.kind,
-        // Every policy field this commit changed, old and new, and each one
-        // kept because the owner's value would loosen someone else's decision.
-        policyChanges: changed,
-        policyKept: keptPolicy,
+    const entry = await deps.audit.append(
+      {
+        event: 'generation_committed',
+        actor: volume.owner,
+        volumeId: volume.volumeId,
+        details: {
+          generation: index.generation,
+          manifestHash: hash,
+          chunks: index.chunks.length,
+          restorers,
+          policy: policy.kind,
+          // Every policy field this commit changed, old and new, and each one
+          // kept because the owner's value would loosen someone else's decision.
+          policyChanges: changed,
+          policyKept: keptPolicy,
+        },
       },
-    }, tx);
+      tx,
+    );
     await holdPoint('generation-audited');
     const receipt = await signReceipt(
       {

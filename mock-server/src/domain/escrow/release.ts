@@ -125,13 +125,20 @@ export class ReleaseService {
       const raced = await inOneCommit(this.deps, async (tx) => {
         if (!(await tx.store.insertRelease({ ...base, state: 'pending_approval' })))
           return tx.store.findRelease(body.requestId);
-        await this.deps.audit.append({
-          event: 'key_release_requested',
-          actor: caller.userId,
-          volumeId,
-          clientAddress: caller.clientAddress,
-          details: { requestId: body.requestId, generation: body.generation, approval: 'required' },
-        }, tx);
+        await this.deps.audit.append(
+          {
+            event: 'key_release_requested',
+            actor: caller.userId,
+            volumeId,
+            clientAddress: caller.clientAddress,
+            details: {
+              requestId: body.requestId,
+              generation: body.generation,
+              approval: 'required',
+            },
+          },
+          tx,
+        );
         return undefined;
       });
       if (raced) return this.replay(caller, raced, volumeId);
@@ -200,16 +207,18 @@ export class ReleaseService {
     const decided = { decidedBy: admin.userId, decidedAt: nowIso(this.deps), reason };
     if (!approve) {
       const stillPending = await inOneCommit(this.deps, async (tx) => {
-        if ((await tx.store.findRelease(requestId))?.state !== 'pending_approval')
-          return false;
+        if ((await tx.store.findRelease(requestId))?.state !== 'pending_approval') return false;
         await tx.store.updateRelease(requestId, { state: 'denied', ...decided });
-        await this.deps.audit.append({
-          event: 'key_release_denied',
-          actor: admin.userId,
-          volumeId: release.volumeId,
-          clientAddress: admin.clientAddress,
-          details: { requestId, requester: release.userId, reason },
-        }, tx);
+        await this.deps.audit.append(
+          {
+            event: 'key_release_denied',
+            actor: admin.userId,
+            volumeId: release.volumeId,
+            clientAddress: admin.clientAddress,
+            details: { requestId, requester: release.userId, reason },
+          },
+          tx,
+        );
         return true;
       });
       if (!stillPending) throw this.decidedMeanwhile();
@@ -287,17 +296,20 @@ export class ReleaseService {
         decidedBy: by,
         decidedAt: nowIso(this.deps),
       });
-      await this.deps.audit.append({
-        event: 'key_release_denied',
-        actor: by ?? release.userId,
-        volumeId: release.volumeId,
-        clientAddress,
-        details: {
-          requestId: release.requestId,
-          requester: release.userId,
-          reason: NOT_REGISTERED_WHY,
+      await this.deps.audit.append(
+        {
+          event: 'key_release_denied',
+          actor: by ?? release.userId,
+          volumeId: release.volumeId,
+          clientAddress,
+          details: {
+            requestId: release.requestId,
+            requester: release.userId,
+            reason: NOT_REGISTERED_WHY,
+          },
         },
-      }, tx);
+        tx,
+      );
       return true;
     });
     if (!ended) return;
@@ -514,17 +526,20 @@ export class ReleaseService {
         }
         if (!stored) return (await tx.store.findRelease(row.requestId)) ?? 'had_once';
         if (approval) await this.deps.audit.append(approval, tx);
-        await this.deps.audit.append({
-          event: 'key_released',
-          actor: userId,
-          volumeId: record.volumeId,
-          clientAddress,
-          details: {
-            requestId: row.requestId,
-            generation: row.generation,
-            policy: record.policy.kind,
+        await this.deps.audit.append(
+          {
+            event: 'key_released',
+            actor: userId,
+            volumeId: record.volumeId,
+            clientAddress,
+            details: {
+              requestId: row.requestId,
+              generation: row.generation,
+              policy: record.policy.kind,
+            },
           },
-        }, tx);
+          tx,
+        );
         return 'released';
       },
     );

@@ -331,19 +331,17 @@ export class TransferService {
         }
         if (!known) {
           // The envelope and its audit entry are in one transaction (see applyInOrder).
-          await this.deps.audit.append({
-            event: 'epoch_key_escrowed',
-            actor: volume.owner,
-            volumeId: volume.volumeId,
-            details: { epoch: header.epoch, seq: transfer.seq },
-          }, tx);
-          await holdPoint('envelope-audited');
-          await tx.store.addEnvelope(
-            volume.volumeId,
-            header.epoch,
-            envelope,
-            nowIso(this.deps),
+          await this.deps.audit.append(
+            {
+              event: 'epoch_key_escrowed',
+              actor: volume.owner,
+              volumeId: volume.volumeId,
+              details: { epoch: header.epoch, seq: transfer.seq },
+            },
+            tx,
           );
+          await holdPoint('envelope-audited');
+          await tx.store.addEnvelope(volume.volumeId, header.epoch, envelope, nowIso(this.deps));
         }
         return base;
       };

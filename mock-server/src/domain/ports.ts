@@ -9,7 +9,8 @@ import type {
 
 /**
  * What the domain needs from storage and the platform. The same rules run on
- * SQLite (the site), and on in-memory repositories (tests, offline demo).
+ * the same Kysely repositories everywhere: SQLite in a file (the site), in
+ * memory (tests), or compiled to WebAssembly (the offline demo's page).
  */
 export interface UserRecord {
   readonly userId: string;

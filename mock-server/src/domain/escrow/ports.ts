@@ -3,9 +3,9 @@ import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
 import type { AuditRepository } from '../ports';
 
 /**
- * What the escrow rules need from storage. The SQLite store implements it
- * for the site; an in-memory store implements it for tests and the offline
- * demo. Methods that must be atomic say so.
+ * What the escrow rules need from storage. The Kysely store on SQLite
+ * implements it: better-sqlite3 on the site and in tests, sql.js in the
+ * offline demo's page. Methods that must be atomic say so.
  */
 export interface DeviceKeyRow {
   readonly fingerprint: string;

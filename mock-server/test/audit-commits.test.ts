@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/domain/audit';
 import { OpenedKeyCache } from '../src/domain/escrow/opened-keys';
+import type { AuditRepository } from '../src/domain/ports';
 import { openInMemoryDatabase } from '../src/persistence/in-memory-database';
 import { SqliteAuditRepository } from '../src/persistence/sqlite-audit';
 
@@ -9,7 +10,7 @@ class CountingRepository extends SqliteAuditRepository {
   commits = 0;
   failNext = false;
 
-  override async atomically<T>(work: () => Promise<T>): Promise<T> {
+  override async atomically<T>(work: (tx: AuditRepository) => Promise<T>): Promise<T> {
     this.commits++;
     if (this.failNext) {
       this.failNext = false;

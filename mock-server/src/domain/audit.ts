@@ -22,7 +22,7 @@ export interface AuditInput {
 /** An append waiting for the next commit, with the write that must land with it. */
 interface PendingAppend {
   readonly input: AuditInput;
-  readonly write: (() => Promise<unknown>) | undefined;
+  readonly write: ((tx: AuditRepository) => Promise<unknown>) | undefined;
   readonly settle: (outcome: { entry: AuditEntry; result: unknown } | { error: unknown }) => void;
 }
 
@@ -57,15 +57,14 @@ export class AuditLog {
 
   /**
    * Appends an entry; if it cannot be written, the caller's action is refused.
-   * Called inside an open transaction (`store.atomically`), the entry joins
-   * it: it commits with the change it describes, or neither does.
+   * Given an open transaction (`store.atomically`), the entry joins it: it
+   * commits with the change it describes, or neither does.
    */
-  async append(input: AuditInput): Promise<AuditEntry> {
-    const { repo } = this.deps;
-    if (repo.inTransaction()) {
+  async append(input: AuditInput, tx?: { readonly audit: AuditRepository }): Promise<AuditEntry> {
+    if (tx) {
       return this.chained(async () => {
-        const [entry] = await this.sign([input], await repo.head());
-        await repo.append(entry!);
+        const [entry] = await this.sign([input], await tx.audit.head());
+        await tx.audit.append(entry!);
         return entry!;
       });
     }
@@ -80,7 +79,7 @@ export class AuditLog {
    */
   appendWith<T>(
     input: AuditInput,
-    write: (() => Promise<T>) | undefined,
+    write: ((tx: AuditRepository) => Promise<T>) | undefined,
   ): Promise<{ entry: AuditEntry; result: T }> {
     return new Promise((resolve, reject) => {
       this.queue.push({
@@ -154,16 +153,16 @@ export class AuditLog {
     try {
       // The head is read inside the commit: an append that joined another
       // transaction may have moved it since the batch was queued.
-      results = await repo.atomically(() =>
+      results = await repo.atomically((tx) =>
         this.chained(async () => {
           entries = await this.sign(
             batch.map((p) => p.input),
-            await repo.head(),
+            await tx.head(),
           );
           const out: unknown[] = [];
           for (const [i, entry] of entries.entries()) {
-            await repo.append(entry);
-            out.push(await batch[i]!.write?.());
+            await tx.append(entry);
+            out.push(await batch[i]!.write?.(tx));
           }
           return out;
         }),

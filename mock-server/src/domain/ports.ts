@@ -9,7 +9,8 @@ import type {
 
 /**
  * What the domain needs from storage and the platform. The same rules run on
- * SQLite (the site), and on in-memory repositories (tests, offline demo).
+ * the same Kysely repositories everywhere: SQLite in a file (the site), in
+ * memory (tests), or compiled to WebAssembly (the offline demo's page).
  */
 export interface UserRecord {
   readonly userId: string;
@@ -160,13 +161,11 @@ export interface AuditRepository {
   /** Appends; fails if `entry.seq` is taken (another writer won). */
   append(entry: AuditEntry): Promise<void>;
   /**
-   * Runs `work` so that its writes, here and in the other repositories of the
-   * same database, are committed together (one commit) or, on the site's
-   * database, not at all. `work` touches storage only.
+   * Runs `work` in one transaction, handing it this repository bound to the
+   * transaction: what `work` writes through it commits together or not at
+   * all. `work` touches storage only, and only through `tx`.
    */
-  atomically<T>(work: () => Promise<T>): Promise<T>;
-  /** Whether this call runs inside a transaction opened by `atomically` (an append then joins it). */
-  inTransaction(): boolean;
+  atomically<T>(work: (tx: AuditRepository) => Promise<T>): Promise<T>;
   list(query: AuditQuery): Promise<{ entries: AuditEntry[]; total: number }>;
   all(query: Omit<AuditQuery, 'page' | 'pageSize'>): Promise<AuditEntry[]>;
   /** All entries in seq order, in batches, for verification. */

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type MigrationProvider } from 'kysely';
 import { mkdirDurableSync, syncDirectorySync } from '../platform/durable-fs';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
+import { sqliteKysely } from './transactions';
 
 export const DATABASE_FILE = 'custodian.sqlite';
 const LOCK_FILE = 'custodian.lock';
@@ -70,7 +71,7 @@ export async function openDatabase(
       if (error instanceof DataDirectoryError) throw error;
       throw damaged(file, error);
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = sqliteKysely(sqlite);
     const migrator = new Migrator({ db, provider: options.migrations ?? migrationProvider });
     let preMigrationBackup: string | undefined;
     try {

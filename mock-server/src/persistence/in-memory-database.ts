@@ -1,7 +1,8 @@
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations';
 import type { Database } from './schema';
+import { sqliteKysely } from './transactions';
 
 export interface InMemoryDatabase {
   readonly db: Kysely<Database>;
@@ -17,7 +18,7 @@ export interface InMemoryDatabase {
 export async function openInMemoryDatabase(): Promise<InMemoryDatabase> {
   const sqlite = new SQLite(':memory:');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = sqliteKysely(sqlite);
   try {
     await migrateToLatest(db);
   } catch (error) {

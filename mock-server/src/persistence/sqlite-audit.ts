@@ -4,7 +4,7 @@ import type { AuditRepository } from '../domain/ports';
 import type { SiteKeyRepository, StoredSiteKey } from '../domain/site-keys';
 import type { AuditLogTable, Database } from './schema';
 import { dayEnd, dayStart } from './sqlite-alerts';
-import { atomically, inTransaction, scopedDb } from './transactions';
+import { transact } from './transactions';
 
 function toEntry(row: AuditLogTable): AuditEntry {
   return {
@@ -34,19 +34,11 @@ function filtered<O>(
 }
 
 export class SqliteAuditRepository implements AuditRepository {
-  constructor(private readonly base: Kysely<Database>) {}
+  /** `db` may be an open transaction: the repository then reads and writes inside it. */
+  constructor(private readonly db: Kysely<Database>) {}
 
-  /** The open transaction of this call (see `atomically`), else the database. */
-  private get db(): Kysely<Database> {
-    return scopedDb(this.base);
-  }
-
-  atomically<T>(work: () => Promise<T>): Promise<T> {
-    return atomically(this.base, work);
-  }
-
-  inTransaction(): boolean {
-    return inTransaction(this.base);
+  atomically<T>(work: (tx: AuditRepository) => Promise<T>): Promise<T> {
+    return transact(this.db, (trx) => work(new SqliteAuditRepository(trx)));
   }
 
   async head(): Promise<AuditEntry | undefined> {

@@ -5,6 +5,7 @@ import type {
   ChunkRow,
   DeviceKeyRow,
   EscrowStore,
+  EscrowTransaction,
   GenerationRow,
   InstructionRow,
   PairHistoryRow,
@@ -30,7 +31,8 @@ import type {
   TransfersTable,
   VolumesTable,
 } from './schema';
-import { atomically, scopedDb } from './transactions';
+import { SqliteAuditRepository } from './sqlite-audit';
+import { transact } from './transactions';
 
 const toVolume = (r: Selectable<VolumesTable>): VolumeRow => ({
   volumeId: r.volume_id,
@@ -158,15 +160,13 @@ export const RECORD_COUNT_CAP = 10_000;
 
 /** The escrow store on the site's SQLite database. */
 export class SqliteEscrowStore implements EscrowStore {
-  constructor(private readonly base: Kysely<Database>) {}
+  /** `db` may be an open transaction: the store then reads and writes inside it. */
+  constructor(private readonly db: Kysely<Database>) {}
 
-  /** The open transaction of this call (see `atomically`), else the database. */
-  private get db(): Kysely<Database> {
-    return scopedDb(this.base);
-  }
-
-  atomically<T>(work: () => Promise<T>): Promise<T> {
-    return atomically(this.base, work);
+  atomically<T>(work: (tx: EscrowTransaction) => Promise<T>): Promise<T> {
+    return transact(this.db, (trx) =>
+      work({ store: new SqliteEscrowStore(trx), audit: new SqliteAuditRepository(trx) }),
+    );
   }
 
   async addDevice(d: DeviceKeyRow): Promise<void> {
@@ -230,7 +230,7 @@ export class SqliteEscrowStore implements EscrowStore {
 
   async insertVolumeIfAbsent(v: VolumeRow): Promise<VolumeRow> {
     // One transaction: the row read back is the row the insert left (BK-3).
-    return atomically(this.base, async (trx) => {
+    return transact(this.db, async (trx) => {
       await trx
         .insertInto('volumes')
         .values({
@@ -299,7 +299,7 @@ export class SqliteEscrowStore implements EscrowStore {
       created_at: rec.createdAt,
       updated_at: rec.updatedAt,
     };
-    await atomically(this.base, async (trx) => {
+    await transact(this.db, async (trx) => {
       await trx
         .insertInto('escrow_records')
         .values(values)
@@ -810,7 +810,7 @@ export class SqliteEscrowStore implements EscrowStore {
   }
 
   async releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean> {
-    return atomically(this.base, async (trx) => {
+    return transact(this.db, async (trx) => {
       const prior = await trx
         .selectFrom('releases')
         .select('request_id')
@@ -1075,7 +1075,7 @@ export class SqliteEscrowStore implements EscrowStore {
   }
 
   async nextReceiptCounter(): Promise<string> {
-    return atomically(this.base, async (trx) => {
+    return transact(this.db, async (trx) => {
       const row = await trx
         .selectFrom('site_meta')
         .select('value')

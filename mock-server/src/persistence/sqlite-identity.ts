@@ -12,7 +12,7 @@ import type {
   UserRepository,
 } from '../domain/ports';
 import type { Database, RoleGrantsTable, UsersTable } from './schema';
-import { atomically } from './transactions';
+import { transact } from './transactions';
 
 function toUser(row: UsersTable): UserRecord {
   return {
@@ -275,7 +275,7 @@ export class SqliteSignInFailureRepository implements SignInFailureRepository {
     verdict: (recent: readonly string[]) => AttemptVerdict,
   ): Promise<ReservedAttempt> {
     const { userId, clientAddress, at, unknownUser } = attempt;
-    return atomically(this.db, async (trx) => {
+    return transact(this.db, async (trx) => {
       const pair = trx
         .selectFrom('sign_in_failures')
         .where('user_id', '=', userId)

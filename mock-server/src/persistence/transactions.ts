@@ -1,58 +1,39 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Kysely } from 'kysely';
+import {
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type SqliteDatabase,
+  type Transaction,
+} from 'kysely';
 import type { Database } from './schema';
 
-interface OpenTransaction {
-  readonly base: Kysely<Database>;
-  readonly trx: Kysely<Database>;
-  /** Work started inside may outlive the transaction; it then uses the database. */
-  ended: boolean;
-}
-
-const open = new AsyncLocalStorage<OpenTransaction>();
-
 /**
- * The handle a repository should query with: the transaction that
- * `atomically` opened on this database for the current call, if any, so the
- * writes of several repositories land in one commit.
+ * Runs `work` in one transaction on `db`, handing it the transaction to query
+ * with; if `db` already is an open transaction, `work` joins it. With
+ * synchronous=FULL every commit is an fsync, so writes that belong together
+ * cost one. Kysely holds the one connection for the transaction's length and
+ * other calls wait for the commit, so everything `work` reads or writes goes
+ * through the handle it is given: a query on the database itself would wait
+ * for this very commit (see `sqliteKysely`, which turns that wait into an error).
  */
-export function scopedDb(base: Kysely<Database>): Kysely<Database> {
-  const current = open.getStore();
-  return current && current.base === base && !current.ended ? current.trx : base;
-}
-
-/** Whether the current call runs inside a transaction `atomically` opened on `base`. */
-export function inTransaction(base: Kysely<Database>): boolean {
-  return scopedDb(base) !== base;
-}
-
-/**
- * Runs `work` in one SQLite transaction on `base` (joining the one already
- * open for this call): with synchronous=FULL every commit is an fsync, so
- * writes that belong together cost one. Kysely holds the one connection for
- * the transaction's length; other calls wait for the commit, so `work` must
- * not wait for anything that itself needs the database (the audit log's
- * queue, for one): that would wait for this very commit. An audit append
- * made inside joins the transaction instead (`AuditLog.append`).
- */
-export function atomically<T>(
-  base: Kysely<Database>,
+export function transact<T>(
+  db: Kysely<Database>,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
-  const current = open.getStore();
-  if (current && current.base === base && !current.ended) return work(current.trx);
+  if (db.isTransaction) return work(db);
   let failure: { error: unknown } | undefined;
-  return base
+  return db
     .transaction()
-    .execute(async (trx) => {
-      const scope: OpenTransaction = { base, trx, ended: false };
+    .execute(async (trx: Transaction<Database>) => {
       try {
-        return await open.run(scope, () => work(trx));
+        return await work(trx);
       } catch (error) {
         failure = { error };
         throw error;
-      } finally {
-        scope.ended = true;
       }
     })
     .catch((error: unknown) => {
@@ -60,4 +41,126 @@ export function atomically<T>(
       // ROLLBACK then fails too, and must not hide the cause.
       throw failure ? failure.error : error;
     });
+}
+
+/** How long an open transaction may go without a query while another query waits for it. */
+export const STALL_LIMIT_MS = 10_000;
+
+/**
+ * A query waited for a transaction that had stopped querying: almost always
+ * a query that the transaction's own work made on the database instead of
+ * through the handle it was given, which would otherwise wait for ever.
+ */
+export class TransactionStalled extends Error {
+  override readonly name = 'TransactionStalled';
+}
+
+/**
+ * The site's Kysely database on one SQLite connection: better-sqlite3 on the
+ * site and in tests, sql.js in the offline demo's page. A transaction holds
+ * that connection until it ends and every other query waits for it, so a
+ * query that the transaction's work makes on the database itself waits for a
+ * commit that waits for it. Such a wait fails with `TransactionStalled` once
+ * the open transaction has run no query for `stallLimitMs`, instead of
+ * hanging: the query's caller, and so the transaction, get an error naming
+ * the mistake. A transaction that keeps querying is waited for however long
+ * it takes.
+ */
+export function sqliteKysely(
+  database: SqliteDatabase,
+  options: { readonly stallLimitMs?: number } = {},
+): Kysely<Database> {
+  const stallLimitMs = options.stallLimitMs ?? STALL_LIMIT_MS;
+  class GuardedDialect extends SqliteDialect {
+    override createDriver(): Driver {
+      return new StallGuardedDriver(database, stallLimitMs);
+    }
+  }
+  return new Kysely<Database>({ dialect: new GuardedDialect({ database }) });
+}
+
+/** Kysely's SQLite driver, which notes when the open transaction last queried. */
+class StallGuardedDriver extends SqliteDriver {
+  /** When the open transaction last ran a query; undefined while none is open. */
+  private transactionActiveAt: number | undefined;
+
+  constructor(
+    database: SqliteDatabase,
+    private readonly stallLimitMs: number,
+  ) {
+    super({ database });
+  }
+
+  override acquireConnection(): Promise<DatabaseConnection> {
+    const acquiring = super.acquireConnection().then((c) => this.watched(c));
+    if (this.transactionActiveAt === undefined) return acquiring;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const check = (): void => {
+        const since = this.transactionActiveAt;
+        const idle = since === undefined ? 0 : Date.now() - since;
+        if (idle < this.stallLimitMs) {
+          timer = setTimeout(check, this.stallLimitMs - idle);
+          return;
+        }
+        settled = true;
+        // Once the transaction lets the connection go, it is handed back at once.
+        void acquiring.then(() => this.releaseConnection());
+        reject(
+          new TransactionStalled(
+            `A query waited for a transaction that had run no query for ${idle} ms. ` +
+              'Inside a transaction, query only through the handle it hands you ' +
+              '(tx.store, tx.audit): a query on the database itself waits for that commit, ' +
+              'which waits for the query.',
+          ),
+        );
+      };
+      let timer = setTimeout(check, this.stallLimitMs);
+      acquiring.then(
+        (connection) => {
+          clearTimeout(timer);
+          if (!settled) resolve(connection);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!settled) reject(error);
+        },
+      );
+    });
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await super.beginTransaction(connection);
+    this.transactionActiveAt = Date.now();
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      this.transactionActiveAt = undefined;
+    }
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } finally {
+      this.transactionActiveAt = undefined;
+    }
+  }
+
+  /** The connection, noting each query an open transaction runs on it. */
+  private watched(connection: DatabaseConnection): DatabaseConnection {
+    const touch = (): void => {
+      if (this.transactionActiveAt !== undefined) this.transactionActiveAt = Date.now();
+    };
+    return {
+      executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+        touch();
+        return connection.executeQuery<R>(query).finally(touch);
+      },
+      streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+    };
+  }
 }

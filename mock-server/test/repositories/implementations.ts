@@ -1,8 +1,12 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import initSqlJs, { type Database as SqlJsDatabase, type SqlJsStatic } from 'sql.js';
 import type { RecordRow } from '../../src/domain/escrow/ports';
 import { openDatabase } from '../../src/persistence/database';
+import { migrateToLatest } from '../../src/persistence/migrations';
+import { kyselyRepositories } from '../../src/persistence/repositories';
+import { sqlJsDatabase } from '../../src/persistence/sql-js-database';
 import { SqliteAlertRepository } from '../../src/persistence/sqlite-alerts';
 import { SqliteAuditRepository, SqliteSiteKeyRepository } from '../../src/persistence/sqlite-audit';
 import { SqliteEscrowStore } from '../../src/persistence/sqlite-escrow';
@@ -11,10 +15,33 @@ import {
   SqliteSignInFailureRepository,
   SqliteUserRepository,
 } from '../../src/persistence/sqlite-identity';
+import { sqliteKysely } from '../../src/persistence/transactions';
 import { FsBlobStore } from '../../src/platform/fs-blob-store';
+import { MemoryBlobStore } from '../../src/platform/memory-blob-store';
 import type { Implementation, OpenRepositories } from './contract';
 
 const DATABASE_FILE = 'custodian.sqlite';
+
+/** The rows `upsertRecord` writes for each record, for `seedRecords`. */
+function recordRows(records: readonly RecordRow[]) {
+  return records.map((r) => ({
+    record: [
+      r.volumeId,
+      r.owner,
+      JSON.stringify(r.restorers),
+      r.policy.kind,
+      r.policy.approvalRequired ? 1 : 0,
+      r.policy.expiresAt,
+      r.state,
+      r.createdAt,
+      r.updatedAt,
+    ],
+    restorers: r.restorers.map((userId) => [r.volumeId, userId]),
+  }));
+}
+const INSERT_RECORD = `insert into escrow_records (volume_id, owner, restorers, policy_kind, approval_required, expires_at, state, created_at, updated_at)
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_RESTORER = 'insert into record_restorers (volume_id, user_id) values (?, ?)';
 
 /**
  * The site's repositories on a fresh SQLite database and blob folder in a
@@ -56,27 +83,12 @@ export function sqliteImplementation(
         },
         async seedRecords(records: readonly RecordRow[]) {
           // The rows upsertRecord writes, in one transaction instead of one per record.
-          const insertRecord = database.sqlite.prepare(
-            `insert into escrow_records (volume_id, owner, restorers, policy_kind, approval_required, expires_at, state, created_at, updated_at)
-             values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          );
-          const insertRestorer = database.sqlite.prepare(
-            'insert into record_restorers (volume_id, user_id) values (?, ?)',
-          );
+          const insertRecord = database.sqlite.prepare(INSERT_RECORD);
+          const insertRestorer = database.sqlite.prepare(INSERT_RESTORER);
           database.sqlite.transaction(() => {
-            for (const r of records) {
-              insertRecord.run(
-                r.volumeId,
-                r.owner,
-                JSON.stringify(r.restorers),
-                r.policy.kind,
-                r.policy.approvalRequired ? 1 : 0,
-                r.policy.expiresAt,
-                r.state,
-                r.createdAt,
-                r.updatedAt,
-              );
-              for (const userId of r.restorers) insertRestorer.run(r.volumeId, userId);
+            for (const rows of recordRows(records)) {
+              insertRecord.run(...rows.record);
+              for (const restorer of rows.restorers) insertRestorer.run(...restorer);
             }
           })();
         },
@@ -89,5 +101,48 @@ export function sqliteImplementation(
     async dispose() {
       if (template) await fs.rm(await template, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The same repositories on sql.js, the SQLite compiled to WebAssembly that
+ * the offline demo runs in the page (src/app/offline-site/page-database.ts):
+ * a fresh database in memory per store, blobs in memory.
+ */
+export function sqlJsImplementation(
+  knownDiscrepancies: ReadonlyMap<string, string>,
+): Implementation {
+  let engine: Promise<{ SQL: SqlJsStatic; migrated: Uint8Array }> | undefined;
+  const migrated = async () => {
+    const SQL = await initSqlJs();
+    const database = new SQL.Database();
+    const db = sqliteKysely(sqlJsDatabase(database));
+    await migrateToLatest(db);
+    const image = database.export();
+    await db.destroy();
+    return { SQL, migrated: image };
+  };
+  return {
+    name: 'sql.js',
+    knownDiscrepancies,
+    async open(): Promise<OpenRepositories> {
+      const { SQL, migrated: image } = await (engine ??= migrated());
+      const database: SqlJsDatabase = new SQL.Database(image);
+      database.run('pragma foreign_keys = on');
+      const db = sqliteKysely(sqlJsDatabase(database));
+      return {
+        repos: { ...kyselyRepositories(db), blobs: new MemoryBlobStore() },
+        async seedRecords(records: readonly RecordRow[]) {
+          database.run('begin');
+          for (const rows of recordRows(records)) {
+            database.run(INSERT_RECORD, rows.record);
+            for (const restorer of rows.restorers) database.run(INSERT_RESTORER, restorer);
+          }
+          database.run('commit');
+        },
+        close: () => db.destroy(),
+      };
+    },
+    async dispose() {},
   };
 }

@@ -6,7 +6,7 @@ import { escrowPairsContract } from './escrow-pairs.contract';
 import { escrowReleasesContract } from './escrow-releases.contract';
 import { escrowStoreContract } from './escrow-store.contract';
 import { identityContract } from './identity.contract';
-import { sqliteImplementation } from './implementations';
+import { sqlJsImplementation, sqliteImplementation } from './implementations';
 import { recordSearchContract } from './record-search.contract';
 import { volumeActivityContract } from './volume-activity.contract';
 
@@ -16,6 +16,8 @@ import { volumeActivityContract } from './volume-activity.contract';
  * fixed.
  */
 const SQLITE_DISCREPANCIES = new Map<string, string>();
+/** The same for the repositories on sql.js (the offline demo's engine). */
+const SQL_JS_DISCREPANCIES = new Map<string, string>();
 
 function contracts(implementation: Implementation): void {
   const titles = new Set<string>();
@@ -38,3 +40,4 @@ function contracts(implementation: Implementation): void {
 }
 
 contracts(sqliteImplementation(SQLITE_DISCREPANCIES));
+contracts(sqlJsImplementation(SQL_JS_DISCREPANCIES));

@@ -74,7 +74,7 @@ function cookiesOf(request: Request): Record<string, string> {
 /**
  * The site's own API handlers, access rules and CSRF check, carried by MSW
  * instead of Fastify: component tests and the offline demo run the real
- * rules on in-memory repositories (SPEC §5).
+ * rules on the site's own repositories over SQLite in memory (SPEC §5).
  */
 export function siteHandlers(ctx: RouteContext): HttpHandler[] {
   const handlers: HttpHandler[] = [];

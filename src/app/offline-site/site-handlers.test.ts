@@ -46,7 +46,7 @@ function tab() {
   };
 }
 
-describe("the site's own rules in the page (MSW on in-memory repositories, SPEC §5)", () => {
+describe("the site's own rules in the page (MSW on the site's repositories in memory, SPEC §5)", () => {
   it('signs in with the real identity rules: "unauthorized user" for a wrong password', async () => {
     const { handlers } = await createBrowserSite({ repositories: await siteRepositories() });
     server.use(...handlers);

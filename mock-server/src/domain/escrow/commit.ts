@@ -17,7 +17,7 @@ import type { ErrorCode } from '../../../../src/core/contract';
 import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
 import { holdPoint } from './hold-points';
-import type { VolumeRow } from './ports';
+import type { EscrowTransaction, VolumeRow } from './ports';
 import type { VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
@@ -90,7 +90,7 @@ export async function checkCommit(
   volumes: VolumeService,
   volume: VolumeRow,
   payloadBytes: Uint8Array,
-): Promise<() => Promise<Receipt>> {
+): Promise<(tx: EscrowTransaction) => Promise<Receipt>> {
   let payload: CommitPayload;
   try {
     const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
@@ -210,8 +210,8 @@ export async function checkCommit(
     kept: keptPolicy,
   } = policyAfterCommit(record?.policy, ownersLast, payload.policy);
 
-  return async () => {
-    await deps.store.upsertRecord({
+  return async (tx) => {
+    await tx.store.upsertRecord({
       volumeId: volume.volumeId,
       owner: volume.owner,
       restorers,
@@ -220,23 +220,26 @@ export async function checkCommit(
       createdAt: record?.createdAt ?? now,
       updatedAt: now,
     });
-    await deps.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
-    const entry = await deps.audit.append({
-      event: 'generation_committed',
-      actor: volume.owner,
-      volumeId: volume.volumeId,
-      details: {
-        generation: index.generation,
-        manifestHash: hash,
-        chunks: index.chunks.length,
-        restorers,
-        policy: policy.kind,
-        // Every policy field this commit changed, old and new, and each one
-        // kept because the owner's value would loosen someone else's decision.
-        policyChanges: changed,
-        policyKept: keptPolicy,
+    await tx.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
+    const entry = await deps.audit.append(
+      {
+        event: 'generation_committed',
+        actor: volume.owner,
+        volumeId: volume.volumeId,
+        details: {
+          generation: index.generation,
+          manifestHash: hash,
+          chunks: index.chunks.length,
+          restorers,
+          policy: policy.kind,
+          // Every policy field this commit changed, old and new, and each one
+          // kept because the owner's value would loosen someone else's decision.
+          policyChanges: changed,
+          policyKept: keptPolicy,
+        },
       },
-    });
+      tx,
+    );
     await holdPoint('generation-audited');
     const receipt = await signReceipt(
       {
@@ -246,7 +249,7 @@ export async function checkCommit(
         owner: volume.owner,
         restorerListHash: await restorerListHash(restorers),
         policy,
-        counter: await deps.store.nextReceiptCounter(),
+        counter: await tx.store.nextReceiptCounter(),
         issuedAt: now,
         siteId: deps.siteId,
         deviceKeyFingerprint: index.deviceKeyFingerprint,
@@ -254,7 +257,7 @@ export async function checkCommit(
       },
       deps.keys.signing.privateKey,
     );
-    await deps.store.insertGeneration({
+    await tx.store.insertGeneration({
       volumeId: volume.volumeId,
       generation: index.generation,
       manifest: fromUtf8(serializeManifest(manifest)),

@@ -4,7 +4,7 @@ import { DomainError } from '../errors';
 import type { EventBus } from '../events';
 import type { AlertSink, Clock, UserRepository } from '../ports';
 import type { SiteKeys } from '../site-keys';
-import type { BlobStore, EscrowStore } from './ports';
+import type { BlobStore, EscrowStore, EscrowTransaction } from './ports';
 
 /** What every escrow rule may use. */
 export interface EscrowDeps {
@@ -38,17 +38,17 @@ export function nowIso(deps: Pick<EscrowDeps, 'clock'>): string {
 }
 
 /**
- * One decision, one transaction: its writes and the audit entries appended
- * inside (`deps.audit.append` joins the transaction) commit together or not
- * at all, so a crash never leaves half a decision or an audit entry without
- * its change. `work` touches the escrow store and the audit log only (no
- * alerts, no user lookups: those wait for the database this work holds). A
+ * One decision, one transaction: its writes through `tx` and the audit
+ * entries appended with it (`deps.audit.append(entry, tx)`) commit together
+ * or not at all, so a crash never leaves half a decision or an audit entry
+ * without its change. `work` touches `tx` and the audit log only (no alerts,
+ * no user lookups: those wait for the database this work holds). A
  * refusal (DomainError) rolls everything back and is passed on; a storage
  * failure refuses the action like an unwritable audit log does.
  */
 export async function inOneCommit<T>(
   deps: Pick<EscrowDeps, 'store'>,
-  work: () => Promise<T>,
+  work: (tx: EscrowTransaction) => Promise<T>,
 ): Promise<T> {
   try {
     return await deps.store.atomically(work);

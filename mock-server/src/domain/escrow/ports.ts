@@ -1,10 +1,11 @@
 import type { RecordState } from '../../../../src/core/contract';
 import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
+import type { AuditRepository } from '../ports';
 
 /**
- * What the escrow rules need from storage. The SQLite store implements it
- * for the site; an in-memory store implements it for tests and the offline
- * demo. Methods that must be atomic say so.
+ * What the escrow rules need from storage. The Kysely store on SQLite
+ * implements it: better-sqlite3 on the site and in tests, sql.js in the
+ * offline demo's page. Methods that must be atomic say so.
  */
 export interface DeviceKeyRow {
   readonly fingerprint: string;
@@ -238,11 +239,12 @@ export interface EscrowStore {
   envelopeTimes(volumeId: string): Promise<{ epoch: number; at: string }[]>;
 
   /**
-   * Runs `work` so that the writes it makes through this store (and the
-   * audit log of the same database) are committed together, or, on the
-   * site's database, not at all. `work` touches storage only.
+   * Runs `work` in one transaction, handing it the escrow store and the audit
+   * repository bound to it: what `work` writes through them commits together
+   * or not at all. `work` touches storage only, and only through `tx`; the
+   * database itself waits for this commit.
    */
-  atomically<T>(work: () => Promise<T>): Promise<T>;
+  atomically<T>(work: (tx: EscrowTransaction) => Promise<T>): Promise<T>;
 
   findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined>;
   /** False if (pair, seq) exists already. */
@@ -320,4 +322,10 @@ export interface BlobStore {
   /** The first `length` bytes of a blob (its header), without reading the rest. */
   head(volumeId: string, chunkId: string, length: number): Promise<Uint8Array | undefined>;
   delete(volumeId: string, chunkId: string): Promise<void>;
+}
+
+/** The repositories of one open transaction (`EscrowStore.atomically`). */
+export interface EscrowTransaction {
+  readonly store: EscrowStore;
+  readonly audit: AuditRepository;
 }

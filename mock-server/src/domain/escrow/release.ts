@@ -122,16 +122,23 @@ export class ReleaseService {
     if (record.policy.approvalRequired) {
       // The stored row decides: of requests sent together with one ID, one
       // is stored and audited, and the others get its answer.
-      const raced = await inOneCommit(this.deps, async () => {
-        if (!(await store.insertRelease({ ...base, state: 'pending_approval' })))
-          return store.findRelease(body.requestId);
-        await this.deps.audit.append({
-          event: 'key_release_requested',
-          actor: caller.userId,
-          volumeId,
-          clientAddress: caller.clientAddress,
-          details: { requestId: body.requestId, generation: body.generation, approval: 'required' },
-        });
+      const raced = await inOneCommit(this.deps, async (tx) => {
+        if (!(await tx.store.insertRelease({ ...base, state: 'pending_approval' })))
+          return tx.store.findRelease(body.requestId);
+        await this.deps.audit.append(
+          {
+            event: 'key_release_requested',
+            actor: caller.userId,
+            volumeId,
+            clientAddress: caller.clientAddress,
+            details: {
+              requestId: body.requestId,
+              generation: body.generation,
+              approval: 'required',
+            },
+          },
+          tx,
+        );
         return undefined;
       });
       if (raced) return this.replay(caller, raced, volumeId);
@@ -199,17 +206,19 @@ export class ReleaseService {
     }
     const decided = { decidedBy: admin.userId, decidedAt: nowIso(this.deps), reason };
     if (!approve) {
-      const stillPending = await inOneCommit(this.deps, async () => {
-        if ((await this.deps.store.findRelease(requestId))?.state !== 'pending_approval')
-          return false;
-        await this.deps.store.updateRelease(requestId, { state: 'denied', ...decided });
-        await this.deps.audit.append({
-          event: 'key_release_denied',
-          actor: admin.userId,
-          volumeId: release.volumeId,
-          clientAddress: admin.clientAddress,
-          details: { requestId, requester: release.userId, reason },
-        });
+      const stillPending = await inOneCommit(this.deps, async (tx) => {
+        if ((await tx.store.findRelease(requestId))?.state !== 'pending_approval') return false;
+        await tx.store.updateRelease(requestId, { state: 'denied', ...decided });
+        await this.deps.audit.append(
+          {
+            event: 'key_release_denied',
+            actor: admin.userId,
+            volumeId: release.volumeId,
+            clientAddress: admin.clientAddress,
+            details: { requestId, requester: release.userId, reason },
+          },
+          tx,
+        );
         return true;
       });
       if (!stillPending) throw this.decidedMeanwhile();
@@ -278,26 +287,29 @@ export class ReleaseService {
     by: string | null,
     clientAddress: string | null,
   ): Promise<void> {
-    const ended = await inOneCommit(this.deps, async () => {
-      if ((await this.deps.store.findRelease(release.requestId))?.state !== 'pending_approval')
+    const ended = await inOneCommit(this.deps, async (tx) => {
+      if ((await tx.store.findRelease(release.requestId))?.state !== 'pending_approval')
         return false;
-      await this.deps.store.updateRelease(release.requestId, {
+      await tx.store.updateRelease(release.requestId, {
         state: 'denied',
         reason: NOT_REGISTERED_WHY,
         decidedBy: by,
         decidedAt: nowIso(this.deps),
       });
-      await this.deps.audit.append({
-        event: 'key_release_denied',
-        actor: by ?? release.userId,
-        volumeId: release.volumeId,
-        clientAddress,
-        details: {
-          requestId: release.requestId,
-          requester: release.userId,
-          reason: NOT_REGISTERED_WHY,
+      await this.deps.audit.append(
+        {
+          event: 'key_release_denied',
+          actor: by ?? release.userId,
+          volumeId: release.volumeId,
+          clientAddress,
+          details: {
+            requestId: release.requestId,
+            requester: release.userId,
+            reason: NOT_REGISTERED_WHY,
+          },
         },
-      });
+        tx,
+      );
       return true;
     });
     if (!ended) return;
@@ -478,12 +490,12 @@ export class ReleaseService {
     // so a one-time key is never used up with nobody holding it.
     const outcome = await inOneCommit(
       this.deps,
-      async (): Promise<ReleaseRow | 'released' | 'used_up' | 'had_once'> => {
-        const current = await store.findRelease(row.requestId);
+      async (tx): Promise<ReleaseRow | 'released' | 'used_up' | 'had_once'> => {
+        const current = await tx.store.findRelease(row.requestId);
         // Someone came first with this request ID (or decided it): their answer stands.
         if (alreadyStored ? current?.state !== 'pending_approval' : current) return current!;
         if (record.policy.kind === 'one-time') {
-          const won = await store.compareAndSetRecordState(
+          const won = await tx.store.compareAndSetRecordState(
             record.volumeId,
             'active',
             'burned',
@@ -491,7 +503,7 @@ export class ReleaseService {
           );
           if (!won) {
             if (alreadyStored)
-              await store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
+              await tx.store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
             return 'used_up';
           }
           await holdPoint('release-burned');
@@ -499,9 +511,9 @@ export class ReleaseService {
         let stored: boolean;
         if (record.policy.kind === 'once-per-restorer') {
           // Concurrent requests of one restorer get at most one release.
-          stored = await store.releaseOnceTo(released, alreadyStored);
+          stored = await tx.store.releaseOnceTo(released, alreadyStored);
         } else if (alreadyStored) {
-          await store.updateRelease(row.requestId, {
+          await tx.store.updateRelease(row.requestId, {
             state: 'released',
             envelope,
             decidedBy: row.decidedBy,
@@ -510,21 +522,24 @@ export class ReleaseService {
           });
           stored = true;
         } else {
-          stored = await store.insertRelease(released);
+          stored = await tx.store.insertRelease(released);
         }
-        if (!stored) return (await store.findRelease(row.requestId)) ?? 'had_once';
-        if (approval) await this.deps.audit.append(approval);
-        await this.deps.audit.append({
-          event: 'key_released',
-          actor: userId,
-          volumeId: record.volumeId,
-          clientAddress,
-          details: {
-            requestId: row.requestId,
-            generation: row.generation,
-            policy: record.policy.kind,
+        if (!stored) return (await tx.store.findRelease(row.requestId)) ?? 'had_once';
+        if (approval) await this.deps.audit.append(approval, tx);
+        await this.deps.audit.append(
+          {
+            event: 'key_released',
+            actor: userId,
+            volumeId: record.volumeId,
+            clientAddress,
+            details: {
+              requestId: row.requestId,
+              generation: row.generation,
+              policy: record.policy.kind,
+            },
           },
-        });
+          tx,
+        );
         return 'released';
       },
     );

@@ -15,7 +15,7 @@ import { KeyedMutex } from '../keyed-mutex';
 import { checkCommit } from './commit';
 import { holdPoint } from './hold-points';
 import { nowIso, type Caller, type EscrowDeps } from './context';
-import type { ChunkRow, PairRow, TransferRow, VolumeRow } from './ports';
+import type { ChunkRow, EscrowTransaction, PairRow, TransferRow, VolumeRow } from './ports';
 import type { PairService } from './pairs';
 import type { VolumeService } from './volumes';
 
@@ -135,9 +135,9 @@ export class TransferService {
       payload = transfer.payload.slice();
     }
     // The blob is on disk (fsynced); its row and the transfer's are one commit.
-    const inserted = await store.atomically(async () => {
-      if (chunk) await store.insertChunkIfAbsent(chunk);
-      const fresh = await store.insertTransfer({
+    const inserted = await store.atomically(async (tx) => {
+      if (chunk) await tx.store.insertChunkIfAbsent(chunk);
+      const fresh = await tx.store.insertTransfer({
         pairId,
         seq,
         kind: transfer.header.kind,
@@ -150,8 +150,8 @@ export class TransferService {
         appliedAt: null,
       });
       if (!fresh) return false;
-      await store.noteTransferReceived(pairId, seq, now);
-      await store.updateVolume(volume.volumeId, {
+      await tx.store.noteTransferReceived(pairId, seq, now);
+      await tx.store.updateVolume(volume.volumeId, {
         claimExpiresAt: new Date(
           this.deps.clock.now().getTime() + this.deps.claimTtlMs,
         ).toISOString(),
@@ -251,10 +251,10 @@ export class TransferService {
         const write = await this.apply(next, pair, volume);
         // What the transfer changes, its audit entry and its outcome: one
         // commit. A storage failure leaves it received, to apply on retry.
-        await store.atomically(async () => {
-          const applied = await write();
-          await store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(applied), now);
-          await store.updatePair(pairId, {
+        await store.atomically(async (tx) => {
+          const applied = await write(tx);
+          await tx.store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(applied), now);
+          await tx.store.updatePair(pairId, {
             seqApplied: next.seq,
             bytes: pair.bytes + paddedTransferSize(),
             chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
@@ -271,9 +271,9 @@ export class TransferService {
             ...(error.details ? { details: error.details } : {}),
           },
         };
-        await store.atomically(async () => {
-          await store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(refused), now);
-          await store.updatePair(pairId, {
+        await store.atomically(async (tx) => {
+          await tx.store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(refused), now);
+          await tx.store.updatePair(pairId, {
             seqApplied: next.seq,
             lastError: `transfer ${next.seq} refused: ${error.message}`,
           });
@@ -291,7 +291,7 @@ export class TransferService {
     transfer: TransferRow,
     pair: PairRow,
     volume: VolumeRow,
-  ): Promise<() => Promise<TransferAck>> {
+  ): Promise<(tx: EscrowTransaction) => Promise<TransferAck>> {
     const base = {
       pairId: pair.pairId,
       seq: transfer.seq,
@@ -318,8 +318,8 @@ export class TransferService {
         }
         throw error;
       }
-      return async () => {
-        const known = (await this.deps.store.envelopesOf(volume.volumeId)).find(
+      return async (tx) => {
+        const known = (await tx.store.envelopesOf(volume.volumeId)).find(
           (e) => e.epoch === header.epoch,
         );
         if (known && known.envelope !== envelope) {
@@ -331,26 +331,24 @@ export class TransferService {
         }
         if (!known) {
           // The envelope and its audit entry are in one transaction (see applyInOrder).
-          await this.deps.audit.append({
-            event: 'epoch_key_escrowed',
-            actor: volume.owner,
-            volumeId: volume.volumeId,
-            details: { epoch: header.epoch, seq: transfer.seq },
-          });
-          await holdPoint('envelope-audited');
-          await this.deps.store.addEnvelope(
-            volume.volumeId,
-            header.epoch,
-            envelope,
-            nowIso(this.deps),
+          await this.deps.audit.append(
+            {
+              event: 'epoch_key_escrowed',
+              actor: volume.owner,
+              volumeId: volume.volumeId,
+              details: { epoch: header.epoch, seq: transfer.seq },
+            },
+            tx,
           );
+          await holdPoint('envelope-audited');
+          await tx.store.addEnvelope(volume.volumeId, header.epoch, envelope, nowIso(this.deps));
         }
         return base;
       };
     }
     const current = (await this.deps.store.findVolume(volume.volumeId))!;
     const write = await checkCommit(this.deps, this.volumes, current, transfer.payload!);
-    return async () => ({ ...base, receipt: await write() });
+    return async (tx) => ({ ...base, receipt: await write(tx) });
   }
 
   private answerFor(

@@ -29,7 +29,7 @@ import MyVolumes from './MyVolumes.vue';
 
 /**
  * My volumes shows the restores and refusals of each volume (AL-3), loaded
- * from the site's own rules on in-memory repositories (src/app/offline-site).
+ * from the site's own rules on its repositories over SQLite in memory (src/app/offline-site).
  */
 const VOLUME = 'ext4:7c6b5a49-3827-4165-a4b3-c2d1e0f9a8b7';
 

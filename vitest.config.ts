@@ -9,6 +9,11 @@ const alias = { '@': fileURLToPath(new URL('./src', import.meta.url)) };
 // components run in jsdom.
 export default defineConfig({
   test: {
+    // Vitest keeps one core for itself by default, which on a two-core
+    // machine leaves one worker; the test files wait on the site and on
+    // IndexedDB as much as on the CPU, so two workers finish in about 60 %
+    // of the time.
+    maxWorkers: 2,
     projects: [
       {
         resolve: { alias },

@@ -50,6 +50,11 @@ export interface SiteFaults {
    * collects it (BK-8): a volume never committed is forgotten with its chunks.
    */
   expireClaim(volumeId: string): Promise<void>;
+  /**
+   * Settles once every transfer that reached the site has been answered: a
+   * run stopped mid-way may leave PUTs the site is still applying.
+   */
+  idle(): Promise<void>;
 }
 
 const faults = new WeakMap<TestSite, SiteFaults>();
@@ -71,9 +76,17 @@ function install(site: TestSite): SiteFaults {
   let commitHold: number | undefined;
   let commitHeldUntil: number | undefined;
   let older = false;
+  const underWay = new Set<Promise<unknown>>();
 
   const put = transfers.put.bind(transfers);
-  transfers.put = async (caller, pairId, seq, body, claimedSha256): Promise<TransferAnswer> => {
+  transfers.put = (caller, pairId, seq, body, claimedSha256): Promise<TransferAnswer> => {
+    const answering = answer(caller, pairId, seq, body, claimedSha256);
+    const settled = answering.catch(() => undefined);
+    underWay.add(settled);
+    void settled.then(() => underWay.delete(settled));
+    return answering;
+  };
+  const answer: typeof transfers.put = async (caller, pairId, seq, body, claimedSha256) => {
     const record = describe(pairId, seq, body);
     if (record) received.push(record);
     try {
@@ -122,6 +135,9 @@ function install(site: TestSite): SiteFaults {
     },
     olderSite() {
       older = true;
+    },
+    async idle() {
+      while (underWay.size > 0) await Promise.all(underWay);
     },
     async expireClaim(volumeId) {
       const volume = await escrow.store.findVolume(volumeId);

@@ -242,6 +242,8 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     });
     await expect(first.run()).rejects.toThrow('the tab was closed');
     faults.afterTransfer(undefined);
+    // PUTs already sent when the tab went away are still being applied.
+    await faults.idle();
     const local = new LocalCopy(db);
     const interrupted = await local.getGeneration(identity().volumeId, 1);
     expect(interrupted?.state).toBe('in-progress');

@@ -11,13 +11,14 @@ import {
   serializeManifest,
   verifyManifestSignature,
 } from '../../../../src/core/crypto/manifest';
+import type { ManifestIndex } from '../../../../src/core/crypto/manifest-schema';
 import { fromUtf8 } from '../../../../src/core/crypto/bytes';
 import { restorerListHash, signReceipt, type Receipt } from '../../../../src/core/crypto/receipt';
 import type { ErrorCode } from '../../../../src/core/contract';
 import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
 import { holdPoint } from './hold-points';
-import type { EscrowTransaction, VolumeRow } from './ports';
+import type { EscrowTransaction, GenerationRow, VolumeRow } from './ports';
 import type { VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
@@ -91,29 +92,8 @@ export async function checkCommit(
   volume: VolumeRow,
   payloadBytes: Uint8Array,
 ): Promise<(tx: EscrowTransaction) => Promise<Receipt>> {
-  let payload: CommitPayload;
-  try {
-    const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
-    if (!parsed.success) {
-      refuse(
-        'invalid_commit',
-        `The commit is not valid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}.`,
-      );
-    }
-    payload = parsed.data;
-  } catch (error) {
-    if (error instanceof DomainError) throw error;
-    refuse('invalid_commit', 'The commit is not JSON.');
-  }
+  const payload = parseCommit(payloadBytes, volume);
   const { manifest } = payload;
-  const { index } = manifest;
-  if (index.volumeId !== volume.volumeId) {
-    refuse(
-      'invalid_commit',
-      `The manifest is for volume ${index.volumeId}, not ${volume.volumeId}.`,
-    );
-  }
-
   const hash = await manifestHash(manifest);
   const latest = await deps.store.latestGeneration(volume.volumeId);
   if (latest && latest.manifestHash === hash) {
@@ -122,71 +102,10 @@ export async function checkCommit(
     return async () => receipt;
   }
 
-  // ID-6: signed by a device key registered to the owner.
-  const device = await deps.store.findDevice(index.deviceKeyFingerprint);
-  if (!device || device.userId !== volume.owner) {
-    refuse(
-      'unknown_device_key',
-      'The manifest is signed by a device key that is not registered to the owner of this volume.',
-    );
-  }
-  try {
-    await verifyManifestSignature(
-      manifest,
-      await importSigningPublicKeySpki(fromBase64Url(device.spki)),
-    );
-  } catch (error) {
-    if (error instanceof CustodianCryptoError)
-      refuse('bad_signature', `The manifest's signature does not hold: ${error.message}`);
-    throw error;
-  }
-
-  const expected = (latest?.generation ?? 0) + 1;
-  if (
-    index.generation !== expected ||
-    index.previousManifestHash !== (latest?.manifestHash ?? null)
-  ) {
-    refuse(
-      'wrong_generation',
-      `The manifest is generation ${index.generation} after ${index.previousManifestHash ?? 'nothing'}, but the site expects generation ${expected} after ${latest?.manifestHash ?? 'nothing'}.`,
-      { expectedGeneration: expected, previousManifestHash: latest?.manifestHash ?? null },
-    );
-  }
-
-  const stored = new Map((await deps.store.chunksOf(volume.volumeId)).map((c) => [c.chunkId, c]));
-  const missing: number[] = [];
-  const mismatched: number[] = [];
-  index.chunks.forEach((entry, i) => {
-    const chunk = stored.get(entry.chunkId);
-    if (!chunk) missing.push(i);
-    else if (chunk.ciphertextSha256 !== entry.ciphertextSha256) mismatched.push(i);
-  });
-  if (missing.length || mismatched.length) {
-    refuse(
-      'chunks_missing',
-      `The site cannot commit this generation: ${missing.length} chunk(s) missing, ${mismatched.length} with another ciphertext than the manifest lists.`,
-      {
-        missing: missing
-          .slice(0, MAX_LISTED)
-          .map((i) => ({ index: i, chunkId: index.chunks[i]!.chunkId })),
-        mismatched: mismatched
-          .slice(0, MAX_LISTED)
-          .map((i) => ({ index: i, chunkId: index.chunks[i]!.chunkId })),
-      },
-    );
-  }
-
-  const escrowed = new Set((await deps.store.envelopesOf(volume.volumeId)).map((e) => e.epoch));
-  const unescrowed = manifestEpochs(manifest).filter((epoch) => !escrowed.has(epoch));
-  if (unescrowed.length) {
-    refuse(
-      'keys_missing',
-      `The site holds no escrowed key for epoch(s) ${unescrowed.join(', ')}; announce them first.`,
-      {
-        epochs: unescrowed,
-      },
-    );
-  }
+  await checkSigner(deps, volume, manifest);
+  checkFollows(manifest.index, latest);
+  await checkChunksStored(deps, volume, manifest.index);
+  await checkEpochsEscrowed(deps, volume, manifest);
 
   const record = await deps.store.findRecord(volume.volumeId);
   if (record?.state === 'revoked') {
@@ -204,70 +123,192 @@ export async function checkCommit(
   const kept = latest ? [] : (record?.restorers ?? []);
   const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
   const ownersLast = latest && (JSON.parse(latest.receipt) as Receipt).statement.policy;
-  const {
-    policy,
-    changed,
-    kept: keptPolicy,
-  } = policyAfterCommit(record?.policy, ownersLast, payload.policy);
+  const decided = policyAfterCommit(record?.policy, ownersLast, payload.policy);
 
   return async (tx) => {
     await tx.store.upsertRecord({
       volumeId: volume.volumeId,
       owner: volume.owner,
       restorers,
-      policy,
+      policy: decided.policy,
       state: record?.state ?? 'active',
       createdAt: record?.createdAt ?? now,
       updatedAt: now,
     });
     await tx.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
-    const entry = await deps.audit.append(
-      {
-        event: 'generation_committed',
-        actor: volume.owner,
-        volumeId: volume.volumeId,
-        details: {
-          generation: index.generation,
-          manifestHash: hash,
-          chunks: index.chunks.length,
-          restorers,
-          policy: policy.kind,
-          // Every policy field this commit changed, old and new, and each one
-          // kept because the owner's value would loosen someone else's decision.
-          policyChanges: changed,
-          policyKept: keptPolicy,
-        },
-      },
-      tx,
+    return registerGeneration(deps, tx, volume, { manifest, hash, restorers, decided, now });
+  };
+}
+
+/** The commit's JSON, whose manifest must be for this volume. */
+function parseCommit(payloadBytes: Uint8Array, volume: VolumeRow): CommitPayload {
+  let payload: CommitPayload;
+  try {
+    const parsed = commitPayloadSchema.safeParse(parseJsonBytes(payloadBytes));
+    if (!parsed.success) {
+      refuse(
+        'invalid_commit',
+        `The commit is not valid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}.`,
+      );
+    }
+    payload = parsed.data;
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    refuse('invalid_commit', 'The commit is not JSON.');
+  }
+  const { volumeId } = payload.manifest.index;
+  if (volumeId !== volume.volumeId) {
+    refuse('invalid_commit', `The manifest is for volume ${volumeId}, not ${volume.volumeId}.`);
+  }
+  return payload;
+}
+
+/** ID-6: the manifest is signed by a device key registered to the owner. */
+async function checkSigner(
+  deps: EscrowDeps,
+  volume: VolumeRow,
+  manifest: CommitPayload['manifest'],
+): Promise<void> {
+  const device = await deps.store.findDevice(manifest.index.deviceKeyFingerprint);
+  if (!device || device.userId !== volume.owner) {
+    refuse(
+      'unknown_device_key',
+      'The manifest is signed by a device key that is not registered to the owner of this volume.',
     );
-    await holdPoint('generation-audited');
-    const receipt = await signReceipt(
-      {
-        volumeId: volume.volumeId,
+  }
+  try {
+    await verifyManifestSignature(
+      manifest,
+      await importSigningPublicKeySpki(fromBase64Url(device.spki)),
+    );
+  } catch (error) {
+    if (error instanceof CustodianCryptoError)
+      refuse('bad_signature', `The manifest's signature does not hold: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The generation is the next one, chained to the latest (BK-10). */
+function checkFollows(index: ManifestIndex, latest: GenerationRow | undefined): void {
+  const expected = (latest?.generation ?? 0) + 1;
+  if (
+    index.generation !== expected ||
+    index.previousManifestHash !== (latest?.manifestHash ?? null)
+  ) {
+    refuse(
+      'wrong_generation',
+      `The manifest is generation ${index.generation} after ${index.previousManifestHash ?? 'nothing'}, but the site expects generation ${expected} after ${latest?.manifestHash ?? 'nothing'}.`,
+      { expectedGeneration: expected, previousManifestHash: latest?.manifestHash ?? null },
+    );
+  }
+}
+
+/** Every chunk the index lists is at the site, with the ciphertext it lists. */
+async function checkChunksStored(
+  deps: EscrowDeps,
+  volume: VolumeRow,
+  index: ManifestIndex,
+): Promise<void> {
+  const stored = new Map((await deps.store.chunksOf(volume.volumeId)).map((c) => [c.chunkId, c]));
+  const missing: number[] = [];
+  const mismatched: number[] = [];
+  index.chunks.forEach((entry, i) => {
+    const chunk = stored.get(entry.chunkId);
+    if (!chunk) missing.push(i);
+    else if (chunk.ciphertextSha256 !== entry.ciphertextSha256) mismatched.push(i);
+  });
+  if (missing.length || mismatched.length) {
+    const listed = (positions: number[]) =>
+      positions.slice(0, MAX_LISTED).map((i) => ({ index: i, chunkId: index.chunks[i]!.chunkId }));
+    refuse(
+      'chunks_missing',
+      `The site cannot commit this generation: ${missing.length} chunk(s) missing, ${mismatched.length} with another ciphertext than the manifest lists.`,
+      { missing: listed(missing), mismatched: listed(mismatched) },
+    );
+  }
+}
+
+/** The site holds an escrowed key for every epoch the manifest uses. */
+async function checkEpochsEscrowed(
+  deps: EscrowDeps,
+  volume: VolumeRow,
+  manifest: CommitPayload['manifest'],
+): Promise<void> {
+  const escrowed = new Set((await deps.store.envelopesOf(volume.volumeId)).map((e) => e.epoch));
+  const unescrowed = manifestEpochs(manifest).filter((epoch) => !escrowed.has(epoch));
+  if (unescrowed.length) {
+    refuse(
+      'keys_missing',
+      `The site holds no escrowed key for epoch(s) ${unescrowed.join(', ')}; announce them first.`,
+      { epochs: unescrowed },
+    );
+  }
+}
+
+/**
+ * Inside the commit's transaction: the audit entry, then the receipt that
+ * names it as the chain's head, then the generation with that receipt.
+ */
+async function registerGeneration(
+  deps: EscrowDeps,
+  tx: EscrowTransaction,
+  volume: VolumeRow,
+  commit: {
+    readonly manifest: CommitPayload['manifest'];
+    readonly hash: string;
+    readonly restorers: readonly string[];
+    readonly decided: ReturnType<typeof policyAfterCommit>;
+    readonly now: string;
+  },
+): Promise<Receipt> {
+  const { manifest, hash, restorers, decided, now } = commit;
+  const { index } = manifest;
+  const entry = await deps.audit.append(
+    {
+      event: 'generation_committed',
+      actor: volume.owner,
+      volumeId: volume.volumeId,
+      details: {
         generation: index.generation,
         manifestHash: hash,
-        owner: volume.owner,
-        restorerListHash: await restorerListHash(restorers),
-        policy,
-        counter: await tx.store.nextReceiptCounter(),
-        issuedAt: now,
-        siteId: deps.siteId,
-        deviceKeyFingerprint: index.deviceKeyFingerprint,
-        auditChainHead: entry.mac,
+        chunks: index.chunks.length,
+        restorers,
+        policy: decided.policy.kind,
+        // Every policy field this commit changed, old and new, and each one
+        // kept because the owner's value would loosen someone else's decision.
+        policyChanges: decided.changed,
+        policyKept: decided.kept,
       },
-      deps.keys.signing.privateKey,
-    );
-    await tx.store.insertGeneration({
+    },
+    tx,
+  );
+  await holdPoint('generation-audited');
+  const receipt = await signReceipt(
+    {
       volumeId: volume.volumeId,
       generation: index.generation,
-      manifest: fromUtf8(serializeManifest(manifest)),
       manifestHash: hash,
-      size: indexedSize(index),
-      chunks: index.chunks.length,
-      deviceFingerprint: index.deviceKeyFingerprint,
-      receipt: JSON.stringify(receipt),
-      committedAt: now,
-    });
-    return receipt;
-  };
+      owner: volume.owner,
+      restorerListHash: await restorerListHash(restorers),
+      policy: decided.policy,
+      counter: await tx.store.nextReceiptCounter(),
+      issuedAt: now,
+      siteId: deps.siteId,
+      deviceKeyFingerprint: index.deviceKeyFingerprint,
+      auditChainHead: entry.mac,
+    },
+    deps.keys.signing.privateKey,
+  );
+  await tx.store.insertGeneration({
+    volumeId: volume.volumeId,
+    generation: index.generation,
+    manifest: fromUtf8(serializeManifest(manifest)),
+    manifestHash: hash,
+    size: indexedSize(index),
+    chunks: index.chunks.length,
+    deviceFingerprint: index.deviceKeyFingerprint,
+    receipt: JSON.stringify(receipt),
+    committedAt: now,
+  });
+  return receipt;
 }

@@ -60,6 +60,39 @@ export class TransferService {
     claimedSha256: string | undefined,
   ): Promise<TransferAnswer> {
     const { store } = this.deps;
+    const { pair, volume } = await this.pairToReceive(caller, pairId);
+    const bodySha256 = await this.checkedBodyHash(body, claimedSha256);
+
+    const earlier = await store.findTransfer(pairId, seq);
+    if (earlier) return this.answerAgain(earlier, bodySha256, pair, volume);
+    if (seq <= pair.seqApplied) {
+      throw new DomainError(
+        'sequence_conflict',
+        `Transfer ${seq} of this pair was already applied with other content.`,
+        409,
+      );
+    }
+
+    const transfer = decodeFor(body, volume);
+    const stored = await this.storeReceived(volume, pairId, seq, transfer, bodySha256);
+    if (!stored) {
+      const raced = await store.findTransfer(pairId, seq);
+      if (raced) return this.answerFor(raced, bodySha256, pair);
+    }
+    if (transfer.header.kind === 'commit') await holdPoint('commit-stored');
+
+    await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
+    await this.pairs.checkGaps(pairId);
+    const settled = await store.findTransfer(pairId, seq);
+    return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
+  }
+
+  /** The pair a transfer is for, and its volume, if the caller may send to it. */
+  private async pairToReceive(
+    caller: Caller,
+    pairId: string,
+  ): Promise<{ pair: PairRow; volume: VolumeRow }> {
+    const { store } = this.deps;
     const pair = await store.findPair(pairId);
     if (!pair)
       throw new DomainError(
@@ -82,7 +115,14 @@ export class TransferService {
         409,
       );
     }
+    return { pair, volume };
+  }
 
+  /** The body's SHA-256, which must be the one sent with it. */
+  private async checkedBodyHash(
+    body: Uint8Array,
+    claimedSha256: string | undefined,
+  ): Promise<string> {
     const bodySha256 = await this.deps.sha256Hex(body);
     if (!claimedSha256 || claimedSha256.toLowerCase() !== bodySha256) {
       throw new DomainError(
@@ -91,39 +131,42 @@ export class TransferService {
         400,
       );
     }
+    return bodySha256;
+  }
 
-    const earlier = await store.findTransfer(pairId, seq);
-    if (earlier?.status === 'received' && earlier.bodySha256 === bodySha256) {
-      // Stored but not applied yet: perhaps a crash came in between. Apply
-      // now what is in sequence, and answer with the outcome if it is there.
-      await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
-      const now = (await store.findTransfer(pairId, seq))!;
-      return this.answerFor(now, bodySha256, (await store.findPair(pairId))!);
-    }
-    if (earlier) return this.answerFor(earlier, bodySha256, pair);
-    if (seq <= pair.seqApplied) {
-      throw new DomainError(
-        'sequence_conflict',
-        `Transfer ${seq} of this pair was already applied with other content.`,
-        409,
-      );
-    }
+  /**
+   * A sequence number the site has seen before. One stored but not applied
+   * yet (perhaps a crash came in between) is applied now if it is in
+   * sequence, and answered with the outcome if there is one.
+   */
+  private async answerAgain(
+    earlier: TransferRow,
+    bodySha256: string,
+    pair: PairRow,
+    volume: VolumeRow,
+  ): Promise<TransferAnswer> {
+    if (earlier.status !== 'received' || earlier.bodySha256 !== bodySha256)
+      return this.answerFor(earlier, bodySha256, pair);
+    const { store } = this.deps;
+    const { pairId, seq } = earlier;
+    await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
+    const now = (await store.findTransfer(pairId, seq))!;
+    return this.answerFor(now, bodySha256, (await store.findPair(pairId))!);
+  }
 
-    let transfer: Transfer;
-    try {
-      transfer = decodeTransfer(body);
-    } catch (error) {
-      if (error instanceof CustodianCryptoError)
-        throw new DomainError('malformed_transfer', error.message, 400);
-      throw error;
-    }
-    if (transfer.header.volumeId !== volume.volumeId) {
-      throw new DomainError(
-        'malformed_transfer',
-        `This transfer is for volume ${transfer.header.volumeId}, not for this pair's volume.`,
-        400,
-      );
-    }
+  /**
+   * Keeps a new transfer as received: a chunk's blob on disk first
+   * (fsynced), then its row and the transfer's in one commit, with the
+   * claim's time-to-live renewed. False when the same number arrived first
+   * by another request.
+   */
+  private async storeReceived(
+    volume: VolumeRow,
+    pairId: string,
+    seq: number,
+    transfer: Transfer,
+    bodySha256: string,
+  ): Promise<boolean> {
     const now = nowIso(this.deps);
     let payload: Uint8Array | null = null;
     let chunk: ChunkRow | undefined;
@@ -134,8 +177,7 @@ export class TransferService {
         throw new DomainError('malformed_transfer', 'The transfer payload is too large.', 400);
       payload = transfer.payload.slice();
     }
-    // The blob is on disk (fsynced); its row and the transfer's are one commit.
-    const inserted = await store.atomically(async (tx) => {
+    return this.deps.store.atomically(async (tx) => {
       if (chunk) await tx.store.insertChunkIfAbsent(chunk);
       const fresh = await tx.store.insertTransfer({
         pairId,
@@ -158,16 +200,6 @@ export class TransferService {
       });
       return true;
     });
-    if (!inserted) {
-      const raced = await store.findTransfer(pairId, seq);
-      if (raced) return this.answerFor(raced, bodySha256, pair);
-    }
-    if (transfer.header.kind === 'commit') await holdPoint('commit-stored');
-
-    await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
-    await this.pairs.checkGaps(pairId);
-    const settled = await store.findTransfer(pairId, seq);
-    return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
   }
 
   /** Whether the site holds a chunk, with its ciphertext hash and epoch (dedup, resume). */
@@ -389,4 +421,24 @@ export class TransferService {
       },
     };
   }
+}
+
+/** The transfer a body carries, which must be for the pair's volume. */
+function decodeFor(body: Uint8Array, volume: VolumeRow): Transfer {
+  let transfer: Transfer;
+  try {
+    transfer = decodeTransfer(body);
+  } catch (error) {
+    if (error instanceof CustodianCryptoError)
+      throw new DomainError('malformed_transfer', error.message, 400);
+    throw error;
+  }
+  if (transfer.header.volumeId !== volume.volumeId) {
+    throw new DomainError(
+      'malformed_transfer',
+      `This transfer is for volume ${transfer.header.volumeId}, not for this pair's volume.`,
+      400,
+    );
+  }
+  return transfer;
 }

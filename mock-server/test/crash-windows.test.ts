@@ -1,10 +1,15 @@
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Claim, KeyRelease, SiteInfo, TransferAck } from '../../src/core/contract';
+import { sealChunk } from '../../src/core/crypto/chunk';
+import { generateDeviceKeyPair, publicKeyFingerprint } from '../../src/core/crypto/device-key';
 import { openEnvelope } from '../../src/core/crypto/envelope';
 import { generateEnvelopeKeyPair } from '../../src/core/crypto/envelope-key';
+import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
+import { buildManifest, signManifest } from '../../src/core/crypto/manifest';
+import { createRegistrationFile, type RegistrationFile } from '../../src/core/crypto/registration';
 import type { HoldPoint } from '../src/domain/escrow/hold-points';
 import {
   backUp,
@@ -48,6 +53,7 @@ function readDatabase(site: SiteProcess) {
     return {
       escrowed: audit('epoch_key_escrowed'),
       committed: audit('generation_committed'),
+      imported: audit('registration_imported'),
       released: audit('key_released'),
       envelopes: db
         .prepare('SELECT volume_id, epoch FROM escrow_envelopes ORDER BY epoch')
@@ -95,6 +101,45 @@ async function replay(site: SiteProcess, sent: readonly Sent[]) {
   for (const [method, urlPath, options] of sent)
     answers.push(await client.request(method, urlPath, options));
   return answers;
+}
+
+/** An offline registration file (BK-9) of a one-chunk image, for `site`. */
+async function registrationFile(site: SiteProcess, volumeId: string): Promise<RegistrationFile> {
+  const info = (await new Client(site.url).request('GET', '/api/site')).json as SiteInfo;
+  const device = await generateDeviceKeyPair();
+  const image = randomImage(5000);
+  const chunkIdKey = await generateChunkIdKey({ extractable: true });
+  const dataKey = await generateDataKey({ extractable: true });
+  const chunk = await sealChunk(image, { volumeId, epoch: 0, chunkIdKey, dataKey });
+  const { chunkId, ciphertextSha256, length } = chunk;
+  const manifest = await signManifest(
+    await buildManifest(
+      {
+        volumeId,
+        generation: 1,
+        previousManifestHash: null,
+        chunks: [{ chunkId, ciphertextSha256, length, epoch: 0 }],
+        deviceKeyFingerprint: await publicKeyFingerprint(device.publicKey),
+      },
+      {
+        imageSha256: createHash('sha256').update(image).digest('hex'),
+        fileName: 'offline.img',
+        size: image.length,
+      },
+      { dataKey, epoch: 0 },
+    ),
+    device.privateKey,
+  );
+  return createRegistrationFile({
+    siteId: info.siteId,
+    owner: 'operator',
+    restorers: ['restorer'],
+    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+    manifest,
+    keys: { volumeId, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
+    siteEscrowPublicKey: info.escrowKey.jwk,
+    deviceKeyPair: device,
+  });
 }
 
 /**
@@ -232,5 +277,37 @@ describe('crash windows of the escrow decisions (SPEC §4 reliability, RS-3, AL-
     db = readDatabase(site);
     expect(db.generations).toHaveLength(1);
     expect(db.committed).toHaveLength(1);
+  });
+
+  it('imports a registration file with its audit entry in one commit: killed in between, the file can be imported again, once', async () => {
+    const volumeId = 'ext4:crash-import';
+    const reason = 'the operator was offline when the image was made';
+    let file: RegistrationFile | undefined;
+    let site = await killAt('registration-audited', async (s) => {
+      file = await registrationFile(s, volumeId);
+      const admin = await signedIn(s, 'admin');
+      return admin.request('POST', '/api/admin/registrations', { json: { file, reason } });
+    });
+    let db = readDatabase(site);
+    expect(db.imported).toEqual([]);
+    expect(db.generations).toEqual([]);
+
+    site = await startSiteProcess(site.root);
+    try {
+      const admin = await signedIn(site, 'admin');
+      const imported = await admin.request('POST', '/api/admin/registrations', {
+        json: { file, reason },
+      });
+      expect(imported.status).toBe(200);
+      const again = await admin.request('POST', '/api/admin/registrations', {
+        json: { file, reason },
+      });
+      expect(again.json).toMatchObject({ code: 'already_imported' });
+    } finally {
+      await site.kill('SIGTERM');
+    }
+    db = readDatabase(site);
+    expect(db.imported).toHaveLength(1);
+    expect(db.generations).toHaveLength(1);
   });
 });

@@ -6,12 +6,17 @@
  * timer lands there. Unarmed (always, outside those tests) a point does nothing.
  */
 export type HoldPoint =
-  'commit-stored' | 'envelope-audited' | 'generation-audited' | 'release-burned';
+  | 'commit-stored'
+  | 'envelope-audited'
+  | 'generation-audited'
+  | 'registration-audited'
+  | 'release-burned';
 
 const HOLD_POINTS: readonly HoldPoint[] = [
   'commit-stored',
   'envelope-audited',
   'generation-audited',
+  'registration-audited',
   'release-burned',
 ];
 

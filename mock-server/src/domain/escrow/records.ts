@@ -16,8 +16,9 @@ import {
   type RegistrationFile,
 } from '../../../../src/core/crypto/registration';
 import { DomainError } from '../errors';
-import { nowIso, type Caller, type EscrowDeps } from './context';
-import type { RecordRow } from './ports';
+import { inOneCommit, nowIso, type Caller, type EscrowDeps } from './context';
+import { holdPoint } from './hold-points';
+import type { EscrowTransaction, RecordRow } from './ports';
 import type { ReleaseService } from './release';
 import { notFound, REGISTERED_TO_ANOTHER, type VolumeService } from './volumes';
 
@@ -411,15 +412,76 @@ export class RecordAdminService {
     return this.volumes.describe(record);
   }
 
-  /** BK-9: an offline registration file, verified, owner-checked, imported once. */
+  /**
+   * BK-9: an offline registration file, verified, owner-checked, imported
+   * once. Everything the import records (the file marked imported, the
+   * device key, the volume, its envelopes, record and generation, the audit
+   * entry and the receipt's counter) commits together: a crash in between
+   * leaves the file importable again, never half imported.
+   */
   async importRegistration(
     admin: Caller,
     file: RegistrationFile,
     reason: string,
   ): Promise<{ record: EscrowRecord; receipt: Receipt }> {
-    let opened: Awaited<ReturnType<typeof openRegistrationFile>>;
+    const opened = await this.openRegistration(file);
+    await this.checkImportable(admin, file, opened.deviceKeyFingerprint);
+    const { volumeId, owner } = file;
+    const restorers = [...new Set([...file.restorers, owner])].sort();
+    const at = nowIso(this.deps);
+    const record: RecordRow = {
+      volumeId,
+      owner,
+      restorers,
+      policy: file.policy,
+      state: 'active',
+      createdAt: at,
+      updatedAt: at,
+    };
+    const receipt = await inOneCommit(this.deps, async (tx) => {
+      if (!(await tx.store.recordImport(file.registrationId, volumeId, admin.userId, at))) {
+        throw alreadyImported(file.registrationId);
+      }
+      await this.addSigningDevice(tx, owner, opened, at);
+      await tx.store.insertVolumeIfAbsent({
+        volumeId,
+        owner,
+        state: 'registered',
+        pairId: globalThis.crypto.randomUUID(),
+        claimExpiresAt: null,
+        createdAt: at,
+      });
+      await tx.store.updateVolume(volumeId, { state: 'registered', claimExpiresAt: null });
+      for (const epoch of opened.keysContext.epochs)
+        await tx.store.addEnvelope(volumeId, epoch, file.keys, at);
+      await tx.store.upsertRecord(record);
+      const entry = await this.deps.audit.append(
+        {
+          event: 'registration_imported',
+          actor: admin.userId,
+          volumeId,
+          clientAddress: admin.clientAddress,
+          details: {
+            registrationId: file.registrationId,
+            owner,
+            restorers,
+            generation: file.manifest.index.generation,
+            reason,
+          },
+        },
+        tx,
+      );
+      await holdPoint('registration-audited');
+      return this.storeImportedGeneration(tx, file, restorers, entry.mac, at);
+    });
+    this.notify(owner, volumeId, 'registration_imported', admin.userId, reason);
+    return { record: await this.volumes.describe(record), receipt };
+  }
+
+  /** The file opened with the site's escrow key; a file that does not open is refused. */
+  private async openRegistration(file: RegistrationFile) {
     try {
-      opened = await openRegistrationFile(file, this.deps.siteId, this.deps.keys.escrow.privateKey);
+      return await openRegistrationFile(file, this.deps.siteId, this.deps.keys.escrow.privateKey);
     } catch (error) {
       if (error instanceof CustodianCryptoError) {
         throw new DomainError(
@@ -430,15 +492,21 @@ export class RecordAdminService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Refuses a file imported before, one naming someone who is not an active
+   * operator, one for another operator's volume or a volume that already has
+   * generations, and one signed by another user's device key.
+   */
+  private async checkImportable(
+    admin: Caller,
+    file: RegistrationFile,
+    deviceFingerprint: string,
+  ): Promise<void> {
+    const { store } = this.deps;
     const { volumeId, owner } = file;
-    if (await this.deps.store.isImported(file.registrationId)) {
-      throw new DomainError(
-        'already_imported',
-        'This registration file was already imported.',
-        409,
-        { registrationId: file.registrationId },
-      );
-    }
+    if (await store.isImported(file.registrationId)) throw alreadyImported(file.registrationId);
     const ownerUser = await this.deps.users.find(owner);
     if (!ownerUser || ownerUser.disabled || !ownerUser.roles.includes('operator')) {
       throw new DomainError(
@@ -447,7 +515,7 @@ export class RecordAdminService {
         400,
       );
     }
-    const existing = await this.deps.store.findVolume(volumeId);
+    const existing = await store.findVolume(volumeId);
     if (existing && existing.owner !== owner) {
       await this.volumes.assertOwner(
         { userId: owner, roles: ['operator'], clientAddress: admin.clientAddress },
@@ -455,25 +523,14 @@ export class RecordAdminService {
         'register (by file)',
       );
     }
-    if (await this.deps.store.latestGeneration(volumeId)) {
+    if (await store.latestGeneration(volumeId)) {
       throw new DomainError(
         'already_registered',
         'This volume already has generations at the site; the file is not needed.',
         409,
       );
     }
-    const at = nowIso(this.deps);
-    if (!(await this.deps.store.recordImport(file.registrationId, volumeId, admin.userId, at))) {
-      throw new DomainError(
-        'already_imported',
-        'This registration file was already imported.',
-        409,
-        { registrationId: file.registrationId },
-      );
-    }
-    // The device key that signed the file becomes the owner's, as the administrator vouches for it.
-    const { devicePublicKey, deviceKeyFingerprint: fingerprint } = opened;
-    const device = await this.deps.store.findDevice(fingerprint);
+    const device = await store.findDevice(deviceFingerprint);
     if (device && device.userId !== owner) {
       throw new DomainError(
         'invalid_registration',
@@ -481,82 +538,66 @@ export class RecordAdminService {
         400,
       );
     }
-    if (!device) {
-      const jwk = await globalThis.crypto.subtle.exportKey('jwk', devicePublicKey);
-      await this.deps.store.addDevice({
-        fingerprint,
-        userId: owner,
-        publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
-        spki: toBase64Url(await exportPublicKeySpki(devicePublicKey)),
-        label: 'registered by file import',
-        registeredAt: at,
-      });
-    }
-    await this.deps.store.insertVolumeIfAbsent({
-      volumeId,
-      owner,
-      state: 'registered',
-      pairId: globalThis.crypto.randomUUID(),
-      claimExpiresAt: null,
-      createdAt: at,
+  }
+
+  /** The device key that signed the file becomes the owner's, as the administrator vouches for it. */
+  private async addSigningDevice(
+    tx: EscrowTransaction,
+    owner: string,
+    opened: { devicePublicKey: CryptoKey; deviceKeyFingerprint: string },
+    at: string,
+  ): Promise<void> {
+    const { devicePublicKey, deviceKeyFingerprint: fingerprint } = opened;
+    if (await tx.store.findDevice(fingerprint)) return;
+    const jwk = await globalThis.crypto.subtle.exportKey('jwk', devicePublicKey);
+    await tx.store.addDevice({
+      fingerprint,
+      userId: owner,
+      publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
+      spki: toBase64Url(await exportPublicKeySpki(devicePublicKey)),
+      label: 'registered by file import',
+      registeredAt: at,
     });
-    await this.deps.store.updateVolume(volumeId, { state: 'registered', claimExpiresAt: null });
-    for (const epoch of opened.keysContext.epochs)
-      await this.deps.store.addEnvelope(volumeId, epoch, file.keys, at);
-    const restorers = [...new Set([...file.restorers, owner])].sort();
-    const record: RecordRow = {
-      volumeId,
-      owner,
-      restorers,
-      policy: file.policy,
-      state: 'active',
-      createdAt: at,
-      updatedAt: at,
-    };
-    await this.deps.store.upsertRecord(record);
-    const hash = await manifestHash(file.manifest);
-    const entry = await this.deps.audit.append({
-      event: 'registration_imported',
-      actor: admin.userId,
-      volumeId,
-      clientAddress: admin.clientAddress,
-      details: {
-        registrationId: file.registrationId,
-        owner,
-        restorers,
-        generation: file.manifest.index.generation,
-        reason,
-      },
-    });
+  }
+
+  /** The file's generation with the receipt the site signs for it, after its audit entry. */
+  private async storeImportedGeneration(
+    tx: EscrowTransaction,
+    file: RegistrationFile,
+    restorers: readonly string[],
+    auditChainHead: string,
+    at: string,
+  ): Promise<Receipt> {
+    const { volumeId, owner, manifest } = file;
+    const hash = await manifestHash(manifest);
     const receipt = await signReceipt(
       {
         volumeId,
-        generation: file.manifest.index.generation,
+        generation: manifest.index.generation,
         manifestHash: hash,
         owner,
         restorerListHash: await restorerListHash(restorers),
         policy: file.policy,
-        counter: await this.deps.store.nextReceiptCounter(),
+        counter: await tx.store.nextReceiptCounter(),
         issuedAt: at,
         siteId: this.deps.siteId,
-        deviceKeyFingerprint: file.manifest.index.deviceKeyFingerprint,
-        auditChainHead: entry.mac,
+        deviceKeyFingerprint: manifest.index.deviceKeyFingerprint,
+        auditChainHead,
       },
       this.deps.keys.signing.privateKey,
     );
-    await this.deps.store.insertGeneration({
+    await tx.store.insertGeneration({
       volumeId,
-      generation: file.manifest.index.generation,
-      manifest: fromUtf8(serializeManifest(file.manifest)),
+      generation: manifest.index.generation,
+      manifest: fromUtf8(serializeManifest(manifest)),
       manifestHash: hash,
-      size: indexedSize(file.manifest.index),
-      chunks: file.manifest.index.chunks.length,
-      deviceFingerprint: file.manifest.index.deviceKeyFingerprint,
+      size: indexedSize(manifest.index),
+      chunks: manifest.index.chunks.length,
+      deviceFingerprint: manifest.index.deviceKeyFingerprint,
       receipt: JSON.stringify(receipt),
       committedAt: at,
     });
-    this.notify(owner, volumeId, 'registration_imported', admin.userId, reason);
-    return { record: await this.volumes.describe(record), receipt };
+    return receipt;
   }
 
   private async change(
@@ -607,4 +648,10 @@ function splitApprovalId(approvalId: string): ['release' | 'rearm', string] {
   if (!match)
     throw new DomainError('approval_not_found', 'There is no pending approval with this ID.', 404);
   return [match[1] as 'release' | 'rearm', match[2]!];
+}
+
+function alreadyImported(registrationId: string): DomainError {
+  return new DomainError('already_imported', 'This registration file was already imported.', 409, {
+    registrationId,
+  });
 }

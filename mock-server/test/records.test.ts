@@ -301,46 +301,7 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
   });
 
   it('imports an offline registration file once, and refuses corrupt, foreign and repeated files', async () => {
-    const image = randomImage(5000);
-    const chunkIdKey = await generateChunkIdKey({ extractable: true });
-    const dataKey = await generateDataKey({ extractable: true });
-    const chunk = await sealChunk(image, { volumeId: VOLUME, epoch: 0, chunkIdKey, dataKey });
-    const manifest = await signManifest(
-      await buildManifest(
-        {
-          volumeId: VOLUME,
-          generation: 1,
-          previousManifestHash: null,
-          chunks: [
-            {
-              chunkId: chunk.chunkId,
-              ciphertextSha256: chunk.ciphertextSha256,
-              length: chunk.length,
-              epoch: 0,
-            },
-          ],
-          deviceKeyFingerprint: operator.fingerprint,
-        },
-        {
-          imageSha256: createHash('sha256').update(image).digest('hex'),
-          fileName: 'offline.img',
-          size: image.length,
-        },
-        { dataKey, epoch: 0 },
-      ),
-      operator.device.privateKey,
-    );
-    const make = (siteId: string) =>
-      createRegistrationFile({
-        siteId,
-        owner: 'operator',
-        restorers: ['restorer'],
-        policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
-        manifest,
-        keys: { volumeId: VOLUME, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
-        siteEscrowPublicKey: site.site.info.escrowKey.jwk,
-        deviceKeyPair: operator.device,
-      });
+    const make = (siteId: string) => offlineRegistration(site, operator, siteId);
     const file = await make(site.site.info.siteId);
 
     const corrupt: RegistrationFile = { ...file, restorers: ['operator', 'outsider'] };
@@ -369,4 +330,65 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
     const release = await requestRelease(restorer, VOLUME, 1);
     expect((release.answer.json as KeyRelease).state).toBe('released');
   });
+
+  it("refuses a file signed by another user's device key, and still says so when it comes again", async () => {
+    const operator2 = await newOperator(await signedIn('operator2'), 'operator2');
+    const file = await offlineRegistration(site, operator2, site.site.info.siteId);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect((await post(admin, '/api/admin/registrations', { file, reason })).json).toMatchObject({
+        code: 'invalid_registration',
+        message: 'The file is signed by a device key of another user.',
+      });
+    }
+  });
 });
+
+/**
+ * An offline registration file (BK-9) of a one-chunk image for `operator`,
+ * the owner, signed by `signer`'s device key and sealed to the site's escrow key.
+ */
+async function offlineRegistration(
+  site: TestSite,
+  signer: Pick<Operator, 'device' | 'fingerprint'>,
+  siteId: string,
+): Promise<RegistrationFile> {
+  const image = randomImage(5000);
+  const chunkIdKey = await generateChunkIdKey({ extractable: true });
+  const dataKey = await generateDataKey({ extractable: true });
+  const chunk = await sealChunk(image, { volumeId: VOLUME, epoch: 0, chunkIdKey, dataKey });
+  const manifest = await signManifest(
+    await buildManifest(
+      {
+        volumeId: VOLUME,
+        generation: 1,
+        previousManifestHash: null,
+        chunks: [
+          {
+            chunkId: chunk.chunkId,
+            ciphertextSha256: chunk.ciphertextSha256,
+            length: chunk.length,
+            epoch: 0,
+          },
+        ],
+        deviceKeyFingerprint: signer.fingerprint,
+      },
+      {
+        imageSha256: createHash('sha256').update(image).digest('hex'),
+        fileName: 'offline.img',
+        size: image.length,
+      },
+      { dataKey, epoch: 0 },
+    ),
+    signer.device.privateKey,
+  );
+  return createRegistrationFile({
+    siteId,
+    owner: 'operator',
+    restorers: ['restorer'],
+    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+    manifest,
+    keys: { volumeId: VOLUME, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
+    siteEscrowPublicKey: site.site.info.escrowKey.jwk,
+    deviceKeyPair: signer.device,
+  });
+}

@@ -109,7 +109,7 @@ describe('crashes and leftovers (SPEC §4 reliability, BK-8)', () => {
       expect(refused.answer.status).toBe(503);
       expect(refused.answer.json).toMatchObject({ code: 'audit_unavailable' });
       expect(await site.site.audit.all({ event: 'key_released' })).toEqual([]);
-      expect(await site.site.escrow.store.findRelease(refused.requestId)).toBeUndefined();
+      expect(await site.site.escrow.store.releases.find(refused.requestId)).toBeUndefined();
 
       site.site.database.sqlite.exec('DROP TRIGGER fail_release');
       const released = await requestRelease(restorer, 'ext4:one-commit', 1);

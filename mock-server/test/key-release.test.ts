@@ -77,7 +77,7 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
     // Fill the cache by hand, as a release in flight would, to see each change drop it.
     const fill = async () => {
       const { releases } = site.site;
-      const { epoch, envelope } = (await site.site.escrow.store.envelopesOf(VOLUME))[0]!;
+      const { epoch, envelope } = (await site.site.escrow.store.envelopes.of(VOLUME))[0]!;
       releases.openedKeys.set(VOLUME, epoch, envelope, {
         volumeId: VOLUME,
         chunkIdKey: {} as CryptoKey,
@@ -122,7 +122,7 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
       answers.map((a) => a.requestId).sort(),
     );
     for (const { requestId } of answers) {
-      expect((await site.site.escrow.store.findRelease(requestId))?.state).toBe('released');
+      expect((await site.site.escrow.store.releases.find(requestId))?.state).toBe('released');
     }
     const verified = (await admin.request('POST', '/api/admin/audit/verify'))
       .json as AuditVerification;
@@ -164,7 +164,7 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
     const fetched = await fetchRelease(restorer, pending.requestId);
     expect(fetched.json).not.toHaveProperty('envelope');
     expect(fetched.json).toMatchObject({ state: 'denied' });
-    expect((await site.site.escrow.store.findRelease(pending.requestId))?.envelope).toBeNull();
+    expect((await site.site.escrow.store.releases.find(pending.requestId))?.envelope).toBeNull();
     const denied = await site.site.audit.all({ event: 'key_release_denied' });
     expect(denied.map((e) => e.details)).toEqual([
       expect.objectContaining({ requestId: pending.requestId, requester: 'restorer' }),
@@ -253,12 +253,12 @@ describe('key release: opened keys and shared commits (RS-3, AL-4)', () => {
       Array.from({ length: 20 }, () => requestRelease(restorer, VOLUME, 1, requestId, pair)),
     );
     expect(answers.map((a) => a.answer.status)).toEqual(Array(20).fill(200));
-    const stored = await site.site.escrow.store.findRelease(requestId);
+    const stored = await site.site.escrow.store.releases.find(requestId);
     expect(new Set(answers.map((a) => (a.answer.json as { envelope: string }).envelope))).toEqual(
       new Set([stored!.envelope]),
     );
     expect(await site.site.audit.all({ event: 'key_released' })).toHaveLength(1);
-    expect(await site.site.escrow.store.countReleases(VOLUME)).toBe(1);
+    expect(await site.site.escrow.store.releases.count(VOLUME)).toBe(1);
   });
 
   it('stores one pending approval for 20 simultaneous requests with one request ID', async () => {

@@ -91,9 +91,9 @@ export async function siteVolume(
   volumeId: string,
 ): Promise<SiteVolume | undefined> {
   const { store } = site.site.escrow;
-  const volume = await store.findVolume(volumeId);
+  const volume = await store.volumes.find(volumeId);
   if (!volume) return undefined;
-  const generations = await store.generationsOf(volumeId);
+  const generations = await store.generations.of(volumeId);
   return {
     state: volume.state,
     generations: generations
@@ -102,10 +102,10 @@ export async function siteVolume(
         manifest: JSON.parse(row.manifest) as SignedManifest,
         manifestHash: row.manifestHash,
       })),
-    restorers: (await store.findRecord(volumeId))?.restorers ?? [],
-    chunks: await store.chunksOf(volumeId),
-    epochs: (await store.envelopesOf(volumeId)).map((e) => e.epoch).sort((a, b) => a - b),
-    pair: await store.findPairOfVolume(volumeId),
+    restorers: (await store.records.find(volumeId))?.restorers ?? [],
+    chunks: await store.chunks.of(volumeId),
+    epochs: (await store.envelopes.of(volumeId)).map((e) => e.epoch).sort((a, b) => a - b),
+    pair: await store.pairs.ofVolume(volumeId),
   };
 }
 

@@ -94,7 +94,7 @@ function install(site: TestSite): SiteFaults {
       if (record?.kind === 'commit' && commitHold !== undefined) {
         commitHeldUntil ??= Date.now() + commitHold;
         if (Date.now() < commitHeldUntil) {
-          const pair = await escrow.store.findPair(pairId);
+          const pair = await escrow.store.pairs.find(pairId);
           answer = {
             httpStatus: 202,
             ack: { pairId, seq, status: 'buffered', seqApplied: pair?.seqApplied ?? 0 },
@@ -140,7 +140,7 @@ function install(site: TestSite): SiteFaults {
       while (underWay.size > 0) await Promise.all(underWay);
     },
     async expireClaim(volumeId) {
-      const volume = await escrow.store.findVolume(volumeId);
+      const volume = await escrow.store.volumes.find(volumeId);
       if (!volume?.claimExpiresAt) throw new Error(`${volumeId} has no claim at the site`);
       site.setTime(new Date(Date.parse(volume.claimExpiresAt) + 60_000).toISOString());
       try {

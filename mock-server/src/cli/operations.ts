@@ -143,15 +143,15 @@ export async function exportKey(argv: string[]): Promise<void> {
         );
       }
       const { store } = services.escrow;
-      const envelopes = await store.envelopesOf(values.volume);
+      const envelopes = await store.envelopes.of(values.volume);
       if (envelopes.length === 0)
         throw new DomainError(
           'volume_not_found',
           `The site holds no keys for volume ${values.volume}.`,
           404,
         );
-      const volume = await store.findVolume(values.volume);
-      const devices = volume ? await store.devicesOf(volume.owner) : [];
+      const volume = await store.volumes.find(values.volume);
+      const devices = volume ? await store.devices.of(volume.owner) : [];
       await services.audit.append({
         event: 'key_exported',
         actor: principal.user.userId,
@@ -174,8 +174,8 @@ export async function exportKey(argv: string[]): Promise<void> {
       ];
       if (values.manifest) {
         const generation = values.generation
-          ? await store.findGeneration(values.volume, Number(values.generation))
-          : await store.latestGeneration(values.volume);
+          ? await store.generations.find(values.volume, Number(values.generation))
+          : await store.generations.latest(values.volume);
         if (!generation)
           throw new DomainError('generation_not_found', 'That generation does not exist.', 404);
         fs.writeFileSync(values.manifest, generation.manifest, { flag: 'wx' });

@@ -95,7 +95,7 @@ export class IntegrityReportService {
 
   constructor(
     private readonly deps: {
-      readonly store: Pick<EscrowStore, 'findRecord' | 'findVolume' | 'findGeneration'>;
+      readonly store: Pick<EscrowStore, 'records' | 'volumes' | 'generations'>;
       readonly audit: AuditLog;
       readonly alerts: AlertSink;
       readonly clock: Clock;
@@ -108,7 +108,7 @@ export class IntegrityReportService {
     await this.admit(caller);
     const { volumeId, generation } = report;
     await this.assertMayReport(caller, volumeId);
-    const row = await this.deps.store.findGeneration(volumeId, generation);
+    const row = await this.deps.store.generations.find(volumeId, generation);
     if (!row) {
       throw new DomainError(
         'generation_not_found',
@@ -158,8 +158,8 @@ export class IntegrityReportService {
 
   /** The owner or a registered restorer; anyone else hears what an unknown volume gets. */
   private async assertMayReport(caller: Caller, volumeId: string): Promise<void> {
-    const record = await this.deps.store.findRecord(volumeId);
-    const volume = record ? undefined : await this.deps.store.findVolume(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
+    const volume = record ? undefined : await this.deps.store.volumes.find(volumeId);
     if (!record && !volume) throw notFound(volumeId);
     const owner = record?.owner ?? volume!.owner;
     if (owner === caller.userId || record?.restorers.includes(caller.userId)) return;

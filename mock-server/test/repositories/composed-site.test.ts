@@ -101,7 +101,7 @@ describe('the site composed on SQLite in memory with WebCrypto alone', () => {
         deviceKeyFingerprint: device.fingerprint,
       }),
     ).resolves.toBeDefined();
-    expect(await site.escrow.store.chunksOf('vol-iso')).toHaveLength(2);
+    expect(await site.escrow.store.chunks.of('vol-iso')).toHaveLength(2);
 
     // bytesEqual, not toEqual: a deep comparison of 4 MiB element by element takes minutes.
     expect(bytesEqual(await restore(site, rita, 'vol-iso'), original)).toBe(true);
@@ -135,7 +135,7 @@ describe('the site composed on SQLite in memory with WebCrypto alone', () => {
     expect((await site.audit.all({ event: 'restore_refused' }))[0]).toMatchObject({
       actor: 'oscar',
     });
-    expect(await site.escrow.store.countReleases('vol-iso')).toBe(0);
+    expect(await site.escrow.store.releases.count('vol-iso')).toBe(0);
   });
 
   it('burns a one-time record at its first release; the next request finds no key', async () => {
@@ -147,7 +147,7 @@ describe('the site composed on SQLite in memory with WebCrypto alone', () => {
       policy: { kind: 'one-time' },
     });
     expect(bytesEqual(await restore(site, rita, 'vol-once'), original)).toBe(true);
-    expect((await site.escrow.store.findRecord('vol-once'))?.state).toBe('burned');
+    expect((await site.escrow.store.records.find('vol-once'))?.state).toBe('burned');
     await expect(restore(site, olive, 'vol-once')).rejects.toMatchObject({ code: 'key_not_found' });
     const { alerts } = await site.alerts.list({ kind: 'key_not_found', page: 1, pageSize: 10 });
     expect(alerts).toHaveLength(1);

@@ -24,7 +24,7 @@ export interface Repositories {
 export interface OpenRepositories {
   readonly repos: Repositories;
   /**
-   * Stores many records at once, as `upsertRecord` would one by one; only
+   * Stores many records at once, as `records.upsert` would one by one; only
    * for cases that need more than the count cap of records.
    */
   seedRecords(records: readonly RecordRow[]): Promise<void>;

@@ -22,7 +22,7 @@ import type { Implementation, OpenRepositories } from './contract';
 
 const DATABASE_FILE = 'custodian.sqlite';
 
-/** The rows `upsertRecord` writes for each record, for `seedRecords`. */
+/** The rows `records.upsert` writes for each record, for `seedRecords`. */
 function recordRows(records: readonly RecordRow[]) {
   return records.map((r) => ({
     record: [
@@ -82,7 +82,7 @@ export function sqliteImplementation(
           blobs: await FsBlobStore.open(dataDir),
         },
         async seedRecords(records: readonly RecordRow[]) {
-          // The rows upsertRecord writes, in one transaction instead of one per record.
+          // The rows records.upsert writes, in one transaction instead of one per record.
           const insertRecord = database.sqlite.prepare(INSERT_RECORD);
           const insertRestorer = database.sqlite.prepare(INSERT_RESTORER);
           database.sqlite.transaction(() => {

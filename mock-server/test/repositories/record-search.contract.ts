@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect } from 'vitest';
 import type { EscrowStore, RecordRow, RecordSearch } from '../../src/domain/escrow/ports';
-import { RECORD_COUNT_CAP } from '../../src/persistence/sqlite-escrow';
+import { RECORD_COUNT_CAP } from '../../src/persistence/escrow/records';
 import { at, type Contract } from './contract';
 import { recordRow } from './fixtures';
 
@@ -35,7 +35,7 @@ const RECORDS = [
 ];
 
 async function ids(store: EscrowStore, search: Partial<RecordSearch>): Promise<string[]> {
-  const { records } = await store.searchRecords({
+  const { records } = await store.records.search({
     sort: 'volumeId',
     order: 'asc',
     page: 1,
@@ -50,7 +50,7 @@ export function recordSearchContract(c: Contract): void {
   describe('EscrowStore: record search', () => {
     const seeded = async (): Promise<EscrowStore> => {
       const { escrow } = c.repos();
-      for (const r of RECORDS) await escrow.upsertRecord(r);
+      for (const r of RECORDS) await escrow.records.upsert(r);
       return escrow;
     };
 
@@ -148,7 +148,7 @@ export function recordSearchContract(c: Contract): void {
     });
 
     c.test(
-      'searchRecords: the restorer filter matches the exact user ID, not another case of it',
+      'records.search: the restorer filter matches the exact user ID, not another case of it',
       async () => {
         // User IDs are case-sensitive (users.user_id), and the owner filter is exact.
         const escrow = await seeded();
@@ -186,7 +186,7 @@ export function recordSearchContract(c: Contract): void {
     });
 
     c.test(
-      'searchRecords: free text matches within a restorer, not across the stored list',
+      'records.search: free text matches within a restorer, not across the stored list',
       async () => {
         // The API contract: q "Matches volume ID, owner or a restorer (substring, case-insensitive)".
         const escrow = await seeded();
@@ -198,7 +198,7 @@ export function recordSearchContract(c: Contract): void {
     c.test('pages through matches with an exact total below the cap', async () => {
       const escrow = await seeded();
       const page = (n: number, search: Partial<RecordSearch> = {}) =>
-        escrow.searchRecords({ sort: 'volumeId', order: 'asc', page: n, pageSize: 3, ...search });
+        escrow.records.search({ sort: 'volumeId', order: 'asc', page: n, pageSize: 3, ...search });
       const first = await page(1);
       expect(first.records.map((r) => r.volumeId)).toEqual(['ISO-beta', 'ext4_home', 'fat%32']);
       expect(first).toMatchObject({ total: 7, totalIsCapped: false });
@@ -220,7 +220,7 @@ export function recordSearchContract(c: Contract): void {
         total: 0,
         totalIsCapped: false,
       });
-      const whole = await escrow.searchRecords({
+      const whole = await escrow.records.search({
         sort: 'volumeId',
         order: 'asc',
         page: 1,
@@ -231,14 +231,14 @@ export function recordSearchContract(c: Contract): void {
 
     c.test('returns copies of the records it finds', async () => {
       const escrow = await seeded();
-      const { records } = await escrow.searchRecords({
+      const { records } = await escrow.records.search({
         sort: 'volumeId',
         order: 'asc',
         page: 1,
         pageSize: 1,
       });
       (records[0]!.restorers as string[]).push('mallory');
-      expect(await escrow.findRecord('ISO-beta')).toEqual(RECORDS[1]);
+      expect(await escrow.records.find('ISO-beta')).toEqual(RECORDS[1]);
     });
 
     describe('beyond the count cap', () => {
@@ -258,7 +258,7 @@ export function recordSearchContract(c: Contract): void {
         await store().seedRecords(many);
       }, 120_000);
       const search = (s: Partial<RecordSearch>) =>
-        store().repos.escrow.searchRecords({
+        store().repos.escrow.records.search({
           sort: 'volumeId',
           order: 'asc',
           page: 1,
@@ -266,11 +266,11 @@ export function recordSearchContract(c: Contract): void {
           ...s,
         });
 
-      c.test('the seeded records read back as upsertRecord would store them', async () => {
+      c.test('the seeded records read back as records.upsert would store them', async () => {
         const { escrow } = store().repos;
-        expect(await escrow.findRecord('cap-00000')).toEqual(many[0]);
-        expect(await escrow.findRecord('cap-10004')).toEqual(many[RECORD_COUNT_CAP + 4]);
-        expect((await escrow.recordsNaming('olive')).length).toBe(
+        expect(await escrow.records.find('cap-00000')).toEqual(many[0]);
+        expect(await escrow.records.find('cap-10004')).toEqual(many[RECORD_COUNT_CAP + 4]);
+        expect((await escrow.records.naming('olive')).length).toBe(
           many.filter((r) => r.owner === 'olive' || r.restorers.includes('olive')).length,
         );
       });
@@ -310,7 +310,7 @@ export function recordSearchContract(c: Contract): void {
       });
 
       c.test(
-        'searchRecords: the total never exceeds the cap, even on a last page beyond it',
+        'records.search: the total never exceeds the cap, even on a last page beyond it',
         async () => {
           // The port: "the count stops at a cap (totalIsCapped)".
           const last = await search({ page: RECORD_COUNT_CAP / 50 + 1 });

@@ -45,7 +45,7 @@ describe('transactions on the one SQLite connection', () => {
       store.atomically(async (tx) => {
         await tx.audit.append(entry(1));
         // The mistake: the store the work closed over, not the one it was handed.
-        return store.findVolume('iso9660:DEMO');
+        return store.volumes.find('iso9660:DEMO');
       }),
     ).rejects.toThrow(TransactionStalled);
     // The transaction was rolled back and the connection is free again.

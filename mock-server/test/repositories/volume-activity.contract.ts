@@ -9,13 +9,13 @@ export function volumeActivityContract(c: Contract): void {
     async function seed(): Promise<void> {
       const { escrow } = c.repos();
       // Two share a time: the request ID decides their order.
-      await escrow.insertRelease(releaseRow('r-a', { createdAt: at(1) }));
-      await escrow.insertRelease(releaseRow('r-c', { createdAt: at(3), state: 'denied' }));
-      await escrow.insertRelease(releaseRow('r-b', { createdAt: at(3) }));
-      await escrow.insertRelease(
+      await escrow.releases.insert(releaseRow('r-a', { createdAt: at(1) }));
+      await escrow.releases.insert(releaseRow('r-c', { createdAt: at(3), state: 'denied' }));
+      await escrow.releases.insert(releaseRow('r-b', { createdAt: at(3) }));
+      await escrow.releases.insert(
         releaseRow('r-d', { createdAt: at(5), state: 'pending_approval', envelope: null }),
       );
-      await escrow.insertRelease(releaseRow('r-x', { createdAt: at(4), volumeId: 'vol-2' }));
+      await escrow.releases.insert(releaseRow('r-x', { createdAt: at(4), volumeId: 'vol-2' }));
     }
     const ids = (rows: { requestId: string }[]) => rows.map((r) => r.requestId);
 
@@ -24,14 +24,14 @@ export function volumeActivityContract(c: Contract): void {
       async () => {
         await seed();
         const { escrow } = c.repos();
-        expect(ids(await escrow.releasePageOf('vol-1', null, 10))).toEqual([
+        expect(ids(await escrow.releases.pageOf('vol-1', null, 10))).toEqual([
           'r-d',
           'r-c',
           'r-b',
           'r-a',
         ]);
-        expect(await escrow.releasePageOf('vol-3', null, 10)).toEqual([]);
-        expect((await escrow.releasePageOf('vol-1', null, 1))[0]).toEqual(
+        expect(await escrow.releases.pageOf('vol-3', null, 10)).toEqual([]);
+        expect((await escrow.releases.pageOf('vol-1', null, 1))[0]).toEqual(
           releaseRow('r-d', { createdAt: at(5), state: 'pending_approval', envelope: null }),
         );
       },
@@ -42,23 +42,21 @@ export function volumeActivityContract(c: Contract): void {
       async () => {
         await seed();
         const { escrow } = c.repos();
-        expect(ids(await escrow.releasePageOf('vol-1', null, 2))).toEqual(['r-d', 'r-c']);
+        expect(ids(await escrow.releases.pageOf('vol-1', null, 2))).toEqual(['r-d', 'r-c']);
         expect(
-          ids(await escrow.releasePageOf('vol-1', { at: at(3), requestId: 'r-c' }, 2)),
+          ids(await escrow.releases.pageOf('vol-1', { at: at(3), requestId: 'r-c' }, 2)),
         ).toEqual(['r-b', 'r-a']);
         // An empty request ID means "before this time" (nothing at that time).
-        expect(ids(await escrow.releasePageOf('vol-1', { at: at(3), requestId: '' }, 5))).toEqual([
-          'r-a',
-        ]);
+        expect(ids(await escrow.releases.pageOf('vol-1', { at: at(3), requestId: '' }, 5))).toEqual(
+          ['r-a'],
+        );
         expect(
-          ids(await escrow.releasePageOf('vol-1', { at: at(1), requestId: 'r-a' }, 5)),
+          ids(await escrow.releases.pageOf('vol-1', { at: at(1), requestId: 'r-a' }, 5)),
         ).toEqual([]);
         // A position between rows (not a row's own) works as well.
-        expect(ids(await escrow.releasePageOf('vol-1', { at: at(4), requestId: 'z' }, 5))).toEqual([
-          'r-c',
-          'r-b',
-          'r-a',
-        ]);
+        expect(
+          ids(await escrow.releases.pageOf('vol-1', { at: at(4), requestId: 'z' }, 5)),
+        ).toEqual(['r-c', 'r-b', 'r-a']);
       },
     );
   });

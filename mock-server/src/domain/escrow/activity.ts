@@ -94,7 +94,7 @@ export class VolumeActivityService {
     volumeId: string,
     query: VolumeActivityQuery,
   ): Promise<VolumeActivityPage> {
-    const volume = await this.deps.store.findVolume(volumeId);
+    const volume = await this.deps.store.volumes.find(volumeId);
     if (!volume) throw notFound(volumeId);
     await this.volumes.assertOwner(caller, volume, 'see the restores and refusals of');
 
@@ -110,7 +110,7 @@ export class VolumeActivityService {
       id: cursor.source === 'a' ? Number(cursor.id) : Number.MAX_SAFE_INTEGER,
     };
     const [releases, alerts] = await Promise.all([
-      this.deps.store.releasePageOf(volumeId, releaseBefore, query.limit + 1),
+      this.deps.store.releases.pageOf(volumeId, releaseBefore, query.limit + 1),
       this.alerts.pageOfVolume(volumeId, REFUSAL_ALERT_KINDS, alertBefore, query.limit + 1),
     ]);
     const merged = [

@@ -95,7 +95,7 @@ export async function checkCommit(
   const payload = parseCommit(payloadBytes, volume);
   const { manifest } = payload;
   const hash = await manifestHash(manifest);
-  const latest = await deps.store.latestGeneration(volume.volumeId);
+  const latest = await deps.store.generations.latest(volume.volumeId);
   if (latest && latest.manifestHash === hash) {
     // The same commit again (a retry after a crash): answer as before.
     const receipt = JSON.parse(latest.receipt) as Receipt;
@@ -107,7 +107,7 @@ export async function checkCommit(
   await checkChunksStored(deps, volume, manifest.index);
   await checkEpochsEscrowed(deps, volume, manifest);
 
-  const record = await deps.store.findRecord(volume.volumeId);
+  const record = await deps.store.records.find(volume.volumeId);
   if (record?.state === 'revoked') {
     refuse(
       'record_revoked',
@@ -126,7 +126,7 @@ export async function checkCommit(
   const decided = policyAfterCommit(record?.policy, ownersLast, payload.policy);
 
   return async (tx) => {
-    await tx.store.upsertRecord({
+    await tx.store.records.upsert({
       volumeId: volume.volumeId,
       owner: volume.owner,
       restorers,
@@ -135,7 +135,7 @@ export async function checkCommit(
       createdAt: record?.createdAt ?? now,
       updatedAt: now,
     });
-    await tx.store.updateVolume(volume.volumeId, { state: 'registered', claimExpiresAt: null });
+    await tx.store.volumes.update(volume.volumeId, { state: 'registered', claimExpiresAt: null });
     return registerGeneration(deps, tx, volume, { manifest, hash, restorers, decided, now });
   };
 }
@@ -169,7 +169,7 @@ async function checkSigner(
   volume: VolumeRow,
   manifest: CommitPayload['manifest'],
 ): Promise<void> {
-  const device = await deps.store.findDevice(manifest.index.deviceKeyFingerprint);
+  const device = await deps.store.devices.find(manifest.index.deviceKeyFingerprint);
   if (!device || device.userId !== volume.owner) {
     refuse(
       'unknown_device_key',
@@ -209,7 +209,7 @@ async function checkChunksStored(
   volume: VolumeRow,
   index: ManifestIndex,
 ): Promise<void> {
-  const stored = new Map((await deps.store.chunksOf(volume.volumeId)).map((c) => [c.chunkId, c]));
+  const stored = new Map((await deps.store.chunks.of(volume.volumeId)).map((c) => [c.chunkId, c]));
   const missing: number[] = [];
   const mismatched: number[] = [];
   index.chunks.forEach((entry, i) => {
@@ -234,7 +234,7 @@ async function checkEpochsEscrowed(
   volume: VolumeRow,
   manifest: CommitPayload['manifest'],
 ): Promise<void> {
-  const escrowed = new Set((await deps.store.envelopesOf(volume.volumeId)).map((e) => e.epoch));
+  const escrowed = new Set((await deps.store.envelopes.of(volume.volumeId)).map((e) => e.epoch));
   const unescrowed = manifestEpochs(manifest).filter((epoch) => !escrowed.has(epoch));
   if (unescrowed.length) {
     refuse(
@@ -291,7 +291,7 @@ async function registerGeneration(
       owner: volume.owner,
       restorerListHash: await restorerListHash(restorers),
       policy: decided.policy,
-      counter: await tx.store.nextReceiptCounter(),
+      counter: await tx.store.generations.nextReceiptCounter(),
       issuedAt: now,
       siteId: deps.siteId,
       deviceKeyFingerprint: index.deviceKeyFingerprint,
@@ -299,7 +299,7 @@ async function registerGeneration(
     },
     deps.keys.signing.privateKey,
   );
-  await tx.store.insertGeneration({
+  await tx.store.generations.insert({
     volumeId: volume.volumeId,
     generation: index.generation,
     manifest: fromUtf8(serializeManifest(manifest)),

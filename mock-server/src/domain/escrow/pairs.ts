@@ -51,7 +51,7 @@ export class PairService {
       state: to,
       ...(pair.state !== to ? { stateSince: at } : {}),
     };
-    await this.deps.store.updatePair(pair.pairId, {
+    await this.deps.store.pairs.update(pair.pairId, {
       state: to,
       stateSince: updated.stateSince,
       unhealthyReason: updated.unhealthyReason,
@@ -59,7 +59,7 @@ export class PairService {
       ...('lastError' in patch ? { lastError: patch.lastError } : {}),
     });
     if (changed) {
-      await this.deps.store.addPairHistory(pair.pairId, { at, from: pair.state, to, reason });
+      await this.deps.store.pairs.addHistory(pair.pairId, { at, from: pair.state, to, reason });
       await this.deps.audit.append({
         event: 'pair_state_changed',
         actor: null,
@@ -73,7 +73,7 @@ export class PairService {
 
   /** A transfer was applied: a commit puts the pair in step; a site-side error episode ends. */
   async onApplied(pairId: string, kind: string): Promise<void> {
-    const pair = (await this.deps.store.findPair(pairId))!;
+    const pair = (await this.deps.store.pairs.find(pairId))!;
     const recovering = pair.state === 'PSUE' && pair.unhealthyReason?.startsWith(SITE);
     if (kind === 'commit' && (pair.state === 'COPY' || recovering)) {
       await this.setState(pair, 'PAIR', 'a generation was committed', { unhealthyReason: null });
@@ -91,7 +91,7 @@ export class PairService {
 
   /** A transfer was refused in sequence: the pair is suspended by error (RC-3). */
   async onRejected(pairId: string, message: string): Promise<void> {
-    const pair = (await this.deps.store.findPair(pairId))!;
+    const pair = (await this.deps.store.pairs.find(pairId))!;
     await this.setState(pair, 'PSUE', `a transfer was rejected: ${message}`, {
       unhealthyReason: `${SITE}transfer rejected: ${message}`,
     });
@@ -104,8 +104,8 @@ export class PairService {
   async checkGaps(pairId?: string): Promise<void> {
     const pairs =
       pairId === undefined
-        ? await this.deps.store.listPairs()
-        : [await this.deps.store.findPair(pairId)].filter((p) => p !== undefined);
+        ? await this.deps.store.pairs.list()
+        : [await this.deps.store.pairs.find(pairId)].filter((p) => p !== undefined);
     for (const pair of pairs) {
       const age = await this.gapAge(pair);
       if (
@@ -124,7 +124,7 @@ export class PairService {
   async heartbeat(caller: Caller, pairId: string, beat: HeartbeatRequest): Promise<Instruction[]> {
     let pair = await this.ownPair(caller, pairId);
     const at = nowIso(this.deps);
-    await this.deps.store.updatePair(pairId, {
+    await this.deps.store.pairs.update(pairId, {
       lastHeartbeatAt: at,
       heartbeat: JSON.stringify(beat),
     });
@@ -133,7 +133,7 @@ export class PairService {
       beat.pending === 0 || !beat.oldestPendingAt
         ? 0
         : Math.max(0, (Date.parse(at) - Date.parse(beat.oldestPendingAt)) / 1000);
-    await this.deps.store.addPairSample(pairId, at, lag, beat.bytesPerSecond);
+    await this.deps.store.pairs.addSample(pairId, at, lag, beat.bytesPerSecond);
     if (pair.state !== 'SSWS') {
       if (beat.state === 'PSUE' && !pair.unhealthyReason?.startsWith(SITE)) {
         const reason = beat.reason ?? 'the primary reports an error';
@@ -155,10 +155,10 @@ export class PairService {
         await this.publish(pair);
       }
     }
-    const waiting = await this.deps.store.instructionsOf(pairId, ['requested', 'delivered']);
+    const waiting = await this.deps.store.pairs.instructionsOf(pairId, ['requested', 'delivered']);
     const fresh = waiting.filter((i) => i.state === 'requested');
     for (const instruction of fresh) {
-      await this.deps.store.updateInstruction(instruction.id, { state: 'delivered' });
+      await this.deps.store.pairs.updateInstruction(instruction.id, { state: 'delivered' });
     }
     // The screens show an instruction as delivered as soon as the primary has it.
     if (fresh.length > 0) await this.publish(pair);
@@ -173,7 +173,7 @@ export class PairService {
     facts: { cutSeq?: number },
   ): Promise<PairSummary> {
     const pair = await this.ownPair(caller, pairId);
-    const instruction = await this.deps.store.findInstruction(instructionId);
+    const instruction = await this.deps.store.pairs.findInstruction(instructionId);
     if (!instruction || instruction.pairId !== pairId) {
       throw new DomainError(
         'instruction_not_found',
@@ -183,7 +183,7 @@ export class PairService {
     }
     if (instruction.state === 'acknowledged') return this.summary(pair);
     const at = nowIso(this.deps);
-    await this.deps.store.updateInstruction(instructionId, {
+    await this.deps.store.pairs.updateInstruction(instructionId, {
       state: 'acknowledged',
       acknowledgedAt: at,
     });
@@ -222,7 +222,7 @@ export class PairService {
   async act(admin: Caller, pairIds: readonly string[], action: PairAction, reason: string) {
     const result: (Instruction & { pairId: string })[] = [];
     for (const pairId of pairIds) {
-      const pair = await this.deps.store.findPair(pairId);
+      const pair = await this.deps.store.pairs.find(pairId);
       if (!pair) throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
       const at = nowIso(this.deps);
       const row: InstructionRow = {
@@ -242,21 +242,21 @@ export class PairService {
         clientAddress: admin.clientAddress,
         details: { pairId, action, reason },
       });
-      await this.deps.store.insertInstruction(row);
+      await this.deps.store.pairs.insertInstruction(row);
       if (action === 'takeover') {
         // The secondary takes over at once: it serves restores elsewhere and waits for a new primary.
         await this.setState(pair, 'SSWS', `taken over by ${admin.userId}: ${reason}`, {
           unhealthyReason: null,
         });
       }
-      const volume = await this.deps.store.findVolume(pair.volumeId);
+      const volume = await this.deps.store.volumes.find(pair.volumeId);
       if (volume) {
         this.deps.events.publish(
           { type: 'instruction', pairId, volumeId: pair.volumeId, instruction: toInstruction(row) },
           { kind: 'user', userId: volume.owner },
         );
       }
-      await this.publish((await this.deps.store.findPair(pairId))!);
+      await this.publish((await this.deps.store.pairs.find(pairId))!);
       result.push({ ...toInstruction(row), pairId });
     }
     return result;
@@ -272,7 +272,7 @@ export class PairService {
     pairId: string,
     request: PairRotationRequest,
   ): Promise<PairRotationResponse> {
-    const pair = await this.deps.store.findPair(pairId);
+    const pair = await this.deps.store.pairs.find(pairId);
     if (!pair) throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
     const requested = {
       everyBytes: request.everyMiB * MIB,
@@ -280,7 +280,7 @@ export class PairService {
     };
     const policy = rotationPolicy(requested.everyBytes, requested.everyMs);
     const old = rotationOf(pair);
-    await this.deps.store.updatePair(pairId, {
+    await this.deps.store.pairs.update(pairId, {
       rotationEveryBytes: policy.everyBytes,
       rotationEveryMs: policy.everyMs,
     });
@@ -300,14 +300,14 @@ export class PairService {
         reason: request.reason,
       },
     });
-    const updated = (await this.deps.store.findPair(pairId))!;
+    const updated = (await this.deps.store.pairs.find(pairId))!;
     await this.publish(updated);
     return { pair: await this.summary(updated), requested, clamped };
   }
 
   /** A new claim after a take-over makes the claimant the new primary (RC-3 SSWS). */
   async acceptNewPrimary(pairId: string, userId: string): Promise<void> {
-    const pair = await this.deps.store.findPair(pairId);
+    const pair = await this.deps.store.pairs.find(pairId);
     if (pair?.state === 'SSWS') {
       await this.setState(pair, 'COPY', `${userId} became the new primary`, {
         unhealthyReason: null,
@@ -317,37 +317,37 @@ export class PairService {
   }
 
   async list(): Promise<PairSummary[]> {
-    return Promise.all((await this.deps.store.listPairs()).map((p) => this.summary(p)));
+    return Promise.all((await this.deps.store.pairs.list()).map((p) => this.summary(p)));
   }
 
   async mine(caller: Caller): Promise<PairSummary[]> {
     return Promise.all(
-      (await this.deps.store.listPairs(caller.userId)).map((p) => this.summary(p)),
+      (await this.deps.store.pairs.list(caller.userId)).map((p) => this.summary(p)),
     );
   }
 
   async detail(pairId: string): Promise<PairDetail> {
-    const pair = await this.deps.store.findPair(pairId);
+    const pair = await this.deps.store.pairs.find(pairId);
     if (!pair) throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
     const since = new Date(this.deps.clock.now().getTime() - SAMPLE_WINDOW_MS).toISOString();
     return {
       pair: await this.summary(pair),
-      history: (await this.deps.store.pairHistory(pairId)).map((h) => ({
+      history: (await this.deps.store.pairs.history(pairId)).map((h) => ({
         at: h.at,
         from: h.from as PairState | null,
         to: h.to as PairState,
         reason: h.reason,
       })),
-      epochs: await this.deps.store.envelopeTimes(pair.volumeId),
-      samples: await this.deps.store.pairSamples(pairId, since),
+      epochs: await this.deps.store.envelopes.times(pair.volumeId),
+      samples: await this.deps.store.pairs.samples(pairId, since),
     };
   }
 
   async summary(pair: PairRow): Promise<PairSummary> {
     const beat = pair.heartbeat ? (JSON.parse(pair.heartbeat) as HeartbeatRequest) : null;
-    const volume = await this.deps.store.findVolume(pair.volumeId);
-    const epochs = await this.deps.store.envelopeTimes(pair.volumeId);
-    const instructions = await this.deps.store.instructionsOf(pair.pairId, [
+    const volume = await this.deps.store.volumes.find(pair.volumeId);
+    const epochs = await this.deps.store.envelopes.times(pair.volumeId);
+    const instructions = await this.deps.store.pairs.instructionsOf(pair.pairId, [
       'requested',
       'delivered',
     ]);
@@ -406,8 +406,8 @@ export class PairService {
   }
 
   private async ownPair(caller: Caller, pairId: string): Promise<PairRow> {
-    const pair = await this.deps.store.findPair(pairId);
-    const volume = pair && (await this.deps.store.findVolume(pair.volumeId));
+    const pair = await this.deps.store.pairs.find(pairId);
+    const volume = pair && (await this.deps.store.volumes.find(pair.volumeId));
     if (!pair || !volume)
       throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
     if (volume.owner !== caller.userId)
@@ -417,11 +417,11 @@ export class PairService {
 
   /** In step once a generation is committed; the initial copy before that. */
   private async healthyState(pair: PairRow): Promise<PairState> {
-    return (await this.deps.store.latestGeneration(pair.volumeId)) ? 'PAIR' : 'COPY';
+    return (await this.deps.store.generations.latest(pair.volumeId)) ? 'PAIR' : 'COPY';
   }
 
   private async gapAge(pair: PairRow): Promise<number | undefined> {
-    const oldest = await this.deps.store.oldestBufferedAt(pair.pairId, pair.seqApplied);
+    const oldest = await this.deps.store.transfers.oldestBufferedAt(pair.pairId, pair.seqApplied);
     return oldest ? this.deps.clock.now().getTime() - Date.parse(oldest) : undefined;
   }
 

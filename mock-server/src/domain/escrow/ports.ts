@@ -158,62 +158,94 @@ export interface RecordSearch {
   readonly pageSize: number;
 }
 
-export interface EscrowStore {
-  addDevice(device: DeviceKeyRow): Promise<void>;
-  findDevice(fingerprint: string): Promise<DeviceKeyRow | undefined>;
-  devicesOf(userId: string): Promise<DeviceKeyRow[]>;
+/** Device keys of users, by fingerprint. */
+export interface DeviceRepository {
+  add(device: DeviceKeyRow): Promise<void>;
+  find(fingerprint: string): Promise<DeviceKeyRow | undefined>;
+  of(userId: string): Promise<DeviceKeyRow[]>;
+}
 
-  findVolume(volumeId: string): Promise<VolumeRow | undefined>;
+/** Volumes and their claims. */
+export interface VolumeRepository {
+  find(volumeId: string): Promise<VolumeRow | undefined>;
   /** Inserts unless the volume exists; returns the row now stored. Atomic. */
-  insertVolumeIfAbsent(volume: VolumeRow): Promise<VolumeRow>;
-  updateVolume(
+  insertIfAbsent(volume: VolumeRow): Promise<VolumeRow>;
+  update(
     volumeId: string,
     patch: Partial<Pick<VolumeRow, 'owner' | 'state' | 'claimExpiresAt'>>,
   ): Promise<void>;
-  deleteVolume(volumeId: string): Promise<void>;
+  delete(volumeId: string): Promise<void>;
   /** Claimed (never committed) volumes whose claim expired before `now`. */
   expiredClaims(now: string): Promise<VolumeRow[]>;
+}
 
-  findRecord(volumeId: string): Promise<RecordRow | undefined>;
-  upsertRecord(record: RecordRow): Promise<void>;
+/** Registration files imported by an administrator (BK-9). */
+export interface RegistrationImportRepository {
+  has(registrationId: string): Promise<boolean>;
+  /** Records an import; false if this registration ID was imported before (BK-9). Atomic. */
+  insert(registrationId: string, volumeId: string, by: string, at: string): Promise<boolean>;
+}
+
+/** Escrow records: owner, restorers, release policy and state of a volume. */
+export interface EscrowRecordRepository {
+  find(volumeId: string): Promise<RecordRow | undefined>;
+  upsert(record: RecordRow): Promise<void>;
   /** Sets the state only if it is `from` now; true if it changed. Atomic (RS-3). */
-  compareAndSetRecordState(
+  compareAndSetState(
     volumeId: string,
     from: RecordState,
     to: RecordState,
     at: string,
   ): Promise<boolean>;
-  recordsOwnedBy(owner: string): Promise<RecordRow[]>;
-  recordsNaming(userId: string): Promise<RecordRow[]>;
+  ownedBy(owner: string): Promise<RecordRow[]>;
+  naming(userId: string): Promise<RecordRow[]>;
+  /** A page of matching records; the count stops at a cap (totalIsCapped). */
+  search(
+    search: RecordSearch,
+  ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
+}
 
-  addEnvelope(volumeId: string, epoch: number, envelope: string, at: string): Promise<void>;
-  envelopesOf(volumeId: string): Promise<{ epoch: number; envelope: string }[]>;
+/** The escrowed epoch keys of a volume, one envelope per epoch. */
+export interface EnvelopeRepository {
+  add(volumeId: string, epoch: number, envelope: string, at: string): Promise<void>;
+  of(volumeId: string): Promise<{ epoch: number; envelope: string }[]>;
+  times(volumeId: string): Promise<{ epoch: number; at: string }[]>;
+}
 
-  generationsOf(volumeId: string): Promise<GenerationRow[]>;
-  findGeneration(volumeId: string, generation: number): Promise<GenerationRow | undefined>;
-  latestGeneration(volumeId: string): Promise<GenerationRow | undefined>;
-  insertGeneration(generation: GenerationRow): Promise<void>;
+/** Committed generations of a volume and the counter of the receipts issued for them. */
+export interface GenerationRepository {
+  of(volumeId: string): Promise<GenerationRow[]>;
+  find(volumeId: string, generation: number): Promise<GenerationRow | undefined>;
+  latest(volumeId: string): Promise<GenerationRow | undefined>;
+  insert(generation: GenerationRow): Promise<void>;
+  /** The next receipt counter: a decimal string that never wraps (BK-10). */
+  nextReceiptCounter(): Promise<string>;
+}
 
-  findChunk(volumeId: string, chunkId: string): Promise<ChunkRow | undefined>;
+/** Stored chunks of a volume (their blobs are in the `BlobStore`). */
+export interface ChunkRepository {
+  find(volumeId: string, chunkId: string): Promise<ChunkRow | undefined>;
   /** First writer wins: an existing row is kept. */
-  insertChunkIfAbsent(chunk: ChunkRow): Promise<void>;
-  chunksOf(volumeId: string): Promise<ChunkRow[]>;
-  markChunksVerified(volumeId: string, chunkIds: readonly string[], at: string): Promise<void>;
-  deleteChunks(volumeId: string, chunkIds: readonly string[]): Promise<void>;
+  insertIfAbsent(chunk: ChunkRow): Promise<void>;
+  of(volumeId: string): Promise<ChunkRow[]>;
+  markVerified(volumeId: string, chunkIds: readonly string[], at: string): Promise<void>;
+  delete(volumeId: string, chunkIds: readonly string[]): Promise<void>;
+}
 
-  findPair(pairId: string): Promise<PairRow | undefined>;
-  findPairOfVolume(volumeId: string): Promise<PairRow | undefined>;
-  insertPair(pair: PairRow): Promise<void>;
+/** Replication pairs with their state history, instructions and samples. */
+export interface PairRepository {
+  find(pairId: string): Promise<PairRow | undefined>;
+  ofVolume(volumeId: string): Promise<PairRow | undefined>;
+  insert(pair: PairRow): Promise<void>;
   /** seqReceived = max(seqReceived, seq) and lastTransferAt = at, atomically. */
   noteTransferReceived(pairId: string, seq: number, at: string): Promise<void>;
-  updatePair(
+  update(
     pairId: string,
     patch: Partial<Omit<PairRow, 'pairId' | 'volumeId' | 'createdAt'>>,
   ): Promise<void>;
-
-  listPairs(owner?: string): Promise<PairRow[]>;
-  addPairHistory(pairId: string, entry: PairHistoryRow): Promise<void>;
-  pairHistory(pairId: string): Promise<PairHistoryRow[]>;
+  list(owner?: string): Promise<PairRow[]>;
+  addHistory(pairId: string, entry: PairHistoryRow): Promise<void>;
+  history(pairId: string): Promise<PairHistoryRow[]>;
   insertInstruction(instruction: InstructionRow): Promise<void>;
   instructionsOf(
     pairId: string,
@@ -224,19 +256,102 @@ export interface EscrowStore {
     id: string,
     patch: Partial<Pick<InstructionRow, 'state' | 'acknowledgedAt'>>,
   ): Promise<void>;
-  addPairSample(
+  addSample(
     pairId: string,
     at: string,
     lagSeconds: number | null,
     bytesPerSecond: number | null,
   ): Promise<void>;
-  pairSamples(
+  samples(
     pairId: string,
     since: string,
   ): Promise<{ at: string; lagSeconds: number | null; bytesPerSecond: number | null }[]>;
+}
+
+/** Transfers a pair received, by (pair, sequence number). */
+export interface TransferRepository {
+  find(pairId: string, seq: number): Promise<TransferRow | undefined>;
+  /** False if (pair, seq) exists already. */
+  insert(transfer: TransferRow): Promise<boolean>;
+  settle(
+    pairId: string,
+    seq: number,
+    status: TransferStatus,
+    outcome: string,
+    at: string,
+  ): Promise<void>;
+  /** Received, not yet applied transfers above `seq`, in order. */
+  buffered(pairId: string, aboveSeq: number): Promise<TransferRow[]>;
+  dropBuffered(pairId: string, aboveSeq: number): Promise<void>;
   /** When the oldest transfer waiting beyond `aboveSeq + 1` arrived (a gap's age). */
   oldestBufferedAt(pairId: string, aboveSeq: number): Promise<string | undefined>;
-  envelopeTimes(volumeId: string): Promise<{ epoch: number; at: string }[]>;
+}
+
+/** Key releases to restorers and owners. */
+export interface ReleaseRepository {
+  find(requestId: string): Promise<ReleaseRow | undefined>;
+  insert(release: ReleaseRow): Promise<boolean>;
+  update(
+    requestId: string,
+    patch: Partial<Pick<ReleaseRow, 'state' | 'envelope' | 'reason' | 'decidedBy' | 'decidedAt'>>,
+  ): Promise<void>;
+  /** Releases in state 'released' of a volume (to one user, if given). */
+  count(volumeId: string, userId?: string): Promise<number>;
+  /**
+   * Once-per-restorer (BK-5): stores the release (inserting it, or updating
+   * the pending row when `pendingExists`) only if the user has no released
+   * row for the volume yet. Atomic; false if another release came first.
+   */
+  releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean>;
+  pending(): Promise<ReleaseRow[]>;
+  hasPending(volumeId: string, userId: string): Promise<boolean>;
+  of(volumeId: string): Promise<ReleaseRow[]>;
+  /**
+   * A page of a volume's key releases for its owner (AL-3): newest first by
+   * (createdAt, requestId), only those strictly before `before` when given.
+   */
+  pageOf(
+    volumeId: string,
+    before: { readonly at: string; readonly requestId: string } | null,
+    limit: number,
+  ): Promise<ReleaseRow[]>;
+}
+
+/** Requests to re-arm a burned record, and their decisions. */
+export interface RearmRepository {
+  insert(rearm: RearmRow): Promise<void>;
+  find(id: string): Promise<RearmRow | undefined>;
+  pending(): Promise<RearmRow[]>;
+  decide(
+    id: string,
+    patch: Pick<RearmRow, 'state' | 'decidedBy' | 'decisionReason' | 'decidedAt'>,
+  ): Promise<void>;
+}
+
+/** Counts across volumes, records and chunks, for the dashboard. */
+export interface EscrowStatistics {
+  /** Counts for the dashboard: volumes, records by state, bytes stored per UTC day since `since`. */
+  since(since: string): Promise<{
+    volumes: number;
+    recordsByState: Record<RecordState, number>;
+    bytesPerDay: { day: string; bytes: number }[];
+  }>;
+}
+
+/** The escrow repositories, one per aggregate, over one database. */
+export interface EscrowStore {
+  readonly devices: DeviceRepository;
+  readonly volumes: VolumeRepository;
+  readonly imports: RegistrationImportRepository;
+  readonly records: EscrowRecordRepository;
+  readonly envelopes: EnvelopeRepository;
+  readonly generations: GenerationRepository;
+  readonly chunks: ChunkRepository;
+  readonly pairs: PairRepository;
+  readonly transfers: TransferRepository;
+  readonly releases: ReleaseRepository;
+  readonly rearms: RearmRepository;
+  readonly statistics: EscrowStatistics;
 
   /**
    * Runs `work` in one transaction, handing it the escrow store and the audit
@@ -245,73 +360,6 @@ export interface EscrowStore {
    * database itself waits for this commit.
    */
   atomically<T>(work: (tx: EscrowTransaction) => Promise<T>): Promise<T>;
-
-  findTransfer(pairId: string, seq: number): Promise<TransferRow | undefined>;
-  /** False if (pair, seq) exists already. */
-  insertTransfer(transfer: TransferRow): Promise<boolean>;
-  settleTransfer(
-    pairId: string,
-    seq: number,
-    status: TransferStatus,
-    outcome: string,
-    at: string,
-  ): Promise<void>;
-  /** Received, not yet applied transfers above `seq`, in order. */
-  bufferedTransfers(pairId: string, aboveSeq: number): Promise<TransferRow[]>;
-  dropBufferedTransfers(pairId: string, aboveSeq: number): Promise<void>;
-
-  findRelease(requestId: string): Promise<ReleaseRow | undefined>;
-  insertRelease(release: ReleaseRow): Promise<boolean>;
-  updateRelease(
-    requestId: string,
-    patch: Partial<Pick<ReleaseRow, 'state' | 'envelope' | 'reason' | 'decidedBy' | 'decidedAt'>>,
-  ): Promise<void>;
-  /** Releases in state 'released' of a volume (to one user, if given). */
-  countReleases(volumeId: string, userId?: string): Promise<number>;
-  /**
-   * Once-per-restorer (BK-5): stores the release (inserting it, or updating
-   * the pending row when `pendingExists`) only if the user has no released
-   * row for the volume yet. Atomic; false if another release came first.
-   */
-  releaseOnceTo(release: ReleaseRow, pendingExists: boolean): Promise<boolean>;
-  pendingReleases(): Promise<ReleaseRow[]>;
-  hasPendingRelease(volumeId: string, userId: string): Promise<boolean>;
-
-  /** A page of matching records; the count stops at a cap (totalIsCapped). */
-  searchRecords(
-    search: RecordSearch,
-  ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
-  releasesOf(volumeId: string): Promise<ReleaseRow[]>;
-  /**
-   * A page of a volume's key releases for its owner (AL-3): newest first by
-   * (createdAt, requestId), only those strictly before `before` when given.
-   */
-  releasePageOf(
-    volumeId: string,
-    before: { readonly at: string; readonly requestId: string } | null,
-    limit: number,
-  ): Promise<ReleaseRow[]>;
-  /** Counts for the dashboard: volumes, records by state, bytes stored per UTC day since `since`. */
-  statistics(since: string): Promise<{
-    volumes: number;
-    recordsByState: Record<RecordState, number>;
-    bytesPerDay: { day: string; bytes: number }[];
-  }>;
-
-  insertRearm(rearm: RearmRow): Promise<void>;
-  findRearm(id: string): Promise<RearmRow | undefined>;
-  pendingRearms(): Promise<RearmRow[]>;
-  decideRearm(
-    id: string,
-    patch: Pick<RearmRow, 'state' | 'decidedBy' | 'decisionReason' | 'decidedAt'>,
-  ): Promise<void>;
-
-  isImported(registrationId: string): Promise<boolean>;
-  /** Records an import; false if this registration ID was imported before (BK-9). Atomic. */
-  recordImport(registrationId: string, volumeId: string, by: string, at: string): Promise<boolean>;
-
-  /** The next receipt counter: a decimal string that never wraps (BK-10). */
-  nextReceiptCounter(): Promise<string>;
 }
 
 /** Chunk blobs by (volume ID, chunk ID): filesystem now, object storage later. */

@@ -38,7 +38,7 @@ export class RecordAdminService {
   async list(
     query: RecordQuery,
   ): Promise<{ records: EscrowRecord[]; total: number; totalIsCapped: boolean }> {
-    const { records, total, totalIsCapped } = await this.deps.store.searchRecords(query);
+    const { records, total, totalIsCapped } = await this.deps.store.records.search(query);
     return {
       records: await Promise.all(records.map((r) => this.volumes.describe(r))),
       total,
@@ -51,7 +51,7 @@ export class RecordAdminService {
     const since = new Date(this.deps.clock.now().getTime() - (days - 1) * 86_400_000)
       .toISOString()
       .slice(0, 10);
-    const stats = await this.deps.store.statistics(`${since}T00:00:00.000Z`);
+    const stats = await this.deps.store.statistics.since(`${since}T00:00:00.000Z`);
     const perDay = new Map(stats.bytesPerDay.map((d) => [d.day, d.bytes]));
     const bytesPerDay = Array.from({ length: days }, (_, i) => {
       const day = new Date(Date.parse(`${since}T00:00:00.000Z`) + i * 86_400_000)
@@ -69,8 +69,8 @@ export class RecordAdminService {
 
   async detail(volumeId: string): Promise<RecordDetail> {
     const record = await this.requireRecord(volumeId);
-    const generations = await this.deps.store.generationsOf(volumeId);
-    const releases = await this.deps.store.releasesOf(volumeId);
+    const generations = await this.deps.store.generations.of(volumeId);
+    const releases = await this.deps.store.releases.of(volumeId);
     return {
       record: await this.volumes.describe(record),
       generations: generations.map((g) => ({
@@ -172,7 +172,7 @@ export class RecordAdminService {
         restorers: [...new Set([...restorers, newOwner])].sort(),
       },
     );
-    await this.deps.store.updateVolume(volumeId, { owner: newOwner });
+    await this.deps.store.volumes.update(volumeId, { owner: newOwner });
     if (!keepFormerOwnerAsRestorer) {
       await this.denyPendingReleases(
         admin,
@@ -203,7 +203,7 @@ export class RecordAdminService {
         clientAddress: admin.clientAddress,
         details: { requestId: release.requestId, requester: userId, reason },
       });
-      await this.deps.store.updateRelease(release.requestId, {
+      await this.deps.store.releases.update(release.requestId, {
         state: 'denied',
         decidedBy: admin.userId,
         decidedAt: at,
@@ -226,7 +226,7 @@ export class RecordAdminService {
         409,
       );
     }
-    if ((await this.deps.store.pendingRearms()).some((r) => r.volumeId === volumeId)) {
+    if ((await this.deps.store.rearms.pending()).some((r) => r.volumeId === volumeId)) {
       throw new DomainError(
         'rearm_pending',
         'A re-arm of this record already waits for approval.',
@@ -242,7 +242,7 @@ export class RecordAdminService {
       clientAddress: admin.clientAddress,
       details: { id, reason },
     });
-    await this.deps.store.insertRearm({
+    await this.deps.store.rearms.insert({
       id,
       volumeId,
       requestedBy: admin.userId,
@@ -270,7 +270,7 @@ export class RecordAdminService {
 
   async approvals(): Promise<Approval[]> {
     const releases = await this.releases.pendingApprovals();
-    const rearms = await this.deps.store.pendingRearms();
+    const rearms = await this.deps.store.rearms.pending();
     return [
       ...releases.map((r) => ({
         id: `release:${r.requestId}`,
@@ -303,7 +303,7 @@ export class RecordAdminService {
         state: answer.state === 'released' ? ('approved' as const) : ('denied' as const),
       };
     }
-    const rearm = await this.deps.store.findRearm(id);
+    const rearm = await this.deps.store.rearms.find(id);
     if (!rearm || rearm.state !== 'pending')
       throw new DomainError('approval_not_found', 'There is no pending re-arm with this ID.', 404);
     if (rearm.requestedBy === admin.userId) {
@@ -326,7 +326,7 @@ export class RecordAdminService {
       details: { id, requestedBy: rearm.requestedBy, reason },
     });
     if (approve) {
-      const rearmed = await this.deps.store.compareAndSetRecordState(
+      const rearmed = await this.deps.store.records.compareAndSetState(
         rearm.volumeId,
         'burned',
         'active',
@@ -342,7 +342,7 @@ export class RecordAdminService {
       const record = await this.requireRecord(rearm.volumeId);
       this.notify(record.owner, rearm.volumeId, 'record_rearmed', admin.userId, reason);
     }
-    await this.deps.store.decideRearm(id, { state: approve ? 'approved' : 'denied', ...decided });
+    await this.deps.store.rearms.decide(id, { state: approve ? 'approved' : 'denied', ...decided });
     return {
       id: approvalId,
       kind: 'rearm' as const,
@@ -362,7 +362,7 @@ export class RecordAdminService {
     }
     await this.volumes.assertUsersExist(request.restorers);
     const at = nowIso(this.deps);
-    const volume = await this.deps.store.insertVolumeIfAbsent({
+    const volume = await this.deps.store.volumes.insertIfAbsent({
       volumeId: request.volumeId,
       owner: request.owner,
       state: 'registered',
@@ -375,14 +375,14 @@ export class RecordAdminService {
         owner: volume.owner,
       });
     }
-    if (await this.deps.store.findRecord(request.volumeId)) {
+    if (await this.deps.store.records.find(request.volumeId)) {
       throw new DomainError(
         'already_registered',
         'This volume already has an escrow record; change it instead.',
         409,
       );
     }
-    await this.deps.store.updateVolume(request.volumeId, {
+    await this.deps.store.volumes.update(request.volumeId, {
       state: 'registered',
       claimExpiresAt: null,
     });
@@ -407,7 +407,7 @@ export class RecordAdminService {
         reason: request.reason,
       },
     });
-    await this.deps.store.upsertRecord(record);
+    await this.deps.store.records.upsert(record);
     this.notify(request.owner, request.volumeId, 'record_registered', admin.userId, request.reason);
     return this.volumes.describe(record);
   }
@@ -439,11 +439,11 @@ export class RecordAdminService {
       updatedAt: at,
     };
     const receipt = await inOneCommit(this.deps, async (tx) => {
-      if (!(await tx.store.recordImport(file.registrationId, volumeId, admin.userId, at))) {
+      if (!(await tx.store.imports.insert(file.registrationId, volumeId, admin.userId, at))) {
         throw alreadyImported(file.registrationId);
       }
       await this.addSigningDevice(tx, owner, opened, at);
-      await tx.store.insertVolumeIfAbsent({
+      await tx.store.volumes.insertIfAbsent({
         volumeId,
         owner,
         state: 'registered',
@@ -451,10 +451,10 @@ export class RecordAdminService {
         claimExpiresAt: null,
         createdAt: at,
       });
-      await tx.store.updateVolume(volumeId, { state: 'registered', claimExpiresAt: null });
+      await tx.store.volumes.update(volumeId, { state: 'registered', claimExpiresAt: null });
       for (const epoch of opened.keysContext.epochs)
-        await tx.store.addEnvelope(volumeId, epoch, file.keys, at);
-      await tx.store.upsertRecord(record);
+        await tx.store.envelopes.add(volumeId, epoch, file.keys, at);
+      await tx.store.records.upsert(record);
       const entry = await this.deps.audit.append(
         {
           event: 'registration_imported',
@@ -506,7 +506,7 @@ export class RecordAdminService {
   ): Promise<void> {
     const { store } = this.deps;
     const { volumeId, owner } = file;
-    if (await store.isImported(file.registrationId)) throw alreadyImported(file.registrationId);
+    if (await store.imports.has(file.registrationId)) throw alreadyImported(file.registrationId);
     const ownerUser = await this.deps.users.find(owner);
     if (!ownerUser || ownerUser.disabled || !ownerUser.roles.includes('operator')) {
       throw new DomainError(
@@ -515,7 +515,7 @@ export class RecordAdminService {
         400,
       );
     }
-    const existing = await store.findVolume(volumeId);
+    const existing = await store.volumes.find(volumeId);
     if (existing && existing.owner !== owner) {
       await this.volumes.assertOwner(
         { userId: owner, roles: ['operator'], clientAddress: admin.clientAddress },
@@ -523,14 +523,14 @@ export class RecordAdminService {
         'register (by file)',
       );
     }
-    if (await store.latestGeneration(volumeId)) {
+    if (await store.generations.latest(volumeId)) {
       throw new DomainError(
         'already_registered',
         'This volume already has generations at the site; the file is not needed.',
         409,
       );
     }
-    const device = await store.findDevice(deviceFingerprint);
+    const device = await store.devices.find(deviceFingerprint);
     if (device && device.userId !== owner) {
       throw new DomainError(
         'invalid_registration',
@@ -548,9 +548,9 @@ export class RecordAdminService {
     at: string,
   ): Promise<void> {
     const { devicePublicKey, deviceKeyFingerprint: fingerprint } = opened;
-    if (await tx.store.findDevice(fingerprint)) return;
+    if (await tx.store.devices.find(fingerprint)) return;
     const jwk = await globalThis.crypto.subtle.exportKey('jwk', devicePublicKey);
-    await tx.store.addDevice({
+    await tx.store.devices.add({
       fingerprint,
       userId: owner,
       publicJwk: JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }),
@@ -578,7 +578,7 @@ export class RecordAdminService {
         owner,
         restorerListHash: await restorerListHash(restorers),
         policy: file.policy,
-        counter: await tx.store.nextReceiptCounter(),
+        counter: await tx.store.generations.nextReceiptCounter(),
         issuedAt: at,
         siteId: this.deps.siteId,
         deviceKeyFingerprint: manifest.index.deviceKeyFingerprint,
@@ -586,7 +586,7 @@ export class RecordAdminService {
       },
       this.deps.keys.signing.privateKey,
     );
-    await tx.store.insertGeneration({
+    await tx.store.generations.insert({
       volumeId,
       generation: manifest.index.generation,
       manifest: fromUtf8(serializeManifest(manifest)),
@@ -616,7 +616,7 @@ export class RecordAdminService {
       details: { ...details, reason },
     });
     const stored = { ...updated, updatedAt: nowIso(this.deps) };
-    await this.deps.store.upsertRecord(stored);
+    await this.deps.store.records.upsert(stored);
     this.releases.forgetKeys(record.volumeId);
     this.notify(record.owner, record.volumeId, event, admin.userId, reason);
     return this.volumes.describe(stored);
@@ -637,7 +637,7 @@ export class RecordAdminService {
   }
 
   private async requireRecord(volumeId: string): Promise<RecordRow> {
-    const record = await this.deps.store.findRecord(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
     if (!record) throw notFound(volumeId);
     return record;
   }

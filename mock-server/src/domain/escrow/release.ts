@@ -80,13 +80,13 @@ export class ReleaseService {
 
   async request(caller: Caller, volumeId: string, body: KeyReleaseRequest): Promise<KeyRelease> {
     const { store } = this.deps;
-    const earlier = await store.findRelease(body.requestId);
+    const earlier = await store.releases.find(body.requestId);
     if (earlier) return this.replay(caller, earlier, volumeId);
 
-    const record = await store.findRecord(volumeId);
+    const record = await store.records.find(volumeId);
     if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
     await this.assertMayRestore(caller, record);
-    const generation = await store.findGeneration(volumeId, body.generation);
+    const generation = await store.generations.find(volumeId, body.generation);
     if (!generation) {
       throw new DomainError(
         'generation_not_found',
@@ -123,8 +123,8 @@ export class ReleaseService {
       // The stored row decides: of requests sent together with one ID, one
       // is stored and audited, and the others get its answer.
       const raced = await inOneCommit(this.deps, async (tx) => {
-        if (!(await tx.store.insertRelease({ ...base, state: 'pending_approval' })))
-          return tx.store.findRelease(body.requestId);
+        if (!(await tx.store.releases.insert({ ...base, state: 'pending_approval' })))
+          return tx.store.releases.find(body.requestId);
         await this.deps.audit.append(
           {
             event: 'key_release_requested',
@@ -172,7 +172,7 @@ export class ReleaseService {
 
   /** Lost answer (RS-3): the same user with the same request ID gets it again; anyone else gets nothing. */
   async fetch(caller: Caller, volumeId: string, requestId: string): Promise<KeyRelease> {
-    const earlier = await this.deps.store.findRelease(requestId);
+    const earlier = await this.deps.store.releases.find(requestId);
     if (!earlier)
       throw new DomainError(
         'release_not_found',
@@ -189,7 +189,7 @@ export class ReleaseService {
     approve: boolean,
     reason: string,
   ): Promise<KeyRelease> {
-    const release = await this.deps.store.findRelease(requestId);
+    const release = await this.deps.store.releases.find(requestId);
     if (!release || release.state !== 'pending_approval') {
       throw new DomainError(
         'approval_not_found',
@@ -207,8 +207,8 @@ export class ReleaseService {
     const decided = { decidedBy: admin.userId, decidedAt: nowIso(this.deps), reason };
     if (!approve) {
       const stillPending = await inOneCommit(this.deps, async (tx) => {
-        if ((await tx.store.findRelease(requestId))?.state !== 'pending_approval') return false;
-        await tx.store.updateRelease(requestId, { state: 'denied', ...decided });
+        if ((await tx.store.releases.find(requestId))?.state !== 'pending_approval') return false;
+        await tx.store.releases.update(requestId, { state: 'denied', ...decided });
         await this.deps.audit.append(
           {
             event: 'key_release_denied',
@@ -231,7 +231,7 @@ export class ReleaseService {
         reason,
       };
     }
-    const record = await this.deps.store.findRecord(release.volumeId);
+    const record = await this.deps.store.records.find(release.volumeId);
     // Registration first (seed 000 [0064]): approval does not outlive it.
     if (!record || !registered(record, release.userId)) {
       await this.refuseUnregistered(release, admin.userId, admin.clientAddress);
@@ -288,9 +288,9 @@ export class ReleaseService {
     clientAddress: string | null,
   ): Promise<void> {
     const ended = await inOneCommit(this.deps, async (tx) => {
-      if ((await tx.store.findRelease(release.requestId))?.state !== 'pending_approval')
+      if ((await tx.store.releases.find(release.requestId))?.state !== 'pending_approval')
         return false;
-      await tx.store.updateRelease(release.requestId, {
+      await tx.store.releases.update(release.requestId, {
         state: 'denied',
         reason: NOT_REGISTERED_WHY,
         decidedBy: by,
@@ -324,15 +324,15 @@ export class ReleaseService {
   }
 
   async pendingApprovals(): Promise<ReleaseRow[]> {
-    return this.deps.store.pendingReleases();
+    return this.deps.store.releases.pending();
   }
 
   async restorable(caller: Caller): Promise<RestorableVolume[]> {
-    const records = await this.deps.store.recordsNaming(caller.userId);
+    const records = await this.deps.store.records.naming(caller.userId);
     const now = nowIso(this.deps);
     const result: RestorableVolume[] = [];
     for (const record of records) {
-      const generations = await this.deps.store.generationsOf(record.volumeId);
+      const generations = await this.deps.store.generations.of(record.volumeId);
       let unavailable: RestorableVolume['unavailable'] = null;
       if (record.state === 'burned') unavailable = 'burned';
       else if (record.state === 'revoked') unavailable = 'revoked';
@@ -342,7 +342,7 @@ export class ReleaseService {
         (await this.releasedTo(record.volumeId, caller.userId))
       ) {
         unavailable = 'used_by_you';
-      } else if (await this.deps.store.hasPendingRelease(record.volumeId, caller.userId)) {
+      } else if (await this.deps.store.releases.hasPending(record.volumeId, caller.userId)) {
         unavailable = 'awaiting_approval';
       }
       result.push({
@@ -369,17 +369,17 @@ export class ReleaseService {
     volumeId: string,
     generation: number,
   ): Promise<GenerationManifest> {
-    const record = await this.deps.store.findRecord(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
     if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
     await this.assertMayRestore(caller, record);
-    const row = await this.deps.store.findGeneration(volumeId, generation);
+    const row = await this.deps.store.generations.find(volumeId, generation);
     if (!row)
       throw new DomainError(
         'generation_not_found',
         `Volume ${volumeId} has no generation ${generation}.`,
         404,
       );
-    const device = await this.deps.store.findDevice(row.deviceFingerprint);
+    const device = await this.deps.store.devices.find(row.deviceFingerprint);
     return {
       volumeId,
       generation,
@@ -392,9 +392,9 @@ export class ReleaseService {
   /** May the caller read this volume's ciphertext? Owner, restorers, administrators. */
   async assertMayRead(caller: Caller, volumeId: string): Promise<void> {
     if (caller.roles.includes('admin')) return;
-    const record = await this.deps.store.findRecord(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
     if (record) return this.assertMayRestore(caller, record);
-    const volume = await this.deps.store.findVolume(volumeId);
+    const volume = await this.deps.store.volumes.find(volumeId);
     if (volume?.owner === caller.userId) return;
     throw new DomainError('volume_not_found', `The site has no volume ${volumeId}.`, 404);
   }
@@ -467,7 +467,7 @@ export class ReleaseService {
   }
 
   private async releasedTo(volumeId: string, userId: string): Promise<boolean> {
-    return (await this.deps.store.countReleases(volumeId, userId)) > 0;
+    return (await this.deps.store.releases.count(volumeId, userId)) > 0;
   }
 
   private async release(
@@ -481,7 +481,7 @@ export class ReleaseService {
   ): Promise<KeyRelease> {
     const { store } = this.deps;
     const generation =
-      knownGeneration ?? (await store.findGeneration(record.volumeId, row.generation))!;
+      knownGeneration ?? (await store.generations.find(record.volumeId, row.generation))!;
     // The re-wrap happens before, and outside, the conditional burn (RS-3).
     const envelope = await this.rewrap(record.volumeId, parseManifest(generation.manifest), row);
     const released = { ...row, state: 'released' as const, envelope };
@@ -491,11 +491,11 @@ export class ReleaseService {
     const outcome = await inOneCommit(
       this.deps,
       async (tx): Promise<ReleaseRow | 'released' | 'used_up' | 'had_once'> => {
-        const current = await tx.store.findRelease(row.requestId);
+        const current = await tx.store.releases.find(row.requestId);
         // Someone came first with this request ID (or decided it): their answer stands.
         if (alreadyStored ? current?.state !== 'pending_approval' : current) return current!;
         if (record.policy.kind === 'one-time') {
-          const won = await tx.store.compareAndSetRecordState(
+          const won = await tx.store.records.compareAndSetState(
             record.volumeId,
             'active',
             'burned',
@@ -503,7 +503,7 @@ export class ReleaseService {
           );
           if (!won) {
             if (alreadyStored)
-              await tx.store.updateRelease(row.requestId, { state: 'denied', reason: 'used up' });
+              await tx.store.releases.update(row.requestId, { state: 'denied', reason: 'used up' });
             return 'used_up';
           }
           await holdPoint('release-burned');
@@ -511,9 +511,9 @@ export class ReleaseService {
         let stored: boolean;
         if (record.policy.kind === 'once-per-restorer') {
           // Concurrent requests of one restorer get at most one release.
-          stored = await tx.store.releaseOnceTo(released, alreadyStored);
+          stored = await tx.store.releases.releaseOnceTo(released, alreadyStored);
         } else if (alreadyStored) {
-          await tx.store.updateRelease(row.requestId, {
+          await tx.store.releases.update(row.requestId, {
             state: 'released',
             envelope,
             decidedBy: row.decidedBy,
@@ -522,9 +522,9 @@ export class ReleaseService {
           });
           stored = true;
         } else {
-          stored = await tx.store.insertRelease(released);
+          stored = await tx.store.releases.insert(released);
         }
-        if (!stored) return (await tx.store.findRelease(row.requestId)) ?? 'had_once';
+        if (!stored) return (await tx.store.releases.find(row.requestId)) ?? 'had_once';
         if (approval) await this.deps.audit.append(approval, tx);
         await this.deps.audit.append(
           {
@@ -568,7 +568,7 @@ export class ReleaseService {
     row: ReleaseRow,
   ): Promise<string> {
     const needed = manifestEpochs(manifest);
-    const envelopes = await this.deps.store.envelopesOf(volumeId);
+    const envelopes = await this.deps.store.envelopes.of(volumeId);
     const dataKeys = new Map<number, CryptoKey>();
     let chunkIdKey: CryptoKey | undefined;
     for (const { epoch, envelope } of envelopes) {
@@ -634,7 +634,7 @@ export class ReleaseService {
       return { state: 'denied', ...common, reason: earlier.reason ?? 'denied' };
     // A stored answer is given again only to someone who may still have it:
     // registration first, then the record's state and expiry.
-    const record = await this.deps.store.findRecord(earlier.volumeId);
+    const record = await this.deps.store.records.find(earlier.volumeId);
     if (!record || !registered(record, caller.userId)) {
       if (earlier.state === 'pending_approval')
         await this.refuseUnregistered(earlier, null, caller.clientAddress || null);

@@ -15,7 +15,7 @@ export async function scrubVolume(
   volumeId: string,
   request: ScrubRequest,
 ): Promise<ScrubResult> {
-  const volume = await deps.store.findVolume(volumeId);
+  const volume = await deps.store.volumes.find(volumeId);
   if (!volume) throw notFound(volumeId);
   if (volume.owner !== caller.userId && !caller.roles.includes('admin')) {
     throw new DomainError(
@@ -25,8 +25,8 @@ export async function scrubVolume(
     );
   }
   const generation = request.generation
-    ? await deps.store.findGeneration(volumeId, request.generation)
-    : await deps.store.latestGeneration(volumeId);
+    ? await deps.store.generations.find(volumeId, request.generation)
+    : await deps.store.generations.latest(volumeId);
   if (!generation)
     throw new DomainError(
       'generation_not_found',
@@ -45,7 +45,7 @@ export async function scrubVolume(
       bad.push({ index: i, chunkId: entry.chunkId, problem: 'hash_mismatch' });
     else good.push(entry.chunkId);
   }
-  await deps.store.markChunksVerified(volumeId, good, nowIso(deps));
+  await deps.store.chunks.markVerified(volumeId, good, nowIso(deps));
   await deps.audit.append({
     event: 'volume_scrubbed',
     actor: caller.userId,

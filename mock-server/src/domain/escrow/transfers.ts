@@ -63,7 +63,7 @@ export class TransferService {
     const { pair, volume } = await this.pairToReceive(caller, pairId);
     const bodySha256 = await this.checkedBodyHash(body, claimedSha256);
 
-    const earlier = await store.findTransfer(pairId, seq);
+    const earlier = await store.transfers.find(pairId, seq);
     if (earlier) return this.answerAgain(earlier, bodySha256, pair, volume);
     if (seq <= pair.seqApplied) {
       throw new DomainError(
@@ -76,15 +76,15 @@ export class TransferService {
     const transfer = decodeFor(body, volume);
     const stored = await this.storeReceived(volume, pairId, seq, transfer, bodySha256);
     if (!stored) {
-      const raced = await store.findTransfer(pairId, seq);
+      const raced = await store.transfers.find(pairId, seq);
       if (raced) return this.answerFor(raced, bodySha256, pair);
     }
     if (transfer.header.kind === 'commit') await holdPoint('commit-stored');
 
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
     await this.pairs.checkGaps(pairId);
-    const settled = await store.findTransfer(pairId, seq);
-    return this.answerFor(settled!, bodySha256, (await store.findPair(pairId))!, false);
+    const settled = await store.transfers.find(pairId, seq);
+    return this.answerFor(settled!, bodySha256, (await store.pairs.find(pairId))!, false);
   }
 
   /** The pair a transfer is for, and its volume, if the caller may send to it. */
@@ -93,14 +93,14 @@ export class TransferService {
     pairId: string,
   ): Promise<{ pair: PairRow; volume: VolumeRow }> {
     const { store } = this.deps;
-    const pair = await store.findPair(pairId);
+    const pair = await store.pairs.find(pairId);
     if (!pair)
       throw new DomainError(
         'pair_not_found',
         `The site has no pair ${pairId}; claim the volume first.`,
         404,
       );
-    const volume = await store.findVolume(pair.volumeId);
+    const volume = await store.volumes.find(pair.volumeId);
     if (!volume)
       throw new DomainError(
         'pair_not_found',
@@ -150,8 +150,8 @@ export class TransferService {
     const { store } = this.deps;
     const { pairId, seq } = earlier;
     await this.applying.run(pairId, () => this.applyInOrder(pairId, volume));
-    const now = (await store.findTransfer(pairId, seq))!;
-    return this.answerFor(now, bodySha256, (await store.findPair(pairId))!);
+    const now = (await store.transfers.find(pairId, seq))!;
+    return this.answerFor(now, bodySha256, (await store.pairs.find(pairId))!);
   }
 
   /**
@@ -178,8 +178,8 @@ export class TransferService {
       payload = transfer.payload.slice();
     }
     return this.deps.store.atomically(async (tx) => {
-      if (chunk) await tx.store.insertChunkIfAbsent(chunk);
-      const fresh = await tx.store.insertTransfer({
+      if (chunk) await tx.store.chunks.insertIfAbsent(chunk);
+      const fresh = await tx.store.transfers.insert({
         pairId,
         seq,
         kind: transfer.header.kind,
@@ -192,8 +192,8 @@ export class TransferService {
         appliedAt: null,
       });
       if (!fresh) return false;
-      await tx.store.noteTransferReceived(pairId, seq, now);
-      await tx.store.updateVolume(volume.volumeId, {
+      await tx.store.pairs.noteTransferReceived(pairId, seq, now);
+      await tx.store.volumes.update(volume.volumeId, {
         claimExpiresAt: new Date(
           this.deps.clock.now().getTime() + this.deps.claimTtlMs,
         ).toISOString(),
@@ -204,10 +204,10 @@ export class TransferService {
 
   /** Whether the site holds a chunk, with its ciphertext hash and epoch (dedup, resume). */
   async chunkInfo(caller: Caller, volumeId: string, chunkId: string) {
-    const volume = await this.deps.store.findVolume(volumeId);
+    const volume = await this.deps.store.volumes.find(volumeId);
     if (!volume) return undefined;
     await this.volumes.assertOwner(caller, volume, 'read the chunks of');
-    return this.deps.store.findChunk(volumeId, chunkId);
+    return this.deps.store.chunks.find(volumeId, chunkId);
   }
 
   /** Stores a new chunk's blob (fsynced); returns the row to commit with its transfer. */
@@ -241,7 +241,7 @@ export class TransferService {
         );
       throw error;
     }
-    const existing = await this.deps.store.findChunk(volume.volumeId, chunkId);
+    const existing = await this.deps.store.chunks.find(volume.volumeId, chunkId);
     if (existing) return undefined; // the first writer wins; the stored blob stays as it is
     await this.deps.blobs.put(volume.volumeId, chunkId, blob);
     return {
@@ -262,9 +262,9 @@ export class TransferService {
   async applyStored(): Promise<number> {
     const { store } = this.deps;
     let applied = 0;
-    for (const pair of await store.listPairs()) {
-      const next = await store.findTransfer(pair.pairId, pair.seqApplied + 1);
-      const volume = await store.findVolume(pair.volumeId);
+    for (const pair of await store.pairs.list()) {
+      const next = await store.transfers.find(pair.pairId, pair.seqApplied + 1);
+      const volume = await store.volumes.find(pair.volumeId);
       if (next?.status !== 'received' || !volume) continue;
       await this.applying.run(pair.pairId, () => this.applyInOrder(pair.pairId, volume));
       applied++;
@@ -275,8 +275,8 @@ export class TransferService {
   private async applyInOrder(pairId: string, volume: VolumeRow): Promise<void> {
     const { store } = this.deps;
     for (;;) {
-      const pair = (await store.findPair(pairId))!;
-      const next = await store.findTransfer(pairId, pair.seqApplied + 1);
+      const pair = (await store.pairs.find(pairId))!;
+      const next = await store.transfers.find(pairId, pair.seqApplied + 1);
       if (!next || next.status !== 'received') return;
       const now = nowIso(this.deps);
       try {
@@ -285,8 +285,14 @@ export class TransferService {
         // commit. A storage failure leaves it received, to apply on retry.
         await store.atomically(async (tx) => {
           const applied = await write(tx);
-          await tx.store.settleTransfer(pairId, next.seq, 'applied', JSON.stringify(applied), now);
-          await tx.store.updatePair(pairId, {
+          await tx.store.transfers.settle(
+            pairId,
+            next.seq,
+            'applied',
+            JSON.stringify(applied),
+            now,
+          );
+          await tx.store.pairs.update(pairId, {
             seqApplied: next.seq,
             bytes: pair.bytes + paddedTransferSize(),
             chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
@@ -304,8 +310,14 @@ export class TransferService {
           },
         };
         await store.atomically(async (tx) => {
-          await tx.store.settleTransfer(pairId, next.seq, 'rejected', JSON.stringify(refused), now);
-          await tx.store.updatePair(pairId, {
+          await tx.store.transfers.settle(
+            pairId,
+            next.seq,
+            'rejected',
+            JSON.stringify(refused),
+            now,
+          );
+          await tx.store.pairs.update(pairId, {
             seqApplied: next.seq,
             lastError: `transfer ${next.seq} refused: ${error.message}`,
           });
@@ -351,7 +363,7 @@ export class TransferService {
         throw error;
       }
       return async (tx) => {
-        const known = (await tx.store.envelopesOf(volume.volumeId)).find(
+        const known = (await tx.store.envelopes.of(volume.volumeId)).find(
           (e) => e.epoch === header.epoch,
         );
         if (known && known.envelope !== envelope) {
@@ -373,12 +385,12 @@ export class TransferService {
             tx,
           );
           await holdPoint('envelope-audited');
-          await tx.store.addEnvelope(volume.volumeId, header.epoch, envelope, nowIso(this.deps));
+          await tx.store.envelopes.add(volume.volumeId, header.epoch, envelope, nowIso(this.deps));
         }
         return base;
       };
     }
-    const current = (await this.deps.store.findVolume(volume.volumeId))!;
+    const current = (await this.deps.store.volumes.find(volume.volumeId))!;
     const write = await checkCommit(this.deps, this.volumes, current, transfer.payload!);
     return async (tx) => ({ ...base, receipt: await write(tx) });
   }

@@ -38,7 +38,7 @@ export class VolumeService {
       throw new DomainError('invalid_request', 'The device key is not a P-256 public key.', 400);
     }
     const fingerprint = await publicKeyFingerprint(publicKey);
-    const existing = await this.deps.store.findDevice(fingerprint);
+    const existing = await this.deps.store.devices.find(fingerprint);
     if (existing) {
       if (existing.userId !== caller.userId) {
         throw new DomainError(
@@ -63,17 +63,17 @@ export class VolumeService {
       clientAddress: caller.clientAddress,
       details: { fingerprint, label: label ?? null },
     });
-    await this.deps.store.addDevice(row);
+    await this.deps.store.devices.add(row);
     return toDeviceKey(row);
   }
 
   async devices(caller: Caller): Promise<DeviceKey[]> {
-    return (await this.deps.store.devicesOf(caller.userId)).map(toDeviceKey);
+    return (await this.deps.store.devices.of(caller.userId)).map(toDeviceKey);
   }
 
   async owner(caller: Caller, volumeId: string): Promise<VolumeOwner> {
     await this.collectExpiredClaims();
-    const volume = await this.deps.store.findVolume(volumeId);
+    const volume = await this.deps.store.volumes.find(volumeId);
     if (!volume) return { volumeId, state: 'unregistered', owner: null, mine: false };
     return {
       volumeId,
@@ -88,8 +88,8 @@ export class VolumeService {
     await this.collectExpiredClaims();
     const now = this.deps.clock.now();
     const expires = new Date(now.getTime() + this.deps.claimTtlMs).toISOString();
-    const existingPair = await this.deps.store.findPairOfVolume(volumeId);
-    const volume = await this.deps.store.insertVolumeIfAbsent({
+    const existingPair = await this.deps.store.pairs.ofVolume(volumeId);
+    const volume = await this.deps.store.volumes.insertIfAbsent({
       volumeId,
       owner: caller.userId,
       state: 'claimed',
@@ -98,16 +98,16 @@ export class VolumeService {
       createdAt: now.toISOString(),
     });
     await this.assertOwner(caller, volume, 'back up');
-    await this.deps.store.updateVolume(volumeId, { claimExpiresAt: expires });
+    await this.deps.store.volumes.update(volumeId, { claimExpiresAt: expires });
     const pair =
       existingPair ?? (await this.ensurePair(volumeId, volume.pairId, now.toISOString()));
-    if (!resume) await this.deps.store.dropBufferedTransfers(pair.pairId, pair.seqApplied);
+    if (!resume) await this.deps.store.transfers.dropBuffered(pair.pairId, pair.seqApplied);
     if (pair.state === 'SSWS') await this.onNewPrimary?.(pair.pairId, caller.userId);
     const buffered = resume
-      ? await this.deps.store.bufferedTransfers(pair.pairId, pair.seqApplied)
+      ? await this.deps.store.transfers.buffered(pair.pairId, pair.seqApplied)
       : [];
-    const latest = await this.deps.store.latestGeneration(volumeId);
-    const envelopes = await this.deps.store.envelopesOf(volumeId);
+    const latest = await this.deps.store.generations.latest(volumeId);
+    const envelopes = await this.deps.store.envelopes.of(volumeId);
     const rotation = rotationOf(pair);
     await this.deps.audit.append({
       event: 'volume_claimed',
@@ -131,7 +131,7 @@ export class VolumeService {
 
   /** Cancel (BK-7): gives up the claim; an uncommitted volume is forgotten with its chunks. */
   async releaseClaim(caller: Caller, volumeId: string): Promise<void> {
-    const volume = await this.deps.store.findVolume(volumeId);
+    const volume = await this.deps.store.volumes.find(volumeId);
     if (!volume) throw notFound(volumeId);
     await this.assertOwner(caller, volume, 'cancel the backup of');
     await this.deps.audit.append({
@@ -141,12 +141,12 @@ export class VolumeService {
       clientAddress: caller.clientAddress,
     });
     if (volume.state === 'claimed') await this.forget(volume);
-    else await this.deps.store.updateVolume(volumeId, { claimExpiresAt: null });
+    else await this.deps.store.volumes.update(volumeId, { claimExpiresAt: null });
   }
 
   /** Collects claims that never committed once their time-to-live has passed (BK-8). */
   async collectExpiredClaims(): Promise<number> {
-    const expired = await this.deps.store.expiredClaims(nowIso(this.deps));
+    const expired = await this.deps.store.volumes.expiredClaims(nowIso(this.deps));
     for (const volume of expired) {
       await this.deps.audit.append({
         event: 'claim_expired',
@@ -160,7 +160,7 @@ export class VolumeService {
   }
 
   async myVolumes(caller: Caller): Promise<EscrowRecord[]> {
-    const records = await this.deps.store.recordsOwnedBy(caller.userId);
+    const records = await this.deps.store.records.ownedBy(caller.userId);
     return Promise.all(records.map((r) => this.describe(r)));
   }
 
@@ -170,7 +170,7 @@ export class VolumeService {
     volumeId: string,
     change: { add: readonly string[]; remove: readonly string[]; reason: string },
   ): Promise<EscrowRecord> {
-    const record = await this.deps.store.findRecord(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
     if (!record) throw notFound(volumeId);
     const isAdmin = caller.roles.includes('admin');
     if (record.owner !== caller.userId && !isAdmin) {
@@ -199,7 +199,7 @@ export class VolumeService {
       details: { add: [...change.add], remove: [...change.remove], reason: change.reason },
     });
     const updated: RecordRow = { ...record, restorers, updatedAt: nowIso(this.deps) };
-    await this.deps.store.upsertRecord(updated);
+    await this.deps.store.records.upsert(updated);
     if (caller.userId !== record.owner) {
       // ES-2: the owner hears of changes made by an administrator.
       this.deps.events.publish(
@@ -218,7 +218,7 @@ export class VolumeService {
   }
 
   async describe(record: RecordRow): Promise<EscrowRecord> {
-    const generations = await this.deps.store.generationsOf(record.volumeId);
+    const generations = await this.deps.store.generations.of(record.volumeId);
     const latest = generations.at(-1);
     return {
       volumeId: record.volumeId,
@@ -229,7 +229,7 @@ export class VolumeService {
       generations: generations.length,
       latestGeneration: latest?.generation ?? 0,
       bytes: latest?.size ?? 0,
-      releases: await this.deps.store.countReleases(record.volumeId),
+      releases: await this.deps.store.releases.count(record.volumeId),
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };
@@ -259,8 +259,8 @@ export class VolumeService {
    */
   async assertMayReadChunks(caller: Caller, volumeId: string): Promise<void> {
     if (caller.roles.includes('admin')) return;
-    const record = await this.deps.store.findRecord(volumeId);
-    const volume = record ? undefined : await this.deps.store.findVolume(volumeId);
+    const record = await this.deps.store.records.find(volumeId);
+    const volume = record ? undefined : await this.deps.store.volumes.find(volumeId);
     if (!record && !volume) throw notFound(volumeId);
     const owner = record?.owner ?? volume!.owner;
     if (owner === caller.userId || record?.restorers.includes(caller.userId)) return;
@@ -325,33 +325,33 @@ export class VolumeService {
       rotationEveryMs: null,
     };
     try {
-      await this.deps.store.insertPair(inserted);
+      await this.deps.store.pairs.insert(inserted);
       return inserted;
     } catch (error) {
-      const raced = await this.deps.store.findPairOfVolume(volumeId);
+      const raced = await this.deps.store.pairs.ofVolume(volumeId);
       if (raced) return raced;
       throw error;
     }
   }
 
   private async forget(volume: VolumeRow): Promise<void> {
-    const committed = await this.deps.store.latestGeneration(volume.volumeId);
+    const committed = await this.deps.store.generations.latest(volume.volumeId);
     if (committed) {
-      await this.deps.store.updateVolume(volume.volumeId, {
+      await this.deps.store.volumes.update(volume.volumeId, {
         state: 'registered',
         claimExpiresAt: null,
       });
       return;
     }
-    const chunks = await this.deps.store.chunksOf(volume.volumeId);
+    const chunks = await this.deps.store.chunks.of(volume.volumeId);
     for (const chunk of chunks) await this.deps.blobs.delete(volume.volumeId, chunk.chunkId);
-    await this.deps.store.deleteChunks(
+    await this.deps.store.chunks.delete(
       volume.volumeId,
       chunks.map((c) => c.chunkId),
     );
-    const pair = await this.deps.store.findPairOfVolume(volume.volumeId);
-    if (pair) await this.deps.store.dropBufferedTransfers(pair.pairId, pair.seqApplied);
-    await this.deps.store.deleteVolume(volume.volumeId);
+    const pair = await this.deps.store.pairs.ofVolume(volume.volumeId);
+    if (pair) await this.deps.store.transfers.dropBuffered(pair.pairId, pair.seqApplied);
+    await this.deps.store.volumes.delete(volume.volumeId);
   }
 }
 

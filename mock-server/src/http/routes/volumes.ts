@@ -98,7 +98,7 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.getChunk, async (request, reply) => {
     const { volumeId, chunkId } = parseWith(chunkParams, request.params, 'chunk address');
     await ctx.volumes.assertMayReadChunks(callerOf(request), volumeId);
-    const chunk = await ctx.escrow.store.findChunk(volumeId, chunkId);
+    const chunk = await ctx.escrow.store.chunks.find(volumeId, chunkId);
     const blob = chunk && (await ctx.escrow.blobs.get(volumeId, chunkId));
     if (!chunk || !blob)
       throw new DomainError(

@@ -89,7 +89,7 @@ async function restore(): Promise<Uint8Array> {
   const escrow = keys.escrow.privateKey;
   const dataKeys = new Map<number, CryptoKey>();
   let chunkIdKey: CryptoKey | undefined;
-  for (const { envelope } of await store.envelopesOf(VOLUME_ID)) {
+  for (const { envelope } of await store.envelopes.of(VOLUME_ID)) {
     const { keys } = await openEnvelope(envelope, escrow, {
       purpose: 'escrow',
       volumeId: VOLUME_ID,

@@ -177,9 +177,9 @@ describe('backup screen (SPEC §6 /backup)', () => {
     expect(status).toMatch(/[0-9a-f]{64}/);
     expect(progressBar().getAttribute('aria-valuenow')).toBe('100');
     const { escrow } = site.site.repositories;
-    const record = await escrow.findRecord(expected.volumeId);
+    const record = await escrow.records.find(expected.volumeId);
     expect(record?.restorers).toEqual(['operator', 'restorer']);
-    const stored = await escrow.findGeneration(expected.volumeId, 1);
+    const stored = await escrow.generations.find(expected.volumeId, 1);
     expect((JSON.parse(stored!.receipt) as Receipt).statement.policy.kind).toBe('one-time');
 
     buttonNamed('Download receipt').click();

@@ -1,20 +1,18 @@
 import path from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Claim, KeyRelease, SiteInfo, TransferAck } from '../../src/core/contract';
-import { sealChunk } from '../../src/core/crypto/chunk';
 import { generateDeviceKeyPair, publicKeyFingerprint } from '../../src/core/crypto/device-key';
 import { openEnvelope } from '../../src/core/crypto/envelope';
 import { generateEnvelopeKeyPair } from '../../src/core/crypto/envelope-key';
-import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
-import { buildManifest, signManifest } from '../../src/core/crypto/manifest';
-import { createRegistrationFile, type RegistrationFile } from '../../src/core/crypto/registration';
+import type { RegistrationFile } from '../../src/core/crypto/registration';
 import type { HoldPoint } from '../src/domain/escrow/hold-points';
 import {
   backUp,
   enc,
   newOperator,
+  offlineRegistration,
   randomImage,
   requestRelease,
   restore,
@@ -101,45 +99,6 @@ async function replay(site: SiteProcess, sent: readonly Sent[]) {
   for (const [method, urlPath, options] of sent)
     answers.push(await client.request(method, urlPath, options));
   return answers;
-}
-
-/** An offline registration file (BK-9) of a one-chunk image, for `site`. */
-async function registrationFile(site: SiteProcess, volumeId: string): Promise<RegistrationFile> {
-  const info = (await new Client(site.url).request('GET', '/api/site')).json as SiteInfo;
-  const device = await generateDeviceKeyPair();
-  const image = randomImage(5000);
-  const chunkIdKey = await generateChunkIdKey({ extractable: true });
-  const dataKey = await generateDataKey({ extractable: true });
-  const chunk = await sealChunk(image, { volumeId, epoch: 0, chunkIdKey, dataKey });
-  const { chunkId, ciphertextSha256, length } = chunk;
-  const manifest = await signManifest(
-    await buildManifest(
-      {
-        volumeId,
-        generation: 1,
-        previousManifestHash: null,
-        chunks: [{ chunkId, ciphertextSha256, length, epoch: 0 }],
-        deviceKeyFingerprint: await publicKeyFingerprint(device.publicKey),
-      },
-      {
-        imageSha256: createHash('sha256').update(image).digest('hex'),
-        fileName: 'offline.img',
-        size: image.length,
-      },
-      { dataKey, epoch: 0 },
-    ),
-    device.privateKey,
-  );
-  return createRegistrationFile({
-    siteId: info.siteId,
-    owner: 'operator',
-    restorers: ['restorer'],
-    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
-    manifest,
-    keys: { volumeId, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
-    siteEscrowPublicKey: info.escrowKey.jwk,
-    deviceKeyPair: device,
-  });
 }
 
 /**
@@ -284,7 +243,10 @@ describe('crash windows of the escrow decisions (SPEC §4 reliability, RS-3, AL-
     const reason = 'the operator was offline when the image was made';
     let file: RegistrationFile | undefined;
     let site = await killAt('registration-audited', async (s) => {
-      file = await registrationFile(s, volumeId);
+      const info = (await new Client(s.url).request('GET', '/api/site')).json as SiteInfo;
+      const device = await generateDeviceKeyPair();
+      const signer = { device, fingerprint: await publicKeyFingerprint(device.publicKey) };
+      file = await offlineRegistration(info, signer, volumeId);
       const admin = await signedIn(s, 'admin');
       return admin.request('POST', '/api/admin/registrations', { json: { file, reason } });
     });

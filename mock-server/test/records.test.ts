@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Approval, EscrowRecord, KeyRelease, RecordDetail } from '../../src/core/contract';
-import { sealChunk } from '../../src/core/crypto/chunk';
-import { generateChunkIdKey, generateDataKey } from '../../src/core/crypto/keys';
-import { buildManifest, signManifest } from '../../src/core/crypto/manifest';
-import { createRegistrationFile, type RegistrationFile } from '../../src/core/crypto/registration';
+import type { RegistrationFile } from '../../src/core/crypto/registration';
 import {
   backUp,
   enc,
   newOperator,
+  offlineRegistration,
   randomImage,
   requestRelease,
   restore,
@@ -301,7 +298,8 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
   });
 
   it('imports an offline registration file once, and refuses corrupt, foreign and repeated files', async () => {
-    const make = (siteId: string) => offlineRegistration(site, operator, siteId);
+    const make = (siteId: string) =>
+      offlineRegistration({ ...site.site.info, siteId }, operator, VOLUME);
     const file = await make(site.site.info.siteId);
 
     const corrupt: RegistrationFile = { ...file, restorers: ['operator', 'outsider'] };
@@ -333,7 +331,7 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
 
   it("refuses a file signed by another user's device key, and still says so when it comes again", async () => {
     const operator2 = await newOperator(await signedIn('operator2'), 'operator2');
-    const file = await offlineRegistration(site, operator2, site.site.info.siteId);
+    const file = await offlineRegistration(site.site.info, operator2, VOLUME);
     for (let attempt = 0; attempt < 2; attempt++) {
       expect((await post(admin, '/api/admin/registrations', { file, reason })).json).toMatchObject({
         code: 'invalid_registration',
@@ -342,53 +340,3 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
     }
   });
 });
-
-/**
- * An offline registration file (BK-9) of a one-chunk image for `operator`,
- * the owner, signed by `signer`'s device key and sealed to the site's escrow key.
- */
-async function offlineRegistration(
-  site: TestSite,
-  signer: Pick<Operator, 'device' | 'fingerprint'>,
-  siteId: string,
-): Promise<RegistrationFile> {
-  const image = randomImage(5000);
-  const chunkIdKey = await generateChunkIdKey({ extractable: true });
-  const dataKey = await generateDataKey({ extractable: true });
-  const chunk = await sealChunk(image, { volumeId: VOLUME, epoch: 0, chunkIdKey, dataKey });
-  const manifest = await signManifest(
-    await buildManifest(
-      {
-        volumeId: VOLUME,
-        generation: 1,
-        previousManifestHash: null,
-        chunks: [
-          {
-            chunkId: chunk.chunkId,
-            ciphertextSha256: chunk.ciphertextSha256,
-            length: chunk.length,
-            epoch: 0,
-          },
-        ],
-        deviceKeyFingerprint: signer.fingerprint,
-      },
-      {
-        imageSha256: createHash('sha256').update(image).digest('hex'),
-        fileName: 'offline.img',
-        size: image.length,
-      },
-      { dataKey, epoch: 0 },
-    ),
-    signer.device.privateKey,
-  );
-  return createRegistrationFile({
-    siteId,
-    owner: 'operator',
-    restorers: ['restorer'],
-    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
-    manifest,
-    keys: { volumeId: VOLUME, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
-    siteEscrowPublicKey: site.site.info.escrowKey.jwk,
-    deviceKeyPair: signer.device,
-  });
-}

@@ -32,6 +32,10 @@ import {
 import type { ReleasePolicy } from '../../../src/core/crypto/release-policy';
 import type { Receipt } from '../../../src/core/crypto/receipt';
 import { encodeTransfer, type TransferHeader } from '../../../src/core/transfer/frame';
+import {
+  createRegistrationFile,
+  type RegistrationFile,
+} from '../../../src/core/crypto/registration';
 import type { Client, HttpAnswer } from './test-site';
 
 /**
@@ -314,6 +318,55 @@ export async function restore(client: Client, volumeId: string, generation = 1):
   if (createHash('sha256').update(image).digest('hex') !== secret.imageSha256)
     throw new Error('restored image hash differs');
   return { image: new Uint8Array(image), release };
+}
+
+/**
+ * An offline registration file (BK-9) of a one-chunk image owned by
+ * "operator" with "restorer" named, signed by `signer`'s device key and
+ * sealed to `site`'s escrow key.
+ */
+export async function offlineRegistration(
+  site: Pick<SiteInfo, 'siteId' | 'escrowKey'>,
+  signer: Pick<Operator, 'device' | 'fingerprint'>,
+  volumeId: string,
+): Promise<RegistrationFile> {
+  const image = randomImage(5000);
+  const chunkIdKey = await generateChunkIdKey({ extractable: true });
+  const dataKey = await generateDataKey({ extractable: true });
+  const { chunkId, ciphertextSha256, length } = await sealChunk(image, {
+    volumeId,
+    epoch: 0,
+    chunkIdKey,
+    dataKey,
+  });
+  const manifest = await signManifest(
+    await buildManifest(
+      {
+        volumeId,
+        generation: 1,
+        previousManifestHash: null,
+        chunks: [{ chunkId, ciphertextSha256, length, epoch: 0 }],
+        deviceKeyFingerprint: signer.fingerprint,
+      },
+      {
+        imageSha256: createHash('sha256').update(image).digest('hex'),
+        fileName: 'offline.img',
+        size: image.length,
+      },
+      { dataKey, epoch: 0 },
+    ),
+    signer.device.privateKey,
+  );
+  return createRegistrationFile({
+    siteId: site.siteId,
+    owner: 'operator',
+    restorers: ['restorer'],
+    policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+    manifest,
+    keys: { volumeId, chunkIdKey, dataKeys: new Map([[0, dataKey]]) },
+    siteEscrowPublicKey: site.escrowKey.jwk,
+    deviceKeyPair: signer.device,
+  });
 }
 
 export { exportPublicKeySpki, manifestHash };

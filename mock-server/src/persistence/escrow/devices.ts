@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { DeviceKeyRow, DeviceRepository } from '../../domain/escrow/ports';
-import type { Database } from '../schema';
+import type { Database, DeviceKeysTable } from '../schema';
 
 /** Device keys on the site's SQLite database. */
 export class SqliteDeviceRepository implements DeviceRepository {
@@ -28,16 +28,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
       .selectAll()
       .where('fingerprint', '=', fingerprint)
       .executeTakeFirst();
-    return (
-      r && {
-        fingerprint: r.fingerprint,
-        userId: r.user_id,
-        publicJwk: r.public_jwk,
-        spki: r.spki,
-        label: r.label,
-        registeredAt: r.registered_at,
-      }
-    );
+    return r && deviceOf(r);
   }
 
   async of(userId: string): Promise<DeviceKeyRow[]> {
@@ -47,13 +38,17 @@ export class SqliteDeviceRepository implements DeviceRepository {
       .where('user_id', '=', userId)
       .orderBy('registered_at')
       .execute();
-    return rows.map((r) => ({
-      fingerprint: r.fingerprint,
-      userId: r.user_id,
-      publicJwk: r.public_jwk,
-      spki: r.spki,
-      label: r.label,
-      registeredAt: r.registered_at,
-    }));
+    return rows.map(deviceOf);
   }
+}
+
+function deviceOf(r: Selectable<DeviceKeysTable>): DeviceKeyRow {
+  return {
+    fingerprint: r.fingerprint,
+    userId: r.user_id,
+    publicJwk: r.public_jwk,
+    spki: r.spki,
+    label: r.label,
+    registeredAt: r.registered_at,
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * Faults injected into the test site (site.ts) for the engines' tests: the
  * site's own rules decide every answer, and these hooks only change when and
- * whether a request reaches them — a commit held back, a claim the site has collected, an older site's claim answer. Beside them, a
- * record of every transfer the site received, as the site decoded it, so a
- * test can say what went over the wire in which order.
+ * whether a request reaches them — the site away, a commit held back, a claim
+ * the site has collected, an older site's claim answer. Beside them, a record
+ * of every transfer and every acknowledgement of an instruction the site
+ * received, as the site read them, so a test can say what went over the wire
+ * in which order.
  */
 
 import { parseChunkBlobHeader } from '@/core/crypto/chunk';
@@ -26,9 +28,28 @@ export interface ReceivedTransfer {
   answer?: string;
 }
 
+/** A primary's acknowledgement of an instruction as it reached the site (RC-3, RC-5). */
+export interface ReceivedAcknowledgement {
+  readonly pairId: string;
+  readonly instructionId: string;
+  /** What the primary says it did: the cut of a suspension, the new epoch of a rekey. */
+  readonly facts: { readonly cutSeq?: number; readonly epoch?: number };
+}
+
 export interface SiteFaults {
+  /**
+   * The site is away (`true`) or back (`false`): the page's requests to it
+   * fail as a network error does in a browser — all of them, or only those
+   * whose "METHOD /path" matches `only`. It replaces any site.outage in force.
+   */
+  away(on: boolean, only?: RegExp): void;
   /** Every PUT of a transfer the site received, in the order they arrived. */
   received(): readonly ReceivedTransfer[];
+  /**
+   * Every acknowledgement of an instruction the site received, in the order
+   * they arrived: the site keeps a suspension's cut but not a rekey's epoch.
+   */
+  acknowledgements(): readonly ReceivedAcknowledgement[];
   /** The transfers of this kind the site received, each sequence number once. */
   sent(kind: TransferKind): number;
   /**
@@ -70,8 +91,9 @@ export function siteFaults(site: TestSite): SiteFaults {
 }
 
 function install(site: TestSite): SiteFaults {
-  const { transfers, volumes, escrow } = site.site;
+  const { transfers, volumes, pairs, escrow } = site.site;
   const received: ReceivedTransfer[] = [];
+  const acknowledgements: ReceivedAcknowledgement[] = [];
   let after: ((seq: number) => void | Promise<void>) | undefined;
   let commitHold: number | undefined;
   let commitHeldUntil: number | undefined;
@@ -123,8 +145,26 @@ function install(site: TestSite): SiteFaults {
     return withoutRotation;
   };
 
+  const acknowledge = pairs.acknowledge.bind(pairs);
+  pairs.acknowledge = (caller, pairId, instructionId, facts) => {
+    // The route hands over the whole request it read, the epoch of a rekey included.
+    acknowledgements.push({ pairId, instructionId, facts: { ...facts } });
+    return acknowledge(caller, pairId, instructionId, facts);
+  };
+
   return {
+    away(on, only) {
+      site.outage(
+        on
+          ? (request) => {
+              const path = decodeURIComponent(new URL(request.url).pathname);
+              return path.startsWith('/api/') && (!only || only.test(`${request.method} ${path}`));
+            }
+          : undefined,
+      );
+    },
     received: () => received,
+    acknowledgements: () => acknowledgements,
     sent: (kind) =>
       new Set(received.filter((t) => t.kind === kind).map((t) => `${t.pairId}/${t.seq}`)).size,
     afterTransfer(callback) {

@@ -5,6 +5,7 @@ import { defineConfig } from 'vite';
 // The console is served by the escrow site itself (one origin, one CSP), so
 // the dev server only proxies the API to a site running beside it.
 const sitePort = process.env.CUSTODIAN_PORT ?? '8787';
+const siteOrigin = `http://127.0.0.1:${sitePort}`;
 
 export default defineConfig({
   plugins: [vue()],
@@ -22,6 +23,20 @@ export default defineConfig({
   },
   worker: { format: 'es' },
   server: {
-    proxy: { '/api': { target: `http://127.0.0.1:${sitePort}`, changeOrigin: false } },
+    proxy: {
+      '/api': {
+        target: siteOrigin,
+        changeOrigin: false,
+        // The site answers only its own origin and trusted sites' (MS-1): the dev
+        // server's own pages speak for the site's console, other pages keep their origin.
+        configure: (proxy) =>
+          proxy.on('proxyReq', (proxyReq, request) => {
+            const { origin, host } = request.headers;
+            if (origin && host && URL.canParse(origin) && new URL(origin).host === host) {
+              proxyReq.setHeader('origin', siteOrigin);
+            }
+          }),
+      },
+    },
   },
 });

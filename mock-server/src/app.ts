@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { SiteConfig } from './config';
+import { publicOrigin, type SiteConfig } from './config';
 import { seedDemoAccounts } from './demo';
 import { armHoldPoint } from './domain/escrow/hold-points';
 import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
+import { installCrossOrigin } from './http/cross-origin';
 import { installSecurityHeaders } from './http/security';
 import { registerApi } from './http/api';
 import { fastifyRouter } from './http/fastify-router';
@@ -35,7 +36,10 @@ export class StartupError extends Error {
 
 export interface Site extends SiteServices {
   readonly app: FastifyInstance;
+  /** Where the site listens. */
   readonly url: string;
+  /** The origin of its own console (CUSTODIAN_PUBLIC_URL, else its loopback address). */
+  readonly publicUrl: string;
   readonly database: OpenDatabase;
   readonly mailer: AlertMailer | undefined;
   readonly demoAccountsCreated: readonly string[];
@@ -53,7 +57,12 @@ export interface SiteOptions {
   readonly heartbeatMs?: number;
   /** Interval of the gap and claim checks. */
   readonly housekeepingMs?: number;
+  /** Interval of the contacts with trusted sites (MS-1). */
+  readonly siteContactMs?: number;
 }
+
+/** How often the site contacts the sites it trusts, to see that they answer with their pinned keys. */
+export const SITE_CONTACT_MS = 60_000;
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
 export async function startSite(config: SiteConfig, options: SiteOptions = {}): Promise<Site> {
@@ -99,8 +108,15 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
           config.siteName,
         )
       : undefined;
-    const services = await composeServices(config, database, clock, mailer ? [mailer] : [], (m) =>
-      log.info(m),
+    // A port of 0 is chosen when the site listens; until then the configured one stands.
+    let publicUrl = publicOrigin(config);
+    const services = await composeServices(
+      config,
+      database,
+      clock,
+      mailer ? [mailer] : [],
+      (m) => log.info(m),
+      () => publicUrl,
     );
 
     // Crash tests hold the site inside a decision (hold-points.ts); unset, nothing is armed.
@@ -123,6 +139,8 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     app.removeContentTypeParser('text/plain');
     installErrorHandling(app);
     installSecurityHeaders(app, tls);
+    // Before the cookie parser: a trusted site's page gets no cookies read (MS-1).
+    installCrossOrigin(app, { ...services, publicUrl: () => publicUrl });
     await app.register(fastifyCookie);
     const apiRoutesServed: { method: string; url: string }[] = [];
     app.addHook('onRoute', (route) => {
@@ -151,18 +169,30 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
         .catch((error: unknown) => log.warn({ err: error }, 'claim collection failed'));
     }, options.housekeepingMs ?? 5_000);
     housekeeping.unref();
-    app.addHook('onClose', async () => clearInterval(housekeeping));
+    // MS-1: trusted sites are contacted now and then; a changed key is refused and alerted.
+    const contacts = setInterval(() => {
+      void services.sites
+        .contactAll()
+        .catch((error: unknown) => log.warn({ err: error }, 'contact with trusted sites failed'));
+    }, options.siteContactMs ?? SITE_CONTACT_MS);
+    contacts.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(housekeeping);
+      clearInterval(contacts);
+    });
 
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    publicUrl = publicOrigin(config, port);
     const started = app;
     return {
       ...services,
       app: started,
       url,
+      publicUrl,
       database,
       mailer,
       demoAccountsCreated,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { siteOrigin } from '../../src/core/contract';
 
 /**
  * The site's configuration: environment variables with matching flags
@@ -13,6 +14,12 @@ export interface SiteConfig {
   /** Demo accounts may be added to a site that already has other users (never by default). */
   readonly demoOnExisting: boolean;
   readonly siteName: string;
+  /**
+   * The origin browsers open the console at (scheme, host, port), when it is
+   * not http(s)://127.0.0.1:<port>: behind a reverse proxy, on a host name.
+   * Requests from any other origin are refused unless it is a trusted site's (MS-1).
+   */
+  readonly publicUrl: string | undefined;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   /** Directory of the built console; the API still runs when it is missing. */
@@ -52,6 +59,7 @@ const options = {
   demo: { type: 'boolean' },
   'demo-on-existing': { type: 'boolean' },
   'site-name': { type: 'string' },
+  'public-url': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'console-dir': { type: 'string' },
@@ -108,6 +116,13 @@ export function loadConfig(
       'CUSTODIAN_SMTP_URL is set: also set CUSTODIAN_ALERT_MAIL_TO (comma-separated addresses).',
     );
   }
+  const publicUrlText = values['public-url'] ?? env.CUSTODIAN_PUBLIC_URL;
+  const publicUrl = publicUrlText ? siteOrigin(publicUrlText) : undefined;
+  if (publicUrl === null) {
+    throw new ConfigError(
+      `CUSTODIAN_PUBLIC_URL must be an origin: http:// or https://, the host and, if needed, the port, and nothing after it (not "${publicUrlText}").`,
+    );
+  }
   return {
     port: integer('CUSTODIAN_PORT', values.port ?? env.CUSTODIAN_PORT, 8787, 0),
     host: values.host ?? env.CUSTODIAN_HOST ?? '127.0.0.1',
@@ -118,6 +133,7 @@ export function loadConfig(
     diskLowBytes:
       integer('CUSTODIAN_DISK_LOW_MB', env.CUSTODIAN_DISK_LOW_MB, 1024, 0) * 1024 * 1024,
     siteName: values['site-name'] ?? env.CUSTODIAN_SITE_NAME ?? 'Custodian escrow site',
+    publicUrl,
     tlsCert: tlsCert || undefined,
     tlsKey: tlsKey || undefined,
     consoleDir: path.resolve(cwd, values['console-dir'] ?? env.CUSTODIAN_CONSOLE_DIR ?? './dist'),
@@ -152,6 +168,28 @@ export function loadConfig(
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * The origin of the site's own console: CUSTODIAN_PUBLIC_URL, else the
+ * site's loopback address at the port it listens on (`port`, once known).
+ */
+export function publicOrigin(config: SiteConfig, port: number = config.port): string {
+  return config.publicUrl ?? `${config.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
+}
+
+/**
+ * A site reachable from other machines answers its console only at its
+ * public URL; without one that is 127.0.0.1, and browsers that open it by
+ * another name are refused as another origin.
+ */
+export function publicUrlWarning(config: SiteConfig): string | undefined {
+  if (config.publicUrl || isLoopbackHost(config.host)) return undefined;
+  return (
+    `Warning: CUSTODIAN_PUBLIC_URL is not set, so the site answers its console only at ${publicOrigin(config)} (and localhost). ` +
+    'Browsers that open it at another address are refused as pages of another origin. ' +
+    'Set CUSTODIAN_PUBLIC_URL to the address browsers use, e.g. https://custodian.example.'
+  );
 }
 
 /**

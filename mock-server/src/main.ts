@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { PASSWORD_MIN_LENGTH, userIdSchema } from '../../src/core/contract';
 import { startSite, StartupError } from './app';
-import { ConfigError, insecureHostWarning, loadConfig } from './config';
+import { ConfigError, insecureHostWarning, loadConfig, publicUrlWarning } from './config';
 import { DEMO_ACCOUNTS, DemoRefusedError, demoPassword } from './demo';
 import { DataDirectoryError, openDatabase } from './persistence/database';
 import { backupSite, exportKey } from './cli/operations';
 import { readPassword } from './cli/password';
 import { rotateMasterKey } from './cli/rotate-master-key';
 import { seedRecords } from './cli/seed';
+import { listSites, trustSite, withdrawSite } from './cli/sites';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
 import { DomainError } from './domain/errors';
 import { checkNewPassword } from './domain/identity';
@@ -34,15 +35,21 @@ Commands:
                    independent decoder: --volume V --out FILE
                    [--manifest FILE] [--generation N] [--user ADMIN]
                    (password from CUSTODIAN_ADMIN_PASSWORD, else asked for)
+  trust            trust another site once its fingerprint is compared:
+                   --url URL --fingerprint HEX [--reason TEXT]
+                   (without --fingerprint: only fetch and show its fingerprints)
+  sites            list this site and the sites it trusts, with fingerprints
+  withdraw         withdraw trust in a site: --site-id ID --reason TEXT
 
-Options of start: --port, --host, --data-dir, --demo, --demo-on-existing, --site-name,
-  --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
+Options of start: --port, --host, --public-url, --data-dir, --demo, --demo-on-existing,
+  --site-name, --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
 (each also as an environment variable, see the README).`;
 
 async function start(argv: string[]): Promise<void> {
   const config = loadConfig(argv);
-  const insecure = insecureHostWarning(config);
-  if (insecure) process.stderr.write(`${insecure}\n`);
+  for (const warning of [insecureHostWarning(config), publicUrlWarning(config)]) {
+    if (warning) process.stderr.write(`${warning}\n`);
+  }
   const site = await startSite(config);
   const lines = [`Custodian escrow site "${site.info.name}" is listening on ${site.url}`];
   if (!site.consoleServed)
@@ -59,7 +66,7 @@ async function start(argv: string[]): Promise<void> {
         `  ${a.userId.padEnd(10)} ${demoPassword(a.userId).padEnd(20)} ${a.roles.join(', ')}`,
       );
   }
-  lines.push(`Open ${site.url}/ in a browser.`);
+  lines.push(`Open ${site.publicUrl}/ in a browser.`);
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
   let stopping = false;
   const stop = (): void => {
@@ -151,6 +158,12 @@ async function main(): Promise<void> {
       return exportKey(rest);
     case 'seed':
       return seedRecords(rest);
+    case 'trust':
+      return trustSite(rest);
+    case 'sites':
+      return listSites(rest);
+    case 'withdraw':
+      return withdrawSite(rest);
     case 'help':
     case '--help':
       process.stdout.write(`${USAGE}\n`);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { SiteConfig } from './config';
+import { publicOrigin, type SiteConfig } from './config';
 import type { AlertNotifier } from './domain/alerts';
 import type { Clock } from './domain/ports';
 import type { OpenDatabase } from './persistence/database';
@@ -7,6 +7,7 @@ import { kyselyRepositories } from './persistence/repositories';
 import { FsBlobStore } from './platform/fs-blob-store';
 import { createMasterKeyFile, readMasterKey } from './platform/master-key';
 import { nodeRandom, nodeSha256Hex } from './platform/node-random';
+import { httpRemoteSites } from './platform/remote-sites';
 import { scryptHasher } from './platform/scrypt-hasher';
 import { SiteOperations } from './platform/site-operations';
 import { composeSite, type SiteServices } from './site';
@@ -41,6 +42,8 @@ async function siteId(database: OpenDatabase, newId: () => string): Promise<stri
 /**
  * Reads the master key (creating it in demo mode only, and saying so), opens
  * or creates the site's key pairs, and wires the services together.
+ * `publicUrl` is the origin of the site's own console; by default the one
+ * the configuration names (the command line, which does not listen).
  */
 export async function composeServices(
   config: SiteConfig,
@@ -48,6 +51,7 @@ export async function composeServices(
   clock: Clock,
   notifiers: readonly AlertNotifier[],
   log: (message: string) => void,
+  publicUrl: () => string = () => publicOrigin(config),
 ): Promise<SiteServices> {
   if (config.demo && config.masterKeyFile && !fs.existsSync(config.masterKeyFile)) {
     createMasterKeyFile(config.masterKeyFile);
@@ -65,10 +69,12 @@ export async function composeServices(
       sha256Hex: nodeSha256Hex,
       clock,
       notifiers,
+      remoteSites: httpRemoteSites(),
     },
     {
       siteId: await siteId(database, () => globalThis.crypto.randomUUID()),
       siteName: config.siteName,
+      publicUrl,
       version: SITE_VERSION,
       demo: config.demo,
       masterKey,

@@ -12,6 +12,9 @@ import { EventBus } from './domain/events';
 import { IdentityService, type IdentityDeps } from './domain/identity';
 import type { Clock, PasswordHasher, Random, UserRepository } from './domain/ports';
 import { loadSiteKeys, type SiteKeys } from './domain/site-keys';
+import { CrossOriginRefusals } from './domain/sites/cross-origin';
+import type { RemoteSites } from './domain/sites/ports';
+import { SiteTrust } from './domain/sites/trust';
 import type { SiteRepositories } from './persistence/repositories';
 
 /**
@@ -30,11 +33,18 @@ export interface SitePlatform {
   readonly clock: Clock;
   /** Where alerts are sent besides the site's own list (mail, AL-3). */
   readonly notifiers: readonly AlertNotifier[];
+  /** How the site reaches other sites (MS-1): HTTP on the site, nothing in the offline demo. */
+  readonly remoteSites: RemoteSites;
 }
 
 export interface SiteOptions {
   readonly siteId: string;
   readonly siteName: string;
+  /**
+   * The origin the site's own console is served from (CUSTODIAN_PUBLIC_URL);
+   * read when needed, as a site listening on port 0 knows it only once it listens.
+   */
+  readonly publicUrl: () => string;
   readonly version: string;
   /** Whether the site says it is a demo (SiteInfo.demo). */
   readonly demo: boolean;
@@ -69,6 +79,10 @@ export interface SiteServices {
   readonly releases: ReleaseService;
   readonly records: RecordAdminService;
   readonly pairs: PairService;
+  /** Other sites this site trusts (MS-1). */
+  readonly sites: SiteTrust;
+  /** Calls from pages of origins it does not trust, audited and alerted (MS-1). */
+  readonly crossOrigin: CrossOriginRefusals;
 }
 
 /** The site's own defaults (config.ts): 8 h sessions, 5 failures in 15 min, 1 h claims, 120 s gaps. */
@@ -143,6 +157,15 @@ export async function composeSite(
   const releases = new ReleaseService(escrow);
   const pairs = new PairService(escrow, options.gapTimeoutMs);
   volumes.onNewPrimary = (pairId, userId) => pairs.acceptNewPrimary(pairId, userId);
+  const sites = new SiteTrust({
+    sites: repositories.trustedSites,
+    remote: platform.remoteSites,
+    audit,
+    alerts,
+    clock,
+    info,
+    publicUrl: options.publicUrl,
+  });
   return {
     info,
     keys,
@@ -159,6 +182,8 @@ export async function composeSite(
     releases,
     records: new RecordAdminService(escrow, volumes, releases),
     pairs,
+    sites,
+    crossOrigin: new CrossOriginRefusals({ audit, alerts, clock }),
   };
 }
 

@@ -96,6 +96,19 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     },
     adminMailSettings: {},
     adminSendTestMail: { body: {} },
+    // MS-1: an address that is none is refused before any site is reached.
+    adminListSites: {},
+    adminPreviewSite: { body: { url: 'ftp://osaka.test' }, expect: { admin: 400 } },
+    adminTrustSite: {
+      body: { url: 'ftp://osaka.test', fingerprint: 'a'.repeat(64) },
+      expect: { admin: 400 },
+    },
+    adminWithdrawSite: {
+      params: { siteId: 'not-trusted' },
+      body: { reason },
+      expect: { admin: 404 },
+    },
+    adminCheckSite: { params: { siteId: 'not-trusted' }, expect: { admin: 404 } },
     listRestorers: {},
     events: {},
     // Only the owner and registered restorers report; others get the unknown-volume answer (RS-5).

@@ -6,7 +6,13 @@ import SQLite from 'better-sqlite3';
 import type { MigrationProvider } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_SIZE } from '../../src/core/crypto/constants';
-import { insecureHostWarning, loadConfig } from '../src/config';
+import {
+  ConfigError,
+  insecureHostWarning,
+  loadConfig,
+  publicOrigin,
+  publicUrlWarning,
+} from '../src/config';
 import { openDatabase } from '../src/persistence/database';
 import { migrationProvider } from '../src/persistence/migrations';
 import { FsBlobStore } from '../src/platform/fs-blob-store';
@@ -241,6 +247,40 @@ describe('plain HTTP beyond this machine', () => {
     expect(
       insecureHostWarning(
         loadConfig(['--host', '0.0.0.0', '--tls-cert', 'c.pem', '--tls-key', 'k.pem'], env),
+      ),
+    ).toBeUndefined();
+  });
+});
+
+describe('the public URL of the console (MS-1)', () => {
+  const env = { CUSTODIAN_MASTER_KEY_FILE: '/k' };
+
+  it('is the loopback address at the port unless set, and then an origin', () => {
+    expect(publicOrigin(loadConfig(['--port', '8790'], env))).toBe('http://127.0.0.1:8790');
+    expect(
+      publicOrigin(
+        loadConfig(['--port', '8790', '--tls-cert', 'c.pem', '--tls-key', 'k.pem'], env),
+      ),
+    ).toBe('https://127.0.0.1:8790');
+    expect(
+      publicOrigin(loadConfig([], { ...env, CUSTODIAN_PUBLIC_URL: 'https://Custodian.Example/' })),
+    ).toBe('https://custodian.example');
+    expect(publicOrigin(loadConfig(['--public-url', 'http://10.0.0.5:9000'], env))).toBe(
+      'http://10.0.0.5:9000',
+    );
+    for (const wrong of ['custodian.example', 'https://custodian.example/console']) {
+      expect(() => loadConfig(['--public-url', wrong], env)).toThrow(ConfigError);
+    }
+  });
+
+  it('is warned about when the site listens beyond this machine without one', () => {
+    expect(publicUrlWarning(loadConfig(['--host', '0.0.0.0'], env))).toMatch(
+      /CUSTODIAN_PUBLIC_URL/,
+    );
+    expect(publicUrlWarning(loadConfig(['--host', '127.0.0.1'], env))).toBeUndefined();
+    expect(
+      publicUrlWarning(
+        loadConfig(['--host', '0.0.0.0', '--public-url', 'https://custodian.example'], env),
       ),
     ).toBeUndefined();
   });

@@ -27,6 +27,7 @@ import { openInMemoryDatabase } from '../../mock-server/src/persistence/in-memor
 import { kyselyRepositories } from '../../mock-server/src/persistence/repositories';
 import type { GenerationsTable } from '../../mock-server/src/persistence/schema';
 import type { AlertMailer } from '../../mock-server/src/platform/alert-mailer';
+import { httpRemoteSites } from '../../mock-server/src/platform/remote-sites';
 import {
   backUp,
   enc,
@@ -239,6 +240,8 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     repositories: kyselyRepositories(opened.db),
     mailer: options.mailer,
     clock,
+    // Other sites are reached over "HTTP" too, so a test answers for them with MSW handlers (MS-1).
+    remoteSites: httpRemoteSites(),
   });
   server.use(...browserSite.handlers);
   const { site } = browserSite;

@@ -12,12 +12,13 @@ import { systemClock } from '../platform/node-random';
 import { composeServices } from '../services';
 import { readPassword } from './password';
 
-const SITE_OPTIONS = {
+/** Where a command finds the site: its data directory and master key. */
+export const SITE_OPTIONS = {
   'data-dir': { type: 'string' },
   'master-key-file': { type: 'string' },
 } as const;
 
-function siteArgs(values: { 'data-dir'?: string; 'master-key-file'?: string }): string[] {
+export function siteArgs(values: { 'data-dir'?: string; 'master-key-file'?: string }): string[] {
   return [
     ...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []),
     ...(values['master-key-file'] ? ['--master-key-file', values['master-key-file']] : []),

@@ -725,7 +725,7 @@ function adminView(user: UserRecord, activeSessions: number): AdminUser {
 }
 
 /** Every administrative change says why; the audit log keeps the reason (ID-1, AL-4). */
-function requireReason(reason: string): string {
+export function requireReason(reason: string): string {
   const trimmed = reason.trim();
   if (!trimmed) {
     throw new DomainError(

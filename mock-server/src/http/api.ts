@@ -6,6 +6,7 @@ import { authRoutes } from './routes/auth';
 import { pairRoutes } from './routes/pairs';
 import { recordRoutes } from './routes/records';
 import { siteRoutes } from './routes/site';
+import { siteTrustRoutes } from './routes/sites';
 import { userRoutes } from './routes/users';
 import { volumeRoutes } from './routes/volumes';
 
@@ -18,6 +19,7 @@ export function registerApi(router: Router, ctx: RouteContext): void {
   authRoutes(router, ctx);
   userRoutes(router, ctx);
   adminSiteRoutes(router, ctx);
+  siteTrustRoutes(router, ctx);
   alertRoutes(router, ctx);
   auditRoutes(router, ctx);
   volumeRoutes(router, ctx);

@@ -395,6 +395,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_trusted_sites': {
+    async up(db: Kysely<unknown>) {
+      // MS-1: other sites, pinned to their ID and keys; one site per address.
+      await db.schema
+        .createTable('trusted_sites')
+        .addColumn('site_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull().unique())
+        .addColumn('escrow_key', 'text', (c) => c.notNull())
+        .addColumn('signing_key', 'text', (c) => c.notNull())
+        .addColumn('trusted_at', 'text', (c) => c.notNull())
+        .addColumn('trusted_by', 'text')
+        .addColumn('last_contact_at', 'text')
+        .addColumn('reachable', 'integer')
+        .addColumn('refused_fingerprint', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,6 +8,7 @@ import type {
   UserRepository,
 } from '../domain/ports';
 import type { SiteKeyRepository } from '../domain/site-keys';
+import type { TrustedSiteRepository } from '../domain/sites/ports';
 import type { Database } from './schema';
 import { SqliteAlertRepository } from './sqlite-alerts';
 import { SqliteAuditRepository, SqliteSiteKeyRepository } from './sqlite-audit';
@@ -17,6 +18,7 @@ import {
   SqliteSignInFailureRepository,
   SqliteUserRepository,
 } from './sqlite-identity';
+import { SqliteTrustedSiteRepository } from './sqlite-sites';
 
 /** Every repository port of the site, over one database. */
 export interface SiteRepositories {
@@ -27,6 +29,7 @@ export interface SiteRepositories {
   readonly audit: AuditRepository;
   readonly siteKeys: SiteKeyRepository;
   readonly escrow: EscrowStore;
+  readonly trustedSites: TrustedSiteRepository;
 }
 
 /**
@@ -43,5 +46,6 @@ export function kyselyRepositories(db: Kysely<Database>): SiteRepositories {
     audit: new SqliteAuditRepository(db),
     siteKeys: new SqliteSiteKeyRepository(db),
     escrow: new SqliteEscrowStore(db),
+    trustedSites: new SqliteTrustedSiteRepository(db),
   };
 }

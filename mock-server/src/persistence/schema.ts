@@ -63,6 +63,22 @@ export interface SiteMetaTable {
   value: string;
 }
 
+/** Another site this site trusts, pinned to its ID and keys (MS-1). */
+export interface TrustedSitesTable {
+  site_id: string;
+  name: string;
+  /** The origin it was trusted under; unique. */
+  url: string;
+  escrow_key: string; // JSON SitePublicKey
+  signing_key: string; // JSON SitePublicKey
+  trusted_at: string;
+  trusted_by: string | null;
+  last_contact_at: string | null;
+  /** 1 reachable, 0 not, null before the first contact. */
+  reachable: number | null;
+  refused_fingerprint: string | null;
+}
+
 export interface SiteKeysTable {
   purpose: 'escrow' | 'signing';
   public_jwk: string;
@@ -255,6 +271,7 @@ export interface Database {
   transfers: TransfersTable;
   releases: ReleasesTable;
   site_keys: SiteKeysTable;
+  trusted_sites: TrustedSitesTable;
   audit_log: AuditLogTable;
   users: UsersTable;
   role_grants: RoleGrantsTable;

@@ -47,10 +47,12 @@ async function compose(
       sha256Hex,
       clock: options.clock ?? { now: () => new Date() },
       notifiers: [],
+      remoteSites: { siteInfo: async () => ({ kind: 'unreachable', reason: 'no network here' }) },
     },
     {
       siteId: globalThis.crypto.randomUUID(),
       siteName: 'test site',
+      publicUrl: () => 'http://127.0.0.1:8787',
       version: '0.0.0',
       demo: true,
       masterKey: options.masterKey ?? randomBytes(32),

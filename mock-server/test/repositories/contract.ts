@@ -8,6 +8,7 @@ import type {
   UserRepository,
 } from '../../src/domain/ports';
 import type { SiteKeyRepository } from '../../src/domain/site-keys';
+import type { TrustedSiteRepository } from '../../src/domain/sites/ports';
 
 /** Every repository port, as one implementation provides them over one store. */
 export interface Repositories {
@@ -18,6 +19,7 @@ export interface Repositories {
   readonly audit: AuditRepository;
   readonly siteKeys: SiteKeyRepository;
   readonly escrow: EscrowStore;
+  readonly trustedSites: TrustedSiteRepository;
   readonly blobs: BlobStore;
 }
 

@@ -15,6 +15,7 @@ import {
   SqliteSignInFailureRepository,
   SqliteUserRepository,
 } from '../../src/persistence/sqlite-identity';
+import { SqliteTrustedSiteRepository } from '../../src/persistence/sqlite-sites';
 import { sqliteKysely } from '../../src/persistence/transactions';
 import { FsBlobStore } from '../../src/platform/fs-blob-store';
 import { MemoryBlobStore } from '../../src/platform/memory-blob-store';
@@ -79,6 +80,7 @@ export function sqliteImplementation(
           audit: new SqliteAuditRepository(db),
           siteKeys: new SqliteSiteKeyRepository(db),
           escrow: new SqliteEscrowStore(db),
+          trustedSites: new SqliteTrustedSiteRepository(db),
           blobs: await FsBlobStore.open(dataDir),
         },
         async seedRecords(records: readonly RecordRow[]) {

@@ -8,6 +8,7 @@ import { escrowStoreContract } from './escrow-store.contract';
 import { identityContract } from './identity.contract';
 import { sqlJsImplementation, sqliteImplementation } from './implementations';
 import { recordSearchContract } from './record-search.contract';
+import { trustedSitesContract } from './trusted-sites.contract';
 import { volumeActivityContract } from './volume-activity.contract';
 
 /**
@@ -32,6 +33,7 @@ function contracts(implementation: Implementation): void {
     escrowReleasesContract(c);
     recordSearchContract(c);
     volumeActivityContract(c);
+    trustedSitesContract(c);
     blobStoreContract(c);
     it('names only real cases as known discrepancies', () => {
       for (const title of implementation.knownDiscrepancies.keys()) expect(titles).toContain(title);

@@ -33,6 +33,10 @@ export async function startTestSite(
     dataDir?: string;
     env?: NodeJS.ProcessEnv;
     heartbeatMs?: number;
+    /** A fixed port, so that a restarted site answers at the same address; default: any free one. */
+    port?: number;
+    /** Interval of the contacts with trusted sites (MS-1). */
+    siteContactMs?: number;
   } = {},
 ): Promise<TestSite> {
   // The master key sits beside, not inside, the data directory (ES-4).
@@ -41,7 +45,14 @@ export async function startTestSite(
     : fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-site-'));
   const dataDir = options.dataDir ?? path.join(root, 'data');
   const config = loadConfig(
-    ['--port', '0', '--data-dir', dataDir, '--console-dir', path.join(root, 'no-console')],
+    [
+      '--port',
+      String(options.port ?? 0),
+      '--data-dir',
+      dataDir,
+      '--console-dir',
+      path.join(root, 'no-console'),
+    ],
     {
       CUSTODIAN_DEMO: options.demo === false ? '0' : '1',
       CUSTODIAN_MASTER_KEY_FILE: path.join(root, 'secrets', 'master.key'),
@@ -52,6 +63,7 @@ export async function startTestSite(
     clock: options.clock,
     logger: false,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.siteContactMs ? { siteContactMs: options.siteContactMs } : {}),
   });
   const handle: TestSite = {
     site,

@@ -40,6 +40,7 @@ export const en = {
     auditLog: 'Audit log',
     remoteCopy: 'Remote copy',
     site: 'Site',
+    sites: 'Sites',
     unreadTitle: '{n} unacknowledged',
     approvals: 'Approvals',
     pendingTitle: '{n} waiting for a decision',
@@ -1081,6 +1082,63 @@ export const en = {
       testFailed: 'The test mail was not sent.',
       mailLoadFailed: 'The mail settings could not be loaded.',
     },
+    sites: {
+      title: 'Sites',
+      intro:
+        'This site and the other escrow sites it trusts. A trusted site is pinned to its site ID and keys: if it later answers with anything else it is refused and the administrators are alerted. Only the consoles of trusted sites may call this site from their own addresses.',
+      table: 'Sites',
+      name: 'Name',
+      address: 'Address',
+      fingerprint: 'Site fingerprint',
+      keys: 'Key fingerprints',
+      escrowKey: 'Escrow key',
+      signingKey: 'Receipt-signing key',
+      lastContact: 'Last contact',
+      reachability: 'Reachability',
+      actions: 'Actions',
+      thisSite: 'This site',
+      notYet: 'not yet',
+      reachable: 'Reachable',
+      unreachable: 'Unreachable',
+      notContacted: 'Not contacted yet',
+      keysChanged: 'Refused: keys changed',
+      keysChangedTitle: 'It now presents the fingerprint {fingerprint}, not the pinned one.',
+      trustedBy: 'trusted by {who}',
+      trustedByHost: 'trusted on the command line of this site’s host',
+      loadFailed: 'The sites could not be loaded.',
+      add: 'Add site',
+      addTitle: 'Add a site',
+      addIntro:
+        'Type the address the other site’s console opens at. This site fetches the other site’s name and keys. Before you trust it, compare its site fingerprint with the one its administrator reads on their own Sites page (or from “npm run site -- sites” on its host).',
+      siteAddress: 'Site address',
+      addressHint: 'For example https://osaka.example:8787',
+      fetch: 'Fetch fingerprints',
+      fetching: 'Asking the site…',
+      fetched: 'What the site at {url} says about itself',
+      siteId: 'Site ID',
+      compare:
+        'Trust the site only if this site fingerprint is exactly the one its administrator reads to you.',
+      fingerprintsDisagree:
+        'The fingerprint this console computed from the site’s keys differs from the one reported. Do not trust this site; fetch it again.',
+      reason: 'Reason (optional)',
+      trust: 'Trust site',
+      trusted: 'Site “{name}” is now trusted.',
+      withdraw: 'Withdraw trust',
+      withdrawTitle: 'Withdraw trust in {name}',
+      withdrawText:
+        'Site “{name}” ({url}) will no longer be trusted, and its console is refused from then on. To trust it again, add it anew and compare its fingerprint.',
+      withdrawConfirm: 'Withdraw',
+      withdrawn: 'Site “{name}” is no longer trusted.',
+      check: 'Check now',
+      checkOf: 'Check {name} now',
+      outcomes: {
+        reachable: '{name} answered with its pinned keys.',
+        unreachable: '{name} did not answer.',
+        not_a_site: '{name} did not answer as a Custodian site.',
+        keys_changed:
+          '{name} presents other keys than the pinned ones: it is refused, and the administrators were alerted.',
+      },
+    },
     common: {
       retry: 'Try again',
       cancel: 'Cancel',
@@ -1109,6 +1167,8 @@ export const en = {
       overwrite_attempt: 'Overwrite attempt',
       integrity_failure: 'Integrity failure',
       replayed_request: 'Replayed request',
+      pinned_key_changed: 'Pinned site key changed',
+      untrusted_origin: 'Call from an untrusted origin',
     },
     roles: {
       admin: 'Administrator',
@@ -1240,6 +1300,20 @@ export const en = {
       'A transfer of this pair already reached the site with other content. Tell an administrator.',
     malformed_transfer: 'The site could not read a transfer of this pair. Start the backup again.',
     body_hash_mismatch: 'What was sent arrived damaged at the site. Try again.',
+    cross_origin_refused:
+      'The site refused a call from a page of another origin. Open the console at the site’s own address.',
+    invalid_site_address:
+      'This is not a site address. Give http:// or https://, the host and, if needed, the port, with nothing after it (for example https://osaka.example:8787).',
+    not_a_custodian_site:
+      'Something answers at this address, but not a Custodian site. Check the address: it must be where the other site’s console opens.',
+    site_unreachable:
+      'No site answered at this address. Check the address, and that the other site is running and can be reached from this site.',
+    own_site: 'This address is this site itself. Give the address of another site.',
+    fingerprint_mismatch:
+      'The site no longer presents the fingerprint shown when it was fetched: its keys or its ID changed meanwhile. Nothing was trusted. Fetch it again and compare the new fingerprint with its administrator.',
+    site_already_trusted:
+      'This site, or another site at this address, is already trusted. Withdraw that trust first to trust it anew.',
+    trusted_site_not_found: 'This site is not trusted (any more). Reload the page.',
     unexpected: 'Something went wrong in the console. Reload the page and try again.',
     retryAfter: 'You can try again in about {n} minute. | You can try again in about {n} minutes.',
   } satisfies Record<ErrorCode, string> & Record<string, string>,

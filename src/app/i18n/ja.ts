@@ -32,6 +32,7 @@ export const ja: Messages = {
     auditLog: '監査ログ',
     remoteCopy: 'リモートコピー',
     site: 'サイト',
+    sites: 'サイト一覧',
     unreadTitle: '未確認 {n} 件',
     approvals: '承認',
     pendingTitle: '判断待ち {n} 件',
@@ -1080,6 +1081,63 @@ export const ja: Messages = {
       testFailed: 'テストメールは送信されませんでした。',
       mailLoadFailed: 'メール設定を読み込めませんでした。',
     },
+    sites: {
+      title: 'サイト一覧',
+      intro:
+        'このサイトと、このサイトが信頼する他のエスクローサイトです。信頼したサイトはサイトIDと鍵で固定（ピン留め）され、後で異なる内容を返した場合は拒否され、管理者にアラートが送られます。このサイトを別のアドレスから呼び出せるのは、信頼したサイトのコンソールだけです。',
+      table: 'サイト一覧',
+      name: '名前',
+      address: 'アドレス',
+      fingerprint: 'サイトのフィンガープリント',
+      keys: '鍵のフィンガープリント',
+      escrowKey: 'エスクロー鍵',
+      signingKey: '受領証署名鍵',
+      lastContact: '最終接続',
+      reachability: '到達性',
+      actions: '操作',
+      thisSite: 'このサイト',
+      notYet: 'まだありません',
+      reachable: '到達可能',
+      unreachable: '到達不能',
+      notContacted: '未接続',
+      keysChanged: '拒否: 鍵が変わりました',
+      keysChangedTitle: '固定したものではなく、フィンガープリント {fingerprint} を提示しています。',
+      trustedBy: '{who} が信頼',
+      trustedByHost: 'このサイトのホストのコマンドラインで信頼',
+      loadFailed: 'サイト一覧を読み込めませんでした。',
+      add: 'サイトを追加',
+      addTitle: 'サイトを追加',
+      addIntro:
+        '相手サイトのコンソールを開くアドレスを入力してください。このサイトが相手サイトの名前と鍵を取得します。信頼する前に、サイトのフィンガープリントを、相手サイトの管理者が自分のサイト一覧ページ（またはそのホストで「npm run site -- sites」）で読み上げるものと照合してください。',
+      siteAddress: 'サイトのアドレス',
+      addressHint: '例: https://osaka.example:8787',
+      fetch: 'フィンガープリントを取得',
+      fetching: 'サイトに問い合わせています…',
+      fetched: '{url} のサイトが自ら示した情報',
+      siteId: 'サイトID',
+      compare:
+        'このサイトのフィンガープリントが、相手の管理者が読み上げたものと完全に一致する場合にだけ信頼してください。',
+      fingerprintsDisagree:
+        'このコンソールがサイトの鍵から計算したフィンガープリントが、報告されたものと一致しません。このサイトは信頼せず、もう一度取得してください。',
+      reason: '理由（任意）',
+      trust: 'サイトを信頼',
+      trusted: 'サイト「{name}」を信頼しました。',
+      withdraw: '信頼を取り消す',
+      withdrawTitle: '{name} への信頼を取り消す',
+      withdrawText:
+        'サイト「{name}」（{url}）は信頼されなくなり、以後そのコンソールからの呼び出しは拒否されます。再び信頼するには、改めて追加してフィンガープリントを照合してください。',
+      withdrawConfirm: '取り消す',
+      withdrawn: 'サイト「{name}」の信頼を取り消しました。',
+      check: '今すぐ確認',
+      checkOf: '{name} を今すぐ確認',
+      outcomes: {
+        reachable: '{name} は固定した鍵で応答しました。',
+        unreachable: '{name} は応答しませんでした。',
+        not_a_site: '{name} は Custodian サイトとして応答しませんでした。',
+        keys_changed:
+          '{name} は固定したものと異なる鍵を提示しています。拒否し、管理者にアラートを送りました。',
+      },
+    },
     common: {
       retry: '再試行',
       cancel: 'キャンセル',
@@ -1108,6 +1166,8 @@ export const ja: Messages = {
       overwrite_attempt: '上書きの試み',
       integrity_failure: '完全性エラー',
       replayed_request: '再送されたリクエスト',
+      pinned_key_changed: '固定したサイト鍵の変更',
+      untrusted_origin: '信頼していないオリジンからの呼び出し',
     },
     roles: {
       admin: '管理者',
@@ -1249,6 +1309,21 @@ export const ja: Messages = {
     malformed_transfer:
       'サイトはこのペアの転送を読み取れませんでした。バックアップをやり直してください。',
     body_hash_mismatch: '送った内容が壊れた状態でサイトに届きました。もう一度お試しください。',
+    cross_origin_refused:
+      '別のオリジンのページからの呼び出しをサイトが拒否しました。サイト自身のアドレスでコンソールを開いてください。',
+    invalid_site_address:
+      'サイトのアドレスではありません。http:// または https://、ホスト名、必要ならポート番号だけを指定し、その後ろには何も付けないでください（例: https://osaka.example:8787）。',
+    not_a_custodian_site:
+      'このアドレスは応答しますが、Custodian サイトではありません。相手サイトのコンソールを開くアドレスか確認してください。',
+    site_unreachable:
+      'このアドレスではサイトが応答しませんでした。アドレスと、相手サイトが動作していてこのサイトから到達できるかを確認してください。',
+    own_site: 'このアドレスはこのサイト自身です。他のサイトのアドレスを指定してください。',
+    fingerprint_mismatch:
+      'サイトは、取得したときに表示されたフィンガープリントを提示しなくなりました。その間に鍵またはIDが変わっています。何も信頼していません。もう一度取得し、新しいフィンガープリントを相手の管理者と照合してください。',
+    site_already_trusted:
+      'このサイト、またはこのアドレスの別のサイトはすでに信頼されています。信頼し直すには、先にその信頼を取り消してください。',
+    trusted_site_not_found:
+      'このサイトは（もう）信頼されていません。ページを再読み込みしてください。',
     unexpected: 'コンソールで問題が発生しました。ページを再読み込みして、もう一度お試しください。',
     retryAfter: '約 {n} 分後にもう一度お試しいただけます。',
   },

@@ -3,6 +3,7 @@ import { version } from '../../../package.json';
 import { randomBytes, sha256Hex } from '@/core/crypto/bytes';
 import { seedDemoAccounts } from '../../../mock-server/src/demo';
 import type { Clock } from '../../../mock-server/src/domain/ports';
+import type { RemoteSites } from '../../../mock-server/src/domain/sites/ports';
 import type { RouteContext } from '../../../mock-server/src/http/router';
 import type { SiteRepositories } from '../../../mock-server/src/persistence/repositories';
 import type { AlertMailer } from '../../../mock-server/src/platform/alert-mailer';
@@ -19,6 +20,14 @@ export interface BrowserSite {
 }
 
 const wallClock: Clock = { now: () => new Date() };
+
+/** The offline demo reaches no other site: trusting one answers "unreachable" (MS-1). */
+const noOtherSites: RemoteSites = {
+  siteInfo: async () => ({
+    kind: 'unreachable',
+    reason: 'the offline demo runs in this page alone and reaches no other site',
+  }),
+};
 
 /**
  * The escrow site's own rules on its own repositories, answering the
@@ -37,6 +46,8 @@ export async function createBrowserSite(options: {
   mailer?: AlertMailer;
   /** The site's clock; default: the wall clock. */
   clock?: Clock;
+  /** How the site reaches other sites (MS-1); default: it reaches none. */
+  remoteSites?: RemoteSites;
 }): Promise<BrowserSite> {
   const site = await composeSite(
     options.repositories,
@@ -47,10 +58,13 @@ export async function createBrowserSite(options: {
       sha256Hex,
       clock: options.clock ?? wallClock,
       notifiers: options.mailer ? [options.mailer] : [],
+      remoteSites: options.remoteSites ?? noOtherSites,
     },
     {
       siteId: globalThis.crypto.randomUUID(),
       siteName: 'Custodian offline demo',
+      // The page is the site's console (tests of engines run where there is no page).
+      publicUrl: () => ('location' in globalThis ? globalThis.location.origin : 'http://localhost'),
       version,
       demo: true,
       masterKey: randomBytes(32),

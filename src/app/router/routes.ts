@@ -8,6 +8,7 @@ import {
   AuditLogView,
   DashboardView,
   EscrowRecordsView,
+  SitesView,
   SiteView,
   UsersView,
 } from '@/features/admin';
@@ -110,6 +111,13 @@ export const routes: RouteRecordRaw[] = [
         name: 'admin-site',
         component: SiteView,
         meta: { titleKey: 'admin.site.title' },
+      },
+      {
+        // MS-1: the other sites this site trusts.
+        path: 'sites',
+        name: 'admin-sites',
+        component: SitesView,
+        meta: { titleKey: 'admin.sites.title' },
       },
     ],
   },

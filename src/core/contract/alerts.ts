@@ -12,6 +12,10 @@ export const alertKinds = [
   'overwrite_attempt',
   'integrity_failure',
   'replayed_request',
+  // MS-1: a trusted site answered with another ID or key than the pinned ones.
+  'pinned_key_changed',
+  // MS-1: a console served from an origin this site does not trust called its API.
+  'untrusted_origin',
 ] as const;
 export const alertKindSchema = z.enum(alertKinds);
 export type AlertKind = z.infer<typeof alertKindSchema>;

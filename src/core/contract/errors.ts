@@ -86,6 +86,15 @@ export const errorCodes = [
   'sequence_conflict',
   'malformed_transfer',
   'body_hash_mismatch',
+  // Several sites (MS)
+  'invalid_site_address',
+  'not_a_custodian_site',
+  'site_unreachable',
+  'own_site',
+  'fingerprint_mismatch',
+  'site_already_trusted',
+  'trusted_site_not_found',
+  'cross_origin_refused',
   // Requests as such
   'csrf_required',
   'invalid_request',

@@ -8,5 +8,6 @@ export * from './pairs';
 export * from './records';
 export * from './routes';
 export * from './site';
+export * from './trusted-sites';
 export * from './volume-activity';
 export * from './volumes';

@@ -1,8 +1,9 @@
 import type { RouteEntry } from './routes';
 
 /**
- * Routes of the administrators' console for users and the site itself
- * (ID-1, AL-3, ES-4 site page). Kept apart from the volume routes in routes.ts.
+ * Routes of the administrators' console for users, the site itself and the
+ * sites it trusts (ID-1, AL-3, ES-4 site page, MS-1). Kept apart from the
+ * volume routes in routes.ts.
  */
 export const adminConsoleRoutes = {
   adminListUsers: { method: 'GET', path: '/api/admin/users', access: ['admin'], csrf: false },
@@ -59,6 +60,27 @@ export const adminConsoleRoutes = {
   adminSendTestMail: {
     method: 'POST',
     path: '/api/admin/site/test-mail',
+    access: ['admin'],
+    csrf: true,
+  },
+  // Sites this site trusts (MS-1)
+  adminListSites: { method: 'GET', path: '/api/admin/sites', access: ['admin'], csrf: false },
+  adminPreviewSite: {
+    method: 'POST',
+    path: '/api/admin/sites/preview',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminTrustSite: { method: 'POST', path: '/api/admin/sites', access: ['admin'], csrf: true },
+  adminWithdrawSite: {
+    method: 'POST',
+    path: '/api/admin/sites/:siteId/withdraw',
+    access: ['admin'],
+    csrf: true,
+  },
+  adminCheckSite: {
+    method: 'POST',
+    path: '/api/admin/sites/:siteId/check',
     access: ['admin'],
     csrf: true,
   },

@@ -157,7 +157,9 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     registerApi(fastifyRouter(app, ctx), ctx);
     eventRoutes(app, ctx);
     installMetrics(app, ctx.operations, config.metricsToken);
-    const consoleServed = await serveConsole(app, config.consoleDir);
+    const consoleServed = await serveConsole(app, config.consoleDir, () =>
+      services.sites.consoleOrigins(),
+    );
 
     // Housekeeping: gaps that waited too long (RC-3) and claims past their time-to-live (BK-8).
     const housekeeping = setInterval(() => {

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -76,8 +78,11 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
   let admin: Client;
 
   beforeAll(async () => {
+    // Tokyo serves a console page, whose policy names the sites it may call.
+    const consoleDir = mkdtempSync(path.join(os.tmpdir(), 'custodian-console-'));
+    writeFileSync(path.join(consoleDir, 'index.html'), '<!doctype html><title>Custodian</title>');
     [tokyo, osaka] = await Promise.all([
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
+      startTestSite({ consoleDir, env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
       startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
     ]);
   });
@@ -175,6 +180,30 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
         reason: 'branch closed',
       },
     });
+  });
+
+  it("lets the console's page call exactly the trusted sites (connect-src), and no longer once withdrawn", async () => {
+    const connectSrc = async (): Promise<string[]> => {
+      const page = await new Client(tokyo.site.url).request('GET', '/login');
+      expect(page.status).toBe(200);
+      const policy = String(page.headers['content-security-policy']);
+      const directive = policy.split('; ').find((d) => d.startsWith('connect-src '));
+      return directive!.split(' ').slice(1);
+    };
+    expect(await connectSrc()).toEqual(["'self'"]);
+    const { fingerprint } = (
+      await admin.request('POST', '/api/admin/sites/preview', {
+        json: { url: osaka.site.publicUrl },
+      })
+    ).json as SitePreview;
+    await admin.request('POST', '/api/admin/sites', {
+      json: { url: osaka.site.publicUrl, fingerprint },
+    });
+    expect(await connectSrc()).toEqual(["'self'", osaka.site.publicUrl]);
+    await admin.request('POST', `/api/admin/sites/${osaka.site.info.siteId}/withdraw`, {
+      json: { reason: 'branch closed' },
+    });
+    expect(await connectSrc()).toEqual(["'self'"]);
   });
 
   it('refuses a fingerprint the site does not present, names the one it does, and stores nothing', async () => {

@@ -13,7 +13,11 @@ const NONCE_PLACEHOLDER = /__CSP_NONCE__/g;
  * gets index.html with a fresh CSP nonce; unknown non-API paths are the
  * single-page app's routes.
  */
-export async function serveConsole(app: FastifyInstance, consoleDir: string): Promise<boolean> {
+export async function serveConsole(
+  app: FastifyInstance,
+  consoleDir: string,
+  connectOrigins: () => Promise<readonly string[]>,
+): Promise<boolean> {
   const indexPath = path.join(consoleDir, 'index.html');
   const hasConsole = fs.existsSync(indexPath);
   const indexHtml = hasConsole ? fs.readFileSync(indexPath, 'utf8') : '';
@@ -29,7 +33,7 @@ export async function serveConsole(app: FastifyInstance, consoleDir: string): Pr
     });
   }
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(async (request, reply) => {
     const wantsPage = request.method === 'GET' && !request.url.startsWith('/api/') && hasConsole;
     if (!wantsPage) {
       return reply
@@ -39,7 +43,7 @@ export async function serveConsole(app: FastifyInstance, consoleDir: string): Pr
     }
     const nonce = randomBytes(16).toString('base64');
     return reply
-      .header('content-security-policy', contentSecurityPolicy(nonce))
+      .header('content-security-policy', contentSecurityPolicy(nonce, await connectOrigins()))
       .header('cache-control', 'no-store')
       .type('text/html; charset=utf-8')
       .send(indexHtml.replace(NONCE_PLACEHOLDER, nonce));

@@ -8,8 +8,10 @@ import type { FastifyInstance } from 'fastify';
  *   carrying the per-page nonce.
  * - style-src-attr 'unsafe-inline': components set inline style attributes
  *   (positions of overlays); attributes cannot run script.
+ * `connect` adds the exact origins of the sites this site trusts, which its
+ * console calls with bearer tokens (MS-1); never a wildcard.
  */
-export function contentSecurityPolicy(nonce?: string): string {
+export function contentSecurityPolicy(nonce?: string, connect: readonly string[] = []): string {
   const styleElem = nonce ? `'self' 'nonce-${nonce}'` : `'self'`;
   return [
     "default-src 'self'",
@@ -19,7 +21,7 @@ export function contentSecurityPolicy(nonce?: string): string {
     "style-src-attr 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
-    "connect-src 'self'",
+    ["connect-src 'self'", ...connect].join(' '),
     "worker-src 'self' blob:",
     "manifest-src 'self'",
     "object-src 'none'",

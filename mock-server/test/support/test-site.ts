@@ -37,6 +37,8 @@ export async function startTestSite(
     port?: number;
     /** Interval of the contacts with trusted sites (MS-1). */
     siteContactMs?: number;
+    /** A built console to serve; default: none, the API only. */
+    consoleDir?: string;
   } = {},
 ): Promise<TestSite> {
   // The master key sits beside, not inside, the data directory (ES-4).
@@ -51,7 +53,7 @@ export async function startTestSite(
       '--data-dir',
       dataDir,
       '--console-dir',
-      path.join(root, 'no-console'),
+      options.consoleDir ?? path.join(root, 'no-console'),
     ],
     {
       CUSTODIAN_DEMO: options.demo === false ? '0' : '1',

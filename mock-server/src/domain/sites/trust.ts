@@ -207,6 +207,15 @@ export class SiteTrust {
   }
 
   /**
+   * The origins this site's console may call (its page's connect-src): the
+   * trusted sites', except one presenting another key than its pins.
+   */
+  async consoleOrigins(): Promise<string[]> {
+    const trusted = await this.deps.sites.list();
+    return trusted.filter((site) => site.refusedFingerprint === null).map((site) => site.url);
+  }
+
+  /**
    * Whether a browser's Origin is the console of a trusted site: exactly the
    * origin it was trusted under, and not while it presents another key.
    */

@@ -1,0 +1,167 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { E2E_PORT } from './support/paths';
+import { signIn } from './support/session';
+import { SiteProcess } from './support/site-process';
+
+/**
+ * Trusting another site by its fingerprint (MS-1), with real site
+ * processes: the administrator compares the fingerprint, the site then
+ * answers that site's console across origins and no other, and a site that
+ * comes back with other keys is refused and alerted.
+ */
+
+const contexts: BrowserContext[] = [];
+const started: SiteProcess[] = [];
+
+async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  return context.newPage();
+}
+
+async function startSite(name: string, port: number): Promise<SiteProcess> {
+  const site = new SiteProcess(port, { CUSTODIAN_SITE_NAME: name });
+  started.push(site);
+  await site.start();
+  return site;
+}
+
+test.afterEach(async () => {
+  for (const context of contexts.splice(0)) await context.close();
+  for (const site of started.splice(0)) await site.remove();
+});
+
+/**
+ * The fingerprint the other site's administrator reads out, computed here
+ * from what it publishes and the definition in docs/FORMAT.md, not by the product's code.
+ */
+async function fingerprintOf(url: string): Promise<{ name: string; fingerprint: string }> {
+  const info = (await (await fetch(`${url}/api/site`)).json()) as {
+    siteId: string;
+    name: string;
+    escrowKey: { fingerprint: string };
+    signingKey: { fingerprint: string };
+  };
+  // RFC 8785 of four string members is their JSON with the keys in order.
+  const canonical = JSON.stringify({
+    domain: 'custodian site fingerprint v1',
+    escrowKey: info.escrowKey.fingerprint,
+    signingKey: info.signingKey.fingerprint,
+    siteId: info.siteId,
+  });
+  return { name: info.name, fingerprint: createHash('sha256').update(canonical).digest('hex') };
+}
+
+/** `site` trusts the site at `url` from its host's shell (`npm run site -- trust`). */
+function trustFromShell(site: SiteProcess, url: string, fingerprint: string): void {
+  execFileSync(
+    'npx',
+    [
+      'tsx',
+      'mock-server/src/main.ts',
+      'trust',
+      '--url',
+      url,
+      '--fingerprint',
+      fingerprint,
+      '--data-dir',
+      site.dataDir,
+      '--master-key-file',
+      site.masterKeyFile,
+    ],
+    { stdio: 'pipe' },
+  );
+}
+
+/**
+ * Whether a page of `from` may read this site's /api/site across origins. */
+async function answersPageOf(browser: Browser, from: SiteProcess, siteUrl: string) {
+  const page = await newPage(browser);
+  await page.goto(`${from.url}/login`);
+  return page.evaluate(async (url) => {
+    try {
+      const answer = await fetch(`${url}/api/site`);
+      return answer.ok;
+    } catch {
+      return false;
+    }
+  }, siteUrl);
+}
+
+test('an administrator trusts Osaka by its fingerprint; only trusted consoles are answered; changed keys are refused and alerted', async ({
+  browser,
+  baseURL,
+}) => {
+  const home = baseURL!;
+  const osaka = await startSite('Osaka', E2E_PORT + 2);
+  const sapporo = await startSite('Sapporo', E2E_PORT + 3);
+  const expected = await fingerprintOf(osaka.url);
+  // Osaka's and Sapporo's consoles would call this site: their own sites trust it.
+  const homeFingerprint = (await fingerprintOf(home)).fingerprint;
+  trustFromShell(osaka, home, homeFingerprint);
+  trustFromShell(sapporo, home, homeFingerprint);
+
+  // Until this site trusts them, it answers neither console.
+  expect(await answersPageOf(browser, osaka, home)).toBe(false);
+
+  const admin = await newPage(browser);
+  await signIn(admin, 'admin');
+  await admin.goto('/admin/sites');
+  const table = admin.getByRole('table', { name: 'Sites' });
+  await expect(table).toContainText('This site');
+  await admin.getByRole('button', { name: 'Add site' }).click();
+  const address = admin.getByRole('textbox', { name: 'Site address' });
+  const fetchButton = admin.getByRole('button', { name: 'Fetch fingerprints' });
+  const trust = admin.getByRole('button', { name: 'Trust site' });
+
+  // Bad addresses: a clear sentence each, nothing to trust.
+  await address.fill(`http://127.0.0.1:${E2E_PORT + 4}`);
+  await fetchButton.click();
+  await expect(admin.getByText('No site answered at this address.')).toBeVisible();
+  await expect(trust).toBeDisabled();
+  await address.fill(home);
+  await fetchButton.click();
+  await expect(admin.getByText('This address is this site itself.')).toBeVisible();
+  await expect(trust).toBeDisabled();
+
+  await address.fill(osaka.url);
+  await fetchButton.click();
+  await expect(admin.getByText(expected.fingerprint)).toBeVisible();
+  await expect(admin.getByText(expected.name, { exact: true })).toBeVisible();
+  await trust.click();
+  await expect(admin.getByText('Site “Osaka” is now trusted.')).toBeVisible();
+  const osakaRow = table.getByRole('row').filter({ hasText: 'Osaka' });
+  await expect(osakaRow).toContainText(expected.fingerprint);
+
+  // Osaka's console is answered now; Sapporo's, not trusted, still is not.
+  expect(await answersPageOf(browser, osaka, home)).toBe(true);
+  expect(await answersPageOf(browser, sapporo, home)).toBe(false);
+
+  // Osaka comes back with other keys at the same address: refused, alerted.
+  await osaka.stop();
+  const impostor = await startSite('Osaka', E2E_PORT + 2);
+  trustFromShell(impostor, home, homeFingerprint);
+  await osakaRow.getByRole('button', { name: 'Check Osaka now' }).click();
+  await expect(osakaRow).toContainText('Refused: keys changed');
+  expect(await answersPageOf(browser, impostor, home)).toBe(false);
+  await expect(osakaRow).toContainText(expected.fingerprint);
+  await admin.goto('/admin/alerts');
+  await expect(admin.getByRole('table', { name: 'Alerts' })).toContainText(
+    'Pinned site key changed',
+  );
+
+  // Withdrawing trust is audited, with the reason.
+  await admin.goto('/admin/sites');
+  await osakaRow.getByRole('button', { name: 'Withdraw trust' }).click();
+  const dialog = admin.getByRole('dialog');
+  await dialog.getByLabel('Reason').fill('Osaka was rebuilt with new keys');
+  await dialog.getByRole('button', { name: 'Withdraw', exact: true }).click();
+  await expect(admin.getByText('Site “Osaka” is no longer trusted.')).toBeVisible();
+  await expect(table.getByRole('row').filter({ hasText: 'Osaka' })).toHaveCount(0);
+  await admin.goto('/admin/audit');
+  const audit = admin.getByRole('table', { name: 'Audit log' });
+  await expect(audit).toContainText('site_trust_withdrawn');
+  await expect(audit).toContainText('site_trusted');
+});

@@ -12,7 +12,7 @@ import { EventBus } from './domain/events';
 import { IdentityService, type IdentityDeps } from './domain/identity';
 import type { Clock, PasswordHasher, Random, UserRepository } from './domain/ports';
 import { loadSiteKeys, type SiteKeys } from './domain/site-keys';
-import { CrossOriginRefusals } from './domain/sites/cross-origin';
+import { CrossOriginRefusals, TokenRefusals } from './domain/sites/cross-origin';
 import type { RemoteSites } from './domain/sites/ports';
 import { SiteTrust } from './domain/sites/trust';
 import type { SiteRepositories } from './persistence/repositories';
@@ -83,6 +83,7 @@ export interface SiteServices {
   readonly sites: SiteTrust;
   /** Calls from pages of origins it does not trust, audited and alerted (MS-1). */
   readonly crossOrigin: CrossOriginRefusals;
+  readonly tokenRefusals: TokenRefusals;
 }
 
 /** The site's own defaults (config.ts): 8 h sessions, 5 failures in 15 min, 1 h claims, 120 s gaps. */
@@ -184,6 +185,7 @@ export async function composeSite(
     pairs,
     sites,
     crossOrigin: new CrossOriginRefusals({ audit, alerts, clock }),
+    tokenRefusals: new TokenRefusals({ audit, alerts, clock }),
   };
 }
 

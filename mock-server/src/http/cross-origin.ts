@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CSRF_HEADER, type ApiErrorBody } from '../../../src/core/contract';
 import type { CrossOriginRefusals } from '../domain/sites/cross-origin';
 import type { SiteTrust } from '../domain/sites/trust';
@@ -7,6 +7,14 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 // Bearer tokens and JSON across sites; never cookies (MS-1), so no allow-credentials.
 const ALLOWED_HEADERS = `authorization, content-type, ${CSRF_HEADER}`;
 const PREFLIGHT_MAX_AGE_S = 600;
+
+/** The trusted site's origin a request was let through for (MS-1), kept on the request. */
+const trustedOrigins = new WeakMap<FastifyRequest, string>();
+
+/** The origin of the trusted site's console this request comes from; undefined for the site's own. */
+export function trustedOriginOf(request: FastifyRequest): string | undefined {
+  return trustedOrigins.get(request);
+}
 
 /** Host names by which a browser on the site's own machine reaches it. */
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -58,6 +66,7 @@ export function installCrossOrigin(
     if (await ctx.sites.isTrustedOrigin(origin)) {
       void reply.header('access-control-allow-origin', origin).header('vary', 'origin');
       delete request.headers.cookie;
+      trustedOrigins.set(request, origin);
       if (request.method !== 'OPTIONS') return;
       return reply
         .status(204)

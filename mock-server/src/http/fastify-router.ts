@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteEntry } from '../../../src/core/contract';
+import { trustedOriginOf } from './cross-origin';
 import {
   authorize,
   type ApiReply,
@@ -39,6 +40,9 @@ function requestOf(request: FastifyRequest): ApiRequest {
     headers: request.headers,
     ip: request.ip,
     cookies: request.cookies,
+    method: request.method,
+    path: request.url.split('?')[0] ?? request.url,
+    trustedOrigin: trustedOriginOf(request),
   };
   return api;
 }

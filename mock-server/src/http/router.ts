@@ -19,6 +19,15 @@ export interface ApiRequest {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly ip: string;
   readonly cookies: Record<string, string | undefined>;
+  /** The method and path asked for, for the audit of a refusal. */
+  readonly method: string;
+  readonly path: string;
+  /**
+   * The origin of a trusted site's console calling across origins (MS-1),
+   * set once the cross-origin check has let it through; undefined for the
+   * site's own console. Such a console holds a bearer token, never a cookie.
+   */
+  readonly trustedOrigin?: string;
   principal?: Principal;
 }
 
@@ -86,7 +95,7 @@ export async function authorize(
     );
   }
   if (entry.access === 'public') return;
-  const principal = await ctx.identity.authenticate(request.cookies[SESSION_COOKIE]);
+  const principal = await authenticate(request, ctx);
   if (!entry.beforePasswordChange) ctx.identity.requirePasswordChanged(principal);
   if (
     Array.isArray(entry.access) &&
@@ -95,4 +104,37 @@ export async function authorize(
     throw new DomainError('forbidden', 'Your account does not have the role needed for this.', 403);
   }
   request.principal = principal;
+}
+
+/** The token of `Authorization: Bearer …`, if the request carries one. */
+export function bearerToken(request: ApiRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
+  return header.slice('Bearer '.length).trim() || undefined;
+}
+
+/**
+ * The session of a bearer token (a trusted site's console, MS-2) or of the
+ * session cookie (this site's own console). A bearer token this site
+ * refuses is audited, and alerted unless it merely expired: it was issued
+ * by another site, forged, or replayed after its session ended.
+ */
+async function authenticate(request: ApiRequest, ctx: RouteContext): Promise<Principal> {
+  const bearer = bearerToken(request);
+  if (bearer === undefined) return ctx.identity.authenticate(request.cookies[SESSION_COOKIE]);
+  try {
+    return await ctx.identity.authenticate(bearer);
+  } catch (error) {
+    if (error instanceof DomainError) {
+      const origin = request.headers.origin;
+      await ctx.tokenRefusals.refused({
+        origin: typeof origin === 'string' ? origin : undefined,
+        method: request.method,
+        path: request.path,
+        clientAddress: request.ip,
+        expired: error.code === 'session_expired',
+      });
+    }
+    throw error;
+  }
 }

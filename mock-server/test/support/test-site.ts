@@ -161,7 +161,12 @@ export class Client {
     });
   }
 
-  signIn(userId: string, password = `custodian-${userId}`): Promise<HttpAnswer> {
-    return this.request('POST', '/api/auth/login', { json: { userId, password } });
+  /** `headers` as a browser adds them, e.g. the Origin of another site's console. */
+  signIn(
+    userId: string,
+    password = `custodian-${userId}`,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    return this.request('POST', '/api/auth/login', { json: { userId, password }, headers });
   }
 }

@@ -1169,6 +1169,7 @@ export const en = {
       replayed_request: 'Replayed request',
       pinned_key_changed: 'Pinned site key changed',
       untrusted_origin: 'Call from an untrusted origin',
+      foreign_token: 'Unknown or ended session token',
     },
     roles: {
       admin: 'Administrator',

@@ -1168,6 +1168,7 @@ export const ja: Messages = {
       replayed_request: '再送されたリクエスト',
       pinned_key_changed: '固定したサイト鍵の変更',
       untrusted_origin: '信頼していないオリジンからの呼び出し',
+      foreign_token: '不明または終了したセッショントークン',
     },
     roles: {
       admin: '管理者',

@@ -114,6 +114,8 @@ export function siteHandlers(ctx: RouteContext): HttpHandler[] {
           ip: '127.0.0.1',
           // A service worker never sees the Cookie header; MSW passes the page's cookies.
           cookies: { ...cookiesOf(request), ...cookies },
+          method: request.method,
+          path: url.pathname,
         };
         const state: ReplyState = {
           status: 200,
@@ -165,6 +167,8 @@ export function siteHandlers(ctx: RouteContext): HttpHandler[] {
       headers: {},
       ip: '127.0.0.1',
       cookies: { ...cookiesOf(request), ...cookies },
+      method: 'GET',
+      path: new URL(request.url).pathname,
     };
     await authorize(apiRoutes.events, api, ctx);
     const { user } = principalOf(api);

@@ -16,6 +16,8 @@ export const alertKinds = [
   'pinned_key_changed',
   // MS-1: a console served from an origin this site does not trust called its API.
   'untrusted_origin',
+  // MS-2: a bearer token this site never issued, or one already ended, was shown to it.
+  'foreign_token',
 ] as const;
 export const alertKindSchema = z.enum(alertKinds);
 export type AlertKind = z.infer<typeof alertKindSchema>;

@@ -29,6 +29,17 @@ export const sessionInfoSchema = z.object({
 });
 export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 
+/**
+ * The answer to a sign-in: the session, and for a trusted site's console
+ * calling across origins (MS-2) the bearer token it sends from then on in
+ * `Authorization: Bearer`. The site's own console gets an HttpOnly cookie
+ * instead and never sees its token.
+ */
+export const signInAnswerSchema = sessionInfoSchema.extend({
+  bearerToken: z.string().min(1).max(200).optional(),
+});
+export type SignInAnswer = z.infer<typeof signInAnswerSchema>;
+
 export const changePasswordRequestSchema = z.object({
   currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
   newPassword: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),

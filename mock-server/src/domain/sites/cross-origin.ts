@@ -14,6 +14,36 @@ export interface RefusedRequest {
 }
 
 /**
+ * Alerts about one kind of refusal within a window: one for each of the
+ * first few sources, then one summary, then none until the window ends.
+ * The window lives in memory and starts afresh when the site restarts.
+ */
+class AlertWindow {
+  private startedAt = -Infinity;
+  private sources = new Set<string>();
+  private summarised = false;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Whether a refusal from `source` is alerted on its own, in the summary, or not at all. */
+  admit(source: string): 'alert' | 'summary' | 'quiet' {
+    const now = this.clock.now().getTime();
+    if (now - this.startedAt >= CROSS_ORIGIN_ALERT_WINDOW_MS) {
+      this.startedAt = now;
+      this.sources = new Set();
+      this.summarised = false;
+    }
+    if (this.sources.has(source) || this.summarised) return 'quiet';
+    if (this.sources.size < CROSS_ORIGIN_ALERTS_PER_WINDOW) {
+      this.sources.add(source);
+      return 'alert';
+    }
+    this.summarised = true;
+    return 'summary';
+  }
+}
+
+/**
  * Calls to the API from a page this site does not trust (MS-1): each is
  * audited, and administrators are alerted once per origin for the first few
  * origins in a window, then once more in summary; a flood from one page, or
@@ -21,7 +51,7 @@ export interface RefusedRequest {
  * memory and starts afresh when the site restarts.
  */
 export class CrossOriginRefusals {
-  private window = { startedAt: -Infinity, origins: new Set<string>(), summarised: false };
+  private readonly window: AlertWindow;
 
   constructor(
     private readonly deps: {
@@ -29,7 +59,9 @@ export class CrossOriginRefusals {
       readonly alerts: AlertSink;
       readonly clock: Clock;
     },
-  ) {}
+  ) {
+    this.window = new AlertWindow(deps.clock);
+  }
 
   async refused(request: RefusedRequest): Promise<void> {
     const origin = request.origin.slice(0, 200);
@@ -40,15 +72,10 @@ export class CrossOriginRefusals {
       clientAddress: request.clientAddress,
       details: { origin, method: request.method, path: request.path.slice(0, 200) },
     });
-    const now = this.deps.clock.now().getTime();
-    if (now - this.window.startedAt >= CROSS_ORIGIN_ALERT_WINDOW_MS) {
-      this.window = { startedAt: now, origins: new Set(), summarised: false };
-    }
-    const { origins } = this.window;
-    if (origins.has(origin) || this.window.summarised) return;
+    const admitted = this.window.admit(origin);
+    if (admitted === 'quiet') return;
     const minutes = CROSS_ORIGIN_ALERT_WINDOW_MS / 60_000;
-    if (origins.size < CROSS_ORIGIN_ALERTS_PER_WINDOW) {
-      origins.add(origin);
+    if (admitted === 'alert') {
       await this.deps.alerts.raise({
         ...about,
         kind: 'untrusted_origin',
@@ -56,11 +83,66 @@ export class CrossOriginRefusals {
       });
       return;
     }
-    this.window.summarised = true;
     await this.deps.alerts.raise({
       ...about,
       kind: 'untrusted_origin',
       sentence: `Pages at more than ${CROSS_ORIGIN_ALERTS_PER_WINDOW} origins this site does not trust called its API within ${minutes} minutes (the latest ${origin}, from ${request.clientAddress}); all refused. Further ones in this period are audited but not alerted.`,
+    });
+  }
+}
+
+export interface RefusedToken {
+  /** The page's origin, when a browser sent it. */
+  readonly origin: string | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly clientAddress: string;
+  /** Ended by time (audited only), or never issued here / already ended otherwise (also alerted). */
+  readonly expired: boolean;
+}
+
+/**
+ * Bearer tokens this site refuses (MS-2): another site's token, a forged
+ * one, or one replayed after its session ended. Each is audited; all but
+ * plainly expired ones are alerted, windowed per client address as for
+ * untrusted origins.
+ */
+export class TokenRefusals {
+  private readonly window: AlertWindow;
+
+  constructor(
+    private readonly deps: {
+      readonly audit: AuditLog;
+      readonly alerts: AlertSink;
+      readonly clock: Clock;
+    },
+  ) {
+    this.window = new AlertWindow(deps.clock);
+  }
+
+  async refused(request: RefusedToken): Promise<void> {
+    const origin = request.origin?.slice(0, 200) ?? null;
+    const path = request.path.slice(0, 200);
+    await this.deps.audit.append({
+      event: 'bearer_token_refused',
+      actor: null,
+      clientAddress: request.clientAddress,
+      details: { origin, method: request.method, path, expired: request.expired },
+    });
+    if (request.expired) return;
+    const admitted = this.window.admit(request.clientAddress);
+    if (admitted === 'quiet') return;
+    const minutes = CROSS_ORIGIN_ALERT_WINDOW_MS / 60_000;
+    const from = origin ? `a page at ${origin} (${request.clientAddress})` : request.clientAddress;
+    await this.deps.alerts.raise({
+      userId: null,
+      volumeId: null,
+      clientAddress: request.clientAddress,
+      kind: 'foreign_token',
+      sentence:
+        admitted === 'alert'
+          ? `A session token this site did not issue, or one already ended, was shown by ${from} (${request.method} ${path.slice(0, 100)}); refused. Further ones from that address within ${minutes} minutes are audited but not alerted.`
+          : `Session tokens this site did not issue came from more than ${CROSS_ORIGIN_ALERTS_PER_WINDOW} addresses within ${minutes} minutes (the latest ${from}); all refused. Further ones in this period are audited but not alerted.`,
     });
   }
 }

@@ -10,6 +10,8 @@ export function authRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.login, async (request, reply) => {
     const body = parseWith(loginRequestSchema, request.body);
     const { token, info } = await ctx.identity.signIn(body.userId, body.password, request.ip);
+    // A trusted site's console keeps a bearer token for this site; it is sent no cookie (MS-2).
+    if (request.trustedOrigin !== undefined) return { ...info, bearerToken: token };
     void reply.setCookie(SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: 'strict',

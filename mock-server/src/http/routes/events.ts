@@ -4,6 +4,7 @@ import { follow } from '../../domain/events';
 import { contentSecurityPolicy } from '../security';
 import {
   authorize,
+  bearerToken,
   principalOf,
   SESSION_COOKIE,
   type ApiRequest,
@@ -35,10 +36,12 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
         headers: request.headers,
         ip: request.ip,
         cookies: request.cookies,
+        method: request.method,
+        path: apiRoutes.events.path,
       };
       await authorize(apiRoutes.events, api, ctx);
       const principal = principalOf(api);
-      const token = request.cookies[SESSION_COOKIE];
+      const token = bearerToken(api) ?? request.cookies[SESSION_COOKIE];
 
       reply.hijack();
       const res = reply.raw;

@@ -51,3 +51,4 @@ export * from './volume-keys-payload';
 export { createKeysFile } from './keys-file';
 export * from './receipt';
 export * from './registration';
+export * from './site-credential';

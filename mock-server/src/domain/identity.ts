@@ -1,6 +1,6 @@
 import {
-  PASSWORD_MAX_LENGTH,
-  PASSWORD_MIN_LENGTH,
+  PASSWORD_RULE_SENTENCE,
+  passwordRuleBreach,
   type AdminUser,
   type Role,
   type RoleGrant,
@@ -739,17 +739,8 @@ function requireReason(reason: string): string {
 
 /** Any password a user will keep: one an administrator sets, or the user's own new one. */
 export function checkNewPassword(userId: string, password: string): void {
-  if (
-    password.length < PASSWORD_MIN_LENGTH ||
-    password.length > PASSWORD_MAX_LENGTH ||
-    password.toLowerCase().includes(userId.toLowerCase()) ||
-    new Set(password).size < 4
-  ) {
-    throw new DomainError(
-      'weak_password',
-      `Choose a password of at least ${PASSWORD_MIN_LENGTH} characters, with at least 4 different characters, that does not contain the user ID.`,
-      400,
-    );
+  if (passwordRuleBreach(userId, password) !== null) {
+    throw new DomainError('weak_password', PASSWORD_RULE_SENTENCE, 400);
   }
 }
 

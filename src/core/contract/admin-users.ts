@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { PASSWORD_MAX_LENGTH, roleSchema, userIdSchema, userSummarySchema } from './identity';
+import { roleSchema, userIdSchema, userSummarySchema } from './identity';
+import { PASSWORD_MAX_LENGTH } from './password-rules';
 
 /**
  * User administration (ID-1) and the site's mail settings, as the

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-rules';
 
 export const roles = ['admin', 'operator', 'restorer'] as const;
 export const roleSchema = z.enum(roles);
@@ -10,9 +11,6 @@ export const userIdSchema = z
   .min(1)
   .max(64)
   .regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, dot, underscore and hyphen only');
-
-export const PASSWORD_MIN_LENGTH = 10;
-export const PASSWORD_MAX_LENGTH = 256;
 
 export const loginRequestSchema = z.object({
   userId: z.string().min(1).max(64),

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SiteConfig } from './config';
-import { seedDemoAccounts } from './demo';
+import { seedDemoAccounts, type DeriveCredential } from './demo';
 import { armHoldPoint } from './domain/escrow/hold-points';
 import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
@@ -53,6 +53,11 @@ export interface SiteOptions {
   readonly heartbeatMs?: number;
   /** Interval of the gap and claim checks. */
   readonly housekeepingMs?: number;
+  /**
+   * How demo accounts' credentials are derived (MS-2); tests pass one that
+   * remembers them, so that each site they start does not spend seconds on it.
+   */
+  readonly deriveCredential?: DeriveCredential;
 }
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
@@ -109,8 +114,9 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     await services.transfers.applyStored();
 
     const demoAccountsCreated = config.demo
-      ? await seedDemoAccounts(services.identity, services.users, {
+      ? await seedDemoAccounts(services, {
           onExisting: config.demoOnExisting,
+          deriveCredential: options.deriveCredential,
         })
       : [];
     if (!config.demo && (await services.users.countWithRole('admin')) === 0) {

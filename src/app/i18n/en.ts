@@ -50,6 +50,7 @@ export const en = {
     userId: 'User ID',
     password: 'Password',
     submit: 'Sign in',
+    signingIn: 'Signing in…',
     missingFields: 'Enter both your user ID and your password, then sign in.',
   },
   account: {

@@ -42,6 +42,7 @@ export const ja: Messages = {
     userId: 'ユーザーID',
     password: 'パスワード',
     submit: 'サインイン',
+    signingIn: 'サインインしています…',
     missingFields: 'ユーザーIDとパスワードの両方を入力してから、サインインしてください。',
   },
   account: {

@@ -1,7 +1,7 @@
 import type { HttpHandler } from 'msw';
 import { version } from '../../../package.json';
 import { randomBytes, sha256Hex } from '@/core/crypto/bytes';
-import { seedDemoAccounts } from '../../../mock-server/src/demo';
+import { seedDemoAccounts, type DeriveCredential } from '../../../mock-server/src/demo';
 import type { Clock } from '../../../mock-server/src/domain/ports';
 import type { RouteContext } from '../../../mock-server/src/http/router';
 import type { SiteRepositories } from '../../../mock-server/src/persistence/repositories';
@@ -24,9 +24,10 @@ const wallClock: Clock = { now: () => new Date() };
  * The escrow site's own rules on its own repositories, answering the
  * console's requests through MSW: the offline demo (SQLite compiled to
  * WebAssembly) and component tests that want the real behaviour (SQLite in
- * memory). Chunk blobs are kept in memory. Passwords use PBKDF2 with few
- * iterations here: the demo's accounts are public anyway, and tests should
- * stay quick.
+ * memory). Chunk blobs are kept in memory. The site's verifiers of
+ * credentials use PBKDF2 with few iterations here: the demo's accounts are
+ * public anyway, and tests should stay quick. The credentials themselves are
+ * derived as everywhere (MS-2, 600 000 rounds).
  */
 export async function createBrowserSite(options: {
   /** The site's repositories, on a new database with the site's schema. */
@@ -37,6 +38,10 @@ export async function createBrowserSite(options: {
   mailer?: AlertMailer;
   /** The site's clock; default: the wall clock. */
   clock?: Clock;
+  /** The site's ID; default: a random UUID, as a new site makes. */
+  siteId?: string;
+  /** How the demo accounts' credentials are derived (MS-2); tests cache them. */
+  deriveCredential?: DeriveCredential;
 }): Promise<BrowserSite> {
   const site = await composeSite(
     options.repositories,
@@ -49,7 +54,7 @@ export async function createBrowserSite(options: {
       notifiers: options.mailer ? [options.mailer] : [],
     },
     {
-      siteId: globalThis.crypto.randomUUID(),
+      siteId: options.siteId ?? globalThis.crypto.randomUUID(),
       siteName: 'Custodian offline demo',
       version,
       demo: true,
@@ -57,7 +62,9 @@ export async function createBrowserSite(options: {
       ...SITE_DEFAULTS,
     },
   );
-  if (options.demoAccounts !== false) await seedDemoAccounts(site.identity, site.users);
+  if (options.demoAccounts !== false) {
+    await seedDemoAccounts(site, { deriveCredential: options.deriveCredential });
+  }
   const context: RouteContext = {
     ...site,
     mailer: options.mailer,

@@ -9,7 +9,7 @@ import { type RouteContext, type Router, SESSION_COOKIE, principalOf } from '../
 export function authRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.login, async (request, reply) => {
     const body = parseWith(loginRequestSchema, request.body);
-    const { token, info } = await ctx.identity.signIn(body.userId, body.password, request.ip);
+    const { token, info } = await ctx.identity.signIn(body.userId, body.credential, request.ip);
     void reply.setCookie(SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: 'strict',
@@ -30,7 +30,11 @@ export function authRoutes(router: Router, ctx: RouteContext): void {
 
   router.route(apiRoutes.changePassword, async (request) => {
     const body = parseWith(changePasswordRequestSchema, request.body);
-    await ctx.identity.changePassword(principalOf(request), body.currentPassword, body.newPassword);
+    await ctx.identity.changePassword(
+      principalOf(request),
+      body.currentCredential,
+      body.newCredential,
+    );
     return { ok: true };
   });
 }

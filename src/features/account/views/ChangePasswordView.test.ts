@@ -76,6 +76,29 @@ describe('change password page', () => {
     expect(await (await testSite()).passwordWorks('restorer', 'custodian-restorer')).toBe(true);
   });
 
+  it('sends the site the credentials of both passwords, never the passwords', async () => {
+    const bodies: string[] = [];
+    await mountConsole('/account/password', { signedInAs: 'operator' });
+    server.events.on('request:start', ({ request }) => {
+      if (request.method === 'POST')
+        void request
+          .clone()
+          .text()
+          .then((b) => bodies.push(b));
+    });
+    await fill('custodian-operator', 'a-long-new-secret', 'a-long-new-secret');
+    // Two credentials are derived first, about half a second each (MS-2).
+    await vi.waitFor(() => expect(text()).toContain('Your password has been changed.'), {
+      timeout: 10_000,
+    });
+    server.events.removeAllListeners();
+    const sent = bodies.join('\n');
+    expect(sent).toMatch(/"currentCredential":"[\w-]{43}","newCredential":"[\w-]{43}"/);
+    expect(sent).not.toContain('custodian-operator');
+    expect(sent).not.toContain('a-long-new-secret');
+    expect(await (await testSite()).passwordWorks('operator', 'a-long-new-secret')).toBe(true);
+  });
+
   it('changes the password and lets a user who had to change it continue', async () => {
     const site = await testSite();
     const temporary = await site.resetPassword('restorer');

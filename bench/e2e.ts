@@ -9,6 +9,7 @@
  * (and CPU of the site) from /proc.
  */
 import fs from 'node:fs';
+import { deriveSiteCredential } from '../src/core/crypto/site-credential';
 import { BenchSite, launchBrowser, type BenchBrowser } from './browser';
 import type { CdpPage } from './cdp';
 import { sha256File, type BenchImage } from './images';
@@ -42,17 +43,29 @@ export interface E2eRun {
   readonly restoreSite: TimedRun;
 }
 
-/** Signs in through the site's API from the console's origin, as the login form does. */
+/**
+ * Signs in through the site's API from the console's origin, as the login
+ * form does: the site's ID, the password's credential for it (MS-2), then
+ * the login with the credential alone.
+ */
 async function signIn(page: CdpPage, userId: string): Promise<void> {
-  const status = await page.call(async (id: string) => {
-    const answer = await fetch('/api/auth/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-custodian-csrf': '1' },
-      body: JSON.stringify({ userId: id, password: `custodian-${id}` }),
-      credentials: 'same-origin',
-    });
-    return answer.status;
-  }, userId);
+  const siteId = await page.call(async () => {
+    const answer = await fetch('/api/site');
+    return ((await answer.json()) as { siteId: string }).siteId;
+  });
+  const credential = await deriveSiteCredential(`custodian-${userId}`, siteId);
+  const status = await page.call(
+    async (body: { userId: string; credential: string }) => {
+      const answer = await fetch('/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-custodian-csrf': '1' },
+        body: JSON.stringify(body),
+        credentials: 'same-origin',
+      });
+      return answer.status;
+    },
+    { userId, credential },
+  );
   if (status !== 200) throw new Error(`${userId} could not sign in (${status})`);
 }
 

@@ -1,3 +1,4 @@
+import { pbkdf2Sync } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { signIn } from './support/session';
 
@@ -41,6 +42,28 @@ test.describe('signing in to the console', () => {
     await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
     await page.goto('/restore');
     await expect(page).toHaveURL(/\/login/);
+  });
+
+  test('the password never leaves the browser: the site gets the credential derived for it (MS-2)', async ({
+    page,
+  }) => {
+    const sent: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/auth/login')) sent.push(request.postData() ?? '');
+    });
+    await signIn(page, 'operator');
+    const { siteId } = (await (await page.request.get('/api/site')).json()) as { siteId: string };
+    const expected = pbkdf2Sync(
+      'custodian-operator',
+      `custodian-site-credential-v1:${siteId}`,
+      600_000,
+      32,
+      'sha256',
+    ).toString('base64url');
+    expect(sent.map((body) => JSON.parse(body) as unknown)).toEqual([
+      { userId: 'operator', credential: expected },
+    ]);
+    expect(sent.join('')).not.toContain('custodian-operator');
   });
 
   test('signing out returns to /login and the session is gone', async ({ page }) => {

@@ -8,6 +8,7 @@
 
 import { login } from '@/shared/api/auth';
 import { fetchSiteInfo } from '@/shared/api/site';
+import { credentialsForSite } from '@/shared/api/site-credentials';
 import { putTransfer } from '@/shared/api/transfers';
 import { claimVolume, releaseClaim } from '@/shared/api/volumes';
 import {
@@ -297,7 +298,8 @@ async function indexedDb(): Promise<StageTiming> {
 }
 
 async function signIn(userId: string): Promise<void> {
-  await login({ userId, password: `custodian-${userId}` });
+  const [credential] = await credentialsForSite([`custodian-${userId}`]);
+  await login({ userId, credential: credential! });
 }
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { publicOrigin, type SiteConfig } from './config';
-import { seedDemoAccounts } from './demo';
+import { seedDemoAccounts, type DeriveCredential } from './demo';
 import { armHoldPoint } from './domain/escrow/hold-points';
 import type { Clock } from './domain/ports';
 import { installErrorHandling } from './http/errors';
@@ -59,6 +59,11 @@ export interface SiteOptions {
   readonly housekeepingMs?: number;
   /** Interval of the contacts with trusted sites (MS-1). */
   readonly siteContactMs?: number;
+  /**
+   * How demo accounts' credentials are derived (MS-2); tests pass one that
+   * remembers them, so that each site they start does not spend seconds on it.
+   */
+  readonly deriveCredential?: DeriveCredential;
 }
 
 /** How often the site contacts the sites it trusts, to see that they answer with their pinned keys. */
@@ -125,8 +130,9 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     await services.transfers.applyStored();
 
     const demoAccountsCreated = config.demo
-      ? await seedDemoAccounts(services.identity, services.users, {
+      ? await seedDemoAccounts(services, {
           onExisting: config.demoOnExisting,
+          deriveCredential: options.deriveCredential,
         })
       : [];
     if (!config.demo && (await services.users.countWithRole('admin')) === 0) {

@@ -1,6 +1,6 @@
 import type { Role } from '../../src/core/contract';
-import type { IdentityService } from './domain/identity';
-import type { UserRepository } from './domain/ports';
+import { deriveSiteCredential } from '../../src/core/crypto/site-credential';
+import type { SiteServices } from './site';
 
 /** The demo accounts of SPEC §6; the password is `custodian-` + the user ID. */
 export const DEMO_ACCOUNTS: readonly { userId: string; displayName: string; roles: Role[] }[] = [
@@ -15,6 +15,9 @@ export const DEMO_ACCOUNTS: readonly { userId: string; displayName: string; role
 
 export const demoPassword = (userId: string): string => `custodian-${userId}`;
 
+/** How a password becomes a site credential (MS-2): `deriveSiteCredential` unless a test caches it. */
+export type DeriveCredential = (password: string, siteId: string) => Promise<string>;
+
 /** Demo accounts would be added where they do not belong; the message says how to go on. */
 export class DemoRefusedError extends Error {
   override readonly name = 'DemoRefusedError';
@@ -23,13 +26,19 @@ export class DemoRefusedError extends Error {
 /**
  * Creates whichever demo accounts are missing; returns the IDs it created.
  * Their passwords are public, two of them administrators: on a site that has
- * other users they are refused unless `onExisting` says so on purpose.
+ * other users they are refused unless `onExisting` says so on purpose. Each
+ * gets the verifier of its password's credential for this site, as a console
+ * derives it (MS-2), so the passwords of the README sign in. A demo account
+ * stored before site credentials whose password is still the public one is
+ * moved to its credential too.
  */
 export async function seedDemoAccounts(
-  identity: IdentityService,
-  users: UserRepository,
-  options: { onExisting?: boolean } = {},
+  site: Pick<SiteServices, 'identity' | 'users' | 'info'>,
+  options: { onExisting?: boolean; deriveCredential?: DeriveCredential } = {},
 ): Promise<string[]> {
+  const { identity, users } = site;
+  const derive = (userId: string): Promise<string> =>
+    (options.deriveCredential ?? deriveSiteCredential)(demoPassword(userId), site.info.siteId);
   const existing = await users.list();
   const missing = DEMO_ACCOUNTS.filter((a) => !existing.some((u) => u.userId === a.userId));
   // A demo site restarted adds nothing; a site with users of its own gains none by surprise.
@@ -41,10 +50,26 @@ export async function seedDemoAccounts(
         'Start without --demo (and without CUSTODIAN_DEMO). To add the demo accounts anyway, add --demo-on-existing (CUSTODIAN_DEMO_ON_EXISTING=1).',
     );
   }
+  const stale = existing.filter(
+    (u) => u.verifierOf === 'raw-password' && DEMO_ACCOUNTS.some((a) => a.userId === u.userId),
+  );
+  // Derived side by side: 600 000 PBKDF2 rounds each, and WebCrypto runs them in parallel.
+  const credentials = new Map(
+    await Promise.all(
+      [...missing, ...stale].map(async (a) => [a.userId, await derive(a.userId)] as const),
+    ),
+  );
+  for (const user of stale) {
+    await identity.upgradePublicPassword(
+      user.userId,
+      demoPassword(user.userId),
+      credentials.get(user.userId)!,
+    );
+  }
   const created: string[] = [];
-  for (const account of DEMO_ACCOUNTS) {
+  for (const account of missing) {
     if (await users.find(account.userId)) continue;
-    await identity.createUser({ ...account, password: demoPassword(account.userId) });
+    await identity.createUser({ ...account, credential: credentials.get(account.userId)! });
     created.push(account.userId);
   }
   return created;

@@ -1,20 +1,16 @@
 import { parseArgs } from 'node:util';
-import { PASSWORD_MIN_LENGTH, userIdSchema } from '../../src/core/contract';
 import { startSite, StartupError } from './app';
 import { ConfigError, insecureHostWarning, loadConfig, publicUrlWarning } from './config';
 import { DEMO_ACCOUNTS, DemoRefusedError, demoPassword } from './demo';
-import { DataDirectoryError, openDatabase } from './persistence/database';
+import { DataDirectoryError } from './persistence/database';
+import { createAdmin, resetPassword } from './cli/accounts';
 import { backupSite, exportKey } from './cli/operations';
-import { readPassword } from './cli/password';
 import { rotateMasterKey } from './cli/rotate-master-key';
 import { seedRecords } from './cli/seed';
 import { listSites, trustSite, withdrawSite } from './cli/sites';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
 import { DomainError } from './domain/errors';
-import { checkNewPassword } from './domain/identity';
 import { SiteKeyError } from './domain/site-keys';
-import { systemClock } from './platform/node-random';
-import { composeServices } from './services';
 
 const USAGE = `Usage: npm run site -- <command> [options]
 
@@ -25,6 +21,9 @@ Commands:
                    (password from CUSTODIAN_ADMIN_PASSWORD, else typed with no
                    echo, or the first line of standard input when piped;
                    needs CUSTODIAN_MASTER_KEY_FILE or --master-key-file)
+  reset-password   give an account a temporary password, shown once, that the
+                   user must replace at the next sign-in: --user ID [--reason TEXT]
+                   (also for accounts made before sign-in by site credential)
   rotate-master-key  seal the site's keys under a new master key, site stopped:
                    --new-key-file FILE (written if missing)
   backup           a consistent, integrity-checked copy of the data directory:
@@ -80,50 +79,6 @@ async function start(argv: string[]): Promise<void> {
   process.on('SIGHUP', stop);
 }
 
-async function createAdmin(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      user: { type: 'string' },
-      name: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'master-key-file': { type: 'string' },
-    },
-    strict: true,
-  });
-  const userId = values.user ?? '';
-  if (!userIdSchema.safeParse(userId).success) {
-    throw new ConfigError(
-      'Give the new administrator a user ID: --user ID (letters, digits, . _ -).',
-    );
-  }
-  const config = loadConfig([
-    ...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []),
-    ...(values['master-key-file'] ? ['--master-key-file', values['master-key-file']] : []),
-  ]);
-  const password = await readPassword(
-    `Password for the new administrator (at least ${PASSWORD_MIN_LENGTH} characters, not containing the user ID): `,
-    { confirm: true },
-  );
-  // The same rules the site applies to every password it sets.
-  checkNewPassword(userId, password);
-  const database = await openDatabase(config.dataDir);
-  try {
-    const { identity } = await composeServices(config, database, systemClock, [], (m) =>
-      process.stdout.write(`${m}\n`),
-    );
-    await identity.createUser({
-      userId,
-      displayName: values.name ?? userId,
-      roles: ['admin'],
-      password,
-    });
-    process.stdout.write(`Administrator "${userId}" created in ${config.dataDir}.\n`);
-  } finally {
-    await database.close();
-  }
-}
-
 function initMasterKey(argv: string[]): void {
   const { values } = parseArgs({ args: argv, options: { out: { type: 'string' } }, strict: true });
   if (!values.out) throw new ConfigError('Say where to write the new master key: --out FILE');
@@ -148,6 +103,8 @@ async function main(): Promise<void> {
       return start(rest);
     case 'create-admin':
       return createAdmin(rest);
+    case 'reset-password':
+      return resetPassword(rest);
     case 'init-master-key':
       return initMasterKey(rest);
     case 'rotate-master-key':

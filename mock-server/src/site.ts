@@ -136,6 +136,7 @@ export async function composeSite(
     alerts,
     audit,
     hasher: platform.hasher,
+    siteId: options.siteId,
     clock,
     random: platform.random,
     sessionTtlMs: options.sessionTtlMs,

@@ -68,7 +68,7 @@ describe('administrator role grants', () => {
         userId: 'mallory',
         displayName: 'Mallory',
         roles: ['admin'],
-        initialPassword: 'first-light-2026',
+        initialCredential: await admin.credential('first-light-2026'),
         reason: REASON,
       },
     });
@@ -85,9 +85,7 @@ describe('administrator role grants', () => {
       });
     expect(codeOf(await approve(mallory))).toEqual([403, 'password_change_required']);
     // …and with a password of their own, still no administrator until a second one confirms.
-    const changed = await mallory.request('POST', '/api/auth/password', {
-      json: { currentPassword: 'first-light-2026', newPassword: 'a-chosen-secret-2026' },
-    });
+    const changed = await mallory.changePassword('first-light-2026', 'a-chosen-secret-2026');
     expect(changed.status).toBe(200);
     expect(codeOf(await approve(mallory))).toEqual([403, 'forbidden']);
     expect(codeOf(await decide(mallory, pendingGrant.id, true))).toEqual([403, 'forbidden']);
@@ -198,7 +196,7 @@ describe('administrator role grants', () => {
         userId: 'carol',
         displayName: 'Carol',
         roles: ['admin', 'operator'],
-        initialPassword: 'first-light-2026',
+        initialCredential: await admin.credential('first-light-2026'),
         reason: REASON,
       },
     });

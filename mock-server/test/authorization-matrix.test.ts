@@ -68,8 +68,9 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     },
     logout: {},
     session: {},
+    // Credentials of the right shape (MS-2); the current one is wrong for everyone.
     changePassword: {
-      body: { currentPassword: 'not-the-password', newPassword: 'long-enough-new-pass' },
+      body: { currentCredential: 'A'.repeat(43), newCredential: `${'B'.repeat(42)}A` },
       expect: all(400),
     },
     adminListUsers: {},
@@ -78,7 +79,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
         userId: 'matrix-user',
         displayName: 'Matrix',
         roles: ['restorer'],
-        initialPassword: 'a-long-initial-pass',
+        initialCredential: `${'C'.repeat(42)}A`,
         reason,
       },
       expect: { admin: 201 },

@@ -40,7 +40,7 @@ describe('bad input gets 4xx with {code, message}', () => {
       'invalid_request',
     );
     expectClientError(
-      await client.request('POST', '/api/auth/login', { json: { userId: 42, password: ['x'] } }),
+      await client.request('POST', '/api/auth/login', { json: { userId: 42, credential: ['x'] } }),
       'invalid_request',
     );
     expectClientError(
@@ -72,7 +72,7 @@ describe('bad input gets 4xx with {code, message}', () => {
 
   it('an oversized body', async () => {
     const answer = await client.request('POST', '/api/auth/login', {
-      json: { userId: 'admin', password: 'x'.repeat(200_000) },
+      json: { userId: 'admin', credential: 'x'.repeat(200_000) },
     });
     expectClientError(answer, 'body_too_large');
     expect(answer.status).toBe(413);
@@ -81,7 +81,7 @@ describe('bad input gets 4xx with {code, message}', () => {
   it('a huge string within the body limit', async () => {
     expectClientError(
       await client.request('POST', '/api/auth/login', {
-        json: { userId: 'a'.repeat(10_000), password: 'x' },
+        json: { userId: 'a'.repeat(10_000), credential: 'A'.repeat(43) },
       }),
       'invalid_request',
     );
@@ -96,7 +96,7 @@ describe('bad input gets 4xx with {code, message}', () => {
 
   it('a state-changing call without the CSRF header', async () => {
     const answer = await client.request('POST', '/api/auth/login', {
-      json: { userId: 'admin', password: 'custodian-admin' },
+      json: { userId: 'admin', credential: await client.credential('custodian-admin') },
       csrf: false,
     });
     expectClientError(answer, 'csrf_required');

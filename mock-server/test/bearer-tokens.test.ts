@@ -34,8 +34,8 @@ describe('bearer tokens for trusted consoles (MS-2)', { timeout: 60_000 }, () =>
 
   beforeAll(async () => {
     [tokyo, osaka] = await Promise.all([
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
+      startTestSite({ siteId: 'test-site-tokyo', env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
+      startTestSite({ siteId: 'test-site-osaka', env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
     ]);
     [tokyoAdmin, osakaAdmin] = await Promise.all([adminOf(tokyo), adminOf(osaka)]);
     const url = osaka.site.publicUrl;

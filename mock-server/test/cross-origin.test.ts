@@ -26,8 +26,8 @@ describe('cross-origin calls (MS-1)', { timeout: 60_000 }, () => {
 
   beforeAll(async () => {
     [tokyo, osaka] = await Promise.all([
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
+      startTestSite({ siteId: 'test-site-tokyo', env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
+      startTestSite({ siteId: 'test-site-osaka', env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
     ]);
     admin = new Client(tokyo.site.url);
     await admin.signIn('admin');
@@ -86,9 +86,8 @@ describe('cross-origin calls (MS-1)', { timeout: 60_000 }, () => {
       expect([origin, answer.status]).toEqual([origin, 200]);
       expect(answer.headers['access-control-allow-origin']).toBeUndefined();
     }
-    const signIn = await new Client(tokyo.site.url).request('POST', '/api/auth/login', {
-      json: { userId: 'operator', password: 'custodian-operator' },
-      headers: { origin: tokyo.site.publicUrl },
+    const signIn = await new Client(tokyo.site.url).signIn('operator', undefined, {
+      origin: tokyo.site.publicUrl,
     });
     expect(signIn.status).toBe(200);
   });
@@ -158,10 +157,7 @@ describe('a site behind its public URL (MS-1)', { timeout: 60_000 }, () => {
     try {
       expect(site.site.publicUrl).toBe('https://custodian.example');
       const client = new Client(site.site.url);
-      const own = await client.request('POST', '/api/auth/login', {
-        json: { userId: 'admin', password: 'custodian-admin' },
-        headers: { origin: 'https://custodian.example' },
-      });
+      const own = await client.signIn('admin', undefined, { origin: 'https://custodian.example' });
       expect(own.status).toBe(200);
       const loopback = await client.request('GET', '/api/site', {
         headers: { origin: site.site.url },

@@ -36,7 +36,7 @@ const body = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.record({
     userId: fc.anything(),
-    password: fc.anything(),
+    credential: fc.anything(),
     reason: fc.anything(),
     ids: fc.anything(),
   }),

@@ -23,7 +23,7 @@ describe('sign-in limits under parallel attempts (ID-3)', () => {
   it('counts 40 simultaneous wrong passwords from one address as 40 sequential ones', async () => {
     const attacker = new Client(site.site.url, '127.0.0.2');
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => attacker.signIn('admin', `guess-${i}-wrong`)),
+      Array.from({ length: 40 }, () => attacker.signIn('admin', 'a-wrong-guess')),
     );
     const statuses = answers.map((a) => a.status);
     // Five guesses reach the verifier; the address is locked out for the rest.

@@ -21,6 +21,7 @@ import { assessHealth, DISK_FAILING_BYTES } from '../src/platform/site-operation
 import { systemClock } from '../src/platform/node-random';
 import { composeServices } from '../src/services';
 import { backUp, newOperator, randomImage } from './support/backup-client';
+import { credentialFor } from './support/credentials';
 import { Client, startTestSite } from './support/test-site';
 
 const VOLUME = 'gpt:0c1d2e3f-4a5b-4e5f-8a9b-6b1f0a4e2c3d';
@@ -200,12 +201,18 @@ describe('demo mode on an existing site', () => {
     createMasterKeyFile(keyFile);
     const config = loadConfig(['--data-dir', dataDir], { CUSTODIAN_MASTER_KEY_FILE: keyFile });
     const database = await openDatabase(dataDir);
-    const { identity } = await composeServices(config, database, systemClock, [], () => undefined);
+    const { identity, info } = await composeServices(
+      config,
+      database,
+      systemClock,
+      [],
+      () => undefined,
+    );
     await identity.createUser({
       userId: 'root',
       displayName: 'Root',
       roles: ['admin'],
-      password: 'a-long-admin-password',
+      credential: await credentialFor('a-long-admin-password', info.siteId),
     });
     await database.close();
 

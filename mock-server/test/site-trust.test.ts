@@ -82,8 +82,12 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
     const consoleDir = mkdtempSync(path.join(os.tmpdir(), 'custodian-console-'));
     writeFileSync(path.join(consoleDir, 'index.html'), '<!doctype html><title>Custodian</title>');
     [tokyo, osaka] = await Promise.all([
-      startTestSite({ consoleDir, env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
+      startTestSite({
+        consoleDir,
+        siteId: 'test-site-tokyo',
+        env: { CUSTODIAN_SITE_NAME: 'Tokyo' },
+      }),
+      startTestSite({ siteId: 'test-site-osaka', env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
     ]);
   });
   afterAll(async () => {
@@ -303,10 +307,12 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
 describe('a trusted site that presents another key (MS-1)', { timeout: 60_000 }, () => {
   it('is refused and alerted once, its pins stay, and it is accepted again with its pinned key', async () => {
     const tokyo = await startTestSite({
+      siteId: 'test-site-tokyo',
       env: { CUSTODIAN_SITE_NAME: 'Tokyo' },
       siteContactMs: 200,
     });
     let osaka: TestSite | undefined = await startTestSite({
+      siteId: 'test-site-osaka',
       env: { CUSTODIAN_SITE_NAME: 'Osaka' },
     });
     const { dataDir } = osaka;
@@ -447,8 +453,8 @@ function runSite(
 describe('trusting a site from the command line (MS-1)', { timeout: 120_000 }, () => {
   it('trusts only the fingerprint the site presents, audited as the host, and lists and withdraws', async () => {
     const [tokyo, osaka] = await Promise.all([
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
-      startTestSite({ env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
+      startTestSite({ siteId: 'test-site-tokyo', env: { CUSTODIAN_SITE_NAME: 'Tokyo' } }),
+      startTestSite({ siteId: 'test-site-osaka', env: { CUSTODIAN_SITE_NAME: 'Osaka' } }),
     ]);
     try {
       const admin = await signedIn(tokyo, 'admin');

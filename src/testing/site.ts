@@ -39,6 +39,7 @@ import {
   type BackupResult,
   type Operator,
 } from '../../mock-server/test/support/backup-client';
+import { credentialFor, TEST_SITE_ID } from '../../mock-server/test/support/credentials';
 import type { Client, HttpAnswer } from '../../mock-server/test/support/test-site';
 import type { TransferHeader } from '@/core/transfer/frame';
 import { FetchEventSource } from './fetch-event-source';
@@ -118,7 +119,8 @@ export interface TestSite extends BrowserSite {
   setTime(iso: string | undefined): void;
   /**
    * Signs this page in through the site's login route, so the console's
-   * requests carry the session cookie the site set (as in a browser).
+   * requests carry the session cookie the site set (as in a browser). It
+   * sends the password's credential for the site, as the console does (MS-2).
    */
   signIn(userId: string, password?: string): Promise<SessionInfo>;
   /** A signed-in session of `userId` on the site's own rules, for calling its services directly. */
@@ -236,12 +238,15 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
   // Not closed at the end: work the site started may still be settling, and
   // a database in memory is gone with its last reference.
   const opened = await openInMemoryDatabase();
+  // A fixed ID, so that the credentials derived for one test's site serve the next (MS-2).
   const browserSite = await createBrowserSite({
     repositories: kyselyRepositories(opened.db),
     mailer: options.mailer,
     clock,
     // Other sites are reached over "HTTP" too, so a test answers for them with MSW handlers (MS-1).
     remoteSites: httpRemoteSites(),
+    siteId: TEST_SITE_ID,
+    deriveCredential: credentialFor,
   });
   server.use(...browserSite.handlers);
   const { site } = browserSite;
@@ -278,8 +283,15 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     );
   };
   const operators = new Map<string, Promise<Operator>>();
+  /** The credential a console derives from `password` for this site (MS-2). */
+  const credential = (password: string): Promise<string> =>
+    credentialFor(password, site.info.siteId);
   const principal = async (userId: string): Promise<Principal> => {
-    const { token } = await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1');
+    const { token } = await site.identity.signIn(
+      userId,
+      await credential(demoPassword(userId)),
+      '127.0.0.1',
+    );
     return site.identity.authenticate(token);
   };
   const adminAction = async (userId: string, reason = 'test'): Promise<AdminAction> => ({
@@ -305,7 +317,9 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
         () => false,
       );
       if (!valid) {
-        token = (await site.identity.signIn(userId, demoPassword(userId), '127.0.0.1')).token;
+        token = (
+          await site.identity.signIn(userId, await credential(demoPassword(userId)), '127.0.0.1')
+        ).token;
       }
       return `${SESSION_COOKIE}=${token}`;
     };
@@ -320,7 +334,7 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
       const response = await fetch(pageUrl('/api/auth/login'), {
         method: 'POST',
         headers: { 'content-type': 'application/json', [CSRF_HEADER]: CSRF_HEADER_VALUE },
-        body: JSON.stringify({ userId, password }),
+        body: JSON.stringify({ userId, credential: await credential(password) }),
         credentials: 'same-origin',
       });
       if (!response.ok) throw new Error(`${userId} could not sign in: ${await response.text()}`);
@@ -341,7 +355,7 @@ async function start(options: TestSiteOptions): Promise<TestSite> {
     },
     async passwordWorks(userId, password) {
       // The site's own check, from an address of its own so no lockout is near.
-      return site.identity.signIn(userId, password, '192.0.2.1').then(
+      return site.identity.signIn(userId, await credential(password), '192.0.2.1').then(
         () => true,
         () => false,
       );

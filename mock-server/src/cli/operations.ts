@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { fromBase64Url } from '../../../src/core/crypto/bytes';
 import { createKeysFile } from '../../../src/core/crypto/keys-file';
+import { deriveSiteCredential } from '../../../src/core/crypto/site-credential';
 import { ConfigError, loadConfig } from '../config';
 import { DomainError } from '../domain/errors';
 import { DataDirectoryError, openDatabase } from '../persistence/database';
@@ -133,7 +134,9 @@ export async function exportKey(argv: string[]): Promise<void> {
   const database = await openDatabase(config.dataDir);
   try {
     const services = await composeServices(config, database, systemClock, [], () => undefined);
-    const { token } = await services.identity.signIn(values.user!, await adminPassword(), 'cli');
+    // Signed in with this site's credential of the password (MS-2), as a console would.
+    const credential = await deriveSiteCredential(await adminPassword(), services.info.siteId);
+    const { token } = await services.identity.signIn(values.user!, credential, 'cli');
     const principal = await services.identity.authenticate(token);
     try {
       if (!principal.user.roles.includes('admin')) {

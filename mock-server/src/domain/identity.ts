@@ -1,11 +1,10 @@
 import {
-  PASSWORD_MAX_LENGTH,
-  PASSWORD_MIN_LENGTH,
   type AdminUser,
   type Role,
   type RoleGrant,
   type SessionInfo,
 } from '../../../src/core/contract';
+import { deriveSiteCredential } from '../../../src/core/crypto/site-credential';
 import { DomainError } from './errors';
 import type { AuditLog } from './audit';
 import type {
@@ -13,6 +12,7 @@ import type {
   Clock,
   NewAlert,
   PasswordHasher,
+  PasswordUpdate,
   Random,
   ReservedAttempt,
   RoleGrantRecord,
@@ -30,6 +30,8 @@ export interface IdentityDeps {
   readonly alerts: AlertSink;
   readonly audit: AuditLog;
   readonly hasher: PasswordHasher;
+  /** This site's ID: the salt of its users' credentials (MS-2, FORMAT.md §15). */
+  readonly siteId: string;
   readonly clock: Clock;
   readonly random: Random;
   readonly sessionTtlMs: number;
@@ -55,6 +57,9 @@ export interface AdminAction {
 /** The one sentence a failed sign-in gets, whatever failed (ID-3). */
 const UNAUTHORIZED_USER = 'unauthorized user: the user ID or password is not correct.';
 
+/** Why a sign-in was refused, as the audit log records it; the caller always hears the same. */
+type SignInRefusal = 'unknown_user' | 'disabled' | 'legacy_verifier' | 'bad_password';
+
 /**
  * Accounts, sessions and sign-in (ID-1..ID-4). Every decision is made here
  * from stored state, never from what a client claims (ID-2).
@@ -67,11 +72,17 @@ export class IdentityService {
 
   constructor(private readonly deps: IdentityDeps) {}
 
+  /**
+   * Stores an account with the verifier of `credential`, the credential of
+   * its password for this site (MS-2): derived by the console, by the site's
+   * command line, or by the site itself for a password it made or a demo
+   * password, never sent here as the password.
+   */
   async createUser(input: {
     userId: string;
     displayName: string;
     roles: readonly Role[];
-    password: string;
+    credential: string;
     mustChangePassword?: boolean;
     createdBy?: string;
     reason?: string;
@@ -84,7 +95,8 @@ export class IdentityService {
       userId: input.userId,
       displayName: input.displayName,
       roles: [...input.roles],
-      passwordHash: await this.deps.hasher.hash(input.password),
+      passwordHash: await this.deps.hasher.hash(input.credential),
+      verifierOf: 'site-credential',
       mustChangePassword: input.mustChangePassword ?? false,
       disabled: false,
       createdAt: this.deps.clock.now().toISOString(),
@@ -108,11 +120,14 @@ export class IdentityService {
    * attempt is counted against the lock-out before the slow verifier runs
    * and cleared only by the right password, so parallel guesses are held to
    * the same limit as sequential ones (ID-3). Everything here is this site's
-   * own: its verifier, its lock-out and its alerts.
+   * own: its verifier, its lock-out and its alerts; `credential` is the one
+   * derived for this site (MS-2), which opens no other site. An account whose
+   * verifier was made from the raw password is refused as a wrong password
+   * would be: same answer, same time, same count and alerts.
    */
   async signIn(
     userId: string,
-    password: string,
+    credential: string,
     clientAddress: string,
   ): Promise<{ token: string; info: SessionInfo }> {
     const { failures, lockout, clock } = this.deps;
@@ -146,17 +161,21 @@ export class IdentityService {
       );
     }
 
-    const passwordOk = user
-      ? await this.deps.hasher.verify(password, user.passwordHash)
-      : await this.deps.hasher.verify(password, await this.decoy());
-    if (!user || user.disabled || !passwordOk) {
+    const checkable = user?.verifierOf === 'site-credential';
+    // Unknown and legacy accounts are checked against a decoy, so timing does not tell.
+    const credentialOk = await this.deps.hasher.verify(
+      credential,
+      checkable ? user.passwordHash : await this.decoy(),
+    );
+    const refusal = refusalOf(user, credentialOk);
+    if (!user || refusal !== null) {
       await this.deps.audit.append({
         event: 'sign_in_refused',
         actor: userId,
         clientAddress,
-        details: { reason: !user ? 'unknown_user' : user.disabled ? 'disabled' : 'bad_password' },
+        details: { reason: refusal ?? 'unknown_user' },
       });
-      for (const alert of this.failureAlerts(userId, clientAddress, user !== undefined, attempt)) {
+      for (const alert of this.failureAlerts(userId, clientAddress, refusal, attempt)) {
         await this.deps.alerts.raise(alert);
       }
       throw new DomainError('unauthorized_user', UNAUTHORIZED_USER, 401);
@@ -186,9 +205,10 @@ export class IdentityService {
   private failureAlerts(
     userId: string,
     clientAddress: string,
-    knownUser: boolean,
+    refusal: SignInRefusal | null,
     attempt: ReservedAttempt,
   ): NewAlert[] {
+    const knownUser = refusal !== 'unknown_user';
     const { maxFailures, windowMs } = this.deps.lockout;
     const alerts: NewAlert[] = [];
     const about = { volumeId: null, clientAddress };
@@ -215,7 +235,11 @@ export class IdentityService {
           ...about,
           kind: 'bad_password',
           userId,
-          sentence: `Wrong password for "${userId}" from ${clientAddress}.`,
+          // Administrators alone read this; the caller heard "unauthorized user" as for any failure.
+          sentence:
+            refusal === 'legacy_verifier'
+              ? `Sign-in refused for "${userId}" from ${clientAddress}: the account's stored verifier was made from the password itself, before sign-in by site credential, and cannot check one. Reset the password to give the user a temporary one.`
+              : `Wrong password for "${userId}" from ${clientAddress}.`,
         },
       ];
     }
@@ -288,29 +312,32 @@ export class IdentityService {
     this.changed(principal.user.userId);
   }
 
+  /**
+   * The user's own new password, as its credential for this site (MS-2). The
+   * site never sees the password, so the console applies its rule (ID-1);
+   * the site can still tell the same password again, as the same credential.
+   */
   async changePassword(
     principal: Principal,
-    currentPassword: string,
-    newPassword: string,
+    currentCredential: string,
+    newCredential: string,
   ): Promise<void> {
     const { user } = principal;
-    if (!(await this.deps.hasher.verify(currentPassword, user.passwordHash))) {
+    if (!(await this.deps.hasher.verify(currentCredential, user.passwordHash))) {
       throw new DomainError('wrong_password', 'The current password is not correct.', 400);
     }
-    if (newPassword === currentPassword) {
+    if (newCredential === currentCredential) {
       throw new DomainError(
         'weak_password',
         'Choose a new password that differs from the old one.',
         400,
       );
     }
-    // The same rule as for a password an administrator sets (ID-1).
-    checkNewPassword(user.userId, newPassword);
-    await this.deps.users.updatePassword(
-      user.userId,
-      await this.deps.hasher.hash(newPassword),
-      false,
-    );
+    await this.deps.users.updatePassword(user.userId, {
+      passwordHash: await this.deps.hasher.hash(newCredential),
+      verifierOf: 'site-credential',
+      mustChangePassword: false,
+    });
     // Other sessions may belong to whoever knew the old password.
     await this.deps.sessions.revokeAllOf(
       user.userId,
@@ -338,16 +365,22 @@ export class IdentityService {
 
   /**
    * An administrator creates an account (ID-1). The initial password is
-   * only for the first sign-in: the user must choose their own then. The
-   * admin role, if asked for, waits for a second administrator.
+   * only for the first sign-in: the user must choose their own then. It
+   * arrives as its credential for this site (MS-2), its rule checked by the
+   * administrator's console. The admin role, if asked for, waits for a
+   * second administrator.
    */
   adminCreateUser(
     action: AdminAction,
-    input: { userId: string; displayName: string; roles: readonly Role[]; initialPassword: string },
+    input: {
+      userId: string;
+      displayName: string;
+      roles: readonly Role[];
+      initialCredential: string;
+    },
   ): Promise<{ user: AdminUser; pendingGrant?: RoleGrant }> {
     return this.exclusive(action, async () => {
       const reason = requireReason(action.reason);
-      checkNewPassword(input.userId, input.initialPassword);
       const roles = [...new Set(input.roles)];
       const wantsAdmin = roles.includes('admin');
       // Refused before the account exists, so nothing is left half made.
@@ -356,7 +389,7 @@ export class IdentityService {
         userId: input.userId,
         displayName: input.displayName.trim(),
         roles: roles.filter((r) => r !== 'admin'),
-        password: input.initialPassword,
+        credential: input.initialCredential,
         mustChangePassword: true,
         createdBy: action.actor.user.userId,
         reason,
@@ -395,7 +428,8 @@ export class IdentityService {
   /**
    * Sets a new temporary password that must be changed at the next sign-in
    * and ends the user's sessions. The password is returned once, never stored
-   * in clear and never written to the audit log.
+   * in clear and never written to the audit log; the site keeps the verifier
+   * of its credential, derived with this site's ID as a console would (MS-2).
    */
   resetPassword(
     action: AdminAction,
@@ -411,17 +445,78 @@ export class IdentityService {
           409,
         );
       }
-      const temporaryPassword = this.temporaryPassword(user.userId);
-      const passwordHash = await this.deps.hasher.hash(temporaryPassword);
+      const { temporaryPassword, update } = await this.temporaryVerifier(user.userId);
       await this.audited(action, 'user_password_reset', user, { reason });
-      await this.deps.users.updatePassword(user.userId, passwordHash, true);
+      await this.deps.users.updatePassword(user.userId, update);
       await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
       this.changed(user.userId);
-      return {
-        user: await this.view({ ...user, passwordHash, mustChangePassword: true }),
-        temporaryPassword,
-      };
+      return { user: await this.view({ ...user, ...update }), temporaryPassword };
     });
+  }
+
+  /**
+   * `site reset-password` on the site's host: the same temporary password as
+   * an administrator's reset, for an account nobody can reset from the
+   * console (the last administrator, or one whose verifier predates site
+   * credentials). Audited with the host as the actor's address.
+   */
+  async resetPasswordOnHost(userId: string, reason: string): Promise<string> {
+    const user = await this.existing(userId);
+    const { temporaryPassword, update } = await this.temporaryVerifier(user.userId);
+    await this.deps.audit.append({
+      event: 'user_password_reset',
+      actor: null,
+      clientAddress: 'cli',
+      details: { userId: user.userId, reason: requireReason(reason) },
+    });
+    await this.deps.users.updatePassword(user.userId, update);
+    await this.deps.sessions.revokeAllOf(user.userId, this.nowIso());
+    this.changed(user.userId);
+    return temporaryPassword;
+  }
+
+  /**
+   * Demo mode only: an account whose verifier was made from a password that
+   * is published (a demo account's) and still is that password gets the
+   * verifier of its credential instead, so it signs in again. The site learns
+   * nothing it did not know. False, and nothing changed, otherwise.
+   */
+  async upgradePublicPassword(
+    userId: string,
+    publicPassword: string,
+    credential: string,
+  ): Promise<boolean> {
+    const user = await this.deps.users.find(userId);
+    if (user?.verifierOf !== 'raw-password') return false;
+    if (!(await this.deps.hasher.verify(publicPassword, user.passwordHash))) return false;
+    await this.deps.audit.append({
+      event: 'user_verifier_upgraded',
+      actor: null,
+      clientAddress: null,
+      details: { userId, reason: 'demo account with its published password' },
+    });
+    await this.deps.users.updatePassword(userId, {
+      passwordHash: await this.deps.hasher.hash(credential),
+      verifierOf: 'site-credential',
+      mustChangePassword: user.mustChangePassword,
+    });
+    return true;
+  }
+
+  /** A temporary password and the verifier of its credential for this site. */
+  private async temporaryVerifier(
+    userId: string,
+  ): Promise<{ temporaryPassword: string; update: PasswordUpdate }> {
+    const temporaryPassword = this.temporaryPassword(userId);
+    const credential = await deriveSiteCredential(temporaryPassword, this.deps.siteId);
+    return {
+      temporaryPassword,
+      update: {
+        passwordHash: await this.deps.hasher.hash(credential),
+        verifierOf: 'site-credential',
+        mustChangePassword: true,
+      },
+    };
   }
 
   /**
@@ -691,6 +786,15 @@ export class IdentityService {
   }
 }
 
+/** Why a sign-in with this account and this verification result is refused, if it is. */
+function refusalOf(user: UserRecord | undefined, credentialOk: boolean): SignInRefusal | null {
+  if (!user) return 'unknown_user';
+  if (user.disabled) return 'disabled';
+  // A verifier of the raw password cannot check a credential (MS-2).
+  if (user.verifierOf !== 'site-credential') return 'legacy_verifier';
+  return credentialOk ? null : 'bad_password';
+}
+
 function sessionInfo(user: UserRecord, session: SessionRecord): SessionInfo {
   return {
     userId: user.userId,
@@ -735,22 +839,6 @@ export function requireReason(reason: string): string {
     );
   }
   return trimmed;
-}
-
-/** Any password a user will keep: one an administrator sets, or the user's own new one. */
-export function checkNewPassword(userId: string, password: string): void {
-  if (
-    password.length < PASSWORD_MIN_LENGTH ||
-    password.length > PASSWORD_MAX_LENGTH ||
-    password.toLowerCase().includes(userId.toLowerCase()) ||
-    new Set(password).size < 4
-  ) {
-    throw new DomainError(
-      'weak_password',
-      `Choose a password of at least ${PASSWORD_MIN_LENGTH} characters, with at least 4 different characters, that does not contain the user ID.`,
-      400,
-    );
-  }
 }
 
 function notSignedIn(): DomainError {

@@ -12,11 +12,28 @@ import type {
  * the same Kysely repositories everywhere: SQLite in a file (the site), in
  * memory (tests), or compiled to WebAssembly (the offline demo's page).
  */
+/**
+ * What a user's stored verifier was made from. The site makes verifiers of
+ * `site-credential`s only: the credential derived from the password for this
+ * site (MS-2, FORMAT.md §15). `raw-password` marks a verifier made from the
+ * password itself before that; no credential can be checked against it, so
+ * such an account signs in only after an administrator resets its password.
+ */
+export type VerifierInput = 'site-credential' | 'raw-password';
+
+/** A new verifier, what it was made from, and whether the user must replace it. */
+export interface PasswordUpdate {
+  readonly passwordHash: string;
+  readonly verifierOf: VerifierInput;
+  readonly mustChangePassword: boolean;
+}
+
 export interface UserRecord {
   readonly userId: string;
   readonly displayName: string;
   readonly roles: readonly Role[];
   readonly passwordHash: string;
+  readonly verifierOf: VerifierInput;
   readonly mustChangePassword: boolean;
   readonly disabled: boolean;
   readonly createdAt: string;
@@ -25,7 +42,7 @@ export interface UserRecord {
 export interface UserRepository {
   find(userId: string): Promise<UserRecord | undefined>;
   insert(user: UserRecord): Promise<void>;
-  updatePassword(userId: string, passwordHash: string, mustChangePassword: boolean): Promise<void>;
+  updatePassword(userId: string, update: PasswordUpdate): Promise<void>;
   updateRoles(userId: string, roles: readonly Role[]): Promise<void>;
   setDisabled(userId: string, disabled: boolean): Promise<void>;
   /** Users holding the role who are not disabled. */
@@ -172,9 +189,10 @@ export interface AuditRepository {
   scan(batchSize: number): AsyncIterable<readonly AuditEntry[]>;
 }
 
+/** Slow one-way verifiers (ID-1): of site credentials, never of passwords (MS-2). */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, stored: string): Promise<boolean>;
+  hash(secret: string): Promise<string>;
+  verify(secret: string, stored: string): Promise<boolean>;
 }
 
 export interface Clock {

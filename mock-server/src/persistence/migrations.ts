@@ -413,6 +413,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_identity_site_credentials': {
+    async up(db: Kysely<unknown>) {
+      // MS-2: the site now keeps verifiers of site credentials, never of passwords. Every
+      // verifier stored before was made from the password itself and is marked so: such an
+      // account is refused at sign-in until its password is reset.
+      await db.schema
+        .alterTable('users')
+        .addColumn('verifier_of', 'text', (c) => c.notNull().defaultTo('raw-password'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,8 @@ export interface UsersTable {
   display_name: string;
   roles: string; // JSON array of roles
   password_hash: string;
+  /** VerifierInput: 'site-credential', or 'raw-password' for verifiers made before (0011). */
+  verifier_of: string;
   must_change_password: number;
   disabled: number;
   created_at: string;

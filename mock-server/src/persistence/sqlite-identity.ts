@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Role } from '../../../src/core/contract';
 import type {
   AttemptVerdict,
+  PasswordUpdate,
   ReservedAttempt,
   RoleGrantRecord,
   SessionRecord,
@@ -20,6 +21,7 @@ function toUser(row: UsersTable): UserRecord {
     displayName: row.display_name,
     roles: JSON.parse(row.roles) as Role[],
     passwordHash: row.password_hash,
+    verifierOf: row.verifier_of === 'site-credential' ? 'site-credential' : 'raw-password',
     mustChangePassword: row.must_change_password === 1,
     disabled: row.disabled === 1,
     createdAt: row.created_at,
@@ -62,6 +64,7 @@ export class SqliteUserRepository implements UserRepository {
         display_name: user.displayName,
         roles: JSON.stringify(user.roles),
         password_hash: user.passwordHash,
+        verifier_of: user.verifierOf,
         must_change_password: user.mustChangePassword ? 1 : 0,
         disabled: user.disabled ? 1 : 0,
         created_at: user.createdAt,
@@ -69,14 +72,14 @@ export class SqliteUserRepository implements UserRepository {
       .execute();
   }
 
-  async updatePassword(
-    userId: string,
-    passwordHash: string,
-    mustChangePassword: boolean,
-  ): Promise<void> {
+  async updatePassword(userId: string, update: PasswordUpdate): Promise<void> {
     await this.db
       .updateTable('users')
-      .set({ password_hash: passwordHash, must_change_password: mustChangePassword ? 1 : 0 })
+      .set({
+        password_hash: update.passwordHash,
+        verifier_of: update.verifierOf,
+        must_change_password: update.mustChangePassword ? 1 : 0,
+      })
       .where('user_id', '=', userId)
       .execute();
   }

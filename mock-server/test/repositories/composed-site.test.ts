@@ -14,6 +14,7 @@ import { webCryptoRandom } from '../../src/platform/webcrypto-random';
 import { createWebCryptoHasher } from '../../src/platform/webcrypto-hasher';
 import { composeSite, SITE_DEFAULTS, type SiteServices } from '../../src/site';
 import { sha256Hex } from '../../../src/core/crypto/bytes';
+import { credentialFor, TEST_SITE_ID } from '../support/credentials';
 import { backUp, image, registerDevice, restore } from './service-client';
 
 /** A clock that stands still unless moved. */
@@ -50,7 +51,7 @@ async function compose(
       remoteSites: { siteInfo: async () => ({ kind: 'unreachable', reason: 'no network here' }) },
     },
     {
-      siteId: globalThis.crypto.randomUUID(),
+      siteId: TEST_SITE_ID,
       siteName: 'test site',
       publicUrl: () => 'http://127.0.0.1:8787',
       version: '0.0.0',
@@ -66,10 +67,11 @@ describe('the site composed on SQLite in memory with WebCrypto alone', () => {
   let site: SiteServices;
   let clock: StillClock;
 
-  /** Creates the user and signs in with the password, as the console does. */
+  /** Creates the user and signs in with the password's credential, as the console does (MS-2). */
   async function signedIn(userId: string, roles: Role[]): Promise<Caller> {
-    await site.identity.createUser({ userId, displayName: userId, roles, password: PASSWORD });
-    const { token } = await site.identity.signIn(userId, PASSWORD, '192.0.2.7');
+    const credential = await credentialFor(PASSWORD, site.info.siteId);
+    await site.identity.createUser({ userId, displayName: userId, roles, credential });
+    const { token } = await site.identity.signIn(userId, credential, '192.0.2.7');
     const { user, session } = await site.identity.authenticate(token);
     return { userId: user.userId, roles: user.roles, clientAddress: session.clientAddress };
   }
@@ -159,19 +161,19 @@ describe('the site composed on SQLite in memory with WebCrypto alone', () => {
     await signedIn('ada', ['admin']);
     const stored = (await site.users.find('ada'))!.passwordHash;
     expect(stored).toMatch(/^pbkdf2-sha256\$1000\$[\w-]{22}\$[\w-]{43}$/);
+    const wrong = await credentialFor('wrong password', site.info.siteId);
+    const right = await credentialFor(PASSWORD, site.info.siteId);
     for (let i = 0; i < 5; i++) {
-      await expect(
-        site.identity.signIn('ada', 'wrong password', '192.0.2.9'),
-      ).rejects.toMatchObject({
+      await expect(site.identity.signIn('ada', wrong, '192.0.2.9')).rejects.toMatchObject({
         code: 'unauthorized_user',
       });
     }
-    await expect(site.identity.signIn('ada', PASSWORD, '192.0.2.9')).rejects.toMatchObject({
+    await expect(site.identity.signIn('ada', right, '192.0.2.9')).rejects.toMatchObject({
       code: 'locked_out',
     });
     expect((await site.alerts.list({ kind: 'brute_force', page: 1, pageSize: 5 })).total).toBe(1);
     clock.advance(16 * 60_000);
-    await expect(site.identity.signIn('ada', PASSWORD, '192.0.2.9')).resolves.toBeDefined();
+    await expect(site.identity.signIn('ada', right, '192.0.2.9')).resolves.toBeDefined();
   });
 
   it('reopens its keys over the same repositories with the same master key only', async () => {

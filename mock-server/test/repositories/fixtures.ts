@@ -20,6 +20,7 @@ export function userRow(userId: string, change: Partial<UserRecord> = {}): UserR
     displayName: `User ${userId}`,
     roles: ['operator'] as Role[],
     passwordHash: `hash-of-${userId}`,
+    verifierOf: 'site-credential',
     mustChangePassword: false,
     disabled: false,
     createdAt: at(0),

@@ -13,6 +13,9 @@ export function identityContract(c: Contract): void {
       const ada = userRow('ada', { roles: ['admin', 'operator'], mustChangePassword: true });
       await users.insert(ada);
       expect(await users.find('ada')).toEqual(ada);
+      const old = userRow('old', { verifierOf: 'raw-password' });
+      await users.insert(old);
+      expect(await users.find('old')).toEqual(old);
       expect(await users.find('Ada')).toBeUndefined();
       expect(await users.find('nobody')).toBeUndefined();
     });
@@ -45,9 +48,13 @@ export function identityContract(c: Contract): void {
 
     c.test('changes the password, roles and disabled flag of one user only', async () => {
       const { users } = c.repos();
-      await users.insert(userRow('ada'));
+      await users.insert(userRow('ada', { verifierOf: 'raw-password' }));
       await users.insert(userRow('bob'));
-      await users.updatePassword('ada', 'new-hash', true);
+      await users.updatePassword('ada', {
+        passwordHash: 'new-hash',
+        verifierOf: 'site-credential',
+        mustChangePassword: true,
+      });
       await users.updateRoles('ada', ['admin', 'restorer']);
       await users.setDisabled('ada', true);
       expect(await users.find('ada')).toEqual(
@@ -60,7 +67,11 @@ export function identityContract(c: Contract): void {
       );
       expect(await users.find('bob')).toEqual(userRow('bob'));
       await users.setDisabled('ada', false);
-      await users.updatePassword('ada', 'newer-hash', false);
+      await users.updatePassword('ada', {
+        passwordHash: 'newer-hash',
+        verifierOf: 'site-credential',
+        mustChangePassword: false,
+      });
       expect(await users.find('ada')).toMatchObject({
         disabled: false,
         mustChangePassword: false,
@@ -70,7 +81,11 @@ export function identityContract(c: Contract): void {
 
     c.test('ignores changes to a user that does not exist', async () => {
       const { users } = c.repos();
-      await users.updatePassword('ghost', 'hash', false);
+      await users.updatePassword('ghost', {
+        passwordHash: 'hash',
+        verifierOf: 'site-credential',
+        mustChangePassword: false,
+      });
       await users.updateRoles('ghost', ['admin']);
       await users.setDisabled('ghost', true);
       expect(await users.find('ghost')).toBeUndefined();

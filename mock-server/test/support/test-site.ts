@@ -2,9 +2,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { SiteInfo } from '../../../src/core/contract';
 import { startSite, type Site } from '../../src/app';
 import { loadConfig, type SiteConfig } from '../../src/config';
 import type { Clock } from '../../src/domain/ports';
+import { openDatabase } from '../../src/persistence/database';
+import { credentialFor, TEST_SITE_ID } from './credentials';
 
 /** A clock the test moves by hand. */
 export class ManualClock implements Clock {
@@ -25,7 +28,12 @@ export interface TestSite {
   stop(): Promise<void>;
 }
 
-/** A real site on a random loopback port with a fresh data directory. */
+/**
+ * A real site on a random loopback port with a fresh data directory. A fresh
+ * directory's site gets the ID `siteId` (default TEST_SITE_ID) rather than a
+ * random one, and its demo accounts' credentials come from the test process's
+ * cache, so that starting a site does not derive them again.
+ */
 export async function startTestSite(
   options: {
     clock?: Clock;
@@ -39,6 +47,7 @@ export async function startTestSite(
     siteContactMs?: number;
     /** A built console to serve; default: none, the API only. */
     consoleDir?: string;
+    siteId?: string;
   } = {},
 ): Promise<TestSite> {
   // The master key sits beside, not inside, the data directory (ES-4).
@@ -46,6 +55,7 @@ export async function startTestSite(
     ? path.dirname(options.dataDir)
     : fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-site-'));
   const dataDir = options.dataDir ?? path.join(root, 'data');
+  if (!options.dataDir) await giveSiteId(dataDir, options.siteId ?? TEST_SITE_ID);
   const config = loadConfig(
     [
       '--port',
@@ -64,6 +74,7 @@ export async function startTestSite(
   const site = await startSite(config, {
     clock: options.clock,
     logger: false,
+    deriveCredential: credentialFor,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.siteContactMs ? { siteContactMs: options.siteContactMs } : {}),
   });
@@ -80,6 +91,16 @@ export async function startTestSite(
   return handle;
 }
 
+/** Creates the site's database with this ID, as the site would have made it on its first start. */
+async function giveSiteId(dataDir: string, siteId: string): Promise<void> {
+  const database = await openDatabase(dataDir, { log: () => undefined });
+  try {
+    await database.db.insertInto('site_meta').values({ key: 'site_id', value: siteId }).execute();
+  } finally {
+    await database.close();
+  }
+}
+
 export interface HttpAnswer {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
@@ -94,6 +115,7 @@ export interface HttpAnswer {
  */
 export class Client {
   private cookies = new Map<string, string>();
+  private siteIdAsked: Promise<string> | undefined;
 
   constructor(
     private readonly baseUrl: string,
@@ -161,12 +183,44 @@ export class Client {
     });
   }
 
-  /** `headers` as a browser adds them, e.g. the Origin of another site's console. */
-  signIn(
+  /**
+   * Signs in as a console does (MS-2): the site's ID from `GET /api/site`,
+   * the password's credential for that site, and only the credential sent;
+   * `headers` as a browser adds them, e.g. the Origin of another site's console.
+   */
+  async signIn(
     userId: string,
     password = `custodian-${userId}`,
     headers: Record<string, string> = {},
   ): Promise<HttpAnswer> {
-    return this.request('POST', '/api/auth/login', { json: { userId, password }, headers });
+    const credential = await this.credential(password);
+    return this.request('POST', '/api/auth/login', { json: { userId, credential }, headers });
+  }
+
+  /** Changes the signed-in user's password as a console does: both as credentials (MS-2). */
+  async changePassword(currentPassword: string, newPassword: string): Promise<HttpAnswer> {
+    return this.request('POST', '/api/auth/password', {
+      json: {
+        currentCredential: await this.credential(currentPassword),
+        newCredential: await this.credential(newPassword),
+      },
+    });
+  }
+
+  /** The credential a console derives from `password` for this site (MS-2, FORMAT.md §15). */
+  async credential(password: string): Promise<string> {
+    return credentialFor(password, await this.siteId());
+  }
+
+  /** The ID the site at this address gives (GET /api/site), asked once. */
+  siteId(): Promise<string> {
+    this.siteIdAsked ??= this.request('GET', '/api/site').then((answer) => {
+      if (answer.status !== 200) {
+        this.siteIdAsked = undefined;
+        throw new Error(`the site did not say its ID (${answer.status}): ${answer.text}`);
+      }
+      return (answer.json as SiteInfo).siteId;
+    });
+    return this.siteIdAsked;
   }
 }

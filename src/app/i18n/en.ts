@@ -51,6 +51,7 @@ export const en = {
     userId: 'User ID',
     password: 'Password',
     submit: 'Sign in',
+    signingIn: 'Signing in…',
     missingFields: 'Enter both your user ID and your password, then sign in.',
   },
   account: {
@@ -63,6 +64,11 @@ export const en = {
     confirmPassword: 'Confirm password',
     submit: 'Save new password',
     tooShort: 'The new password is too short: use at least {min} characters.',
+    tooLong: 'The new password is too long: use at most {max} characters.',
+    containsUserId: 'The new password contains your user ID. Choose one that does not.',
+    tooFewDifferent:
+      'The new password repeats too few characters: use at least {n} different ones.',
+    sameAsCurrent: 'The new password is the same as the current one. Choose a different one.',
     mismatch: 'The two new passwords differ. Type the same password in both fields.',
     missingCurrent: 'Enter your current password.',
     changed: 'Your password has been changed. Use the new one the next time you sign in.',

@@ -43,6 +43,7 @@ export const ja: Messages = {
     userId: 'ユーザーID',
     password: 'パスワード',
     submit: 'サインイン',
+    signingIn: 'サインインしています…',
     missingFields: 'ユーザーIDとパスワードの両方を入力してから、サインインしてください。',
   },
   account: {
@@ -55,6 +56,11 @@ export const ja: Messages = {
     confirmPassword: 'パスワードの確認',
     submit: '新しいパスワードを保存',
     tooShort: '新しいパスワードが短すぎます。{min} 文字以上にしてください。',
+    tooLong: '新しいパスワードが長すぎます。{max} 文字以下にしてください。',
+    containsUserId: '新しいパスワードにユーザーIDが含まれています。含まないものを選んでください。',
+    tooFewDifferent:
+      '新しいパスワードは使っている文字の種類が少なすぎます。{n} 種類以上の文字を使ってください。',
+    sameAsCurrent: '新しいパスワードが現在のパスワードと同じです。別のものを選んでください。',
     mismatch: '2 つの新しいパスワードが一致しません。両方の欄に同じパスワードを入力してください。',
     missingCurrent: '現在のパスワードを入力してください。',
     changed: 'パスワードを変更しました。次回のサインインからは新しいパスワードを使ってください。',

@@ -1,7 +1,7 @@
 import type { HttpHandler } from 'msw';
 import { version } from '../../../package.json';
 import { randomBytes, sha256Hex } from '@/core/crypto/bytes';
-import { seedDemoAccounts } from '../../../mock-server/src/demo';
+import { seedDemoAccounts, type DeriveCredential } from '../../../mock-server/src/demo';
 import type { Clock } from '../../../mock-server/src/domain/ports';
 import type { RemoteSites } from '../../../mock-server/src/domain/sites/ports';
 import type { RouteContext } from '../../../mock-server/src/http/router';
@@ -33,9 +33,10 @@ const noOtherSites: RemoteSites = {
  * The escrow site's own rules on its own repositories, answering the
  * console's requests through MSW: the offline demo (SQLite compiled to
  * WebAssembly) and component tests that want the real behaviour (SQLite in
- * memory). Chunk blobs are kept in memory. Passwords use PBKDF2 with few
- * iterations here: the demo's accounts are public anyway, and tests should
- * stay quick.
+ * memory). Chunk blobs are kept in memory. The site's verifiers of
+ * credentials use PBKDF2 with few iterations here: the demo's accounts are
+ * public anyway, and tests should stay quick. The credentials themselves are
+ * derived as everywhere (MS-2, 600 000 rounds).
  */
 export async function createBrowserSite(options: {
   /** The site's repositories, on a new database with the site's schema. */
@@ -48,6 +49,10 @@ export async function createBrowserSite(options: {
   clock?: Clock;
   /** How the site reaches other sites (MS-1); default: it reaches none. */
   remoteSites?: RemoteSites;
+  /** The site's ID; default: a random UUID, as a new site makes. */
+  siteId?: string;
+  /** How the demo accounts' credentials are derived (MS-2); tests cache them. */
+  deriveCredential?: DeriveCredential;
 }): Promise<BrowserSite> {
   const site = await composeSite(
     options.repositories,
@@ -61,7 +66,7 @@ export async function createBrowserSite(options: {
       remoteSites: options.remoteSites ?? noOtherSites,
     },
     {
-      siteId: globalThis.crypto.randomUUID(),
+      siteId: options.siteId ?? globalThis.crypto.randomUUID(),
       siteName: 'Custodian offline demo',
       // The page is the site's console (tests of engines run where there is no page).
       publicUrl: () => ('location' in globalThis ? globalThis.location.origin : 'http://localhost'),
@@ -71,7 +76,9 @@ export async function createBrowserSite(options: {
       ...SITE_DEFAULTS,
     },
   );
-  if (options.demoAccounts !== false) await seedDemoAccounts(site.identity, site.users);
+  if (options.demoAccounts !== false) {
+    await seedDemoAccounts(site, { deriveCredential: options.deriveCredential });
+  }
   const context: RouteContext = {
     ...site,
     mailer: options.mailer,

@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Alert, Claim, KeyRelease, TransferAck } from '@/core/contract';
+import type { Alert, Claim, KeyRelease, SiteInfo, TransferAck } from '@/core/contract';
 import { sha256Hex, utf8 } from '@/core/crypto/bytes';
 import { canonicalJson, type JsonValue } from '@/core/crypto/canonical-json';
 import { sealChunk } from '@/core/crypto/chunk';
@@ -12,12 +12,22 @@ import { buildManifest, signManifest } from '@/core/crypto/manifest';
 import { encodeTransfer } from '@/core/transfer/frame';
 import { createBrowserSite } from './browser-site';
 import { siteRepositories } from '@/testing/site-repositories';
+import { credentialFor, TEST_SITE_ID } from '../../../mock-server/test/support/credentials';
 
 const BASE = 'http://localhost';
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => server.resetHandlers());
 afterAll(() => server.close());
+
+/** A new site with the test sites' ID, whose demo accounts' credentials the tests have derived. */
+async function cachedSite() {
+  return {
+    repositories: await siteRepositories(),
+    siteId: TEST_SITE_ID,
+    deriveCredential: credentialFor,
+  };
+}
 
 /** A caller of the in-page site with its own session cookie, as one browser tab. */
 function tab() {
@@ -41,15 +51,27 @@ function tab() {
   };
   return {
     call,
-    signIn: (userId: string, password = `custodian-${userId}`) =>
-      call('POST', '/api/auth/login', { userId, password }),
+    /** As the console signs in: the site's ID, then the password's credential for it (MS-2). */
+    signIn: async (userId: string, password = `custodian-${userId}`) => {
+      const { siteId } = (await call('GET', '/api/site')).json as SiteInfo;
+      return call('POST', '/api/auth/login', {
+        userId,
+        credential: await credentialFor(password, siteId),
+      });
+    },
   };
 }
 
 describe("the site's own rules in the page (MSW on the site's repositories in memory, SPEC §5)", () => {
   it('signs in with the real identity rules: "unauthorized user" for a wrong password', async () => {
+    // A site of its own ID, its demo accounts derived as in the offline demo.
     const { handlers } = await createBrowserSite({ repositories: await siteRepositories() });
     server.use(...handlers);
+    const withPassword = await tab().call('POST', '/api/auth/login', {
+      userId: 'operator',
+      password: 'custodian-operator',
+    });
+    expect(withPassword).toMatchObject({ status: 400, json: { code: 'invalid_request' } });
     const wrong = await tab().signIn('operator', 'not-the-password');
     expect(wrong.status).toBe(401);
     expect(wrong.json).toMatchObject({
@@ -65,7 +87,7 @@ describe("the site's own rules in the page (MSW on the site's repositories in me
   });
 
   it('backs up through the transfer stream, releases keys to a registered restorer and refuses an outsider with an alert', async () => {
-    const { handlers, site } = await createBrowserSite({ repositories: await siteRepositories() });
+    const { handlers, site } = await createBrowserSite(await cachedSite());
     server.use(...handlers);
     const operator = tab();
     await operator.signIn('operator');
@@ -162,14 +184,18 @@ describe("the site's own rules in the page (MSW on the site's repositories in me
   });
 
   it('streams events (AL-2) to a signed-in tab only, each hearing what its user may see', async () => {
-    const { handlers, site } = await createBrowserSite({ repositories: await siteRepositories() });
+    const { handlers, site } = await createBrowserSite(await cachedSite());
     server.use(...handlers);
     const refused = await fetch(`${BASE}/api/events`);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ code: 'not_signed_in' });
 
     const open = async (userId: string) => {
-      const { token } = await site.identity.signIn(userId, `custodian-${userId}`, '127.0.0.1');
+      const { token } = await site.identity.signIn(
+        userId,
+        await credentialFor(`custodian-${userId}`, site.info.siteId),
+        '127.0.0.1',
+      );
       const tab = new AbortController();
       const response = await fetch(`${BASE}/api/events`, {
         headers: { cookie: `custodian_session=${token}` },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PASSWORD_MAX_LENGTH, roleSchema, userIdSchema, userSummarySchema } from './identity';
+import { roleSchema, siteCredentialSchema, userIdSchema, userSummarySchema } from './identity';
 
 /**
  * User administration (ID-1) and the site's mail settings, as the
@@ -24,12 +24,15 @@ export const roleListSchema = z
   .max(3)
   .refine((list) => new Set(list).size === list.length, 'name each role once');
 
-export const createUserRequestSchema = z.object({
+export const createUserRequestSchema = z.strictObject({
   userId: userIdSchema,
   displayName: z.string().trim().min(1).max(100),
   roles: roleListSchema,
-  /** Strength is checked by the site (weak_password), so the message can say why. */
-  initialPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+  /**
+   * The credential of the initial password the administrator typed, derived
+   * for this site (MS-2); the console checked the password's rule first.
+   */
+  initialCredential: siteCredentialSchema,
   reason: changeReasonSchema,
 });
 export type CreateUserRequest = z.infer<typeof createUserRequestSchema>;

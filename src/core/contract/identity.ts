@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SITE_CREDENTIAL_PATTERN } from '../crypto/site-credential';
 
 export const roles = ['admin', 'operator', 'restorer'] as const;
 export const roleSchema = z.enum(roles);
@@ -11,12 +12,18 @@ export const userIdSchema = z
   .max(64)
   .regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, dot, underscore and hyphen only');
 
-export const PASSWORD_MIN_LENGTH = 10;
-export const PASSWORD_MAX_LENGTH = 256;
+/**
+ * What a console sends in place of a password: the credential derived from
+ * it for this site (MS-2, FORMAT.md §15). A site never receives a password.
+ */
+export const siteCredentialSchema = z
+  .string()
+  .regex(SITE_CREDENTIAL_PATTERN, 'a site credential: 43 base64url characters (FORMAT.md §15)');
 
-export const loginRequestSchema = z.object({
+/** Strict: a request that still carries a `password` is refused, not stripped. */
+export const loginRequestSchema = z.strictObject({
   userId: z.string().min(1).max(64),
-  password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+  credential: siteCredentialSchema,
 });
 export type LoginRequest = z.infer<typeof loginRequestSchema>;
 
@@ -40,9 +47,10 @@ export const signInAnswerSchema = sessionInfoSchema.extend({
 });
 export type SignInAnswer = z.infer<typeof signInAnswerSchema>;
 
-export const changePasswordRequestSchema = z.object({
-  currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
-  newPassword: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),
+/** The console checks the new password's rule (password-rules.ts) before it derives. */
+export const changePasswordRequestSchema = z.strictObject({
+  currentCredential: siteCredentialSchema,
+  newCredential: siteCredentialSchema,
 });
 export type ChangePasswordRequest = z.infer<typeof changePasswordRequestSchema>;
 

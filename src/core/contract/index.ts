@@ -5,6 +5,7 @@ export * from './errors';
 export * from './events';
 export * from './identity';
 export * from './pairs';
+export * from './password-rules';
 export * from './records';
 export * from './routes';
 export * from './site';

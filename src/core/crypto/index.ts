@@ -52,3 +52,4 @@ export { createKeysFile } from './keys-file';
 export * from './receipt';
 export * from './registration';
 export * from './site-fingerprint';
+export * from './site-credential';

@@ -9,7 +9,7 @@ import { type RouteContext, type Router, SESSION_COOKIE, principalOf } from '../
 export function authRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.login, async (request, reply) => {
     const body = parseWith(loginRequestSchema, request.body);
-    const { token, info } = await ctx.identity.signIn(body.userId, body.password, request.ip);
+    const { token, info } = await ctx.identity.signIn(body.userId, body.credential, request.ip);
     // A trusted site's console keeps a bearer token for this site; it is sent no cookie (MS-2).
     if (request.trustedOrigin !== undefined) return { ...info, bearerToken: token };
     void reply.setCookie(SESSION_COOKIE, token, {
@@ -32,7 +32,11 @@ export function authRoutes(router: Router, ctx: RouteContext): void {
 
   router.route(apiRoutes.changePassword, async (request) => {
     const body = parseWith(changePasswordRequestSchema, request.body);
-    await ctx.identity.changePassword(principalOf(request), body.currentPassword, body.newPassword);
+    await ctx.identity.changePassword(
+      principalOf(request),
+      body.currentCredential,
+      body.newCredential,
+    );
     return { ok: true };
   });
 }

@@ -2,6 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { changePassword, fetchSession, login, logout } from '@/shared/api/auth';
 import { ApiError } from '@/shared/api/request';
+import { credentialsForSite } from '@/shared/api/site-credentials';
 import type { Role, SessionInfo } from '@/core/contract';
 
 /** Where each role starts; the first matching role wins. */
@@ -48,9 +49,14 @@ export const useSessionStore = defineStore('session', () => {
     }
   }
 
-  /** Signs in; a refusal is thrown as ApiError for the form to explain (ID-3). */
+  /**
+   * Signs in with the password's credential for this site, never the
+   * password (MS-2); deriving it takes about half a second. A refusal is
+   * thrown as ApiError for the form to explain (ID-3).
+   */
   async function signIn(id: string, password: string): Promise<void> {
-    session.value = await login({ userId: id, password });
+    const [credential] = await credentialsForSite([password]);
+    session.value = await login({ userId: id, credential: credential! });
     loaded.value = true;
   }
 
@@ -67,9 +73,17 @@ export const useSessionStore = defineStore('session', () => {
     session.value = null;
   }
 
-  /** Changes the user's own password, then reloads what the site now says (ID-1). */
+  /**
+   * Changes the user's own password, then reloads what the site now says
+   * (ID-1). The caller has held the new one to the password rule: the site
+   * receives both as credentials (MS-2) and cannot.
+   */
   async function updatePassword(currentPassword: string, newPassword: string): Promise<void> {
-    await changePassword({ currentPassword, newPassword });
+    const [currentCredential, newCredential] = await credentialsForSite([
+      currentPassword,
+      newPassword,
+    ]);
+    await changePassword({ currentCredential: currentCredential!, newCredential: newCredential! });
     await load();
   }
 

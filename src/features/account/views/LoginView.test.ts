@@ -10,6 +10,7 @@ import {
   type,
 } from '@/testing/mount-console';
 import { testSite } from '@/testing/site';
+import { credentialFor } from '../../../../mock-server/test/support/credentials';
 
 async function submit(userId: string, password: string, labels = ['User ID', 'Password']) {
   await type(controlLabelled(labels[0]!) as HTMLInputElement, userId);
@@ -17,6 +18,9 @@ async function submit(userId: string, password: string, labels = ['User ID', 'Pa
   buttonNamed(labels[2] ?? 'Sign in').click();
   await settle();
 }
+
+/** A sign-in derives the site credential first (MS-2): half a second, more on busy cores. */
+const SIGNING_IN = { timeout: 10_000 };
 
 // Signing in loads the home page's code first: on two shared cores that can take seconds.
 describe('sign-in page', () => {
@@ -38,7 +42,10 @@ describe('sign-in page', () => {
   it('says "unauthorized user" in an alert when the site refuses (ID-3)', async () => {
     const { router } = await mountConsole('/login');
     await submit('operator', 'not-the-password');
-    await vi.waitFor(() => expect(document.querySelector('[role="alert"]')).not.toBeNull());
+    await vi.waitFor(
+      () => expect(document.querySelector('[role="alert"]')).not.toBeNull(),
+      SIGNING_IN,
+    );
     expect(alertText()).toContain('unauthorized user');
     expect(router.currentRoute.value.path).toBe('/login');
   });
@@ -46,7 +53,10 @@ describe('sign-in page', () => {
   it('says it in Japanese when Japanese is chosen', async () => {
     await mountConsole('/login', { locale: 'ja' });
     await submit('operator', 'not-the-password', ['ユーザーID', 'パスワード', 'サインイン']);
-    await vi.waitFor(() => expect(alertText()).toContain('認証されていないユーザーです。'));
+    await vi.waitFor(
+      () => expect(alertText()).toContain('認証されていないユーザーです。'),
+      SIGNING_IN,
+    );
     expect(alertText()).not.toContain('unauthorized user');
   });
 
@@ -58,8 +68,10 @@ describe('sign-in page', () => {
     }
     await mountConsole('/login');
     await submit('admin', 'custodian-admin');
-    await vi.waitFor(() =>
-      expect(alertText()).toContain('Too many failed sign-ins for this user from this address.'),
+    await vi.waitFor(
+      () =>
+        expect(alertText()).toContain('Too many failed sign-ins for this user from this address.'),
+      SIGNING_IN,
     );
     expect(alertText()).toContain('try again in about 15 minutes');
   });
@@ -68,10 +80,10 @@ describe('sign-in page', () => {
     await mountConsole('/login');
     for (let i = 0; i < 5; i++) {
       await submit('admin', `wrong-${i}`);
-      await vi.waitFor(() => expect(alertText()).toContain('unauthorized user'));
+      await vi.waitFor(() => expect(alertText()).toContain('unauthorized user'), SIGNING_IN);
     }
     await submit('admin', 'custodian-admin');
-    await vi.waitFor(() => expect(alertText()).toContain('Too many failed sign-ins'));
+    await vi.waitFor(() => expect(alertText()).toContain('Too many failed sign-ins'), SIGNING_IN);
   });
 
   it('falls back to the site message for a code the console does not know', async () => {
@@ -85,7 +97,7 @@ describe('sign-in page', () => {
     );
     await mountConsole('/login');
     await submit('operator', 'custodian-operator');
-    await vi.waitFor(() => expect(alertText()).toContain('Back at 14:00.'));
+    await vi.waitFor(() => expect(alertText()).toContain('Back at 14:00.'), SIGNING_IN);
   });
 
   it('asks for both fields before calling the site', async () => {
@@ -102,6 +114,31 @@ describe('sign-in page', () => {
       timeout: 10_000,
     });
     await vi.waitFor(() => expect(document.body.textContent).toContain('Back up a media image'));
+  });
+
+  it('sends the credential derived for this site, never the password, and says "Signing in…" meanwhile (MS-2)', async () => {
+    const { site } = await testSite();
+    const bodies: string[] = [];
+    server.events.on('request:start', ({ request }) => {
+      if (request.method === 'POST')
+        void request
+          .clone()
+          .text()
+          .then((b) => bodies.push(b));
+    });
+    const { router } = await mountConsole('/login');
+    await type(controlLabelled('User ID') as HTMLInputElement, 'operator');
+    await type(controlLabelled('Password') as HTMLInputElement, 'custodian-operator');
+    buttonNamed('Sign in').click();
+    await vi.waitFor(() => expect(buttonNamed('Signing in…').disabled).toBe(true));
+    await vi.waitFor(() => expect(router.currentRoute.value.path).toBe('/backup'), {
+      timeout: 10_000,
+    });
+    server.events.removeAllListeners();
+    const expected = await credentialFor('custodian-operator', site.info.siteId);
+    expect(bodies.map((b) => JSON.parse(b) as unknown)).toEqual([
+      { userId: 'operator', credential: expected },
+    ]);
   });
 
   it('goes back to the page asked for before signing in', async () => {

@@ -75,6 +75,7 @@ export const KNOWN_AUDIT_EVENTS = [
   'user_disabled',
   'user_enabled',
   'user_password_reset',
+  'user_verifier_upgraded',
   'user_roles_changed',
   'user_sessions_ended',
   'alerts_acknowledged',

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { E2E_PORT } from './support/paths';
-import { signIn } from './support/session';
+import { demoPassword, signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
 
 /**
@@ -164,4 +164,67 @@ test('an administrator trusts Osaka by its fingerprint; only trusted consoles ar
   const audit = admin.getByRole('table', { name: 'Audit log' });
   await expect(audit).toContainText('site_trust_withdrawn');
   await expect(audit).toContainText('site_trusted');
+});
+
+test('one sign-in signs in at every trusted site, each with its own credential, and a site that was away is signed in to again', async ({
+  browser,
+}) => {
+  const [tokyo, osaka, sapporo] = await Promise.all([
+    startSite('Tokyo', E2E_PORT + 4),
+    startSite('Osaka', E2E_PORT + 2),
+    startSite('Sapporo', E2E_PORT + 3),
+  ]);
+  const all = [tokyo, osaka, sapporo];
+  const fingerprints = new Map<SiteProcess, string>();
+  for (const site of all) fingerprints.set(site, (await fingerprintOf(site.url)).fingerprint);
+  for (const site of all) {
+    for (const other of all) {
+      if (other !== site) trustFromShell(site, other.url, fingerprints.get(other)!);
+    }
+  }
+
+  const page = await newPage(browser);
+  const logins: { origin: string; body: string }[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && request.url().endsWith('/api/auth/login')) {
+      logins.push({ origin: new URL(request.url()).origin, body: request.postData() ?? '' });
+    }
+  });
+  await page.goto(`${tokyo.url}/login`);
+  await page.getByRole('textbox', { name: 'User ID' }).fill('operator');
+  await page.getByLabel('Password', { exact: true }).fill(demoPassword('operator'));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const region = page.getByRole('region', { name: 'Sites' });
+  await expect(region.getByRole('listitem').filter({ hasText: 'Tokyo' })).toContainText(
+    'signed in',
+  );
+  await expect(region.getByRole('listitem').filter({ hasText: 'Osaka' })).toContainText(
+    'signed in',
+  );
+  await expect(region.getByRole('listitem').filter({ hasText: 'Sapporo' })).toContainText(
+    'signed in',
+  );
+
+  // Three sign-ins, one per site, each with a different credential and none with the password.
+  expect(new Set(logins.map((l) => l.origin))).toEqual(new Set(all.map((s) => s.url)));
+  const credentials = logins.map((l) => (JSON.parse(l.body) as { credential: string }).credential);
+  expect(new Set(credentials).size).toBe(3);
+  for (const login of logins) expect(login.body).not.toContain(demoPassword('operator'));
+
+  // Sapporo is away at the next sign-in: the others carry on; once back, it is signed in to again.
+  await sapporo.stop();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('textbox', { name: 'User ID' }).fill('operator');
+  await page.getByLabel('Password', { exact: true }).fill(demoPassword('operator'));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const sapporoItem = region.getByRole('listitem').filter({ hasText: 'Sapporo' });
+  await expect(sapporoItem).toContainText('unreachable', { timeout: 30_000 });
+  await expect(region.getByRole('listitem').filter({ hasText: 'Osaka' })).toContainText(
+    'signed in',
+  );
+  await sapporo.start();
+  await sapporoItem.getByRole('button', { name: 'Sign in again to Sapporo' }).click();
+  await page.getByLabel('Your password, for Sapporo').fill(demoPassword('operator'));
+  await page.getByRole('dialog').getByRole('button', { name: 'Sign in' }).click();
+  await expect(sapporoItem).toContainText('signed in');
 });

@@ -61,6 +61,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
   return {
     health: { expect: { anonymous: 200 } },
     site: { expect: { anonymous: 200 } },
+    siteDirectory: {},
     // Public: an incomplete body is refused the same way for everyone.
     login: {
       body: { userId: 'nobody' },

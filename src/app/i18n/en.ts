@@ -30,6 +30,19 @@ export const en = {
     signedInAs: 'Signed in as {userId}',
     signOut: 'Sign out',
     signOutFailed: 'You are still signed in',
+    sites: 'Sites',
+    siteState: {
+      'signed-in': 'signed in',
+      'signing-in': 'signing in…',
+      refused: 'refused',
+      unreachable: 'unreachable',
+    },
+    fingerprintRefused:
+      'This site does not present the fingerprint your site pinned for it; nothing was sent to it.',
+    signInAgain: 'Sign in again to {name}',
+    passwordFor: 'Your password, for {name}',
+    signInAt: 'Sign in',
+    cancel: 'Cancel',
   },
   adminNav: {
     label: 'Administration',

@@ -22,6 +22,19 @@ export const ja: Messages = {
     signedInAs: '{userId} としてサインイン中',
     signOut: 'サインアウト',
     signOutFailed: 'まだサインインしたままです',
+    sites: 'サイト',
+    siteState: {
+      'signed-in': 'サインイン済み',
+      'signing-in': 'サインイン中…',
+      refused: '拒否',
+      unreachable: '接続不可',
+    },
+    fingerprintRefused:
+      'このサイトは、自サイトが固定したフィンガープリントを示していません。何も送信していません。',
+    signInAgain: '{name} に再度サインイン',
+    passwordFor: '{name} 用のパスワード',
+    signInAt: 'サインイン',
+    cancel: 'キャンセル',
   },
   adminNav: {
     label: '管理メニュー',

@@ -26,6 +26,8 @@ export const apiRoutes = {
   ...adminConsoleRoutes,
   health: { method: 'GET', path: '/api/health', access: 'public', csrf: false },
   site: { method: 'GET', path: '/api/site', access: 'public', csrf: false },
+  /** The other sites a console signs in at (MS-2); any signed-in user. */
+  siteDirectory: { method: 'GET', path: '/api/sites', access: 'session', csrf: false },
   login: { method: 'POST', path: '/api/auth/login', access: 'public', csrf: true },
   logout: {
     method: 'POST',

@@ -129,3 +129,14 @@ export const siteCheckSchema = z.object({
   site: trustedSiteSchema,
 });
 export type SiteCheck = z.infer<typeof siteCheckSchema>;
+
+/**
+ * The sites a signed-in user's console signs in at besides this one (MS-2):
+ * every trusted site not refused for changed keys, with the fingerprint it
+ * is pinned to, which the console checks against what the site says before
+ * it sends that site anything.
+ */
+export const siteDirectorySchema = z.object({
+  sites: z.array(homeSiteSchema.pick({ siteId: true, name: true, url: true, fingerprint: true })),
+});
+export type SiteDirectory = z.infer<typeof siteDirectorySchema>;

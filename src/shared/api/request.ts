@@ -22,6 +22,12 @@ export interface RequestOptions<T> {
   readonly body?: unknown;
   readonly schema: z.ZodType<T>;
   readonly signal?: AbortSignal;
+  /**
+   * Another site (MS-2): its origin, and the bearer token it issued to this
+   * console. Omitted for this console's own site, reached by relative URLs
+   * with its session cookie.
+   */
+  readonly site?: { readonly url: string; readonly token?: string };
 }
 
 /** How often and how patiently a call is tried; the back-off doubles from the base up to the cap. */
@@ -93,6 +99,7 @@ export async function fetchWithRetry(
   for (let attempt = 1; ; attempt++) {
     let response: Response;
     try {
+      // Cookies only ever go to this console's own site; other sites get bearer tokens.
       response = await fetch(url, { ...init, credentials: 'same-origin', signal });
     } catch (cause) {
       if (signal?.aborted) throw cause;
@@ -132,9 +139,10 @@ async function toApiError(response: Response): Promise<ApiError> {
 /** One call to the site: JSON in, schema-checked JSON out, errors as ApiError. */
 export async function request<T>(options: RequestOptions<T>): Promise<T> {
   const { route, body, schema, signal } = options;
-  const url = buildUrl(route.path, options.params, options.query);
+  const url = (options.site?.url ?? '') + buildUrl(route.path, options.params, options.query);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (route.csrf) headers[CSRF_HEADER] = CSRF_HEADER_VALUE;
+  if (options.site?.token) headers.authorization = `Bearer ${options.site.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetchWithRetry(
     url,

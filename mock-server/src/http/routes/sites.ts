@@ -5,6 +5,7 @@ import {
   trustSiteRequestSchema,
   withdrawTrustRequestSchema,
   type SiteCheck,
+  type SiteDirectory,
   type SiteList,
   type SitePreview,
 } from '../../../../src/core/contract';
@@ -24,6 +25,14 @@ function siteIdOf(request: ApiRequest): string {
 
 /** The Sites page (MS-1): this site, the sites it trusts, and trusting and withdrawing. */
 export function siteTrustRoutes(router: Router, ctx: RouteContext): void {
+  router.route(apiRoutes.siteDirectory, async (): Promise<SiteDirectory> => {
+    const { trusted } = await ctx.sites.list();
+    return {
+      sites: trusted
+        .filter((site) => site.refusedFingerprint === null)
+        .map(({ siteId, name, url, fingerprint }) => ({ siteId, name, url, fingerprint })),
+    };
+  });
   router.route(apiRoutes.adminListSites, async (): Promise<SiteList> => ctx.sites.list());
 
   router.route(apiRoutes.adminPreviewSite, async (request): Promise<SitePreview> => {

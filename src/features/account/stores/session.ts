@@ -4,6 +4,7 @@ import { changePassword, fetchSession, login, logout } from '@/shared/api/auth';
 import { ApiError } from '@/shared/api/request';
 import { credentialsForSite } from '@/shared/api/site-credentials';
 import type { Role, SessionInfo } from '@/core/contract';
+import { useOtherSitesStore } from '@/features/sites';
 
 /** Where each role starts; the first matching role wins. */
 const HOME_BY_ROLE: readonly (readonly [Role, string])[] = [
@@ -19,6 +20,7 @@ const HOME_BY_ROLE: readonly (readonly [Role, string])[] = [
  */
 export const useSessionStore = defineStore('session', () => {
   const session = ref<SessionInfo | null>(null);
+  const otherSites = useOtherSitesStore();
   /** Whether the site has been asked at least once since the page loaded. */
   const loaded = ref(false);
 
@@ -41,6 +43,8 @@ export const useSessionStore = defineStore('session', () => {
   async function load(): Promise<void> {
     try {
       session.value = await fetchSession();
+      // The other sites this tab is signed in at (MS-2); the list can wait for a site that is slow.
+      void otherSites.load().catch(() => undefined);
     } catch (error) {
       session.value = null;
       if (!(error instanceof ApiError && error.status === 401)) throw error;
@@ -58,6 +62,8 @@ export const useSessionStore = defineStore('session', () => {
     const [credential] = await credentialsForSite([password]);
     session.value = await login({ userId: id, credential: credential! });
     loaded.value = true;
+    // Then every trusted site, each with its own credential (MS-2); the top bar shows how each went.
+    void otherSites.signInEverywhere(id, password);
   }
 
   /**
@@ -71,6 +77,7 @@ export const useSessionStore = defineStore('session', () => {
       if (!(error instanceof ApiError && error.status === 401)) throw error;
     }
     session.value = null;
+    await otherSites.signOutEverywhere();
   }
 
   /**

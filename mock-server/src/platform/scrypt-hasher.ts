@@ -2,8 +2,9 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 import type { PasswordHasher } from '../domain/ports';
 
 /**
- * Passwords are kept only as scrypt verifiers (ID-1), in a self-describing
- * string `scrypt$N$r$p$salt$hash` (base64url) so parameters can grow later.
+ * Site credentials (MS-2, never passwords) are kept only as scrypt verifiers
+ * (ID-1), in a self-describing string `scrypt$N$r$p$salt$hash` (base64url)
+ * so parameters can grow later.
  */
 const PARAMS = { N: 1 << 15, r: 8, p: 1, keyLength: 32 } as const;
 

@@ -9,7 +9,7 @@ import {
 import type { PasswordHasher } from '../domain/ports';
 
 /**
- * Password verifiers over WebCrypto PBKDF2-HMAC-SHA-256 (RFC 8018 §5.2), for
+ * Verifiers of site credentials (MS-2) over WebCrypto PBKDF2-HMAC-SHA-256 (RFC 8018 §5.2), for
  * where scrypt is not at hand: the browser (offline demo) and any platform
  * with only `globalThis.crypto`. Stored as the self-describing string
  * `pbkdf2-sha256$iterations$salt$hash` (base64url), so the count can grow.

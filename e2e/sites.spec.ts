@@ -227,4 +227,14 @@ test('one sign-in signs in at every trusted site, each with its own credential, 
   await page.getByLabel('Your password, for Sapporo').fill(demoPassword('operator'));
   await page.getByRole('dialog').getByRole('button', { name: 'Sign in' }).click();
   await expect(sapporoItem).toContainText('signed in');
+
+  // A reload asks each site what its kept token is worth; a site away says so.
+  await osaka.stop();
+  await page.reload();
+  const osakaItem = region.getByRole('listitem').filter({ hasText: 'Osaka' });
+  await expect(osakaItem).toContainText('unreachable');
+  await expect(sapporoItem).toHaveText(/^\s*Sapporo\s*signed in\s*$/);
+  await osaka.start();
+  await page.reload();
+  await expect(osakaItem).toHaveText(/^\s*Osaka\s*signed in\s*$/);
 });

@@ -33,6 +33,7 @@ export const en = {
     sites: 'Sites',
     siteState: {
       'signed-in': 'signed in',
+      'signed-out': 'not signed in',
       'signing-in': 'signing in…',
       refused: 'refused',
       unreachable: 'unreachable',

@@ -25,6 +25,7 @@ export const ja: Messages = {
     sites: 'サイト',
     siteState: {
       'signed-in': 'サインイン済み',
+      'signed-out': '未サインイン',
       'signing-in': 'サインイン中…',
       refused: '拒否',
       unreachable: '接続不可',

@@ -1,10 +1,12 @@
 import {
   apiRoutes,
   okSchema,
+  sessionInfoSchema,
   signInAnswerSchema,
   siteDirectorySchema,
   siteInfoSchema,
   type SiteDirectory,
+  type SessionInfo,
   type SiteInfo,
 } from '@/core/contract';
 import { request } from './request';
@@ -38,6 +40,11 @@ export async function signInAtOtherSite(
   });
   if (!answer.bearerToken) throw new Error(`the site at ${url} gave no bearer token`);
   return answer.bearerToken;
+}
+
+/** The session `token` stands for at the site at `url`; 401 once it has ended. */
+export function fetchOtherSession(url: string, token: string): Promise<SessionInfo> {
+  return request({ route: apiRoutes.session, schema: sessionInfoSchema, site: { url, token } });
 }
 
 /** Ends the session of `token` at the site at `url`. */

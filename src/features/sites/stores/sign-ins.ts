@@ -3,6 +3,7 @@ import { computed, ref } from 'vue';
 import { deriveSiteCredential } from '@/core/crypto/site-credential';
 import { siteFingerprints } from '@/core/crypto/site-fingerprint';
 import {
+  fetchOtherSession,
   fetchOtherSiteInfo,
   fetchSiteDirectory,
   signInAtOtherSite,
@@ -10,7 +11,7 @@ import {
 } from '@/shared/api/other-sites';
 import { ApiError } from '@/shared/api/request';
 
-export type SignInState = 'signing-in' | 'signed-in' | 'refused' | 'unreachable';
+export type SignInState = 'signing-in' | 'signed-in' | 'signed-out' | 'refused' | 'unreachable';
 
 /** One other site as this console is signed in there (MS-2). */
 export interface OtherSite {
@@ -62,13 +63,30 @@ export const useOtherSitesStore = defineStore('other-sites', () => {
     sessionStorage.setItem(TOKENS_KEY, JSON.stringify(next));
   }
 
-  /** The other sites, as this console's site lists them; those with a kept token count as signed in. */
+  /**
+   * The other sites, as this console's site lists them, each with what its
+   * kept token is worth now: the site is asked, never assumed.
+   */
   async function load(): Promise<void> {
     const { sites: listed } = await fetchSiteDirectory();
     sites.value = listed.map((site) => ({
       ...site,
-      state: tokens.value[site.siteId] ? 'signed-in' : 'refused',
+      state: tokens.value[site.siteId] ? 'signing-in' : 'signed-out',
     }));
+    await Promise.all(listed.map((site) => checkToken(site.siteId, site.url)));
+  }
+
+  async function checkToken(siteId: string, url: string): Promise<void> {
+    const token = tokens.value[siteId];
+    if (!token) return;
+    try {
+      await fetchOtherSession(url, token);
+      set(siteId, { state: 'signed-in' });
+    } catch (error) {
+      const unreachable = error instanceof ApiError && error.code === 'network_error';
+      if (!unreachable) keepToken(siteId, undefined);
+      set(siteId, { state: unreachable ? 'unreachable' : 'signed-out' });
+    }
   }
 
   async function signInAt(siteId: string, userId: string, password: string): Promise<void> {

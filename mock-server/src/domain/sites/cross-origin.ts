@@ -43,18 +43,12 @@ class AlertWindow {
   }
 }
 
-/**
- * Calls to the API from a page this site does not trust (MS-1): each is
- * audited, and administrators are alerted once per origin for the first few
- * origins in a window, then once more in summary; a flood from one page, or
- * from many, makes a handful of alerts, not thousands. The window lives in
- * memory and starts afresh when the site restarts.
- */
-export class CrossOriginRefusals {
-  private readonly window: AlertWindow;
+/** What a kind of refusal is told to: the audit log, and the administrators through a window. */
+abstract class Refusals {
+  protected readonly window: AlertWindow;
 
   constructor(
-    private readonly deps: {
+    protected readonly deps: {
       readonly audit: AuditLog;
       readonly alerts: AlertSink;
       readonly clock: Clock;
@@ -62,7 +56,16 @@ export class CrossOriginRefusals {
   ) {
     this.window = new AlertWindow(deps.clock);
   }
+}
 
+/**
+ * Calls to the API from a page this site does not trust (MS-1): each is
+ * audited, and administrators are alerted once per origin for the first few
+ * origins in a window, then once more in summary; a flood from one page, or
+ * from many, makes a handful of alerts, not thousands. The window lives in
+ * memory and starts afresh when the site restarts.
+ */
+export class CrossOriginRefusals extends Refusals {
   async refused(request: RefusedRequest): Promise<void> {
     const origin = request.origin.slice(0, 200);
     const about = { userId: null, volumeId: null, clientAddress: request.clientAddress };
@@ -107,19 +110,7 @@ export interface RefusedToken {
  * plainly expired ones are alerted, windowed per client address as for
  * untrusted origins.
  */
-export class TokenRefusals {
-  private readonly window: AlertWindow;
-
-  constructor(
-    private readonly deps: {
-      readonly audit: AuditLog;
-      readonly alerts: AlertSink;
-      readonly clock: Clock;
-    },
-  ) {
-    this.window = new AlertWindow(deps.clock);
-  }
-
+export class TokenRefusals extends Refusals {
   async refused(request: RefusedToken): Promise<void> {
     const origin = request.origin?.slice(0, 200) ?? null;
     const path = request.path.slice(0, 200);

@@ -152,6 +152,7 @@ export async function composeSite(
     clock,
     keys,
     siteId: options.siteId,
+    trustedSiteName: async (siteId) => (await repositories.trustedSites.find(siteId))?.name,
     claimTtlMs: options.claimTtlMs,
     sha256Hex: platform.sha256Hex,
   };

@@ -424,6 +424,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013_records_keys_site': {
+    async up(db: Kysely<unknown>) {
+      // MS-3: a copy whose keys another site escrows names that site; null means this one.
+      await db.schema.alterTable('escrow_records').addColumn('keys_site_id', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -128,6 +128,7 @@ export interface EscrowRecordsTable {
   state: string;
   created_at: string;
   updated_at: string;
+  keys_site_id: string | null;
 }
 
 export interface RecordRestorersTable {

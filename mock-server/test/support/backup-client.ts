@@ -86,6 +86,8 @@ export interface BackupOptions {
   readonly deliveryOrder?: (count: number) => number[];
   /** Leave the n-th chunk out of the transfers while the manifest still lists it. */
   readonly omitChunk?: number;
+  /** MS-3: a copy whose keys the site with this ID escrows: no epoch key goes to this site. */
+  readonly keysAt?: string;
 }
 
 export interface BackupResult {
@@ -141,9 +143,10 @@ export async function backUp(
     { purpose: 'escrow' },
   );
 
-  const transfers: { header: TransferHeader; payload: Uint8Array }[] = [
-    { header: { kind: 'epoch-key', volumeId, epoch }, payload: utf8(envelope) },
-  ];
+  const transfers: { header: TransferHeader; payload: Uint8Array }[] =
+    options.keysAt === undefined
+      ? [{ header: { kind: 'epoch-key', volumeId, epoch }, payload: utf8(envelope) }]
+      : [];
   const sealed: SealedChunk[] = [];
   let sentChunks = 0;
   for (
@@ -214,10 +217,12 @@ export async function backUp(
       manifest,
       restorers: [op.userId, ...(options.restorers ?? [])],
       policy,
+      ...(options.keysAt === undefined ? {} : { keysAt: options.keysAt }),
     } as unknown as JsonValue),
   });
 
-  if (options.omitChunk !== undefined) transfers.splice(1 + options.omitChunk, 1);
+  const firstChunk = options.keysAt === undefined ? 1 : 0;
+  if (options.omitChunk !== undefined) transfers.splice(firstChunk + options.omitChunk, 1);
   const order = options.deliveryOrder?.(transfers.length) ?? transfers.map((_, i) => i);
   const acks: TransferAck[] = [];
   let receipt: Receipt | undefined;

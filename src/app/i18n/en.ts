@@ -1304,6 +1304,10 @@ export const en = {
     chunks_missing:
       'The site cannot finish this backup: chunks are missing or differ from the manifest. Start the backup again.',
     keys_missing: 'The site holds no escrowed key for part of this backup. Start the backup again.',
+    keys_elsewhere:
+      'This site keeps only the ciphertext of this volume; ask the site that escrows its keys.',
+    key_site_not_trusted:
+      'This site does not trust the site named as the keeper of the keys, so it will not keep the copy.',
     epoch_exists:
       'This key epoch of the volume already has a key at the site. Start the backup again.',
     bad_envelope:

@@ -74,6 +74,8 @@ export const errorCodes = [
   'chunk_too_large',
   'chunks_missing',
   'keys_missing',
+  'keys_elsewhere',
+  'key_site_not_trusted',
   'epoch_exists',
   'bad_envelope',
   'bad_signature',

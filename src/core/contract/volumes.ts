@@ -100,6 +100,12 @@ export const commitPayloadSchema = z.strictObject({
   manifest: signedManifestSchema,
   restorers: z.array(userIdSchema).min(1).max(1000),
   policy: releasePolicySchema,
+  /**
+   * MS-3: the ID of the site that holds this volume's keys, when it is not
+   * the site this commit goes to. That site keeps only the ciphertext (a
+   * safe box, seed 003) and never receives a key for it.
+   */
+  keysAt: z.string().min(1).max(200).optional(),
 });
 export type CommitPayload = z.infer<typeof commitPayloadSchema>;
 

@@ -105,7 +105,8 @@ export async function checkCommit(
   await checkSigner(deps, volume, manifest);
   checkFollows(manifest.index, latest);
   await checkChunksStored(deps, volume, manifest.index);
-  await checkEpochsEscrowed(deps, volume, manifest);
+  const keysAt = await keyHolder(deps, payload);
+  if (keysAt === null) await checkEpochsEscrowed(deps, volume, manifest);
 
   const record = await deps.store.records.find(volume.volumeId);
   if (record?.state === 'revoked') {
@@ -134,6 +135,7 @@ export async function checkCommit(
       state: record?.state ?? 'active',
       createdAt: record?.createdAt ?? now,
       updatedAt: now,
+      keysAt,
     });
     await tx.store.volumes.update(volume.volumeId, { state: 'registered', claimExpiresAt: null });
     return registerGeneration(deps, tx, volume, { manifest, hash, restorers, decided, now });
@@ -226,6 +228,23 @@ async function checkChunksStored(
       { missing: listed(missing), mismatched: listed(mismatched) },
     );
   }
+}
+
+/**
+ * MS-3: the site that keeps this volume's keys, or null for this one. A
+ * copy names another site, which this site must trust; its epochs then
+ * have no key here, and this site can never decrypt what it keeps.
+ */
+async function keyHolder(deps: EscrowDeps, payload: CommitPayload): Promise<string | null> {
+  if (payload.keysAt === undefined || payload.keysAt === deps.siteId) return null;
+  if ((await deps.trustedSiteName(payload.keysAt)) === undefined) {
+    refuse(
+      'key_site_not_trusted',
+      `This site does not trust the site ${payload.keysAt} named as the keeper of the keys, so it will not keep this copy.`,
+      { keysAt: payload.keysAt },
+    );
+  }
+  return payload.keysAt;
 }
 
 /** The site holds an escrowed key for every epoch the manifest uses. */

@@ -17,6 +17,11 @@ export interface EscrowDeps {
   readonly clock: Clock;
   readonly keys: SiteKeys;
   readonly siteId: string;
+  /**
+   * The name of the site with this ID if this site trusts it (MS-1), else
+   * undefined: a copy may name only a trusted site as the keeper of its keys.
+   */
+  readonly trustedSiteName: (siteId: string) => Promise<string | undefined>;
   /** How long a claim lives without a transfer (BK-3, BK-8). */
   readonly claimTtlMs: number;
   /**

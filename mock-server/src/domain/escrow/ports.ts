@@ -36,6 +36,11 @@ export interface RecordRow {
   readonly state: RecordState;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * MS-3: the site that escrows this volume's keys when it is not this one
+   * (this site then holds only ciphertext); null or absent: this site.
+   */
+  readonly keysAt?: string | null;
 }
 
 export interface GenerationRow {

@@ -99,6 +99,7 @@ export class ReleaseService {
       return this.noKey(caller, volumeId, 'the one-time record was already used');
     }
     await this.refuseUnusable(caller, record);
+    await this.refuseKeysElsewhere(caller, record);
     await assertEphemeralKey(body.ephemeralPublicKey);
 
     const base = {
@@ -441,6 +442,37 @@ export class ReleaseService {
       sentence: `${caller.userId} asked for the key of ${record.volumeId}, but ${why === 'revoked' ? REVOKED_WHY : EXPIRED_WHY}.`,
     });
     this.assertUsable(record);
+  }
+
+  /**
+   * MS-3: a copy kept here as ciphertext only has no key to release. The
+   * restorer is told which site has it; the refusal is audited and alerted
+   * like every other.
+   */
+  private async refuseKeysElsewhere(caller: Caller, record: RecordRow): Promise<void> {
+    if (!record.keysAt || record.keysAt === this.deps.siteId) return;
+    const keeper = (await this.deps.trustedSiteName(record.keysAt)) ?? record.keysAt;
+    const why = `this site keeps only the ciphertext of the volume; its keys are escrowed at ${keeper}`;
+    await this.deps.audit.append({
+      event: 'key_not_found',
+      actor: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress || null,
+      details: { why, keysAt: record.keysAt },
+    });
+    await this.deps.alerts.raise({
+      kind: 'key_not_found',
+      userId: caller.userId,
+      volumeId: record.volumeId,
+      clientAddress: caller.clientAddress || null,
+      sentence: `${caller.userId} asked for the key of ${record.volumeId}, but ${why}.`,
+    });
+    throw new DomainError(
+      'keys_elsewhere',
+      `This site keeps only the ciphertext of volume ${record.volumeId}; its keys are escrowed at ${keeper}.`,
+      409,
+      { volumeId: record.volumeId, keysAt: record.keysAt, keeper },
+    );
   }
 
   private assertUsable(record: RecordRow): void {

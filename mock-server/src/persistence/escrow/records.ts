@@ -17,6 +17,8 @@ const toRecord = (r: Selectable<EscrowRecordsTable>): RecordRow => ({
   state: r.state as RecordState,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  // Absent, not null, for a volume whose keys are here: records read back as they were stored.
+  ...(r.keys_site_id === null ? {} : { keysAt: r.keys_site_id }),
 });
 
 /** Counting matches of a restorer DB search stops here. */
@@ -47,6 +49,7 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
       state: rec.state,
       created_at: rec.createdAt,
       updated_at: rec.updatedAt,
+      keys_site_id: rec.keysAt ?? null,
     };
     await transact(this.db, async (trx) => {
       await trx

@@ -47,9 +47,9 @@ describe('a copy kept as ciphertext only (MS-3)', { timeout: 60_000 }, () => {
       json: { url: tokyo.site.publicUrl, fingerprint, reason: 'Tokyo keeps the keys' },
     });
     expect(trust.status).toBe(201);
-    expect(((await admin.request('GET', '/api/admin/sites')).json as SiteList).trusted).toHaveLength(
-      1,
-    );
+    expect(
+      ((await admin.request('GET', '/api/admin/sites')).json as SiteList).trusted,
+    ).toHaveLength(1);
     operator = await newOperator(await signedIn(osaka, 'operator'));
   });
   afterAll(async () => {

@@ -420,6 +420,7 @@ export const en = {
       automatic: 'Local copy first, then the site',
       siteOnly: 'From the site only',
       localOnly: 'From this device’s local copy only',
+      pinnedSite: 'From {site} only',
     },
     policy: {
       'one-time': 'One-time',
@@ -455,6 +456,12 @@ export const en = {
       bytes: '{done} of {total}',
       rate: '{rate}/s',
       sources: 'Chunks from this device: {local}; from the site: {site}.',
+      fromOtherSite: '{n} chunk from {site}. | {n} chunks from {site}.',
+      thisSite: 'this console’s site',
+      alerted:
+        'A damaged copy of chunk {index} from {site} was passed over; that site’s administrators were alerted.',
+      alertFailed:
+        'A damaged copy of chunk {index} from {site} was passed over; the alert to that site’s administrators could not be sent.',
       damagedLocal:
         'The local copy of {n} chunk did not match the signed index; it was read from the site. | The local copy of {n} chunks did not match the signed index; they were read from the site.',
       complete: 'Restore complete',
@@ -497,6 +504,8 @@ export const en = {
         'The signed index of this generation was tampered with or damaged, so nothing was restored. {detail}',
       localMissing:
         'The local copy on this device does not hold chunk {index}. Continue to read the missing chunks from the site.',
+      pinnedSiteSignedOut:
+        'This restore reads from {site} only, and this console is not signed in there. Sign in at {site} under Sites in the top bar, then continue.',
       unreachable:
         'The site could not be reached: tried {attempts} times over {seconds} seconds. Nothing was marked complete. Check the connection, then continue.',
       quota:

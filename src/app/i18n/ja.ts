@@ -416,6 +416,7 @@ export const ja: Messages = {
       automatic: 'ローカルコピーを優先し、次にサイト',
       siteOnly: 'サイトからのみ',
       localOnly: 'この端末のローカルコピーからのみ',
+      pinnedSite: '{site} からのみ',
     },
     policy: {
       'one-time': '1回限り',
@@ -451,6 +452,12 @@ export const ja: Messages = {
       bytes: '{done} / {total}',
       rate: '{rate}/秒',
       sources: 'この端末から: {local} チャンク、サイトから: {site} チャンク。',
+      fromOtherSite: '{site} から: {n} チャンク。',
+      thisSite: 'このコンソールのサイト',
+      alerted:
+        '{site} のチャンク {index} のコピーが損傷していたため使わず、そのサイトの管理者に通知しました。',
+      alertFailed:
+        '{site} のチャンク {index} のコピーが損傷していたため使いませんでした。そのサイトの管理者への通知は送れませんでした。',
       damagedLocal:
         '{n} 個のチャンクのローカルコピーが署名付きインデックスと一致しなかったため、サイトから読み込みました。',
       complete: 'リストア完了',
@@ -493,6 +500,8 @@ export const ja: Messages = {
         'この世代の署名付きインデックスは改ざんまたは破損しているため、何もリストアしていません。{detail}',
       localMissing:
         'この端末のローカルコピーにはチャンク {index} がありません。続行すると、足りないチャンクをサイトから読み込みます。',
+      pinnedSiteSignedOut:
+        'このリストアは {site} からのみ読み込みますが、このコンソールはそこにサインインしていません。上部バーの「サイト」で {site} にサインインしてから続行してください。',
       unreachable:
         'サイトに接続できません: {seconds} 秒間に {attempts} 回試しました。何も完了扱いにはしていません。接続を確認してから続行してください。',
       quota:

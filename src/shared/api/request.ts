@@ -27,7 +27,13 @@ export interface RequestOptions<T> {
    * console. Omitted for this console's own site, reached by relative URLs
    * with its session cookie.
    */
-  readonly site?: { readonly url: string; readonly token?: string };
+  readonly site?: SiteAddress;
+}
+
+/** Another site (MS-2): its origin, and the bearer token it issued to this console, if any yet. */
+export interface SiteAddress {
+  readonly url: string;
+  readonly token?: string;
 }
 
 /** How often and how patiently a call is tried; the back-off doubles from the base up to the cap. */

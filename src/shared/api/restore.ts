@@ -20,7 +20,15 @@ import {
   type ScrubRequest,
   type ScrubResult,
 } from '@/core/contract';
-import { ApiError, backoffDelay, buildUrl, request, sleep, type RetryPolicy } from './request';
+import {
+  ApiError,
+  backoffDelay,
+  buildUrl,
+  request,
+  sleep,
+  type RetryPolicy,
+  type SiteAddress,
+} from './request';
 
 /** RS-8: about 30 seconds of retries, long enough for a site restart, short enough to say so. */
 export const RESTORE_RETRY: RetryPolicy = { attempts: 7, baseDelayMs: 500, maxDelayMs: 8_000 };
@@ -125,22 +133,27 @@ async function errorOf(response: Response): Promise<ApiError> {
 
 /**
  * RS-4, RS-5: one chunk blob of the site copy, or undefined when the site
- * holds none (the verifier then reports it missing).
+ * holds none (the verifier then reports it missing). `site` reads another
+ * site's copy (MS-5) with the bearer token it issued, never a cookie.
  */
 export async function fetchChunkBlob(
   volumeId: string,
   chunkId: string,
   policy?: RetryPolicy,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const url = buildUrl(apiRoutes.getChunk.path, { volumeId, chunkId });
+  const url = (site?.url ?? '') + buildUrl(apiRoutes.getChunk.path, { volumeId, chunkId });
+  const headers: Record<string, string> = { accept: 'application/octet-stream' };
+  if (site?.token) headers.authorization = `Bearer ${site.token}`;
   return withBackoff(
     async () => {
       let response: Response;
       try {
         response = await fetch(url, {
-          headers: { accept: 'application/octet-stream' },
-          credentials: 'same-origin',
+          headers,
+          // This console's own session cookie goes to its own site only.
+          credentials: site ? 'omit' : 'same-origin',
           signal,
         });
       } catch (cause) {
@@ -178,13 +191,24 @@ export function scrubSiteCopy(
   );
 }
 
-/** RS-5: tells the site's administrators that a chunk or manifest failed its checks. */
+/**
+ * RS-5: tells the site's administrators that a chunk or manifest failed its
+ * checks; `site` tells another site about its own copy (MS-5), with the
+ * bearer token it issued.
+ */
 export async function reportIntegrityFailure(
   report: IntegrityReport,
   policy?: RetryPolicy,
+  site?: SiteAddress,
 ): Promise<void> {
   await withBackoff(
-    () => request({ route: apiRoutes.reportIntegrity, body: report, schema: z.unknown() }),
+    () =>
+      request({
+        route: apiRoutes.reportIntegrity,
+        body: report,
+        schema: z.unknown(),
+        site,
+      }),
     policy,
   );
 }

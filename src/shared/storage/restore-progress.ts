@@ -18,8 +18,26 @@ import type { ChunkFailure, RestoreProgress, SignedManifest } from '@/core/crypt
 export const RESTORE_DATABASE_NAME = 'custodian-restores';
 const RESTORE_DATABASE_VERSION = 1;
 
-/** Where chunks come from (RS-4): the local copy first then the site, or one of them only. */
-export type RestoreSource = 'automatic' | 'local' | 'site';
+/**
+ * Where chunks come from (RS-4, MS-5): `automatic`, the local copy first,
+ * then this console's own site, then the other sites it is signed in at;
+ * `local` or `site` (its own site) only; or one other site only, pinned by
+ * its ID. Records written before MS-5 hold one of the first three.
+ */
+export type RestoreSource = 'automatic' | 'local' | 'site' | PinnedSite;
+
+/** One other site only, by its site ID (MS-5). */
+export type PinnedSite = `site:${string}`;
+
+/** The source that reads one other site only. */
+export function pinnedSite(siteId: string): PinnedSite {
+  return `site:${siteId}`;
+}
+
+/** The other site a source is pinned to, if it is. */
+export function pinnedSiteId(source: RestoreSource): string | undefined {
+  return source.startsWith('site:') ? source.slice('site:'.length) : undefined;
+}
 
 /**
  * `keys`: the key release was sent and no envelope is held yet (a lost

@@ -34,6 +34,8 @@ export type RestoreProblem =
   | { readonly kind: 'tamperedManifest'; readonly detail: string }
   /** The local copy alone was chosen and lacks a chunk: not tampering, just absent. */
   | { readonly kind: 'localMissing'; readonly chunkIndex: number | null }
+  /** One other site alone was chosen and this console is not signed in there (MS-5). */
+  | { readonly kind: 'pinnedSiteSignedOut'; readonly site: string }
   /** RS-8: retries used up; the restore keeps what was verified. */
   | { readonly kind: 'unreachable'; readonly attempts: number; readonly seconds: number }
   | { readonly kind: 'quota' }
@@ -55,6 +57,7 @@ export function isResumable(problem: RestoreProblem): boolean {
     case 'quota':
     case 'busy':
     case 'localMissing':
+    case 'pinnedSiteSignedOut':
     case 'unexpected':
       return true;
     case 'site':
@@ -81,9 +84,25 @@ function codeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The restore reads one other site only, and this console is not signed in
+ * there (MS-5): found before the keys are asked for, so nothing is spent.
+ */
+export class PinnedSiteSignedOutError extends Error {
+  readonly code = 'pinned_site_signed_out';
+
+  constructor(readonly site: string) {
+    super(`This console is not signed in at ${site}.`);
+    this.name = 'PinnedSiteSignedOutError';
+  }
+}
+
 /** What went wrong, from any error a restore can meet. */
 export function describeRestoreError(error: unknown, source?: string): RestoreProblem {
   if (error instanceof ReleaseDeniedError) return { kind: 'denied', reason: error.reason };
+  if (error instanceof PinnedSiteSignedOutError) {
+    return { kind: 'pinnedSiteSignedOut', site: error.site };
+  }
   const code = codeOf(error);
   switch (code) {
     case 'unauthorized_use':

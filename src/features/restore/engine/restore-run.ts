@@ -13,6 +13,7 @@ import { reportIntegrityFailure } from '@/shared/api/restore';
 import { deleteRestoreKey } from '@/shared/storage/key-store';
 import {
   deleteRestore,
+  pinnedSiteId,
   updateRestore,
   type RestoreRecord,
   type RestoreSource,
@@ -20,10 +21,12 @@ import {
 import { RestoreQuotaError } from '@/features/restore/worker/restore-opfs';
 import type { PipelineProgress } from '@/features/restore/worker/restore-pipeline';
 import type { PreparedRestoreJob, RestoreJob } from '@/features/restore/worker/restore-job';
+import type { ChunkAlert, OtherSiteCopy } from '@/features/restore/worker/restore-sources';
 import {
   describeRestoreError,
   integrityCheck,
   isResumable,
+  PinnedSiteSignedOutError,
   REPORTED,
   type RestoreProblem,
 } from './restore-errors';
@@ -62,7 +65,11 @@ export interface ActiveRestore {
   bytesWritten: number;
   fromLocal: number;
   fromSite: number;
+  /** Chunks from each other site, by its name (MS-5). */
+  fromSites: Readonly<Record<string, number>>;
   damagedLocal: readonly number[];
+  /** Sites told during the run that they served a bad blob (RS-5, MS-5). */
+  alerts: readonly ChunkAlert[];
   /** Bytes per second since this run started. */
   rate: number;
   sha256: string | null;
@@ -88,7 +95,9 @@ export function activeRestoreOf(record: RestoreRecord): ActiveRestore {
     bytesWritten: progress?.bytesWritten ?? 0,
     fromLocal: 0,
     fromSite: 0,
+    fromSites: {},
     damagedLocal: [],
+    alerts: [],
     rate: 0,
     sha256: null,
     downloaded: false,
@@ -115,8 +124,15 @@ export async function forgetRestore(restoreId: string): Promise<void> {
     .catch(() => undefined);
 }
 
+/** Another site of the site directory (MS-2), with this console's token there if it is signed in. */
+export interface KnownSite extends Omit<OtherSiteCopy, 'token'> {
+  readonly token: string | undefined;
+}
+
 export interface RunHooks {
   readonly retry: RetryPolicy | undefined;
+  /** The other sites, in the site directory's order; those with a token hold copies to read (MS-5). */
+  readonly sites: readonly KnownSite[];
   readonly signal: AbortSignal;
   /** The running job, for Cancel; undefined once it has ended. */
   readonly onJob: (job: RestoreJob | undefined) => void;
@@ -131,7 +147,9 @@ function progressInto(view: ActiveRestore, startedAt: number, startBytes: number
     view.bytesWritten = progress.bytesWritten;
     view.fromLocal = progress.fromLocal;
     view.fromSite = progress.fromSite;
+    view.fromSites = progress.fromSites;
     view.damagedLocal = progress.damagedLocal;
+    view.alerts = progress.alerts;
     const seconds = (performance.now() - startedAt) / 1000;
     view.rate = seconds > 0.2 ? (progress.bytesWritten - startBytes) / seconds : 0;
   };
@@ -151,7 +169,14 @@ async function fail(
   }
   view.stage = 'failed';
   await forgetRestore(record.restoreId);
-  if (REPORTED.has(problem.kind)) {
+  const alerted =
+    problem.kind === 'tamperedChunk'
+      ? view.alerts.filter((alert) => alert.chunkId === problem.chunkId)
+      : [];
+  if (alerted.length) {
+    // The sites that served this chunk's bad blobs were told as they served them.
+    view.reported = alerted.every((alert) => alert.delivered);
+  } else if (REPORTED.has(problem.kind)) {
     const chunk = problem.kind === 'tamperedChunk' ? problem : undefined;
     try {
       await reportIntegrityFailure(
@@ -173,6 +198,20 @@ async function fail(
   hooks.onRecordChanged();
 }
 
+/**
+ * The other sites whose copies this restore may read (MS-5): those the
+ * console is signed in at. A restore pinned to one it is not signed in at
+ * stops before its keys are asked for.
+ */
+function copiesToRead(source: RestoreSource, sites: readonly KnownSite[]): OtherSiteCopy[] {
+  const copies = sites.flatMap(({ token, ...site }) => (token ? [{ ...site, token }] : []));
+  const pinned = pinnedSiteId(source);
+  if (pinned !== undefined && !copies.some((copy) => copy.siteId === pinned)) {
+    throw new PinnedSiteSignedOutError(sites.find((s) => s.siteId === pinned)?.name ?? pinned);
+  }
+  return copies;
+}
+
 /** Runs the restore of `record`, showing it in `view` (a reactive object). */
 export async function runRestore(
   record: RestoreRecord,
@@ -183,6 +222,7 @@ export async function runRestore(
   let prepared: PreparedRestoreJob | undefined;
   try {
     const outcome = await withRestoreLock(record.restoreId, async () => {
+      const sites = copiesToRead(record.source, hooks.sites);
       const runtime = restoreRuntime();
       if (!runtime.supported()) {
         view.problem = { kind: 'unsupported' };
@@ -244,6 +284,7 @@ export async function runRestore(
           keys,
           ...(progress ? { progress } : {}),
           source: record.source,
+          sites,
           ...(retry ? { retry } : {}),
         },
         progressInto(view, performance.now(), view.bytesWritten),

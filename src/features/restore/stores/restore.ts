@@ -22,21 +22,30 @@ import {
   runRestore,
   RUNNING,
   type ActiveRestore,
+  type KnownSite,
 } from '../engine/restore-run';
 import { restoreRuntime } from '../engine/restore-runtime';
 import { useSessionStore } from '@/features/account';
+import { useOtherSitesStore, type SignInState } from '@/features/sites';
 
 export type { ActiveRestore, RestoreStage } from '../engine/restore-run';
 
 export interface RestoreChoice {
   /** Latest by default (RS-7). */
   readonly generation?: number;
-  /** Local copy first, then the site, by default (RS-4). */
+  /** Local copy first, then this console's site, then the other sites, by default (RS-4, MS-5). */
   readonly source?: RestoreSource;
 }
 
 /** A kept, completed image is removed from this browser's storage after this long. */
 export const COMPLETED_KEPT_MS = 10 * 60 * 1000;
+
+/**
+ * Other sites whose kept token a restore uses (MS-5): signed in, or signed in
+ * and unreachable when last asked (the restore passes over a site that is
+ * still away). A site refused for its fingerprint gets nothing.
+ */
+const TOKEN_USABLE: ReadonlySet<SignInState> = new Set(['signed-in', 'unreachable']);
 
 /** This browser keeps local copies and restore progress in IndexedDB; without it there are none. */
 function hasIndexedDb(): boolean {
@@ -50,6 +59,7 @@ function hasIndexedDb(): boolean {
  */
 export const useRestoreStore = defineStore('restore', () => {
   const session = useSessionStore();
+  const others = useOtherSitesStore();
   const rows = ref<RestorableRow[]>([]);
   const listState = ref<'idle' | 'loading' | 'ready' | 'failed'>('idle');
   const listError = shallowRef<unknown>(null);
@@ -103,6 +113,16 @@ export const useRestoreStore = defineStore('restore', () => {
     }
   }
 
+  /** The other sites as the site directory lists them, with the token a restore may use at each. */
+  function knownSites(): KnownSite[] {
+    return others.sites.map((site) => ({
+      siteId: site.siteId,
+      name: site.name,
+      url: site.url,
+      token: TOKEN_USABLE.has(site.state) ? others.tokens[site.siteId] : undefined,
+    }));
+  }
+
   /** Takes a restore from wherever it stands to its end, showing it as the active one. */
   async function drive(record: RestoreRecord): Promise<void> {
     active.value = activeRestoreOf(record);
@@ -112,6 +132,7 @@ export const useRestoreStore = defineStore('restore', () => {
     try {
       await runRestore(record, view, {
         retry: retry.value,
+        sites: knownSites(),
         signal: stop.signal,
         onJob: (running) => {
           job = running;

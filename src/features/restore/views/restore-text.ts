@@ -59,6 +59,8 @@ export function useRestoreText() {
         return t('restore.problems.tamperedManifest', { detail: value.detail });
       case 'localMissing':
         return t('restore.problems.localMissing', { index: value.chunkIndex ?? '?' });
+      case 'pinnedSiteSignedOut':
+        return t('restore.problems.pinnedSiteSignedOut', { site: value.site });
       case 'unreachable':
         return t('restore.problems.unreachable', {
           attempts: value.attempts,

@@ -19,7 +19,13 @@ import {
 import { ChunkBudget } from '@/shared/workers/chunk-budget';
 import type { DecryptPool } from './restore-decrypt-pool';
 import { reassembleInOrder } from './restore-reassembly';
-import { readChunk, type ChunkRead, type ChunkSource, type CopyName } from './restore-sources';
+import {
+  ChunkFailover,
+  type ChunkAlert,
+  type ChunkRead,
+  type ChunkSource,
+  type FailoverOptions,
+} from './restore-sources';
 
 /**
  * Chunks a restore holds at once, from the start of a chunk's read until its
@@ -47,9 +53,14 @@ export interface PipelineProgress {
   readonly chunkCount: number;
   readonly bytesWritten: number;
   readonly fromLocal: number;
+  /** Chunks from this console's own site. */
   readonly fromSite: number;
-  /** Positions whose local blob failed the keyless check and was read from the site instead. */
+  /** Chunks from each other site (MS-5), by the name the site directory gives it. */
+  readonly fromSites: Readonly<Record<string, number>>;
+  /** Positions whose local blob failed the keyless check and was read from a site instead. */
   readonly damagedLocal: readonly number[];
+  /** Reports sent to the sites that served blobs failing the keyless check (RS-5, MS-5). */
+  readonly alerts: readonly ChunkAlert[];
 }
 
 export interface PipelineInput {
@@ -66,6 +77,8 @@ export interface PipelineInput {
   readonly inFlight?: number;
   /** Counts the chunks in flight (tests read its peak). */
   readonly budget?: ChunkBudget;
+  /** How long an unreachable site rests, and the clock it rests by (tests). */
+  readonly failover?: Omit<FailoverOptions, 'onAlert'>;
 }
 
 interface OpenedChunk {
@@ -79,8 +92,10 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
   const count = verifier.chunkCount;
   const budget =
     input.budget ?? new ChunkBudget(input.inFlight ?? restoreChunksInFlight(pool.size));
-  const counts: Record<CopyName, number> = { local: 0, site: 0 };
+  const counts = { local: 0, site: 0 };
+  const fromSites: Record<string, number> = {};
   const damagedLocal: number[] = [];
+  const alerts: ChunkAlert[] = [];
 
   let offset = verifier.saveProgress().bytesWritten;
   const report = (): void =>
@@ -90,12 +105,27 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
       bytesWritten: offset,
       fromLocal: counts.local,
       fromSite: counts.site,
+      fromSites: { ...fromSites },
       damagedLocal: [...damagedLocal],
+      alerts: [...alerts],
     });
+  const failover = new ChunkFailover(sources, index, {
+    ...input.failover,
+    onAlert: (alert) => {
+      alerts.push(alert);
+      report();
+    },
+  });
+
+  const countFrom = ({ source }: ChunkRead): void => {
+    if (!source) return;
+    if (source.site) fromSites[source.site.name] = (fromSites[source.site.name] ?? 0) + 1;
+    else counts[source.name] += 1;
+  };
 
   const open = async (position: number, signal: AbortSignal): Promise<OpenedChunk> => {
     const entry = index.chunks[position]!;
-    const read = await readChunk(sources, index, position, signal);
+    const read = await failover.read(position, signal);
     signal.throwIfAborted();
     const plaintext = await pool.open({ position, entry, chunkId: entry.chunkId }, read.blob);
     return { read, plaintext };
@@ -112,8 +142,10 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
     offset += entry.length;
     await sink.flush();
     await input.saveProgress(verifier.saveProgress());
-    if (read.from) counts[read.from] += 1;
-    if (read.passedOver.some((p) => p.copy === 'local' && p.damaged)) damagedLocal.push(position);
+    countFrom(read);
+    if (read.passedOver.some((p) => p.copy === 'local' && p.reason === 'damaged')) {
+      damagedLocal.push(position);
+    }
     report();
   };
 

@@ -18,6 +18,7 @@ import type {
 } from '@/core/crypto';
 import type { RestoreSource } from '@/shared/storage/restore-progress';
 import type { PipelineProgress } from './restore-pipeline';
+import type { OtherSiteCopy } from './restore-sources';
 
 export interface RestoreJobStart {
   readonly type: 'start';
@@ -29,6 +30,12 @@ export interface RestoreJobStart {
   /** Saved progress to resume from; absent for a fresh start. */
   readonly progress?: RestoreProgress;
   readonly source: RestoreSource;
+  /**
+   * The other sites the console is signed in at, in the site directory's
+   * order, tried after its own site (MS-5); their bearer tokens reach the
+   * worker with them, as the keys do.
+   */
+  readonly sites?: readonly OtherSiteCopy[];
   readonly retry?: RetryPolicy;
 }
 

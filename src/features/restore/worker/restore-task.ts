@@ -1,7 +1,7 @@
 /**
  * One restore job, as the worker (or, in tests, the page itself) runs it:
  * the verifier from a fresh start or from saved progress, the decryption
- * pool given the keys, the chunk sources chosen (RS-4), the output, and the
+ * pool given the keys, the chunk sources chosen (RS-4, MS-5), the output, and the
  * pipeline. The pool's workers stop with the job, whichever way it ends. A tampered chunk or image
  * discards the partial output at once (RS-5); any other failure keeps it so
  * the restore can resume from what was verified (RS-6, RS-8).
@@ -12,12 +12,19 @@ import { saveRestoreProgress } from '@/shared/storage/restore-progress';
 import { InProcessDecryptPool, type DecryptPool } from './restore-decrypt-pool';
 import { runRestorePipeline, type ImageSink, type PipelineProgress } from './restore-pipeline';
 import { describeFailure, type RestoreJobFailure, type RestoreJobStart } from './restore-protocol';
-import { sourcesFor, type ChunkSource } from './restore-sources';
+import {
+  SiteCopySource,
+  sourcesFor,
+  type ChunkSource,
+  type OtherSiteCopy,
+} from './restore-sources';
 
 export interface RestoreTaskDeps {
   readonly openSink: (name: string) => Promise<ImageSink>;
   readonly local: ChunkSource;
   readonly site: ChunkSource;
+  /** Another site's copy (MS-5); a SiteCopySource with its address and token unless given. */
+  readonly otherSite?: (copy: OtherSiteCopy) => ChunkSource;
   readonly saveProgress?: typeof saveRestoreProgress;
   /** Opens chunks; this thread's in-process pool unless given (the worker gives its workers). */
   readonly pool?: DecryptPool;
@@ -54,7 +61,14 @@ export function startRestoreTask(
       const sha256 = await runRestorePipeline({
         verifier,
         index: start.index,
-        sources: sourcesFor(start.source, deps.local, deps.site),
+        sources: sourcesFor(
+          start.source,
+          deps.local,
+          deps.site,
+          (start.sites ?? []).map(
+            deps.otherSite ?? ((copy) => new SiteCopySource(start.retry, copy)),
+          ),
+        ),
         pool,
         sink,
         saveProgress: (progress) => save(start.restoreId, progress),

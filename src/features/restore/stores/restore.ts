@@ -130,6 +130,8 @@ export const useRestoreStore = defineStore('restore', () => {
     const stop = new AbortController();
     controller = stop;
     try {
+      // Just after a reload the other sites may still be listed and checked.
+      await others.settled();
       await runRestore(record, view, {
         retry: retry.value,
         sites: knownSites(),

@@ -1,10 +1,11 @@
 import 'fake-indexeddb/auto';
-import { http, HttpResponse } from 'msw';
+import { delay, http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IntegrityReport } from '@/core/contract';
 import type { BackupFixture } from '@/core/crypto/test-support/backup-fixture';
 import { listRestoreKeys } from '@/shared/storage/key-store';
-import { listRestores } from '@/shared/storage/restore-progress';
+import { listRestores, putRestore } from '@/shared/storage/restore-progress';
+import { createEphemeralKey } from '@/features/restore/engine/restore-keys';
 import { useOtherSitesStore } from '@/features/sites';
 import { useRestoreStore } from '@/features/restore/stores/restore';
 import { setRestoreRuntime } from '@/features/restore/engine/restore-runtime';
@@ -179,6 +180,43 @@ describe('pinning one site (MS-5)', { timeout: 30_000 }, () => {
     await settle();
     expect(menuItems()).toContain('From the site only');
     expect(menuItems().some((item) => item.includes('Osaka'))).toBe(false);
+  });
+
+  it('a restore a reload left pinned to Osaka goes on from Osaka once the site list has answered', async () => {
+    const backup = await testBackup(VOLUME);
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    const osaka = osakaSite(backup);
+    // After the reload this console's site is slow to list the other sites.
+    server.use(
+      http.get('*/api/sites', async () => {
+        await delay(1500);
+        return HttpResponse.json({
+          sites: [
+            { siteId: OSAKA_ID, name: 'Osaka', url: OSAKA_URL, fingerprint: 'ab'.repeat(32) },
+          ],
+        });
+      }),
+    );
+    const now = new Date().toISOString();
+    const restoreId = 'restore-before-the-reload';
+    await createEphemeralKey(restoreId, VOLUME, 1);
+    await putRestore({
+      restoreId,
+      userId: 'restorer',
+      volumeId: VOLUME,
+      generation: 1,
+      source: `site:${OSAKA_ID}`,
+      phase: 'keys',
+      startedAt: now,
+      updatedAt: now,
+    });
+    sessionStorage.setItem(TOKENS_KEY, JSON.stringify({ [OSAKA_ID]: OSAKA_TOKEN }));
+    await mountConsole('/restore', { signedInAs: 'restorer' });
+    await completes();
+    const chunks = backup.manifest.index.chunks.length;
+    expect(statusText()).toContain(`${chunks} chunks from Osaka.`);
+    expect(osaka.reads).toHaveLength(chunks);
+    expect(homeChunkReads()).toEqual([]);
   });
 
   it('a restore pinned to a site the console is no longer signed in at stops before asking for keys', async () => {

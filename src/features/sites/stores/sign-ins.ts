@@ -48,6 +48,8 @@ function storedTokens(): Record<string, string> {
 export const useOtherSitesStore = defineStore('other-sites', () => {
   const sites = ref<OtherSite[]>([]);
   const tokens = ref<Record<string, string>>(storedTokens());
+  /** The last load of the site list, settled whether it worked or not. */
+  let pending: Promise<void> = Promise.resolve();
 
   function set(siteId: string, change: Partial<OtherSite>): void {
     sites.value = sites.value.map((site) =>
@@ -67,7 +69,13 @@ export const useOtherSitesStore = defineStore('other-sites', () => {
    * The other sites, as this console's site lists them, each with what its
    * kept token is worth now: the site is asked, never assumed.
    */
-  async function load(): Promise<void> {
+  function load(): Promise<void> {
+    const loading = listAndCheck();
+    pending = loading.catch(() => undefined);
+    return loading;
+  }
+
+  async function listAndCheck(): Promise<void> {
     const { sites: listed } = await fetchSiteDirectory();
     sites.value = listed.map((site) => ({
       ...site,
@@ -114,7 +122,13 @@ export const useOtherSitesStore = defineStore('other-sites', () => {
   }
 
   /** After signing in at this console's own site: every other site, side by side. */
-  async function signInEverywhere(userId: string, password: string): Promise<void> {
+  function signInEverywhere(userId: string, password: string): Promise<void> {
+    const signing = signInAll(userId, password);
+    pending = signing;
+    return signing;
+  }
+
+  async function signInAll(userId: string, password: string): Promise<void> {
     try {
       await load();
     } catch {
@@ -139,5 +153,23 @@ export const useOtherSitesStore = defineStore('other-sites', () => {
 
   const signedInCount = computed(() => sites.value.filter((s) => s.state === 'signed-in').length);
 
-  return { sites, tokens, signedInCount, load, signInAt, signInEverywhere, signOutEverywhere };
+  /**
+   * Resolves once the site list being loaded (after a reload, say) has
+   * answered and each kept token has been checked, so that whoever reads
+   * `sites` and `tokens` next sees them as they are, not yet empty.
+   */
+  function settled(): Promise<void> {
+    return pending;
+  }
+
+  return {
+    sites,
+    tokens,
+    signedInCount,
+    load,
+    settled,
+    signInAt,
+    signInEverywhere,
+    signOutEverywhere,
+  };
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,9 @@ import type {
 } from '../../src/core/contract';
 import { siteFingerprints } from '../../src/core/crypto/site-fingerprint';
 import { Client, startTestSite, type TestSite } from './support/test-site';
+
+/** A worker script as the console's build names it (`<name>.worker-<hash>.js`). */
+const WORKER = 'restore-decrypt.worker-AbC123.js';
 
 /**
  * MS-1 over real HTTP: two sites, Tokyo trusting Osaka by its fingerprint,
@@ -81,6 +84,9 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
     // Tokyo serves a console page, whose policy names the sites it may call.
     const consoleDir = mkdtempSync(path.join(os.tmpdir(), 'custodian-console-'));
     writeFileSync(path.join(consoleDir, 'index.html'), '<!doctype html><title>Custodian</title>');
+    mkdirSync(path.join(consoleDir, 'assets'));
+    writeFileSync(path.join(consoleDir, 'assets', WORKER), 'self.onmessage = () => {};');
+    writeFileSync(path.join(consoleDir, 'assets', 'index-AbC123.js'), 'export {};');
     [tokyo, osaka] = await Promise.all([
       startTestSite({
         consoleDir,
@@ -186,15 +192,25 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
     });
   });
 
-  it("lets the console's page call exactly the trusted sites (connect-src), and no longer once withdrawn", async () => {
-    const connectSrc = async (): Promise<string[]> => {
-      const page = await new Client(tokyo.site.url).request('GET', '/login');
+  it("lets the console's page and its workers call exactly the trusted sites (connect-src), and no longer once withdrawn", async () => {
+    const connectSrcOf = async (pathName: string): Promise<string[]> => {
+      const page = await new Client(tokyo.site.url).request('GET', pathName);
       expect(page.status).toBe(200);
       const policy = String(page.headers['content-security-policy']);
       const directive = policy.split('; ').find((d) => d.startsWith('connect-src '));
       return directive!.split(' ').slice(1);
     };
+    // A worker runs under its own script's policy: restore workers read chunks from other sites.
+    const connectSrc = async (): Promise<string[]> => {
+      const page = await connectSrcOf('/login');
+      expect(await connectSrcOf(`/assets/${WORKER}`)).toEqual(page);
+      return page;
+    };
     expect(await connectSrc()).toEqual(["'self'"]);
+    // Other scripts keep the default policy and their cache.
+    expect(await connectSrcOf('/assets/index-AbC123.js')).toEqual(["'self'"]);
+    const worker = await new Client(tokyo.site.url).request('GET', `/assets/${WORKER}`);
+    expect(worker.headers['cache-control']).toBe('no-store');
     const { fingerprint } = (
       await admin.request('POST', '/api/admin/sites/preview', {
         json: { url: osaka.site.publicUrl },
@@ -204,6 +220,7 @@ describe('trusting another site by its fingerprint (MS-1)', { timeout: 60_000 },
       json: { url: osaka.site.publicUrl, fingerprint },
     });
     expect(await connectSrc()).toEqual(["'self'", osaka.site.publicUrl]);
+    expect(await connectSrcOf('/assets/index-AbC123.js')).toEqual(["'self'"]);
     await admin.request('POST', `/api/admin/sites/${osaka.site.info.siteId}/withdraw`, {
       json: { reason: 'branch closed' },
     });

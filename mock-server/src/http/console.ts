@@ -7,6 +7,8 @@ import { contentSecurityPolicy } from './security';
 import { notFoundBody } from './errors';
 
 const NONCE_PLACEHOLDER = /__CSP_NONCE__/g;
+/** The console build's worker scripts: `assets/<name>.worker-<hash>.js`. */
+const WORKER_SCRIPT = /^\/assets\/[\w-]+\.worker-[\w-]+\.js(?:\?|$)/;
 
 /**
  * Serves the built console from the same origin as the API. Every page load
@@ -32,6 +34,22 @@ export async function serveConsole(
       allowedPath: (pathName) => pathName !== '/index.html',
     });
   }
+
+  // A worker runs under its own script's policy, not the page's: the
+  // workers that read chunks from other sites need the same connect-src.
+  // Never cached, so that trust given or withdrawn applies to the next worker.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      WORKER_SCRIPT.test(request.url) &&
+      reply.statusCode < 400
+    ) {
+      reply
+        .header('content-security-policy', contentSecurityPolicy(undefined, await connectOrigins()))
+        .header('cache-control', 'no-store');
+    }
+    return payload;
+  });
 
   app.setNotFoundHandler(async (request, reply) => {
     const wantsPage = request.method === 'GET' && !request.url.startsWith('/api/') && hasConsole;

@@ -63,6 +63,32 @@ describe('cross-origin calls (MS-1)', { timeout: 60_000 }, () => {
     expect(answer.headers['access-control-allow-credentials']).toBeUndefined();
   });
 
+  it("lets a trusted site's console send a copy's transfers and read which blob a chunk is (MS-3)", async () => {
+    const preflight = await new Client(tokyo.site.url).request(
+      'OPTIONS',
+      '/api/pairs/p/transfers/1',
+      {
+        csrf: false,
+        headers: {
+          origin: osaka.site.publicUrl,
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers':
+            'authorization, content-type, x-custodian-csrf, x-custodian-body-sha256',
+        },
+      },
+    );
+    expect(preflight.status).toBe(204);
+    expect(String(preflight.headers['access-control-allow-headers']).split(/,\s*/)).toContain(
+      'x-custodian-body-sha256',
+    );
+    const head = await new Client(tokyo.site.url).request('HEAD', '/api/volumes/v/chunks/c', {
+      headers: { origin: osaka.site.publicUrl },
+    });
+    expect(String(head.headers['access-control-expose-headers']).split(/,\s*/)).toEqual(
+      expect.arrayContaining(['x-custodian-ciphertext-sha256', 'x-custodian-chunk-epoch']),
+    );
+  });
+
   it("answers a trusted site's call with its origin, and never with this site's session", async () => {
     const site = await new Client(tokyo.site.url).request('GET', '/api/site', {
       headers: { origin: osaka.site.publicUrl },

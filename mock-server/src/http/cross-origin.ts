@@ -1,11 +1,20 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CSRF_HEADER, type ApiErrorBody } from '../../../src/core/contract';
+import {
+  BODY_SHA256_HEADER,
+  CHUNK_EPOCH_HEADER,
+  CIPHERTEXT_SHA256_HEADER,
+  CSRF_HEADER,
+  type ApiErrorBody,
+} from '../../../src/core/contract';
 import type { CrossOriginRefusals } from '../domain/sites/cross-origin';
 import type { SiteTrust } from '../domain/sites/trust';
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 // Bearer tokens and JSON across sites; never cookies (MS-1), so no allow-credentials.
-const ALLOWED_HEADERS = `authorization, content-type, ${CSRF_HEADER}`;
+// A copy's transfers carry their body's hash (MS-3).
+const ALLOWED_HEADERS = `authorization, content-type, ${CSRF_HEADER}, ${BODY_SHA256_HEADER}`;
+/** What a copy's HEAD of a chunk reads from the answer: which blob the site holds. */
+const EXPOSED_HEADERS = `${CIPHERTEXT_SHA256_HEADER}, ${CHUNK_EPOCH_HEADER}`;
 const PREFLIGHT_MAX_AGE_S = 600;
 
 /** The trusted site's origin a request was let through for (MS-1), kept on the request. */
@@ -64,7 +73,10 @@ export function installCrossOrigin(
     if (origin === undefined || !request.url.startsWith('/api/')) return;
     if (isOwnOrigin(origin, ctx.publicUrl())) return;
     if (await ctx.sites.isTrustedOrigin(origin)) {
-      void reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+      void reply
+        .header('access-control-allow-origin', origin)
+        .header('access-control-expose-headers', EXPOSED_HEADERS)
+        .header('vary', 'origin');
       delete request.headers.cookie;
       trustedOrigins.set(request, origin);
       if (request.method !== 'OPTIONS') return;

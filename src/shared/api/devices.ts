@@ -5,11 +5,14 @@ import {
   type DeviceKey,
   type RegisterDeviceRequest,
 } from '@/core/contract';
-import { request } from './request';
+import { request, type SiteAddress } from './request';
 
-/** ID-6: registers this browser's device public key under the signed-in operator. */
-export function registerDevice(body: RegisterDeviceRequest): Promise<DeviceKey> {
-  return request({ route: apiRoutes.registerDevice, body, schema: deviceKeySchema });
+/** ID-6: registers this browser's device public key under the signed-in operator; `site` for another site (MS-3). */
+export function registerDevice(
+  body: RegisterDeviceRequest,
+  site?: SiteAddress,
+): Promise<DeviceKey> {
+  return request({ route: apiRoutes.registerDevice, body, schema: deviceKeySchema, site });
 }
 
 export function listDevices(): Promise<DeviceKey[]> {

@@ -17,7 +17,14 @@ import {
   apiErrorSchema,
   type TransferAck,
 } from '@/core/contract';
-import { ApiError, buildUrl, fetchWithRetry, type RetryPolicy } from './request';
+import { ApiError, buildUrl, fetchWithRetry, type RetryPolicy, type SiteAddress } from './request';
+
+/** The URL and bearer header of a call to `site`, or to this console's own site. */
+function addressed(path: string, site: SiteAddress | undefined): [string, Record<string, string>] {
+  const headers: Record<string, string> = {};
+  if (site?.token) headers.authorization = `Bearer ${site.token}`;
+  return [(site?.url ?? '') + path, headers];
+}
 
 /**
  * A PUT is idempotent per (pair, seq) and a HEAD has no effect, so both are
@@ -73,13 +80,18 @@ export async function putTransfer(
   body: Uint8Array<ArrayBuffer>,
   bodySha256: string,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<TransferReceived> {
-  const url = buildUrl(apiRoutes.putTransfer.path, { pairId, seq: String(seq) });
+  const [url, bearer] = addressed(
+    buildUrl(apiRoutes.putTransfer.path, { pairId, seq: String(seq) }),
+    site,
+  );
   const response = await fetchWithRetry(
     url,
     {
       method: 'PUT',
       headers: {
+        ...bearer,
         accept: 'application/json',
         'content-type': 'application/octet-stream',
         [CSRF_HEADER]: CSRF_HEADER_VALUE,
@@ -114,9 +126,10 @@ export async function headChunk(
   volumeId: string,
   chunkId: string,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<StoredChunk> {
-  const url = buildUrl(apiRoutes.headChunk.path, { volumeId, chunkId });
-  const response = await fetchWithRetry(url, { method: 'HEAD' }, TRANSFER_RETRY, signal);
+  const [url, headers] = addressed(buildUrl(apiRoutes.headChunk.path, { volumeId, chunkId }), site);
+  const response = await fetchWithRetry(url, { method: 'HEAD', headers }, TRANSFER_RETRY, signal);
   if (response.status === 404) return { present: false };
   if (!response.ok) throw await errorOf(response);
   const hash = response.headers.get(CIPHERTEXT_SHA256_HEADER) ?? undefined;

@@ -14,29 +14,35 @@ import {
   type VolumeActivityPage,
   type VolumeOwner,
 } from '@/core/contract';
-import { request } from './request';
+import { request, type SiteAddress } from './request';
 
 /** BK-3: who owns a volume ID at the site. */
-export function fetchVolumeOwner(volumeId: string): Promise<VolumeOwner> {
-  return request({ route: apiRoutes.volumeOwner, params: { volumeId }, schema: volumeOwnerSchema });
+export function fetchVolumeOwner(volumeId: string, site?: SiteAddress): Promise<VolumeOwner> {
+  return request({
+    route: apiRoutes.volumeOwner,
+    params: { volumeId },
+    schema: volumeOwnerSchema,
+    site,
+  });
 }
 
 /**
  * BK-3: claims the volume for a backup. `resume` keeps the transfers the site
  * buffered from an interrupted session of this operator.
  */
-export function claimVolume(volumeId: string, resume: boolean): Promise<Claim> {
+export function claimVolume(volumeId: string, resume: boolean, site?: SiteAddress): Promise<Claim> {
   return request({
     route: apiRoutes.claimVolume,
     params: { volumeId },
     body: { resume },
     schema: claimSchema,
+    site,
   });
 }
 
 /** Gives a claim up (Cancel, BK-7). */
-export async function releaseClaim(volumeId: string): Promise<void> {
-  await request({ route: apiRoutes.releaseClaim, params: { volumeId }, schema: z.unknown() });
+export async function releaseClaim(volumeId: string, site?: SiteAddress): Promise<void> {
+  await request({ route: apiRoutes.releaseClaim, params: { volumeId }, schema: z.unknown(), site });
 }
 
 /** The operator's own escrow records (My volumes). */
@@ -74,10 +80,12 @@ export function fetchVolumeActivity(
 export function fetchGenerationManifest(
   volumeId: string,
   generation: number,
+  site?: SiteAddress,
 ): Promise<GenerationManifest> {
   return request({
     route: apiRoutes.generationManifest,
     params: { volumeId, generation: String(generation) },
     schema: generationManifestSchema,
+    site,
   });
 }

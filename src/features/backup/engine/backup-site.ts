@@ -1,10 +1,12 @@
 /**
- * The calls a backup makes to the site, as one interface, so the runner can
- * be driven by the real API (here) or by a test double with the same
- * behaviour.
+ * The calls a backup makes to a site, as one interface, so the runner and
+ * the copier can be driven by the real API (here), for this console's own
+ * site or another one, or by a test double with the same behaviour.
  */
 
 import { registerDevice } from '@/shared/api/devices';
+import { fetchOtherSiteInfo } from '@/shared/api/other-sites';
+import type { SiteAddress } from '@/shared/api/request';
 import { fetchSiteInfo } from '@/shared/api/site';
 import {
   headChunk,
@@ -55,3 +57,22 @@ export const liveSite: BackupSite = {
   headChunk,
   putTransfer,
 };
+
+/**
+ * Another site this console is signed in at (MS-3), reached at its own
+ * address with the bearer token it issued: never a cookie.
+ */
+export function siteAt(address: Required<SiteAddress>): BackupSite {
+  return {
+    siteInfo: () => fetchOtherSiteInfo(address.url),
+    registerDevice: (body) => registerDevice(body, address),
+    volumeOwner: (volumeId) => fetchVolumeOwner(volumeId, address),
+    claim: (volumeId, resume) => claimVolume(volumeId, resume, address),
+    releaseClaim: (volumeId) => releaseClaim(volumeId, address),
+    generationManifest: (volumeId, generation) =>
+      fetchGenerationManifest(volumeId, generation, address),
+    headChunk: (volumeId, chunkId, signal) => headChunk(volumeId, chunkId, signal, address),
+    putTransfer: (pairId, seq, body, bodySha256, signal) =>
+      putTransfer(pairId, seq, body, bodySha256, signal, address),
+  };
+}

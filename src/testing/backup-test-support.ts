@@ -87,7 +87,7 @@ export interface SiteVolume {
 
 /** The volume at the test site, or undefined when the site holds none (never claimed, or forgotten). */
 export async function siteVolume(
-  site: TestSite,
+  site: Pick<TestSite, 'site'>,
   volumeId: string,
 ): Promise<SiteVolume | undefined> {
   const { store } = site.site.escrow;

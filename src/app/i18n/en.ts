@@ -243,6 +243,10 @@ export const en = {
         'Your session has ended. Sign in again; the encrypted copy is kept and the backup continues from where it stopped.',
       registration_unavailable:
         'A registration file cannot be made for this backup now ({message}).',
+      copy_gap:
+        '{site} lacks generation {generation} of this volume, and this browser no longer holds it, so the copy there cannot continue. Back up from the browser that made it, or ask an administrator.',
+      copy_signed_out:
+        'This console is not signed in at {site}. Sign in there again (under “Sites” at the top); the copy then catches up by itself.',
       unexpected:
         'Something went wrong in the console ({message}). Reload the page; the backup continues from where it stopped.',
     },

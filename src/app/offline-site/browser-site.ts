@@ -53,6 +53,11 @@ export async function createBrowserSite(options: {
   siteId?: string;
   /** How the demo accounts' credentials are derived (MS-2); tests cache them. */
   deriveCredential?: DeriveCredential;
+  /**
+   * Another site's address (tests with several sites): its name, and the
+   * origin it answers at instead of every origin.
+   */
+  at?: { readonly name: string; readonly url: string };
 }): Promise<BrowserSite> {
   const site = await composeSite(
     options.repositories,
@@ -67,9 +72,11 @@ export async function createBrowserSite(options: {
     },
     {
       siteId: options.siteId ?? globalThis.crypto.randomUUID(),
-      siteName: 'Custodian offline demo',
+      siteName: options.at?.name ?? 'Custodian offline demo',
       // The page is the site's console (tests of engines run where there is no page).
-      publicUrl: () => ('location' in globalThis ? globalThis.location.origin : 'http://localhost'),
+      publicUrl: () =>
+        options.at?.url ??
+        ('location' in globalThis ? globalThis.location.origin : 'http://localhost'),
       version,
       demo: true,
       masterKey: randomBytes(32),
@@ -85,5 +92,5 @@ export async function createBrowserSite(options: {
     heartbeatMs: 15_000,
     secureCookies: false,
   };
-  return { site, context, handlers: siteHandlers(context) };
+  return { site, context, handlers: siteHandlers(context, options.at?.url) };
 }

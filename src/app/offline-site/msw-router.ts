@@ -76,7 +76,7 @@ function cookiesOf(request: Request): Record<string, string> {
  * instead of Fastify: component tests and the offline demo run the real
  * rules on the site's own repositories over SQLite in memory (SPEC §5).
  */
-export function siteHandlers(ctx: RouteContext): HttpHandler[] {
+export function siteHandlers(ctx: RouteContext, origin = '*'): HttpHandler[] {
   const handlers: HttpHandler[] = [];
   const route = (
     entry: RouteEntry,
@@ -86,7 +86,7 @@ export function siteHandlers(ctx: RouteContext): HttpHandler[] {
     const method = entry.method.toLowerCase() as
       'get' | 'post' | 'put' | 'patch' | 'delete' | 'head';
     handlers.push(
-      http[method](`*${entry.path}`, async ({ request, params, cookies }) => {
+      http[method](`${origin}${entry.path}`, async ({ request, params, cookies }) => {
         const url = new URL(request.url);
         let body: unknown;
         if (options.binaryBody) {

@@ -188,6 +188,29 @@ export interface SitePinRecord {
   readonly pinnedAt: string;
 }
 
+/** Where a copy on another site stands (MS-3). */
+export type SiteCopyState = 'copying' | 'copied' | 'waiting' | 'refused';
+
+/**
+ * A volume's copy on another site (MS-3): chosen by the operator, fed from
+ * the local copy after the home site committed, and caught up by itself
+ * while it lags. The keys stay at the home site; this site holds ciphertext.
+ */
+export interface SiteCopyRecord {
+  readonly volumeId: string;
+  readonly siteId: string;
+  readonly userId: string;
+  readonly siteName: string;
+  /** Highest generation the site confirmed with a verified receipt, 0 if none yet. */
+  readonly generation: number;
+  readonly state: SiteCopyState;
+  /** Why it waits or was refused: an error code of the console (BackupProblem). */
+  readonly problem?: { readonly code: string; readonly params: Record<string, string | number> };
+  /** The site's receipt for `generation`. */
+  readonly receipt?: Receipt;
+  readonly updatedAt: string;
+}
+
 export const OUTBOX_ORDER_EPOCH_KEY = 0;
 export const OUTBOX_ORDER_COMMIT = Number.MAX_SAFE_INTEGER;
 /** The outbox order of the chunk at `position`. */
@@ -204,6 +227,7 @@ export class BackupDatabase extends Dexie {
   declare sequence: Table<SequenceRecord, [string, number, number]>;
   declare receipts: Table<ReceiptRecord, [string, number]>;
   declare sitePins: Table<SitePinRecord, string>;
+  declare siteCopies: Table<SiteCopyRecord, [string, string]>;
 
   constructor(name: string = BACKUP_DATABASE_NAME) {
     super(name);
@@ -217,6 +241,7 @@ export class BackupDatabase extends Dexie {
       sitePins: 'siteId',
     });
     this.version(2).stores({ sequence: '[volumeId+generation+order]' });
+    this.version(3).stores({ siteCopies: '[volumeId+siteId], userId' });
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type NumberedOutboxRecord,
   type OutboxRecord,
   type ReceiptRecord,
+  type SiteCopyRecord,
   type VolumeRecord,
 } from './database';
 
@@ -115,6 +116,32 @@ export class LocalCopy {
       length,
       epoch,
     }));
+  }
+
+  // ---- copies on other sites (MS-3) ----
+
+  siteCopy(volumeId: string, siteId: string): Promise<SiteCopyRecord | undefined> {
+    return this.db.siteCopies.get([volumeId, siteId]);
+  }
+
+  siteCopiesOf(userId: string): Promise<SiteCopyRecord[]> {
+    return this.db.siteCopies.where('userId').equals(userId).toArray();
+  }
+
+  /** Records where a copy stands; a confirmed generation is never lowered by a later write. */
+  async putSiteCopy(record: SiteCopyRecord): Promise<void> {
+    await this.db.transaction('rw', this.db.siteCopies, async () => {
+      const stored = await this.db.siteCopies.get([record.volumeId, record.siteId]);
+      if (stored && stored.generation > record.generation) {
+        await this.db.siteCopies.put({
+          ...record,
+          generation: stored.generation,
+          receipt: stored.receipt,
+        });
+      } else {
+        await this.db.siteCopies.put(record);
+      }
+    });
   }
 
   // ---- chunks ----

@@ -29,6 +29,8 @@ export const backupErrorCodes = [
   'transfer_refused',
   'session_ended',
   'registration_unavailable',
+  'copy_gap',
+  'copy_signed_out',
   'unexpected',
 ] as const;
 export type BackupErrorCode = (typeof backupErrorCodes)[number];

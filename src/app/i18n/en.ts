@@ -120,6 +120,23 @@ export const en = {
       dos: 'MBR disk',
       content: 'no known structure (identified by its content)',
     },
+    sites: {
+      legend: 'Sites',
+      home: 'This site',
+      keysHere: 'keeps the keys',
+      notSignedIn: '(not signed in: the copy waits until you are)',
+      hint: 'Other sites ticked keep a copy of the encrypted image only; the keys stay at this site.',
+      listLabel: 'Copies on each site',
+      homeLine: 'generation {generation}, with the keys',
+      copying: 'copying…',
+      copyingChunks: 'copying generation {generation}: {sent} chunks sent, {skipped} already there',
+      copied: 'generation {generation} stored (encrypted only)',
+      holds: 'holds generation {generation}',
+      holdsNone: 'holds no generation yet',
+      waiting: '{held}; waiting, catches up by itself: {reason}',
+      refused: '{held}; refused: {reason}',
+      copyingStage: 'Stored at this site. Copying to the other sites…',
+    },
     terms: {
       heading: 'Who may restore it',
       restorers: 'Restorers',
@@ -245,6 +262,8 @@ export const en = {
         'A registration file cannot be made for this backup now ({message}).',
       copy_gap:
         '{site} lacks generation {generation} of this volume, and this browser no longer holds it, so the copy there cannot continue. Back up from the browser that made it, or ask an administrator.',
+      copy_unreachable:
+        '{site} cannot be reached. Nothing is lost: the copy there catches up by itself once it answers.',
       copy_signed_out:
         'This console is not signed in at {site}. Sign in there again (under “Sites” at the top); the copy then catches up by itself.',
       unexpected:

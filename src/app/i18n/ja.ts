@@ -112,6 +112,24 @@ export const ja: Messages = {
       dos: 'MBR ディスク',
       content: '既知の構造なし（内容から識別）',
     },
+    sites: {
+      legend: 'サイト',
+      home: 'このサイト',
+      keysHere: '鍵を保管',
+      notSignedIn: '（未サインイン：サインインするまで複製は待機します）',
+      hint: 'チェックした他のサイトには暗号化されたイメージだけを複製します。鍵はこのサイトに残ります。',
+      listLabel: '各サイトの複製',
+      homeLine: '世代 {generation}（鍵あり）',
+      copying: '複製中…',
+      copyingChunks:
+        '世代 {generation} を複製中：{sent} チャンク送信、{skipped} チャンクは既に存在',
+      copied: '世代 {generation} を保管（暗号化済みのみ）',
+      holds: '世代 {generation} まで保管',
+      holdsNone: 'まだ世代なし',
+      waiting: '{held}。待機中、自動で追いつきます：{reason}',
+      refused: '{held}。拒否されました：{reason}',
+      copyingStage: 'このサイトに保存しました。他のサイトへ複製しています…',
+    },
     terms: {
       heading: 'リストアできる人',
       restorers: 'リストア担当者',
@@ -238,6 +256,8 @@ export const ja: Messages = {
       registration_unavailable: '今はこのバックアップの登録ファイルを作れません（{message}）。',
       copy_gap:
         '{site} にはこのボリュームの世代 {generation} がなく、このブラウザにももう残っていないため、そこへの複製を続けられません。作成したブラウザからバックアップするか、管理者に相談してください。',
+      copy_unreachable:
+        '{site} に接続できません。失われるものはありません。応答が戻れば、そこへの複製は自動で追いつきます。',
       copy_signed_out:
         'このコンソールは {site} にサインインしていません。上部の「サイト」から再度サインインしてください。その後、複製は自動で追いつきます。',
       unexpected:

@@ -31,6 +31,7 @@ export const backupErrorCodes = [
   'registration_unavailable',
   'copy_gap',
   'copy_signed_out',
+  'copy_unreachable',
   'unexpected',
 ] as const;
 export type BackupErrorCode = (typeof backupErrorCodes)[number];

@@ -20,6 +20,7 @@ import {
   type RunnerDeps,
 } from '../engine/backup-runner';
 import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import { useSiteCopiesStore } from '@/features/backup/stores/site-copies';
 import { useSessionStore } from '@/features/account';
 import { useBackupProgress } from './use-backup-progress';
 import { useEscrowTerms, type PolicyKind } from './use-escrow-terms';
@@ -45,6 +46,7 @@ function sourceOf(file: ImageFile): ByteSource {
 export const useBackupStore = defineStore('backup', () => {
   const session = useSessionStore();
   const myPairs = useMyPairsStore();
+  const siteCopies = useSiteCopiesStore();
   let deps: RunnerDeps | undefined;
   const localCopy = (): LocalCopy => runnerDeps().localCopy;
   function runnerDeps(): RunnerDeps {
@@ -63,6 +65,12 @@ export const useBackupStore = defineStore('backup', () => {
   // ---- the escrow terms (BK-4, BK-5) ----
   const terms = useEscrowTerms();
   const { restorers, policyKind, approvalRequired, expiryDate, expiryPast } = terms;
+
+  // ---- the sites (MS-3): the home site always, and the other sites chosen ----
+  /** Other sites that get a copy of the chosen volume. */
+  const copySites = ref<string[]>([]);
+  /** Whether the copies on other sites are being made, after the home site committed. */
+  const copying = ref(false);
 
   // ---- the run (BK-6 … BK-11) ----
   const phase = ref<BackupPhase>('idle');
@@ -148,8 +156,9 @@ export const useBackupStore = defineStore('backup', () => {
       return;
     }
     detecting.value = true;
+    let detected: VolumeIdentity;
     try {
-      const detected = await detectVolumeId(sourceOf(chosen));
+      detected = await detectVolumeId(sourceOf(chosen));
       if (file.value !== chosen) return;
       identity.value = detected;
     } catch (error) {
@@ -159,6 +168,10 @@ export const useBackupStore = defineStore('backup', () => {
       detecting.value = false;
     }
     await loadInterrupted().catch(() => undefined);
+    // A volume copied before goes on to the same sites unless the operator changes that.
+    await siteCopies.load().catch(() => undefined);
+    if (file.value !== chosen) return;
+    copySites.value = siteCopies.copiesOf(detected.volumeId).map((c) => c.siteId);
     const pending = pendingForSelection.value;
     if (pending) {
       if (pending.file.size !== chosen.size) {
@@ -217,7 +230,13 @@ export const useBackupStore = defineStore('backup', () => {
       { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
     );
     try {
-      result.value = await runner.run();
+      // Stored before the run, so that a reload after the home site committed still copies (MS-3).
+      await siteCopies.choose(detected.volumeId, copySites.value);
+      const done = await runner.run();
+      // MS-3: complete once every chosen site that answers has committed; one away catches up.
+      copying.value = true;
+      await siteCopies.copyVolume(detected.volumeId);
+      result.value = done;
       phase.value = 'complete';
       void checkOwner(detected.volumeId);
     } catch (error) {
@@ -230,6 +249,7 @@ export const useBackupStore = defineStore('backup', () => {
       }
     } finally {
       runner = null;
+      copying.value = false;
       await loadInterrupted().catch(() => undefined);
     }
   }
@@ -334,6 +354,8 @@ export const useBackupStore = defineStore('backup', () => {
     identity,
     detecting,
     imageProblem,
+    copySites,
+    copying,
     owner,
     ownerCheck,
     restorers,

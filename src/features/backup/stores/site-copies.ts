@@ -1,0 +1,221 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { SiteCopyRecord } from '@/shared/storage/database';
+import { localStorageAvailable } from '@/shared/storage/database';
+import { LocalCopy } from '@/shared/storage/local-copy';
+import { useSessionStore } from '@/features/account';
+import { useOtherSitesStore } from '@/features/sites';
+import { BackupError, describeBackupError, isSiteUnreachable } from '../engine/backup-errors';
+import { siteAt } from '../engine/backup-site';
+import {
+  copyToSite,
+  isSignedOutAt,
+  type CopyDeps,
+  type CopyProgress,
+  type CopyTarget,
+} from '../engine/site-copy';
+
+/** How often copies that lag are tried again while the console is open. */
+export const CATCH_UP_INTERVAL_MS = 30_000;
+
+function defaultDeps(): CopyDeps {
+  return {
+    localCopy: new LocalCopy(),
+    site: (target) => siteAt({ url: target.url, token: target.token }),
+    deviceLabel: globalThis.navigator?.userAgent?.slice(0, 100) ?? 'browser',
+    now: () => Date.now(),
+  };
+}
+
+const keyOf = (volumeId: string, siteId: string): string => `${volumeId}\n${siteId}`;
+
+/**
+ * The operator's copies on other sites (MS-3): which sites each volume goes
+ * to, which generation each holds, and the copying itself. After a backup
+ * the chosen sites are fed from the local copy; a site that was away, or
+ * where this console was not signed in, is caught up by itself while the
+ * console is open. No site is ever sent a key: they keep ciphertext only.
+ */
+export const useSiteCopiesStore = defineStore('site-copies', () => {
+  const session = useSessionStore();
+  const otherSites = useOtherSitesStore();
+  let deps: CopyDeps | undefined;
+  const copyDeps = (): CopyDeps => (deps ??= defaultDeps());
+
+  const copies = ref<SiteCopyRecord[]>([]);
+  /** What the copies under way have done so far, by volume and site. */
+  const progress = ref<Record<string, CopyProgress>>({});
+  const running = new Map<string, Promise<SiteCopyRecord>>();
+  const timer = shallowRef<ReturnType<typeof setInterval> | undefined>();
+
+  const userId = computed(() => session.userId ?? '');
+
+  async function load(): Promise<void> {
+    if (!userId.value || !localStorageAvailable()) return;
+    copies.value = await copyDeps().localCopy.siteCopiesOf(userId.value);
+  }
+
+  function copiesOf(volumeId: string): SiteCopyRecord[] {
+    return copies.value.filter((c) => c.volumeId === volumeId);
+  }
+
+  function progressOf(volumeId: string, siteId: string): CopyProgress | undefined {
+    return progress.value[keyOf(volumeId, siteId)];
+  }
+
+  /** The site as this console is signed in there, or null when it is not. */
+  function targetOf(siteId: string): CopyTarget | null {
+    const site = otherSites.sites.find((s) => s.siteId === siteId);
+    const token = otherSites.tokens[siteId];
+    if (!site || !token || site.state !== 'signed-in') return null;
+    return { siteId, name: site.name, url: site.url, token, fingerprint: site.fingerprint };
+  }
+
+  function siteName(siteId: string): string {
+    return otherSites.sites.find((s) => s.siteId === siteId)?.name ?? siteId;
+  }
+
+  /**
+   * The operator's choice for a volume (MS-3): these sites get copies from
+   * now on; a site no longer chosen gets nothing more (what it holds stays).
+   */
+  async function choose(volumeId: string, siteIds: readonly string[]): Promise<void> {
+    const { localCopy } = copyDeps();
+    for (const existing of await localCopy.siteCopiesOf(userId.value)) {
+      if (existing.volumeId === volumeId && !siteIds.includes(existing.siteId)) {
+        await localCopy.db.siteCopies.delete([volumeId, existing.siteId]);
+      }
+    }
+    for (const siteId of siteIds) {
+      if (await localCopy.siteCopy(volumeId, siteId)) continue;
+      await localCopy.putSiteCopy({
+        volumeId,
+        siteId,
+        userId: userId.value,
+        siteName: siteName(siteId),
+        generation: 0,
+        state: 'copying',
+        updatedAt: new Date(copyDeps().now()).toISOString(),
+      });
+    }
+    await load();
+  }
+
+  /** Brings one site's copy of a volume up to date; never throws, records why it stopped. */
+  function copy(volumeId: string, siteId: string): Promise<SiteCopyRecord> {
+    const key = keyOf(volumeId, siteId);
+    let run = running.get(key);
+    if (!run) {
+      run = copyOnce(volumeId, siteId).finally(() => {
+        running.delete(key);
+        const { [key]: _done, ...rest } = progress.value;
+        progress.value = rest;
+      });
+      running.set(key, run);
+    }
+    return run;
+  }
+
+  async function copyOnce(volumeId: string, siteId: string): Promise<SiteCopyRecord> {
+    const { localCopy } = copyDeps();
+    const stored = await localCopy.siteCopy(volumeId, siteId);
+    const base: SiteCopyRecord = stored ?? {
+      volumeId,
+      siteId,
+      userId: userId.value,
+      siteName: siteName(siteId),
+      generation: 0,
+      state: 'copying',
+      updatedAt: new Date(copyDeps().now()).toISOString(),
+    };
+    let outcome: SiteCopyRecord;
+    try {
+      const target = targetOf(siteId);
+      if (!target) {
+        throw new BackupError('copy_signed_out', 'Not signed in at that site.', {
+          site: base.siteName,
+        });
+      }
+      await localCopy.putSiteCopy({ ...base, state: 'copying' });
+      await load();
+      outcome = await copyToSite(target, volumeId, userId.value, copyDeps(), (p) => {
+        progress.value = { ...progress.value, [keyOf(volumeId, siteId)]: p };
+      });
+    } catch (error) {
+      const latest = (await localCopy.siteCopy(volumeId, siteId)) ?? base;
+      const waits =
+        isSiteUnreachable(error) ||
+        (error instanceof BackupError && error.code === 'copy_signed_out');
+      const problem = isSignedOutAt(error)
+        ? { code: 'copy_signed_out', params: {} }
+        : isSiteUnreachable(error)
+          ? { code: 'copy_unreachable', params: {} }
+          : describeBackupError(error);
+      outcome = {
+        ...latest,
+        state: waits || isSignedOutAt(error) ? 'waiting' : 'refused',
+        problem: { code: problem.code, params: { ...problem.params, site: base.siteName } },
+        updatedAt: new Date(copyDeps().now()).toISOString(),
+      };
+      await localCopy.putSiteCopy(outcome);
+    }
+    await load();
+    return outcome;
+  }
+
+  /** Every chosen site of a volume, side by side. */
+  async function copyVolume(volumeId: string): Promise<SiteCopyRecord[]> {
+    await load();
+    return Promise.all(copiesOf(volumeId).map((c) => copy(volumeId, c.siteId)));
+  }
+
+  /** Copies that lag behind the local copy, tried again (MS-3: a site that was away catches up). */
+  async function catchUp(): Promise<void> {
+    if (!userId.value || !localStorageAvailable()) return;
+    await otherSites.settled();
+    await load();
+    const newest = new Map<string, number>();
+    for (const g of await copyDeps().localCopy.generationsOf(userId.value)) {
+      if (g.state !== 'complete') continue;
+      newest.set(g.volumeId, Math.max(newest.get(g.volumeId) ?? 0, g.generation));
+    }
+    await Promise.all(
+      copies.value
+        .filter((c) => c.state !== 'refused' || c.problem?.code === 'copy_signed_out')
+        .filter((c) => c.generation < (newest.get(c.volumeId) ?? 0))
+        .map((c) => copy(c.volumeId, c.siteId)),
+    );
+  }
+
+  /** Starts catching up now and on an interval, while the console is open. */
+  function start(): void {
+    if (timer.value !== undefined) return;
+    void catchUp();
+    timer.value = setInterval(() => void catchUp(), CATCH_UP_INTERVAL_MS);
+  }
+
+  function stop(): void {
+    if (timer.value !== undefined) clearInterval(timer.value);
+    timer.value = undefined;
+  }
+
+  /** Test seam: the copier's dependencies (a test's sites and database). */
+  function useCopyDeps(next: CopyDeps): void {
+    deps = next;
+  }
+
+  return {
+    copies,
+    progress,
+    load,
+    copiesOf,
+    progressOf,
+    choose,
+    copy,
+    copyVolume,
+    catchUp,
+    start,
+    stop,
+    useCopyDeps,
+  };
+});

@@ -1,0 +1,185 @@
+import 'fake-indexeddb/auto';
+import { http, HttpResponse } from 'msw';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Pinia } from 'pinia';
+import { apiRoutes } from '@/core/contract';
+import { CHUNK_SIZE } from '@/core/crypto';
+import { server } from '@/testing/msw-server';
+import { backupDatabase, closeBackupDatabase } from '@/shared/storage/database';
+import { closeKeyStore, wipeAllKeys } from '@/shared/storage/key-store';
+import { useBackupStore } from '@/features/backup/stores/backup';
+import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import { useSiteCopiesStore } from '@/features/backup/stores/site-copies';
+import {
+  memoryImageFile,
+  patternBytes,
+  siteVolume,
+  useSameRealmTextEncoder,
+} from '@/testing/backup-test-support';
+import type { ImageFile } from '@/features/backup/worker/chunk-reader';
+import {
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  settle,
+  unmountAll,
+} from '@/testing/mount-console';
+import { otherTestSite, type OtherTestSite } from '@/testing/other-site';
+import { testSite, type TestSite } from '@/testing/site';
+
+/**
+ * /backup with several sites (MS-3): the group "Sites" with the home site
+ * ticked; each other site ticked gets a copy of the ciphertext once the home
+ * site committed, "Backup complete" once every site that answers has it, and
+ * a site that was away catches up by itself when it is back.
+ */
+
+useSameRealmTextEncoder();
+vi.setConfig({ testTimeout: 60_000 });
+
+/** Where the sites store keeps other sites' bearer tokens for the tab (sign-ins.ts). */
+const TOKENS_KEY = 'custodian.other-site-tokens';
+
+let site: TestSite;
+let osaka: OtherTestSite;
+let sapporo: OtherTestSite;
+let pinia: Pinia;
+
+beforeEach(async () => {
+  site = await testSite();
+  server.use(http.get(apiRoutes.myPairs.path, () => HttpResponse.json({ pairs: [] })));
+  osaka = await otherTestSite(site, 'Osaka', 'https://osaka.example');
+  sapporo = await otherTestSite(site, 'Sapporo', 'https://sapporo.example');
+  // The operator signed in everywhere before (MS-2): the tab kept each site's token.
+  sessionStorage.setItem(
+    TOKENS_KEY,
+    JSON.stringify({
+      [osaka.site.info.siteId]: await osaka.token('operator'),
+      [sapporo.site.info.siteId]: await sapporo.token('operator'),
+    }),
+  );
+});
+
+afterEach(async () => {
+  unmountAll();
+  if (pinia) {
+    useMyPairsStore(pinia).stop();
+    useSiteCopiesStore(pinia).stop();
+  }
+  await settle();
+  sessionStorage.clear();
+  await backupDatabase().delete();
+  closeBackupDatabase();
+  await wipeAllKeys();
+  await closeKeyStore();
+});
+
+function statusText(): string {
+  return (
+    document.querySelector('[role="region"][aria-label="Backup status"]')?.textContent ?? ''
+  ).replace(/\s+/g, ' ');
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; status: ${statusText()}`);
+    await settle();
+  }
+}
+
+function sitesGroup(): HTMLFieldSetElement {
+  const group = [...document.querySelectorAll('fieldset')].find(
+    (f) => f.querySelector('legend')?.textContent?.trim() === 'Sites',
+  );
+  if (!group) throw new Error('no group "Sites"');
+  return group;
+}
+
+async function open(): Promise<void> {
+  ({ pinia } = await mountConsole('/backup', { signedInAs: 'operator' }));
+  await until(() => document.querySelector('fieldset legend') !== null, 'the group "Sites"');
+}
+
+async function choose(file: ImageFile): Promise<void> {
+  const input = controlLabelled('Image file') as HTMLInputElement;
+  Object.defineProperty(input, 'files', { value: [file], configurable: true });
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+  const backup = useBackupStore(pinia);
+  await until(() => backup.identity !== null && backup.ownerCheck !== 'checking', 'detection');
+  await settle();
+}
+
+async function tick(name: string): Promise<void> {
+  const box = controlLabelled(name) as HTMLInputElement;
+  box.checked = true;
+  box.dispatchEvent(new Event('change', { bubbles: true }));
+  await settle();
+}
+
+const image = (seed = 1): ImageFile =>
+  memoryImageFile(patternBytes(Math.floor(1.5 * CHUNK_SIZE), seed), 'disk.img');
+
+describe('backup to several sites (MS-3)', () => {
+  it('offers every site by name with the home site ticked, and copies to the sites ticked', async () => {
+    await open();
+    const group = sitesGroup();
+    const boxes = [...group.querySelectorAll<HTMLInputElement>('input[type="checkbox"]')];
+    expect(boxes.map((b) => group.querySelector(`label[for="${b.id}"]`)?.textContent)).toEqual([
+      'Custodian offline demo',
+      'Osaka',
+      'Sapporo',
+    ]);
+    expect(boxes.map((b) => [b.checked, b.disabled])).toEqual([
+      [true, true],
+      [false, false],
+      [false, false],
+    ]);
+
+    await choose(image());
+    await tick('Osaka');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Backup complete'), 'completion');
+    expect(statusText()).toContain('Osaka generation 1 stored (encrypted only)');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    const atOsaka = await siteVolume(osaka, volumeId);
+    expect(atOsaka?.generations).toHaveLength(1);
+    expect(atOsaka?.epochs).toEqual([]);
+    // Sapporo was not ticked: it was sent nothing.
+    expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
+  });
+
+  it('completes while a ticked site is down, says it waits, and catches it up once it is back', async () => {
+    await open();
+    await choose(image(2));
+    await tick('Osaka');
+    await tick('Sapporo');
+    sapporo.down(true);
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Backup complete'), 'completion', 60_000);
+    expect(statusText()).toContain('Osaka generation 1 stored');
+    expect(statusText()).toContain(
+      'Sapporo holds no generation yet; waiting, catches up by itself: Sapporo cannot be reached',
+    );
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
+
+    sapporo.down(false);
+    await useSiteCopiesStore(pinia).catchUp();
+    await settle();
+    expect(statusText()).toContain('Sapporo generation 1 stored');
+    expect((await siteVolume(sapporo, volumeId))?.generations).toHaveLength(1);
+  });
+
+  it('keeps the sites chosen for a volume for its next backup', async () => {
+    await open();
+    await choose(image(3));
+    await tick('Sapporo');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Backup complete'), 'completion');
+    // The same volume again, for its next generation.
+    await choose(image(3));
+    expect((controlLabelled('Sapporo') as HTMLInputElement).checked).toBe(true);
+    expect((controlLabelled('Osaka') as HTMLInputElement).checked).toBe(false);
+  });
+});

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { E2E_PORT } from './support/paths';
 import { demoPassword, signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
+import { fingerprintOf, trustEachOther, trustFromShell } from './support/sites';
 
 /**
  * Trusting another site by its fingerprint (MS-1), with real site
@@ -32,48 +31,6 @@ test.afterEach(async () => {
   for (const context of contexts.splice(0)) await context.close();
   for (const site of started.splice(0)) await site.remove();
 });
-
-/**
- * The fingerprint the other site's administrator reads out, computed here
- * from what it publishes and the definition in docs/FORMAT.md, not by the product's code.
- */
-async function fingerprintOf(url: string): Promise<{ name: string; fingerprint: string }> {
-  const info = (await (await fetch(`${url}/api/site`)).json()) as {
-    siteId: string;
-    name: string;
-    escrowKey: { fingerprint: string };
-    signingKey: { fingerprint: string };
-  };
-  // RFC 8785 of four string members is their JSON with the keys in order.
-  const canonical = JSON.stringify({
-    domain: 'custodian site fingerprint v1',
-    escrowKey: info.escrowKey.fingerprint,
-    signingKey: info.signingKey.fingerprint,
-    siteId: info.siteId,
-  });
-  return { name: info.name, fingerprint: createHash('sha256').update(canonical).digest('hex') };
-}
-
-/** `site` trusts the site at `url` from its host's shell (`npm run site -- trust`). */
-function trustFromShell(site: SiteProcess, url: string, fingerprint: string): void {
-  execFileSync(
-    'npx',
-    [
-      'tsx',
-      'mock-server/src/main.ts',
-      'trust',
-      '--url',
-      url,
-      '--fingerprint',
-      fingerprint,
-      '--data-dir',
-      site.dataDir,
-      '--master-key-file',
-      site.masterKeyFile,
-    ],
-    { stdio: 'pipe' },
-  );
-}
 
 /**
  * Whether a page of `from` may read this site's /api/site across origins. */
@@ -175,13 +132,7 @@ test('one sign-in signs in at every trusted site, each with its own credential, 
     startSite('Sapporo', E2E_PORT + 3),
   ]);
   const all = [tokyo, osaka, sapporo];
-  const fingerprints = new Map<SiteProcess, string>();
-  for (const site of all) fingerprints.set(site, (await fingerprintOf(site.url)).fingerprint);
-  for (const site of all) {
-    for (const other of all) {
-      if (other !== site) trustFromShell(site, other.url, fingerprints.get(other)!);
-    }
-  }
+  await trustEachOther(all);
 
   const page = await newPage(browser);
   const logins: { origin: string; body: string }[] = [];

@@ -16,7 +16,7 @@ import {
 } from '../engine/site-copy';
 
 /** How often copies that lag are tried again while the console is open. */
-export const CATCH_UP_INTERVAL_MS = 30_000;
+export const CATCH_UP_INTERVAL_MS = 15_000;
 
 function defaultDeps(): CopyDeps {
   return {

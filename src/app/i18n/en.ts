@@ -311,6 +311,10 @@ export const en = {
       save: 'Save',
       close: 'Close',
       saved: 'Saved. The site recorded the change in its audit log.',
+      siteApplied: '{site}: applied, and recorded in its audit log.',
+      siteNotApplied: '{site}: not applied yet. {reason}',
+      siteHolds: '{site}: generation {generation}',
+      siteHoldsNone: '{site}: no generation yet',
       deleteLocal: 'Delete the local copy',
       deleteLocalConfirm: 'Really delete the local copy of {volumeId}? Press again to confirm.',
       deleteUnconfirmed:

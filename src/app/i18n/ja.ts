@@ -305,6 +305,10 @@ export const ja: Messages = {
       save: '保存',
       close: '閉じる',
       saved: '保存しました。サイトは変更を監査ログに記録しました。',
+      siteApplied: '{site}：反映し、監査ログに記録しました。',
+      siteNotApplied: '{site}：まだ反映されていません。{reason}',
+      siteHolds: '{site}：世代 {generation}',
+      siteHoldsNone: '{site}：まだ世代なし',
       deleteLocal: 'ローカルコピーを削除',
       deleteLocalConfirm:
         '{volumeId} のローカルコピーを本当に削除しますか？もう一度押すと削除します。',

@@ -46,20 +46,24 @@ export async function releaseClaim(volumeId: string, site?: SiteAddress): Promis
 }
 
 /** The operator's own escrow records (My volumes). */
-export function fetchMyVolumes(): Promise<EscrowRecord[]> {
-  return request({ route: apiRoutes.myVolumes, schema: myVolumesSchema }).then((r) => r.records);
+export function fetchMyVolumes(site?: SiteAddress): Promise<EscrowRecord[]> {
+  return request({ route: apiRoutes.myVolumes, schema: myVolumesSchema, site }).then(
+    (r) => r.records,
+  );
 }
 
 /** ES-2: an owner changes who may restore a volume. */
 export function changeRestorers(
   volumeId: string,
   body: ChangeRestorersRequest,
+  site?: SiteAddress,
 ): Promise<EscrowRecord> {
   return request({
     route: apiRoutes.changeRestorers,
     params: { volumeId },
     body,
     schema: escrowRecordSchema,
+    site,
   });
 }
 

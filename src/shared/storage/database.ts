@@ -208,6 +208,11 @@ export interface SiteCopyRecord {
   readonly problem?: { readonly code: string; readonly params: Record<string, string | number> };
   /** The site's receipt for `generation`. */
   readonly receipt?: Receipt;
+  /**
+   * MS-6: the owner changed who may restore while this site could not be
+   * told; the reason they gave, for the change still to be made there.
+   */
+  readonly restorersPending?: { readonly reason: string };
   readonly updatedAt: string;
 }
 

@@ -11,6 +11,7 @@ import {
 import { deletePendingDataKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import { useSessionStore } from '@/features/account';
+import { useSiteCopiesStore, type SiteChangeOutcome } from './site-copies';
 
 export type LocalState = 'complete' | 'partial' | 'sending' | 'none';
 
@@ -62,6 +63,7 @@ function localStateOf(generations: readonly GenerationRecord[]): LocalState {
  */
 export const useBackupVolumesStore = defineStore('backup-volumes', () => {
   const session = useSessionStore();
+  const siteCopies = useSiteCopiesStore();
   const volumes = ref<MyVolume[]>([]);
   const loading = ref(false);
   const siteError = ref<unknown>(null);
@@ -110,13 +112,21 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     }
   }
 
-  /** ES-2: the owner adds or removes restorers, with a reason the site audits. */
+  /**
+   * ES-2: the owner adds or removes restorers, with a reason the site
+   * audits; then the same list goes to every other site holding a copy
+   * (MS-6), each answering for itself.
+   */
   async function updateRestorers(
     volumeId: string,
     change: { add: string[]; remove: string[]; reason: string },
-  ): Promise<void> {
-    await changeRestorers(volumeId, change);
+  ): Promise<SiteChangeOutcome[]> {
+    const record = await changeRestorers(volumeId, change);
+    const outcomes = await siteCopies
+      .applyRestorers(volumeId, record.restorers, change.reason)
+      .catch(() => []);
     await load();
+    return outcomes;
   }
 
   /** Deletes every generation of the volume from this browser (the chunk-ID key stays). */

@@ -2,10 +2,16 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { SiteCopyRecord } from '@/shared/storage/database';
 import { localStorageAvailable } from '@/shared/storage/database';
+import { changeRestorers, fetchMyVolumes } from '@/shared/api/volumes';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import { useSessionStore } from '@/features/account';
 import { useOtherSitesStore } from '@/features/sites';
-import { BackupError, describeBackupError, isSiteUnreachable } from '../engine/backup-errors';
+import {
+  BackupError,
+  describeBackupError,
+  isSiteUnreachable,
+  type BackupProblem,
+} from '../engine/backup-errors';
 import { siteAt } from '../engine/backup-site';
 import {
   copyToSite,
@@ -14,6 +20,9 @@ import {
   type CopyProgress,
   type CopyTarget,
 } from '../engine/site-copy';
+
+/** The reason a site's restorer list is brought in line with the home site's. */
+const KEPT_IN_STEP = 'Kept in step with the home site, which keeps the keys of this volume.';
 
 /** How often copies that lag are tried again while the console is open. */
 export const CATCH_UP_INTERVAL_MS = 15_000;
@@ -28,6 +37,25 @@ function defaultDeps(): CopyDeps {
 }
 
 const keyOf = (volumeId: string, siteId: string): string => `${volumeId}\n${siteId}`;
+
+/** Whether an owner's change reached one site that holds the volume (MS-6). */
+export interface SiteChangeOutcome {
+  readonly siteId: string;
+  readonly siteName: string;
+  readonly applied: boolean;
+  /** Why not; the change is made there once the site can be told. */
+  readonly problem?: BackupProblem;
+}
+
+/** Why a copy stopped, as the screen says it: signed out, away, or the console's sentence. */
+function problemOf(error: unknown, siteName: string): BackupProblem {
+  const problem: BackupProblem = isSignedOutAt(error)
+    ? { code: 'copy_signed_out', params: {} }
+    : isSiteUnreachable(error)
+      ? { code: 'copy_unreachable', params: {} }
+      : describeBackupError(error);
+  return { ...problem, params: { ...problem.params, site: siteName } };
+}
 
 /**
  * The operator's copies on other sites (MS-3): which sites each volume goes
@@ -141,26 +169,99 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
       outcome = await copyToSite(target, volumeId, userId.value, copyDeps(), (p) => {
         progress.value = { ...progress.value, [keyOf(volumeId, siteId)]: p };
       });
+      // The copy's commits carry the terms of their generation; later changes follow (MS-6).
+      const reason = stored?.restorersPending?.reason ?? KEPT_IN_STEP;
+      try {
+        const wanted = await homeRestorers(volumeId);
+        if (wanted) await syncRestorers(target, volumeId, wanted, reason);
+        outcome = { ...outcome, restorersPending: undefined };
+      } catch {
+        outcome = { ...outcome, restorersPending: { reason } };
+      }
+      await localCopy.putSiteCopy(outcome);
     } catch (error) {
       const latest = (await localCopy.siteCopy(volumeId, siteId)) ?? base;
       const waits =
         isSiteUnreachable(error) ||
+        isSignedOutAt(error) ||
         (error instanceof BackupError && error.code === 'copy_signed_out');
-      const problem = isSignedOutAt(error)
-        ? { code: 'copy_signed_out', params: {} }
-        : isSiteUnreachable(error)
-          ? { code: 'copy_unreachable', params: {} }
-          : describeBackupError(error);
       outcome = {
         ...latest,
-        state: waits || isSignedOutAt(error) ? 'waiting' : 'refused',
-        problem: { code: problem.code, params: { ...problem.params, site: base.siteName } },
+        state: waits ? 'waiting' : 'refused',
+        problem: problemOf(error, base.siteName),
         updatedAt: new Date(copyDeps().now()).toISOString(),
       };
       await localCopy.putSiteCopy(outcome);
     }
     await load();
     return outcome;
+  }
+
+  /** Who may restore the volume as this console's own site has it, or null if it has no record. */
+  async function homeRestorers(volumeId: string): Promise<readonly string[] | null> {
+    const record = (await fetchMyVolumes()).find((r) => r.volumeId === volumeId);
+    return record ? record.restorers : null;
+  }
+
+  /** Brings the restorer list at `target` in line with `wanted`; a site holding nothing yet is left. */
+  async function syncRestorers(
+    target: CopyTarget,
+    volumeId: string,
+    wanted: readonly string[],
+    reason: string,
+  ): Promise<void> {
+    const address = { url: target.url, token: target.token };
+    const there = (await fetchMyVolumes(address)).find((r) => r.volumeId === volumeId);
+    if (!there) return;
+    const add = wanted.filter((userId) => !there.restorers.includes(userId));
+    const remove = there.restorers.filter((userId) => !wanted.includes(userId));
+    if (add.length || remove.length) {
+      await changeRestorers(volumeId, { add, remove, reason }, address);
+    }
+  }
+
+  /** Marks a copy's restorer list as in step (undefined) or still to be told (MS-6). */
+  async function mark(
+    volumeId: string,
+    siteId: string,
+    pending: SiteCopyRecord['restorersPending'],
+  ): Promise<void> {
+    const { localCopy } = copyDeps();
+    // Read again rather than taken from the screen's reactive list: IndexedDB stores plain objects.
+    const stored = await localCopy.siteCopy(volumeId, siteId);
+    if (stored) await localCopy.putSiteCopy({ ...stored, restorersPending: pending });
+  }
+
+  /**
+   * MS-6: after the owner changed who may restore at this console's own
+   * site, the same list goes to every other site holding the volume. A site
+   * that cannot be told now is marked, and told when its copy catches up.
+   */
+  async function applyRestorers(
+    volumeId: string,
+    wanted: readonly string[],
+    reason: string,
+  ): Promise<SiteChangeOutcome[]> {
+    await load();
+    return Promise.all(
+      copiesOf(volumeId)
+        .filter((c) => c.generation > 0)
+        .map(async (copy): Promise<SiteChangeOutcome> => {
+          const about = { siteId: copy.siteId, siteName: copy.siteName };
+          try {
+            const target = targetOf(copy.siteId);
+            if (!target) {
+              throw new BackupError('copy_signed_out', 'Not signed in at that site.', {});
+            }
+            await syncRestorers(target, volumeId, wanted, reason);
+            await mark(volumeId, copy.siteId, undefined);
+            return { ...about, applied: true };
+          } catch (error) {
+            await mark(volumeId, copy.siteId, { reason });
+            return { ...about, applied: false, problem: problemOf(error, copy.siteName) };
+          }
+        }),
+    ).finally(() => load());
   }
 
   /** Every chosen site of a volume, side by side. */
@@ -182,7 +283,9 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     await Promise.all(
       copies.value
         .filter((c) => c.state !== 'refused' || c.problem?.code === 'copy_signed_out')
-        .filter((c) => c.generation < (newest.get(c.volumeId) ?? 0))
+        .filter(
+          (c) => c.generation < (newest.get(c.volumeId) ?? 0) || c.restorersPending !== undefined,
+        )
         .map((c) => copy(c.volumeId, c.siteId)),
     );
   }
@@ -213,6 +316,7 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     choose,
     copy,
     copyVolume,
+    applyRestorers,
     catchUp,
     start,
     stop,

@@ -182,4 +182,46 @@ describe('backup to several sites (MS-3)', () => {
     expect((controlLabelled('Sapporo') as HTMLInputElement).checked).toBe(true);
     expect((controlLabelled('Osaka') as HTMLInputElement).checked).toBe(false);
   });
+
+  it("sends an owner's change of restorers to every site holding the volume, and to one that was away once it is back (MS-6)", async () => {
+    await open();
+    await choose(image(5));
+    await tick('Osaka');
+    await tick('Sapporo');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Sapporo generation 1 stored'), 'both copies');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    const table = (): string =>
+      (document.querySelector('table')?.textContent ?? '').replace(/\s+/g, ' ');
+    await until(() => table().includes('Osaka: generation 1'), 'the copies in My volumes');
+    expect(table()).toContain('Sapporo: generation 1');
+
+    sapporo.down(true);
+    buttonNamed('Change who may restore').click();
+    await settle();
+    const add = controlLabelled('User to add') as HTMLInputElement;
+    add.value = 'restorer2';
+    add.dispatchEvent(new Event('input', { bubbles: true }));
+    buttonNamed('Add').click();
+    await settle();
+    const reason = controlLabelled('Reason for the change') as HTMLInputElement;
+    reason.value = 'restorer2 takes over the archive';
+    reason.dispatchEvent(new Event('input', { bubbles: true }));
+    buttonNamed('Save').click();
+    const saved = (): string =>
+      [...document.querySelectorAll('[role="status"]')].map((e) => e.textContent).join(' ');
+    await until(() => saved().includes('Osaka: applied'), 'the change at each site');
+    expect(saved()).toContain('Sapporo: not applied yet. Sapporo cannot be reached.');
+    const restorersAt = async (other: OtherTestSite) =>
+      [...((await siteVolume(other, volumeId))?.restorers ?? [])].sort();
+    expect(await restorersAt(osaka)).toEqual(['operator', 'restorer2']);
+    expect(await restorersAt(sapporo)).toEqual(['operator']);
+    // Osaka audited the owner's change with the reason given.
+    const audit = await osaka.site.audit.all({ event: 'restorers_changed' });
+    expect(JSON.stringify(audit)).toContain('restorer2 takes over the archive');
+
+    sapporo.down(false);
+    await useSiteCopiesStore(pinia).catchUp();
+    expect(await restorersAt(sapporo)).toEqual(['operator', 'restorer2']);
+  });
 });

@@ -533,6 +533,8 @@ export const en = {
         'The local copy on this device does not hold chunk {index}. Continue to read the missing chunks from the site.',
       pinnedSiteSignedOut:
         'This restore reads from {site} only, and this console is not signed in there. Sign in at {site} under Sites in the top bar, then continue.',
+      pinnedSiteMissing:
+        '{site} holds no copy of chunk {index} of this generation (it may never have been given a copy of this volume): the chunk is absent there, not damaged. Restore again under Options with “Local copy first, then the site”, or from another site.',
       unreachable:
         'The site could not be reached: tried {attempts} times over {seconds} seconds. Nothing was marked complete. Check the connection, then continue.',
       quota:

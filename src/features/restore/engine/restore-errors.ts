@@ -36,6 +36,12 @@ export type RestoreProblem =
   | { readonly kind: 'localMissing'; readonly chunkIndex: number | null }
   /** One other site alone was chosen and this console is not signed in there (MS-5). */
   | { readonly kind: 'pinnedSiteSignedOut'; readonly site: string }
+  /** One other site alone was chosen and it holds no copy of a chunk (MS-5): absent, not tampered. */
+  | {
+      readonly kind: 'pinnedSiteMissing';
+      readonly site: string;
+      readonly chunkIndex: number | null;
+    }
   /** RS-8: retries used up; the restore keeps what was verified. */
   | { readonly kind: 'unreachable'; readonly attempts: number; readonly seconds: number }
   | { readonly kind: 'quota' }
@@ -97,8 +103,16 @@ export class PinnedSiteSignedOutError extends Error {
   }
 }
 
-/** What went wrong, from any error a restore can meet. */
-export function describeRestoreError(error: unknown, source?: string): RestoreProblem {
+/**
+ * What went wrong, from any error a restore can meet. `source` is where the
+ * restore was told to read; `pinnedSite` the name of the one other site it
+ * was pinned to, if any.
+ */
+export function describeRestoreError(
+  error: unknown,
+  source?: string,
+  pinnedSite?: string,
+): RestoreProblem {
   if (error instanceof ReleaseDeniedError) return { kind: 'denied', reason: error.reason };
   if (error instanceof PinnedSiteSignedOutError) {
     return { kind: 'pinnedSiteSignedOut', site: error.site };
@@ -123,6 +137,13 @@ export function describeRestoreError(error: unknown, source?: string): RestorePr
       const chunk = error as RestoreJobError;
       if (source === 'local' && chunk.failure === 'missing') {
         return { kind: 'localMissing', chunkIndex: chunk.chunkIndex ?? null };
+      }
+      if (pinnedSite !== undefined && chunk.failure === 'missing') {
+        return {
+          kind: 'pinnedSiteMissing',
+          site: pinnedSite,
+          chunkIndex: chunk.chunkIndex ?? null,
+        };
       }
       return {
         kind: 'tamperedChunk',

@@ -161,7 +161,12 @@ async function fail(
   error: unknown,
   hooks: RunHooks,
 ): Promise<void> {
-  const problem = describeRestoreError(error, record.source);
+  const pinned = pinnedSiteId(record.source);
+  const pinnedSite =
+    pinned === undefined
+      ? undefined
+      : (hooks.sites.find((s) => s.siteId === pinned)?.name ?? pinned);
+  const problem = describeRestoreError(error, record.source, pinnedSite);
   view.problem = problem;
   if (isResumable(problem)) {
     view.stage = 'interrupted';

@@ -171,6 +171,23 @@ describe('pinning one site (MS-5)', { timeout: 30_000 }, () => {
     expect((await listRestores('restorer'))[0]?.source).toBe(`site:${OSAKA_ID}`);
   });
 
+  it('pinned to a site that holds no copy of a chunk, says so and raises no alert', async () => {
+    const backup = await testBackup(VOLUME);
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    const missing = backup.manifest.index.chunks[1]!.chunkId;
+    const osaka = osakaSite(backup, { missing: [missing] });
+    await open('restorer');
+    buttonIn(rowOf(VOLUME)!, 'Options').click();
+    await settle();
+    clickMenuItem(/^From Osaka only$/);
+    await until(() => expect(statusText()).toContain('Osaka holds no copy of chunk 1'));
+    expect(statusText()).not.toContain('tampered');
+    expect(statusText()).not.toContain('alerted');
+    expect(osaka.reports).toEqual([]);
+    expect(await homeReports()).toEqual([]);
+    expect(runtime.downloads).toEqual([]);
+  });
+
   it('offers no site the console is not signed in at', async () => {
     const backup = await testBackup(VOLUME);
     await site.commit('operator', backup, { restorers: ['restorer'] });

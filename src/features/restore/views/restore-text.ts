@@ -61,6 +61,11 @@ export function useRestoreText() {
         return t('restore.problems.localMissing', { index: value.chunkIndex ?? '?' });
       case 'pinnedSiteSignedOut':
         return t('restore.problems.pinnedSiteSignedOut', { site: value.site });
+      case 'pinnedSiteMissing':
+        return t('restore.problems.pinnedSiteMissing', {
+          site: value.site,
+          index: value.chunkIndex ?? '?',
+        });
       case 'unreachable':
         return t('restore.problems.unreachable', {
           attempts: value.attempts,

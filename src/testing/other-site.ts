@@ -7,8 +7,17 @@ import { openInMemoryDatabase } from '../../mock-server/src/persistence/in-memor
 import { kyselyRepositories } from '../../mock-server/src/persistence/repositories';
 import { httpRemoteSites } from '../../mock-server/src/platform/remote-sites';
 import { credentialFor } from '../../mock-server/test/support/credentials';
+import {
+  backUp,
+  newOperator,
+  randomImage,
+  type BackupOptions,
+  type BackupResult,
+} from '../../mock-server/test/support/backup-client';
+import type { Client } from '../../mock-server/test/support/test-site';
+import { SESSION_COOKIE } from '@/app/offline-site/msw-router';
 import { server } from './msw-server';
-import type { TestSite } from './site';
+import { SiteCaller, type TestSite } from './site';
 
 /**
  * A second site beside this test's own (site.ts) for tests of several
@@ -26,6 +35,12 @@ export interface OtherTestSite {
   token(userId: string): Promise<string>;
   /** While on, every request to this site fails as a site that is down would. */
   down(isDown: boolean): void;
+  /** `userId` backs up an image of `volumeId` here from their own browser, through the real protocol. */
+  backUp(
+    userId: string,
+    volumeId: string,
+    options?: BackupOptions & { image?: Uint8Array },
+  ): Promise<BackupResult>;
 }
 
 export async function otherTestSite(
@@ -77,6 +92,13 @@ export async function otherTestSite(
     token: async (userId) => (await signIn(userId)).token,
     down: (next) => {
       isDown = next;
+    },
+    async backUp(userId, volumeId, { image, ...options } = {}) {
+      const token = (await signIn(userId)).token;
+      const caller = new SiteCaller(url, async () => `${SESSION_COOKIE}=${token}`);
+      // The same public surface as the server tests' client; its private fields differ.
+      const operator = await newOperator(caller as unknown as Client, userId);
+      return backUp(operator, site.info, volumeId, image ?? randomImage(4096), options);
     },
   };
 }

@@ -56,7 +56,7 @@ const pageUrl = (path: string): string => new URL(path, window.location.href).to
  * the surface of the server tests' HTTP client (test-site.ts), so their
  * backup client drives the real protocol through it.
  */
-class SiteCaller {
+export class SiteCaller {
   constructor(
     private readonly baseUrl: string,
     private readonly cookie: () => Promise<string>,

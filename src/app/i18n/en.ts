@@ -981,7 +981,9 @@ export const en = {
         in_step: 'In step ({n})',
       },
       owner: 'owner {owner}',
-      site: 'site {site}',
+      site: 'at {site}',
+      sitesNotListed:
+        'The pairs at {sites} are not shown: the site could not be reached, or you are not signed in or not an administrator there.',
       copy: 'Copy and sequence',
       seqSent: 'sent {n}',
       seqAcknowledged: 'acknowledged {n}',

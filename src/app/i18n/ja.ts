@@ -982,6 +982,8 @@ export const ja: Messages = {
       },
       owner: '所有者 {owner}',
       site: 'サイト {site}',
+      sitesNotListed:
+        '{sites} のペアは表示されていません。サイトに接続できないか、そこにサインインしていないか、そこでは管理者ではありません。',
       copy: 'コピーとシーケンス番号',
       seqSent: '送信 {n}',
       seqAcknowledged: '受信確認 {n}',

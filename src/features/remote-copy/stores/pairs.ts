@@ -1,6 +1,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import { actOnPairs, listPairs } from '@/shared/api/admin-pairs';
+import type { SiteAddress } from '@/shared/api/request';
+import { useOtherSitesStore } from '@/features/sites';
 import type { PairAction, PairSummary } from '@/core/contract';
 import { useServerList } from '@/shared/ui/use-server-list';
 import {
@@ -14,14 +16,69 @@ export type PairGroup = PairSummary['group'];
 /** RC-7: pairs in trouble first, then those catching up, then those in step. */
 export const PAIR_GROUP_ORDER: readonly PairGroup[] = ['error', 'syncing', 'in_step'];
 
+/** Another site's pairs are read again this often while the screen is open (it has no stream here). */
+export const OTHER_SITES_REFRESH_MS = 15_000;
+
+/** Another site whose pairs are listed, as the administrator is signed in there (MS-6). */
+export interface PairSite extends Required<SiteAddress> {
+  readonly siteId: string;
+  readonly name: string;
+}
+
 /**
  * The remote-copy pairs of this site (RC-7), kept live from `pair` events of
- * the tab's event stream; a reconnection reads the whole list again.
+ * the tab's event stream; a reconnection reads the whole list again. Beside
+ * them, one row per (volume, site) for every other site the administrator
+ * is signed in at (MS-6), read again on an interval, each acted on at its
+ * own site. A site that cannot list its pairs (away, or no administrator
+ * there) is named, and the others are shown.
  */
 export const usePairsStore = defineStore('pairs', () => {
+  const otherSites = useOtherSitesStore();
+  /** The other site each listed pair lives at; absent for this console's own site. */
+  const pairSites = shallowRef<ReadonlyMap<string, PairSite>>(new Map());
+  /** Other sites whose pairs could not be listed at the last reading, by name. */
+  const sitesNotListed = ref<string[]>([]);
+
+  async function listEverywhere(signal: AbortSignal): Promise<PairSummary[]> {
+    await otherSites.settled();
+    const others: PairSite[] = otherSites.sites.flatMap((site) => {
+      const token = otherSites.tokens[site.siteId];
+      return site.state === 'signed-in' && token
+        ? [{ siteId: site.siteId, name: site.name, url: site.url, token }]
+        : [];
+    });
+    const notSignedIn = otherSites.sites
+      .filter((site) => !others.some((other) => other.siteId === site.siteId))
+      .map((site) => site.name);
+    const [own, ...elsewhere] = await Promise.all([
+      listPairs(signal),
+      ...others.map((site) =>
+        listPairs(signal, { url: site.url, token: site.token }).catch(() => null),
+      ),
+    ]);
+    const located = new Map<string, PairSite>();
+    const missing = [...notSignedIn];
+    const pairs = [...own];
+    elsewhere.forEach((listed, i) => {
+      const site = others[i]!;
+      if (listed === null) {
+        missing.push(site.name);
+        return;
+      }
+      for (const pair of listed) {
+        located.set(pair.pairId, site);
+        pairs.push(pair);
+      }
+    });
+    pairSites.value = located;
+    sitesNotListed.value = missing;
+    return pairs;
+  }
+
   const list = useServerList({
     filter: undefined,
-    fetch: (_request, signal) => listPairs(signal),
+    fetch: (_request, signal) => listEverywhere(signal),
   });
   const { answer, loading, loaded, error, load } = list;
   const pairs = computed<readonly PairSummary[]>(() => answer.value ?? []);
@@ -30,6 +87,7 @@ export const usePairsStore = defineStore('pairs', () => {
   const streamState = shallowRef<(() => StreamState) | null>(null);
   const live = computed<StreamState>(() => streamState.value?.() ?? 'closed');
   let connection: EventStreamConnection | undefined;
+  let refresh: ReturnType<typeof setInterval> | undefined;
   let users = 0;
 
   const grouped = computed(() =>
@@ -40,6 +98,11 @@ export const usePairsStore = defineStore('pairs', () => {
         a.siteId.localeCompare(b.siteId),
     ),
   );
+
+  /** The other site a pair lives at, or undefined for this console's own site. */
+  function siteOf(pairId: string): PairSite | undefined {
+    return pairSites.value.get(pairId);
+  }
 
   function upsert(pair: PairSummary): void {
     const index = pairs.value.findIndex((p) => p.pairId === pair.pairId);
@@ -56,6 +119,9 @@ export const usePairsStore = defineStore('pairs', () => {
     streamState.value = () => state.value;
     connection.on('hello', () => void load());
     connection.on('pair', ({ pair }) => upsert(pair));
+    refresh = setInterval(() => {
+      if (pairSites.value.size || otherSites.sites.length) void load();
+    }, OTHER_SITES_REFRESH_MS);
     void load();
   }
 
@@ -64,16 +130,43 @@ export const usePairsStore = defineStore('pairs', () => {
     if (users > 0 || !connection) return;
     connection.release();
     connection = undefined;
+    clearInterval(refresh);
+    refresh = undefined;
     streamState.value = null;
     list.cancel();
   }
 
   /** RC-3: the answer lists one instruction per pair; the rows follow from `pair` events. */
   async function act(pairIds: readonly string[], action: PairAction, reason: string) {
-    const instructions = await actOnPairs(pairIds, action, reason);
+    // Each site acts on its own pairs (MS-6).
+    const bySite = new Map<PairSite | undefined, string[]>();
+    for (const pairId of pairIds) {
+      const site = siteOf(pairId);
+      bySite.set(site, [...(bySite.get(site) ?? []), pairId]);
+    }
+    const answers = await Promise.all(
+      [...bySite].map(([site, ids]) =>
+        actOnPairs(ids, action, reason, site && { url: site.url, token: site.token }),
+      ),
+    );
     await load();
-    return instructions;
+    return answers.flat();
   }
 
-  return { pairs, grouped, loading, loaded, error, touched, live, load, start, stop, act, upsert };
+  return {
+    pairs,
+    grouped,
+    loading,
+    loaded,
+    error,
+    touched,
+    live,
+    sitesNotListed,
+    siteOf,
+    load,
+    start,
+    stop,
+    act,
+    upsert,
+  };
 });

@@ -264,6 +264,8 @@ export const en = {
         '{site} lacks generation {generation} of this volume, and this browser no longer holds it, so the copy there cannot continue. Back up from the browser that made it, or ask an administrator.',
       copy_unreachable:
         '{site} cannot be reached. Nothing is lost: the copy there catches up by itself once it answers.',
+      copy_suspended:
+        'The administrators of {site} suspended the copy there. It goes on by itself once they resume it.',
       copy_signed_out:
         'This console is not signed in at {site}. Sign in there again (under “Sites” at the top); the copy then catches up by itself.',
       unexpected:

@@ -7,11 +7,17 @@ import {
   type Instruction,
   type PairSummary,
 } from '@/core/contract';
-import { request } from './request';
+import { request, type SiteAddress } from './request';
 
-/** RC-7 "operators see their own pairs": the caller's pairs as the site sees them. */
-export async function fetchMyPairs(signal?: AbortSignal): Promise<PairSummary[]> {
-  return (await request({ route: apiRoutes.myPairs, schema: pairListSchema, signal })).pairs;
+/**
+ * RC-7 "operators see their own pairs": the caller's pairs as the site sees
+ * them; `site` for another site, whose pairs hold copies (MS-3).
+ */
+export async function fetchMyPairs(
+  signal?: AbortSignal,
+  site?: SiteAddress,
+): Promise<PairSummary[]> {
+  return (await request({ route: apiRoutes.myPairs, schema: pairListSchema, signal, site })).pairs;
 }
 
 /** The primary's heartbeat (RC-7); the answer carries the instructions waiting for it (RC-3). */
@@ -19,6 +25,7 @@ export async function sendHeartbeat(
   pairId: string,
   beat: HeartbeatRequest,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<Instruction[]> {
   return (
     await request({
@@ -27,6 +34,7 @@ export async function sendHeartbeat(
       body: beat,
       schema: heartbeatResponseSchema,
       signal,
+      site,
     })
   ).instructions;
 }
@@ -37,6 +45,7 @@ export function acknowledgeInstruction(
   instructionId: string,
   facts: { cutSeq?: number; epoch?: number },
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<PairSummary> {
   return request({
     route: apiRoutes.acknowledgeInstruction,
@@ -44,5 +53,6 @@ export function acknowledgeInstruction(
     body: facts,
     schema: pairSummarySchema,
     signal,
+    site,
   });
 }

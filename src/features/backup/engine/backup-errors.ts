@@ -32,6 +32,7 @@ export const backupErrorCodes = [
   'copy_gap',
   'copy_signed_out',
   'copy_unreachable',
+  'copy_suspended',
   'unexpected',
 ] as const;
 export type BackupErrorCode = (typeof backupErrorCodes)[number];

@@ -96,15 +96,17 @@ let drainOutcome: () => Promise<void>;
 
 const view = (volumeId = VOLUME_ID): PrimaryPairView => views.find((v) => v.volumeId === volumeId)!;
 
-function makeEngine(withDrain: boolean): PairEngine {
+function makeEngine(withDrain: boolean, keyless = false): PairEngine {
   return new PairEngine({
     api,
     // Only VOLUME_ID was backed up from this browser.
     backlog: async (volumeId) => (volumeId === VOLUME_ID ? backlog : null),
-    rekeyIdle: async () => {
-      idleRekeys += 1;
-      return 1;
-    },
+    rekeyIdle: keyless
+      ? null
+      : async () => {
+          idleRekeys += 1;
+          return 1;
+        },
     ...(withDrain
       ? {
           drainIdle: async (volumeId: string) => {
@@ -528,6 +530,17 @@ describe('instructions (RC-3, RC-5)', () => {
     await pass(INTERVAL);
     expect(await lastBeat()).toMatchObject({ epoch: 1 });
     expect((await atSite()).epochPrimary).toBe(1);
+  });
+
+  it('a copy whose site holds no keys acknowledges a rekey with no epoch (MS-3)', async () => {
+    engine = makeEngine(false, true);
+    engine.start();
+    await pass(0);
+    const rekey = await instruct('rekey');
+    await pass(INTERVAL);
+    expect(idleRekeys).toBe(0);
+    expect(faults.acknowledgements()).toEqual([{ pairId, instructionId: rekey.id, facts: {} }]);
+    expect(await instructionState(rekey)).toBe('acknowledged');
   });
 
   it('an instruction that cannot be acknowledged while the site is away is carried out again later', async () => {

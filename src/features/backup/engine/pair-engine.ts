@@ -37,8 +37,13 @@ export interface PairEngineDeps {
   readonly api: PairEngineApi;
   /** The backlog, or null when this browser holds no copy of the volume (it is not the primary). */
   readonly backlog: (volumeId: string) => Promise<PairBacklog | null>;
-  /** RC-4 "rekey now" for a pair no backup is writing: announces a new epoch, resolves with it. */
-  readonly rekeyIdle: (pair: PairSummary) => Promise<number>;
+  /**
+   * RC-4 "rekey now" for a pair no backup is writing: announces a new epoch,
+   * resolves with it. Null for a copy whose site holds no keys (MS-3): the
+   * keys rotate with the home site's pair, and the instruction is
+   * acknowledged with no epoch.
+   */
+  readonly rekeyIdle: ((pair: PairSummary) => Promise<number>) | null;
   /**
    * RC-2: sends the outbox of a backup interrupted after its image was
    * stored (a reload while the site was away); resolves when it is done.
@@ -339,7 +344,9 @@ export class PairEngine implements PairLink {
           stream?.resume();
           break;
         case 'rekey': {
-          const epoch = stream ? await stream.rekey() : await this.#deps.rekeyIdle(memory.summary);
+          const { rekeyIdle } = this.#deps;
+          if (rekeyIdle === null) break;
+          const epoch = stream ? await stream.rekey() : await rekeyIdle(memory.summary);
           if (epoch === null) {
             // The running backup has nothing left to encrypt: rekey once it ends.
             done = false;

@@ -1,8 +1,10 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { SiteCopyRecord } from '@/shared/storage/database';
+import type { SiteAddress } from '@/shared/api/request';
 import { localStorageAvailable } from '@/shared/storage/database';
 import { changeRestorers, fetchMyVolumes } from '@/shared/api/volumes';
+import { acknowledgeInstruction, fetchMyPairs, sendHeartbeat } from '@/shared/api/pairs';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import { useSessionStore } from '@/features/account';
 import { useOtherSitesStore } from '@/features/sites';
@@ -13,6 +15,8 @@ import {
   type BackupProblem,
 } from '../engine/backup-errors';
 import { siteAt } from '../engine/backup-site';
+import { PairEngine, type PairBacklog, type PrimaryPairView } from '../engine/pair-engine';
+import { PAIR_HEARTBEAT_MS, PAIR_UNREACHABLE_AFTER_MS } from './my-pairs';
 import {
   copyToSite,
   isSignedOutAt,
@@ -75,6 +79,10 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   const progress = ref<Record<string, CopyProgress>>({});
   const running = new Map<string, Promise<SiteCopyRecord>>();
   const timer = shallowRef<ReturnType<typeof setInterval> | undefined>();
+  /** RC-1..RC-7 for each other site: the copy pairs there get heartbeats and instructions. */
+  const engines = new Map<string, PairEngine>();
+  /** The copy pairs at each other site, as this browser (their primary) sees them. */
+  const pairViews = ref<Record<string, readonly PrimaryPairView[]>>({});
 
   const userId = computed(() => session.userId ?? '');
 
@@ -129,6 +137,74 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     await load();
   }
 
+  /**
+   * What a copy still lacks, as its pair's heartbeat carries it (RC-2): the
+   * generations complete here that the site has not confirmed. Null when
+   * this browser sends no copy of the volume to the site.
+   */
+  async function copyBacklog(volumeId: string, siteId: string): Promise<PairBacklog | null> {
+    const { localCopy } = copyDeps();
+    const copy = await localCopy.siteCopy(volumeId, siteId);
+    if (!copy) return null;
+    const lagging = (await localCopy.generationsOf(userId.value)).filter(
+      (g) => g.volumeId === volumeId && g.state === 'complete' && g.generation > copy.generation,
+    );
+    return {
+      pending: lagging.length,
+      pendingBytes: lagging.reduce((sum, g) => sum + g.file.size, 0),
+      oldestPendingAt: lagging.map((g) => g.completedAt ?? g.startedAt).sort()[0] ?? null,
+      seqSent: 0,
+      // The keys stay at the home site: this site holds none (003).
+      epoch: null,
+    };
+  }
+
+  /** The pair engine of another site, made and started once it has a copy to speak for. */
+  function engineAt(target: CopyTarget): PairEngine {
+    let engine = engines.get(target.siteId);
+    if (engine) return engine;
+    const address = (): Required<SiteAddress> => {
+      const now = targetOf(target.siteId) ?? target;
+      return { url: now.url, token: now.token };
+    };
+    engine = new PairEngine({
+      api: {
+        myPairs: () => fetchMyPairs(undefined, address()),
+        heartbeat: (pairId, beat) => sendHeartbeat(pairId, beat, undefined, address()),
+        acknowledge: (pairId, instructionId, facts) =>
+          acknowledgeInstruction(pairId, instructionId, facts, undefined, address()),
+      },
+      backlog: (volumeId) => copyBacklog(volumeId, target.siteId),
+      rekeyIdle: null,
+      // RC-2, RC-3 flush: a copy that lags is sent once the site answers.
+      drainIdle: async (volumeId) => {
+        await copy(volumeId, target.siteId);
+      },
+      isUnreachable: isSiteUnreachable,
+      now: () => copyDeps().now(),
+      intervalMs: PAIR_HEARTBEAT_MS,
+      unreachableAfterMs: PAIR_UNREACHABLE_AFTER_MS,
+      onChange: (views) => {
+        pairViews.value = { ...pairViews.value, [target.siteId]: views };
+      },
+    });
+    engines.set(target.siteId, engine);
+    if (timer.value !== undefined) engine.start();
+    return engine;
+  }
+
+  /** Whether the site's administrators suspended the copy's pair (RC-5): nothing goes until resumed. */
+  function suspended(volumeId: string, siteId: string): boolean {
+    return (pairViews.value[siteId] ?? []).some(
+      (view) => view.volumeId === volumeId && view.state === 'PSUS',
+    );
+  }
+
+  /** One heartbeat round at every other site now (after a copy, or in a test). */
+  async function beat(): Promise<void> {
+    await Promise.all([...engines.values()].map((engine) => engine.beatNow()));
+  }
+
   /** Brings one site's copy of a volume up to date; never throws, records why it stopped. */
   function copy(volumeId: string, siteId: string): Promise<SiteCopyRecord> {
     const key = keyOf(volumeId, siteId);
@@ -164,6 +240,10 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
           site: base.siteName,
         });
       }
+      const engine = engineAt(target);
+      if (suspended(volumeId, siteId)) {
+        throw new BackupError('copy_suspended', "The site's administrators suspended it.", {});
+      }
       await localCopy.putSiteCopy({ ...base, state: 'copying' });
       await load();
       outcome = await copyToSite(target, volumeId, userId.value, copyDeps(), (p) => {
@@ -179,12 +259,14 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
         outcome = { ...outcome, restorersPending: { reason } };
       }
       await localCopy.putSiteCopy(outcome);
+      void engine.beatNow();
     } catch (error) {
       const latest = (await localCopy.siteCopy(volumeId, siteId)) ?? base;
       const waits =
         isSiteUnreachable(error) ||
         isSignedOutAt(error) ||
-        (error instanceof BackupError && error.code === 'copy_signed_out');
+        (error instanceof BackupError &&
+          (error.code === 'copy_signed_out' || error.code === 'copy_suspended'));
       outcome = {
         ...latest,
         state: waits ? 'waiting' : 'refused',
@@ -275,6 +357,11 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     if (!userId.value || !localStorageAvailable()) return;
     await otherSites.settled();
     await load();
+    // Every site holding a copy gets its pairs' heartbeats, lagging or not (RC-7).
+    for (const siteId of new Set(copies.value.map((c) => c.siteId))) {
+      const target = targetOf(siteId);
+      if (target) engineAt(target);
+    }
     const newest = new Map<string, number>();
     for (const g of await copyDeps().localCopy.generationsOf(userId.value)) {
       if (g.state !== 'complete') continue;
@@ -293,13 +380,15 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   /** Starts catching up now and on an interval, while the console is open. */
   function start(): void {
     if (timer.value !== undefined) return;
-    void catchUp();
     timer.value = setInterval(() => void catchUp(), CATCH_UP_INTERVAL_MS);
+    for (const engine of engines.values()) engine.start();
+    void catchUp();
   }
 
   function stop(): void {
     if (timer.value !== undefined) clearInterval(timer.value);
     timer.value = undefined;
+    for (const engine of engines.values()) engine.stop();
   }
 
   /** Test seam: the copier's dependencies (a test's sites and database). */
@@ -310,6 +399,7 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   return {
     copies,
     progress,
+    pairViews,
     load,
     copiesOf,
     progressOf,
@@ -318,6 +408,7 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     copyVolume,
     applyRestorers,
     catchUp,
+    beat,
     start,
     stop,
     useCopyDeps,

@@ -224,4 +224,50 @@ describe('backup to several sites (MS-3)', () => {
     await useSiteCopiesStore(pinia).catchUp();
     expect(await restorersAt(sapporo)).toEqual(['operator', 'restorer2']);
   });
+
+  it("beats for each copy's pair at its site, and obeys a suspension by that site's administrators (RC-5)", async () => {
+    await open();
+    const file = image(6);
+    await choose(file);
+    await tick('Osaka');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Osaka generation 1 stored'), 'the copy');
+    const copies = useSiteCopiesStore(pinia);
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    const pairAtOsaka = async () =>
+      (await osaka.site.pairs.list()).find((p) => p.volumeId === volumeId)!;
+    await copies.beat();
+    expect((await pairAtOsaka()).lastHeartbeatAt).not.toBeNull();
+
+    const admin = { userId: 'admin', roles: ['admin'] as const, clientAddress: '127.0.0.1' };
+    await osaka.site.pairs.act(
+      { ...admin, roles: [...admin.roles] },
+      [(await pairAtOsaka()).pairId],
+      'suspend',
+      'Osaka moves racks tonight',
+    );
+    await copies.beat();
+    await vi.waitFor(async () => expect((await pairAtOsaka()).state).toBe('PSUS'));
+
+    // The next generation is stored at home; Osaka, suspended, gets nothing and says why.
+    await choose(file);
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Backup complete'), 'the second backup');
+    expect(statusText()).toContain(
+      'Osaka holds generation 1; waiting, catches up by itself: The administrators of Osaka suspended the copy there.',
+    );
+    expect((await siteVolume(osaka, volumeId))?.generations).toHaveLength(1);
+
+    await osaka.site.pairs.act(
+      { ...admin, roles: [...admin.roles] },
+      [(await pairAtOsaka()).pairId],
+      'resume',
+      'racks moved',
+    );
+    await copies.beat();
+    await vi.waitFor(
+      async () => expect((await siteVolume(osaka, volumeId))?.generations).toHaveLength(2),
+      { timeout: 20_000 },
+    );
+  });
 });

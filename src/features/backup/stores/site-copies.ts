@@ -285,21 +285,25 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     return record ? record.restorers : null;
   }
 
-  /** Brings the restorer list at `target` in line with `wanted`; a site holding nothing yet is left. */
+  /**
+   * Brings the restorer list at `target` in line with `wanted`; a site
+   * holding nothing of the volume is left. Whether it holds the volume.
+   */
   async function syncRestorers(
     target: CopyTarget,
     volumeId: string,
     wanted: readonly string[],
     reason: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const address = { url: target.url, token: target.token };
     const there = (await fetchMyVolumes(address)).find((r) => r.volumeId === volumeId);
-    if (!there) return;
+    if (!there) return false;
     const add = wanted.filter((userId) => !there.restorers.includes(userId));
     const remove = there.restorers.filter((userId) => !wanted.includes(userId));
     if (add.length || remove.length) {
       await changeRestorers(volumeId, { add, remove, reason }, address);
     }
+    return true;
   }
 
   /** Marks a copy's restorer list as in step (undefined) or still to be told (MS-6). */
@@ -316,34 +320,45 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
 
   /**
    * MS-6: after the owner changed who may restore at this console's own
-   * site, the same list goes to every other site holding the volume. A site
-   * that cannot be told now is marked, and told when its copy catches up.
+   * site, the same list goes to every other site holding the volume: those
+   * this browser copied it to, and any other site that says it holds it
+   * (a copy made from another browser). A site that cannot be told now is
+   * named; one this browser copies to is told when its copy catches up.
    */
   async function applyRestorers(
     volumeId: string,
     wanted: readonly string[],
     reason: string,
   ): Promise<SiteChangeOutcome[]> {
+    await otherSites.settled();
     await load();
-    return Promise.all(
+    const copied = new Map(
       copiesOf(volumeId)
         .filter((c) => c.generation > 0)
-        .map(async (copy): Promise<SiteChangeOutcome> => {
-          const about = { siteId: copy.siteId, siteName: copy.siteName };
-          try {
-            const target = targetOf(copy.siteId);
-            if (!target) {
-              throw new BackupError('copy_signed_out', 'Not signed in at that site.', {});
-            }
-            await syncRestorers(target, volumeId, wanted, reason);
-            await mark(volumeId, copy.siteId, undefined);
-            return { ...about, applied: true };
-          } catch (error) {
-            await mark(volumeId, copy.siteId, { reason });
-            return { ...about, applied: false, problem: problemOf(error, copy.siteName) };
+        .map((c) => [c.siteId, c.siteName] as const),
+    );
+    const names = new Map([
+      ...otherSites.sites.map((site) => [site.siteId, site.name] as const),
+      ...copied,
+    ]);
+    const outcomes = await Promise.all(
+      [...names].map(async ([siteId, siteName]): Promise<SiteChangeOutcome | null> => {
+        const about = { siteId, siteName };
+        try {
+          const target = targetOf(siteId);
+          if (!target) {
+            throw new BackupError('copy_signed_out', 'Not signed in at that site.', {});
           }
-        }),
+          const held = await syncRestorers(target, volumeId, wanted, reason);
+          if (copied.has(siteId)) await mark(volumeId, siteId, undefined);
+          return held ? { ...about, applied: true } : null;
+        } catch (error) {
+          if (copied.has(siteId)) await mark(volumeId, siteId, { reason });
+          return { ...about, applied: false, problem: problemOf(error, siteName) };
+        }
+      }),
     ).finally(() => load());
+    return outcomes.filter((outcome) => outcome !== null);
   }
 
   /** Every chosen site of a volume, side by side. */

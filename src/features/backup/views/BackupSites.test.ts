@@ -10,6 +10,7 @@ import { closeKeyStore, wipeAllKeys } from '@/shared/storage/key-store';
 import { useBackupStore } from '@/features/backup/stores/backup';
 import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
 import { useSiteCopiesStore } from '@/features/backup/stores/site-copies';
+import { useBackupVolumesStore } from '@/features/backup/stores/backup-volumes';
 import {
   memoryImageFile,
   patternBytes,
@@ -269,5 +270,25 @@ describe('backup to several sites (MS-3)', () => {
       async () => expect((await siteVolume(osaka, volumeId))?.generations).toHaveLength(2),
       { timeout: 20_000 },
     );
+  });
+
+  it("sends an owner's change to a site holding a copy made from another browser, and to no site without one (MS-6)", async () => {
+    const volumeId = 'ext4:4444-copied-elsewhere';
+    await site.backUp('operator', volumeId);
+    await osaka.backUp('operator', volumeId);
+    await open();
+    const volumes = useBackupVolumesStore(pinia);
+    await until(() => volumes.volumes.some((v) => v.volumeId === volumeId), 'My volumes');
+    const outcomes = await volumes.updateRestorers(volumeId, {
+      add: ['restorer2'],
+      remove: [],
+      reason: 'restorer2 joins the archive team',
+    });
+    expect(outcomes.map((o) => [o.siteName, o.applied])).toEqual([['Osaka', true]]);
+    expect([...((await siteVolume(osaka, volumeId))?.restorers ?? [])].sort()).toEqual([
+      'operator',
+      'restorer2',
+    ]);
+    expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
   });
 });

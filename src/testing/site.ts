@@ -42,7 +42,7 @@ import {
 import { credentialFor, TEST_SITE_ID } from '../../mock-server/test/support/credentials';
 import type { Client, HttpAnswer } from '../../mock-server/test/support/test-site';
 import type { TransferHeader } from '@/core/transfer/frame';
-import { FetchEventSource } from './fetch-event-source';
+import { FetchEventSource } from '@/shared/api/fetch-event-source';
 
 /** The page's origin in jsdom: where the console's own requests go. */
 const pageUrl = (path: string): string => new URL(path, window.location.href).toString();

@@ -1,4 +1,4 @@
-import type { EventSourceLike } from '@/shared/api/use-event-stream';
+import type { EventSourceLike } from './use-event-stream';
 
 const CONNECTING = 0;
 const OPEN = 1;

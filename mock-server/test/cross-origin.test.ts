@@ -89,6 +89,27 @@ describe('cross-origin calls (MS-1)', { timeout: 60_000 }, () => {
     );
   });
 
+  it("opens the event stream to a trusted site's console with its bearer token, across origins", async () => {
+    const login = await new Client(tokyo.site.url).signIn('admin', undefined, {
+      origin: osaka.site.publicUrl,
+    });
+    const { bearerToken } = login.json as { bearerToken: string };
+    expect(bearerToken).toBeTruthy();
+    const stop = new AbortController();
+    const stream = await fetch(`${tokyo.site.url}/api/events`, {
+      headers: { origin: osaka.site.publicUrl, authorization: `Bearer ${bearerToken}` },
+      signal: stop.signal,
+    });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(stream.headers.get('access-control-allow-origin')).toBe(osaka.site.publicUrl);
+      expect(stream.headers.get('access-control-allow-credentials')).toBeNull();
+    } finally {
+      stop.abort();
+    }
+  });
+
   it("answers a trusted site's call with its origin, and never with this site's session", async () => {
     const site = await new Client(tokyo.site.url).request('GET', '/api/site', {
       headers: { origin: osaka.site.publicUrl },

@@ -164,7 +164,8 @@ export function siteHandlers(ctx: RouteContext, origin = '*'): HttpHandler[] {
       params: {},
       query: {},
       body: undefined,
-      headers: {},
+      // A bearer token (another site's console, MS-2) is read from here.
+      headers: Object.fromEntries(request.headers),
       ip: '127.0.0.1',
       cookies: { ...cookiesOf(request), ...cookies },
       method: 'GET',
@@ -185,7 +186,7 @@ export function siteHandlers(ctx: RouteContext, origin = '*'): HttpHandler[] {
     // Where there is no EventSource (Node, component tests), the same stream
     // as a streaming response, read with fetch.
     handlers.push(
-      http.get(`*${apiRoutes.events.path}`, async ({ request, cookies }) => {
+      http.get(`${origin}${apiRoutes.events.path}`, async ({ request, cookies }) => {
         const encoder = new TextEncoder();
         let controller!: ReadableStreamDefaultController<Uint8Array>;
         const stream = new ReadableStream<Uint8Array>({
@@ -219,7 +220,7 @@ export function siteHandlers(ctx: RouteContext, origin = '*'): HttpHandler[] {
   }
   // In the browser, through MSW's Server-Sent Events support.
   handlers.push(
-    sse(`*${apiRoutes.events.path}`, async ({ request, client, cookies }) => {
+    sse(`${origin}${apiRoutes.events.path}`, async ({ request, client, cookies }) => {
       let unsubscribe: () => void;
       try {
         unsubscribe = await listen(request, cookies, (event) =>

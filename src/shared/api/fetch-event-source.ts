@@ -5,11 +5,13 @@ const OPEN = 1;
 const CLOSED = 2;
 
 /**
- * An EventSource for jsdom (which has none), reading the site's event stream
- * with fetch: the request carries the page's session cookie like the
- * browser's would, and the Server-Sent Events framing is parsed as sent.
- * When the site refuses or ends the stream, it is closed (readyState 2) and
- * `onerror` fires, as a browser's EventSource does.
+ * An EventSource read with fetch: for another site's stream (MS-2), which
+ * must carry the bearer token that site issued, something a browser's
+ * EventSource cannot send; and for jsdom, which has none. By default the
+ * request carries the page's session cookie, like the browser's would. The
+ * Server-Sent Events framing is parsed as sent. When the site refuses or
+ * ends the stream, it is closed (readyState 2) and `onerror` fires, as a
+ * browser's EventSource does.
  */
 export class FetchEventSource implements EventSourceLike {
   readyState = CONNECTING;
@@ -18,7 +20,13 @@ export class FetchEventSource implements EventSourceLike {
   private readonly listeners = new Map<string, Set<(event: MessageEvent<string>) => void>>();
   private readonly abort = new AbortController();
 
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    private readonly init: {
+      headers?: Record<string, string>;
+      credentials?: RequestCredentials;
+    } = {},
+  ) {
     void this.run();
   }
 
@@ -39,8 +47,8 @@ export class FetchEventSource implements EventSourceLike {
   private async run(): Promise<void> {
     try {
       const response = await fetch(this.url, {
-        headers: { accept: 'text/event-stream' },
-        credentials: 'same-origin',
+        headers: { accept: 'text/event-stream', ...this.init.headers },
+        credentials: this.init.credentials ?? 'same-origin',
         signal: this.abort.signal,
       });
       if (this.readyState === CLOSED) return;

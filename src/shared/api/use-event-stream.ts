@@ -1,5 +1,7 @@
 import { getCurrentScope, onScopeDispose, readonly, ref, type Ref } from 'vue';
 import { apiRoutes, serverEventSchema, type ServerEvent } from '@/core/contract';
+import { FetchEventSource } from './fetch-event-source';
+import type { SiteAddress } from './request';
 
 /** What the console needs of an EventSource; tests hand in a fake one. */
 export interface EventSourceLike {
@@ -43,6 +45,10 @@ export function setEventSourceFactory(next: EventSourceFactory | undefined): voi
  */
 class EventStreamHub {
   readonly state = ref<StreamState>('closed');
+
+  /** `open` makes the source; undefined makes the tab's own (the browser's EventSource). */
+  constructor(private readonly create?: () => EventSourceLike) {}
+
   private source: EventSourceLike | undefined;
   private users = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -70,12 +76,13 @@ class EventStreamHub {
   }
 
   private open(): void {
-    if (!factory) {
+    const make = this.create ?? (factory && (() => factory!(apiRoutes.events.path)));
+    if (!make) {
       this.state.value = 'unsupported';
       return;
     }
     this.state.value = 'connecting';
-    const source = factory(apiRoutes.events.path);
+    const source = make();
     this.source = source;
     source.onopen = () => {
       if (this.source === source) this.state.value = 'open';
@@ -120,6 +127,26 @@ class EventStreamHub {
 }
 
 const hub = new EventStreamHub();
+/** Other sites' streams (MS-2), one per site and token, each with the bearer token it issued. */
+const otherHubs = new Map<string, EventStreamHub>();
+
+function hubOf(site: Required<SiteAddress> | undefined): EventStreamHub {
+  if (!site) return hub;
+  const key = `${site.url}\n${site.token}`;
+  let found = otherHubs.get(key);
+  if (!found) {
+    found = new EventStreamHub(
+      () =>
+        new FetchEventSource(site.url + apiRoutes.events.path, {
+          headers: { authorization: `Bearer ${site.token}` },
+          // Cookies never go to another site.
+          credentials: 'omit',
+        }),
+    );
+    otherHubs.set(key, found);
+  }
+  return found;
+}
 
 export interface EventStreamConnection {
   readonly state: Readonly<Ref<StreamState>>;
@@ -129,15 +156,19 @@ export interface EventStreamConnection {
   release(): void;
 }
 
-/** Joins the tab's stream; pair with `release()` (stores) or use `useEventStream` (components). */
-export function connectEventStream(): EventStreamConnection {
-  hub.acquire();
+/**
+ * Joins the tab's stream, or with `site` that site's stream (MS-2); pair
+ * with `release()` (stores) or use `useEventStream` (components).
+ */
+export function connectEventStream(site?: Required<SiteAddress>): EventStreamConnection {
+  const shared = hubOf(site);
+  shared.acquire();
   const unsubscribes = new Set<() => void>();
   let released = false;
   return {
-    state: readonly(hub.state),
+    state: readonly(shared.state),
     on(type, handler) {
-      const off = hub.on(type, handler as Handler);
+      const off = shared.on(type, handler as Handler);
       unsubscribes.add(off);
       return () => {
         off();
@@ -149,7 +180,7 @@ export function connectEventStream(): EventStreamConnection {
       released = true;
       for (const off of unsubscribes) off();
       unsubscribes.clear();
-      hub.release();
+      shared.release();
     },
   };
 }

@@ -43,9 +43,16 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const principal = principalOf(api);
       const token = bearerToken(api) ?? request.cookies[SESSION_COOKIE];
 
+      // Headers set before (CORS for a trusted site's console, MS-1) go out with the stream.
+      const earlier = Object.fromEntries(
+        Object.entries(reply.getHeaders()).filter(([name]) =>
+          /^(access-control-|vary$)/.test(name),
+        ),
+      ) as Record<string, string>;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
+        ...earlier,
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store, no-transform',
         connection: 'keep-alive',

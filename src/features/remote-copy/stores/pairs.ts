@@ -16,9 +16,6 @@ export type PairGroup = PairSummary['group'];
 /** RC-7: pairs in trouble first, then those catching up, then those in step. */
 export const PAIR_GROUP_ORDER: readonly PairGroup[] = ['error', 'syncing', 'in_step'];
 
-/** Another site's pairs are read again this often while the screen is open (it has no stream here). */
-export const OTHER_SITES_REFRESH_MS = 15_000;
-
 /** Another site whose pairs are listed, as the administrator is signed in there (MS-6). */
 export interface PairSite extends Required<SiteAddress> {
   readonly siteId: string;
@@ -29,8 +26,8 @@ export interface PairSite extends Required<SiteAddress> {
  * The remote-copy pairs of this site (RC-7), kept live from `pair` events of
  * the tab's event stream; a reconnection reads the whole list again. Beside
  * them, one row per (volume, site) for every other site the administrator
- * is signed in at (MS-6), read again on an interval, each acted on at its
- * own site. A site that cannot list its pairs (away, or no administrator
+ * is signed in at (MS-6), live from that site's own event stream, each
+ * acted on at its own site. A site that cannot list its pairs (away, or no administrator
  * there) is named, and the others are shown.
  */
 export const usePairsStore = defineStore('pairs', () => {
@@ -73,6 +70,7 @@ export const usePairsStore = defineStore('pairs', () => {
     });
     pairSites.value = located;
     sitesNotListed.value = missing;
+    follow(others.filter((site) => !missing.includes(site.name)));
     return pairs;
   }
 
@@ -87,7 +85,8 @@ export const usePairsStore = defineStore('pairs', () => {
   const streamState = shallowRef<(() => StreamState) | null>(null);
   const live = computed<StreamState>(() => streamState.value?.() ?? 'closed');
   let connection: EventStreamConnection | undefined;
-  let refresh: ReturnType<typeof setInterval> | undefined;
+  /** The streams of the other sites listed, by site ID and token (MS-2). */
+  const otherConnections = new Map<string, EventStreamConnection>();
   let users = 0;
 
   const grouped = computed(() =>
@@ -119,10 +118,29 @@ export const usePairsStore = defineStore('pairs', () => {
     streamState.value = () => state.value;
     connection.on('hello', () => void load());
     connection.on('pair', ({ pair }) => upsert(pair));
-    refresh = setInterval(() => {
-      if (pairSites.value.size || otherSites.sites.length) void load();
-    }, OTHER_SITES_REFRESH_MS);
     void load();
+  }
+
+  /** Follows the stream of every other site listed; a site no longer listed is let go. */
+  function follow(sites: readonly PairSite[]): void {
+    const wanted = new Map(sites.map((site) => [`${site.siteId}\n${site.token}`, site]));
+    for (const [key, other] of otherConnections) {
+      if (!wanted.has(key)) {
+        other.release();
+        otherConnections.delete(key);
+      }
+    }
+    if (!connection) return;
+    for (const [key, site] of wanted) {
+      if (otherConnections.has(key)) continue;
+      const stream = connectEventStream({ url: site.url, token: site.token });
+      stream.on('hello', () => void load());
+      stream.on('pair', ({ pair }) => {
+        pairSites.value = new Map([...pairSites.value, [pair.pairId, site]]);
+        upsert(pair);
+      });
+      otherConnections.set(key, stream);
+    }
   }
 
   function stop(): void {
@@ -130,8 +148,7 @@ export const usePairsStore = defineStore('pairs', () => {
     if (users > 0 || !connection) return;
     connection.release();
     connection = undefined;
-    clearInterval(refresh);
-    refresh = undefined;
+    follow([]);
     streamState.value = null;
     list.cancel();
   }

@@ -77,4 +77,12 @@ describe('remote copy of several sites (MS-6)', () => {
     // Nothing was asked of this console's own site.
     expect(await site.site.audit.all({ event: 'pair_action_requested' })).toEqual([]);
   });
+
+  it("follows another site's pairs live, from that site's own event stream", async () => {
+    await mountConsole('/admin/remote-copy', { signedInAs: 'admin' });
+    await vi.waitFor(() => expect(row(AT_OSAKA)).toContain('at Osaka'), { timeout: 10_000 });
+    const later = 'ext4:5555-later-at-osaka';
+    await osaka.backUp('operator', later);
+    await vi.waitFor(() => expect(row(later)).toContain('at Osaka'), { timeout: 5_000 });
+  });
 });

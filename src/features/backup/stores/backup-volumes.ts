@@ -11,6 +11,7 @@ import {
 import { deletePendingDataKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import { useSessionStore } from '@/features/account';
+import { useOtherSitesStore } from '@/features/sites';
 import { useSiteCopiesStore, type SiteChangeOutcome } from './site-copies';
 
 export type LocalState = 'complete' | 'partial' | 'sending' | 'none';
@@ -25,6 +26,15 @@ export interface MyVolume {
   /** Highest generation the site confirmed with a receipt kept here. */
   readonly confirmedGeneration: number | null;
   readonly size: number;
+  /** What other sites the console is signed in at hold of it, as they say (MS-3). */
+  readonly atOtherSites: readonly OtherSiteHolding[];
+}
+
+/** A volume as another site holds it: its latest generation there. */
+export interface OtherSiteHolding {
+  readonly siteId: string;
+  readonly siteName: string;
+  readonly generation: number;
 }
 
 /** What the site told of a volume's restores and refusals so far (AL-3). */
@@ -64,6 +74,26 @@ function localStateOf(generations: readonly GenerationRecord[]): LocalState {
 export const useBackupVolumesStore = defineStore('backup-volumes', () => {
   const session = useSessionStore();
   const siteCopies = useSiteCopiesStore();
+  const otherSites = useOtherSitesStore();
+
+  /** The operator's records at every other site signed in at; a site that does not answer lists none. */
+  async function otherHoldings(): Promise<(OtherSiteHolding & { volumeId: string })[]> {
+    await otherSites.settled();
+    const listed = await Promise.all(
+      otherSites.sites.map(async (site) => {
+        const token = otherSites.tokens[site.siteId];
+        if (site.state !== 'signed-in' || !token) return [];
+        const records = await fetchMyVolumes({ url: site.url, token }).catch(() => []);
+        return records.map((record) => ({
+          volumeId: record.volumeId,
+          siteId: site.siteId,
+          siteName: site.name,
+          generation: record.latestGeneration,
+        }));
+      }),
+    );
+    return listed.flat();
+  }
   const volumes = ref<MyVolume[]>([]);
   const loading = ref(false);
   const siteError = ref<unknown>(null);
@@ -76,11 +106,13 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     loading.value = true;
     siteError.value = null;
     let records: EscrowRecord[] = [];
+    const elsewhere = otherHoldings();
     try {
       records = await fetchMyVolumes();
     } catch (error) {
       siteError.value = error;
     }
+    const holdings = await elsewhere;
     try {
       // Without IndexedDB (blocked by the browser) only the site's records are listed.
       const [generations, receipts] = localStorageAvailable()
@@ -105,6 +137,9 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
           localState: localStateOf(own),
           confirmedGeneration: confirmed ?? (record ? record.latestGeneration : null),
           size: own[own.length - 1]?.file.size ?? record?.bytes ?? 0,
+          atOtherSites: holdings
+            .filter((h) => h.volumeId === volumeId)
+            .map(({ siteId, siteName, generation }) => ({ siteId, siteName, generation })),
         };
       });
     } finally {

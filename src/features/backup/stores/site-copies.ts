@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { SiteCopyRecord } from '@/shared/storage/database';
 import type { SiteAddress } from '@/shared/api/request';
 import { localStorageAvailable } from '@/shared/storage/database';
@@ -85,6 +85,8 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   const pairViews = ref<Record<string, readonly PrimaryPairView[]>>({});
 
   const userId = computed(() => session.userId ?? '');
+  // Another user signed in (or none): this one's copies stop being caught up here.
+  watch(userId, () => stop());
 
   async function load(): Promise<void> {
     if (!userId.value || !localStorageAvailable()) return;
@@ -395,9 +397,18 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   /** Starts catching up now and on an interval, while the console is open. */
   function start(): void {
     if (timer.value !== undefined) return;
-    timer.value = setInterval(() => void catchUp(), CATCH_UP_INTERVAL_MS);
+    timer.value = setInterval(() => void catchUpQuietly(), CATCH_UP_INTERVAL_MS);
     for (const engine of engines.values()) engine.start();
-    void catchUp();
+    void catchUpQuietly();
+  }
+
+  /** A catch-up in the background: what stops it is recorded per copy, or tried on the next round. */
+  async function catchUpQuietly(): Promise<void> {
+    try {
+      await catchUp();
+    } catch {
+      // The local copy could not be read now (the page is closing, storage is gone): next round.
+    }
   }
 
   function stop(): void {

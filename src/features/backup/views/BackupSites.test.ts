@@ -279,6 +279,13 @@ describe('backup to several sites (MS-3)', () => {
     await open();
     const volumes = useBackupVolumesStore(pinia);
     await until(() => volumes.volumes.some((v) => v.volumeId === volumeId), 'My volumes');
+    // Osaka says it holds the volume, though this browser never copied it there.
+    const rowText = (): string =>
+      [...document.querySelectorAll('table tbody tr')]
+        .find((r) => r.textContent?.includes(volumeId))
+        ?.textContent?.replace(/\s+/g, ' ') ?? '';
+    await until(() => rowText().includes('Osaka: generation 1'), 'the copy at Osaka listed');
+    expect(rowText()).not.toContain('Sapporo');
     const outcomes = await volumes.updateRestorers(volumeId, {
       add: ['restorer2'],
       remove: [],

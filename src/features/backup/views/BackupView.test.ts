@@ -15,6 +15,7 @@ import { LocalCopy } from '@/shared/storage/local-copy';
 import { useBackupStore } from '@/features/backup/stores/backup';
 import { backupErrorCodes } from '@/features/backup/engine/backup-errors';
 import { useMyPairsStore } from '@/features/backup/stores/my-pairs';
+import { useSiteCopiesStore } from '@/features/backup/stores/site-copies';
 import { BackupRunner, defaultRunnerDeps } from '@/features/backup/engine/backup-runner';
 import {
   memoryImageFile,
@@ -70,7 +71,10 @@ beforeEach(async () => {
 afterEach(async () => {
   // The console first, and what it still had in flight, then its storage.
   unmountAll();
-  if (pinia) useMyPairsStore(pinia).stop();
+  if (pinia) {
+    useMyPairsStore(pinia).stop();
+    useSiteCopiesStore(pinia).stop();
+  }
   await settle();
   await backupDatabase().delete();
   closeBackupDatabase();

@@ -128,6 +128,11 @@ export class LocalCopy {
     return this.db.siteCopies.where('userId').equals(userId).toArray();
   }
 
+  /** The operator no longer sends this volume to the site; what the site holds stays there. */
+  async deleteSiteCopy(volumeId: string, siteId: string): Promise<void> {
+    await this.db.siteCopies.delete([volumeId, siteId]);
+  }
+
   /** Records where a copy stands; a confirmed generation is never lowered by a later write. */
   async putSiteCopy(record: SiteCopyRecord): Promise<void> {
     await this.db.transaction('rw', this.db.siteCopies, async () => {

@@ -113,6 +113,19 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     return otherSites.sites.find((s) => s.siteId === siteId)?.name ?? siteId;
   }
 
+  /** A copy chosen and not yet made: the site holds no generation of it. */
+  function newCopy(volumeId: string, siteId: string): SiteCopyRecord {
+    return {
+      volumeId,
+      siteId,
+      userId: userId.value,
+      siteName: siteName(siteId),
+      generation: 0,
+      state: 'copying',
+      updatedAt: new Date(copyDeps().now()).toISOString(),
+    };
+  }
+
   /**
    * The operator's choice for a volume (MS-3): these sites get copies from
    * now on; a site no longer chosen gets nothing more (what it holds stays).
@@ -121,20 +134,13 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     const { localCopy } = copyDeps();
     for (const existing of await localCopy.siteCopiesOf(userId.value)) {
       if (existing.volumeId === volumeId && !siteIds.includes(existing.siteId)) {
-        await localCopy.db.siteCopies.delete([volumeId, existing.siteId]);
+        await localCopy.deleteSiteCopy(volumeId, existing.siteId);
       }
     }
     for (const siteId of siteIds) {
-      if (await localCopy.siteCopy(volumeId, siteId)) continue;
-      await localCopy.putSiteCopy({
-        volumeId,
-        siteId,
-        userId: userId.value,
-        siteName: siteName(siteId),
-        generation: 0,
-        state: 'copying',
-        updatedAt: new Date(copyDeps().now()).toISOString(),
-      });
+      if (!(await localCopy.siteCopy(volumeId, siteId))) {
+        await localCopy.putSiteCopy(newCopy(volumeId, siteId));
+      }
     }
     await load();
   }
@@ -225,15 +231,7 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
   async function copyOnce(volumeId: string, siteId: string): Promise<SiteCopyRecord> {
     const { localCopy } = copyDeps();
     const stored = await localCopy.siteCopy(volumeId, siteId);
-    const base: SiteCopyRecord = stored ?? {
-      volumeId,
-      siteId,
-      userId: userId.value,
-      siteName: siteName(siteId),
-      generation: 0,
-      state: 'copying',
-      updatedAt: new Date(copyDeps().now()).toISOString(),
-    };
+    const base = stored ?? newCopy(volumeId, siteId);
     let outcome: SiteCopyRecord;
     try {
       const target = targetOf(siteId);

@@ -14,6 +14,7 @@ import {
   useSameRealmTextEncoder,
 } from '@/testing/backup-test-support';
 import { otherTestSite, type OtherTestSite } from '@/testing/other-site';
+import { createConsoleI18n } from '@/app/i18n';
 import type { TestSite } from '@/testing/site';
 import { BackupError, isSiteUnreachable } from './backup-errors';
 import { BackupRunner } from './backup-runner';
@@ -136,6 +137,26 @@ describe('a copy on another site (MS-3)', () => {
     expect((await held(sapporo))?.generations.map((g) => g.manifestHash)).toEqual(
       atHome?.generations.map((g) => g.manifestHash),
     );
+  });
+
+  it('says which generation a lagging site lacks when this browser no longer holds it', async () => {
+    await backUp(patternBytes(CHUNK_SIZE + 10, 1));
+    await backUp(patternBytes(CHUNK_SIZE + 10, 2));
+    await new LocalCopy(db).deleteGeneration(TEST_VOLUME_ID, 1, { keepSent: true });
+    const sapporo = await otherTestSite(home, 'Sapporo', 'https://sapporo.example');
+    const failed = await copyToSite(
+      await target(sapporo),
+      TEST_VOLUME_ID,
+      'operator',
+      copyDeps(),
+    ).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(BackupError);
+    expect(failed).toMatchObject({ code: 'copy_gap', params: { site: 'Sapporo', generation: 1 } });
+    const { t } = createConsoleI18n('en').global;
+    expect(t('backup.errors.copy_gap', (failed as BackupError).params)).toContain(
+      'Sapporo lacks generation 1 of this volume, and this browser no longer holds it',
+    );
+    expect((await held(sapporo))?.generations ?? []).toEqual([]);
   });
 
   it('stops on a site that is down, having recorded nothing, and goes on when it is back', async () => {

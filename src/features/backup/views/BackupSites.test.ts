@@ -172,6 +172,23 @@ describe('backup to several sites (MS-3)', () => {
     expect((await siteVolume(sapporo, volumeId))?.generations).toHaveLength(1);
   });
 
+  it('completes with a ticked site where the console is not signed in, and says to sign in there', async () => {
+    // The tab keeps no token for Sapporo: the console is signed in at Osaka only.
+    sessionStorage.setItem(
+      TOKENS_KEY,
+      JSON.stringify({ [osaka.site.info.siteId]: await osaka.token('operator') }),
+    );
+    await open();
+    expect(sitesGroup().textContent).toContain('(not signed in: the copy waits until you are)');
+    await choose(image(7));
+    await tick('Sapporo');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Backup complete'), 'completion');
+    expect(statusText()).toContain(
+      'Sapporo holds no generation yet; waiting, catches up by itself: This console is not signed in at Sapporo.',
+    );
+  });
+
   it('keeps the sites chosen for a volume for its next backup', async () => {
     await open();
     await choose(image(3));

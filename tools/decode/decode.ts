@@ -28,17 +28,23 @@ import {
   DecodeError,
   base64url,
   canonicalJson,
+  checkKeyShareFile,
   checkKeysFile,
   checkManifest,
   checkSecret,
+  keysFileType,
   type Json,
-  type KeysFile,
   type Manifest,
 } from './format';
+import { combineShareFiles } from './shares';
 
 export interface DecodeOptions {
   manifestPath: string;
-  keysPath: string;
+  /**
+   * One keys file, or the key-share files of k (or more) of the sites that
+   * keep the volume's keys in shares (FORMAT.md §8.1, §9).
+   */
+  keysPath: string | readonly string[];
   chunksDir: string;
   outPath: string;
   /** Replace an existing output file. */
@@ -52,6 +58,21 @@ export interface DecodeResult {
   size: number;
   imageSha256: string;
   chunks: number;
+  /** Key-share files whose share did not fit the others and was left out. */
+  warnings: string[];
+}
+
+/** The keys as the decoder uses them, from a keys file or combined from shares. */
+interface Keys {
+  volumeId: string;
+  chunkIdKey: Buffer;
+  dataKeys: Map<number, Buffer>;
+  devicePublicKeys: string[];
+  /** Set when the keys were combined from shares. */
+  shares?: { threshold: number; shares: number; siteIds: string[] };
+  warnings: string[];
+  /** What to call the source of the keys in messages. */
+  source: string;
 }
 
 const BLOB_HEADER = 21;
@@ -97,22 +118,88 @@ function sha256(data: Buffer | string): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
+/**
+ * FORMAT.md §9: one keys file, or key-share files (§8.1) combined into the
+ * keys. Several paths must all be key-share files.
+ */
+function loadKeys(paths: readonly string[]): Keys {
+  if (paths.length === 0) throw new DecodeError('no keys file given');
+  const values = paths.map((file) =>
+    readJson(paths.length === 1 ? 'keys file' : 'key-share file', file),
+  );
+  if (paths.length === 1 && keysFileType(values[0]) !== 'custodian-key-share-file') {
+    const file = checkKeysFile(values[0]);
+    const dataKeys = new Map<number, Buffer>();
+    file.dataKeys.forEach((k, i) => dataKeys.set(k.epoch, base64url(`data key ${i}`, k.key, 32)));
+    return {
+      volumeId: file.volumeId,
+      chunkIdKey: base64url('chunk-ID key', file.chunkIdKey, 32),
+      dataKeys,
+      devicePublicKeys: file.devicePublicKeys,
+      warnings: [],
+      source: 'keys file',
+    };
+  }
+  const combined = combineShareFiles(
+    values.map((value, i) => ({
+      name: `key-share file ${paths[i]!}`,
+      file: checkKeyShareFile(`key-share file ${paths[i]!}`, value),
+    })),
+  );
+  return {
+    volumeId: combined.volumeId,
+    chunkIdKey: combined.chunkIdKey,
+    dataKeys: combined.dataKeys,
+    devicePublicKeys: combined.devicePublicKeys,
+    shares: {
+      threshold: combined.threshold,
+      shares: combined.shares,
+      siteIds: combined.siteIds,
+    },
+    warnings: combined.warnings,
+    source: 'key-share files',
+  };
+}
+
+/** FORMAT.md §8.1: shares must come from the escrow the signed index names, if it names one. */
+function checkEscrow(manifest: Manifest, keys: Keys): void {
+  const escrow = manifest.index.escrow;
+  if (!escrow || !keys.shares) return;
+  if (keys.shares.threshold !== escrow.threshold) {
+    throw new DecodeError(
+      `the key-share files need ${keys.shares.threshold} shares, the signed manifest says ${escrow.threshold}`,
+    );
+  }
+  if (keys.shares.shares !== escrow.sites.length) {
+    throw new DecodeError(
+      `the key-share files say each key was split into ${keys.shares.shares} shares, the signed manifest lists ${escrow.sites.length} sites`,
+    );
+  }
+  const listed = escrow.sites.map((s) => s.siteId);
+  const stranger = keys.shares.siteIds.find((id) => !listed.includes(id));
+  if (stranger !== undefined) {
+    throw new DecodeError(
+      `a key-share file comes from site ${stranger}, which the signed manifest does not list among the sites that keep the keys (${listed.join(', ')})`,
+    );
+  }
+}
+
 /** FORMAT.md "Manifests": verify the device signature over the canonical signed part. */
-function verifyManifest(manifest: Manifest, keys: KeysFile): void {
+function verifyManifest(manifest: Manifest, keys: Keys): void {
   let deviceKey: KeyObject | undefined;
   for (const [i, encoded] of keys.devicePublicKeys.entries()) {
-    const spki = base64url(`keys file devicePublicKeys[${i}]`, encoded);
+    const spki = base64url(`${keys.source} devicePublicKeys[${i}]`, encoded);
     if (sha256(spki).toString('hex') === manifest.index.deviceKeyFingerprint) {
       try {
         deviceKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
       } catch {
-        throw new DecodeError(`device public key ${i} of the keys file is not a valid SPKI`);
+        throw new DecodeError(`device public key ${i} of the ${keys.source} is not a valid SPKI`);
       }
     }
   }
   if (!deviceKey) {
     throw new DecodeError(
-      `the manifest was signed by device key ${manifest.index.deviceKeyFingerprint}, which the keys file does not list`,
+      `the manifest was signed by device key ${manifest.index.deviceKeyFingerprint}, which the ${keys.source} does not list`,
     );
   }
   const signed = canonicalJson({
@@ -146,7 +233,19 @@ function chunkAad(volumeId: string, chunkId: Buffer, epoch: number): Buffer {
 }
 
 export function decodeImage(options: DecodeOptions): DecodeResult {
-  const keys = checkKeysFile(readJson('keys file', options.keysPath));
+  const keys = loadKeys(
+    typeof options.keysPath === 'string' ? [options.keysPath] : options.keysPath,
+  );
+  const { chunkIdKey, dataKeys } = keys;
+  try {
+    return decodeWithKeys(options, keys);
+  } finally {
+    chunkIdKey.fill(0);
+    for (const key of dataKeys.values()) key.fill(0);
+  }
+}
+
+function decodeWithKeys(options: DecodeOptions, keys: Keys): DecodeResult {
   const manifest = checkManifest(readJson('manifest', options.manifestPath));
   const { index } = manifest;
   if (keys.volumeId !== index.volumeId) {
@@ -155,18 +254,17 @@ export function decodeImage(options: DecodeOptions): DecodeResult {
     );
   }
   verifyManifest(manifest, keys);
+  checkEscrow(manifest, keys);
 
-  const dataKeys = new Map<number, Buffer>();
-  keys.dataKeys.forEach((k, i) => dataKeys.set(k.epoch, base64url(`data key ${i}`, k.key, 32)));
+  const { chunkIdKey, dataKeys } = keys;
   const keyOf = (epoch: number, what: string): Buffer => {
     const key = dataKeys.get(epoch);
     if (!key)
       throw new DecodeError(
-        `${what} needs the data key of epoch ${epoch}, which the keys file lacks`,
+        `${what} needs the data key of epoch ${epoch}, which the ${keys.source} lack${keys.shares ? '' : 's'}`,
       );
     return key;
   };
-  const chunkIdKey = base64url('chunk-ID key', keys.chunkIdKey, 32);
 
   // FORMAT.md "Sealed part": AAD = "CSTM" ‖ 0x01 ‖ SHA-256(canonical index) ‖ u32 epoch.
   const indexHash = sha256(canonicalJson(index as unknown as Json));
@@ -258,9 +356,6 @@ export function decodeImage(options: DecodeOptions): DecodeResult {
     }
     rmSync(partial, { force: true });
     throw error;
-  } finally {
-    chunkIdKey.fill(0);
-    for (const key of dataKeys.values()) key.fill(0);
   }
   return {
     volumeId: index.volumeId,
@@ -269,5 +364,6 @@ export function decodeImage(options: DecodeOptions): DecodeResult {
     size: written,
     imageSha256: secret.imageSha256,
     chunks: index.chunks.length,
+    warnings: keys.warnings,
   };
 }

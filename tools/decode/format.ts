@@ -39,6 +39,7 @@ export function canonicalJson(value: Json): string {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const HEX32 = /^[0-9a-f]{32}$/;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export interface ChunkEntry {
@@ -59,9 +60,16 @@ export interface Manifest {
     chunks: ChunkEntry[];
     createdAt: string;
     deviceKeyFingerprint: string;
+    /** The sites that keep the keys, whole or in shares (FORMAT.md §6.1, §8.1). */
+    escrow?: EscrowSites;
   };
   sealed: { epoch: number; nonce: string; ciphertext: string };
   signature: string;
+}
+
+export interface EscrowSites {
+  threshold: number;
+  sites: { siteId: string; fingerprint: string }[];
 }
 
 export interface KeysFile {
@@ -70,6 +78,20 @@ export interface KeysFile {
   volumeId: string;
   chunkIdKey: string;
   dataKeys: { epoch: number; key: string }[];
+  devicePublicKeys: string[];
+}
+
+/** One key's share in a key-share file: 32 bytes of y, then the x coordinate. */
+export interface KeyShareFile {
+  type: 'custodian-key-share-file';
+  format: 1;
+  volumeId: string;
+  siteId: string;
+  threshold: number;
+  shares: number;
+  chunkIdKey: string;
+  chunkIdKeyCheck: string;
+  dataKeys: { epoch: number; key: string; check: string }[];
   devicePublicKeys: string[];
 }
 
@@ -92,6 +114,21 @@ function exactMembers(what: string, value: unknown, members: string[]): Record<s
   const extra = Object.keys(value).filter((k) => !members.includes(k));
   if (extra.length) fail(what, `unexpected member "${extra[0]}"`);
   const missing = members.filter((k) => !(k in value));
+  if (missing.length) fail(what, `missing member "${missing[0]}"`);
+  return value;
+}
+
+/** Like exactMembers, but the members of `optional` may be left out. */
+function members(
+  what: string,
+  value: unknown,
+  required: string[],
+  optional: string[],
+): Record<string, unknown> {
+  if (!isObject(value)) fail(what, 'expected a JSON object');
+  const extra = Object.keys(value).filter((k) => !required.includes(k) && !optional.includes(k));
+  if (extra.length) fail(what, `unexpected member "${extra[0]}"`);
+  const missing = required.filter((k) => !(k in value));
   if (missing.length) fail(what, `missing member "${missing[0]}"`);
   return value;
 }
@@ -125,16 +162,21 @@ const MAX_EPOCH = 0xffffffff;
 export function checkManifest(value: unknown): Manifest {
   const top = exactMembers('manifest', value, ['type', 'index', 'sealed', 'signature']);
   if (top.type !== 'custodian-manifest') fail('manifest', 'type is not "custodian-manifest"');
-  const index = exactMembers('manifest index', top.index, [
-    'format',
-    'volumeId',
-    'generation',
-    'previousManifestHash',
-    'chunkSize',
-    'chunks',
-    'createdAt',
-    'deviceKeyFingerprint',
-  ]);
+  const index = members(
+    'manifest index',
+    top.index,
+    [
+      'format',
+      'volumeId',
+      'generation',
+      'previousManifestHash',
+      'chunkSize',
+      'chunks',
+      'createdAt',
+      'deviceKeyFingerprint',
+    ],
+    ['escrow'],
+  );
   if (index.format !== 1) fail('manifest index', `format ${String(index.format)} is not 1`);
   if (typeof index.volumeId !== 'string' || index.volumeId.length === 0) {
     fail('manifest index', 'volumeId is not a string');
@@ -145,6 +187,7 @@ export function checkManifest(value: unknown): Manifest {
   const chunkSize = integer('manifest chunkSize', index.chunkSize, 1, 4 * 1024 * 1024);
   if (typeof index.createdAt !== 'string') fail('manifest index', 'createdAt is not a string');
   hex64('deviceKeyFingerprint', index.deviceKeyFingerprint);
+  if ('escrow' in index) checkEscrow(index.escrow);
   const chunks = index.chunks;
   if (!Array.isArray(chunks)) fail('manifest index', 'chunks is not an array');
   chunks.forEach((chunk: unknown, i: number) => {
@@ -170,6 +213,94 @@ export function checkManifest(value: unknown): Manifest {
   return value as Manifest;
 }
 
+/** FORMAT.md §6.1 `escrow`: k of the listed sites (each once) keep the keys. */
+function checkEscrow(value: unknown): void {
+  const escrow = exactMembers('manifest escrow', value, ['threshold', 'sites']);
+  const sites = escrow.sites;
+  if (!Array.isArray(sites) || sites.length < 2 || sites.length > 255) {
+    fail('manifest escrow', 'sites must list 2 to 255 sites');
+  }
+  const threshold = integer('manifest escrow threshold', escrow.threshold, 1, 255);
+  if (threshold > sites.length) fail('manifest escrow', 'threshold exceeds the number of sites');
+  const ids = new Set<string>();
+  sites.forEach((site: unknown, i: number) => {
+    const entry = exactMembers(`manifest escrow site ${i}`, site, ['siteId', 'fingerprint']);
+    siteId(`manifest escrow site ${i} siteId`, entry.siteId);
+    hex64(`manifest escrow site ${i} fingerprint`, entry.fingerprint);
+    if (ids.has(entry.siteId as string))
+      fail('manifest escrow', `site ${String(entry.siteId)} is listed twice`);
+    ids.add(entry.siteId as string);
+  });
+}
+
+function siteId(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length < 1 || value.length > 128) {
+    fail(what, 'expected a site ID of 1 to 128 characters');
+  }
+  return value;
+}
+
+function hex32(what: string, value: unknown): string {
+  if (typeof value !== 'string' || !HEX32.test(value)) {
+    fail(what, 'expected a key check of 32 lower-case hex digits');
+  }
+  return value;
+}
+
+/** The type of a keys file or key-share file, read before checking the rest. */
+export function keysFileType(value: unknown): unknown {
+  return isObject(value) ? value.type : undefined;
+}
+
+function checkDevicePublicKeys(what: string, value: unknown): void {
+  if (!Array.isArray(value) || value.length === 0) {
+    fail(what, 'devicePublicKeys must list at least one key');
+  }
+  value.forEach((spki: unknown, i: number) => base64url(`${what} devicePublicKeys[${i}]`, spki));
+}
+
+/** FORMAT.md §9 "Key-share file": one site's shares of every key of a volume. */
+export function checkKeyShareFile(what: string, value: unknown): KeyShareFile {
+  const file = exactMembers(what, value, [
+    'type',
+    'format',
+    'volumeId',
+    'siteId',
+    'threshold',
+    'shares',
+    'chunkIdKey',
+    'chunkIdKeyCheck',
+    'dataKeys',
+    'devicePublicKeys',
+  ]);
+  if (file.type !== 'custodian-key-share-file') {
+    fail(what, 'type is not "custodian-key-share-file"');
+  }
+  if (file.format !== 1) fail(what, `format ${String(file.format)} is not 1`);
+  if (typeof file.volumeId !== 'string' || file.volumeId.length === 0) {
+    fail(what, 'volumeId is not a string');
+  }
+  siteId(`${what} siteId`, file.siteId);
+  const threshold = integer(`${what} threshold`, file.threshold, 2, 255);
+  const shares = integer(`${what} shares`, file.shares, 2, 255);
+  if (threshold > shares) fail(what, 'threshold exceeds shares');
+  base64url(`${what} chunkIdKey`, file.chunkIdKey, 33);
+  hex32(`${what} chunkIdKeyCheck`, file.chunkIdKeyCheck);
+  const dataKeys = file.dataKeys;
+  if (!Array.isArray(dataKeys)) fail(what, 'dataKeys is not an array');
+  dataKeys.forEach((entry: unknown, i: number) => {
+    const key = exactMembers(`${what} dataKeys[${i}]`, entry, ['epoch', 'key', 'check']);
+    const epoch = integer(`${what} dataKeys[${i}].epoch`, key.epoch, 0, MAX_EPOCH);
+    if (i > 0 && (dataKeys[i - 1] as { epoch: number }).epoch >= epoch) {
+      fail(what, 'dataKeys must be in ascending epoch order, each epoch once');
+    }
+    base64url(`${what} dataKeys[${i}].key`, key.key, 33);
+    hex32(`${what} dataKeys[${i}].check`, key.check);
+  });
+  checkDevicePublicKeys(what, file.devicePublicKeys);
+  return value as KeyShareFile;
+}
+
 export function checkKeysFile(value: unknown): KeysFile {
   const file = exactMembers('keys file', value, [
     'type',
@@ -193,13 +324,7 @@ export function checkKeysFile(value: unknown): KeysFile {
     }
     base64url(`keys file dataKeys[${i}].key`, key.key, 32);
   });
-  const devicePublicKeys = file.devicePublicKeys;
-  if (!Array.isArray(devicePublicKeys) || devicePublicKeys.length === 0) {
-    fail('keys file', 'devicePublicKeys must list at least one key');
-  }
-  devicePublicKeys.forEach((spki: unknown, i: number) =>
-    base64url(`keys file devicePublicKeys[${i}]`, spki),
-  );
+  checkDevicePublicKeys('keys file', file.devicePublicKeys);
   return value as KeysFile;
 }
 

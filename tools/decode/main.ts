@@ -1,9 +1,11 @@
 /**
  * Independent decoder (docs/FORMAT.md): restores an image from a manifest,
- * a keys file (`npm run site -- export-key`) and a directory of chunk blobs
+ * a keys file (`npm run site -- export-key`) — or the key-share files of k
+ * of the sites that keep the keys in shares — and a directory of chunk blobs
  * named by chunk ID, with node:crypto only.
  *
  *   npm run decode -- --manifest M --keys K --chunks DIR --out FILE [--force]
+ *   npm run decode -- --manifest M --keys S1 --keys S2 [...] --chunks DIR --out FILE
  *
  * Exit status: 0 restored and verified; 1 verification or I/O failure;
  * 2 wrong usage.
@@ -13,27 +15,31 @@ import { parseArgs } from 'node:util';
 import { DecodeError } from './format';
 import { decodeImage } from './decode';
 
-const USAGE = `Usage: npm run decode -- --manifest FILE --keys FILE --chunks DIR --out FILE [--force]
+const USAGE = `Usage: npm run decode -- --manifest FILE --keys FILE [--keys FILE ...] --chunks DIR --out FILE [--force]
 
 Restores a Custodian image from exported ciphertext and checks it completely:
 the manifest signature, every chunk against the signed index, AES-GCM, the
 chunk IDs, and the image's size and SHA-256.
 
   --manifest FILE  the generation's signed manifest (JSON)
-  --keys FILE      the volume's keys file from "npm run site -- export-key"
+  --keys FILE      the volume's keys file from "npm run site -- export-key";
+                   for keys kept in shares (k of n sites), repeat --keys with
+                   the key-share file that "export-key" writes at each of at
+                   least k of the sites: the shares are combined and every
+                   key is checked before anything is restored
   --chunks DIR     directory of chunk blobs, each named by its chunk ID in hex
   --out FILE       where to write the image (refused if it exists)
   --force          replace --out if it exists
   --help           show this text`;
 
 function main(argv: string[]): number {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         manifest: { type: 'string' },
-        keys: { type: 'string' },
+        keys: { type: 'string', multiple: true },
         chunks: { type: 'string' },
         out: { type: 'string' },
         force: { type: 'boolean' },
@@ -50,8 +56,11 @@ function main(argv: string[]): number {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const missing = ['manifest', 'keys', 'chunks', 'out'].filter(
-    (name) => typeof values[name] !== 'string' || values[name] === '',
+  const keys = (values.keys as string[] | undefined) ?? [];
+  const missing = ['manifest', 'keys', 'chunks', 'out'].filter((name) =>
+    name === 'keys'
+      ? keys.length === 0 || keys.includes('')
+      : typeof values[name] !== 'string' || values[name] === '',
   );
   if (missing.length > 0) {
     process.stderr.write(
@@ -62,11 +71,12 @@ function main(argv: string[]): number {
   try {
     const result = decodeImage({
       manifestPath: values.manifest as string,
-      keysPath: values.keys as string,
+      keysPath: keys.length === 1 ? keys[0]! : keys,
       chunksDir: values.chunks as string,
       outPath: values.out as string,
       force: values.force === true,
     });
+    for (const warning of result.warnings) process.stderr.write(`decode: warning: ${warning}\n`);
     process.stdout.write(
       `Restored ${result.fileName} (volume ${result.volumeId}, generation ${result.generation}): ` +
         `${result.size} bytes in ${result.chunks} chunks, SHA-256 ${result.imageSha256}, verified.\n`,

@@ -18,7 +18,11 @@ import {
 } from './errors';
 import { epochSchema, generationSchema, volumeIdSchema, describeIssues } from './format-schemas';
 import { exportRawKey, importChunkIdKey, importDataKey, type VolumeKeys } from './keys';
-import { volumeKeysPayloadSchema, type VolumeKeysPayload } from './volume-keys-payload';
+import {
+  envelopePayloadSchema,
+  type EnvelopePayload,
+  type VolumeKeysPayload,
+} from './volume-keys-payload';
 import { fromBase64Url, toBase64Url, wipe } from './bytes';
 
 export const ENVELOPE_ALG = 'ECDH-ES+A256KW';
@@ -52,7 +56,8 @@ export type RecipientKey = CryptoKey | JsonWebKey;
 
 const CONTEXT_MEMBERS = ['purpose', 'volumeId', 'epochs', 'generation', 'requestId', 'siteId'];
 
-function normaliseContext(context: EnvelopeContext): EnvelopeContext {
+/** The context with its epochs sorted and once each; throws MalformedEnvelopeError if invalid. */
+export function normaliseContext(context: EnvelopeContext): EnvelopeContext {
   const epochs = [...new Set(context.epochs)].sort((a, b) => a - b);
   const result = envelopeContextSchema.safeParse({ ...context, epochs });
   if (!result.success) {
@@ -80,7 +85,7 @@ function recipientKeyInput(recipient: RecipientKey): CryptoKey | JsonWebKey {
 }
 
 /** Encrypts a payload to the recipient; wipes nothing (the caller owns `payload`). */
-async function encryptPayload(
+export async function encryptPayload(
   payload: Uint8Array,
   recipient: RecipientKey,
   context: EnvelopeContext,
@@ -100,7 +105,7 @@ async function encryptPayload(
 /** Raw payload of an envelope, after context checks. The caller wipes `bytes`. */
 export interface OpenedPayload {
   readonly context: EnvelopeContext;
-  readonly payload: VolumeKeysPayload;
+  readonly payload: EnvelopePayload;
   readonly bytes: Uint8Array;
 }
 
@@ -173,7 +178,7 @@ export async function openEnvelopePayload(
     } catch (cause) {
       throw new MalformedEnvelopeError('its payload is not JSON.', { cause });
     }
-    const parsed = volumeKeysPayloadSchema.safeParse(value);
+    const parsed = envelopePayloadSchema.safeParse(value);
     if (!parsed.success) {
       throw new MalformedEnvelopeError(`its payload is invalid: ${describeIssues(parsed.error)}`);
     }
@@ -276,6 +281,11 @@ export async function openEnvelope(
 ): Promise<{ context: EnvelopeContext; keys: VolumeKeys }> {
   const opened = await openEnvelopePayload(jwe, privateKey, expected);
   try {
+    if (opened.payload.type !== 'custodian-volume-keys') {
+      throw new MalformedEnvelopeError(
+        "it holds one site's shares of the keys, not the keys: combine it with the other sites' shares.",
+      );
+    }
     const chunkIdKey = await importChunkIdKey(fromBase64Url(opened.payload.chunkIdKey), options);
     const dataKeys = new Map<number, CryptoKey>();
     for (const { epoch, key } of opened.payload.dataKeys) {

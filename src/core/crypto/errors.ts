@@ -19,7 +19,8 @@ export type CryptoErrorCode =
   | 'malformed_blob'
   | 'malformed_transfer'
   | 'malformed_key'
-  | 'unsupported_format';
+  | 'unsupported_format'
+  | 'key_shares';
 
 export class CustodianCryptoError extends Error {
   readonly code: CryptoErrorCode;
@@ -168,5 +169,23 @@ export class UnsupportedFormatError extends CustodianCryptoError {
       'unsupported_format',
       `The ${what} uses format version ${String(version)}, which this version of Custodian cannot read.`,
     );
+  }
+}
+
+/** Why the shares of a volume's keys did not give the keys (MS-4, MS-5). */
+export type KeySharesFailure = 'too-few' | 'duplicate' | 'wrong-site' | 'do-not-combine';
+
+/**
+ * Key shares from the sites do not rebuild the keys. `sites` names the sites
+ * whose share is at fault where that can be told, else every site whose
+ * share took part.
+ */
+export class KeySharesError extends CustodianCryptoError {
+  constructor(
+    readonly failure: KeySharesFailure,
+    message: string,
+    readonly sites: readonly string[] = [],
+  ) {
+    super('key_shares', message);
   }
 }

@@ -53,3 +53,4 @@ export * from './receipt';
 export * from './registration';
 export * from './site-fingerprint';
 export * from './site-credential';
+export * from './key-shares';

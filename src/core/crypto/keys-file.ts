@@ -10,7 +10,14 @@ import { canonicalJson, type JsonValue } from './canonical-json';
 import { openEnvelopePayload, type ExpectedEnvelopeContext } from './envelope';
 import { wipe } from './bytes';
 import { EnvelopeContextError, MalformedEnvelopeError } from './errors';
-import { KEYS_FILE_TYPE, type KeysFile } from './volume-keys-payload';
+import {
+  KEY_SHARE_FILE_TYPE,
+  KEYS_FILE_TYPE,
+  VOLUME_KEY_SHARES_TYPE,
+  type KeysFile,
+  type VolumeKeySharesPayload,
+  type VolumeKeysPayload,
+} from './volume-keys-payload';
 
 /**
  * Opens the escrow envelopes of one volume (one per epoch, or one holding
@@ -30,9 +37,11 @@ export async function createKeysFile(
   try {
     for (const jwe of sources)
       opened.push(await openEnvelopePayload(jwe, sitePrivateKey, expected));
-    const first = opened[0]!.payload;
+    const shares = opened.map((o) => o.payload).filter((p) => p.type === VOLUME_KEY_SHARES_TYPE);
+    if (shares.length > 0) return shareFile(shares, opened.length, devicePublicKeysSpki);
+    const first = opened[0]!.payload as VolumeKeysPayload;
     const dataKeys = new Map<number, string>();
-    for (const { payload } of opened) {
+    for (const { payload } of opened as { payload: VolumeKeysPayload }[]) {
       if (payload.volumeId !== first.volumeId || payload.chunkIdKey !== first.chunkIdKey) {
         throw new EnvelopeContextError(
           'the envelopes belong to different volumes or chunk-ID keys.',
@@ -52,4 +61,37 @@ export async function createKeysFile(
   } finally {
     for (const o of opened) wipe(o.bytes);
   }
+}
+
+/**
+ * MS-4: what a site that keeps a share of the keys exports instead (docs/FORMAT.md
+ * "Key shares"): its shares, k of which the decoder combines. The chunk-ID
+ * key's share comes from the lowest epoch, as in every release.
+ */
+function shareFile(
+  payloads: readonly VolumeKeySharesPayload[],
+  opened: number,
+  devicePublicKeysSpki: readonly Uint8Array[],
+): Uint8Array<ArrayBuffer> {
+  const sorted = [...payloads].sort((a, b) => a.dataKeys[0]!.epoch - b.dataKeys[0]!.epoch);
+  const first = sorted[0]!;
+  if (
+    payloads.length !== opened ||
+    payloads.some(
+      (p) =>
+        p.volumeId !== first.volumeId ||
+        p.siteId !== first.siteId ||
+        p.threshold !== first.threshold ||
+        p.shares !== first.shares,
+    )
+  ) {
+    throw new EnvelopeContextError('the envelopes do not hold shares of one volume for one site.');
+  }
+  const dataKeys = sorted.flatMap((p) => p.dataKeys).sort((a, b) => a.epoch - b.epoch);
+  return canonicalJson({
+    ...first,
+    type: KEY_SHARE_FILE_TYPE,
+    dataKeys,
+    devicePublicKeys: devicePublicKeysSpki.map((spki) => toBase64Url(spki)),
+  } as unknown as JsonValue);
 }

@@ -36,6 +36,31 @@ export const chunkEntrySchema = z.strictObject({
 });
 export type ChunkEntry = z.infer<typeof chunkEntrySchema>;
 
+/** The sites that keep a volume's keys, whole or in shares (MS-4; docs/FORMAT.md "Key shares"). */
+export const escrowSitesSchema = z
+  .strictObject({
+    /** Sites needed to restore (k). */
+    threshold: z.number().int().min(1).max(255),
+    /** Every site that holds a share (or, with threshold 1, the whole keys), each once. */
+    sites: z
+      .array(z.strictObject({ siteId: z.string().min(1).max(128), fingerprint: hex256Schema }))
+      .min(2)
+      .max(255),
+  })
+  .superRefine((escrow, ctx) => {
+    if (escrow.threshold > escrow.sites.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: 'more sites needed than listed',
+      });
+    }
+    if (new Set(escrow.sites.map((s) => s.siteId)).size !== escrow.sites.length) {
+      ctx.addIssue({ code: 'custom', path: ['sites'], message: 'a site is listed twice' });
+    }
+  });
+export type EscrowSites = z.infer<typeof escrowSitesSchema>;
+
 export const manifestIndexSchema = z
   .strictObject({
     format: z.literal(FORMAT_VERSION),
@@ -49,6 +74,8 @@ export const manifestIndexSchema = z
     createdAt: timestampSchema,
     /** SHA-256 of the DER SPKI of the device key that signs the manifest (ID-6). */
     deviceKeyFingerprint: hex256Schema,
+    /** Absent: the site the manifest is committed to keeps the whole keys. */
+    escrow: escrowSitesSchema.optional(),
   })
   .superRefine((index, ctx) => {
     if ((index.generation === 1) !== (index.previousManifestHash === null)) {

@@ -37,6 +37,7 @@ import {
   manifestSecretSchema,
   signedManifestSchema,
   type ChunkEntry,
+  type EscrowSites,
   type ManifestIndex,
   type ManifestSecret,
   type SignedManifest,
@@ -53,6 +54,8 @@ export interface ManifestDraft {
   readonly chunkSize?: number;
   /** Defaults to now. */
   readonly createdAt?: string;
+  /** MS-4: the sites that keep the keys; absent: the site the manifest goes to. */
+  readonly escrow?: EscrowSites;
 }
 
 /** The sealed part's AAD: binds it to exactly this index and epoch. */
@@ -82,6 +85,7 @@ export async function buildManifest(
     chunks: draft.chunks.map((c) => ({ ...c })),
     createdAt: draft.createdAt ?? new Date().toISOString(),
     deviceKeyFingerprint: draft.deviceKeyFingerprint,
+    ...(draft.escrow ? { escrow: draft.escrow } : {}),
   });
   if (!indexResult.success) {
     throw new MalformedManifestError(describeIssues(indexResult.error));

@@ -78,6 +78,7 @@ const CHECK_WORDS: Record<IntegrityCheck, string> = {
   order: 'is out of the order of the signed index',
   manifest: 'has a signed index that does not verify',
   'image-sha256': 'restored to an image whose SHA-256 differs from the original',
+  'key-share': "sent a share of the keys that does not fit the other sites' shares",
 };
 
 /**

@@ -75,7 +75,8 @@ export const acknowledgeAlertsResponseSchema = z.object({
  * The checks a client runs on what it restores or verifies (RS-5): a closed
  * set, so that a report names what failed and carries no words of its own.
  * The chunk checks are the format's (`ChunkFailure`); `manifest` is the
- * signed index, `image-sha256` the hash of the whole restored image.
+ * signed index, `image-sha256` the hash of the whole restored image, `key-share`
+ * the site's share of the keys, which does not fit the other sites' shares (MS-5).
  */
 export const integrityChecks = [
   'aead',
@@ -86,6 +87,7 @@ export const integrityChecks = [
   'order',
   'manifest',
   'image-sha256',
+  'key-share',
 ] as const;
 export type IntegrityCheck = (typeof integrityChecks)[number];
 

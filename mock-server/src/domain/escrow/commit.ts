@@ -236,6 +236,27 @@ async function checkChunksStored(
  * have no key here, and this site can never decrypt what it keeps.
  */
 async function keyHolder(deps: EscrowDeps, payload: CommitPayload): Promise<string | null> {
+  const escrow = payload.manifest.index.escrow;
+  if (escrow) {
+    // MS-4: the keys are split across the sites the signed manifest names; this is one of them.
+    if (!escrow.sites.some((s) => s.siteId === deps.siteId) || payload.keysAt !== undefined) {
+      refuse(
+        'key_site_not_trusted',
+        'The manifest does not name this site among the sites that keep the keys of this volume.',
+        { sites: escrow.sites.map((s) => s.siteId).join(', ') },
+      );
+    }
+    for (const { siteId } of escrow.sites) {
+      if (siteId !== deps.siteId && (await deps.trustedSiteName(siteId)) === undefined) {
+        refuse(
+          'key_site_not_trusted',
+          `This site does not trust the site ${siteId} that the manifest names as keeping a share of the keys.`,
+          { keysAt: siteId },
+        );
+      }
+    }
+    return null;
+  }
   if (payload.keysAt === undefined || payload.keysAt === deps.siteId) return null;
   if ((await deps.trustedSiteName(payload.keysAt)) === undefined) {
     refuse(

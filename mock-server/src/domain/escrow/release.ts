@@ -5,6 +5,8 @@ import type {
   RestorableVolume,
 } from '../../../../src/core/contract';
 import { openEnvelope, sealEnvelope } from '../../../../src/core/crypto/envelope';
+import { KeySharesError } from '../../../../src/core/crypto/errors';
+import { rewrapShareEnvelopes } from '../../../../src/core/crypto/key-shares';
 import type { VolumeKeys } from '../../../../src/core/crypto/keys';
 import { manifestEpochs, parseManifest } from '../../../../src/core/crypto/manifest';
 import type { Receipt } from '../../../../src/core/crypto/receipt';
@@ -601,6 +603,25 @@ export class ReleaseService {
   ): Promise<string> {
     const needed = manifestEpochs(manifest);
     const envelopes = await this.deps.store.envelopes.of(volumeId);
+    // MS-4: a site that keeps a share passes its share on, never a key.
+    const shares = await rewrapShareEnvelopes(
+      envelopes.filter((e) => needed.includes(e.epoch)),
+      this.deps.keys.escrow.privateKey,
+      JSON.parse(row.ephemeralJwk) as JsonWebKey,
+      {
+        purpose: 'release',
+        volumeId,
+        epochs: [...needed].sort((a, b) => a - b),
+        generation: row.generation,
+        requestId: row.requestId,
+      },
+    ).catch((error: unknown) => {
+      if (error instanceof KeySharesError) {
+        throw new DomainError('keys_missing', error.message, 409);
+      }
+      throw error;
+    });
+    if (shares !== undefined) return shares;
     const dataKeys = new Map<number, CryptoKey>();
     let chunkIdKey: CryptoKey | undefined;
     for (const { epoch, envelope } of envelopes) {

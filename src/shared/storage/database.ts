@@ -11,6 +11,7 @@ import Dexie, { type Table } from 'dexie';
 import type { ChunkEntry, ReleasePolicy, SignedManifest } from '@/core/crypto';
 import type { Receipt, ReceiptStatement } from '@/core/crypto';
 import type { VolumeKind } from '@/core/volume';
+import type { P256PublicJwk } from '@/core/contract';
 
 export const BACKUP_DATABASE_NAME = 'custodian-backup';
 
@@ -55,6 +56,8 @@ export interface GenerationRecord {
   readonly previousManifestHash: string | null;
   readonly restorers: readonly string[];
   readonly policy: ReleasePolicy;
+  /** MS-4: the sites that keep the keys, whole or in shares; absent: the home site alone. */
+  readonly escrow?: EscrowPlan;
   /** Chunks [0, nextPosition) are in the local copy and the hash state covers them. */
   readonly nextPosition: number;
   readonly bytesStored: number;
@@ -76,6 +79,20 @@ export interface GenerationRecord {
   readonly elapsedMs: number;
   readonly startedAt: string;
   readonly completedAt?: string;
+}
+
+/** A site that keeps a share of a volume's keys, with the escrow key its share is sealed to. */
+export interface EscrowPlanSite {
+  readonly siteId: string;
+  /** The site fingerprint pinned for it (MS-1). */
+  readonly fingerprint: string;
+  readonly escrowKey: P256PublicJwk;
+}
+
+/** MS-4: k of the n sites are needed to restore; the home site is first. */
+export interface EscrowPlan {
+  readonly threshold: number;
+  readonly sites: readonly EscrowPlanSite[];
 }
 
 /** One position of a generation's index (BK-6): which chunk sits there. */
@@ -216,6 +233,21 @@ export interface SiteCopyRecord {
   readonly updatedAt: string;
 }
 
+/**
+ * MS-4: one site's escrow envelope of one epoch (its share of the keys, or
+ * with k = 1 the whole keys), sealed to that site's escrow key so that only
+ * it can open it. Kept until that site confirms a generation using the
+ * epoch, so that a site that was away gets the very share made for it.
+ */
+export interface EscrowEnvelopeRecord {
+  readonly volumeId: string;
+  readonly siteId: string;
+  readonly epoch: number;
+  /** The generation the epoch's key was made for. */
+  readonly generation: number;
+  readonly envelope: string;
+}
+
 export const OUTBOX_ORDER_EPOCH_KEY = 0;
 export const OUTBOX_ORDER_COMMIT = Number.MAX_SAFE_INTEGER;
 /** The outbox order of the chunk at `position`. */
@@ -233,6 +265,7 @@ export class BackupDatabase extends Dexie {
   declare receipts: Table<ReceiptRecord, [string, number]>;
   declare sitePins: Table<SitePinRecord, string>;
   declare siteCopies: Table<SiteCopyRecord, [string, string]>;
+  declare escrowEnvelopes: Table<EscrowEnvelopeRecord, [string, string, number]>;
 
   constructor(name: string = BACKUP_DATABASE_NAME) {
     super(name);
@@ -247,6 +280,7 @@ export class BackupDatabase extends Dexie {
     });
     this.version(2).stores({ sequence: '[volumeId+generation+order]' });
     this.version(3).stores({ siteCopies: '[volumeId+siteId], userId' });
+    this.version(4).stores({ escrowEnvelopes: '[volumeId+siteId+epoch], volumeId' });
   }
 }
 

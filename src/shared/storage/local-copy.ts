@@ -6,6 +6,7 @@
  */
 
 import type { ChunkEntry, Receipt, ReceiptStatement } from '@/core/crypto';
+import Dexie from 'dexie';
 import {
   backupDatabase,
   generationRange,
@@ -17,6 +18,7 @@ import {
   type OutboxRecord,
   type ReceiptRecord,
   type SiteCopyRecord,
+  type EscrowEnvelopeRecord,
   type VolumeRecord,
 } from './database';
 
@@ -116,6 +118,33 @@ export class LocalCopy {
       length,
       epoch,
     }));
+  }
+
+  // ---- escrow envelopes for other sites (MS-4) ----
+
+  async putEscrowEnvelopes(records: readonly EscrowEnvelopeRecord[]): Promise<void> {
+    await this.db.escrowEnvelopes.bulkPut([...records]);
+  }
+
+  /** The envelopes kept for `siteId`, in epoch order. */
+  async escrowEnvelopesFor(volumeId: string, siteId: string): Promise<EscrowEnvelopeRecord[]> {
+    return this.db.escrowEnvelopes
+      .where('[volumeId+siteId+epoch]')
+      .between([volumeId, siteId, Dexie.minKey], [volumeId, siteId, Dexie.maxKey])
+      .toArray();
+  }
+
+  /** The site confirmed a generation: the envelopes it now holds are dropped here. */
+  async dropEscrowEnvelopes(
+    volumeId: string,
+    siteId: string,
+    upToGeneration: number,
+  ): Promise<void> {
+    await this.db.escrowEnvelopes
+      .where('[volumeId+siteId+epoch]')
+      .between([volumeId, siteId, Dexie.minKey], [volumeId, siteId, Dexie.maxKey])
+      .filter((e) => e.generation <= upToGeneration)
+      .delete();
   }
 
   // ---- copies on other sites (MS-3) ----
@@ -365,9 +394,23 @@ export class LocalCopy {
     const { db } = this;
     await db.transaction(
       'rw',
-      [db.generations, db.indexEntries, db.outbox, db.sequence, db.chunks, db.receipts, db.volumes],
+      [
+        db.generations,
+        db.indexEntries,
+        db.outbox,
+        db.sequence,
+        db.chunks,
+        db.receipts,
+        db.volumes,
+        db.escrowEnvelopes,
+      ],
       async () => {
         const key: GenerationKey = [volumeId, generation];
+        await db.escrowEnvelopes
+          .where('volumeId')
+          .equals(volumeId)
+          .filter((e) => e.generation === generation)
+          .delete();
         const [lower, upper] = generationRange(volumeId, generation);
         const unsent = new Set<string>();
         await db.outbox

@@ -33,6 +33,8 @@ export const backupErrorCodes = [
   'copy_signed_out',
   'copy_unreachable',
   'copy_suspended',
+  'threshold_range',
+  'share_site_unreachable',
   'unexpected',
 ] as const;
 export type BackupErrorCode = (typeof backupErrorCodes)[number];

@@ -8,13 +8,12 @@ import type { Claim, SiteInfo } from '@/core/contract';
 import {
   computeChunkId,
   manifestHash,
-  sealEnvelope,
   toHex,
   type ChunkEntry,
   type ReleasePolicy,
 } from '@/core/crypto';
 import type { VolumeIdentity } from '@/core/volume';
-import type { GenerationRecord } from '@/shared/storage/database';
+import type { EscrowPlan, GenerationRecord } from '@/shared/storage/database';
 import {
   deletePendingDataKey,
   getChunkIdKey,
@@ -25,6 +24,7 @@ import type { LocalCopy } from '@/shared/storage/local-copy';
 import { ChunkLedger } from '@/features/backup/worker/chunk-ledger';
 import { ChunkReader, type ImageFile } from '@/features/backup/worker/chunk-reader';
 import { BackupError } from './backup-errors';
+import { sealEpochEscrow } from './backup-escrow';
 import { makeGenerationKeys } from './backup-keys';
 import type { BackupSite } from './backup-site';
 import { epochKeyEntry, nextSeqAfter } from './backup-stream';
@@ -36,6 +36,8 @@ export interface BackupRequest {
   /** Restorer IDs; the operator is added (BK-4). */
   readonly restorers: readonly string[];
   readonly policy: ReleasePolicy;
+  /** MS-4: the sites that keep the keys, k of them needed; absent: the home site alone. */
+  readonly escrow?: EscrowPlan;
 }
 
 /** Everything one run knows about the generation it writes. */
@@ -134,7 +136,8 @@ export async function prepareGeneration(
     }
   }
   // RC-4: a "rekey now" between two backups escrowed the next generation's key already.
-  const rekeyed = record ? undefined : await rekeyedBetween(volumeId, claim);
+  // Split keys: that key went to the home site whole, so it is not used for this generation.
+  const rekeyed = record || request.escrow ? undefined : await rekeyedBetween(volumeId, claim);
   if (!record) {
     const epoch = rekeyed?.epoch ?? (claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0);
     const generated = rekeyed
@@ -159,6 +162,7 @@ export async function prepareGeneration(
       previousManifestHash: claim.previousManifestHash,
       restorers: restorersWithOwner(request.restorers, userId),
       policy: request.policy,
+      ...(request.escrow ? { escrow: request.escrow } : {}),
       nextPosition: 0,
       bytesStored: 0,
       bytesConfirmed: 0,
@@ -182,15 +186,11 @@ export async function prepareGeneration(
     });
     if (generated) {
       // BK-8: the epoch key is announced before any chunk encrypted under it.
-      const envelope = await sealEnvelope(
-        {
-          volumeId,
-          chunkIdKey: generated.chunkIdKeyForEscrow,
-          dataKeys: new Map([[epoch, generated.dataKeyForEscrow]]),
-        },
-        info.escrowKey.jwk,
-        { purpose: 'escrow' },
-      );
+      const envelope = await sealEpochEscrow(localCopy, record, info.escrowKey.jwk, {
+        volumeId,
+        chunkIdKey: generated.chunkIdKeyForEscrow,
+        dataKeys: new Map([[epoch, generated.dataKeyForEscrow]]),
+      });
       await localCopy.putOutbox([epochKeyEntry(record, envelope)]);
     }
   }

@@ -6,7 +6,8 @@
  * data ①②③ under the old key, key ④, data ⑤ under the new).
  */
 
-import { ImageHash, sealEnvelope } from '@/core/crypto';
+import { ImageHash } from '@/core/crypto';
+import { sealEpochEscrow } from './backup-escrow';
 import { rotationDue, type RotationPolicy } from '@/core/transfer/rotation';
 import { outboxOrderOfPosition, type EpochKeyOutboxRecord } from '@/shared/storage/database';
 import type { LocalCopy } from '@/shared/storage/local-copy';
@@ -75,15 +76,11 @@ export async function rotateEpoch(
   const { record } = state;
   const epoch = record.epoch + 1;
   const key = await makeEpochKey(record.volumeId, record.generation, epoch);
-  const envelope = await sealEnvelope(
-    {
-      volumeId: record.volumeId,
-      chunkIdKey: key.chunkIdKeyForEscrow,
-      dataKeys: new Map([[epoch, key.dataKeyForEscrow]]),
-    },
-    state.info.escrowKey.jwk,
-    { purpose: 'escrow' },
-  );
+  const envelope = await sealEpochEscrow(localCopy, record, state.info.escrowKey.jwk, {
+    volumeId: record.volumeId,
+    chunkIdKey: key.chunkIdKeyForEscrow,
+    dataKeys: new Map([[epoch, key.dataKeyForEscrow]]),
+  });
   const entry: EpochKeyOutboxRecord = {
     ...epochKeyEntry({ ...record, epoch }, envelope),
     order: epochKeyOrderBefore(position),

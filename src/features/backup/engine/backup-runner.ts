@@ -512,6 +512,17 @@ export class BackupRunner {
           chunks,
           deviceKeyFingerprint: state.device.fingerprint,
           chunkSize: record.chunkSize,
+          ...(record.escrow
+            ? {
+                escrow: {
+                  threshold: record.escrow.threshold,
+                  sites: record.escrow.sites.map(({ siteId, fingerprint }) => ({
+                    siteId,
+                    fingerprint,
+                  })),
+                },
+              }
+            : {}),
         },
         {
           imageSha256,
@@ -565,6 +576,8 @@ export class BackupRunner {
     await this.#deps.localCopy.updateGeneration(record.volumeId, record.generation, { elapsedMs });
     await this.#deps.localCopy.complete(record, receipt, statement, completedAt);
     await deletePendingDataKey(record.volumeId, record.generation);
+    // The home site holds its share now; other sites' shares stay sealed until they confirm.
+    await this.#deps.localCopy.dropEscrowEnvelopes(record.volumeId, record.siteId, record.generation);
     this.#deps.pairs?.changed(record.volumeId);
     this.#emit({ stage: 'complete', bytesConfirmed: record.file.size }, true);
     return resultOf(record, receipt, statement, elapsedMs);

@@ -7,7 +7,7 @@
  */
 
 import type { Claim, CommitPayload } from '@/core/contract';
-import { canonicalJson, sealEnvelope, utf8, type ChunkEntry, type JsonValue } from '@/core/crypto';
+import { canonicalJson, utf8, type ChunkEntry, type JsonValue } from '@/core/crypto';
 import {
   OUTBOX_ORDER_COMMIT,
   OUTBOX_ORDER_EPOCH_KEY,
@@ -23,6 +23,7 @@ import {
   unwrapPendingDataKey,
 } from '@/shared/storage/key-store';
 import type { LocalCopy } from '@/shared/storage/local-copy';
+import { keptHomeEnvelope, sealEpochEscrow } from './backup-escrow';
 import { BackupError } from './backup-errors';
 import type { RunState } from './backup-generation';
 
@@ -109,7 +110,7 @@ export async function rebuildOutbox(deps: StreamDeps, state: RunState): Promise<
   await localCopy.clearOutbox(record.volumeId, record.generation);
   const outbox: OutboxRecord[] = [];
   if (!claim.epochs.includes(record.epoch)) {
-    outbox.push(epochKeyEntry(record, await resealEpochKey(state)));
+    outbox.push(epochKeyEntry(record, await resealEpochKey(localCopy, state)));
   }
   const stored = await localCopy.index(record.volumeId, record.generation);
   const bytes = new Map<string, number>();
@@ -143,8 +144,10 @@ export async function rebuildOutbox(deps: StreamDeps, state: RunState): Promise<
 }
 
 /** A new escrow envelope of this generation's epoch key, from the kept escrow copies. */
-async function resealEpochKey(state: RunState): Promise<string> {
+async function resealEpochKey(localCopy: LocalCopy, state: RunState): Promise<string> {
   const { record, info } = state;
+  // Split keys are never split again: the shares other sites get must fit the home site's.
+  if (record.escrow) return keptHomeEnvelope(localCopy, record, record.epoch);
   const stored = await getPendingDataKey(record.volumeId, record.generation);
   const chunkIdKey = await getChunkIdKeyForEscrow(record.volumeId);
   if (!stored || !chunkIdKey) {
@@ -152,15 +155,11 @@ async function resealEpochKey(state: RunState): Promise<string> {
       volumeId: record.volumeId,
     });
   }
-  return sealEnvelope(
-    {
-      volumeId: record.volumeId,
-      chunkIdKey,
-      dataKeys: new Map([[record.epoch, await unwrapPendingDataKey(stored)]]),
-    },
-    info.escrowKey.jwk,
-    { purpose: 'escrow' },
-  );
+  return sealEpochEscrow(localCopy, record, info.escrowKey.jwk, {
+    volumeId: record.volumeId,
+    chunkIdKey,
+    dataKeys: new Map([[record.epoch, await unwrapPendingDataKey(stored)]]),
+  });
 }
 
 /** The first number after everything the site has, applied or buffered. */

@@ -16,6 +16,7 @@ import {
   restorerListHash,
   sha256Hex,
   siteFingerprints,
+  utf8,
   verifyReceipt,
   type JsonValue,
   type Receipt,
@@ -113,6 +114,7 @@ export async function copyToSite(
     }
     const receipt = await sendGeneration(site, target, claim, record, localCopy, onProgress);
     await checkReceipt(receipt, signingKey, record, target, device.fingerprint);
+    await localCopy.dropEscrowEnvelopes(volumeId, target.siteId, record.generation);
     copy = {
       ...copy,
       generation: record.generation,
@@ -170,6 +172,21 @@ async function sendGeneration(
   const send = async (body: Uint8Array<ArrayBuffer>) =>
     site.putTransfer(claim.pairId, seq++, body, await sha256Hex(body));
 
+  // MS-4: a site that keeps a share is sent the envelopes sealed to it for this generation's epochs.
+  const keepsShare = record.escrow?.sites.some((s) => s.siteId === target.siteId) ?? false;
+  if (keepsShare) {
+    for (const kept of await localCopy.escrowEnvelopesFor(volumeId, target.siteId)) {
+      if (kept.generation > generation || claim.epochs.includes(kept.epoch)) continue;
+      await send(
+        encodeTransfer(
+          { kind: 'epoch-key', volumeId, epoch: kept.epoch },
+          utf8(kept.envelope),
+          record.chunkSize,
+        ),
+      );
+    }
+  }
+
   const progress = { generation, chunksSent: 0, chunksSkipped: 0 };
   const seen = new Set<string>();
   for (const entry of await localCopy.index(volumeId, generation)) {
@@ -198,8 +215,8 @@ async function sendGeneration(
     manifest: record.manifest!,
     restorers: [...record.restorers],
     policy: record.policy,
-    // The keys stay with the home site: this site keeps ciphertext only (003).
-    keysAt: record.siteId,
+    // Without a share the keys stay with the home site: this site keeps ciphertext only (003).
+    ...(keepsShare ? {} : { keysAt: record.siteId }),
   };
   const commit = encodeTransfer(
     { kind: 'commit', volumeId },

@@ -89,6 +89,7 @@ export function requestKeyRelease(
   body: KeyReleaseRequest,
   policy?: RetryPolicy,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<KeyRelease> {
   return withBackoff(
     () =>
@@ -98,6 +99,7 @@ export function requestKeyRelease(
         body,
         schema: keyReleaseSchema,
         signal,
+        site,
       }),
     policy,
     signal,
@@ -109,12 +111,14 @@ export function fetchKeyRelease(
   volumeId: string,
   requestId: string,
   signal?: AbortSignal,
+  site?: SiteAddress,
 ): Promise<KeyRelease> {
   return request({
     route: apiRoutes.getKeyRelease,
     params: { volumeId, requestId },
     schema: keyReleaseSchema,
     signal,
+    site,
   });
 }
 

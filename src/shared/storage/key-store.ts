@@ -53,6 +53,8 @@ export interface RestoreKeyRecord {
    * here so that a crash mid-restore can resume without a second release (RS-3).
    */
   readonly envelope?: string;
+  /** MS-5: the other sites' release envelopes (their shares), by site ID, kept the same way. */
+  readonly siteEnvelopes?: Readonly<Record<string, string>>;
 }
 
 /** A data key of a generation whose backup the site has not confirmed yet (BK-7, BK-8). */
@@ -193,6 +195,25 @@ export async function saveReleasedEnvelope(requestId: string, envelope: string):
   const tx = db.transaction('restore-keys', 'readwrite');
   const record = await tx.store.get(requestId);
   if (record) await tx.store.put({ ...record, envelope });
+  await tx.done;
+  if (!record) throw new Error(`No restore key is kept for request ${requestId}.`);
+}
+
+/** MS-5: another site's released envelope of this restore (its share), kept like the home site's. */
+export async function saveReleasedEnvelopeAt(
+  requestId: string,
+  siteId: string,
+  envelope: string,
+): Promise<void> {
+  const db = await keyStore();
+  const tx = db.transaction('restore-keys', 'readwrite');
+  const record = await tx.store.get(requestId);
+  if (record) {
+    await tx.store.put({
+      ...record,
+      siteEnvelopes: { ...record.siteEnvelopes, [siteId]: envelope },
+    });
+  }
   await tx.done;
   if (!record) throw new Error(`No restore key is kept for request ${requestId}.`);
 }

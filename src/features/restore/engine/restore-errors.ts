@@ -9,10 +9,33 @@
 import { ApiError } from '@/shared/api/request';
 import type { IntegrityCheck } from '@/core/contract';
 import { isUnreachable } from '@/shared/api/restore';
-import { CustodianCryptoError, type ChunkFailure } from '@/core/crypto';
+import { CustodianCryptoError, KeySharesError, type ChunkFailure } from '@/core/crypto';
 import { RestoreQuotaError } from '@/features/restore/worker/restore-opfs';
 import { RestoreJobError } from '@/features/restore/worker/restore-protocol';
 import { ReleaseDeniedError, RestoreKeyMissingError } from './restore-keys';
+
+/** How one site answered a restore's request for its share (MS-5). */
+export interface ShareAnswer {
+  readonly siteId: string;
+  readonly name: string;
+  readonly outcome: 'share' | 'refused' | 'bad' | 'not-asked';
+  /** Why it refused or could not be reached. */
+  readonly problem?: RestoreProblem;
+}
+
+/** Fewer than k good shares arrived: each site's answer, for the screen. */
+export class SharesShortError extends Error {
+  readonly code = 'shares_short';
+
+  constructor(
+    readonly needed: number,
+    readonly received: number,
+    readonly answers: readonly ShareAnswer[],
+  ) {
+    super(`${received} of the ${needed} shares needed arrived.`);
+    this.name = 'SharesShortError';
+  }
+}
 
 export type RestoreProblem =
   /** Not a registered restorer nor the owner (RS-2): nothing fetched, alert at the site. */
@@ -48,6 +71,17 @@ export type RestoreProblem =
   | { readonly kind: 'keyLost' }
   | { readonly kind: 'unsupported' }
   | { readonly kind: 'busy' }
+  /** MS-4: the signed manifest names a site that keeps a share, which this console does not know. */
+  | { readonly kind: 'shareSiteUnknown' }
+  /** MS-5: fewer than k good shares; each site's answer. */
+  | {
+      readonly kind: 'sharesShort';
+      readonly needed: number;
+      readonly received: number;
+      readonly answers: readonly ShareAnswer[];
+    }
+  /** MS-5: the shares the sites sent do not rebuild the keys. */
+  | { readonly kind: 'sharesBad'; readonly detail: string }
   | { readonly kind: 'site'; readonly error: ApiError }
   | { readonly kind: 'unexpected'; readonly message: string };
 
@@ -114,6 +148,15 @@ export function describeRestoreError(
   pinnedSite?: string,
 ): RestoreProblem {
   if (error instanceof ReleaseDeniedError) return { kind: 'denied', reason: error.reason };
+  if (error instanceof SharesShortError) {
+    return {
+      kind: 'sharesShort',
+      needed: error.needed,
+      received: error.received,
+      answers: error.answers,
+    };
+  }
+  if (error instanceof KeySharesError) return { kind: 'sharesBad', detail: error.message };
   if (error instanceof PinnedSiteSignedOutError) {
     return { kind: 'pinnedSiteSignedOut', site: error.site };
   }

@@ -9,7 +9,7 @@
  * non-extractable CryptoKeys, while the restore runs.
  */
 
-import type { RetryPolicy } from '@/shared/api/request';
+import type { RetryPolicy, SiteAddress } from '@/shared/api/request';
 import { fetchKeyRelease, isUnreachable, requestKeyRelease } from '@/shared/api/restore';
 import { connectEventStream } from '@/shared/api/use-event-stream';
 import type { KeyRelease, P256PublicJwk } from '@/core/contract';
@@ -21,7 +21,12 @@ import {
   toBase64Url,
   type VolumeKeys,
 } from '@/core/crypto';
-import { getRestoreKey, putRestoreKey, saveReleasedEnvelope } from '@/shared/storage/key-store';
+import {
+  getRestoreKey,
+  putRestoreKey,
+  saveReleasedEnvelope,
+  saveReleasedEnvelopeAt,
+} from '@/shared/storage/key-store';
 
 /** How often a pending approval is asked for again, besides the live event. */
 export const APPROVAL_POLL_MS = 15_000;
@@ -130,25 +135,67 @@ export async function obtainEnvelope(
   requestId: string,
   volumeId: string,
   generation: number,
-  options: KeyRequestOptions = {},
+  options: KeyRequestOptions & { readonly site?: OtherSiteAddress } = {},
 ): Promise<string> {
   const stored = await getRestoreKey(requestId);
   if (!stored) throw new RestoreKeyMissingError();
-  if (stored.envelope) return stored.envelope;
+  const { site } = options;
+  const kept = site ? stored.siteEnvelopes?.[site.siteId] : stored.envelope;
+  if (kept) return kept;
+  const address = site ? { url: site.url, token: site.token } : undefined;
   const ephemeralPublicKey = (await exportEnvelopePublicKeyJwk(stored.publicKey)) as P256PublicJwk;
   let answer = await requestKeyRelease(
     volumeId,
     { requestId, generation, ephemeralPublicKey },
     options.retry,
     options.signal,
+    address,
   );
   while (answer.state === 'pending_approval') {
     options.onPending?.();
-    answer = await waitForDecision(volumeId, requestId, options.signal);
+    answer = address
+      ? await pollDecision(volumeId, requestId, address, options.signal)
+      : await waitForDecision(volumeId, requestId, options.signal);
   }
   if (answer.state === 'denied') throw new ReleaseDeniedError(answer.reason);
-  await saveReleasedEnvelope(requestId, answer.envelope);
+  if (site) await saveReleasedEnvelopeAt(requestId, site.siteId, answer.envelope);
+  else await saveReleasedEnvelope(requestId, answer.envelope);
   return answer.envelope;
+}
+
+/** Another site as the restore reaches it: its ID, address and the bearer token it issued. */
+export interface OtherSiteAddress {
+  readonly siteId: string;
+  readonly url: string;
+  readonly token: string;
+}
+
+/** Another site's decision on a release awaiting its administrators, asked for now and then. */
+async function pollDecision(
+  volumeId: string,
+  requestId: string,
+  site: Required<SiteAddress>,
+  signal?: AbortSignal,
+): Promise<KeyRelease> {
+  for (;;) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, APPROVAL_POLL_MS);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+    try {
+      const answer = await fetchKeyRelease(volumeId, requestId, signal, site);
+      if (answer.state !== 'pending_approval') return answer;
+    } catch (error) {
+      if (signal?.aborted || !isUnreachable(error)) throw error;
+    }
+  }
 }
 
 /** Opens a release envelope with the ephemeral key; the keys stay non-extractable. */

@@ -29,8 +29,9 @@ import {
   PinnedSiteSignedOutError,
   REPORTED,
   type RestoreProblem,
+  type ShareAnswer,
 } from './restore-errors';
-import { obtainEnvelope, openReleasedKeys } from './restore-keys';
+import { gatherKeys } from './restore-shares';
 import { loadVerifiedManifest, openSecret } from './restore-manifest';
 import { restoreRuntime } from './restore-runtime';
 
@@ -77,6 +78,8 @@ export interface ActiveRestore {
   problem: RestoreProblem | null;
   /** Whether the site's administrators were told of a tampered chunk (RS-5). */
   reported: boolean | null;
+  /** MS-5: shares of the keys received of the k needed, once the keys are split across sites. */
+  shares: { received: number; needed: number; answers: readonly ShareAnswer[] } | null;
 }
 
 /** What the screen shows of a restore about to (re)start from its record. */
@@ -103,6 +106,7 @@ export function activeRestoreOf(record: RestoreRecord): ActiveRestore {
     downloaded: false,
     problem: null,
     reported: null,
+    shares: null,
   };
 }
 
@@ -133,6 +137,8 @@ export interface RunHooks {
   readonly retry: RetryPolicy | undefined;
   /** The other sites, in the site directory's order; those with a token hold copies to read (MS-5). */
   readonly sites: readonly KnownSite[];
+  /** This console's own site, which the restore asks first (MS-5). */
+  readonly home: { readonly siteId: string; readonly name: string };
   readonly signal: AbortSignal;
   /** The running job, for Cancel; undefined once it has ended. */
   readonly onJob: (job: RestoreJob | undefined) => void;
@@ -237,32 +243,52 @@ export async function runRestore(
       // The worker is loaded while the site still answers (see restore-job.ts).
       prepared = runtime.prepareJob();
       await prepared.ready;
-      const envelope = await obtainEnvelope(record.restoreId, record.volumeId, record.generation, {
-        onPending: () => {
-          view.stage = 'approval';
-        },
-        retry,
-        signal,
-      });
-      view.stage = 'manifest';
-      const keys = await openReleasedKeys(
-        record.restoreId,
-        record.volumeId,
-        record.generation,
-        envelope,
-      );
       const kept =
         record.manifest && record.devicePublicKey
           ? { manifest: record.manifest, devicePublicKey: record.devicePublicKey }
           : undefined;
-      const verified = await loadVerifiedManifest({
-        userId: record.userId,
+      const { keys, verified, badSites } = await gatherKeys({
+        restoreId: record.restoreId,
         volumeId: record.volumeId,
         generation: record.generation,
-        kept,
+        homeSiteId: hooks.home.siteId,
+        homeName: hooks.home.name,
+        sites,
         retry,
         signal,
+        onPending: () => {
+          view.stage = 'approval';
+        },
+        onShares: (received, needed, answers) => {
+          view.shares = { received, needed, answers };
+        },
+        loadManifest: async () => {
+          view.stage = 'manifest';
+          return loadVerifiedManifest({
+            userId: record.userId,
+            volumeId: record.volumeId,
+            generation: record.generation,
+            kept,
+            retry,
+            signal,
+          });
+        },
       });
+      view.stage = 'manifest';
+      // A site whose share did not fit the others is told, like a site that served a bad chunk.
+      for (const siteId of badSites) {
+        const site = sites.find((s) => s.siteId === siteId);
+        void reportIntegrityFailure(
+          {
+            volumeId: record.volumeId,
+            generation: record.generation,
+            source: 'site',
+            check: 'key-share',
+          },
+          retry,
+          site ? { url: site.url, token: site.token } : undefined,
+        ).catch(() => undefined);
+      }
       const secret = await openSecret(verified.manifest, keys);
       const saved = await updateRestore(record.restoreId, {
         phase: 'image',

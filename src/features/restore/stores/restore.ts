@@ -26,7 +26,7 @@ import {
 } from '../engine/restore-run';
 import { restoreRuntime } from '../engine/restore-runtime';
 import { useSessionStore } from '@/features/account';
-import { useOtherSitesStore, type SignInState } from '@/features/sites';
+import { useOtherSitesStore, useSiteStore, type SignInState } from '@/features/sites';
 
 export type { ActiveRestore, RestoreStage } from '../engine/restore-run';
 
@@ -60,6 +60,7 @@ function hasIndexedDb(): boolean {
 export const useRestoreStore = defineStore('restore', () => {
   const session = useSessionStore();
   const others = useOtherSitesStore();
+  const home = useSiteStore();
   const rows = ref<RestorableRow[]>([]);
   const listState = ref<'idle' | 'loading' | 'ready' | 'failed'>('idle');
   const listError = shallowRef<unknown>(null);
@@ -132,9 +133,11 @@ export const useRestoreStore = defineStore('restore', () => {
     try {
       // Just after a reload the other sites may still be listed and checked.
       await others.settled();
+      if (!home.info) await home.load().catch(() => undefined);
       await runRestore(record, view, {
         retry: retry.value,
         sites: knownSites(),
+        home: { siteId: home.info?.siteId ?? '', name: home.info?.name ?? '' },
         signal: stop.signal,
         onJob: (running) => {
           job = running;

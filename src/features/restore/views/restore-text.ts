@@ -1,6 +1,6 @@
 import { useI18n } from 'vue-i18n';
 import { useExplainError } from '@/shared/errors/explain-error';
-import type { RestoreProblem } from '@/features/restore/engine/restore-errors';
+import type { RestoreProblem, ShareAnswer } from '@/features/restore/engine/restore-errors';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
@@ -75,8 +75,34 @@ export function useRestoreText() {
         return siteError(value.error);
       case 'unexpected':
         return t('restore.problems.unexpected', { message: value.message });
+      case 'shareSiteUnknown':
+        return t('restore.problems.shareSiteUnknown');
+      case 'sharesBad':
+        return t('restore.problems.sharesBad', { detail: value.detail });
+      case 'sharesShort':
+        return [
+          t('restore.problems.sharesShort', { received: value.received, needed: value.needed }),
+          ...value.answers.map((a) =>
+            t('restore.shares.answer', { site: a.name, answer: answer(a) }),
+          ),
+        ].join(' ');
     }
   }
 
-  return { bytes, percent, problem };
+  /** One site's answer to a request for its share, in a few words (MS-5). */
+  function answer(value: ShareAnswer): string {
+    if (value.outcome !== 'refused' || !value.problem) return t(`restore.shares.${value.outcome}`);
+    switch (value.problem.kind) {
+      case 'unauthorized':
+        return t('restore.shares.unauthorized');
+      case 'noKey':
+        return t('restore.shares.noKey');
+      case 'unreachable':
+        return t('restore.shares.unreachable');
+      default:
+        return problem(value.problem);
+    }
+  }
+
+  return { bytes, percent, problem, answer };
 }

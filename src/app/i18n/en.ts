@@ -124,13 +124,35 @@ export const en = {
       legend: 'Sites',
       home: 'This site',
       keysHere: 'keeps the keys',
+      keysShare: 'keeps a share of the keys',
       notSignedIn: '(not signed in: the copy waits until you are)',
       hint: 'Other sites ticked keep a copy of the encrypted image only; the keys stay at this site.',
+      hintAlone:
+        'The keys stay at this site. Tick other sites to split the keys across them: each site ticked then keeps one share of the keys and a copy of the encrypted image.',
+      hintSplit:
+        'The keys are split across the {n} sites ticked: each keeps one share of the keys and a copy of the encrypted image.',
+      hintFixed:
+        'The sites and the number of sites needed to restore stay as the first generation of this volume chose them.',
+      threshold: 'Sites needed to restore',
+      thresholdRequired:
+        'Type how many of the {n} sites together are needed to restore (1 to {n}).',
+      thresholdShares:
+        'Each site ticked keeps one share of the keys; any {k} of them together can restore, and fewer learn nothing.',
+      thresholdRange: 'The number of sites needed to restore must be a whole number from 1 to {n}.',
+      thresholdMajority:
+        'A one-time or once-per-restorer policy needs more than half of the sites: choose at least {min} of {n}, so that two restores can never both gather enough shares.',
+      thresholdAnyOne:
+        'With 1, any one site could decrypt this volume on its own: the administrators of any single site ticked, or anyone who breaks into it, could restore it.',
+      thresholdConfirm: 'I understand that any one site could decrypt this volume',
       listLabel: 'Copies on each site',
       homeLine: 'generation {generation}, with the keys',
       copying: 'copying…',
       copyingChunks: 'copying generation {generation}: {sent} chunks sent, {skipped} already there',
       copied: 'generation {generation} stored (encrypted only)',
+      copiedShare: 'generation {generation} stored, keeps a share',
+      copiedKeys: 'generation {generation} stored, with the keys',
+      homeLineShare: 'generation {generation}, keeps a share',
+      confirmed: '{confirmed} of {n} sites confirmed',
       holds: 'holds generation {generation}',
       holdsNone: 'holds no generation yet',
       waiting: '{held}; waiting, catches up by itself: {reason}',
@@ -268,6 +290,10 @@ export const en = {
         'The administrators of {site} suspended the copy there. It goes on by itself once they resume it.',
       copy_signed_out:
         'This console is not signed in at {site}. Sign in there again (under “Sites” at the top); the copy then catches up by itself.',
+      threshold_range:
+        'The number of sites needed to restore must be a whole number from 1 to {n}. Nothing was sent.',
+      share_site_unreachable:
+        '{site} cannot be reached, so its share of the keys cannot be sealed to its escrow key. Nothing was sent: try again when it answers, or untick it.',
       unexpected:
         'Something went wrong in the console ({message}). Reload the page; the backup continues from where it stopped.',
     },
@@ -548,6 +574,22 @@ export const en = {
       busy: 'This restore is running in another tab of this browser. Let it finish there, or close that tab and continue here.',
       unexpected:
         'The restore stopped unexpectedly ({message}). Continue to try again from where it stopped.',
+      shareSiteUnknown:
+        'The signed index names a site that keeps a share of the keys, but this console does not know that site. Ask an administrator to trust it.',
+      sharesBad:
+        'The shares of the keys the sites sent do not rebuild the keys ({detail}). Nothing was restored; the sites’ administrators should be told.',
+      sharesShort:
+        'Only {received} of the {needed} sites needed gave their share of the keys, so nothing was restored.',
+    },
+    shares: {
+      progress: '{received} of {needed} shares received',
+      answer: '{site}: {answer}.',
+      share: 'gave its share',
+      bad: 'sent a share that does not fit the others (its administrators were alerted)',
+      'not-asked': 'not asked: this console does not know this site',
+      unauthorized: 'unauthorized use: you are not registered as a restorer there',
+      noKey: 'no key: the volume may already have been decrypted',
+      unreachable: 'did not answer',
     },
     checks: {
       aead: 'its authenticated encryption does not verify',
@@ -595,6 +637,8 @@ export const en = {
       verified: 'Receipt signature verified',
       notVerified: 'Receipt signature could not be verified',
       missing: 'No receipt was found for generation {list}.',
+      keySites: 'Sites that keep shares of the keys',
+      threshold: '{k} of these {n} sites are needed to restore; fewer learn nothing of the keys.',
       qr: 'QR code with the volume ID, the site’s fingerprints and the manifest hashes',
       download: 'Download JSON',
       print: 'Print',

@@ -5,7 +5,11 @@ import { fetchVolumeOwner } from '@/shared/api/volumes';
 import type { VolumeOwner } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
 import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
-import { localStorageAvailable, type GenerationRecord } from '@/shared/storage/database';
+import {
+  localStorageAvailable,
+  type EscrowPlan,
+  type GenerationRecord,
+} from '@/shared/storage/database';
 import { deletePendingDataKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
@@ -13,6 +17,7 @@ import { MIN_IMAGE_SIZE } from '@/features/backup/engine/backup-tuning';
 import { BackupCancelled } from '../engine/backup-control';
 import { BackupError, describeBackupError, type BackupProblem } from '../engine/backup-errors';
 import { makeRegistrationFile } from '../engine/backup-registration';
+import { escrowPlanFor } from '../engine/backup-escrow';
 import {
   BackupRunner,
   defaultRunnerDeps,
@@ -43,6 +48,9 @@ function sourceOf(file: ImageFile): ByteSource {
  * its progress, result or problem. Interrupted backups found in IndexedDB
  * are offered for resuming.
  */
+/** Why the number of sites needed to restore cannot be used yet (MS-4). */
+export type ThresholdProblem = 'required' | 'range' | 'majority' | 'confirm';
+
 export const useBackupStore = defineStore('backup', () => {
   const session = useSessionStore();
   const myPairs = useMyPairsStore();
@@ -71,6 +79,35 @@ export const useBackupStore = defineStore('backup', () => {
   const copySites = ref<string[]>([]);
   /** Whether the copies on other sites are being made, after the home site committed. */
   const copying = ref(false);
+
+  // ---- the threshold (MS-4): k of the n chosen sites needed to restore ----
+  /** Sites needed to restore, as the operator typed it: never defaulted. */
+  const threshold = ref<number | null>(null);
+  /** The operator confirmed that with k = 1 any one site could decrypt (004 E3). */
+  const singleSiteConfirmed = ref(false);
+  /**
+   * How the chosen volume's earlier generations keep their keys: undefined
+   * for a new volume (the operator chooses), null for keys whole at the home
+   * site (other sites get copies only), else the sites and k, which stay.
+   */
+  const earlierPlan = ref<EscrowPlan | null | undefined>(undefined);
+  /** Sites that keep the keys (the home site and those chosen). */
+  const sitesCount = computed(() =>
+    earlierPlan.value ? earlierPlan.value.sites.length : copySites.value.length + 1,
+  );
+  /** Whether the keys are split across the chosen sites, so k must be chosen. */
+  const splitAsked = computed(() => earlierPlan.value === undefined && copySites.value.length > 0);
+  const thresholdProblem = computed<ThresholdProblem | null>(() => {
+    if (!splitAsked.value) return null;
+    const k = threshold.value;
+    const n = sitesCount.value;
+    if (k === null || Number.isNaN(k)) return 'required';
+    if (!Number.isInteger(k) || k < 1 || k > n) return 'range';
+    // Two restores must never both gather k shares of a one-time record.
+    if (terms.policyKind.value !== 'reusable' && 2 * k <= n) return 'majority';
+    if (k === 1 && !singleSiteConfirmed.value) return 'confirm';
+    return null;
+  });
 
   // ---- the run (BK-6 … BK-11) ----
   const phase = ref<BackupPhase>('idle');
@@ -105,7 +142,8 @@ export const useBackupStore = defineStore('backup', () => {
       imageProblem.value?.code !== 'image_mismatch' &&
       !detecting.value &&
       !active.value &&
-      !expiryPast.value,
+      !expiryPast.value &&
+      thresholdProblem.value === null,
   );
   const canPause = computed(() => phase.value === 'running');
   const canResume = computed(
@@ -172,6 +210,15 @@ export const useBackupStore = defineStore('backup', () => {
     await siteCopies.load().catch(() => undefined);
     if (file.value !== chosen) return;
     copySites.value = siteCopies.copiesOf(detected.volumeId).map((c) => c.siteId);
+    earlierPlan.value = await planOfEarlier(detected.volumeId);
+    if (file.value !== chosen) return;
+    if (earlierPlan.value) {
+      copySites.value = earlierPlan.value.sites.slice(1).map((s) => s.siteId);
+      threshold.value = earlierPlan.value.threshold;
+    } else {
+      threshold.value = null;
+      singleSiteConfirmed.value = false;
+    }
     const pending = pendingForSelection.value;
     if (pending) {
       if (pending.file.size !== chosen.size) {
@@ -182,6 +229,37 @@ export const useBackupStore = defineStore('backup', () => {
       terms.takeFrom(pending, userId.value);
     }
     await checkOwner(identity.value.volumeId);
+  }
+
+  /** How the newest generation this browser made of the volume keeps its keys (see earlierPlan). */
+  async function planOfEarlier(volumeId: string): Promise<EscrowPlan | null | undefined> {
+    const made = (await localCopy().generationsOf(userId.value))
+      .filter((g) => g.volumeId === volumeId)
+      .sort((a, b) => b.generation - a.generation)[0];
+    if (!made) return undefined;
+    return made.escrow ?? null;
+  }
+
+  /** MS-4: the sites and k of this backup, each site checked against its pin; none: home alone. */
+  async function escrowPlan(): Promise<EscrowPlan | undefined> {
+    if (pendingForSelection.value) return undefined;
+    const earlier = earlierPlan.value;
+    if (earlier) {
+      const others = earlier.sites.slice(1).map((s) => s.siteId);
+      return escrowPlanFor(
+        runnerDeps().site,
+        siteCopies.shareSites(others),
+        earlier.threshold,
+        localCopy().db,
+      );
+    }
+    if (!splitAsked.value) return undefined;
+    return escrowPlanFor(
+      runnerDeps().site,
+      siteCopies.shareSites(copySites.value),
+      threshold.value!,
+      localCopy().db,
+    );
   }
 
   async function checkOwner(volumeId: string): Promise<void> {
@@ -217,22 +295,24 @@ export const useBackupStore = defineStore('backup', () => {
     resetRun();
     if (imageProblem.value?.code === 'registered_to_another_operator') imageProblem.value = null;
     phase.value = 'running';
-    runner = new BackupRunner(
-      {
-        file: chosen,
-        identity: detected,
-        userId: userId.value,
-        restorers: restorers.value,
-        policy: terms.policy(),
-      },
-      progress.onSnapshot,
-      // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
-      { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
-    );
     try {
+      const escrow = await escrowPlan();
+      runner = new BackupRunner(
+        {
+          file: chosen,
+          identity: detected,
+          userId: userId.value,
+          restorers: restorers.value,
+          policy: terms.policy(),
+          ...(escrow ? { escrow } : {}),
+        },
+        progress.onSnapshot,
+        // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
+        { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
+      );
       // Stored before the run, so that a reload after the home site committed still copies (MS-3).
       await siteCopies.choose(detected.volumeId, copySites.value);
-      const done = await runner.run();
+      const done = await runner!.run();
       // MS-3: complete once every chosen site that answers has committed; one away catches up.
       copying.value = true;
       await siteCopies.copyVolume(detected.volumeId);
@@ -356,6 +436,12 @@ export const useBackupStore = defineStore('backup', () => {
     imageProblem,
     copySites,
     copying,
+    threshold,
+    singleSiteConfirmed,
+    earlierPlan,
+    sitesCount,
+    splitAsked,
+    thresholdProblem,
     owner,
     ownerCheck,
     restorers,

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
-import type { SiteCopyRecord } from '@/shared/storage/database';
+import type { GenerationRecord, SiteCopyRecord } from '@/shared/storage/database';
 import type { SiteAddress } from '@/shared/api/request';
 import { localStorageAvailable } from '@/shared/storage/database';
 import { changeRestorers, fetchMyVolumes } from '@/shared/api/volumes';
@@ -15,6 +15,7 @@ import {
   type BackupProblem,
 } from '../engine/backup-errors';
 import { siteAt } from '../engine/backup-site';
+import type { ShareSite } from '../engine/backup-escrow';
 import { PairEngine, type PairBacklog, type PrimaryPairView } from '../engine/pair-engine';
 import { PAIR_HEARTBEAT_MS, PAIR_UNREACHABLE_AFTER_MS } from './my-pairs';
 import {
@@ -111,6 +112,35 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
 
   function siteName(siteId: string): string {
     return otherSites.sites.find((s) => s.siteId === siteId)?.name ?? siteId;
+  }
+
+  /** A generation as this browser's local copy keeps it: its escrow plan names the sites that keep the keys (MS-4). */
+  async function generationRecord(
+    volumeId: string,
+    generation: number,
+  ): Promise<GenerationRecord | undefined> {
+    if (!localStorageAvailable()) return undefined;
+    return copyDeps().localCopy.getGeneration(volumeId, generation);
+  }
+
+  /** MS-4: the chosen sites as the escrow plan needs them; a site not signed in is asked anonymously. */
+  function shareSites(siteIds: readonly string[]): ShareSite[] {
+    return siteIds.map((siteId) => {
+      const site = otherSites.sites.find((s) => s.siteId === siteId);
+      const target: CopyTarget = {
+        siteId,
+        name: site?.name ?? siteId,
+        url: site?.url ?? '',
+        token: otherSites.tokens[siteId] ?? '',
+        fingerprint: site?.fingerprint ?? '',
+      };
+      return {
+        siteId,
+        name: target.name,
+        fingerprint: target.fingerprint,
+        site: copyDeps().site(target),
+      };
+    });
   }
 
   /** A copy chosen and not yet made: the site holds no generation of it. */
@@ -428,6 +458,8 @@ export const useSiteCopiesStore = defineStore('site-copies', () => {
     copiesOf,
     progressOf,
     choose,
+    generationRecord,
+    shareSites,
     copy,
     copyVolume,
     applyRestorers,

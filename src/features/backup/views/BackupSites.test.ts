@@ -23,6 +23,7 @@ import {
   controlLabelled,
   mountConsole,
   settle,
+  type,
   unmountAll,
 } from '@/testing/mount-console';
 import { otherTestSite, type OtherTestSite } from '@/testing/other-site';
@@ -51,6 +52,10 @@ beforeEach(async () => {
   server.use(http.get(apiRoutes.myPairs.path, () => HttpResponse.json({ pairs: [] })));
   osaka = await otherTestSite(site, 'Osaka', 'https://osaka.example');
   sapporo = await otherTestSite(site, 'Sapporo', 'https://sapporo.example');
+  // The sites that keep shares trust one another, as their administrators set them up (MS-1).
+  const admin = { userId: 'admin', roles: ['admin' as const], clientAddress: '127.0.0.1' };
+  await osaka.site.sites.trust(admin, sapporo.url, sapporo.fingerprint, 'shares are kept there');
+  await sapporo.site.sites.trust(admin, osaka.url, osaka.fingerprint, 'shares are kept there');
   // The operator signed in everywhere before (MS-2): the tab kept each site's token.
   sessionStorage.setItem(
     TOKENS_KEY,
@@ -118,6 +123,12 @@ async function tick(name: string): Promise<void> {
   await settle();
 }
 
+/** Types how many of the ticked sites are needed to restore (MS-4). */
+async function need(k: number): Promise<void> {
+  await type(controlLabelled('Sites needed to restore') as HTMLInputElement, String(k));
+  await settle();
+}
+
 const image = (seed = 1): ImageFile =>
   memoryImageFile(patternBytes(Math.floor(1.5 * CHUNK_SIZE), seed), 'disk.img');
 
@@ -139,13 +150,15 @@ describe('backup to several sites (MS-3)', () => {
 
     await choose(image());
     await tick('Osaka');
+    await need(2);
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Backup complete'), 'completion');
-    expect(statusText()).toContain('Osaka generation 1 stored (encrypted only)');
+    expect(statusText()).toContain('Osaka generation 1 stored, keeps a share');
     const volumeId = useBackupStore(pinia).identity!.volumeId;
     const atOsaka = await siteVolume(osaka, volumeId);
     expect(atOsaka?.generations).toHaveLength(1);
-    expect(atOsaka?.epochs).toEqual([]);
+    // Osaka holds its share of the epoch's key, never the key (MS-4).
+    expect(atOsaka?.epochs).toEqual([0]);
     // Sapporo was not ticked: it was sent nothing.
     expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
   });
@@ -155,7 +168,16 @@ describe('backup to several sites (MS-3)', () => {
     await choose(image(2));
     await tick('Osaka');
     await tick('Sapporo');
-    sapporo.down(true);
+    await need(2);
+    // Sapporo still tells its keys (its share is sealed to it), then goes away for the copy.
+    let away = true;
+    server.use(
+      http.all(`${sapporo.url}/*`, ({ request }) =>
+        away && new URL(request.url).pathname !== apiRoutes.site.path
+          ? HttpResponse.error()
+          : undefined,
+      ),
+    );
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Backup complete'), 'completion', 60_000);
     expect(statusText()).toContain('Osaka generation 1 stored');
@@ -164,12 +186,30 @@ describe('backup to several sites (MS-3)', () => {
     );
     const volumeId = useBackupStore(pinia).identity!.volumeId;
     expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
+    expect(statusText()).toContain('2 of 3 sites confirmed');
 
-    sapporo.down(false);
+    away = false;
     await useSiteCopiesStore(pinia).catchUp();
     await settle();
-    expect(statusText()).toContain('Sapporo generation 1 stored');
+    expect(statusText()).toContain('Sapporo generation 1 stored, keeps a share');
+    expect(statusText()).toContain('3 of 3 sites confirmed');
     expect((await siteVolume(sapporo, volumeId))?.generations).toHaveLength(1);
+    expect((await siteVolume(sapporo, volumeId))?.epochs).toEqual([0]);
+  });
+
+  it('stops before sending anything when a ticked site cannot be reached to seal its share to', async () => {
+    await open();
+    await choose(image(8));
+    await tick('Sapporo');
+    await need(2);
+    sapporo.down(true);
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('cannot be reached'), 'the refusal');
+    expect(statusText()).toContain(
+      'Sapporo cannot be reached, so its share of the keys cannot be sealed to its escrow key. Nothing was sent',
+    );
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    expect(await siteVolume(site, volumeId)).toBeUndefined();
   });
 
   it('completes with a ticked site where the console is not signed in, and says to sign in there', async () => {
@@ -182,6 +222,7 @@ describe('backup to several sites (MS-3)', () => {
     expect(sitesGroup().textContent).toContain('(not signed in: the copy waits until you are)');
     await choose(image(7));
     await tick('Sapporo');
+    await need(2);
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Backup complete'), 'completion');
     expect(statusText()).toContain(
@@ -193,12 +234,18 @@ describe('backup to several sites (MS-3)', () => {
     await open();
     await choose(image(3));
     await tick('Sapporo');
+    await need(2);
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Backup complete'), 'completion');
-    // The same volume again, for its next generation.
+    // The same volume again, for its next generation: its sites and k stay (shares must fit).
     await choose(image(3));
     expect((controlLabelled('Sapporo') as HTMLInputElement).checked).toBe(true);
     expect((controlLabelled('Osaka') as HTMLInputElement).checked).toBe(false);
+    expect((controlLabelled('Sites needed to restore') as HTMLInputElement).value).toBe('2');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Sapporo generation 2 stored'), 'generation 2');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    expect((await siteVolume(sapporo, volumeId))?.epochs).toEqual([0, 1]);
   });
 
   it("sends an owner's change of restorers to every site holding the volume, and to one that was away once it is back (MS-6)", async () => {
@@ -206,6 +253,7 @@ describe('backup to several sites (MS-3)', () => {
     await choose(image(5));
     await tick('Osaka');
     await tick('Sapporo');
+    await need(2);
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Sapporo generation 1 stored'), 'both copies');
     const volumeId = useBackupStore(pinia).identity!.volumeId;
@@ -248,6 +296,7 @@ describe('backup to several sites (MS-3)', () => {
     const file = image(6);
     await choose(file);
     await tick('Osaka');
+    await need(2);
     buttonNamed('Back up').click();
     await until(() => statusText().includes('Osaka generation 1 stored'), 'the copy');
     const copies = useSiteCopiesStore(pinia);

@@ -14,6 +14,7 @@ import {
   parseReceipt,
   publicKeyFingerprint,
   verifyReceipt,
+  type EscrowSites,
   type Receipt,
   type ReleasePolicy,
 } from '@/core/crypto';
@@ -46,6 +47,19 @@ export interface RecoveryKit {
     readonly escrowKeyFingerprint: string;
     readonly signingKeyFingerprint: string;
   };
+  /**
+   * MS-4: the sites that keep shares of the keys and how many are needed,
+   * as the newest generation's signed index names them; absent when the
+   * site above keeps the whole keys.
+   */
+  readonly keySites?: {
+    readonly threshold: number;
+    readonly sites: readonly {
+      readonly siteId: string;
+      readonly name: string;
+      readonly fingerprint: string;
+    }[];
+  };
   readonly generations: readonly RecoveryKitGeneration[];
   /** Generations whose receipt could not be had (neither from the site nor this browser). */
   readonly missing: readonly number[];
@@ -61,7 +75,11 @@ async function siteVerifier(site: SiteInfo): Promise<CryptoKey | undefined> {
 }
 
 /** Gathers the kit of a volume: receipts from the site (and this browser's own), each verified. */
-export async function buildRecoveryKit(row: RestorableRow, site: SiteInfo): Promise<RecoveryKit> {
+export async function buildRecoveryKit(
+  row: RestorableRow,
+  site: SiteInfo,
+  siteNames: Readonly<Record<string, string>> = {},
+): Promise<RecoveryKit> {
   const key = await siteVerifier(site);
   let stored = new Map<number, Receipt>();
   try {
@@ -71,11 +89,14 @@ export async function buildRecoveryKit(row: RestorableRow, site: SiteInfo): Prom
   }
   const generations: RecoveryKitGeneration[] = [];
   const missing: number[] = [];
+  let escrow: EscrowSites | undefined;
   for (const g of row.generations) {
     let receipt: Receipt | undefined;
     if (g.onSite) {
       try {
-        receipt = (await fetchGenerationManifest(row.volumeId, g.generation)).receipt;
+        const answer = await fetchGenerationManifest(row.volumeId, g.generation);
+        receipt = answer.receipt;
+        escrow = answer.manifest.index.escrow;
       } catch {
         receipt = undefined;
       }
@@ -119,6 +140,18 @@ export async function buildRecoveryKit(row: RestorableRow, site: SiteInfo): Prom
       escrowKeyFingerprint: site.escrowKey.fingerprint,
       signingKeyFingerprint: site.signingKey.fingerprint,
     },
+    ...(escrow
+      ? {
+          keySites: {
+            threshold: escrow.threshold,
+            sites: escrow.sites.map((s) => ({
+              siteId: s.siteId,
+              name: s.siteId === site.siteId ? site.name : (siteNames[s.siteId] ?? s.siteId),
+              fingerprint: s.fingerprint,
+            })),
+          },
+        }
+      : {}),
     generations,
     missing,
   };
@@ -141,6 +174,9 @@ export function recoveryKitQrText(kit: RecoveryKit): string {
     s: kit.site.siteId,
     ek: kit.site.escrowKeyFingerprint,
     sk: kit.site.signingKeyFingerprint,
+    ...(kit.keySites
+      ? { k: kit.keySites.threshold, ks: kit.keySites.sites.map((s) => [s.siteId, s.fingerprint]) }
+      : {}),
     g: kit.generations
       .slice(-QR_GENERATIONS)
       .map((g) => [g.generation, g.manifestHash, g.receipt.statement.counter]),

@@ -18,7 +18,7 @@ import {
   type SiteRelease,
   type VolumeKeys,
 } from '@/core/crypto';
-import type { RetryPolicy } from '@/shared/api/request';
+import { ApiError, type RetryPolicy } from '@/shared/api/request';
 import { getRestoreKey } from '@/shared/storage/key-store';
 import type { VerifiedManifest } from './restore-manifest';
 import { obtainEnvelope, RestoreKeyMissingError, type OtherSiteAddress } from './restore-keys';
@@ -86,10 +86,14 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
   if (home?.kind === 'keys') {
     return { keys: home.keys, verified: await params.loadManifest(), badSites: [] };
   }
-  const verified = await params.loadManifest().catch((error: unknown) => {
-    if (homeError === undefined) throw error;
-    return undefined;
-  });
+  // Someone the home site does not know as a restorer is shown nothing of the volume there.
+  const outsider = homeError instanceof ApiError && homeError.code === 'unauthorized_use';
+  const verified = outsider
+    ? undefined
+    : await params.loadManifest().catch((error: unknown) => {
+        if (homeError === undefined) throw error;
+        return undefined;
+      });
   const escrow = verified?.manifest.index.escrow;
   if (!verified || !escrow) {
     if (homeError !== undefined) {

@@ -9,11 +9,12 @@ import { SiteProcess } from './support/site-process';
 import { trustEachOther } from './support/sites';
 
 /**
- * Copies on several sites (MS-3, MS-5) with three real site processes: a
- * backup goes to Tokyo with the keys and to Osaka and Sapporo as ciphertext
- * only; Sapporo, killed during the backup, catches up by itself once it is
- * back; a restorer then restores with Osaka killed and a chunk damaged at
- * Tokyo, which is taken from Sapporo, and Tokyo's administrators are alerted.
+ * Copies on several sites (MS-3, MS-4, MS-5) with three real site
+ * processes: a backup whose keys are split 2 of 3 goes to Tokyo, Osaka and
+ * Sapporo, each keeping one share; Sapporo, killed during the backup,
+ * catches up by itself once it is back; a restorer then restores with Osaka
+ * killed (two shares are enough) and a chunk damaged at Tokyo, which is
+ * taken from Sapporo, and Tokyo's administrators are alerted.
  */
 
 const workshop = new ImageWorkshop();
@@ -79,23 +80,28 @@ test('a backup to three sites; a killed site catches up; a restore heals a damag
   await addRestorer(operator, 'restorer');
   await sites.getByRole('checkbox', { name: 'Osaka' }).check();
   await sites.getByRole('checkbox', { name: 'Sapporo' }).check();
+  await sites.getByRole('spinbutton', { name: 'Sites needed to restore' }).fill('2');
   await operator.getByRole('button', { name: 'Back up' }).click();
+  // Killed once its share is sealed to it, while Tokyo stores the generation.
+  await expect(status(operator)).toContainText(/Checking the site|Claiming|Encrypting/);
   await sapporo.stop();
 
   // Complete once every site that answers holds it; Sapporo waits.
   await expect(status(operator)).toContainText('Backup complete', { timeout: 120_000 });
   await expect(status(operator)).toContainText(sha256File(image.path));
-  await expect(status(operator)).toContainText('Osaka generation 1 stored (encrypted only)');
+  await expect(status(operator)).toContainText('Osaka generation 1 stored, keeps a share');
   await expect(status(operator)).toContainText('Sapporo holds no generation yet; waiting');
+  await expect(status(operator)).toContainText('2 of 3 sites confirmed');
   expect(blobsAtSite(osaka.dataDir, image.volumeId).length).toBe(
     blobsAtSite(tokyo.dataDir, image.volumeId).length,
   );
 
   // Sapporo comes back and catches up by itself, with nothing pressed.
   await sapporo.start();
-  await expect(status(operator)).toContainText('Sapporo generation 1 stored', {
+  await expect(status(operator)).toContainText('Sapporo generation 1 stored, keeps a share', {
     timeout: 90_000,
   });
+  await expect(status(operator)).toContainText('3 of 3 sites confirmed');
   const chunks = blobsAtSite(tokyo.dataDir, image.volumeId);
   expect(blobsAtSite(sapporo.dataDir, image.volumeId).sort()).toEqual([...chunks].sort());
 

@@ -18,7 +18,15 @@ const ENTRY_POINTS = [
 ];
 
 /** Packages that run in a browser as they are. */
-const ISOMORPHIC_PACKAGES = new Set(['zod', 'canonicalize', 'jose', 'hash-wasm', 'kysely']);
+const ISOMORPHIC_PACKAGES = new Set([
+  'zod',
+  'canonicalize',
+  'jose',
+  'hash-wasm',
+  'kysely',
+  // Its randomness comes from WebCrypto in a browser (its package.json maps node:crypto away there).
+  'shamir-secret-sharing',
+]);
 
 /** Module specifiers a file imports at run time (`import type` is erased, the rest stays). */
 function runtimeImports(source: string): string[] {

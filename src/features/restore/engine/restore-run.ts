@@ -247,7 +247,7 @@ export async function runRestore(
         record.manifest && record.devicePublicKey
           ? { manifest: record.manifest, devicePublicKey: record.devicePublicKey }
           : undefined;
-      const { keys, verified, badSites } = await gatherKeys({
+      const { keys, verified } = await gatherKeys({
         restoreId: record.restoreId,
         volumeId: record.volumeId,
         generation: record.generation,
@@ -275,20 +275,6 @@ export async function runRestore(
         },
       });
       view.stage = 'manifest';
-      // A site whose share did not fit the others is told, like a site that served a bad chunk.
-      for (const siteId of badSites) {
-        const site = sites.find((s) => s.siteId === siteId);
-        void reportIntegrityFailure(
-          {
-            volumeId: record.volumeId,
-            generation: record.generation,
-            source: 'site',
-            check: 'key-share',
-          },
-          retry,
-          site ? { url: site.url, token: site.token } : undefined,
-        ).catch(() => undefined);
-      }
       const secret = await openSecret(verified.manifest, keys);
       const saved = await updateRestore(record.restoreId, {
         phase: 'image',

@@ -1,6 +1,16 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CHUNK_SIZE, openManifestSecret, type ReleasePolicy } from '@/core/crypto';
+import {
+  canonicalJson,
+  CHUNK_SIZE,
+  fromBase64Url,
+  openManifestSecret,
+  toBase64Url,
+  type JsonValue,
+  type ReleasePolicy,
+  type VolumeKeySharesPayload,
+} from '@/core/crypto';
+import { encryptPayload, openEnvelopePayload } from '@/core/crypto/envelope';
 import { BackupDatabase } from '@/shared/storage/database';
 import { closeKeyStore, getRestoreKey, wipeAllKeys } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
@@ -164,6 +174,44 @@ describe('gathering the shares of a restore (MS-5)', () => {
     // At least two of the three sites burned the record already; they say so.
     const burned = short.answers.filter((a) => a.problem?.kind === 'noKey');
     expect(burned.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('names a site whose share does not fit, restores from the others, and alerts that site', async () => {
+    await backUpSplit({ kind: 'reusable', approvalRequired: false, expiresAt: null });
+    // Sapporo's stored share is altered (a bit of its chunk-ID key share flipped).
+    const [stored] = await sapporo.site.escrow.store.envelopes.of(TEST_VOLUME_ID);
+    const opened = await openEnvelopePayload(
+      stored!.envelope,
+      sapporo.site.keys.escrow.privateKey,
+      {
+        purpose: 'escrow',
+      },
+    );
+    const payload = opened.payload as VolumeKeySharesPayload;
+    const share = fromBase64Url(payload.chunkIdKey);
+    share[0] = (share[0] ?? 0) ^ 1;
+    const tampered = await encryptPayload(
+      canonicalJson({ ...payload, chunkIdKey: toBase64Url(share) } as unknown as JsonValue),
+      sapporo.site.info.escrowKey.jwk,
+      { purpose: 'escrow', volumeId: TEST_VOLUME_ID, epochs: [stored!.epoch] },
+    );
+    vi.spyOn(sapporo.site.escrow.store.envelopes, 'of').mockResolvedValue([
+      { epoch: stored!.epoch, envelope: tampered },
+    ]);
+    // Osaka answers last: Tokyo's and Sapporo's shares are tried first, and do not fit.
+    const request = osaka.site.releases.request.bind(osaka.site.releases);
+    vi.spyOn(osaka.site.releases, 'request').mockImplementation(async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return request(...args);
+    });
+    const seen: { received: number; needed: number; answers: readonly ShareAnswer[] }[] = [];
+    const { keys, verified, badSites } = await gather('restorer', seen);
+    expect((await openManifestSecret(verified.manifest, keys.dataKeys)).size).toBe(SIZE);
+    expect(badSites).toEqual([sapporo.site.info.siteId]);
+    await vi.waitFor(async () => {
+      const { alerts } = await sapporo.site.alerts.list({ page: 1, pageSize: 50 } as never);
+      expect(JSON.stringify(alerts)).toContain('sent a share of the keys that does not fit');
+    });
   });
 
   it('asks every site for an outsider, so that each refuses and alerts its own administrators', async () => {

@@ -19,6 +19,7 @@ import {
   type VolumeKeys,
 } from '@/core/crypto';
 import { ApiError, type RetryPolicy } from '@/shared/api/request';
+import { reportIntegrityFailure } from '@/shared/api/restore';
 import { getRestoreKey } from '@/shared/storage/key-store';
 import type { VerifiedManifest } from './restore-manifest';
 import { obtainEnvelope, RestoreKeyMissingError, type OtherSiteAddress } from './restore-keys';
@@ -155,6 +156,8 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
       });
       result = { keys: combined.keys, verified, badSites: combined.badSites };
       stop.abort();
+      // A site whose share did not fit the others is told, like a site that served a bad chunk.
+      for (const siteId of combined.badSites) reportBadShare(params, siteId);
     } catch (error) {
       lastCombineError = error;
     }
@@ -202,6 +205,22 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
   }
   const received = [...answers.values()].filter((a) => a.outcome === 'share').length;
   throw new SharesShortError(needed, received, [...answers.values()]);
+}
+
+/** Tells a site's administrators that the share it released does not fit the others (MS-5). */
+function reportBadShare(params: GatherParams, siteId: string): void {
+  const site = params.sites.find((s) => s.siteId === siteId);
+  if (!site && siteId !== params.homeSiteId) return;
+  void reportIntegrityFailure(
+    {
+      volumeId: params.volumeId,
+      generation: params.generation,
+      source: 'site',
+      check: 'key-share',
+    },
+    params.retry,
+    site ? { url: site.url, token: site.token } : undefined,
+  ).catch(() => undefined);
 }
 
 /** Asks every other site for its share, only so that each decides (and alerts) for itself. */

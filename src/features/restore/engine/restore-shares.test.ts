@@ -30,6 +30,7 @@ import { liveSite, siteAt } from '@/features/backup/engine/backup-site';
 import { copyToSite } from '@/features/backup/engine/site-copy';
 import { createEphemeralKey, newRequestId } from './restore-keys';
 import { loadVerifiedManifest } from './restore-manifest';
+import { buildRecoveryKit, recoveryKitQrText } from './restore-recovery-kit';
 import { SharesShortError, type ShareAnswer } from './restore-errors';
 import { gatherKeys, type GatherParams, type ShareSiteAddress } from './restore-shares';
 
@@ -223,5 +224,40 @@ describe('gathering the shares of a restore (MS-5)', () => {
         alerts.some((a) => a.kind === 'unauthorized_restorer' && a.userId === 'outsider'),
       ).toBe(true);
     }
+  });
+
+  it('puts the sites that keep shares, the number needed and their fingerprints in the recovery kit', async () => {
+    await backUpSplit({ kind: 'reusable', approvalRequired: false, expiresAt: null });
+    await home.signIn('operator');
+    const kit = await buildRecoveryKit(
+      {
+        volumeId: TEST_VOLUME_ID,
+        owner: 'operator',
+        policy: null,
+        unavailable: null,
+        generations: [
+          { generation: 1, size: SIZE, chunks: 2, committedAt: null, onSite: true, local: true },
+        ],
+        onSite: true,
+        local: true,
+      },
+      home.site.info,
+      { [osaka.site.info.siteId]: 'Osaka', [sapporo.site.info.siteId]: 'Sapporo' },
+    );
+    expect(kit.keySites).toEqual({
+      threshold: 2,
+      sites: [
+        {
+          siteId: home.site.info.siteId,
+          name: home.site.info.name,
+          fingerprint: expect.any(String),
+        },
+        { siteId: osaka.site.info.siteId, name: 'Osaka', fingerprint: osaka.fingerprint },
+        { siteId: sapporo.site.info.siteId, name: 'Sapporo', fingerprint: sapporo.fingerprint },
+      ],
+    });
+    const qr = JSON.parse(recoveryKitQrText(kit)) as { k: number; ks: string[][] };
+    expect(qr.k).toBe(2);
+    expect(qr.ks.map(([, fingerprint]) => fingerprint)).toContain(osaka.fingerprint);
   });
 });

@@ -136,8 +136,7 @@ export async function prepareGeneration(
     }
   }
   // RC-4: a "rekey now" between two backups escrowed the next generation's key already.
-  // Split keys: that key went to the home site whole, so it is not used for this generation.
-  const rekeyed = record || request.escrow ? undefined : await rekeyedBetween(volumeId, claim);
+  const rekeyed = record ? undefined : await rekeyedBetween(volumeId, claim);
   if (!record) {
     const epoch = rekeyed?.epoch ?? (claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0);
     const generated = rekeyed

@@ -7,7 +7,7 @@
  */
 
 import type { PairSummary } from '@/core/contract';
-import { sealEnvelope, sha256Hex, utf8 } from '@/core/crypto';
+import { sha256Hex, utf8 } from '@/core/crypto';
 import { CHUNK_SIZE, paddedTransferSize } from '@/core/crypto/constants';
 import { encodeTransfer } from '@/core/transfer/frame';
 import type { GenerationRecord } from '@/shared/storage/database';
@@ -15,6 +15,7 @@ import { getPendingDataKey } from '@/shared/storage/key-store';
 import type { LocalCopy } from '@/shared/storage/local-copy';
 import { checkSiteKeys, makeEpochKey } from '@/features/backup/engine/backup-keys';
 import type { BackupSite } from '@/features/backup/engine/backup-site';
+import { sealEpochEscrow } from './backup-escrow';
 import type { PairBacklog } from './pair-engine';
 
 export interface IdlePairDeps {
@@ -76,14 +77,22 @@ export async function rekeyIdlePair(deps: IdlePairDeps, pair: PairSummary): Prom
     ) + 1;
   const nextGeneration = Math.max(0, ...generations.map((g) => g.generation)) + 1;
   const key = await makeEpochKey(pair.volumeId, nextGeneration, epoch);
-  const envelope = await sealEnvelope(
+  // A volume whose keys are split keeps splitting them across the same sites (MS-4).
+  const latest = generations.sort((a, b) => a.generation - b.generation).at(-1);
+  const envelope = await sealEpochEscrow(
+    deps.localCopy,
+    {
+      volumeId: pair.volumeId,
+      generation: nextGeneration,
+      siteId: info.siteId,
+      ...(latest?.escrow ? { escrow: latest.escrow } : {}),
+    },
+    info.escrowKey.jwk,
     {
       volumeId: pair.volumeId,
       chunkIdKey: key.chunkIdKeyForEscrow,
       dataKeys: new Map([[epoch, key.dataKeyForEscrow]]),
     },
-    info.escrowKey.jwk,
-    { purpose: 'escrow' },
   );
   const seq =
     Math.max(pair.seqAcknowledged, pair.seqApplied, ...generations.map((g) => g.nextSeq - 1)) + 1;

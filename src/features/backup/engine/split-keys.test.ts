@@ -35,6 +35,7 @@ import { escrowPlanFor } from './backup-escrow';
 import { BackupRunner } from './backup-runner';
 import { liveSite, siteAt } from './backup-site';
 import { copyToSite, type CopyDeps, type CopyTarget } from './site-copy';
+import { rekeyIdlePair } from './pair-rekey';
 
 /**
  * Split keys (MS-4, MS-5, seed 004): a backup whose keys are split 2-of-3
@@ -312,5 +313,67 @@ describe('a backup split 2 of 3 across three sites (MS-4)', () => {
         inProcessRunnerDeps(db),
       ).run(),
     ).rejects.toMatchObject({ code: 'key_site_not_trusted' });
+  });
+
+  it('keeps splitting across the same sites a key made by "rekey now" between two backups', async () => {
+    const first = patternBytes(2 * CHUNK_SIZE);
+    await backUpSplit(first);
+    for (const other of [osaka, sapporo]) {
+      await copyToSite(await target(other), TEST_VOLUME_ID, 'operator', copyDeps());
+    }
+    const [pair] = await home.site.pairs.mine(await home.caller('operator'));
+    const epoch = await rekeyIdlePair(
+      { site: liveSite, localCopy: new LocalCopy(db), userId: 'operator' },
+      pair!,
+    );
+    expect(epoch).toBe(1);
+    const second = first.slice();
+    second[7] = (second[7] ?? 0) ^ 0xff;
+    await backUpSplit(second);
+    for (const other of [osaka, sapporo]) {
+      await copyToSite(await target(other), TEST_VOLUME_ID, 'operator', copyDeps());
+    }
+    // Every site holds its own share of the rekeyed epoch, and none the key.
+    for (const site of allSites()) {
+      const envelopes = await site.escrow.store.envelopes.of(TEST_VOLUME_ID);
+      expect(envelopes.map((e) => e.epoch).sort()).toEqual([0, 1]);
+      for (const { envelope } of envelopes) {
+        const opened = await openEnvelopePayload(envelope, site.keys.escrow.privateKey, {
+          purpose: 'escrow',
+        });
+        expect(opened.payload.type).toBe('custodian-volume-key-shares');
+      }
+    }
+    const manifest = (await siteVolume({ site: home.site }, TEST_VOLUME_ID))!.generations[1]!
+      .manifest;
+    expect(manifestEpochs(manifest)).toContain(1);
+    const pairKey = await generateEnvelopeKeyPair();
+    const answers = await Promise.all(
+      [osaka.site, sapporo.site].map(async (site) => {
+        const answer = await site.releases.request(
+          { userId: 'restorer', roles: ['restorer'], clientAddress: '127.0.0.1' },
+          TEST_VOLUME_ID,
+          {
+            requestId: 'req-rekeyed',
+            generation: 2,
+            ephemeralPublicKey: (await exportEnvelopePublicKeyJwk(
+              pairKey.publicKey,
+            )) as P256PublicJwk,
+          },
+        );
+        if (answer.state !== 'released') throw new Error(answer.state);
+        return openSiteRelease(site.info.siteId, answer.envelope, pairKey.privateKey, {
+          purpose: 'release',
+          volumeId: TEST_VOLUME_ID,
+        });
+      }),
+    );
+    const { keys } = await combineReleases(answers, {
+      volumeId: TEST_VOLUME_ID,
+      threshold: 2,
+      sites: allSites().map((s) => s.info.siteId),
+      epochs: manifestEpochs(manifest),
+    });
+    expect((await openManifestSecret(manifest, keys.dataKeys)).size).toBe(2 * CHUNK_SIZE);
   });
 });

@@ -135,7 +135,11 @@ export async function obtainEnvelope(
   requestId: string,
   volumeId: string,
   generation: number,
-  options: KeyRequestOptions & { readonly site?: OtherSiteAddress } = {},
+  options: KeyRequestOptions & {
+    readonly site?: OtherSiteAddress;
+    /** How often another site is asked whether its administrators decided. */
+    readonly pollMs?: number;
+  } = {},
 ): Promise<string> {
   const stored = await getRestoreKey(requestId);
   if (!stored) throw new RestoreKeyMissingError();
@@ -154,7 +158,7 @@ export async function obtainEnvelope(
   while (answer.state === 'pending_approval') {
     options.onPending?.();
     answer = address
-      ? await pollDecision(volumeId, requestId, address, options.signal)
+      ? await pollDecision(volumeId, requestId, address, options.pollMs, options.signal)
       : await waitForDecision(volumeId, requestId, options.signal);
   }
   if (answer.state === 'denied') throw new ReleaseDeniedError(answer.reason);
@@ -175,11 +179,12 @@ async function pollDecision(
   volumeId: string,
   requestId: string,
   site: Required<SiteAddress>,
+  pollMs = APPROVAL_POLL_MS,
   signal?: AbortSignal,
 ): Promise<KeyRelease> {
   for (;;) {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, APPROVAL_POLL_MS);
+      const timer = setTimeout(resolve, pollMs);
       signal?.addEventListener(
         'abort',
         () => {

@@ -263,7 +263,8 @@ export async function runRestore(
           view.shares = { received, needed, answers };
         },
         loadManifest: async () => {
-          view.stage = 'manifest';
+          // Still waiting for an administrator: the screen keeps saying so.
+          if (view.stage !== 'approval') view.stage = 'manifest';
           return loadVerifiedManifest({
             userId: record.userId,
             volumeId: record.volumeId,

@@ -44,6 +44,8 @@ export interface GatherParams {
   /** Shares received so far of the k needed, and every answer so far. */
   readonly onShares: (received: number, needed: number, answers: readonly ShareAnswer[]) => void;
   readonly loadManifest: () => Promise<VerifiedManifest>;
+  /** How often another site awaiting its administrators' approval is asked again. */
+  readonly approvalPollMs?: number;
 }
 
 export interface GatheredKeys {
@@ -71,21 +73,39 @@ async function opened(
 /** RS-2 at every site that keeps a share; the keys once k fit together. */
 export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
   const { volumeId, generation, restoreId } = params;
-  let home: SiteRelease | undefined;
-  let homeError: unknown;
-  try {
-    const envelope = await obtainEnvelope(restoreId, volumeId, generation, {
-      onPending: params.onPending,
+  const stop = new AbortController();
+  const signal = AbortSignal.any([params.signal, stop.signal]);
+
+  // The home site is asked first; while its administrators decide, the others are asked too.
+  let markPending: () => void = () => undefined;
+  const pending = new Promise<'pending'>((resolve) => {
+    markPending = () => resolve('pending');
+  });
+  const fromHome: Promise<{ release: SiteRelease } | { error: unknown }> = obtainEnvelope(
+    restoreId,
+    volumeId,
+    generation,
+    {
+      onPending: () => {
+        params.onPending();
+        markPending();
+      },
       retry: params.retry,
-      signal: params.signal,
-    });
-    home = await opened(params, params.homeSiteId, envelope);
-  } catch (error) {
-    if (params.signal.aborted || error instanceof RestoreKeyMissingError) throw error;
-    homeError = error;
+      signal,
+    },
+  )
+    .then((envelope) => opened(params, params.homeSiteId, envelope))
+    .then(
+      (release) => ({ release }),
+      (error: unknown) => ({ error }),
+    );
+  const first = await Promise.race([fromHome, pending]);
+  if (first !== 'pending' && 'error' in first) {
+    if (params.signal.aborted || first.error instanceof RestoreKeyMissingError) throw first.error;
   }
-  if (home?.kind === 'keys') {
-    return { keys: home.keys, verified: await params.loadManifest(), badSites: [] };
+  const homeError = first !== 'pending' && 'error' in first ? first.error : undefined;
+  if (first !== 'pending' && 'release' in first && first.release.kind === 'keys') {
+    return { keys: first.release.keys, verified: await params.loadManifest(), badSites: [] };
   }
   // Someone the home site does not know as a restorer is shown nothing of the volume there.
   const outsider = homeError instanceof ApiError && homeError.code === 'unauthorized_use';
@@ -102,22 +122,19 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
       if (!verified) await askEveryOther(params);
       throw homeError;
     }
+    // Keys kept whole at the home site, which awaits its administrators' decision.
+    if (!verified) throw new KeySharesError('too-few', 'The signed index could not be read.');
+    const answer = await fromHome;
+    if ('error' in answer) throw answer.error;
+    if (answer.release.kind === 'keys') {
+      return { keys: answer.release.keys, verified, badSites: [] };
+    }
     throw new KeySharesError('wrong-site', 'The home site sent a share of a volume kept whole.');
   }
 
   const needed = escrow.threshold;
   const answers = new Map<string, ShareAnswer>();
   const releases: SiteRelease[] = [];
-  const homeAnswer: ShareAnswer = home
-    ? { siteId: params.homeSiteId, name: params.homeName, outcome: 'share' }
-    : {
-        siteId: params.homeSiteId,
-        name: params.homeName,
-        outcome: 'refused',
-        problem: describeRestoreError(homeError),
-      };
-  answers.set(params.homeSiteId, homeAnswer);
-  if (home) releases.push(home);
   const report = (): void =>
     params.onShares([...answers.values()].filter((a) => a.outcome === 'share').length, needed, [
       ...answers.values(),
@@ -137,8 +154,6 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
   }
   report();
 
-  const stop = new AbortController();
-  const signal = AbortSignal.any([params.signal, stop.signal]);
   let result: GatheredKeys | undefined;
   let lastCombineError: unknown;
   let combining = Promise.resolve();
@@ -162,36 +177,50 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
       lastCombineError = error;
     }
   };
-  if (home) combining = combining.then(tryCombine);
+  /** One site's answer: its share, or why not; the keys are tried once it is in. */
+  const settle = async (
+    siteId: string,
+    name: string,
+    answer: { release: SiteRelease } | { error: unknown },
+  ): Promise<void> => {
+    if ('release' in answer) {
+      releases.push(answer.release);
+      answers.set(siteId, { siteId, name, outcome: 'share' });
+    } else {
+      if (stop.signal.aborted) return;
+      if (params.signal.aborted) throw answer.error;
+      answers.set(siteId, {
+        siteId,
+        name,
+        outcome: 'refused',
+        problem: describeRestoreError(answer.error),
+      });
+    }
+    report();
+    combining = combining.then(tryCombine);
+    await combining;
+  };
 
-  await Promise.all(
-    others.map(async (listed) => {
+  await Promise.all([
+    fromHome.then((answer) => settle(params.homeSiteId, params.homeName, answer)),
+    ...others.map(async (listed) => {
       const site = params.sites.find((s) => s.siteId === listed.siteId);
       if (!site) return;
-      try {
-        const envelope = await obtainEnvelope(restoreId, volumeId, generation, {
-          site,
-          retry: params.retry,
-          signal,
-        });
-        const release = await opened(params, site.siteId, envelope);
-        releases.push(release);
-        answers.set(site.siteId, { siteId: site.siteId, name: site.name, outcome: 'share' });
-      } catch (error) {
-        if (stop.signal.aborted) return;
-        if (params.signal.aborted) throw error;
-        answers.set(site.siteId, {
-          siteId: site.siteId,
-          name: site.name,
-          outcome: 'refused',
-          problem: describeRestoreError(error),
-        });
-      }
-      report();
-      combining = combining.then(tryCombine);
-      await combining;
+      const answer = await obtainEnvelope(restoreId, volumeId, generation, {
+        site,
+        retry: params.retry,
+        signal,
+        onPending: params.onPending,
+        ...(params.approvalPollMs ? { pollMs: params.approvalPollMs } : {}),
+      })
+        .then((envelope) => opened(params, site.siteId, envelope))
+        .then(
+          (release) => ({ release }),
+          (error: unknown) => ({ error }),
+        );
+      await settle(site.siteId, site.name, answer);
     }),
-  );
+  ]);
   await combining;
   params.signal.throwIfAborted();
   releases.forEach(wipeRelease);

@@ -577,7 +577,11 @@ export class BackupRunner {
     await this.#deps.localCopy.complete(record, receipt, statement, completedAt);
     await deletePendingDataKey(record.volumeId, record.generation);
     // The home site holds its share now; other sites' shares stay sealed until they confirm.
-    await this.#deps.localCopy.dropEscrowEnvelopes(record.volumeId, record.siteId, record.generation);
+    await this.#deps.localCopy.dropEscrowEnvelopes(
+      record.volumeId,
+      record.siteId,
+      record.generation,
+    );
     this.#deps.pairs?.changed(record.volumeId);
     this.#emit({ stage: 'complete', bytesConfirmed: record.file.size }, true);
     return resultOf(record, receipt, statement, elapsedMs);

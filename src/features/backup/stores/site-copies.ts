@@ -27,7 +27,8 @@ import {
 } from '../engine/site-copy';
 
 /** The reason a site's restorer list is brought in line with the home site's. */
-const KEPT_IN_STEP = 'Kept in step with the restorers the owner set at the home site of this volume.';
+const KEPT_IN_STEP =
+  'Kept in step with the restorers the owner set at the home site of this volume.';
 
 /** How often copies that lag are tried again while the console is open. */
 export const CATCH_UP_INTERVAL_MS = 15_000;

@@ -214,7 +214,6 @@ describe('backup to several sites (MS-3)', () => {
     await until(() => backup.phase === 'failed', 'the run to end');
     // My volumes reloads after the failure, asking every site: let it finish before the database goes.
     await until(() => !useBackupVolumesStore(pinia).loading, 'My volumes');
-
   });
 
   it('completes with a ticked site where the console is not signed in, and says to sign in there', async () => {

@@ -92,10 +92,11 @@ async function gather(
   seen: { received: number; needed: number; answers: readonly ShareAnswer[] }[] = [],
   again?: string,
   approvalPollMs?: number,
+  known: OtherTestSite[] = [osaka, sapporo],
 ): Promise<ReturnType<typeof gatherKeys>> {
   await home.signIn(userId);
   const sites: ShareSiteAddress[] = await Promise.all(
-    [osaka, sapporo].map(async (s) => ({
+    known.map(async (s) => ({
       siteId: s.site.info.siteId,
       name: s.name,
       url: s.url,
@@ -241,6 +242,19 @@ describe('gathering the shares of a restore (MS-5)', () => {
     const { keys, verified } = await gathered;
     expect((await openManifestSecret(verified.manifest, keys.dataKeys)).size).toBe(SIZE);
     expect(await pendingAt(home.site)).toBeDefined();
+  });
+
+  it('says which site the signed index names that this console does not know, and restores from the others', async () => {
+    await backUpSplit({ kind: 'reusable', approvalRequired: false, expiresAt: null });
+    const seen: { received: number; needed: number; answers: readonly ShareAnswer[] }[] = [];
+    const { keys, verified } = await gather('restorer', seen, undefined, undefined, [osaka]);
+    expect((await openManifestSecret(verified.manifest, keys.dataKeys)).size).toBe(SIZE);
+    expect(seen.at(-1)?.answers).toContainEqual({
+      siteId: sapporo.site.info.siteId,
+      name: sapporo.site.info.siteId,
+      outcome: 'not-asked',
+      problem: { kind: 'shareSiteUnknown' },
+    });
   });
 
   it('asks every site for an outsider, so that each refuses and alerts its own administrators', async () => {

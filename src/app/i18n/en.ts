@@ -439,6 +439,8 @@ export const en = {
       volumeId: 'Volume ID',
       submit: 'Open volume',
       missing: 'Type a volume ID first.',
+      malformed:
+        'That is not a volume ID: one starts with its kind ({kinds}) and a colon, for example ext4:… or iso9660:LABEL:date. Nothing was asked of the site.',
       receipt: 'Open receipt file',
       receiptHint: 'A receipt or recovery kit file names the volume and generation.',
       receiptUnreadable: 'This file is not a Custodian receipt or recovery kit. {detail}',

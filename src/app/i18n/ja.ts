@@ -435,6 +435,8 @@ export const ja: Messages = {
       volumeId: 'ボリュームID',
       submit: 'ボリュームを開く',
       missing: '先にボリュームIDを入力してください。',
+      malformed:
+        'これはボリューム ID ではありません。ボリューム ID は種類（{kinds}）とコロンで始まります（例: ext4:… や iso9660:ラベル:日付）。サイトには何も問い合わせていません。',
       receipt: '受領証ファイルを開く',
       receiptHint: '受領証またはリカバリーキットのファイルには、ボリュームと世代が書かれています。',
       receiptUnreadable:

@@ -9,3 +9,4 @@ export {
   type VolumeErrorCode,
 } from './errors';
 export type { VolumeIdentity, VolumeKind } from './volume-identity';
+export { looksLikeVolumeId, volumeKinds } from './volume-identity';

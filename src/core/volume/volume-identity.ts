@@ -3,7 +3,29 @@
  * `kind` names the structure the ID came from; `content` means none was
  * recognised and the ID is a hash of the image's ends.
  */
-export type VolumeKind = 'iso9660' | 'gpt' | 'ext2' | 'ext3' | 'ext4' | 'vfat' | 'dos' | 'content';
+export const volumeKinds = [
+  'iso9660',
+  'gpt',
+  'ext2',
+  'ext3',
+  'ext4',
+  'vfat',
+  'dos',
+  'content',
+] as const;
+export type VolumeKind = (typeof volumeKinds)[number];
+
+/**
+ * Whether `text` has the shape of a volume ID: a kind this console reads,
+ * a colon, then the rest with no spaces at either end (e.g. `ext4:<uuid>`).
+ * Tells a typing slip apart from an unknown volume, which the site alerts on.
+ */
+export function looksLikeVolumeId(text: string): boolean {
+  const colon = text.indexOf(':');
+  if (colon < 1 || text.trim() !== text) return false;
+  const kind = text.slice(0, colon);
+  return (volumeKinds as readonly string[]).includes(kind) && text.length > colon + 1;
+}
 
 export interface VolumeIdentity {
   kind: VolumeKind;

@@ -20,6 +20,7 @@ import type { GenerationRow, RecordRow, ReleaseRow } from './ports';
 /** RS-3, seed 000 [0110]: what a refused restorer is told when there is no key. */
 export const NO_KEY_SENTENCE =
   'no key for this volume: it may already have been decrypted, or the medium may have been tampered with.';
+const NO_RECORD = 'no escrow record exists for this volume ID';
 export const UNAUTHORIZED_USE =
   'unauthorized use: you are not registered as a restorer of this volume.';
 
@@ -86,7 +87,7 @@ export class ReleaseService {
     if (earlier) return this.replay(caller, earlier, volumeId);
 
     const record = await store.records.find(volumeId);
-    if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+    if (!record) return this.noKey(caller, volumeId, NO_RECORD);
     await this.assertMayRestore(caller, record);
     const generation = await store.generations.find(volumeId, body.generation);
     if (!generation) {
@@ -373,7 +374,7 @@ export class ReleaseService {
     generation: number,
   ): Promise<GenerationManifest> {
     const record = await this.deps.store.records.find(volumeId);
-    if (!record) return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+    if (!record) return this.noKey(caller, volumeId, NO_RECORD);
     await this.assertMayRestore(caller, record);
     const row = await this.deps.store.generations.find(volumeId, generation);
     if (!row)
@@ -691,8 +692,7 @@ export class ReleaseService {
     if (!record || !registered(record, caller.userId)) {
       if (earlier.state === 'pending_approval')
         await this.refuseUnregistered(earlier, null, caller.clientAddress || null);
-      if (!record)
-        return this.noKey(caller, volumeId, 'no escrow record exists for this volume ID');
+      if (!record) return this.noKey(caller, volumeId, NO_RECORD);
       await this.assertMayRestore(caller, record);
     }
     await this.refuseUnusable(caller, record!);
@@ -716,7 +716,11 @@ export class ReleaseService {
       clientAddress: caller.clientAddress || null,
       sentence: `${caller.userId} asked for the key of ${volumeId}, but ${why} (possible reuse or tampering).`,
     });
-    throw new DomainError('key_not_found', NO_KEY_SENTENCE, 404, { volumeId });
+    // Whether a record exists says nothing new: a stranger asking for a recorded volume is refused as such.
+    throw new DomainError('key_not_found', NO_KEY_SENTENCE, 404, {
+      volumeId,
+      recorded: why !== NO_RECORD,
+    });
   }
 
   private publishDecision(release: ReleaseRow, state: 'released' | 'denied'): void {

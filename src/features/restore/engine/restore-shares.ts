@@ -109,6 +109,14 @@ export async function gatherKeys(params: GatherParams): Promise<GatheredKeys> {
   }
   // Someone the home site does not know as a restorer is shown nothing of the volume there.
   const outsider = homeError instanceof ApiError && homeError.code === 'unauthorized_use';
+  // A volume the home site has no record of has no signed index there either.
+  if (
+    homeError instanceof ApiError &&
+    homeError.code === 'key_not_found' &&
+    homeError.details?.recorded === false
+  ) {
+    throw homeError;
+  }
   const verified = outsider
     ? undefined
     : await params.loadManifest().catch((error: unknown) => {

@@ -199,6 +199,32 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
     expect(runtime.files.size).toBe(0);
   });
 
+  it('tells a typing slip apart from a volume: nothing asked of the site, no alert', async () => {
+    await open('restorer');
+    await type(
+      document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!,
+      'not a volume id',
+    );
+    buttonIn(document.body, 'Open volume').click();
+    await until(() => expect(document.body.textContent).toContain('That is not a volume ID'));
+    expect(volumeRequests()).toEqual([]);
+    expect(await alertKinds()).toEqual([]);
+  });
+
+  it('still alerts on a well-formed volume ID the site does not know', async () => {
+    await open('restorer');
+    const unknown = 'ext4:00000000-0000-4000-8000-000000000000';
+    await type(document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!, unknown);
+    buttonIn(document.body, 'Open volume').click();
+    await until(() => expect(statusText()).toContain('no key for this volume'));
+    expect(volumeRequests()).toEqual([`POST /api/volumes/${unknown}/key-release`]);
+    expect(
+      (await alertKinds()).some(
+        ([kind, , volume]) => kind === 'key_not_found' && volume === unknown,
+      ),
+    ).toBe(true);
+  });
+
   it('one-time: the first restore works, the next gets "may already have been decrypted"', async () => {
     const backup = await testBackup(VOLUME);
     await site.commit('operator', backup, {

@@ -131,7 +131,7 @@ test.describe('a one-time key', () => {
     await row(page, image.volumeId).getByRole('button', { name: 'Restore', exact: true }).click();
     expect(await savedSha256(download, testInfo)).toBe(sha256File(image.path));
     await expectComplete(page, image);
-    await expect(row(page, image.volumeId)).toContainText('Used');
+    await expect(row(page, image.volumeId)).toContainText('Already restored');
     await first.close();
 
     const second = await browser.newContext();

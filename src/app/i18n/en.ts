@@ -463,6 +463,7 @@ export const en = {
       onSite: 'Site',
       local: 'This device',
       available: 'Can be restored now',
+      needsApproval: 'Needs approval: an administrator approves each release',
       localOnly: 'Only on this device: the site did not answer',
       unknown: 'unknown',
       listFailed: 'The list of restorable volumes could not be loaded from the site.',
@@ -487,7 +488,7 @@ export const en = {
       expires: 'until {date}',
     },
     unavailable: {
-      burned: 'Used: its one-time key was already released',
+      burned: 'Already restored: its one-time key was released',
       revoked: 'Revoked by an administrator',
       expired: 'Expired',
       awaiting_approval: 'Awaiting approval of your key request',

@@ -460,6 +460,7 @@ export const ja: Messages = {
       onSite: 'サイト',
       local: 'この端末',
       available: '今すぐリストアできます',
+      needsApproval: '承認が必要: 提供のたびに管理者が承認します',
       localOnly: 'この端末にのみあります（サイトが応答しませんでした）',
       unknown: '不明',
       listFailed: 'リストアできるボリュームの一覧をサイトから読み込めませんでした。',
@@ -484,7 +485,7 @@ export const ja: Messages = {
       expires: '{date} まで',
     },
     unavailable: {
-      burned: '使用済み: 1回限りの鍵はすでに提供されました',
+      burned: 'リストア済み: 1回限りの鍵はすでに提供されました',
       revoked: '管理者が無効にしました',
       expired: '期限切れ',
       awaiting_approval: 'あなたの鍵要求は承認待ちです',

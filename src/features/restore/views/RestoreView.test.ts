@@ -101,7 +101,7 @@ describe('restore screen (RS-1)', { timeout: 30_000 }, () => {
     expect(row).toContain('Can be restored now');
     const used = rowOf(OTHER)!;
     expect(used.textContent).toContain('One-time, approval required');
-    expect(used.textContent).toContain('Used: its one-time key was already released');
+    expect(used.textContent).toContain('Already restored: its one-time key was released');
     expect(buttonIn(used, 'Restore').disabled).toBe(true);
     expect(buttonIn(rowOf(VOLUME)!, 'Restore').disabled).toBe(false);
     expect(document.querySelector('[role="region"][aria-label="Restore status"]')).not.toBeNull();
@@ -234,7 +234,7 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
     await open('restorer');
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await completes();
-    await until(() => expect(rowOf(VOLUME)!.textContent).toContain('Used'));
+    await until(() => expect(rowOf(VOLUME)!.textContent).toContain('Already restored'));
     buttonIn(document.body, 'Close').click();
     await type(document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!, VOLUME);
     buttonIn(document.body, 'Open volume').click();
@@ -274,6 +274,12 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
       policy: { approvalRequired: true },
     });
     await open('restorer');
+    // The status says what a click will do: wait for an administrator.
+    await until(() =>
+      expect(rowOf(VOLUME)!.textContent).toContain(
+        'Needs approval: an administrator approves each release',
+      ),
+    );
     buttonIn(rowOf(VOLUME)!, 'Restore').click();
     await until(() => expect(statusText()).toContain('waiting for approval'));
     await decide(true, 'approved in a test');

@@ -14,7 +14,7 @@ export const E2E_BASE_PORT = Number(process.env.CUSTODIAN_E2E_PORT ?? 8790);
 export const E2E_BASE_SMTP_PORT = Number(process.env.CUSTODIAN_E2E_SMTP_PORT ?? 8791);
 /**
  * Ports of slot n are the first slot's + n × this; stories start extra
- * sites of their own up to E2E_PORT + 13, so slots never meet.
+ * sites of their own up to E2E_PORT + 16, so slots never meet.
  */
 const SLOT_PORT_STEP = 20;
 

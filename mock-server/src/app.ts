@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { publicOrigin, type SiteConfig } from './config';
 import { seedDemoAccounts, type DeriveCredential } from './demo';
 import { armHoldPoint } from './domain/escrow/hold-points';
-import type { Clock } from './domain/ports';
+import type { Clock, PasswordHasher } from './domain/ports';
 import { installErrorHandling } from './http/errors';
 import { serveConsole } from './http/console';
 import { installCrossOrigin } from './http/cross-origin';
@@ -64,6 +64,8 @@ export interface SiteOptions {
    * remembers them, so that each site they start does not spend seconds on it.
    */
   readonly deriveCredential?: DeriveCredential;
+  /** How credentials' verifiers are made; tests pass a cheaper scrypt than the site's. */
+  readonly hasher?: PasswordHasher;
 }
 
 /** How often the site contacts the sites it trusts, to see that they answer with their pinned keys. */
@@ -122,6 +124,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       mailer ? [mailer] : [],
       (m) => log.info(m),
       () => publicUrl,
+      options.hasher,
     );
 
     // Crash tests hold the site inside a decision (hold-points.ts); unset, nothing is armed.

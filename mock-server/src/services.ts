@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { publicOrigin, type SiteConfig } from './config';
 import type { AlertNotifier } from './domain/alerts';
-import type { Clock } from './domain/ports';
+import type { Clock, PasswordHasher } from './domain/ports';
 import type { OpenDatabase } from './persistence/database';
 import { kyselyRepositories } from './persistence/repositories';
 import { FsBlobStore } from './platform/fs-blob-store';
@@ -44,6 +44,7 @@ async function siteId(database: OpenDatabase, newId: () => string): Promise<stri
  * or creates the site's key pairs, and wires the services together.
  * `publicUrl` is the origin of the site's own console; by default the one
  * the configuration names (the command line, which does not listen).
+ * `hasher` makes the verifiers of site credentials (tests pass a cheaper one).
  */
 export async function composeServices(
   config: SiteConfig,
@@ -52,6 +53,7 @@ export async function composeServices(
   notifiers: readonly AlertNotifier[],
   log: (message: string) => void,
   publicUrl: () => string = () => publicOrigin(config),
+  hasher: PasswordHasher = scryptHasher,
 ): Promise<SiteServices> {
   if (config.demo && config.masterKeyFile && !fs.existsSync(config.masterKeyFile)) {
     createMasterKeyFile(config.masterKeyFile);
@@ -64,7 +66,7 @@ export async function composeServices(
     kyselyRepositories(database.db),
     {
       blobs: await FsBlobStore.open(config.dataDir),
-      hasher: scryptHasher,
+      hasher,
       random: nodeRandom,
       sha256Hex: nodeSha256Hex,
       clock,

@@ -280,6 +280,13 @@ describe('site operations: refusals and upkeep', { timeout: 240_000 }, () => {
     expect(created.status).toBe(0);
     expect(created.stdout).toContain('Administrator "root" created');
     expect(created.stdout + created.stderr).not.toContain('a-long-admin-password');
+    // The site's own cost, which the tests' sites lower: scrypt N = 2^15, r = 8, p = 1.
+    const db = new SQLite(path.join(root, 'data', 'custodian.sqlite'), { readonly: true });
+    const row = db.prepare("SELECT password_hash FROM users WHERE user_id = 'root'").get() as {
+      password_hash: string;
+    };
+    db.close();
+    expect(row.password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
   });
 
   it('create-admin on a terminal does not echo what is typed', async () => {

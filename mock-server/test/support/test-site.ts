@@ -7,7 +7,16 @@ import { startSite, type Site } from '../../src/app';
 import { loadConfig, type SiteConfig } from '../../src/config';
 import type { Clock } from '../../src/domain/ports';
 import { openDatabase } from '../../src/persistence/database';
+import { createScryptHasher } from '../../src/platform/scrypt-hasher';
 import { credentialFor, TEST_SITE_ID } from './credentials';
+
+/**
+ * Credentials' verifiers at scrypt N = 2^10 instead of the site's 2^15: each
+ * site a test starts makes seven of them, and each sign-in checks one, which
+ * at the site's cost is over a second per site started. The site's own cost
+ * is held by site-credentials.test.ts.
+ */
+const testHasher = createScryptHasher(1 << 10);
 
 /** A clock the test moves by hand. */
 export class ManualClock implements Clock {
@@ -75,6 +84,7 @@ export async function startTestSite(
     clock: options.clock,
     logger: false,
     deriveCredential: credentialFor,
+    hasher: testHasher,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.siteContactMs ? { siteContactMs: options.siteContactMs } : {}),
   });

@@ -276,7 +276,7 @@ test.describe('administrators run the restorer DB, approvals and remote copy', (
     });
     expect(first.status).toBe(200);
     await expect(row).toContainText('2 chunks');
-    await expect(row).toContainText('2 MB/s');
+    await expect(row).toContainText('2 MiB/s');
 
     await row.getByRole('button', { name: `Actions for ${volumeId}` }).click();
     await admin.getByRole('menuitem', { name: 'Suspend' }).click();

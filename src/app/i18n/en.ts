@@ -205,9 +205,19 @@ export const en = {
       valueText: '{done} of {total}',
       bytes: '{done} of {total} at the site',
       stored: 'Encrypted and stored in this browser: {done} of {total}',
-      rate: '{rate}/s',
+      rate: '{rate}',
+      rateUnknown: 'measuring the speed…',
       timeLeft: 'about {time} left',
       timeUnknown: 'time left not known yet',
+      stage: {
+        preparing: 'Preparing',
+        encrypting: 'Reading and encrypting',
+        sending: 'Uploading',
+        committing: 'Verifying the receipt',
+      },
+      sent: '{sent} sent in {count} transfer of {each} | {sent} sent in {count} transfers of {each} each',
+      padding:
+        'Every transfer is padded to the same size, which hides the exact size of the image from the site.',
     },
     status: {
       label: 'Backup status',
@@ -240,6 +250,7 @@ export const en = {
         sha256: 'SHA-256',
         duration: 'Duration',
         speed: 'Speed',
+        sent: 'Sent to the site',
         receipt: 'Receipt',
         receiptText: 'No. {counter}, signed by {siteId} at {time}',
       },

@@ -198,9 +198,19 @@ export const ja: Messages = {
       valueText: '{total} 中 {done}',
       bytes: '{total} 中 {done} がサイトに届きました',
       stored: 'このブラウザーで暗号化・保存済み: {total} 中 {done}',
-      rate: '毎秒 {rate}',
+      rate: '{rate}',
+      rateUnknown: '速度を測定中…',
       timeLeft: '残り約 {time}',
       timeUnknown: '残り時間はまだ不明',
+      stage: {
+        preparing: '準備中',
+        encrypting: '読み込みと暗号化',
+        sending: 'アップロード中',
+        committing: '受領証を検証中',
+      },
+      sent: '{each} の転送 {count} 件で {sent} を送信',
+      padding:
+        'どの転送も同じ大きさに埋め草を入れて送るため、サイトにはイメージの正確な大きさが分かりません。',
     },
     status: {
       label: 'バックアップの状況',
@@ -235,6 +245,7 @@ export const ja: Messages = {
         sha256: 'SHA-256',
         duration: '所要時間',
         speed: '速度',
+        sent: 'サイトへの送信',
         receipt: '受領証',
         receiptText: '第 {counter} 号、{siteId} が {time} に署名',
       },

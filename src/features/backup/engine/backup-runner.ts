@@ -10,6 +10,7 @@
 
 import { ApiError } from '@/shared/api/request';
 import type { Claim } from '@/core/contract';
+import { paddedTransferSize } from '@/core/crypto/constants';
 import {
   buildManifest,
   CHUNK_SIZE,
@@ -83,6 +84,9 @@ export interface BackupResult {
   readonly imageSha256: string;
   readonly durationMs: number;
   readonly bytesPerSecond: number;
+  /** Padded transfers this generation sent, across reloads, and their bytes. */
+  readonly transfersSent: number;
+  readonly bytesSent: number;
   readonly receipt: Receipt;
   readonly statement: ReceiptStatement;
 }
@@ -584,7 +588,8 @@ export class BackupRunner {
     );
     this.#deps.pairs?.changed(record.volumeId);
     this.#emit({ stage: 'complete', bytesConfirmed: record.file.size }, true);
-    return resultOf(record, receipt, statement, elapsedMs);
+    const sent = this.#snapshot.transfersSent;
+    return resultOf(record, receipt, statement, elapsedMs, sent);
   }
 
   /**
@@ -639,6 +644,7 @@ function resultOf(
   receipt: Receipt,
   statement: ReceiptStatement,
   durationMs: number,
+  transfersSent: number,
 ): BackupResult {
   const size = record.file.size;
   return {
@@ -649,6 +655,8 @@ function resultOf(
     imageSha256: record.imageSha256 ?? '',
     durationMs,
     bytesPerSecond: durationMs > 0 ? (size * 1000) / durationMs : 0,
+    transfersSent,
+    bytesSent: transfersSent * paddedTransferSize(record.chunkSize),
     receipt,
     statement,
   };

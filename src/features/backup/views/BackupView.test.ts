@@ -180,6 +180,10 @@ describe('backup screen (SPEC §6 /backup)', () => {
     expect(status).toContain('SHA-256');
     expect(status).toMatch(/[0-9a-f]{64}/);
     expect(progressBar().getAttribute('aria-valuenow')).toBe('100');
+    // Sizes in binary units, and what was sent beside the image's size, with why they differ.
+    expect(status).toContain(`Size${(file.size / 1024 / 1024).toFixed(0)} MiB (${file.size} B)`);
+    expect(status).toMatch(/Sent to the site[\d.]+ MiB sent in \d+ transfers of [\d.]+ MiB each/);
+    expect(status).toContain('hides the exact size of the image from the site');
     const { escrow } = site.site.repositories;
     const record = await escrow.records.find(expected.volumeId);
     expect(record?.restorers).toEqual(['operator', 'restorer']);
@@ -192,7 +196,9 @@ describe('backup screen (SPEC §6 /backup)', () => {
       () => document.body.textContent!.includes('confirmed (generation 1)'),
       'my volumes',
     );
-    expect(document.body.textContent).toMatch(/No\. 1: [\d.]+ MB, complete, confirmed by the site/);
+    expect(document.body.textContent).toMatch(
+      /No\. 1: [\d.]+ MiB, complete, confirmed by the site/,
+    );
 
     // My volumes: deleting a confirmed local copy takes a second, confirming press.
     buttonNamed('Delete the local copy').click();

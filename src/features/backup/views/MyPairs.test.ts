@@ -51,7 +51,7 @@ describe('MyPairs (RC-7, backup side)', () => {
     expect(cells[0]).toBe(base.volumeId);
     expect(cells[1]).toBe('PAIR');
     expect(cells[2]).toBe('42 / 40');
-    expect(cells[3]).toBe('2 transfers (2.0 MB)');
+    expect(cells[3]).toBe('2 transfers (1.91 MiB)');
     expect(cells[4]).toBe('here 3 · site 2');
     expect(cells[5]).toContain('2026');
   });

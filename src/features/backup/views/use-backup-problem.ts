@@ -1,11 +1,11 @@
 import { useI18n } from 'vue-i18n';
 import { backupErrorCodes, type BackupProblem } from '@/features/backup/engine/backup-errors';
-import { useByteFormat } from '@/shared/ui/use-byte-format';
+import { useQuantityFormat } from '@/shared/ui/use-quantity-format';
 
 /** Turns a backup problem into one sentence in the current language (SPEC §4 Usability). */
 export function useBackupProblem(): (problem: BackupProblem) => string {
   const { t } = useI18n();
-  const format = useByteFormat();
+  const format = useQuantityFormat();
   return (problem) => {
     const params: Record<string, string | number> = { message: '', ...problem.params };
     for (const key of ['needed', 'available'] as const) {

@@ -176,7 +176,7 @@ describe('remote copy page (RC-7)', () => {
     expect(row(BROKEN.volumeId)).toContain(site.site.info.siteId);
     expect(row(BROKEN.volumeId)).toContain('site unreachable for 95 s');
     expect(row(BROKEN.volumeId)).toContain('2 chunks');
-    expect(row(BROKEN.volumeId)).toContain('8 MB');
+    expect(row(BROKEN.volumeId)).toContain('8 MiB');
     expect(row(BROKEN.volumeId)).toContain('lag 1.6 min');
     expect(row(COPYING.volumeId)).toContain('0%');
     expect(row(COPYING.volumeId)).toContain('sent 0');
@@ -186,7 +186,7 @@ describe('remote copy page (RC-7)', () => {
     expect(row(IN_STEP.volumeId)).toContain('primary 2');
     expect(row(IN_STEP.volumeId)).toContain('secondary 2');
     expect(row(IN_STEP.volumeId)).toContain('next rotation');
-    expect(row(IN_STEP.volumeId)).toContain('2 MB/s');
+    expect(row(IN_STEP.volumeId)).toContain('2 MiB/s');
     expect(row(IN_STEP.volumeId)).toContain('in step in 0 sec');
   });
 

@@ -1,28 +1,14 @@
 import { useI18n } from 'vue-i18n';
 import { useExplainError } from '@/shared/errors/explain-error';
+import { useQuantityFormat } from '@/shared/ui/use-quantity-format';
 import type { RestoreProblem, ShareAnswer } from '@/features/restore/engine/restore-errors';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
 /** Sentences of the restore screen that depend on values: sizes and problems. */
 export function useRestoreText() {
   const { t, locale } = useI18n();
   const siteError = useExplainError();
 
-  /** Binary units, as disk images are measured; numbers in the reader's language. */
-  function bytes(value: number): string {
-    let unit = 0;
-    let scaled = value;
-    while (scaled >= 1024 && unit < UNITS.length - 1) {
-      scaled /= 1024;
-      unit += 1;
-    }
-    const digits = unit === 0 ? 0 : scaled < 10 ? 2 : 1;
-    const number = new Intl.NumberFormat(locale.value, { maximumFractionDigits: digits }).format(
-      scaled,
-    );
-    return `${number} ${UNITS[unit]}`;
-  }
+  const { bytes } = useQuantityFormat();
 
   function percent(part: number, whole: number): string {
     const ratio = whole === 0 ? 1 : part / whole;

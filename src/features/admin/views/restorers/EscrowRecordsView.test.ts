@@ -254,7 +254,7 @@ describe('restorer DB page (ES-1)', () => {
     expect(opened.textContent).toContain('restorer');
     expect(opened.textContent).toContain('(owner)');
     expect(opened.textContent).toContain(`No. ${payrollCounter}`);
-    expect(opened.textContent).toContain('3 MB');
+    expect(opened.textContent).toContain('3 MiB');
     expect(opened.querySelector('table[aria-label="Generations of ' + PAYROLL + '"]')).toBeTruthy();
     const releases = opened.querySelector(`table[aria-label="Key releases of ${PAYROLL}"]`)!;
     expect(releases.textContent).toContain('Released');

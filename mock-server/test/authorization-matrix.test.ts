@@ -186,6 +186,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
       expect: { outsider: 404, operator2: 404, owner: 404, restorer: 200 },
     },
     adminListRecords: {},
+    adminExportRecords: {},
     adminSummary: {},
     adminRegisterManually: {
       body: {

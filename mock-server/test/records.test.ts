@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Approval, EscrowRecord, KeyRelease, RecordDetail } from '../../src/core/contract';
+import type {
+  Approval,
+  AuditEntry,
+  EscrowRecord,
+  KeyRelease,
+  RecordDetail,
+} from '../../src/core/contract';
 import type { RegistrationFile } from '../../src/core/crypto/registration';
 import {
   backUp,
@@ -295,6 +301,44 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
       { json: {} },
     );
     expect(claim.json).toMatchObject({ code: 'registered_to_another_operator' });
+  });
+
+  it('exports the restorer DB as CSV and JSON, filtered as the list is, and audits the export', async () => {
+    for (let i = 0; i < 3; i++) {
+      const answer = await post(admin, '/api/admin/records', {
+        volumeId: `ext4:0000-${String(i).padStart(4, '0')}`,
+        owner: i === 2 ? 'operator2' : 'operator',
+        restorers: ['restorer'],
+        policy: { kind: 'reusable', approvalRequired: false, expiresAt: null },
+        reason,
+      });
+      expect(answer.status).toBe(200);
+    }
+    const json = await admin.request('GET', '/api/admin/records/export?format=json&owner=operator');
+    expect(json.headers['content-disposition']).toContain('custodian-restorer-db.json');
+    const { records } = json.json as { records: EscrowRecord[] };
+    expect(records.map((r) => r.volumeId).sort()).toEqual(['ext4:0000-0000', 'ext4:0000-0001']);
+    const csv = await admin.request('GET', '/api/admin/records/export?sort=volumeId&order=asc');
+    expect(csv.headers['content-type']).toContain('text/csv');
+    const lines = csv.text.trim().split('\r\n');
+    expect(lines[0]).toBe(
+      '"volume","owner","restorers","policy","state","generations","latest generation","bytes","releases","created","updated"',
+    );
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatch(
+      /^"ext4:0000-0002","operator2","operator2 restorer","reusable","active","0","0","0","0",/,
+    );
+    expect((await admin.request('GET', '/api/admin/records/export?format=xml')).status).toBe(400);
+    const audit = (await admin.request('GET', '/api/admin/audit?event=records_exported')).json as {
+      entries: AuditEntry[];
+    };
+    expect(audit.entries.map((e) => [e.actor, e.details])).toEqual([
+      ['admin', expect.objectContaining({ format: 'csv', records: 3 })],
+      ['admin', expect.objectContaining({ format: 'json', records: 2, owner: 'operator' })],
+    ]);
+    // Only administrators: the restorer DB names who may get every key.
+    const restorer = await signedIn('restorer');
+    expect((await restorer.request('GET', '/api/admin/records/export')).status).toBe(403);
   });
 
   it('imports an offline registration file once, and refuses corrupt, foreign and repeated files', async () => {

@@ -28,6 +28,11 @@ export const recordQuerySchema = pageQuerySchema.extend({
   order: z.enum(['asc', 'desc']).default('desc'),
 });
 export type RecordQuery = z.infer<typeof recordQuerySchema>;
+export const recordFilterSchema = recordQuerySchema.omit({ page: true, pageSize: true });
+export type RecordFilter = z.infer<typeof recordFilterSchema>;
+export const recordExportQuerySchema = recordFilterSchema.extend({
+  format: z.enum(['csv', 'json']).default('csv'),
+});
 
 export const recordPageSchema = z.object({
   records: z.array(escrowRecordSchema),

@@ -176,6 +176,12 @@ export const apiRoutes = {
 
   // The restorer DB for administrators (ES-1..ES-3)
   adminListRecords: { method: 'GET', path: '/api/admin/records', access: ['admin'], csrf: false },
+  adminExportRecords: {
+    method: 'GET',
+    path: '/api/admin/records/export',
+    access: ['admin'],
+    csrf: false,
+  },
   adminSummary: { method: 'GET', path: '/api/admin/summary', access: ['admin'], csrf: false },
   adminRegisterManually: {
     method: 'POST',

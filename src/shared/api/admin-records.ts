@@ -9,11 +9,12 @@ import {
   type EscrowRecord,
   type ManualRegistrationRequest,
   type RecordDetail,
+  type RecordFilter,
   type RecordPage,
   type RecordQuery,
 } from '@/core/contract';
 import type { RegistrationFile } from '@/core/crypto/registration';
-import { request } from './request';
+import { buildUrl, request } from './request';
 
 /** ES-1: one page of the restorer DB, searched, filtered and sorted by the site. */
 export function listRecords(
@@ -21,6 +22,11 @@ export function listRecords(
   signal?: AbortSignal,
 ): Promise<RecordPage> {
   return request({ route: apiRoutes.adminListRecords, query, schema: recordPageSchema, signal });
+}
+
+/** ES-1: where every matching record downloads from, as CSV or JSON. */
+export function recordsExportUrl(filter: Partial<RecordFilter>, format: 'csv' | 'json'): string {
+  return buildUrl(apiRoutes.adminExportRecords.path, {}, { ...filter, format });
 }
 
 /** A record with its generations, receipts and release history (row detail). */

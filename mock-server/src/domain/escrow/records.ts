@@ -3,6 +3,7 @@ import type {
   EscrowRecord,
   ManualRegistrationRequest,
   RecordDetail,
+  RecordFilter,
   RecordQuery,
   SiteSummary,
 } from '../../../../src/core/contract';
@@ -21,6 +22,8 @@ import { holdPoint } from './hold-points';
 import type { EscrowTransaction, RecordRow } from './ports';
 import type { ReleaseService } from './release';
 import { notFound, REGISTERED_TO_ANOTHER, type VolumeService } from './volumes';
+
+const EXPORT_PAGE = 500;
 
 /**
  * The restorer DB as administrators run it (ES-1..ES-3): search, changes
@@ -44,6 +47,16 @@ export class RecordAdminService {
       total,
       totalIsCapped,
     };
+  }
+
+  /** Every record matching `filter`, for an export, read a page at a time. */
+  async all(filter: RecordFilter): Promise<EscrowRecord[]> {
+    const records: EscrowRecord[] = [];
+    for (let page = 1; ; page++) {
+      const found = await this.list({ ...filter, page, pageSize: EXPORT_PAGE });
+      records.push(...found.records);
+      if (found.records.length < EXPORT_PAGE) return records;
+    }
   }
 
   /** The dashboard's figures: volumes, records by state, pending approvals, bytes per day. */

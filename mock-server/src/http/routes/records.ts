@@ -5,12 +5,14 @@ import {
   importRegistrationRequestSchema,
   manualRegistrationRequestSchema,
   rearmRequestSchema,
+  recordExportQuerySchema,
   recordQuerySchema,
   revokeRequestSchema,
   setExpiryRequestSchema,
   transferOwnershipRequestSchema,
 } from '../../../../src/core/contract';
 import { volumeIdSchema } from '../../../../src/core/crypto/format-schemas';
+import { toCsv } from '../../domain/alerts';
 import type { Caller } from '../../domain/escrow/context';
 import { parseWith } from '../errors';
 import { type ApiRequest, type RouteContext, type Router, principalOf } from '../router';
@@ -34,6 +36,54 @@ export function recordRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminListRecords, async (request) =>
     ctx.records.list(parseWith(recordQuerySchema, request.query, 'query')),
   );
+  // Before adminGetRecord, whose :volumeId would take "export" (the offline site matches in order).
+  router.route(apiRoutes.adminExportRecords, async (request, reply) => {
+    const { format, ...filter } = parseWith(recordExportQuerySchema, request.query, 'query');
+    const records = await ctx.records.all(filter);
+    await ctx.audit.append({
+      event: 'records_exported',
+      actor: principalOf(request).user.userId,
+      clientAddress: request.ip,
+      details: { format, records: records.length, ...filter },
+    });
+    if (format === 'json') {
+      void reply
+        .type('application/json; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="custodian-restorer-db.json"');
+      return { records };
+    }
+    void reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="custodian-restorer-db.csv"');
+    return toCsv(
+      [
+        'volume',
+        'owner',
+        'restorers',
+        'policy',
+        'state',
+        'generations',
+        'latest generation',
+        'bytes',
+        'releases',
+        'created',
+        'updated',
+      ],
+      records.map((r) => [
+        r.volumeId,
+        r.owner,
+        r.restorers.join(' '),
+        r.policy.kind,
+        r.state,
+        r.generations,
+        r.latestGeneration,
+        r.bytes,
+        r.releases,
+        r.createdAt,
+        r.updatedAt,
+      ]),
+    );
+  });
   router.route(apiRoutes.adminSummary, async () => ctx.records.summary());
   router.route(apiRoutes.adminRegisterManually, async (request) =>
     ctx.records.registerManually(

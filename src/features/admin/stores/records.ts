@@ -5,6 +5,7 @@ import {
   fetchRecordDetail,
   importRegistration,
   listRecords,
+  recordsExportUrl,
   registerManually,
   requestRearm,
   revokeRecord,
@@ -16,6 +17,7 @@ import type {
   EscrowRecord,
   ManualRegistrationRequest,
   RecordDetail,
+  RecordFilter as SiteRecordFilter,
   RecordQuery,
   RecordState,
 } from '@/core/contract';
@@ -48,27 +50,33 @@ interface DetailEntry {
  * time, searched, filtered, sorted and paged by the site, so the screen
  * stays fast at 100 000 records. Only the newest request's answer is shown.
  */
+/** The screen's filter and sort as the site reads them: blank fields are left out. */
+function forSite(
+  { q, state, policy, owner }: RecordFilter,
+  sort: { field: RecordSortField; order: 'asc' | 'desc' },
+): SiteRecordFilter {
+  return {
+    q: q.trim() || undefined,
+    state: state || undefined,
+    policy: policy || undefined,
+    owner: owner.trim() || undefined,
+    sort: sort.field,
+    order: sort.order,
+  };
+}
+
 export const useRecordsStore = defineStore('records', () => {
   const list = useServerList({
     filter: emptyRecordFilter,
     sort: { field: 'updatedAt' as RecordSortField, order: 'desc' as 'asc' | 'desc' },
     pageSize: RECORD_PAGE_SIZES[0],
-    fetch: ({ filter: { q, state, policy, owner }, sort, page, pageSize }, signal) =>
-      listRecords(
-        {
-          q: q.trim() || undefined,
-          state: state || undefined,
-          policy: policy || undefined,
-          owner: owner.trim() || undefined,
-          sort: sort.field,
-          order: sort.order,
-          page,
-          pageSize,
-        },
-        signal,
-      ),
+    fetch: ({ filter, sort, page, pageSize }, signal) =>
+      listRecords({ ...forSite(filter, sort), page, pageSize }, signal),
   });
   const { filter, sort, page, loading, loaded, error, load, setFilter, cancel } = list;
+  /** Where the records this screen shows, all of them, download from. */
+  const exportUrl = (format: 'csv' | 'json'): string =>
+    recordsExportUrl(forSite(filter.value, sort.value), format);
   const records = computed<readonly EscrowRecord[]>(() => list.answer.value?.records ?? []);
   const total = computed(() => list.answer.value?.total ?? 0);
   const totalIsCapped = computed(() => list.answer.value?.totalIsCapped ?? false);
@@ -161,6 +169,7 @@ export const useRecordsStore = defineStore('records', () => {
   return {
     filter,
     sort,
+    exportUrl,
     page,
     records,
     total,

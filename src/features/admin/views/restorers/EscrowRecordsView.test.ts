@@ -245,6 +245,20 @@ describe('restorer DB page (ES-1)', () => {
     expect(rows()).toEqual([DATA]);
     expect(search().value).toBe(DATA);
     expect(queries.every((q) => q.get('q') === DATA)).toBe(true);
+    // The export downloads what is shown: every match, not one page, as CSV or JSON.
+    const exportLink = (name: string) =>
+      [...document.querySelectorAll<HTMLAnchorElement>('a')].find((a) =>
+        a.textContent?.includes(name),
+      )!;
+    const csvUrl = exportLink('Export CSV').getAttribute('href')!;
+    expect(csvUrl).toBe(
+      `/api/admin/records/export?q=${encodeURIComponent(DATA)}&sort=updatedAt&order=desc&format=csv`,
+    );
+    expect(exportLink('Export JSON').getAttribute('href')).toBe(csvUrl.replace('csv', 'json'));
+    const csv = await (await fetch(new URL(csvUrl, window.location.href))).text();
+    expect(csv.split('\r\n')[0]).toContain('"volume","owner","restorers"');
+    expect(csv).toContain(`"${DATA}"`);
+    expect(csv).not.toContain(`"${PAYROLL}"`);
   });
 
   it('shows a record in detail: people, policy, generations with receipts, release history', async () => {

@@ -50,7 +50,7 @@ describe('audit log commits (AL-4, SPEC §4 key release under load)', () => {
 
   it('refuses every action of a commit that fails, stores none of it, and goes on from the stored head', async () => {
     const { repo, log } = await auditLog();
-    await log.append({ event: 'first', actor: 'admin' });
+    await log.append({ event: 'sign_in', actor: 'admin' });
     repo.failNext = true;
     let wrote = false;
     await expect(
@@ -59,7 +59,7 @@ describe('audit log commits (AL-4, SPEC §4 key release under load)', () => {
       }),
     ).rejects.toMatchObject({ code: 'audit_unavailable', status: 503 });
     expect(wrote).toBe(false);
-    const next = await log.append({ event: 'after', actor: 'admin' });
+    const next = await log.append({ event: 'sign_out', actor: 'admin' });
     expect(next.seq).toBe(2);
     expect(await log.verify()).toMatchObject({ intact: true, entries: 2 });
   });

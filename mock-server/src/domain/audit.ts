@@ -1,5 +1,6 @@
 import type {
   AuditEntry,
+  AuditEventName,
   AuditHead,
   AuditQuery,
   AuditVerification,
@@ -12,7 +13,7 @@ import type { AuditRepository, Clock } from './ports';
 export const GENESIS_MAC = '0'.repeat(64);
 
 export interface AuditInput {
-  readonly event: string;
+  readonly event: AuditEventName;
   readonly actor: string | null;
   readonly volumeId?: string | null;
   readonly clientAddress?: string | null;

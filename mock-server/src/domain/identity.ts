@@ -1,5 +1,6 @@
 import {
   type AdminUser,
+  type AuditEventName,
   type Role,
   type RoleGrant,
   type SessionInfo,
@@ -749,7 +750,7 @@ export class IdentityService {
   /** Written before the change: an action whose entry cannot be written is refused (AL-4). */
   private async audited(
     action: AdminAction,
-    event: string,
+    event: AuditEventName,
     user: UserRecord,
     details: Record<string, string | string[]>,
   ): Promise<void> {

@@ -1,5 +1,6 @@
 import type {
   Approval,
+  AuditEventName,
   EscrowRecord,
   ManualRegistrationRequest,
   RecordDetail,
@@ -616,7 +617,7 @@ export class RecordAdminService {
   private async change(
     admin: Caller,
     record: RecordRow,
-    event: string,
+    event: AuditEventName,
     reason: string,
     details: Record<string, string | null>,
     updated: RecordRow,

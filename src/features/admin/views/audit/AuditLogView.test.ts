@@ -1,7 +1,13 @@
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { server } from '@/testing/msw-server';
-import { buttonNamed, controlLabelled, mountConsole, type } from '@/testing/mount-console';
+import {
+  buttonNamed,
+  controlLabelled,
+  mountConsole,
+  type,
+  unmountAll,
+} from '@/testing/mount-console';
 import { testSite, type TestSite } from '@/testing/site';
 
 const text = (): string => document.body.textContent ?? '';
@@ -55,12 +61,29 @@ describe('audit log page (AL-4)', () => {
     expect(rows()[0]).toMatch(new RegExp(`^${total}`));
     expect(rows()[0]).toContain('sign_in');
     expect(rows()[2]).toMatch(new RegExp(`^${disabledSeq}`));
-    expect(rows()[2]).toContain('user_disabled');
+    // A readable name, with the code beside it for searching and the export.
+    expect(rows()[2]).toContain('User disableduser_disabled');
     expect(rows()[2]).toContain('reason: left the company');
     expect(text()).toContain(`${total} entries`);
     expect(
       document.querySelector('table[aria-label="Audit log"] time')?.getAttribute('title'),
     ).toMatch(/ UTC$/);
+  });
+
+  it('names each event in Japanese, and keeps the code of one the console does not know', async () => {
+    await mountConsole('/admin/audit', { signedInAs: 'admin', locale: 'ja' });
+    const total = await logLength();
+    await vi.waitFor(() => expect(rows('監査ログ')).toHaveLength(total));
+    expect(rows('監査ログ')[2]).toContain('ユーザー無効化user_disabled');
+    expect(rows('監査ログ')[0]).toContain('サインインsign_in');
+    unmountAll();
+    const newer = { ...(await site.site.audit.all({}))[0]!, event: 'something_newer' };
+    server.use(
+      http.get('*/api/admin/audit', () => HttpResponse.json({ entries: [newer], total: 1 })),
+    );
+    await mountConsole('/admin/audit', { signedInAs: 'admin' });
+    await vi.waitFor(() => expect(rows()).toHaveLength(1));
+    expect(rows()[0]).toContain('something_newersomething_newer');
   });
 
   it('says "No audit entries yet." for an empty log', async () => {

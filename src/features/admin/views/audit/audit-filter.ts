@@ -1,5 +1,5 @@
 import type { LocationQuery } from 'vue-router';
-import type { AuditFilter } from '@/core/contract';
+import { auditEventNames, type AuditFilter } from '@/core/contract';
 import { dayEndIso, dayStartIso, queryText } from '@/shared/ui/date-range';
 import type { FilterField } from '@/shared/ui/filter-field';
 import { sameFields, type FilterInAddress } from '@/shared/ui/use-server-list';
@@ -50,7 +50,7 @@ export function auditFilterFields(
       type: 'text',
       maxlength: 64,
       autocomplete: 'off',
-      suggestions: [...new Set([...KNOWN_AUDIT_EVENTS, ...seenEvents])].sort(),
+      suggestions: [...new Set([...auditEventNames, ...seenEvents])].sort(),
     },
     ...userVolumeDayFields(t),
   ];
@@ -65,21 +65,3 @@ export function auditFilterForSite(form: AuditFilterForm): AuditFilter {
     to: dayEndIso(form.to),
   };
 }
-
-/** Events this console writes or reads about; the field still takes any name. */
-export const KNOWN_AUDIT_EVENTS = [
-  'sign_in',
-  'sign_in_refused',
-  'sign_out',
-  'user_created',
-  'user_disabled',
-  'user_enabled',
-  'user_password_reset',
-  'user_verifier_upgraded',
-  'user_roles_changed',
-  'user_sessions_ended',
-  'alerts_acknowledged',
-  'audit_verified',
-  'test_mail_sent',
-  'integrity_failure_reported',
-] as const;

@@ -76,6 +76,10 @@ describe('audit log page (AL-4)', () => {
     await vi.waitFor(() => expect(rows('監査ログ')).toHaveLength(total));
     expect(rows('監査ログ')[2]).toContain('ユーザー無効化user_disabled');
     expect(rows('監査ログ')[0]).toContain('サインインsign_in');
+    // PrimeVue's own words follow the console's language too (its paginator here).
+    const paging = (label: string) => document.querySelector(`button[aria-label="${label}"]`);
+    expect(paging('次のページ')).not.toBeNull();
+    expect(paging('Next Page')).toBeNull();
     unmountAll();
     const newer = { ...(await site.site.audit.all({}))[0]!, event: 'something_newer' };
     server.use(
@@ -84,6 +88,7 @@ describe('audit log page (AL-4)', () => {
     await mountConsole('/admin/audit', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(rows()).toHaveLength(1));
     expect(rows()[0]).toContain('something_newersomething_newer');
+    expect(paging('Next Page')).not.toBeNull();
   });
 
   it('says "No audit entries yet." for an empty log', async () => {

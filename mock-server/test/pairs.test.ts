@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ASSUMED_GUESSES_PER_SECOND,
   DATA_KEY_BITS,
+  PAIR_SILENCE_MS,
   type AuditEntry,
   type Claim,
   type Instruction,
@@ -354,6 +355,32 @@ describe('remote copy at the secondary (RC-1..RC-7)', () => {
         })
       ).status,
     ).toBe(403);
+  });
+
+  it('stops vouching for a pair whose primary has been silent past the window, until it is heard again', async () => {
+    const { claim } = await backUp(operator, site.site.info, 'ext4:quiet', randomImage(1000));
+    const committedAt = clock.now().toISOString();
+    expect(await pairOf('ext4:quiet')).toMatchObject({ state: 'PAIR', silentSince: null });
+    clock.advance(PAIR_SILENCE_MS);
+    expect((await pairOf('ext4:quiet')).silentSince).toBeNull();
+    clock.advance(1_000);
+    // The state stays the last one known; the summary says since when nothing was heard.
+    expect(await pairOf('ext4:quiet')).toMatchObject({ state: 'PAIR', silentSince: committedAt });
+    const heard = await operator.client.request('POST', `/api/pairs/${claim.pairId}/heartbeat`, {
+      json: {
+        state: 'PAIR',
+        reason: null,
+        seqSent: 3,
+        pending: 0,
+        pendingBytes: 0,
+        oldestPendingAt: null,
+        epoch: 0,
+        nextRotationAt: null,
+        bytesPerSecond: null,
+      },
+    });
+    expect(heard.status).toBe(200);
+    expect((await pairOf('ext4:quiet')).silentSince).toBeNull();
   });
 
   it('delivers an administrator suspend to the primary, which acknowledges it with the cut; resume returns to PAIR', async () => {

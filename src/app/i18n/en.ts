@@ -1124,6 +1124,8 @@ export const en = {
       problem: 'Problem',
       lastError: 'last error: {error}',
       cut: 'cut at sequence {seq}',
+      noContact: 'No contact since {time}',
+      lastKnown: 'last known state {state}',
       instructionRequested: '{action} requested',
       instructionDelivered: '{action} requested (sent to the primary)',
       instructionTitle: 'Asked by {user}: {reason}',

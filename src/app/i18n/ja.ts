@@ -1124,6 +1124,8 @@ export const ja: Messages = {
       problem: '問題',
       lastError: '最後のエラー: {error}',
       cut: 'シーケンス {seq} で切断',
+      noContact: '{time} 以降連絡なし',
+      lastKnown: '最後に分かっている状態 {state}',
       instructionRequested: '{action}を依頼済み',
       instructionDelivered: '{action}を依頼済み (プライマリに送信済み)',
       instructionTitle: '{user} の依頼: {reason}',

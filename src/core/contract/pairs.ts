@@ -100,6 +100,12 @@ export const pairHistoryEntrySchema = z.object({
   reason: z.string(),
 });
 
+/**
+ * A primary heartbeats every few seconds while its console is open; after
+ * this long without any contact the site no longer vouches for the state.
+ */
+export const PAIR_SILENCE_MS = 60_000;
+
 export const pairSummarySchema = z.object({
   pairId: z.string(),
   volumeId: volumeIdSchema,
@@ -124,6 +130,11 @@ export const pairSummarySchema = z.object({
   lastTransferAt: z.iso.datetime().nullable(),
   lastError: z.string().nullable(),
   lastHeartbeatAt: z.iso.datetime().nullable(),
+  /**
+   * The primary's last contact (heartbeat, transfer or claim) when it is
+   * older than PAIR_SILENCE_MS: the state is then only the last one known.
+   */
+  silentSince: z.iso.datetime().nullable(),
   /** RC-5: while suspended, the sequence number the secondary is consistent with. */
   cutSeq: z.number().int().nonnegative().nullable(),
   instructions: z.array(instructionSchema),

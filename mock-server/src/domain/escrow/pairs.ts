@@ -1,6 +1,7 @@
 import {
   MIB,
   MINUTE_MS,
+  PAIR_SILENCE_MS,
   SITE_DEFAULT_ROTATION,
   type HeartbeatRequest,
   type Instruction,
@@ -363,6 +364,9 @@ export class PairService {
     const bytesPerSecond = beat?.bytesPerSecond ?? null;
     const syncing =
       pendingChunks > 0 || pair.seqReceived > pair.seqApplied || pair.state === 'COPY';
+    const lastContact = [pair.lastHeartbeatAt, pair.lastTransferAt, pair.createdAt]
+      .filter((at): at is string => at !== null)
+      .reduce((latest, at) => (Date.parse(at) > Date.parse(latest) ? at : latest));
     return {
       pairId: pair.pairId,
       volumeId: pair.volumeId,
@@ -399,6 +403,7 @@ export class PairService {
       lastTransferAt: pair.lastTransferAt,
       lastError: pair.lastError,
       lastHeartbeatAt: pair.lastHeartbeatAt,
+      silentSince: now - Date.parse(lastContact) > PAIR_SILENCE_MS ? lastContact : null,
       cutSeq: pair.state === 'PSUS' ? pair.cutSeq : null,
       instructions: instructions.map(toInstruction),
       rotation: rotationOf(pair),

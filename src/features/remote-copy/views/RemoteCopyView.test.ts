@@ -190,6 +190,16 @@ describe('remote copy page (RC-7)', () => {
     expect(row(IN_STEP.volumeId)).toContain('in step in 0 sec');
   });
 
+  it('says "No contact since …" for a primary silent past the window, not its last state', async () => {
+    await seed();
+    // IN_STEP's primary was last heard at 08:01:30; two minutes later nobody vouches for PAIR.
+    site.setTime(at('08:03:31'));
+    await openPairs();
+    expect(row(IN_STEP.volumeId)).toContain('No contact since Nov 21, 2026');
+    expect(row(IN_STEP.volumeId)).toContain('last known state PAIR');
+    expect(stateOf(IN_STEP.volumeId)).not.toBe('PAIR');
+  });
+
   it('says when there are no pairs yet', async () => {
     await mountConsole('/admin/remote-copy', { signedInAs: 'admin' });
     await vi.waitFor(() => expect(table().textContent).toContain('No remote copy pairs yet.'));

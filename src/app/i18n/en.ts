@@ -310,6 +310,11 @@ export const en = {
     },
     volumes: {
       heading: 'My volumes',
+      search: 'Search my volumes',
+      found: 'No volume | {n} volume | {n} volumes',
+      noMatch: 'None of your volumes matches this search.',
+      lastBackup: 'Last backup',
+      never: 'never',
       empty: 'Volumes you back up will be listed here with their generations and receipts.',
       table: 'My volumes',
       volume: 'Volume',

@@ -304,6 +304,11 @@ export const ja: Messages = {
     },
     volumes: {
       heading: 'マイボリューム',
+      search: 'ボリュームを検索',
+      found: '{n} 件',
+      noMatch: 'この検索に一致するボリュームはありません。',
+      lastBackup: '最終バックアップ',
+      never: 'なし',
       empty: 'バックアップしたボリュームは、世代と受領証とともにここに一覧表示されます。',
       table: 'マイボリューム',
       volume: 'ボリューム',

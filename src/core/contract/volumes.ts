@@ -201,6 +201,8 @@ export const escrowRecordSchema = z.object({
   generations: z.number().int().nonnegative(),
   latestGeneration: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
+  /** When the latest generation was committed; null before the first. */
+  lastBackupAt: z.iso.datetime().nullable(),
   releases: z.number().int().nonnegative(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

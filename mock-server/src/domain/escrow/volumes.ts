@@ -229,6 +229,7 @@ export class VolumeService {
       generations: generations.length,
       latestGeneration: latest?.generation ?? 0,
       bytes: latest?.size ?? 0,
+      lastBackupAt: latest?.committedAt ?? null,
       releases: await this.deps.store.releases.count(record.volumeId),
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,

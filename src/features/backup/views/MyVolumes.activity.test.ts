@@ -216,3 +216,45 @@ describe('restores and refusals: control names', () => {
     }
   });
 });
+
+describe('My volumes: a list the operator can work with', () => {
+  const OTHER = 'iso9660:PAYROLL:2026-11-01-00-00-00-00';
+
+  function volumeRows(): string[] {
+    const table = [...document.querySelectorAll('table')].find(
+      (t) => t.querySelector('caption')?.textContent?.trim() === en.backup.volumes.table,
+    )!;
+    return rowTexts(table).filter((row) => row.includes(':'));
+  }
+
+  it('says when each volume was last backed up, and finds volumes by ID or restorer', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(5000, 7), { restorers: ['restorer'] });
+    await backUp(site, operator, device, OTHER, image(3000, 8), { restorers: ['restorer2'] });
+    const committed = (await site.records.all({ sort: 'volumeId', order: 'asc' })).map(
+      (r) => r.lastBackupAt,
+    );
+    expect(committed.every((at) => at !== null)).toBe(true);
+    await openMyVolumes();
+    await until(() => volumeRows().length === 2);
+    const headers = [...document.querySelectorAll('thead th')].map((th) => th.textContent?.trim());
+    expect(headers).toContain('Last backup');
+    expect(volumeRows().join(' ')).not.toContain('never');
+
+    const search = document.querySelector<HTMLInputElement>('input[type="search"]')!;
+    expect(document.querySelector(`label[for="${search.id}"]`)?.textContent).toBe(
+      'Search my volumes',
+    );
+    search.value = 'restorer2';
+    search.dispatchEvent(new Event('input'));
+    await settle();
+    expect(volumeRows()).toHaveLength(1);
+    expect(volumeRows()[0]).toContain(OTHER);
+    expect(document.body.textContent).toContain('1 volume');
+    search.value = 'nothing-like-it';
+    search.dispatchEvent(new Event('input'));
+    await settle();
+    expect(document.body.textContent).toContain('None of your volumes matches this search.');
+  });
+});

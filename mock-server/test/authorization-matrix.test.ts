@@ -147,6 +147,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     releaseClaim: { params: { volumeId: SPARE + ':none' }, expect: { owner: 404, operator2: 404 } },
     myVolumes: {},
     changeRestorers: { params: v, body: { add: ['restorer'], reason }, expect: { operator2: 403 } },
+    setVolumeLabel: { params: v, body: { label: 'Payroll' }, expect: { operator2: 403 } },
     // Another operator is refused as for any non-owner action on the volume (BK-3).
     volumeActivity: { params: v, expect: { operator2: 409 } },
     putTransfer: {

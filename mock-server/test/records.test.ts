@@ -341,6 +341,41 @@ describe('the restorer DB for administrators (ES-1..ES-3)', () => {
     expect((await restorer.request('GET', '/api/admin/records/export')).status).toBe(403);
   });
 
+  it('lets the owner name a volume, seen from any browser of theirs, kept across backups, audited', async () => {
+    await backUp(operator, site.site.info, 'ext4:named', randomImage(1000));
+    const mine = async (client: Client) =>
+      ((await client.request('GET', '/api/volumes/mine')).json as { records: EscrowRecord[] })
+        .records[0]!;
+    expect((await mine(operator.client)).label).toBeNull();
+    const label = (client: Client, name: string) =>
+      post(client, `/api/volumes/${enc('ext4:named')}/label`, { label: name });
+    const named = await label(operator.client, '  Payroll archive 2026  ');
+    expect(named.status).toBe(200);
+    expect((named.json as EscrowRecord).label).toBe('Payroll archive 2026');
+    // Another browser of the owner, and a second generation, keep the name.
+    expect((await mine(await signedIn('operator'))).label).toBe('Payroll archive 2026');
+    await backUp(operator, site.site.info, 'ext4:named', randomImage(1000));
+    expect(await mine(operator.client)).toMatchObject({
+      label: 'Payroll archive 2026',
+      generations: 2,
+    });
+    // Only the owner names it; a name is short and printable.
+    expect((await label(await signedIn('operator2'), 'mine now')).status).toBe(403);
+    expect((await label(operator.client, 'x'.repeat(81))).json).toMatchObject({
+      code: 'invalid_request',
+    });
+    expect((await label(operator.client, 'bell\u0007')).status).toBe(400);
+    expect((await label(operator.client, '')).status).toBe(200);
+    expect((await mine(operator.client)).label).toBeNull();
+    const audit = (await admin.request('GET', '/api/admin/audit?event=volume_labelled')).json as {
+      entries: AuditEntry[];
+    };
+    expect(audit.entries.map((e) => e.details)).toEqual([
+      { label: null },
+      { label: 'Payroll archive 2026' },
+    ]);
+  });
+
   it('imports an offline registration file once, and refuses corrupt, foreign and repeated files', async () => {
     const make = (siteId: string) =>
       offlineRegistration({ ...site.site.info, siteId }, operator, VOLUME);

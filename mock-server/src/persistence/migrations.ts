@@ -430,6 +430,11 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('escrow_records').addColumn('keys_site_id', 'text').execute();
     },
   },
+  '0014_records_label': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('escrow_records').addColumn('label', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -129,6 +129,8 @@ export interface EscrowRecordsTable {
   created_at: string;
   updated_at: string;
   keys_site_id: string | null;
+  /** The owner's name for the volume; null until one is given. */
+  label: string | null;
 }
 
 export interface RecordRestorersTable {

@@ -103,6 +103,7 @@ export const auditEventNames = [
   'key_not_found',
   'restore_refused',
   'restorers_changed',
+  'volume_labelled',
   'expiry_changed',
   'record_revoked',
   'ownership_transferred',

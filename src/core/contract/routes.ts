@@ -114,6 +114,12 @@ export const apiRoutes = {
     access: ['operator', 'admin'],
     csrf: true,
   },
+  setVolumeLabel: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/label',
+    access: ['operator'],
+    csrf: true,
+  },
   // Owners see the restores and refusals of their volumes (AL-3)
   volumeActivity: {
     method: 'GET',

@@ -192,8 +192,13 @@ export type KeyRelease = z.infer<typeof keyReleaseSchema>;
 
 // ---- Escrow records, as owners and administrators see them (ES-1, ES-2) ----
 
+/** Longest name an owner may give a volume. */
+export const MAX_VOLUME_LABEL = 80;
+
 export const escrowRecordSchema = z.object({
   volumeId: volumeIdSchema,
+  /** The owner's name for the volume, shown beside its ID; null until one is given. */
+  label: z.string().max(MAX_VOLUME_LABEL).nullable(),
   owner: userIdSchema,
   restorers: z.array(userIdSchema),
   policy: releasePolicySchema,
@@ -210,6 +215,21 @@ export const escrowRecordSchema = z.object({
 export type EscrowRecord = z.infer<typeof escrowRecordSchema>;
 
 export const myVolumesSchema = z.object({ records: z.array(escrowRecordSchema) });
+
+/** Whether `text` holds a control character (C0 or DEL), which a volume's name may not. */
+export function hasControlCharacter(text: string): boolean {
+  return [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+}
+
+/** The owner names a volume; an empty name removes it. */
+export const setVolumeLabelRequestSchema = z.object({
+  label: z
+    .string()
+    .trim()
+    .max(MAX_VOLUME_LABEL, `A name has at most ${MAX_VOLUME_LABEL} characters.`)
+    .refine((label) => !hasControlCharacter(label), 'A name has no control characters.'),
+});
+export type SetVolumeLabelRequest = z.infer<typeof setVolumeLabelRequestSchema>;
 
 export const changeRestorersRequestSchema = z.object({
   add: z.array(userIdSchema).max(100).default([]),

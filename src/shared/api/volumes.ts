@@ -67,6 +67,16 @@ export function changeRestorers(
   });
 }
 
+/** The owner names a volume at its home site; an empty name removes it. */
+export function setVolumeLabel(volumeId: string, label: string): Promise<EscrowRecord> {
+  return request({
+    route: apiRoutes.setVolumeLabel,
+    params: { volumeId },
+    body: { label },
+    schema: escrowRecordSchema,
+  });
+}
+
 /** AL-3: a page of the restores and refusals of one of the operator's own volumes, newest first. */
 export function fetchVolumeActivity(
   volumeId: string,

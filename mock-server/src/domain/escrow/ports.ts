@@ -41,6 +41,8 @@ export interface RecordRow {
    * (this site then holds only ciphertext); null or absent: this site.
    */
   readonly keysAt?: string | null;
+  /** The owner's name for the volume (read only; written by setLabel, never by upsert). */
+  readonly label?: string | null;
 }
 
 export interface GenerationRow {
@@ -203,6 +205,8 @@ export interface EscrowRecordRepository {
     at: string,
   ): Promise<boolean>;
   ownedBy(owner: string): Promise<RecordRow[]>;
+  /** The owner's name for the volume; null removes it. */
+  setLabel(volumeId: string, label: string | null, at: string): Promise<void>;
   naming(userId: string): Promise<RecordRow[]>;
   /** A page of matching records; the count stops at a cap (totalIsCapped). */
   search(

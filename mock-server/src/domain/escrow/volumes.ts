@@ -164,6 +164,25 @@ export class VolumeService {
     return Promise.all(records.map((r) => this.describe(r)));
   }
 
+  /** The owner names a volume (another browser of theirs sees the name); an empty name removes it. */
+  async setLabel(caller: Caller, volumeId: string, label: string): Promise<EscrowRecord> {
+    const record = await this.deps.store.records.find(volumeId);
+    if (!record) throw notFound(volumeId);
+    if (record.owner !== caller.userId) {
+      throw new DomainError('forbidden', 'Only the owner of this volume can name it.', 403);
+    }
+    const name = label.trim() || null;
+    await this.deps.audit.append({
+      event: 'volume_labelled',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: { label: name },
+    });
+    await this.deps.store.records.setLabel(volumeId, name, nowIso(this.deps));
+    return this.describe((await this.deps.store.records.find(volumeId))!);
+  }
+
   /** ES-2: an owner (or an administrator) changes who may restore a volume. */
   async changeRestorers(
     caller: Caller,
@@ -222,6 +241,7 @@ export class VolumeService {
     const latest = generations.at(-1);
     return {
       volumeId: record.volumeId,
+      label: record.label ?? null,
       owner: record.owner,
       restorers: [...record.restorers],
       policy: record.policy,

@@ -9,6 +9,7 @@ import {
   keyReleaseRequestSchema,
   registerDeviceRequestSchema,
   scrubRequestSchema,
+  setVolumeLabelRequestSchema,
   volumeActivityQuerySchema,
 } from '../../../../src/core/contract';
 import { BLOB_HEADER_LENGTH, paddedTransferSize } from '../../../../src/core/crypto/constants';
@@ -71,6 +72,11 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.myVolumes, async (request) => ({
     records: await ctx.volumes.myVolumes(callerOf(request)),
   }));
+  router.route(apiRoutes.setVolumeLabel, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const { label } = parseWith(setVolumeLabelRequestSchema, request.body);
+    return ctx.volumes.setLabel(callerOf(request), volumeId, label);
+  });
   router.route(apiRoutes.changeRestorers, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const body = parseWith(changeRestorersRequestSchema, request.body);

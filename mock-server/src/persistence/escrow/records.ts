@@ -19,6 +19,7 @@ const toRecord = (r: Selectable<EscrowRecordsTable>): RecordRow => ({
   updatedAt: r.updated_at,
   // Absent, not null, for a volume whose keys are here: records read back as they were stored.
   ...(r.keys_site_id === null ? {} : { keysAt: r.keys_site_id }),
+  ...(r.label === null ? {} : { label: r.label }),
 });
 
 /** Counting matches of a restorer DB search stops here. */
@@ -67,6 +68,14 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
           .execute();
       }
     });
+  }
+
+  async setLabel(volumeId: string, label: string | null, at: string): Promise<void> {
+    await this.db
+      .updateTable('escrow_records')
+      .set({ label, updated_at: at })
+      .where('volume_id', '=', volumeId)
+      .execute();
   }
 
   async compareAndSetState(

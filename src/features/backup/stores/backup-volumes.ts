@@ -1,6 +1,11 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import { changeRestorers, fetchMyVolumes, fetchVolumeActivity } from '@/shared/api/volumes';
+import {
+  changeRestorers,
+  fetchMyVolumes,
+  fetchVolumeActivity,
+  setVolumeLabel,
+} from '@/shared/api/volumes';
 import type { EscrowRecord, VolumeActivity } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
 import {
@@ -164,6 +169,12 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     return outcomes;
   }
 
+  /** The owner's name for a volume, kept at the site so that every browser of theirs shows it. */
+  async function rename(volumeId: string, label: string): Promise<void> {
+    await setVolumeLabel(volumeId, label);
+    await load();
+  }
+
   /** Deletes every generation of the volume from this browser (the chunk-ID key stays). */
   async function deleteLocalCopy(volumeId: string): Promise<void> {
     const target = volumes.value.find((v) => v.volumeId === volumeId);
@@ -226,6 +237,7 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     siteError,
     load,
     updateRestorers,
+    rename,
     deleteLocalCopy,
     receiptBytes,
     activity,

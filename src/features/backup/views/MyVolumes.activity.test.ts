@@ -258,3 +258,38 @@ describe('My volumes: a list the operator can work with', () => {
     expect(document.body.textContent).toContain('None of your volumes matches this search.');
   });
 });
+
+describe('My volumes: names of the operator’s choosing', () => {
+  it('names a volume at the site, shows the name first, and says why a name is refused', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(5000, 7), { restorers: ['restorer'] });
+    await openMyVolumes();
+    await until(() => document.body.textContent!.includes(VOLUME));
+    buttonNamed(`Name ${VOLUME}`).click();
+    await settle();
+    const input = () =>
+      [...document.querySelectorAll('label')].find((l) => l.textContent === 'Name of the volume')!
+        .control as HTMLInputElement;
+    input().value = 'Payroll archive';
+    input().dispatchEvent(new Event('input'));
+    buttonNamed('Save the name').click();
+    await until(() => document.querySelector('.label')?.textContent === 'Payroll archive');
+    expect((await site.volumes.myVolumes(operator))[0]!.label).toBe('Payroll archive');
+    const search = document.querySelector<HTMLInputElement>('input[type="search"]');
+    // One volume needs no search box; the name is still what the row shows first.
+    expect(search).toBeNull();
+
+    // A name the site refuses is explained in place, and nothing changes.
+    buttonNamed(`Name ${VOLUME}`).click();
+    await settle();
+    input().value = 'bell\u0007';
+    input().dispatchEvent(new Event('input'));
+    buttonNamed('Save the name').click();
+    await until(() => document.querySelector('[role="alert"]') !== null);
+    expect(document.querySelector('[role="alert"]')!.textContent).toBe(
+      'A name cannot contain control characters (such as tabs or line breaks).',
+    );
+    expect((await site.volumes.myVolumes(operator))[0]!.label).toBe('Payroll archive');
+  });
+});

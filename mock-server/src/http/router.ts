@@ -39,6 +39,13 @@ export interface CookieOptions {
   readonly expires: Date;
 }
 
+/** Marks the answer as a file to save: `custodian-<name>.<format>`, CSV or JSON. */
+export function asDownload(reply: ApiReply, name: string, format: 'csv' | 'json'): void {
+  void reply
+    .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+    .header('content-disposition', `attachment; filename="custodian-${name}.${format}"`);
+}
+
 export interface ApiReply {
   status(code: number): ApiReply;
   type(contentType: string): ApiReply;

@@ -7,7 +7,7 @@ import {
 } from '../../../../src/core/contract';
 import { IntegrityReportService, toCsv } from '../../domain/alerts';
 import { parseWith } from '../errors';
-import { type RouteContext, type Router, principalOf } from '../router';
+import { asDownload, type RouteContext, type Router, principalOf } from '../router';
 
 export function alertRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminListAlerts, async (request) =>
@@ -42,9 +42,7 @@ export function alertRoutes(router: Router, ctx: RouteContext): void {
         a.acknowledgedBy,
       ]),
     );
-    void reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="custodian-alerts.csv"');
+    asDownload(reply, 'alerts', 'csv');
     return csv;
   });
 

@@ -1,7 +1,7 @@
 import { apiRoutes, auditExportQuerySchema, auditQuerySchema } from '../../../../src/core/contract';
 import { toCsv } from '../../domain/alerts';
 import { parseWith } from '../errors';
-import { type RouteContext, type Router, principalOf } from '../router';
+import { asDownload, type RouteContext, type Router, principalOf } from '../router';
 
 export function auditRoutes(router: Router, ctx: RouteContext): void {
   router.route(apiRoutes.adminListAudit, async (request) =>
@@ -12,14 +12,10 @@ export function auditRoutes(router: Router, ctx: RouteContext): void {
     const { format, ...filter } = parseWith(auditExportQuerySchema, request.query, 'query');
     const entries = await ctx.audit.all(filter);
     if (format === 'json') {
-      void reply
-        .type('application/json; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="custodian-audit.json"');
+      asDownload(reply, 'audit', 'json');
       return { entries };
     }
-    void reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="custodian-audit.csv"');
+    asDownload(reply, 'audit', 'csv');
     return toCsv(
       [
         'seq',

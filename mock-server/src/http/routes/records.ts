@@ -15,7 +15,13 @@ import { volumeIdSchema } from '../../../../src/core/crypto/format-schemas';
 import { toCsv } from '../../domain/alerts';
 import type { Caller } from '../../domain/escrow/context';
 import { parseWith } from '../errors';
-import { type ApiRequest, type RouteContext, type Router, principalOf } from '../router';
+import {
+  asDownload,
+  type ApiRequest,
+  type RouteContext,
+  type Router,
+  principalOf,
+} from '../router';
 
 const volumeParams = z.object({ volumeId: volumeIdSchema });
 const approvalParams = z.object({ approvalId: z.string().max(200) });
@@ -47,14 +53,10 @@ export function recordRoutes(router: Router, ctx: RouteContext): void {
       details: { format, records: records.length, ...filter },
     });
     if (format === 'json') {
-      void reply
-        .type('application/json; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="custodian-restorer-db.json"');
+      asDownload(reply, 'restorer-db', 'json');
       return { records };
     }
-    void reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="custodian-restorer-db.csv"');
+    asDownload(reply, 'restorer-db', 'csv');
     return toCsv(
       [
         'volume',

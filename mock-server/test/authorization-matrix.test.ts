@@ -148,6 +148,22 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     myVolumes: {},
     changeRestorers: { params: v, body: { add: ['restorer'], reason }, expect: { operator2: 403 } },
     setVolumeLabel: { params: v, body: { label: 'Payroll' }, expect: { operator2: 403 } },
+    // A device key nobody registered: the owner is refused as an unknown device, others as non-owners.
+    moveVolume: {
+      params: v,
+      body: {
+        generation: 1,
+        deviceFingerprint: 'a'.repeat(64),
+        ephemeralPublicKey: {
+          kty: 'EC',
+          crv: 'P-256',
+          x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+          y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+        },
+        signature: 'A'.repeat(86),
+      },
+      expect: { owner: 403, operator2: 403 },
+    },
     // Another operator is refused as for any non-owner action on the volume (BK-3).
     volumeActivity: { params: v, expect: { operator2: 409 } },
     putTransfer: {

@@ -1035,6 +1035,8 @@ export const en = {
         key_not_found: 'No key for this volume',
         restore_refused: 'Restore refused',
         volume_labelled: 'Volume named',
+        volume_moved: 'Backups moved to another browser',
+        volume_move_refused: 'Move of backups refused',
         restorers_changed: 'Restorers changed',
         expiry_changed: 'Expiry changed',
         record_revoked: 'Record revoked',
@@ -1443,6 +1445,8 @@ export const en = {
       'The initial password is too weak. Use at least {min} characters, at least 4 different ones, and not the user ID.',
     unauthorized_use:
       'You are not allowed to use this volume. The site has told its administrators.',
+    device_not_registered:
+      'This browser’s device key is not registered to you at this site. Sign in again and retry.',
     device_key_taken:
       'This device key is already registered to another user. Use this browser only with your own account.',
     audit_unavailable:

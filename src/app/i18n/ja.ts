@@ -1036,6 +1036,8 @@ export const ja: Messages = {
         key_not_found: 'このボリュームの鍵なし',
         restore_refused: 'リストア拒否',
         volume_labelled: 'ボリュームの命名',
+        volume_moved: 'バックアップの別ブラウザーへの移行',
+        volume_move_refused: 'バックアップ移行の拒否',
         restorers_changed: 'リストア担当者の変更',
         expiry_changed: '有効期限の変更',
         record_revoked: 'レコードの失効',
@@ -1450,6 +1452,8 @@ export const ja: Messages = {
       '初期パスワードが弱すぎます。{min} 文字以上で、4 種類以上の文字を使い、ユーザーIDを含めないでください。',
     unauthorized_use:
       'このボリュームを使うことは許可されていません。サイトは管理者に通知しました。',
+    device_not_registered:
+      'このブラウザーのデバイス鍵は、このサイトであなたに登録されていません。もう一度サインインしてやり直してください。',
     device_key_taken:
       'このデバイス鍵はすでに別のユーザーに登録されています。このブラウザーは自分のアカウントでだけ使ってください。',
     audit_unavailable:

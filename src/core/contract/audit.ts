@@ -104,6 +104,8 @@ export const auditEventNames = [
   'restore_refused',
   'restorers_changed',
   'volume_labelled',
+  'volume_moved',
+  'volume_move_refused',
   'expiry_changed',
   'record_revoked',
   'ownership_transferred',

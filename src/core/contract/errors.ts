@@ -30,6 +30,7 @@ export const errorCodes = [
   'wrong_password',
   'password_change_required',
   'device_key_taken',
+  'device_not_registered',
   // User administration and site settings
   'user_exists',
   'user_not_found',

@@ -120,6 +120,13 @@ export const apiRoutes = {
     access: ['operator'],
     csrf: true,
   },
+  // The owner's new browser continues the volume: the chunk-ID key to its device key
+  moveVolume: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/move',
+    access: ['operator'],
+    csrf: true,
+  },
   // Owners see the restores and refusals of their volumes (AL-3)
   volumeActivity: {
     method: 'GET',

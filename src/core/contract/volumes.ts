@@ -190,6 +190,28 @@ export const keyReleaseSchema = z.discriminatedUnion('state', [
 ]);
 export type KeyRelease = z.infer<typeof keyReleaseSchema>;
 
+// ---- A volume's backups moving to another browser of its owner ----
+
+/**
+ * The owner's new browser asks for the volume's chunk-ID key (no data key),
+ * signed by its registered device key (see volumeMoveBytes).
+ */
+export const moveVolumeRequestSchema = z.object({
+  generation: generationSchema,
+  deviceFingerprint: hex256Schema,
+  ephemeralPublicKey: p256PublicJwkSchema,
+  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'a P-256 signature, 64 bytes in base64url'),
+});
+export type MoveVolumeRequest = z.infer<typeof moveVolumeRequestSchema>;
+
+export const volumeMoveSchema = z.object({
+  volumeId: volumeIdSchema,
+  generation: generationSchema,
+  /** JWE to the ephemeral key, purpose "move": the chunk-ID key or this site's share of it. */
+  envelope: z.string(),
+});
+export type VolumeMove = z.infer<typeof volumeMoveSchema>;
+
 // ---- Escrow records, as owners and administrators see them (ES-1, ES-2) ----
 
 /** Longest name an owner may give a volume. */

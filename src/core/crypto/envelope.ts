@@ -28,7 +28,7 @@ import { fromBase64Url, toBase64Url, wipe } from './bytes';
 export const ENVELOPE_ALG = 'ECDH-ES+A256KW';
 export const ENVELOPE_ENC = 'A256GCM';
 
-export const envelopePurposes = ['escrow', 'release', 'registration'] as const;
+export const envelopePurposes = ['escrow', 'release', 'registration', 'move'] as const;
 export type EnvelopePurpose = (typeof envelopePurposes)[number];
 
 /** Protected-header members that say what an envelope is for. */

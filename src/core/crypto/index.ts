@@ -31,6 +31,7 @@ export * from './release-policy';
 export * from './manifest-schema';
 export * from './manifest';
 export * from './restore-verifier';
+export * from './volume-move';
 export {
   ENVELOPE_ALG,
   ENVELOPE_ENC,

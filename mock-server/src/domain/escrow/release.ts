@@ -1,10 +1,15 @@
 import type {
+  ErrorCode,
   GenerationManifest,
   KeyRelease,
   KeyReleaseRequest,
+  MoveVolumeRequest,
   RestorableVolume,
+  VolumeMove,
 } from '../../../../src/core/contract';
-import { openEnvelope, sealEnvelope } from '../../../../src/core/crypto/envelope';
+import { importSigningPublicKeyJwk } from '../../../../src/core/crypto/device-key';
+import { openEnvelope, rewrapEnvelope, sealEnvelope } from '../../../../src/core/crypto/envelope';
+import { verifyVolumeMove } from '../../../../src/core/crypto/volume-move';
 import { KeySharesError } from '../../../../src/core/crypto/errors';
 import { rewrapShareEnvelopes } from '../../../../src/core/crypto/key-shares';
 import type { VolumeKeys } from '../../../../src/core/crypto/keys';
@@ -172,6 +177,147 @@ export class ReleaseService {
       false,
       generation,
     );
+  }
+
+  /**
+   * The owner's new browser continues a volume (backups move to device D):
+   * the site passes on the chunk-ID key, or its share of it, from the
+   * envelope of the generation's lowest epoch, sealed to the browser's
+   * ephemeral key, which the owner's registered device key signed. No data
+   * key leaves: this is no restore, and the new browser starts a new epoch.
+   * Anyone but the owner is refused, audited and alerted.
+   */
+  async moveToDevice(
+    caller: Caller,
+    volumeId: string,
+    body: MoveVolumeRequest,
+  ): Promise<VolumeMove> {
+    const { store } = this.deps;
+    const refuse = async (
+      code: ErrorCode,
+      why: string,
+      sentence: string,
+      status: number,
+      alert = false,
+    ): Promise<never> => {
+      await this.deps.audit.append({
+        event: 'volume_move_refused',
+        actor: caller.userId,
+        volumeId,
+        clientAddress: caller.clientAddress,
+        details: { why, device: body.deviceFingerprint },
+      });
+      if (alert) {
+        await this.deps.alerts.raise({
+          kind: 'overwrite_attempt',
+          userId: caller.userId,
+          volumeId,
+          clientAddress: caller.clientAddress,
+          sentence: `${caller.userId} asked for the backup key of volume ${volumeId} without owning it.`,
+        });
+      }
+      throw new DomainError(code, sentence, status, { volumeId });
+    };
+    const record = await store.records.find(volumeId);
+    if (!record || record.owner !== caller.userId) {
+      const volume = record ? undefined : await store.volumes.find(volumeId);
+      if (!record && (!volume || volume.owner === caller.userId)) {
+        return refuse(
+          'volume_not_found',
+          'no committed generation',
+          `The site holds no committed generation of ${volumeId}: there is nothing to continue.`,
+          404,
+        );
+      }
+      return refuse(
+        'forbidden',
+        'not the owner',
+        'Only the owner of this volume can continue its backups on another browser.',
+        403,
+        true,
+      );
+    }
+    if (record.keysAt && record.keysAt !== this.deps.siteId) {
+      const keeper = (await this.deps.trustedSiteName(record.keysAt)) ?? record.keysAt;
+      return refuse(
+        'keys_elsewhere',
+        `keys escrowed at ${keeper}`,
+        `This site keeps only the ciphertext of volume ${volumeId}; its keys are escrowed at ${keeper}.`,
+        409,
+      );
+    }
+    const device = await store.devices.find(body.deviceFingerprint);
+    if (!device || device.userId !== caller.userId) {
+      return refuse(
+        'device_not_registered',
+        'device key not registered to the owner',
+        "This browser's device key is not registered to you at this site: sign in again and retry.",
+        403,
+      );
+    }
+    const statement = {
+      volumeId,
+      generation: body.generation,
+      deviceFingerprint: body.deviceFingerprint,
+      ephemeralPublicKey: body.ephemeralPublicKey,
+    };
+    const devicePublicKey = await importSigningPublicKeyJwk(
+      JSON.parse(device.publicJwk) as JsonWebKey,
+    );
+    if (!(await verifyVolumeMove(devicePublicKey, statement, body.signature))) {
+      return refuse(
+        'bad_signature',
+        'signature does not verify',
+        "The request is not signed by this browser's device key.",
+        400,
+        true,
+      );
+    }
+    await assertEphemeralKey(body.ephemeralPublicKey);
+    const generation = await store.generations.find(volumeId, body.generation);
+    if (!generation) {
+      throw new DomainError(
+        'generation_not_found',
+        `Volume ${volumeId} has no generation ${body.generation}.`,
+        404,
+      );
+    }
+    const lowest = Math.min(...manifestEpochs(parseManifest(generation.manifest)));
+    const source = (await store.envelopes.of(volumeId)).find((e) => e.epoch === lowest);
+    if (!source) {
+      throw new DomainError(
+        'keys_missing',
+        `The site does not hold the key of generation ${body.generation}.`,
+        409,
+      );
+    }
+    const ephemeral = JSON.parse(JSON.stringify(body.ephemeralPublicKey)) as JsonWebKey;
+    const context = {
+      purpose: 'move' as const,
+      volumeId,
+      epochs: [],
+      generation: body.generation,
+    };
+    const envelope =
+      (await rewrapShareEnvelopes(
+        [source],
+        this.deps.keys.escrow.privateKey,
+        ephemeral,
+        context,
+      )) ??
+      (await rewrapEnvelope(source.envelope, this.deps.keys.escrow.privateKey, ephemeral, context));
+    await this.deps.audit.append({
+      event: 'volume_moved',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: {
+        device: body.deviceFingerprint,
+        deviceLabel: device.label,
+        generation: body.generation,
+      },
+    });
+    return { volumeId, generation: body.generation, envelope };
   }
 
   /** Lost answer (RS-3): the same user with the same request ID gets it again; anyone else gets nothing. */

@@ -7,6 +7,7 @@ import {
   CIPHERTEXT_SHA256_HEADER,
   claimRequestSchema,
   keyReleaseRequestSchema,
+  moveVolumeRequestSchema,
   registerDeviceRequestSchema,
   scrubRequestSchema,
   setVolumeLabelRequestSchema,
@@ -76,6 +77,11 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const { label } = parseWith(setVolumeLabelRequestSchema, request.body);
     return ctx.volumes.setLabel(callerOf(request), volumeId, label);
+  });
+  router.route(apiRoutes.moveVolume, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const body = parseWith(moveVolumeRequestSchema, request.body);
+    return ctx.releases.moveToDevice(callerOf(request), volumeId, body);
   });
   router.route(apiRoutes.changeRestorers, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');

@@ -275,7 +275,9 @@ export const en = {
       registered_to_another_operator:
         'The backup stopped: this volume is registered to another operator. Administrators have been alerted.',
       chunk_id_key_missing:
-        'This volume’s chunk-ID key is not on this device, so a new generation cannot be made here. Back it up from the browser that made its first generation.',
+        'This volume’s keys are not in this browser any more, so this backup cannot go on here. Start the backup again: the site hands this browser the volume’s key.',
+      volume_move_short:
+        'This browser has no key of this volume yet, and its key is split across sites: {received} of the {needed} shares needed arrived. Sign in at the other sites on the Sites screen ({sites}), then back up again.',
       quota_insufficient:
         'This browser does not have enough storage for this backup: it needs about {needed}, only {available} are free. Free some space, then try again.',
       quota_exceeded:

@@ -255,6 +255,7 @@ async function rebuild(
 export async function combineReleases(
   releases: readonly SiteRelease[],
   expected: ShareExpectation,
+  options: { extractable?: boolean } = {},
 ): Promise<CombinedKeys> {
   const bad = new Set<string>();
   if (expected.threshold === 1) {
@@ -336,7 +337,7 @@ export async function combineReleases(
         }
         again?.forEach(wipe);
       }
-      const chunkIdKey = await importChunkIdKey(rebuilt[0]!);
+      const chunkIdKey = await importChunkIdKey(rebuilt[0]!, options);
       const dataKeys = new Map<number, CryptoKey>();
       for (const [i, epoch] of expected.epochs.entries()) {
         dataKeys.set(epoch, await importDataKey(rebuilt[i + 1]!));

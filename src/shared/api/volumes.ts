@@ -6,8 +6,11 @@ import {
   generationManifestSchema,
   myVolumesSchema,
   volumeActivityPageSchema,
+  volumeMoveSchema,
   volumeOwnerSchema,
   type ChangeRestorersRequest,
+  type MoveVolumeRequest,
+  type VolumeMove,
   type Claim,
   type EscrowRecord,
   type GenerationManifest,
@@ -100,6 +103,21 @@ export function fetchGenerationManifest(
     route: apiRoutes.generationManifest,
     params: { volumeId, generation: String(generation) },
     schema: generationManifestSchema,
+    site,
+  });
+}
+
+/** The owner's new browser asks a site for the volume's chunk-ID key, signed by its device key. */
+export function moveVolume(
+  volumeId: string,
+  body: MoveVolumeRequest,
+  site?: SiteAddress,
+): Promise<VolumeMove> {
+  return request({
+    route: apiRoutes.moveVolume,
+    params: { volumeId },
+    body,
+    schema: volumeMoveSchema,
     site,
   });
 }

@@ -20,6 +20,7 @@ export const backupErrorCodes = [
   'site_key_changed',
   'registered_to_another_operator',
   'chunk_id_key_missing',
+  'volume_move_short',
   'quota_insufficient',
   'quota_exceeded',
   'storage_unavailable',

@@ -26,6 +26,7 @@ import { ChunkReader, type ImageFile } from '@/features/backup/worker/chunk-read
 import { BackupError } from './backup-errors';
 import { sealEpochEscrow } from './backup-escrow';
 import { makeGenerationKeys } from './backup-keys';
+import { moveVolumeHere, type MoveDeps } from './backup-move';
 import type { BackupSite } from './backup-site';
 import { epochKeyEntry, nextSeqAfter } from './backup-stream';
 
@@ -53,7 +54,7 @@ export interface RunState {
   previous: Set<string>;
 }
 
-export interface GenerationDeps {
+export interface GenerationDeps extends MoveDeps {
   readonly site: BackupSite;
   readonly localCopy: LocalCopy;
   readonly chunkSize: number;
@@ -138,6 +139,10 @@ export async function prepareGeneration(
   // RC-4: a "rekey now" between two backups escrowed the next generation's key already.
   const rekeyed = record ? undefined : await rekeyedBetween(volumeId, claim);
   if (!record) {
+    // Another browser of the owner made the earlier generations: the sites hand this one the key.
+    if (!rekeyed && claim.nextGeneration > 1 && !(await getChunkIdKey(volumeId))) {
+      await moveVolumeHere(deps, volumeId, claim, device);
+    }
     const epoch = rekeyed?.epoch ?? (claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0);
     const generated = rekeyed
       ? undefined

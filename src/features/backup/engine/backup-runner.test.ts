@@ -232,6 +232,43 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     expect(generations[1]!.manifest.index.previousManifestHash).toBe(generations[0]!.manifestHash);
   });
 
+  it("continues the volume from the owner's other browser: the site hands over the chunk-ID key, the next generation is differential under a new epoch, and the move is audited", async () => {
+    const first = randomBytes(5 * CHUNK, 3);
+    await new BackupRunner(request(imageFile(first)), () => undefined, deps()).run();
+    const sentBefore = faults.sent('chunk');
+
+    // Another browser of the same operator: its own local copy and key store, nothing of the volume.
+    db.close();
+    await wipeAllKeys();
+    db = new BackupDatabase(`backup-test-${crypto.randomUUID()}`);
+    const second = first.slice();
+    second.set(randomBytes(100, 9), 2 * CHUNK + 10);
+    const result = await new BackupRunner(
+      request(imageFile(second)),
+      () => undefined,
+      deps(),
+    ).run();
+
+    expect(result.generation).toBe(2);
+    expect(result.imageSha256).toBe(await sha256Hex(second));
+    expect(faults.sent('chunk') - sentBefore).toBe(1);
+    const { generations } = await held();
+    const epochs = generations.map((g) => g.manifest.sealed.epoch);
+    expect(epochs[1]).toBeGreaterThan(epochs[0]!);
+    // Four unchanged chunks stay under the first epoch's key; the changed one is under the new one.
+    expect(generations[1]!.manifest.index.chunks.map((c) => c.epoch)).toEqual([
+      epochs[0],
+      epochs[0],
+      epochs[1],
+      epochs[0],
+      epochs[0],
+    ]);
+    const moves = (await site.auditEntries()).filter((e) => e.event === 'volume_moved');
+    expect(moves).toHaveLength(1);
+    expect(moves[0]).toMatchObject({ actor: 'operator', volumeId: identity().volumeId });
+    expect((await site.auditEntries()).some((e) => e.event === 'key_released')).toBe(false);
+  });
+
   it('resumes after the tab went away without encrypting or sending finished work again (BK-7)', async () => {
     const bytes = randomBytes(8 * CHUNK + 77, 5);
     const first = new BackupRunner(request(imageFile(bytes)), () => undefined, deps());
@@ -523,14 +560,30 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     }
   });
 
-  it('needs the volume’s chunk-ID key for a new generation', async () => {
+  it('says so when the site will not hand a cleared browser the volume’s key, and sends nothing', async () => {
     const bytes = randomBytes(2 * CHUNK, 23);
     await new BackupRunner(request(imageFile(bytes)), () => undefined, deps()).run();
     await wipeAllKeys();
+    const sentBefore = faults.sent('chunk');
+    server.use(
+      http.post('*/api/volumes/:volumeId/move', () =>
+        HttpResponse.json(
+          {
+            code: 'device_not_registered',
+            message: 'This browser’s device key is not registered.',
+          },
+          { status: 403 },
+        ),
+      ),
+    );
     const error = await new BackupRunner(request(imageFile(bytes)), () => undefined, deps())
       .run()
       .catch((e: unknown) => e);
-    expect(describeBackupError(error).code).toBe('chunk_id_key_missing');
+    expect(describeBackupError(error)).toMatchObject({
+      code: 'transfer_refused',
+      siteMessage: 'This browser’s device key is not registered.',
+    });
+    expect(faults.sent('chunk')).toBe(sentBefore);
   });
 
   it('gives the claim back on Cancel', async () => {

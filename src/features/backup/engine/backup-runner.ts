@@ -39,6 +39,7 @@ import { cryptoWorkerCount } from '@/shared/workers/crypto-workers';
 import { createSealPool, type SealPool } from '@/features/backup/worker/seal-pool';
 import { BackupCancelled, RunControl } from './backup-control';
 import { BackupError, isSiteUnreachable } from './backup-errors';
+import type { ShareSite } from './backup-escrow';
 import { checkSiteKeys, ensureDeviceKey, registerDeviceKey } from './backup-keys';
 import {
   checkSameImage,
@@ -107,6 +108,8 @@ export interface RunnerDeps {
   readonly rotation?: RotationPolicy;
   /** The pair engine, told about the stream and steering it (RC-3, RC-5). */
   readonly pairs?: PairLink;
+  /** Other sites this console is signed in at: those that keep shares of a volume's keys. */
+  readonly shareSites?: (siteIds: readonly string[]) => readonly ShareSite[];
 }
 
 export function defaultRunnerDeps(): RunnerDeps {

@@ -18,14 +18,17 @@ import {
   claimVolume,
   fetchGenerationManifest,
   fetchVolumeOwner,
+  moveVolume,
   releaseClaim,
 } from '@/shared/api/volumes';
 import type {
   Claim,
   DeviceKey,
   GenerationManifest,
+  MoveVolumeRequest,
   RegisterDeviceRequest,
   SiteInfo,
+  VolumeMove,
   VolumeOwner,
 } from '@/core/contract';
 
@@ -36,6 +39,8 @@ export interface BackupSite {
   claim(volumeId: string, resume: boolean): Promise<Claim>;
   releaseClaim(volumeId: string): Promise<void>;
   generationManifest(volumeId: string, generation: number): Promise<GenerationManifest>;
+  /** The owner's new browser gets the volume's chunk-ID key (or this site's share of it). */
+  moveVolume(volumeId: string, body: MoveVolumeRequest): Promise<VolumeMove>;
   headChunk(volumeId: string, chunkId: string, signal?: AbortSignal): Promise<StoredChunk>;
   putTransfer(
     pairId: string,
@@ -54,6 +59,7 @@ export const liveSite: BackupSite = {
   claim: claimVolume,
   releaseClaim,
   generationManifest: fetchGenerationManifest,
+  moveVolume: (volumeId, body) => moveVolume(volumeId, body),
   headChunk,
   putTransfer,
 };
@@ -71,6 +77,7 @@ export function siteAt(address: Required<SiteAddress>): BackupSite {
     releaseClaim: (volumeId) => releaseClaim(volumeId, address),
     generationManifest: (volumeId, generation) =>
       fetchGenerationManifest(volumeId, generation, address),
+    moveVolume: (volumeId, body) => moveVolume(volumeId, body, address),
     headChunk: (volumeId, chunkId, signal) => headChunk(volumeId, chunkId, signal, address),
     putTransfer: (pairId, seq, body, bodySha256, signal) =>
       putTransfer(pairId, seq, body, bodySha256, signal, address),

@@ -376,4 +376,59 @@ describe('a backup split 2 of 3 across three sites (MS-4)', () => {
     });
     expect((await openManifestSecret(manifest, keys.dataKeys)).size).toBe(2 * CHUNK_SIZE);
   });
+
+  it("continues the volume from the owner's other browser with shares of the chunk-ID key from two sites, and says what is missing when only one can be asked", async () => {
+    const first = patternBytes(3 * CHUNK_SIZE);
+    await backUpSplit(first);
+    for (const other of [osaka, sapporo]) {
+      await copyToSite(await target(other), TEST_VOLUME_ID, 'operator', copyDeps());
+    }
+    // The owner's other browser: no local copy, no key.
+    db.close();
+    await wipeAllKeys();
+    db = new BackupDatabase(`split-keys-test-${crypto.randomUUID()}`);
+    const second = first.slice();
+    second[CHUNK_SIZE + 5] = (second[CHUNK_SIZE + 5] ?? 0) ^ 0xff;
+    const request = {
+      ...memoryBackupRequest(second, ['restorer', 'restorer2']),
+      escrow: await plan(2),
+    };
+
+    // Signed in nowhere else: one share of the two needed.
+    const alone = new BackupRunner(request, () => undefined, inProcessRunnerDeps(db)).run();
+    await expect(alone).rejects.toMatchObject({
+      code: 'volume_move_short',
+      params: { received: 1, needed: 2 },
+    });
+
+    const shareSites = async () => {
+      const sites = await Promise.all(
+        [osaka, sapporo].map(async (s) => ({
+          siteId: s.site.info.siteId,
+          name: s.name,
+          fingerprint: s.fingerprint,
+          site: siteAt({ url: s.url, token: await s.token('operator') }),
+        })),
+      );
+      return (ids: readonly string[]) => sites.filter((s) => ids.includes(s.siteId));
+    };
+    const result = await new BackupRunner(
+      request,
+      () => undefined,
+      inProcessRunnerDeps(db, { shareSites: await shareSites() }),
+    ).run();
+    expect(result.generation).toBe(2);
+    const generations = (await siteVolume({ site: home.site }, TEST_VOLUME_ID))!.generations;
+    const chunks = generations[1]!.manifest.index.chunks;
+    // Same chunk IDs for the unchanged chunks: the rebuilt key is the volume's own.
+    expect(chunks[0]!.chunkId).toBe(generations[0]!.manifest.index.chunks[0]!.chunkId);
+    expect(chunks[2]!.chunkId).toBe(generations[0]!.manifest.index.chunks[2]!.chunkId);
+    expect(chunks[1]!.chunkId).not.toBe(generations[0]!.manifest.index.chunks[1]!.chunkId);
+    // Every handing-over is audited where it happened: the home site passed on its share twice.
+    const moved = async (site: SiteServices) =>
+      (await site.audit.all({ event: 'volume_moved' })).map((e) => e.actor);
+    expect(await moved(home.site)).toEqual(['operator', 'operator']);
+    expect(await moved(osaka.site)).toEqual(['operator']);
+    expect(await moved(sapporo.site)).toEqual(['operator']);
+  });
 });

@@ -308,7 +308,12 @@ export const useBackupStore = defineStore('backup', () => {
         },
         progress.onSnapshot,
         // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
-        { ...runnerDeps(), pairs: runnerDeps().pairs ?? myPairs.link() },
+        // A volume whose keys are split: the other sites this console is signed in at.
+        {
+          ...runnerDeps(),
+          pairs: runnerDeps().pairs ?? myPairs.link(),
+          shareSites: runnerDeps().shareSites ?? siteCopies.shareSites,
+        },
       );
       // Stored before the run, so that a reload after the home site committed still copies (MS-3).
       await siteCopies.choose(detected.volumeId, copySites.value);

@@ -6,7 +6,7 @@
  * the middle of a backup are in backup-interrupted.spec.ts, which can run
  * beside this file.
  */
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import {
   BACKUP_TIMEOUT,
   SITE_DATA,
@@ -111,5 +111,44 @@ test.describe('an operator backs up media images', () => {
     const after = blobsAtSite(SITE_DATA, volumeId);
     expect(after).toHaveLength(4);
     expect(after.filter((name) => !before.includes(name))).toHaveLength(1);
+  });
+
+  test("the operator's other browser continues the volume: only the changed chunk is sent, and the audit log shows the move", async ({
+    page,
+    browser,
+  }) => {
+    test.setTimeout(2 * BACKUP_TIMEOUT);
+    const image = workshop.random('moving.img', 12 * MiB);
+    await signIn(page, 'operator');
+    await backUp(page, image);
+    await expectComplete(page, image);
+    const volumeId = await page.getByRole('textbox', { name: 'Volume ID' }).inputValue();
+    const before = blobsAtSite(SITE_DATA, volumeId);
+    expect(before).toHaveLength(3);
+
+    // Another computer of the same operator: nothing of the volume in its storage.
+    workshop.change(image.path, 2 * 4 * MiB + 5000, 4096);
+    const elsewhere = await browser.newContext();
+    const other: Page = await elsewhere.newPage();
+    await signIn(other, 'operator');
+    await other.goto('/backup');
+    await chooseImage(other, image.path);
+    await expect(other.getByRole('textbox', { name: 'Volume ID' })).toHaveValue(volumeId);
+    // Said before "Back up", not refused after it.
+    await expect(other.getByText(/earlier generations were made in another browser/)).toBeVisible();
+    await other.getByRole('button', { name: 'Back up' }).click();
+    await expectComplete(other, image);
+    await expect(status(other)).toContainText('Generation2');
+    const after = blobsAtSite(SITE_DATA, volumeId);
+    expect(after.filter((name) => !before.includes(name))).toHaveLength(1);
+    await elsewhere.close();
+
+    const admin = await (await browser.newContext()).newPage();
+    await signIn(admin, 'admin');
+    await admin.goto('/admin/audit?event=volume_moved');
+    const audit = admin.getByRole('table', { name: 'Audit log' });
+    await expect(audit.getByRole('row').filter({ hasText: volumeId })).toContainText(
+      'Backups moved to another browser',
+    );
   });
 });

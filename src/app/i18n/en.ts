@@ -104,6 +104,10 @@ export const en = {
       ownerChecking: 'Asking the site who owns this volume…',
       ownerFree: 'This volume is not registered yet: this backup registers it to you.',
       ownerMine: 'You own this volume: this backup adds a new generation.',
+      ownerMineMoved:
+        'You own this volume, and its earlier generations were made in another browser. When you back up, the site hands this browser the volume’s chunk-ID key (this is recorded in the audit log; no data key leaves the site). The new generation gets a new data key and sends only the chunks that changed.',
+      ownerMineMovedSplit:
+        'You own this volume, and its earlier generations were made in another browser. Its key is split across sites: when you back up, {needed} of them each hand this browser their share of the volume’s chunk-ID key (recorded in their audit logs; no data key leaves them), so sign in at the other sites first. The new generation gets a new data key and sends only the chunks that changed.',
       ownerClaimedByYou: 'You hold a claim on this volume from an earlier backup.',
       ownerOther:
         'This volume is registered to another operator ({owner}): a backup of it will be refused.',

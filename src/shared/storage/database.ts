@@ -89,6 +89,12 @@ export interface EscrowPlanSite {
   readonly escrowKey: P256PublicJwk;
 }
 
+/** An earlier generation's sites and k, as the signed index names them (no keys). */
+export interface KeptEscrowPlan {
+  readonly threshold: number;
+  readonly sites: readonly Pick<EscrowPlanSite, 'siteId' | 'fingerprint'>[];
+}
+
 /** MS-4: k of the n sites are needed to restore; the home site is first. */
 export interface EscrowPlan {
   readonly threshold: number;

@@ -238,7 +238,6 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
     const sentBefore = faults.sent('chunk');
 
     // Another browser of the same operator: its own local copy and key store, nothing of the volume.
-    db.close();
     await wipeAllKeys();
     db = new BackupDatabase(`backup-test-${crypto.randomUUID()}`);
     const second = first.slice();

@@ -384,7 +384,6 @@ describe('a backup split 2 of 3 across three sites (MS-4)', () => {
       await copyToSite(await target(other), TEST_VOLUME_ID, 'operator', copyDeps());
     }
     // The owner's other browser: no local copy, no key.
-    db.close();
     await wipeAllKeys();
     db = new BackupDatabase(`split-keys-test-${crypto.randomUUID()}`);
     const second = first.slice();

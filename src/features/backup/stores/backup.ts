@@ -1,7 +1,11 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import { releaseClaim } from '@/shared/api/volumes';
-import { fetchVolumeOwner } from '@/shared/api/volumes';
+import {
+  fetchGenerationManifest,
+  fetchMyVolumes,
+  fetchVolumeOwner,
+  releaseClaim,
+} from '@/shared/api/volumes';
 import type { VolumeOwner } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
 import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
@@ -9,8 +13,9 @@ import {
   localStorageAvailable,
   type EscrowPlan,
   type GenerationRecord,
+  type KeptEscrowPlan,
 } from '@/shared/storage/database';
-import { deletePendingDataKey } from '@/shared/storage/key-store';
+import { deletePendingDataKey, getChunkIdKey } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
 import { MIN_IMAGE_SIZE } from '@/features/backup/engine/backup-tuning';
@@ -90,7 +95,13 @@ export const useBackupStore = defineStore('backup', () => {
    * for a new volume (the operator chooses), null for keys whole at the home
    * site (other sites get copies only), else the sites and k, which stay.
    */
-  const earlierPlan = ref<EscrowPlan | null | undefined>(undefined);
+  const earlierPlan = ref<KeptEscrowPlan | null | undefined>(undefined);
+  /**
+   * Whether this browser holds the chosen volume's key: false for a volume
+   * of the operator's made in another browser (the site hands the key over
+   * when the backup starts), null until known.
+   */
+  const keysHere = ref<boolean | null>(null);
   /** Sites that keep the keys (the home site and those chosen). */
   const sitesCount = computed(() =>
     earlierPlan.value ? earlierPlan.value.sites.length : copySites.value.length + 1,
@@ -180,6 +191,7 @@ export const useBackupStore = defineStore('backup', () => {
     file.value = chosen;
     identity.value = null;
     owner.value = null;
+    keysHere.value = null;
     ownerCheck.value = 'none';
     imageProblem.value = null;
     if (!chosen) return;
@@ -231,13 +243,22 @@ export const useBackupStore = defineStore('backup', () => {
     await checkOwner(identity.value.volumeId);
   }
 
-  /** How the newest generation this browser made of the volume keeps its keys (see earlierPlan). */
-  async function planOfEarlier(volumeId: string): Promise<EscrowPlan | null | undefined> {
+  /**
+   * How the newest generation of the volume keeps its keys (see earlierPlan):
+   * as this browser made it, or, for a volume made in another browser of the
+   * operator, as the signed index of its latest generation at the site says.
+   */
+  async function planOfEarlier(volumeId: string): Promise<KeptEscrowPlan | null | undefined> {
     const made = (await localCopy().generationsOf(userId.value))
       .filter((g) => g.volumeId === volumeId)
       .sort((a, b) => b.generation - a.generation)[0];
-    if (!made) return undefined;
-    return made.escrow ?? null;
+    if (made) return made.escrow ?? null;
+    const record = (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId);
+    if (!record || record.owner !== userId.value || record.latestGeneration < 1) return undefined;
+    const latest = await fetchGenerationManifest(volumeId, record.latestGeneration).catch(
+      () => null,
+    );
+    return latest?.manifest.index.escrow ?? (latest ? null : undefined);
   }
 
   /** MS-4: the sites and k of this backup, each site checked against its pin; none: home alone. */
@@ -268,6 +289,9 @@ export const useBackupStore = defineStore('backup', () => {
       const answer = await fetchVolumeOwner(volumeId);
       if (identity.value?.volumeId !== volumeId) return;
       owner.value = answer;
+      keysHere.value =
+        answer.mine && answer.state === 'registered' ? !!(await getChunkIdKey(volumeId)) : null;
+      if (identity.value?.volumeId !== volumeId) return;
       ownerCheck.value = 'checked';
       if (ownedByAnother.value && !imageProblem.value) {
         imageProblem.value = {
@@ -444,6 +468,7 @@ export const useBackupStore = defineStore('backup', () => {
     threshold,
     singleSiteConfirmed,
     earlierPlan,
+    keysHere,
     sitesCount,
     splitAsked,
     thresholdProblem,

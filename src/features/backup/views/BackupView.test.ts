@@ -314,6 +314,33 @@ describe('backup screen (SPEC §6 /backup)', () => {
     ]);
   }, 30_000);
 
+  it('says before Back up that another browser made the volume, then continues it here', async () => {
+    const bytes = patternBytes(Math.floor(0.5 * CHUNK_SIZE), 17);
+    const file = memoryImageFile(bytes, 'disk.img');
+    const identity = await detectVolumeId({
+      size: file.size,
+      read: async (o, l) => new Uint8Array(await file.slice(o, o + l).arrayBuffer()),
+    });
+    // The operator's first generation, made in another browser.
+    await site.backUp('operator', identity.volumeId, { image: bytes });
+
+    await open();
+    await choose(file);
+    await until(
+      () => document.body.textContent!.includes('made in another browser'),
+      'the owner check',
+    );
+    expect(document.body.textContent).not.toContain('this backup adds a new generation');
+    buttonNamed('Back up').click();
+    await until(
+      () => statusRegion().textContent!.includes('Backup complete'),
+      'completion',
+      30_000,
+    );
+    const moved = (await site.auditEntries()).filter((e) => e.event === 'volume_moved');
+    expect(moved.map((e) => [e.actor, e.volumeId])).toEqual([['operator', identity.volumeId]]);
+  }, 40_000);
+
   it('stops when the site cannot be reached or its keys changed', async () => {
     await open();
     await choose(image(0.25, 9));

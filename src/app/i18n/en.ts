@@ -280,8 +280,16 @@ export const en = {
         'The backup stopped: this volume is registered to another operator. Administrators have been alerted.',
       chunk_id_key_missing:
         'This volume’s keys are not in this browser any more, so this backup cannot go on here. Start the backup again: the site hands this browser the volume’s key.',
+      key_file_passphrase_short:
+        'Choose a passphrase of at least {min} characters: the key file is only as strong as its passphrase.',
+      key_file_not_a_key_file:
+        'This is not a Custodian key file, or it is cut off or damaged. Choose the .json file that “Export key file” saved.',
+      key_file_wrong_passphrase:
+        'The passphrase does not open this key file (or the file was changed). Check the passphrase and try again.',
+      key_file_conflict:
+        'This browser already holds another key for volume {volumeId}, so the file’s key was not taken. Check that the file is for this volume.',
       volume_move_short:
-        'This browser has no key of this volume yet, and its key is split across sites: {received} of the {needed} shares needed arrived. Sign in at the other sites on the Sites screen ({sites}), then back up again.',
+        'This browser has no key of this volume yet, and its key is split across sites: {sharesReceived} of the {sharesNeeded} shares needed arrived. Sign in at the other sites on the Sites screen ({sites}), then back up again.',
       quota_insufficient:
         'This browser does not have enough storage for this backup: it needs about {needed}, only {available} are free. Free some space, then try again.',
       quota_exceeded:
@@ -313,6 +321,29 @@ export const en = {
         '{site} cannot be reached, so its share of the keys cannot be sealed to its escrow key. Nothing was sent: try again when it answers, or untick it.',
       unexpected:
         'Something went wrong in the console ({message}). Reload the page; the backup continues from where it stopped.',
+    },
+    keyFile: {
+      heading: 'Key files',
+      intro:
+        'A key file holds a volume’s backup key (its chunk-ID key, no data key), protected by a passphrase. Import it in another browser of yours that cannot reach the sites, and that browser continues the volume. With the file and its passphrase, someone could tell which chunks an image shares with this volume, but open none of them.',
+      exportHeading: 'Export a key file',
+      noneHere: 'This browser holds no volume’s key yet: back a volume up here first.',
+      volume: 'Volume to export',
+      passphrase: 'Passphrase',
+      passphraseHint: 'At least {min} characters. Keep it apart from the file.',
+      repeat: 'Repeat the passphrase',
+      mismatch: 'The two passphrases differ: type the same passphrase twice.',
+      export: 'Export key file',
+      exported:
+        'The key file of {volumeId} was saved. Keep the file and its passphrase in different places.',
+      importHeading: 'Import a key file',
+      file: 'Key file',
+      importPassphrase: 'Passphrase of the key file',
+      import: 'Import key file',
+      chooseFile: 'Choose the key file first.',
+      imported:
+        'The key of {volumeId} is in this browser now: its next backup continues the volume here without asking the sites for the key.',
+      alreadyHere: 'This browser already holds the key of {volumeId}: nothing changed.',
     },
     volumes: {
       heading: 'My volumes',

@@ -32,6 +32,7 @@ export * from './manifest-schema';
 export * from './manifest';
 export * from './restore-verifier';
 export * from './volume-move';
+export * from './passphrase-key-file';
 export {
   ENVELOPE_ALG,
   ENVELOPE_ENC,

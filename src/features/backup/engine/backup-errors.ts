@@ -6,6 +6,7 @@
 
 import { ApiError } from '@/shared/api/request';
 import { EmptyImageError, VolumeReadError } from '@/core/volume';
+import { KeyFileError } from '@/core/crypto';
 import { isQuotaExceeded } from '@/shared/storage/storage-quota';
 import { ImageReadError } from '@/features/backup/worker/chunk-reader';
 
@@ -21,6 +22,10 @@ export const backupErrorCodes = [
   'registered_to_another_operator',
   'chunk_id_key_missing',
   'volume_move_short',
+  'key_file_passphrase_short',
+  'key_file_not_a_key_file',
+  'key_file_wrong_passphrase',
+  'key_file_conflict',
   'quota_insufficient',
   'quota_exceeded',
   'storage_unavailable',
@@ -70,6 +75,11 @@ function isUnreachable(error: ApiError): boolean {
 export function describeBackupError(error: unknown): BackupProblem {
   if (error instanceof BackupError) return { code: error.code, params: error.params };
   if (error instanceof EmptyImageError) return { code: 'image_empty', params: {} };
+  if (error instanceof KeyFileError) {
+    const code =
+      error.reason === 'wrong-passphrase' ? 'key_file_wrong_passphrase' : 'key_file_not_a_key_file';
+    return { code, params: {} };
+  }
   if (error instanceof VolumeReadError) return { code: 'image_unreadable', params: {} };
   if (error instanceof ImageReadError) return { code: error.code, params: {} };
   if (isQuotaExceeded(error)) return { code: 'quota_exceeded', params: {} };

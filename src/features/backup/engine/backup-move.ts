@@ -96,8 +96,8 @@ async function fromShares(
   const escrow = remote.manifest.index.escrow;
   if ((await manifestHash(remote.manifest)) !== claim.previousManifestHash || !escrow) {
     throw new BackupError('volume_move_short', 'The site sent another signed index.', {
-      received: 0,
-      needed: escrow?.threshold ?? 1,
+      sharesReceived: 0,
+      sharesNeeded: escrow?.threshold ?? 1,
       sites: '',
     });
   }
@@ -136,8 +136,8 @@ async function fromShares(
     return combined.keys.chunkIdKey;
   } catch {
     throw new BackupError('volume_move_short', 'Too few sites passed on their share of the key.', {
-      received: releases.length,
-      needed: escrow.threshold,
+      sharesReceived: releases.length,
+      sharesNeeded: escrow.threshold,
       sites: [...missing, ...unknown].join(', '),
     });
   } finally {

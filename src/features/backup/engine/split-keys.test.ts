@@ -397,7 +397,7 @@ describe('a backup split 2 of 3 across three sites (MS-4)', () => {
     const alone = new BackupRunner(request, () => undefined, inProcessRunnerDeps(db)).run();
     await expect(alone).rejects.toMatchObject({
       code: 'volume_move_short',
-      params: { received: 1, needed: 2 },
+      params: { sharesReceived: 1, sharesNeeded: 2 },
     });
 
     const shareSites = async () => {

@@ -204,7 +204,7 @@ test.describe('administrators run the site from the console', () => {
     // A reset shows a temporary password once, ends the session and asks for a change again.
     await admin.reload();
     await admin
-      .getByRole('button', { name: `Reset the password of ${userId}`, exact: true })
+      .getByRole('button', { name: `Reset password of ${userId}`, exact: true })
       .click();
     await confirmWithReason(admin, 'Reset password', 'forgot it');
     const shown = admin.getByRole('dialog', { name: `Temporary password of ${userId}` });
@@ -236,7 +236,7 @@ test.describe('administrators run the site from the console', () => {
     await confirmWithReason(page, 'Disable', 'only one administrator for this check');
     await expect(page.getByText('admin2 is disabled.')).toBeVisible();
     try {
-      await page.getByRole('button', { name: 'Edit the roles of admin', exact: true }).click();
+      await page.getByRole('button', { name: 'Edit roles of admin', exact: true }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('checkbox', { name: 'Administrator' }).uncheck();
       await dialog.getByRole('checkbox', { name: 'Backup operator' }).check();

@@ -52,6 +52,14 @@ export function primeVueOptions(nonce?: string): PrimeVueConfiguration {
   return {
     theme: { preset: CustodianTheme, options: { darkModeSelector: 'system' } },
     ripple: false,
+    pt: {
+      // A table wider than a phone scrolls inside its box: the box takes the
+      // focus, so that it can be scrolled with the keyboard (WCAG 2.1.1).
+      datatable: { tableContainer: { tabindex: '0' } },
+      // The password box is a plain text box (no strength overlay): PrimeVue's
+      // aria-expanded on it is not allowed on a textbox.
+      password: { pcInputText: { root: { 'aria-expanded': undefined } } },
+    },
     ...(nonce ? { csp: { nonce } } : {}),
   };
 }

@@ -964,7 +964,7 @@ export const en = {
       enableText: '{userId} can sign in again. Sessions ended earlier stay ended.',
       enabledDone: '{userId} is enabled again.',
       resetPassword: 'Reset password',
-      resetPasswordOf: 'Reset the password of {userId}',
+      resetPasswordOf: 'Reset password of {userId}',
       resetText:
         'A temporary password is made and shown once. {userId} is signed out and must choose a new password at the next sign-in.',
       temporaryTitle: 'Temporary password of {userId}',
@@ -972,12 +972,12 @@ export const en = {
         'Give this password to {userId} over a safe channel. It is shown only now, and must be changed at the next sign-in.',
       temporaryLabel: 'Temporary password',
       editRoles: 'Edit roles',
-      editRolesOf: 'Edit the roles of {userId}',
+      editRolesOf: 'Edit roles of {userId}',
       rolesText: 'New roles apply to the next thing {userId} does.',
       saveRoles: 'Save roles',
       rolesSaved: 'The roles of {userId} were saved.',
       endSessions: 'End sessions',
-      endSessionsOf: 'End the sessions of {userId}',
+      endSessionsOf: 'End sessions of {userId}',
       endText: 'Every browser where {userId} is signed in is signed out at once.',
       sessionsEnded:
         'No session of {userId} was open. | {n} session of {userId} ended. | {n} sessions of {userId} ended.',

@@ -172,7 +172,7 @@ describe('users page (ID-1)', () => {
 
   it('resets a password and shows the temporary password once', async () => {
     await openUsers();
-    buttonNamed('Reset the password of operator').click();
+    buttonNamed('Reset password of operator').click();
     await settle();
     await giveReason('forgotten');
     dialogButton('Reset password').click();
@@ -192,7 +192,7 @@ describe('users page (ID-1)', () => {
   it('edits roles and refuses to demote the last administrator, saying why', async () => {
     await site.site.identity.setDisabled(await site.adminAction('admin'), 'admin2', true);
     await openUsers();
-    buttonNamed('Edit the roles of admin').click();
+    buttonNamed('Edit roles of admin').click();
     await settle();
     (controlLabelled('Administrator') as HTMLInputElement).click();
     await settle();
@@ -207,7 +207,7 @@ describe('users page (ID-1)', () => {
 
     dialogButton('Cancel').click();
     await settle();
-    buttonNamed('Edit the roles of restorer').click();
+    buttonNamed('Edit roles of restorer').click();
     await settle();
     (controlLabelled('Restorer') as HTMLInputElement).click();
     await settle();
@@ -224,7 +224,7 @@ describe('users page (ID-1)', () => {
 
   it('gives the admin role only once a second administrator confirms it', async () => {
     await openUsers();
-    buttonNamed('Edit the roles of operator').click();
+    buttonNamed('Edit roles of operator').click();
     await settle();
     (controlLabelled('Administrator') as HTMLInputElement).click();
     await settle();
@@ -271,7 +271,7 @@ describe('users page (ID-1)', () => {
     await site.principal('restorer');
     await site.principal('restorer');
     await openUsers();
-    buttonNamed('End the sessions of restorer').click();
+    buttonNamed('End sessions of restorer').click();
     await settle();
     await giveReason('lost laptop');
     dialogButton('End sessions').click();

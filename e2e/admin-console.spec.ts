@@ -203,9 +203,7 @@ test.describe('administrators run the site from the console', () => {
 
     // A reset shows a temporary password once, ends the session and asks for a change again.
     await admin.reload();
-    await admin
-      .getByRole('button', { name: `Reset password of ${userId}`, exact: true })
-      .click();
+    await admin.getByRole('button', { name: `Reset password of ${userId}`, exact: true }).click();
     await confirmWithReason(admin, 'Reset password', 'forgot it');
     const shown = admin.getByRole('dialog', { name: `Temporary password of ${userId}` });
     const temporary = (await shown.locator('output').textContent()) ?? '';

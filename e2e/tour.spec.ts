@@ -29,6 +29,10 @@ const SCREENS: Record<string, readonly string[]> = {
 };
 
 const WIDTHS = [1280, 390] as const;
+const WORDS = {
+  en: { menu: 'Menu', signOut: 'Sign out' },
+  ja: { menu: 'メニュー', signOut: 'サインアウト' },
+} as const;
 
 /** What sticks out past the right edge, outside the boxes that scroll on purpose. */
 function overflowing(page: Page): Promise<string[]> {
@@ -140,6 +144,14 @@ for (const locale of ['en', 'ja'] as const) {
         for (const path of paths) {
           await visit(page, path);
           await checkScreen(page, testInfo, { path, locale, width, userId });
+        }
+        if (width < 500 && userId !== 'anonymous') {
+          // On a phone the account part of the top bar folds behind "Menu".
+          const signOut = page.getByRole('button', { name: WORDS[locale].signOut });
+          await expect(signOut).toBeHidden();
+          await page.getByRole('button', { name: WORDS[locale].menu }).click();
+          await expect(signOut).toBeVisible();
+          await page.screenshot({ path: testInfo.outputPath(`${locale}-390-${userId}-menu.png`) });
         }
       }
     });

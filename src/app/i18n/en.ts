@@ -23,6 +23,7 @@ export const en = {
   },
   topBar: {
     mainNav: 'Main',
+    menu: 'Menu',
     backup: 'Backup',
     restore: 'Restore',
     admin: 'Admin',

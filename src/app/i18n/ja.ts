@@ -15,6 +15,7 @@ export const ja: Messages = {
   },
   topBar: {
     mainNav: 'メイン',
+    menu: 'メニュー',
     backup: 'バックアップ',
     restore: 'リストア',
     admin: '管理',

@@ -45,6 +45,27 @@ describe('top bar', () => {
     expect(buttonNamed('Sign out')).toBeTruthy();
   });
 
+  it('folds the account part behind "Menu", which says whether it is open and folds again on a new page', async () => {
+    const { router } = await mountConsole('/backup', { signedInAs: 'operator' });
+    const menu = buttonNamed('Menu');
+    const folded = document.getElementById(menu.getAttribute('aria-controls')!)!;
+    expect(folded.textContent).toContain('Sign out');
+    expect(menu.getAttribute('aria-expanded')).toBe('false');
+    expect(folded.classList.contains('open')).toBe(false);
+    menu.click();
+    await settle();
+    expect(menu.getAttribute('aria-expanded')).toBe('true');
+    expect(folded.classList.contains('open')).toBe(true);
+    await router.push('/restore');
+    await settle();
+    expect(menu.getAttribute('aria-expanded')).toBe('false');
+    menu.click();
+    await settle();
+    folded.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    await settle();
+    expect(menu.getAttribute('aria-expanded')).toBe('false');
+  });
+
   it('shows only the product name and the language switch on the sign-in page', async () => {
     await mountConsole('/login');
     const header = document.querySelector('header')!;

@@ -21,6 +21,10 @@ export const en = {
   language: {
     label: 'Language',
   },
+  longId: {
+    copy: 'Copy {value}',
+    copied: 'Copied',
+  },
   topBar: {
     mainNav: 'Main',
     menu: 'Menu',

@@ -13,6 +13,10 @@ export const ja: Messages = {
   language: {
     label: '言語',
   },
+  longId: {
+    copy: '{value} をコピー',
+    copied: 'コピーしました',
+  },
   topBar: {
     mainNav: 'メイン',
     menu: 'メニュー',

@@ -243,22 +243,27 @@ export const useBackupStore = defineStore('backup', () => {
     await checkOwner(identity.value.volumeId);
   }
 
-  /**
-   * How the newest generation of the volume keeps its keys (see earlierPlan):
-   * as this browser made it, or, for a volume made in another browser of the
-   * operator, as the signed index of its latest generation at the site says.
-   */
+  /** How the newest generation this browser made of the volume keeps its keys (see earlierPlan). */
   async function planOfEarlier(volumeId: string): Promise<KeptEscrowPlan | null | undefined> {
     const made = (await localCopy().generationsOf(userId.value))
       .filter((g) => g.volumeId === volumeId)
       .sort((a, b) => b.generation - a.generation)[0];
-    if (made) return made.escrow ?? null;
+    if (!made) return undefined;
+    return made.escrow ?? null;
+  }
+
+  /**
+   * For a volume of the operator's made in another browser: how its latest
+   * generation keeps its keys, as the signed index at the site says.
+   */
+  async function planAtSite(volumeId: string): Promise<KeptEscrowPlan | null | undefined> {
     const record = (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId);
-    if (!record || record.owner !== userId.value || record.latestGeneration < 1) return undefined;
+    if (!record || record.latestGeneration < 1) return undefined;
     const latest = await fetchGenerationManifest(volumeId, record.latestGeneration).catch(
       () => null,
     );
-    return latest?.manifest.index.escrow ?? (latest ? null : undefined);
+    if (!latest) return undefined;
+    return latest.manifest.index.escrow ?? null;
   }
 
   /** MS-4: the sites and k of this backup, each site checked against its pin; none: home alone. */
@@ -291,6 +296,15 @@ export const useBackupStore = defineStore('backup', () => {
       owner.value = answer;
       keysHere.value =
         answer.mine && answer.state === 'registered' ? !!(await getChunkIdKey(volumeId)) : null;
+      if (keysHere.value === false && earlierPlan.value === undefined) {
+        const plan = await planAtSite(volumeId);
+        if (identity.value?.volumeId !== volumeId) return;
+        earlierPlan.value = plan;
+        if (plan) {
+          copySites.value = plan.sites.slice(1).map((s) => s.siteId);
+          threshold.value = plan.threshold;
+        }
+      }
       if (identity.value?.volumeId !== volumeId) return;
       ownerCheck.value = 'checked';
       if (ownedByAnother.value && !imageProblem.value) {

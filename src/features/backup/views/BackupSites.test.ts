@@ -252,6 +252,36 @@ describe('backup to several sites (MS-3)', () => {
     expect((await siteVolume(sapporo, volumeId))?.epochs).toEqual([0, 1]);
   });
 
+  it('continues a split volume from another browser: the sites and k come from the site, and two sites hand over their shares', async () => {
+    await open();
+    await choose(image(4));
+    await tick('Sapporo');
+    await need(2);
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Sapporo generation 1 stored'), 'generation 1');
+
+    // Another browser of the operator: nothing of the volume in its storage.
+    unmountAll();
+    useMyPairsStore(pinia).stop();
+    useSiteCopiesStore(pinia).stop();
+    await settle();
+    await backupDatabase().delete();
+    closeBackupDatabase();
+    await wipeAllKeys();
+    await open();
+    await choose(image(4));
+    expect(document.body.textContent).toContain('Its key is split across sites');
+    expect((controlLabelled('Sapporo') as HTMLInputElement).checked).toBe(true);
+    expect((controlLabelled('Sites needed to restore') as HTMLInputElement).value).toBe('2');
+    buttonNamed('Back up').click();
+    await until(() => statusText().includes('Sapporo generation 2 stored'), 'generation 2');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    for (const held of [site.site, sapporo.site]) {
+      const moves = await held.audit.all({ event: 'volume_moved' });
+      expect(moves.map((e) => [e.actor, e.volumeId])).toEqual([['operator', volumeId]]);
+    }
+  });
+
   it("sends an owner's change of restorers to every site holding the volume, and to one that was away once it is back (MS-6)", async () => {
     await open();
     await choose(image(5));

@@ -243,6 +243,33 @@ describe('refusals (RS-2, RS-3)', { timeout: 30_000 }, () => {
     expect((await alertKinds()).some(([kind]) => kind === 'key_not_found')).toBe(true);
   });
 
+  it('once per restorer: the released key goes when the restore completes, and a second restore asks the site, which refuses it', async () => {
+    await site.commit('operator', await testBackup(VOLUME), {
+      restorers: ['restorer'],
+      policy: { kind: 'once-per-restorer' },
+    });
+    await open('restorer');
+    buttonIn(rowOf(VOLUME)!, 'Restore').click();
+    await completes();
+    // Nothing of the release is kept once the image is out (kept only for a resume).
+    expect(await listRestoreKeys()).toEqual([]);
+    await until(() =>
+      expect(rowOf(VOLUME)!.textContent).toContain('You already received its key once'),
+    );
+    const asked = keyRequests().length;
+    buttonIn(document.body, 'Close').click();
+    await type(document.querySelector<HTMLInputElement>('#' + labelFor('Volume ID'))!, VOLUME);
+    buttonIn(document.body, 'Open volume').click();
+    await until(() => expect(statusText()).toContain('may already have been decrypted'));
+    expect(keyRequests().length).toBeGreaterThan(asked);
+    const refused = (await site.auditEntries()).filter(
+      (e) => e.event === 'key_not_found' && e.actor === 'restorer',
+    );
+    expect(refused.map((e) => e.details['why'])).toEqual([
+      'restorer already received the key once',
+    ]);
+  });
+
   it.each([
     ['revoked', 'revoked the escrow record'],
     ['expired', 'has expired'],

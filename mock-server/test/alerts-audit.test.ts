@@ -31,6 +31,12 @@ describe('alerts (AL-1..AL-3)', () => {
       userId: 'ghost',
       clientAddress: '127.0.0.4',
       siteId: site.site.info.siteId,
+      // Stored as a code and its parameters, for each reader's language (AL-2).
+      message: { code: 'unknown_user', params: { userId: 'ghost', clientAddress: '127.0.0.4' } },
+    });
+    expect(page.alerts[1]!.message).toEqual({
+      code: 'wrong_password',
+      params: { userId: 'outsider', clientAddress: '127.0.0.4' },
     });
 
     const filtered = (
@@ -64,6 +70,11 @@ describe('alerts (AL-1..AL-3)', () => {
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
     expect(csv.text).not.toMatch(/(^|,)"=/m);
     expect(csv.text).toContain(`"'=HYPERLINK(""http://x"")"`);
+    // The code and the English sentence, side by side.
+    const [header, row] = csv.text.split('\r\n');
+    expect(header).toContain('"message code","message parameters","sentence"');
+    expect(row).toContain('"unknown_user"');
+    expect(row).toContain('Sign-in attempt for unknown user');
   });
 
   it('pushes a new alert to an administrator stream at once, and not to other users', async () => {

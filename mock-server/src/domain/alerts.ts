@@ -153,6 +153,25 @@ export class IntegrityReportService {
       userId: caller.userId,
       volumeId,
       clientAddress: caller.clientAddress,
+      message: {
+        code: chunk ? 'integrity_report' : 'integrity_report_volume',
+        params: {
+          userId: caller.userId,
+          volumeId,
+          generation,
+          chunk: chunk
+            ? [
+                chunk.index !== undefined ? `#${chunk.index}` : '',
+                chunk.chunkId?.slice(0, 16) ?? '',
+              ]
+                .filter(Boolean)
+                .join(' ')
+            : '',
+          copy: report.source === 'site' ? 'site' : 'local',
+          check: report.check,
+          count: report.badChunks ?? 1,
+        },
+      },
       sentence: `${caller.userId} reports that ${where}generation ${generation} of volume ${volumeId}, read from ${copy}, ${CHECK_WORDS[report.check]}.${more}`,
     });
   }
@@ -197,6 +216,15 @@ export class IntegrityReportService {
         userId: caller.userId,
         volumeId: null,
         clientAddress: caller.clientAddress,
+        message: {
+          code: 'integrity_reports_limited',
+          params: {
+            userId: caller.userId,
+            count: INTEGRITY_REPORTS_PER_WINDOW,
+            minutes: INTEGRITY_REPORT_WINDOW_MS / 60_000,
+            until,
+          },
+        },
         sentence: `${caller.userId} sent more than ${INTEGRITY_REPORTS_PER_WINDOW} integrity reports within ${INTEGRITY_REPORT_WINDOW_MS / 60_000} minutes; the site refuses their further reports until ${until}.`,
       });
     }

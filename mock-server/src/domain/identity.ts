@@ -218,6 +218,10 @@ export class IdentityService {
         ...about,
         kind: 'brute_force',
         userId,
+        message: {
+          code: 'locked_out',
+          params: { count: attempt.failures, userId, clientAddress },
+        },
         sentence: `${attempt.failures} failed sign-ins for "${userId}" from ${clientAddress}; this address is locked out for that user.`,
       });
     }
@@ -226,6 +230,14 @@ export class IdentityService {
         ...about,
         kind: 'brute_force',
         userId: null,
+        message: {
+          code: 'unknown_users_many',
+          params: {
+            count: attempt.unknownFromAddress,
+            clientAddress,
+            minutes: Math.round(windowMs / 60_000),
+          },
+        },
         sentence: `${attempt.unknownFromAddress} sign-in attempts for unknown user IDs from ${clientAddress} within ${Math.round(windowMs / 60_000)} minutes; further ones from this address in this period are audited but not alerted one by one.`,
       });
     }
@@ -237,6 +249,10 @@ export class IdentityService {
           kind: 'bad_password',
           userId,
           // Administrators alone read this; the caller heard "unauthorized user" as for any failure.
+          message: {
+            code: refusal === 'legacy_verifier' ? 'legacy_verifier' : 'wrong_password',
+            params: { userId, clientAddress },
+          },
           sentence:
             refusal === 'legacy_verifier'
               ? `Sign-in refused for "${userId}" from ${clientAddress}: the account's stored verifier was made from the password itself, before sign-in by site credential, and cannot check one. Reset the password to give the user a temporary one.`
@@ -250,6 +266,7 @@ export class IdentityService {
         ...about,
         kind: 'unknown_user',
         userId,
+        message: { code: 'unknown_user', params: { userId, clientAddress } },
         sentence: `Sign-in attempt for unknown user "${userId}" from ${clientAddress}.`,
       },
     ];

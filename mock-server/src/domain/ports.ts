@@ -1,5 +1,6 @@
 import type {
   Alert,
+  AlertMessage,
   AlertKind,
   AlertQuery,
   AuditEntry,
@@ -146,7 +147,10 @@ export interface NewAlert {
   readonly userId: string | null;
   readonly volumeId: string | null;
   readonly clientAddress: string | null;
+  /** In English, for mail and logs. */
   readonly sentence: string;
+  /** The same as a code and parameters, for each reader's language. */
+  readonly message: AlertMessage;
 }
 
 export interface AlertRepository {

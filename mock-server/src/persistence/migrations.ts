@@ -435,6 +435,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('escrow_records').addColumn('label', 'text').execute();
     },
   },
+  '0015_alerts_message': {
+    async up(db: Kysely<unknown>) {
+      // AL-2: what an alert says as a code and parameters, rendered in each reader's language.
+      await db.schema.alterTable('alerts').addColumn('message_code', 'text').execute();
+      await db.schema.alterTable('alerts').addColumn('message_params', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -55,6 +55,9 @@ export interface AlertsTable {
   site_id: string;
   client_address: string | null;
   sentence: string;
+  message_code: string | null;
+  /** JSON object of the message's parameters. */
+  message_params: string | null;
   at: string;
   acknowledged_at: string | null;
   acknowledged_by: string | null;

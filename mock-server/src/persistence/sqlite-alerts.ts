@@ -14,6 +14,13 @@ function toAlert(row: Selectable<AlertsTable>): Alert {
     siteId: row.site_id,
     clientAddress: row.client_address,
     sentence: row.sentence,
+    message:
+      row.message_code === null
+        ? null
+        : {
+            code: row.message_code,
+            params: JSON.parse(row.message_params ?? '{}') as Record<string, string | number>,
+          },
     at: row.at,
     acknowledgedAt: row.acknowledged_at,
     acknowledgedBy: row.acknowledged_by,
@@ -56,6 +63,8 @@ export class SqliteAlertRepository implements AlertRepository {
         site_id: alert.siteId,
         client_address: alert.clientAddress,
         sentence: alert.sentence,
+        message_code: alert.message.code,
+        message_params: JSON.stringify(alert.message.params),
         at: alert.at,
         acknowledged_at: null,
         acknowledged_by: null,

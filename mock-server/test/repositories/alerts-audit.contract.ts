@@ -14,6 +14,7 @@ function newAlert(
     volumeId: null,
     clientAddress: '10.0.0.9',
     sentence: `${kind} at ${at}`,
+    message: { code: 'unknown_user', params: { userId: 'mallory', clientAddress: '10.0.0.9' } },
     siteId: 'site-1',
     at,
     ...change,
@@ -69,6 +70,10 @@ export function alertsContract(c: Contract): void {
         siteId: 'site-1',
         clientAddress: '10.0.0.9',
         sentence: 'bad_password at 2026-03-01T09:00:00.000Z',
+        message: {
+          code: 'unknown_user',
+          params: { userId: 'mallory', clientAddress: '10.0.0.9' },
+        },
         at: '2026-03-01T09:00:00.000Z',
         acknowledgedAt: null,
         acknowledgedBy: null,

@@ -82,6 +82,7 @@ export function volumeActivityContract(c: Contract): void {
           volumeId,
           clientAddress: '10.0.0.9',
           sentence: `${kind} at ${time}`,
+          message: { code: 'unknown_user', params: { userId: 'mallory' } },
           siteId: 'site-1',
           at: time,
         });
@@ -108,6 +109,7 @@ export function volumeActivityContract(c: Contract): void {
           siteId: 'site-1',
           clientAddress: '10.0.0.9',
           sentence: 'key_not_found at 2026-03-04T10:00:00.000Z',
+          message: { code: 'unknown_user', params: { userId: 'mallory' } },
           at: '2026-03-04T10:00:00.000Z',
           acknowledgedAt: null,
           acknowledgedBy: null,

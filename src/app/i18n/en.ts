@@ -1,4 +1,4 @@
-import type { AuditEventName, ErrorCode } from '@/core/contract';
+import type { AlertMessageCode, AuditEventName, ErrorCode } from '@/core/contract';
 
 /**
  * English texts of the console. Names used by acceptance tests (SPEC §6) are
@@ -901,6 +901,76 @@ export const en = {
       },
     },
     alerts: {
+      messages: {
+        site_key_changed:
+          'Trusted site "{name}" ({url}) now presents other keys: its fingerprint is {presented}, not the {pinned} pinned when it was trusted. This site refuses it. To trust it again, compare the new fingerprint with its administrator, then withdraw the trust and trust it anew.',
+        untrusted_origin:
+          'A page at {origin}, which this site does not trust, called its API ({call}) from {clientAddress}; refused. Further calls from that page within {minutes} minutes are audited but not alerted.',
+        untrusted_origins_many:
+          'Pages at more than {count} origins this site does not trust called its API within {minutes} minutes (the latest {origin}, from {clientAddress}); all refused. Further ones in this period are audited but not alerted.',
+        foreign_token:
+          'A session token this site did not issue, or one already ended, was shown by {from} ({call}); refused. Further ones from that address within {minutes} minutes are audited but not alerted.',
+        foreign_tokens_many:
+          'Session tokens this site did not issue came from more than {count} addresses within {minutes} minutes (the latest {from}); all refused. Further ones in this period are audited but not alerted.',
+        scrub_damaged:
+          'A scrub of {volumeId} generation {generation} found {count} damaged or missing chunk(s) at the site (tampered?).',
+        chunk_unauthorized:
+          '{userId} asked for a chunk of volume {volumeId} without being registered as its restorer (unauthorized use).',
+        overwrite_attempt:
+          '{userId} tried to {action} volume {volumeId}, which is registered to {owner}.',
+        move_not_owner: '{userId} asked for the backup key of volume {volumeId} without owning it.',
+        release_not_registered:
+          'The key-release request of {userId} for volume {volumeId} was refused: the requester is no longer registered as a restorer of this volume.',
+        restore_not_registered:
+          '{userId} asked for volume {volumeId} without being registered as its restorer (unauthorized use).',
+        key_revoked:
+          '{userId} asked for the key of {volumeId}, but its escrow record was revoked by an administrator.',
+        key_expired: '{userId} asked for the key of {volumeId}, but its escrow record has expired.',
+        keys_elsewhere:
+          '{userId} asked for the key of {volumeId}, but this site keeps only the ciphertext of the volume; its keys are escrowed at {keeper}.',
+        replayed_request:
+          '{userId} presented key-release request {requestId}, which belongs to someone else.',
+        key_no_record:
+          '{userId} asked for the key of {volumeId}, but no escrow record exists for this volume ID (possible reuse or tampering).',
+        key_used_up:
+          '{userId} asked for the key of {volumeId}, but the one-time record was already used (possible reuse or tampering).',
+        key_had_once:
+          '{userId} asked for the key of {volumeId}, but {userId} already received the key once (possible reuse or tampering).',
+        integrity_report:
+          '{userId} reports that chunk {chunk} of generation {generation} of volume {volumeId}, read from {copy}, {check}. Chunks that failed: {count}.',
+        integrity_report_volume:
+          '{userId} reports that generation {generation} of volume {volumeId}, read from {copy}, {check}.',
+        integrity_reports_limited:
+          '{userId} sent more than {count} integrity reports within {minutes} minutes; the site refuses their further reports until {until}.',
+        locked_out:
+          '{count} failed sign-ins for "{userId}" from {clientAddress}; this address is locked out for that user.',
+        unknown_users_many:
+          '{count} sign-in attempts for unknown user IDs from {clientAddress} within {minutes} minutes; further ones from this address in this period are audited but not alerted one by one.',
+        legacy_verifier:
+          'Sign-in refused for "{userId}" from {clientAddress}: the account’s stored verifier was made from the password itself, before sign-in by site credential, and cannot check one. Reset the password to give the user a temporary one.',
+        wrong_password: 'Wrong password for "{userId}" from {clientAddress}.',
+        unknown_user: 'Sign-in attempt for unknown user "{userId}" from {clientAddress}.',
+      } satisfies Record<AlertMessageCode, string>,
+      checks: {
+        aead: 'failed authenticated decryption',
+        'chunk-id': 'does not match its chunk ID once decrypted',
+        'index-hash': 'does not match the ciphertext SHA-256 in the signed index',
+        length: 'does not have the length in the signed index',
+        missing: 'is missing',
+        order: 'is out of the order of the signed index',
+        manifest: 'has a signed index that does not verify',
+        'image-sha256': 'restored to an image whose SHA-256 differs from the original',
+        'key-share': 'sent a share of the keys that does not fit the other sites’ shares',
+      },
+      copies: { site: 'the copy at this site', local: 'their local copy' },
+      actions: {
+        back_up: 'back up',
+        cancel: 'cancel the backup of',
+        send: 'send data to',
+        read: 'read the chunks of',
+        activity: 'see the restores and refusals of',
+        register: 'register (by file)',
+      },
       title: 'Alerts',
       intro: 'Security events of this site, newest first. New ones appear here as they happen.',
       table: 'Alerts',

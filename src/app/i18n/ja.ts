@@ -901,6 +901,78 @@ export const ja: Messages = {
       },
     },
     alerts: {
+      messages: {
+        site_key_changed:
+          '信頼済みサイト「{name}」（{url}）が別の鍵を提示しています。フィンガープリントは {presented} で、信頼したときに固定した {pinned} ではありません。このサイトは拒否しました。再び信頼するには、新しいフィンガープリントを相手の管理者と照合してから、信頼を取り消して改めて信頼してください。',
+        untrusted_origin:
+          'このサイトが信頼していない {origin} のページが、{clientAddress} から API を呼び出しました（{call}）。拒否しました。そのページからの {minutes} 分以内の以降の呼び出しは監査ログに記録しますが、アラートにはしません。',
+        untrusted_origins_many:
+          'このサイトが信頼していない {count} を超えるオリジンのページが、{minutes} 分以内に API を呼び出しました（最新は {origin}、{clientAddress} から）。すべて拒否しました。この期間の以降の呼び出しは監査ログに記録しますが、アラートにはしません。',
+        foreign_token:
+          'このサイトが発行していない、または終了済みのセッショントークンが {from} から提示されました（{call}）。拒否しました。そのアドレスからの {minutes} 分以内の以降のものは監査ログに記録しますが、アラートにはしません。',
+        foreign_tokens_many:
+          'このサイトが発行していないセッショントークンが、{minutes} 分以内に {count} を超えるアドレスから届きました（最新は {from}）。すべて拒否しました。この期間の以降のものは監査ログに記録しますが、アラートにはしません。',
+        scrub_damaged:
+          '{volumeId} の世代 {generation} の検査で、サイトに壊れたか欠けたチャンクが {count} 個見つかりました（改ざんの可能性）。',
+        chunk_unauthorized:
+          '{userId} が、リストア担当者として登録されていないのにボリューム {volumeId} のチャンクを求めました（不正使用）。',
+        overwrite_attempt:
+          '{userId} が、{owner} に登録されているボリューム {volumeId} に対して「{action}」を試みました。',
+        move_not_owner:
+          '{userId} が、所有していないボリューム {volumeId} のバックアップ鍵を求めました。',
+        release_not_registered:
+          '{userId} のボリューム {volumeId} の鍵リリース要求を拒否しました。要求者はこのボリュームのリストア担当者として登録されていません。',
+        restore_not_registered:
+          '{userId} が、リストア担当者として登録されていないのにボリューム {volumeId} を求めました（不正使用）。',
+        key_revoked:
+          '{userId} が {volumeId} の鍵を求めましたが、そのエスクロー記録は管理者によって取り消されています。',
+        key_expired:
+          '{userId} が {volumeId} の鍵を求めましたが、そのエスクロー記録は期限切れです。',
+        keys_elsewhere:
+          '{userId} が {volumeId} の鍵を求めましたが、このサイトはこのボリュームの暗号文だけを保管しています。鍵は {keeper} に預託されています。',
+        replayed_request: '{userId} が、他人の鍵リリース要求 {requestId} を提示しました。',
+        key_no_record:
+          '{userId} が {volumeId} の鍵を求めましたが、このボリュームIDのエスクロー記録はありません（再利用または改ざんの可能性）。',
+        key_used_up:
+          '{userId} が {volumeId} の鍵を求めましたが、一回限りの記録はすでに使われています（再利用または改ざんの可能性）。',
+        key_had_once:
+          '{userId} が {volumeId} の鍵を求めましたが、{userId} はすでに一度鍵を受け取っています（再利用または改ざんの可能性）。',
+        integrity_report:
+          '{userId} の報告：ボリューム {volumeId} の世代 {generation} のチャンク {chunk} を{copy}から読んだところ、{check}。失敗したチャンク：{count} 個。',
+        integrity_report_volume:
+          '{userId} の報告：ボリューム {volumeId} の世代 {generation} を{copy}から読んだところ、{check}。',
+        integrity_reports_limited:
+          '{userId} が {minutes} 分以内に {count} 件を超える整合性の報告を送りました。サイトは {until} までこの利用者からの報告を受け付けません。',
+        locked_out:
+          '{clientAddress} から「{userId}」へのサインインが {count} 回失敗しました。このアドレスからのこのユーザーへのサインインを締め出しました。',
+        unknown_users_many:
+          '{clientAddress} から {minutes} 分以内に、存在しないユーザーIDでのサインインが {count} 回ありました。この期間のこのアドレスからの以降のものは監査ログに記録しますが、1 件ずつのアラートにはしません。',
+        legacy_verifier:
+          '{clientAddress} からの「{userId}」のサインインを拒否しました。保存されている検証値はサイト資格情報によるサインイン以前にパスワードそのものから作られたもので、資格情報を確認できません。パスワードをリセットして一時パスワードを渡してください。',
+        wrong_password: '{clientAddress} からの「{userId}」のパスワードが違います。',
+        unknown_user:
+          '{clientAddress} から存在しないユーザー「{userId}」でサインインが試みられました。',
+      },
+      checks: {
+        aead: '認証付き復号に失敗しました',
+        'chunk-id': '復号した内容がチャンクIDと一致しません',
+        'index-hash': '署名済みインデックスの暗号文 SHA-256 と一致しません',
+        length: '署名済みインデックスの長さと一致しません',
+        missing: '見つかりません',
+        order: '署名済みインデックスの順序と合いません',
+        manifest: '署名済みインデックスの署名を検証できません',
+        'image-sha256': '復元したイメージの SHA-256 が元と異なります',
+        'key-share': 'ほかのサイトの分割鍵と合わない分割鍵が送られてきました',
+      },
+      copies: { site: 'このサイトのコピー', local: '利用者のローカルコピー' },
+      actions: {
+        back_up: 'バックアップ',
+        cancel: 'バックアップの中止',
+        send: 'データの送信',
+        read: 'チャンクの読み出し',
+        activity: 'リストアと拒否の閲覧',
+        register: '（ファイルによる）登録',
+      },
       title: 'アラート',
       intro:
         'このサイトのセキュリティイベントを新しい順に表示します。新しいものは発生と同時にここに表示されます。',

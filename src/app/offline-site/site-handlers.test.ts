@@ -233,6 +233,7 @@ describe("the site's own rules in the page (MSW on the site's repositories in me
       volumeId: null,
       clientAddress: '10.0.0.9',
       sentence: 'Sign-in attempt for unknown user "ghost" from 10.0.0.9.',
+      message: { code: 'unknown_user', params: { userId: 'ghost', clientAddress: '10.0.0.9' } },
     });
     const instruction = {
       type: 'instruction',

@@ -22,6 +22,49 @@ export const alertKinds = [
 export const alertKindSchema = z.enum(alertKinds);
 export type AlertKind = z.infer<typeof alertKindSchema>;
 
+/**
+ * What an alert says, as a code and its parameters, so that each reader gets
+ * it in their own language; the English sentence is kept beside it (mail,
+ * logs, CSV).
+ */
+export const alertMessageCodes = [
+  'site_key_changed',
+  'untrusted_origin',
+  'untrusted_origins_many',
+  'foreign_token',
+  'foreign_tokens_many',
+  'scrub_damaged',
+  'chunk_unauthorized',
+  'overwrite_attempt',
+  'move_not_owner',
+  'release_not_registered',
+  'restore_not_registered',
+  'key_revoked',
+  'key_expired',
+  'keys_elsewhere',
+  'replayed_request',
+  'key_no_record',
+  'key_used_up',
+  'key_had_once',
+  'integrity_report',
+  'integrity_report_volume',
+  'integrity_reports_limited',
+  'locked_out',
+  'unknown_users_many',
+  'legacy_verifier',
+  'wrong_password',
+  'unknown_user',
+] as const;
+export type AlertMessageCode = (typeof alertMessageCodes)[number];
+export const alertMessageSchema = z.object({
+  code: z.string().max(64),
+  params: z.record(z.string(), z.union([z.string(), z.number()])),
+});
+export interface AlertMessage {
+  readonly code: AlertMessageCode;
+  readonly params: Readonly<Record<string, string | number>>;
+}
+
 /** AL-2: one schema for every kind. */
 export const alertSchema = z.object({
   id: z.number().int().positive(),
@@ -31,6 +74,8 @@ export const alertSchema = z.object({
   siteId: z.string(),
   clientAddress: z.string().nullable(),
   sentence: z.string(),
+  /** Null for alerts stored before messages had codes. */
+  message: alertMessageSchema.nullable(),
   at: z.iso.datetime(),
   acknowledgedAt: z.iso.datetime().nullable(),
   acknowledgedBy: z.string().nullable(),

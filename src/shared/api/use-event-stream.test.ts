@@ -17,6 +17,7 @@ const alert: Alert = {
   siteId: 'site',
   clientAddress: '10.0.0.1',
   sentence: 'Sign-in attempt for unknown user "ghost".',
+  message: { code: 'unknown_user', params: { userId: 'ghost', clientAddress: '10.0.0.1' } },
   at: '2026-11-21T12:00:00.000Z',
   acknowledgedAt: null,
   acknowledgedBy: null,

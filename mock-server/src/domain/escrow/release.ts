@@ -1,4 +1,5 @@
 import type {
+  AlertMessageCode,
   ErrorCode,
   GenerationManifest,
   KeyRelease,
@@ -36,6 +37,13 @@ export const EXPIRED_WHY = 'its escrow record has expired';
 /** Why a pending request of someone no longer registered ended (item of the release row). */
 export const NOT_REGISTERED_WHY =
   'the requester is no longer registered as a restorer of this volume';
+
+/** The message of a "no key" refusal, by the words `noKey` was given. */
+function noKeyCode(why: string): AlertMessageCode {
+  if (why === NO_RECORD) return 'key_no_record';
+  if (why.endsWith('already received the key once')) return 'key_had_once';
+  return 'key_used_up';
+}
 
 function registered(record: RecordRow, userId: string): boolean {
   return record.owner === userId || record.restorers.includes(userId);
@@ -213,6 +221,7 @@ export class ReleaseService {
           userId: caller.userId,
           volumeId,
           clientAddress: caller.clientAddress,
+          message: { code: 'move_not_owner', params: { userId: caller.userId, volumeId } },
           sentence: `${caller.userId} asked for the backup key of volume ${volumeId} without owning it.`,
         });
       }
@@ -468,6 +477,10 @@ export class ReleaseService {
       userId: release.userId,
       volumeId: release.volumeId,
       clientAddress,
+      message: {
+        code: 'release_not_registered',
+        params: { userId: release.userId, volumeId: release.volumeId },
+      },
       sentence: `The key-release request of ${release.userId} for volume ${release.volumeId} was refused: ${NOT_REGISTERED_WHY}.`,
     });
     this.publishDecision(release, 'denied');
@@ -563,6 +576,10 @@ export class ReleaseService {
       userId: caller.userId,
       volumeId: record.volumeId,
       clientAddress: caller.clientAddress,
+      message: {
+        code: 'restore_not_registered',
+        params: { userId: caller.userId, volumeId: record.volumeId },
+      },
       sentence: `${caller.userId} asked for volume ${record.volumeId} without being registered as its restorer (unauthorized use).`,
     });
     throw new DomainError('unauthorized_use', UNAUTHORIZED_USE, 403, { volumeId: record.volumeId });
@@ -588,6 +605,10 @@ export class ReleaseService {
       userId: caller.userId,
       volumeId: record.volumeId,
       clientAddress: caller.clientAddress || null,
+      message: {
+        code: why === 'revoked' ? 'key_revoked' : 'key_expired',
+        params: { userId: caller.userId, volumeId: record.volumeId },
+      },
       sentence: `${caller.userId} asked for the key of ${record.volumeId}, but ${why === 'revoked' ? REVOKED_WHY : EXPIRED_WHY}.`,
     });
     this.assertUsable(record);
@@ -614,6 +635,10 @@ export class ReleaseService {
       userId: caller.userId,
       volumeId: record.volumeId,
       clientAddress: caller.clientAddress || null,
+      message: {
+        code: 'keys_elsewhere',
+        params: { userId: caller.userId, volumeId: record.volumeId, keeper },
+      },
       sentence: `${caller.userId} asked for the key of ${record.volumeId}, but ${why}.`,
     });
     throw new DomainError(
@@ -817,6 +842,10 @@ export class ReleaseService {
         userId: caller.userId,
         volumeId,
         clientAddress: caller.clientAddress,
+        message: {
+          code: 'replayed_request',
+          params: { userId: caller.userId, requestId: `${earlier.requestId.slice(0, 12)}…` },
+        },
         sentence: `${caller.userId} presented key-release request ${earlier.requestId.slice(0, 12)}…, which belongs to someone else.`,
       });
       throw new DomainError(
@@ -860,6 +889,7 @@ export class ReleaseService {
       userId: caller.userId,
       volumeId,
       clientAddress: caller.clientAddress || null,
+      message: { code: noKeyCode(why), params: { userId: caller.userId, volumeId } },
       sentence: `${caller.userId} asked for the key of ${volumeId}, but ${why} (possible reuse or tampering).`,
     });
     // Whether a record exists says nothing new: a stranger asking for a recorded volume is refused as such.

@@ -64,6 +64,10 @@ export async function scrubVolume(
       userId: caller.userId,
       volumeId,
       clientAddress: caller.clientAddress,
+      message: {
+        code: 'scrub_damaged',
+        params: { volumeId, generation: generation.generation, count: bad.length },
+      },
       sentence: `A scrub of ${volumeId} generation ${generation.generation} found ${bad.length} damaged or missing chunk(s) at the site (tampered?).`,
     });
   }

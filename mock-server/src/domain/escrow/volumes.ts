@@ -24,6 +24,16 @@ export const REGISTERED_TO_ANOTHER =
  * before any chunk is sent, so two operators cannot race for one volume ID;
  * a claim that never commits is collected after its time-to-live.
  */
+/** What a non-owner tried, as the alert's message names it (the console words it). */
+const OWNER_ACTIONS: Record<string, string> = {
+  'back up': 'back_up',
+  'cancel the backup of': 'cancel',
+  'send data to': 'send',
+  'read the chunks of': 'read',
+  'see the restores and refusals of': 'activity',
+  'register (by file)': 'register',
+};
+
 export class VolumeService {
   /** Set by the pair service: a claim after a take-over makes a new primary (RC-3). */
   onNewPrimary?: (pairId: string, userId: string) => Promise<void>;
@@ -297,6 +307,7 @@ export class VolumeService {
       userId: caller.userId,
       volumeId,
       clientAddress: caller.clientAddress,
+      message: { code: 'chunk_unauthorized', params: { userId: caller.userId, volumeId } },
       sentence: `${caller.userId} asked for a chunk of volume ${volumeId} without being registered as its restorer (unauthorized use).`,
     });
     throw notFound(volumeId);
@@ -317,6 +328,15 @@ export class VolumeService {
       userId: caller.userId,
       volumeId: volume.volumeId,
       clientAddress: caller.clientAddress,
+      message: {
+        code: 'overwrite_attempt',
+        params: {
+          userId: caller.userId,
+          volumeId: volume.volumeId,
+          owner: volume.owner,
+          action: OWNER_ACTIONS[action] ?? action,
+        },
+      },
       sentence: `${caller.userId} tried to ${action} volume ${volume.volumeId}, which is registered to ${volume.owner}.`,
     });
     throw new DomainError('registered_to_another_operator', REGISTERED_TO_ANOTHER, 409, {

@@ -82,6 +82,15 @@ export class CrossOriginRefusals extends Refusals {
       await this.deps.alerts.raise({
         ...about,
         kind: 'untrusted_origin',
+        message: {
+          code: 'untrusted_origin',
+          params: {
+            origin,
+            call: `${request.method} ${request.path.slice(0, 100)}`,
+            clientAddress: request.clientAddress,
+            minutes,
+          },
+        },
         sentence: `A page at ${origin}, which this site does not trust, called its API (${request.method} ${request.path.slice(0, 100)}) from ${request.clientAddress}; refused. Further calls from that page within ${minutes} minutes are audited but not alerted.`,
       });
       return;
@@ -89,6 +98,15 @@ export class CrossOriginRefusals extends Refusals {
     await this.deps.alerts.raise({
       ...about,
       kind: 'untrusted_origin',
+      message: {
+        code: 'untrusted_origins_many',
+        params: {
+          count: CROSS_ORIGIN_ALERTS_PER_WINDOW,
+          minutes,
+          origin,
+          clientAddress: request.clientAddress,
+        },
+      },
       sentence: `Pages at more than ${CROSS_ORIGIN_ALERTS_PER_WINDOW} origins this site does not trust called its API within ${minutes} minutes (the latest ${origin}, from ${request.clientAddress}); all refused. Further ones in this period are audited but not alerted.`,
     });
   }
@@ -125,11 +143,22 @@ export class TokenRefusals extends Refusals {
     if (admitted === 'quiet') return;
     const minutes = CROSS_ORIGIN_ALERT_WINDOW_MS / 60_000;
     const from = origin ? `a page at ${origin} (${request.clientAddress})` : request.clientAddress;
+    const source = origin ? `${origin} (${request.clientAddress})` : request.clientAddress;
     await this.deps.alerts.raise({
       userId: null,
       volumeId: null,
       clientAddress: request.clientAddress,
       kind: 'foreign_token',
+      message:
+        admitted === 'alert'
+          ? {
+              code: 'foreign_token',
+              params: { from: source, call: `${request.method} ${path.slice(0, 100)}`, minutes },
+            }
+          : {
+              code: 'foreign_tokens_many',
+              params: { count: CROSS_ORIGIN_ALERTS_PER_WINDOW, minutes, from: source },
+            },
       sentence:
         admitted === 'alert'
           ? `A session token this site did not issue, or one already ended, was shown by ${from} (${request.method} ${path.slice(0, 100)}); refused. Further ones from that address within ${minutes} minutes are audited but not alerted.`

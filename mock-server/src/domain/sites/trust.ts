@@ -286,6 +286,15 @@ export class SiteTrust {
         userId: null,
         volumeId: null,
         clientAddress: null,
+        message: {
+          code: 'site_key_changed',
+          params: {
+            name: pinned.name,
+            url: pinned.url,
+            presented: presented.site,
+            pinned: expected.fingerprint,
+          },
+        },
         sentence: `Trusted site "${pinned.name}" (${pinned.url}) now presents ${changed.join(' and ')}: its fingerprint is ${presented.site}, not the ${expected.fingerprint} pinned when it was trusted. This site refuses it. To trust it again, compare the new fingerprint with its administrator, then withdraw the trust and trust it anew.`,
       });
     }

@@ -175,6 +175,12 @@ describe('alerts page (AL-2)', () => {
     await vi.waitFor(() => expect(jaTable()?.querySelectorAll('tbody tr')).toHaveLength(2));
     expect(text()).toContain('権限のないリストア要求');
     expect(text()).toContain('CSV をエクスポート');
+    // What each alert says, in Japanese from its code and parameters, not the site's English.
+    expect(text()).toContain('10.0.0.7 からの「outsider」のパスワードが違います。');
+    expect(text()).toContain(
+      `outsider が、リストア担当者として登録されていないのにボリューム ${PAYROLL} を求めました（不正使用）。`,
+    );
+    expect(text()).not.toContain('Wrong password');
     expect(linksIn('管理メニュー').find((name) => name.startsWith('アラート'))).toBe('アラート 2');
   });
 });

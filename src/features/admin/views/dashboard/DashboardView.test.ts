@@ -48,6 +48,7 @@ async function raiseAlert(kind: AlertKind, sentence: string, hours = 0) {
       volumeId: null,
       clientAddress: null,
       sentence,
+      message: { code: 'unknown_user', params: { userId: 'ghost', clientAddress: '10.0.0.9' } },
     });
   } finally {
     site.setTime(undefined);

@@ -12,6 +12,7 @@ function alert(kind: AlertKind, at: Date): Alert {
     siteId: 'site',
     clientAddress: null,
     sentence: kind,
+    message: null,
     at: at.toISOString(),
     acknowledgedAt: null,
     acknowledgedBy: null,

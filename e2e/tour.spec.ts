@@ -58,6 +58,7 @@ function englishLeft(page: Page): Promise<string[]> {
       /^(Custodian|ID|IDs|KiB|MiB|GiB|TiB|B|CSV|JSON|SMTP|URL|ISO|GPT|MBR|FAT|ext4|PAIR|SUSPEND|COPY|SPLIT|LOCAL|Argon2id|English|OK|SHA|UTC|STARTTLS|DB|Enter)$/;
     const names = /\b(operator2?|restorer2?|admin2?|outsider|auditor|nobody)\b/g;
     const noise = [
+      /[\w:./-]*\d[\w:./-]*/g, // anything with a digit: IDs, numbers, times, addresses
       /\b[a-z0-9]+:[^\s、。]+/gi, // volume IDs, URLs
       /\b[0-9a-f]{8,}\b/gi, // fingerprints, hashes
       /\S+@\S+/g, // mail addresses
@@ -96,6 +97,7 @@ async function visit(page: Page, path: string): Promise<void> {
   await expect(page.locator('main h1')).toBeVisible();
   // Lists arrive after the heading: check once nothing says it is still loading.
   await expect(page.locator('[aria-busy="true"]')).toHaveCount(0);
+  await expect(page.locator('.p-datatable-mask')).toHaveCount(0);
 }
 
 async function checkScreen(

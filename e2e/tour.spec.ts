@@ -54,8 +54,9 @@ function overflowing(page: Page): Promise<string[]> {
 function englishLeft(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const skip = 'code, kbd, samp, pre, script, style, [translate="no"], .p-hidden-accessible';
+    // The pair states (COPY, PAIR, PSUS, PSUE, SSWS) are the product's names in every language.
     const keep =
-      /^(Custodian|ID|IDs|KiB|MiB|GiB|TiB|B|CSV|JSON|SMTP|URL|ISO|GPT|MBR|FAT|ext4|PAIR|SUSPEND|COPY|SPLIT|LOCAL|Argon2id|English|OK|SHA|UTC|STARTTLS|DB|Enter)$/;
+      /^(Custodian|ID|IDs|KiB|MiB|GiB|TiB|B|CSV|JSON|SMTP|URL|ISO|GPT|MBR|FAT|ext4|PAIR|PSUS|PSUE|SSWS|SUSPEND|COPY|SPLIT|LOCAL|Argon2id|English|OK|SHA|UTC|STARTTLS|DB|Enter)$/;
     const names = /\b(operator2?|restorer2?|admin2?|outsider|auditor|nobody)\b/g;
     const noise = [
       /[\w:./-]*\d[\w:./-]*/g, // anything with a digit: IDs, numbers, times, addresses

@@ -59,7 +59,7 @@ function slotServers(slot: E2ESlot): WebServer[] {
   return [
     {
       // AL-3: alert mail goes to a local receiver that writes each mail to a file.
-      command: `npx tsx e2e/support/smtp-receiver.ts`,
+      command: `node --import tsx e2e/support/smtp-receiver.ts`,
       env: { CUSTODIAN_E2E_SLOT: String(slot.slot) },
       port: slot.smtpPort,
       reuseExistingServer: false,
@@ -68,7 +68,7 @@ function slotServers(slot: E2ESlot): WebServer[] {
       stderr: 'pipe',
     },
     {
-      command: `rm -rf '${slot.workDir}/site' && npx tsx mock-server/src/main.ts start --demo --port ${slot.port} --data-dir '${slot.siteData}' --console-dir '${E2E_CONSOLE_DIR}' --log-level warn`,
+      command: `rm -rf '${slot.workDir}/site' && node --import tsx mock-server/src/main.ts start --demo --port ${slot.port} --data-dir '${slot.siteData}' --console-dir '${E2E_CONSOLE_DIR}' --log-level warn`,
       url: `http://127.0.0.1:${slot.port}/api/health`,
       env: {
         // Each slot's own key, apart from its data: two sites never race to create one file.

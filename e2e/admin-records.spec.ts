@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import type { KeyRelease, PairSummary, SiteInfo } from '../src/core/contract';
@@ -13,6 +12,7 @@ import { Client } from '../mock-server/test/support/test-site';
 import { E2E_PORT } from '../playwright.config';
 import { chartSettled } from './support/charts';
 import { signIn } from './support/session';
+import { runSiteCommand } from './support/site-cli';
 import { SiteProcess } from './support/site-process';
 
 /**
@@ -193,18 +193,9 @@ test.describe('administrators run the restorer DB, approvals and remote copy', (
     const site = new SiteProcess(E2E_PORT + 13);
     try {
       await site.start();
-      execFileSync(
-        'npx',
-        [
-          'tsx',
-          'mock-server/src/main.ts',
-          'seed',
-          '--records',
-          String(SEEDED_RECORDS),
-          '--data-dir',
-          site.dataDir,
-        ],
-        { stdio: 'pipe', timeout: 120_000 },
+      await runSiteCommand(
+        ['seed', '--records', String(SEEDED_RECORDS), '--data-dir', site.dataDir],
+        { timeout: 120_000 },
       );
       const admin = await adminPage(browser, 'admin', site.url);
       await admin.goto('/admin/restorers');

@@ -57,8 +57,10 @@ test('an administrator trusts Osaka by its fingerprint; only trusted consoles ar
   const expected = await fingerprintOf(osaka.url);
   // Osaka's and Sapporo's consoles would call this site: their own sites trust it.
   const homeFingerprint = (await fingerprintOf(home)).fingerprint;
-  trustFromShell(osaka, home, homeFingerprint);
-  trustFromShell(sapporo, home, homeFingerprint);
+  await Promise.all([
+    trustFromShell(osaka, home, homeFingerprint),
+    trustFromShell(sapporo, home, homeFingerprint),
+  ]);
 
   // Until this site trusts them, it answers neither console.
   expect(await answersPageOf(browser, osaka, home)).toBe(false);
@@ -99,7 +101,7 @@ test('an administrator trusts Osaka by its fingerprint; only trusted consoles ar
   // Osaka comes back with other keys at the same address: refused, alerted.
   await osaka.stop();
   const impostor = await startSite('Osaka', E2E_PORT + 2);
-  trustFromShell(impostor, home, homeFingerprint);
+  await trustFromShell(impostor, home, homeFingerprint);
   await osakaRow.getByRole('button', { name: 'Check Osaka now' }).click();
   await expect(osakaRow).toContainText('Refused: keys changed');
   expect(await answersPageOf(browser, impostor, home)).toBe(false);

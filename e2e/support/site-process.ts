@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { E2E_CONSOLE_DIR } from './paths';
+import { siteCommand } from './site-cli';
 
 export class SiteProcess {
   readonly root = mkdtempSync(join(tmpdir(), 'custodian-e2e-site-'));
@@ -41,28 +42,23 @@ export class SiteProcess {
   /** Starts the site in demo mode and waits until /api/health answers. */
   async start(): Promise<void> {
     if (this.#child) throw new Error('the site is already running');
-    const child = spawn(
-      'npx',
-      [
-        'tsx',
-        'mock-server/src/main.ts',
-        'start',
-        '--demo',
-        '--port',
-        String(this.port),
-        '--data-dir',
-        this.dataDir,
-        '--console-dir',
-        E2E_CONSOLE_DIR,
-        '--log-level',
-        'warn',
-      ],
-      {
-        env: { ...process.env, ...this.env, CUSTODIAN_MASTER_KEY_FILE: this.masterKeyFile },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      },
-    );
+    const [program, args] = siteCommand([
+      'start',
+      '--demo',
+      '--port',
+      String(this.port),
+      '--data-dir',
+      this.dataDir,
+      '--console-dir',
+      E2E_CONSOLE_DIR,
+      '--log-level',
+      'warn',
+    ]);
+    const child = spawn(program, args, {
+      env: { ...process.env, ...this.env, CUSTODIAN_MASTER_KEY_FILE: this.masterKeyFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout?.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
     this.#child = child;

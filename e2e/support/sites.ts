@@ -3,9 +3,9 @@
  * started on ports of their own, told to trust each other from their hosts'
  * shells after their fingerprints were compared, as administrators do.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { SiteProcess } from './site-process';
+import { runSiteCommand } from './site-cli';
+import type { SiteProcess } from './site-process';
 
 /**
  * The fingerprint the other site's administrator reads out, computed here
@@ -29,33 +29,36 @@ export async function fingerprintOf(url: string): Promise<{ name: string; finger
 }
 
 /** `site` trusts the site at `url` from its host's shell (`npm run site -- trust`). */
-export function trustFromShell(site: SiteProcess, url: string, fingerprint: string): void {
-  execFileSync(
-    'npx',
-    [
-      'tsx',
-      'mock-server/src/main.ts',
-      'trust',
-      '--url',
-      url,
-      '--fingerprint',
-      fingerprint,
-      '--data-dir',
-      site.dataDir,
-      '--master-key-file',
-      site.masterKeyFile,
-    ],
-    { stdio: 'pipe' },
-  );
+export async function trustFromShell(
+  site: SiteProcess,
+  url: string,
+  fingerprint: string,
+): Promise<void> {
+  await runSiteCommand([
+    'trust',
+    '--url',
+    url,
+    '--fingerprint',
+    fingerprint,
+    '--data-dir',
+    site.dataDir,
+    '--master-key-file',
+    site.masterKeyFile,
+  ]);
 }
 
-/** Sites that trust each other, every one of them every other one, by fingerprint. */
+/**
+ * Sites that trust each other, every one of them every other one, by
+ * fingerprint: each site's shell in turn, the sites side by side.
+ */
 export async function trustEachOther(sites: readonly SiteProcess[]): Promise<void> {
   const fingerprints = new Map<SiteProcess, string>();
   for (const site of sites) fingerprints.set(site, (await fingerprintOf(site.url)).fingerprint);
-  for (const site of sites) {
-    for (const other of sites) {
-      if (other !== site) trustFromShell(site, other.url, fingerprints.get(other)!);
-    }
-  }
+  await Promise.all(
+    sites.map(async (site) => {
+      for (const other of sites) {
+        if (other !== site) await trustFromShell(site, other.url, fingerprints.get(other)!);
+      }
+    }),
+  );
 }

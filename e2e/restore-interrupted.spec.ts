@@ -108,9 +108,10 @@ test.describe('backed up through the console', () => {
       await expect(volume).toContainText('This device');
 
       // The site goes down right after it released the keys, before anything else is fetched.
-      await context.route('**/api/volumes/*/generations/*/manifest', async (route) => {
+      await context.route('**/api/volumes/*/key-release', async (route) => {
+        const released = await route.fetch();
         await site.stop();
-        await route.abort('connectionrefused');
+        await route.fulfill({ response: released });
       });
       const download = page.waitForEvent('download', { timeout: 2 * RESTORE_TIMEOUT });
       await volume.getByRole('button', { name: 'Restore', exact: true }).click();

@@ -1,14 +1,15 @@
 /**
- * The signed index a restore checks every chunk against (RS-5, RS-7): the
- * generation's manifest from the site, or, when the site cannot be reached
- * and this browser made the backup, from the local copy (RS-4). Either way
+ * The signed index a restore checks every chunk against (RS-5, RS-7): from
+ * the local copy when this browser made the generation (RS-4: the same
+ * signed index, and no wait for a site that may be away), otherwise the
+ * generation's manifest from the site. Either way
  * its signature is verified with the device key it names before anything is
  * trusted, and its sealed part (image SHA-256, name, size) is opened with the
  * released keys.
  */
 
 import type { RetryPolicy } from '@/shared/api/request';
-import { isUnreachable, withBackoff } from '@/shared/api/restore';
+import { withBackoff } from '@/shared/api/restore';
 import { fetchGenerationManifest } from '@/shared/api/volumes';
 import {
   exportPublicKeySpki,
@@ -69,20 +70,17 @@ export async function loadVerifiedManifest(request: ManifestRequest): Promise<Ve
   if (request.kept) {
     return verified(request.kept.manifest, request.kept.devicePublicKey, volumeId, generation);
   }
-  try {
-    const answer = await withBackoff(
-      () => fetchGenerationManifest(volumeId, generation),
-      request.retry,
-      request.signal,
-    );
-    return await verified(answer.manifest, answer.devicePublicKey, volumeId, generation);
-  } catch (error) {
-    if (!isUnreachable(error)) throw error;
-    const local = await localManifest(request.userId, volumeId, generation);
-    if (!local) throw error;
+  const local = await localManifest(request.userId, volumeId, generation);
+  if (local) {
     const spki = toBase64Url(await exportPublicKeySpki(local.deviceKey));
     return verified(local.manifest, spki, volumeId, generation);
   }
+  const answer = await withBackoff(
+    () => fetchGenerationManifest(volumeId, generation),
+    request.retry,
+    request.signal,
+  );
+  return verified(answer.manifest, answer.devicePublicKey, volumeId, generation);
 }
 
 /** Opens the sealed part with the released keys: what the image must be at the end. */

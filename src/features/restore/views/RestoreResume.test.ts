@@ -112,6 +112,10 @@ describe('the local copy first, then the site (RS-4)', { timeout: 30_000 }, () =
     const chunks = backup.manifest.index.chunks.length;
     expect(statusText()).toContain(`Chunks from this device: ${chunks}; from the site: 0.`);
     expect(site.requests().some((r) => r.includes('/chunks/'))).toBe(false);
+    // The signed index comes from the local copy too: the site is asked for the keys alone.
+    expect(site.requests().filter((r) => r.includes('/api/volumes/'))).toEqual([
+      `POST /api/volumes/${VOLUME}/key-release`,
+    ]);
   });
 
   it('with the keys released, goes on from the local copy while the site is down', async () => {

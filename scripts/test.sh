@@ -3,10 +3,12 @@
 # tests, then the end-to-end tests in Debian's Chromium against the real site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 
 bash scripts/ensure-system-packages.sh
 
 step() { printf '\n=== %s ===\n' "$1"; }
+took() { printf '%s took %d s (%d s since the start)\n' "$1" "$((SECONDS - $2))" "$((SECONDS - started))"; }
 
 # Typecheck, lint and the console's build do not depend on each other and
 # each keeps about one core busy: run them side by side, then print each
@@ -32,9 +34,14 @@ for i in "${!commands[@]}"; do
   fi
 done
 [ "$failed" -eq 0 ] || exit 1
+took "typecheck, lint and build" "$started"
 
 step "unit, component and server tests (Vitest)"
+mark=$SECONDS
 npx vitest run
+took "Vitest" "$mark"
 
 step "end-to-end tests (Playwright, Debian Chromium, one site per worker)"
+mark=$SECONDS
 npx playwright test
+took "Playwright" "$mark"

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   Alert,
+  AlertMessageCode,
   AuditEntry,
   VolumeActivity,
   VolumeActivityPage,
@@ -15,6 +16,8 @@ import {
   type Operator,
 } from './support/backup-client';
 import { Client, startTestSite, type TestSite } from './support/test-site';
+import { refusalReasonOf } from '../src/domain/escrow/activity';
+import { EXPIRED_WHY, REVOKED_WHY } from '../src/domain/escrow/release';
 
 const VOLUME = 'ext4:5e1d3c2b-0a9f-4e8d-b7c6-a5f4e3d2c1b0';
 
@@ -200,5 +203,31 @@ describe('restores and refusals of an owner’s volume', () => {
     );
     expect(unknown.status).toBe(404);
     expect(unknown.json).toMatchObject({ code: 'volume_not_found' });
+  });
+});
+
+/** The reason an owner is shown comes from the alert's message code, whatever its sentence says. */
+describe('the reason of a refusal', () => {
+  const alert = (
+    code: AlertMessageCode | null,
+    sentence: string,
+  ): Pick<Alert, 'kind' | 'message' | 'sentence'> => ({
+    kind: 'key_not_found',
+    message: code === null ? null : { code, params: { userId: 'restorer', volumeId: VOLUME } },
+    sentence,
+  });
+
+  it('is read from the message code, not from the English sentence', () => {
+    expect(refusalReasonOf(alert('key_expired', 'wording of another version'))).toBe('expired');
+    expect(refusalReasonOf(alert('key_revoked', ''))).toBe('revoked');
+    expect(refusalReasonOf(alert('key_used_up', ''))).toBe('burned');
+    expect(refusalReasonOf(alert('key_had_once', ''))).toBe('used_once');
+    expect(refusalReasonOf(alert('key_no_record', `but ${EXPIRED_WHY}`))).toBe('no_key');
+  });
+
+  it('is read from the words of an alert stored before messages had codes', () => {
+    expect(refusalReasonOf(alert(null, `restorer asked …, but ${EXPIRED_WHY}.`))).toBe('expired');
+    expect(refusalReasonOf(alert(null, `restorer asked …, but ${REVOKED_WHY}.`))).toBe('revoked');
+    expect(refusalReasonOf(alert(null, 'restorer asked …, but no record exists'))).toBe('no_key');
   });
 });

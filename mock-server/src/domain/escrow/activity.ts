@@ -1,6 +1,7 @@
 import type {
   Alert,
   AlertKind,
+  AlertMessageCode,
   RefusalReason,
   ReleaseOutcome,
   VolumeActivity,
@@ -21,11 +22,25 @@ export const REFUSAL_ALERT_KINDS: readonly AlertKind[] = [
   'overwrite_attempt',
 ];
 
+/** The refusals whose reason the alert's message code names; any other "no key" is `no_key`. */
+const REASON_OF_MESSAGE: ReadonlyMap<string, RefusalReason> = new Map<
+  AlertMessageCode,
+  RefusalReason
+>([
+  ['key_revoked', 'revoked'],
+  ['key_expired', 'expired'],
+  ['key_used_up', 'burned'],
+  ['key_had_once', 'used_once'],
+]);
+
 /**
  * Why a refusal alert was raised. A missing key has several causes, which
- * the release rules name in the alert's sentence (release.ts `noKey`).
+ * the release rules name in the alert's message code (release.ts `noKey`);
+ * alerts stored before messages had codes are read by their words.
  */
-export function refusalReasonOf(alert: Pick<Alert, 'kind' | 'sentence'>): RefusalReason {
+export function refusalReasonOf(
+  alert: Pick<Alert, 'kind' | 'message' | 'sentence'>,
+): RefusalReason {
   switch (alert.kind) {
     case 'unauthorized_restorer':
       return 'unauthorized_use';
@@ -34,6 +49,7 @@ export function refusalReasonOf(alert: Pick<Alert, 'kind' | 'sentence'>): Refusa
     case 'overwrite_attempt':
       return 'not_owner';
     default:
+      if (alert.message) return REASON_OF_MESSAGE.get(alert.message.code) ?? 'no_key';
       if (alert.sentence.includes(REVOKED_WHY)) return 'revoked';
       if (alert.sentence.includes(EXPIRED_WHY)) return 'expired';
       if (alert.sentence.includes('one-time record was already used')) return 'burned';

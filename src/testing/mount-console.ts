@@ -8,6 +8,7 @@ import { primeVueOptions } from '@/app/primevue-options';
 import { createConsoleI18n, type Locale } from '@/app/i18n';
 import { createConsoleRouter } from '@/app/router';
 import { testSite } from './site';
+import { afterEachTest } from './teardowns';
 
 export interface MountOptions {
   /** Demo user already signed in (through the test site's login), if any. */
@@ -21,6 +22,7 @@ const mounted: VueWrapper[] = [];
 export function unmountAll(): void {
   for (const wrapper of mounted.splice(0)) wrapper.unmount();
 }
+afterEachTest(0, unmountAll);
 
 /** The whole console on one page, talking to the in-memory site through MSW. */
 export async function mountConsole(path: string, options: MountOptions = {}) {

@@ -2,16 +2,15 @@
 import './page-realm';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { server } from '@/testing/msw-server';
-import { unmountAll } from './mount-console';
-import { endTestSite } from './site';
+import { runTeardowns } from './teardowns';
 
 // Every call a component makes must be answered by a handler (the test site's,
 // src/testing/site.ts, or the test's own): an unexpected request is a test
 // failure, not a silent network error.
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(async () => {
-  unmountAll();
-  await endTestSite();
+  // Mounted consoles, then the test's site, when the test file used them.
+  await runTeardowns();
   server.resetHandlers();
   localStorage.clear();
   document.body.innerHTML = '';

@@ -43,6 +43,7 @@ import { credentialFor, TEST_SITE_ID } from '../../mock-server/test/support/cred
 import type { Client, HttpAnswer } from '../../mock-server/test/support/test-site';
 import type { TransferHeader } from '@/core/transfer/frame';
 import { FetchEventSource } from '@/shared/api/fetch-event-source';
+import { afterEachTest } from './teardowns';
 
 /** The page's origin in jsdom: where the console's own requests go. */
 const pageUrl = (path: string): string => new URL(path, window.location.href).toString();
@@ -231,6 +232,7 @@ export async function endTestSite(): Promise<void> {
   );
   await fetch(pageUrl('/__test__/forget-session'), { method: 'POST' });
 }
+afterEachTest(1, endTestSite);
 
 async function start(options: TestSiteOptions): Promise<TestSite> {
   const clock = new TestClock();

@@ -69,7 +69,18 @@ function recordRow(page: Page, volumeId: string) {
 /** Opens a record's detail from the Restorer DB, found through its searchbox. */
 async function openRecord(page: Page, volumeId: string) {
   await page.goto('/admin/restorers');
+  // The row to open is the one the search found, once its answer is shown.
+  const searched = page.waitForResponse(
+    (r) =>
+      r.url().includes('/api/admin/records?') &&
+      new URL(r.url()).searchParams.get('q') === volumeId,
+  );
   await page.getByRole('searchbox', { name: 'Search' }).fill(volumeId);
+  await searched;
+  await expect(page.getByRole('table', { name: 'Restorer DB' })).toHaveAttribute(
+    'aria-busy',
+    'false',
+  );
   await expect(recordRow(page, volumeId)).toHaveCount(1);
   await page.getByRole('button', { name: `Details of ${volumeId}` }).click();
   const detail = page.getByRole('region', { name: `Escrow record ${volumeId}` });

@@ -79,15 +79,25 @@ export class SiteProcess {
     throw new Error(`the site did not answer on ${this.url} within a minute:\n${this.#output}`);
   }
 
-  /** Stops the site (SIGTERM to its process group) and waits for it to exit. */
+  /**
+   * Stops the site at once, as an operator's Ctrl-C twice would: the first
+   * SIGTERM starts the orderly close, the second (main.ts: "now") ends the
+   * process without waiting for the requests in flight, which would let a
+   * backup finish first. The stories are about a site that goes away.
+   */
   async stop(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
-    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+      return;
+    const pid = child.pid;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    process.kill(-child.pid, 'SIGTERM');
+    const running = () => child.exitCode === null && child.signalCode === null;
+    process.kill(-pid, 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (running()) process.kill(-pid, 'SIGTERM');
     const timer = setTimeout(() => {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      if (running()) process.kill(-pid, 'SIGKILL');
     }, 10_000);
     await exited;
     clearTimeout(timer);

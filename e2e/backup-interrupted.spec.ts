@@ -32,14 +32,25 @@ test.describe('a long backup survives a reload and an outage', () => {
     await site.start();
     const image = workshop.random('big.img', 128 * MiB);
     const expected = sha256File(image.path);
-    const { page, close } = await persistentContext(site.url);
+    const { context, page, close } = await persistentContext(site.url);
     try {
       await signIn(page, 'operator');
+      // After ten of its 32 transfers the site answers no more until the reload: on a busy
+      // machine the whole backup could otherwise be done before the page reloads.
+      let transfers = 0;
+      let answerAgain = (): void => undefined;
+      const held = new Promise<void>((resolve) => (answerAgain = resolve));
+      await context.route('**/api/pairs/*/transfers/*', async (route) => {
+        if (++transfers > 10) await held;
+        await route.continue().catch(() => undefined);
+      });
       await backUp(page, image);
       await expect.poll(() => progressOf(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(20);
       const volumeId = await page.getByRole('textbox', { name: 'Volume ID' }).inputValue();
 
       await page.reload();
+      await context.unrouteAll({ behavior: 'ignoreErrors' });
+      answerAgain();
       await expect(status(page)).toContainText('interrupted backup of', { timeout: 30_000 });
       await chooseImage(page, image.path);
       await expect(status(page)).toContainText('Press Resume');

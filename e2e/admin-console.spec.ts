@@ -180,8 +180,11 @@ test.describe('administrators run the site from the console', () => {
     await admin.goto('/admin/users');
     await admin.getByRole('button', { name: 'Create user' }).click();
     const dialog = admin.getByRole('dialog');
-    // The dialog puts the focus on its first field once it has opened.
+    // The dialog puts the focus on its first field once it has opened, and again at the end
+    // of its opening animation: typing starts once that is over, or a slow machine's late
+    // second focus would take the password into the User ID field.
     await expect(dialog.getByLabel('User ID')).toBeFocused();
+    await expect(admin.locator('.p-dialog-enter-active')).toHaveCount(0);
     await dialog.getByLabel('User ID').fill(userId);
     await dialog.getByLabel('Display name').fill('End-to-end user');
     await dialog.getByLabel('Initial password').fill('first-light-2026');

@@ -116,10 +116,17 @@ async function sitePair(): Promise<PairSummary> {
 
 async function adminAction(page: Page, action: string, reason: string): Promise<void> {
   await page.goto('/admin/remote-copy');
-  await adminRow(page)
-    .getByRole('button', { name: `Actions for ${image.volumeId}` })
-    .click();
-  await page.getByRole('menuitem', { name: action }).click();
+  // A live reload of the table as the pair beats can close the menu while it opens
+  // (seen in CI): it is opened again then, as a person would.
+  const item = page.getByRole('menuitem', { name: action });
+  await expect(async () => {
+    if (!(await item.isVisible())) {
+      await adminRow(page)
+        .getByRole('button', { name: `Actions for ${image.volumeId}` })
+        .click();
+    }
+    await item.click({ timeout: 5_000 });
+  }).toPass({ timeout: 60_000 });
   const dialog = page.getByRole('dialog');
   await dialog.getByLabel('Reason').fill(reason);
   await dialog.getByRole('button', { name: action, exact: true }).click();

@@ -57,6 +57,8 @@ export interface SiteOptions {
   readonly heartbeatMs?: number;
   /** Interval of the gap and claim checks. */
   readonly housekeepingMs?: number;
+  /** Interval of the look for records whose expiry comes within the notice period. */
+  readonly expiryNoticeMs?: number;
   /** Interval of the contacts with trusted sites (MS-1). */
   readonly siteContactMs?: number;
   /**
@@ -67,6 +69,9 @@ export interface SiteOptions {
   /** How credentials' verifiers are made; tests pass a cheaper scrypt than the site's. */
   readonly hasher?: PasswordHasher;
 }
+
+/** How often the site looks for records whose expiry comes within the notice period. */
+export const EXPIRY_NOTICE_MS = 10 * 60_000;
 
 /** How often the site contacts the sites it trusts, to see that they answer with their pinned keys. */
 export const SITE_CONTACT_MS = 60_000;
@@ -180,6 +185,13 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
         .catch((error: unknown) => log.warn({ err: error }, 'claim collection failed'));
     }, options.housekeepingMs ?? 5_000);
     housekeeping.unref();
+    // The one notice before a record's expiry: looked for at start and then now and then.
+    const noticeExpiring = () =>
+      void services.records
+        .noticeExpiring(config.expiryNoticeDays)
+        .catch((error: unknown) => log.warn({ err: error }, 'expiry notice failed'));
+    const expiryNotices = setInterval(noticeExpiring, options.expiryNoticeMs ?? EXPIRY_NOTICE_MS);
+    expiryNotices.unref();
     // MS-1: trusted sites are contacted now and then; a changed key is refused and alerted.
     const contacts = setInterval(() => {
       void services.sites
@@ -190,9 +202,11 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     app.addHook('onClose', async () => {
       clearInterval(housekeeping);
       clearInterval(contacts);
+      clearInterval(expiryNotices);
     });
 
     await app.listen({ port: config.port, host: config.host });
+    noticeExpiring();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;

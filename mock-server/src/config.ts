@@ -33,6 +33,8 @@ export interface SiteConfig {
   readonly logLevel: string;
   /** How long a claim lives without a transfer before it is collected (BK-8). */
   readonly claimTtlMs: number;
+  /** How many days before a record's expiry the site sends its one notice. */
+  readonly expiryNoticeDays: number;
   /** How long a gap in a pair's sequence may last before the pair is PSUE (RC-3). */
   readonly gapTimeoutMs: number;
   /** The master key file (ES-4); demo mode creates ./secrets/master.key. */
@@ -68,6 +70,7 @@ const options = {
   'master-key-file': { type: 'string' },
   'smtp-url': { type: 'string' },
   'claim-ttl': { type: 'string' },
+  'expiry-notice-days': { type: 'string' },
   'gap-timeout': { type: 'string' },
   'mail-from': { type: 'string' },
   'alert-mail-to': { type: 'string' },
@@ -152,6 +155,12 @@ export function loadConfig(
     claimTtlMs:
       integer('CUSTODIAN_CLAIM_TTL', values['claim-ttl'] ?? env.CUSTODIAN_CLAIM_TTL, 3600, 1) *
       1000,
+    expiryNoticeDays: integer(
+      'CUSTODIAN_EXPIRY_NOTICE_DAYS',
+      values['expiry-notice-days'] ?? env.CUSTODIAN_EXPIRY_NOTICE_DAYS,
+      14,
+      1,
+    ),
     masterKeyFile: masterKeyFile ? path.resolve(cwd, masterKeyFile) : undefined,
     mail: smtpUrl
       ? {

@@ -148,6 +148,7 @@ function fixtures(world: World): Record<ApiRouteName, Fixture> {
     myVolumes: {},
     changeRestorers: { params: v, body: { add: ['restorer'], reason }, expect: { operator2: 403 } },
     setVolumeLabel: { params: v, body: { label: 'Payroll' }, expect: { operator2: 403 } },
+    setVolumeExpiry: { params: v, body: { expiresAt: null }, expect: { operator2: 403 } },
     // A device key nobody registered: the owner is refused as an unknown device, others as non-owners.
     moveVolume: {
       params: v,

@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema';
 
 /**
@@ -440,6 +440,21 @@ const migrations: Record<string, Migration> = {
       // AL-2: what an alert says as a code and parameters, rendered in each reader's language.
       await db.schema.alterTable('alerts').addColumn('message_code', 'text').execute();
       await db.schema.alterTable('alerts').addColumn('message_params', 'text').execute();
+    },
+  },
+  '0016_records_expiry': {
+    async up(db: Kysely<unknown>) {
+      // The latest expiry an administrator set: the owner may not go past it (null: none).
+      await db.schema.alterTable('escrow_records').addColumn('expiry_ceiling', 'text').execute();
+      // Who set an expiry already stored is not known: the safe reading is an administrator.
+      await sql`update escrow_records set expiry_ceiling = expires_at where expires_at is not null`.execute(
+        db,
+      );
+      // The expiry the one notice before it was sent for; a new date earns a new notice.
+      await db.schema
+        .alterTable('escrow_records')
+        .addColumn('expiry_noticed_for', 'text')
+        .execute();
     },
   },
 };

@@ -134,6 +134,10 @@ export interface EscrowRecordsTable {
   keys_site_id: string | null;
   /** The owner's name for the volume; null until one is given. */
   label: string | null;
+  /** The latest expiry an administrator set, past which the owner may not move it; null: none. */
+  expiry_ceiling: string | null;
+  /** The expiry that the notice before it was sent for; null: none sent. */
+  expiry_noticed_for: string | null;
 }
 
 export interface RecordRestorersTable {

@@ -25,6 +25,10 @@ export const en = {
     copy: 'Copy {value}',
     copied: 'Copied',
   },
+  expiry: {
+    soon: 'Expires today | Expires in {n} day | Expires in {n} days',
+    expired: 'Expired',
+  },
   topBar: {
     mainNav: 'Main',
     menu: 'Menu',
@@ -362,6 +366,16 @@ export const en = {
       nameLabel: 'Name of the volume',
       saveName: 'Save the name',
       cancelName: 'Keep the old name',
+      changeExpiry: 'Expiry',
+      changeExpiryOf: 'Change the expiry of {volumeId}',
+      expiryLabel: 'No key is released after the end of (UTC)',
+      expiryHint:
+        'Leave empty for no expiry. When an administrator set the expiry, you can choose an earlier date, not a later one.',
+      saveExpiry: 'Save the expiry',
+      cancelExpiry: 'Keep the expiry',
+      expiryPast: 'This date has already passed. Choose a later one.',
+      expirySaved: 'The expiry of {volumeId} is now {date}.',
+      expiryRemoved: '{volumeId} no longer expires.',
       nameControl: 'A name cannot contain control characters (such as tabs or line breaks).',
       nameTooLong: 'A name has at most {max} characters.',
       empty: 'Volumes you back up will be listed here with their generations and receipts.',
@@ -756,6 +770,9 @@ export const en = {
       policy: 'Release policy',
       anyPolicy: 'Any policy',
       owner: 'Owner',
+      expiring: 'Expiry',
+      anyExpiry: 'Any expiry',
+      expiringWithin: 'Expires within {n} days',
       states: {
         active: 'Active',
         burned: 'Burned',
@@ -932,6 +949,8 @@ export const en = {
           '{userId} presented key-release request {requestId}, which belongs to someone else.',
         key_no_record:
           '{userId} asked for the key of {volumeId}, but no escrow record exists for this volume ID (possible reuse or tampering).',
+        record_expiring:
+          'The escrow record of {volumeId} (owner {owner}) expires on {expiresAt}, in {days} days; after that no key of it is released.',
         key_used_up:
           '{userId} asked for the key of {volumeId}, but the one-time record was already used (possible reuse or tampering).',
         key_had_once:
@@ -1151,6 +1170,8 @@ export const en = {
         volume_move_refused: 'Move of backups refused',
         restorers_changed: 'Restorers changed',
         expiry_changed: 'Expiry changed',
+        expiry_change_refused: 'Change of expiry refused',
+        expiry_noticed: 'Expiry notice sent',
         record_revoked: 'Record revoked',
         ownership_transferred: 'Ownership transferred',
         rearm_requested: 'Re-arm requested',
@@ -1481,6 +1502,7 @@ export const en = {
       pinned_key_changed: 'Pinned site key changed',
       untrusted_origin: 'Call from an untrusted origin',
       foreign_token: 'Unknown or ended session token',
+      record_expiring: 'Record about to expire',
     },
     roles: {
       admin: 'Administrator',
@@ -1586,6 +1608,8 @@ export const en = {
       'Too many integrity reports in a short time. Wait a few minutes; the administrators have been told.',
     unknown_chunk: 'The reported chunk is not in this generation of the volume.',
     expired_policy: 'The chosen expiry date has already passed. Choose a later date.',
+    expiry_set_by_administrator:
+      'An administrator set the expiry of this volume, so only an administrator can move it later. Ask one, or choose an earlier date.',
     generation_not_found:
       'The site has no such generation of this volume (any more). Reload the page.',
     wrong_generation:

@@ -17,6 +17,10 @@ export const ja: Messages = {
     copy: '{value} をコピー',
     copied: 'コピーしました',
   },
+  expiry: {
+    soon: 'あと {n} 日で期限切れ',
+    expired: '期限切れ',
+  },
   topBar: {
     mainNav: 'メイン',
     menu: 'メニュー',
@@ -357,6 +361,16 @@ export const ja: Messages = {
       nameLabel: 'ボリュームの名前',
       saveName: '名前を保存',
       cancelName: '元の名前のまま',
+      changeExpiry: '有効期限',
+      changeExpiryOf: '{volumeId} の有効期限を変更',
+      expiryLabel: 'この日の終わり (UTC) 以降は鍵を解放しない',
+      expiryHint:
+        '空欄にすると有効期限なしになります。管理者が設定した有効期限は、前の日付には変更できますが、後の日付には変更できません。',
+      saveExpiry: '有効期限を保存',
+      cancelExpiry: '有効期限を変えない',
+      expiryPast: 'この日付はすでに過ぎています。もっと後の日付を選んでください。',
+      expirySaved: '{volumeId} の有効期限を {date} にしました。',
+      expiryRemoved: '{volumeId} の有効期限をなくしました。',
       nameControl: '名前に制御文字 (タブや改行など) は使えません。',
       nameTooLong: '名前は {max} 文字以内にしてください。',
       empty: 'バックアップしたボリュームは、世代と受領証とともにここに一覧表示されます。',
@@ -756,6 +770,9 @@ export const ja: Messages = {
       policy: 'リリースポリシー',
       anyPolicy: 'すべてのポリシー',
       owner: '所有者',
+      expiring: '有効期限',
+      anyExpiry: 'すべての有効期限',
+      expiringWithin: '{n} 日以内に期限切れ',
       states: {
         active: '有効',
         burned: '使用済み',
@@ -933,6 +950,8 @@ export const ja: Messages = {
         replayed_request: '{userId} が、他人の鍵リリース要求 {requestId} を提示しました。',
         key_no_record:
           '{userId} が {volumeId} の鍵を求めましたが、このボリュームIDのエスクロー記録はありません（再利用または改ざんの可能性）。',
+        record_expiring:
+          '{volumeId}（所有者 {owner}）のエスクロー記録は {expiresAt} に期限切れになります（あと {days} 日）。その後、この記録の鍵は解放されません。',
         key_used_up:
           '{userId} が {volumeId} の鍵を求めましたが、一回限りの記録はすでに使われています（再利用または改ざんの可能性）。',
         key_had_once:
@@ -1155,6 +1174,8 @@ export const ja: Messages = {
         volume_move_refused: 'バックアップ移行の拒否',
         restorers_changed: 'リストア担当者の変更',
         expiry_changed: '有効期限の変更',
+        expiry_change_refused: '有効期限の変更を拒否',
+        expiry_noticed: '有効期限の事前通知',
         record_revoked: 'レコードの失効',
         ownership_transferred: '所有者の移転',
         rearm_requested: '再有効化の申請',
@@ -1484,6 +1505,7 @@ export const ja: Messages = {
       pinned_key_changed: '固定したサイト鍵の変更',
       untrusted_origin: '信頼していないオリジンからの呼び出し',
       foreign_token: '不明または終了したセッショントークン',
+      record_expiring: 'まもなく期限切れの記録',
     },
     roles: {
       admin: '管理者',
@@ -1596,6 +1618,8 @@ export const ja: Messages = {
       '短い時間に整合性の報告が多すぎます。数分待ってください。管理者には知らされています。',
     unknown_chunk: '報告されたチャンクは、このボリュームのこの世代にありません。',
     expired_policy: '選んだ有効期限はすでに過ぎています。もっと後の日付を選んでください。',
+    expiry_set_by_administrator:
+      'このボリュームの有効期限は管理者が設定したため、後の日付に変更できるのは管理者だけです。管理者に依頼するか、より前の日付を選んでください。',
     generation_not_found:
       'サイトにこのボリュームのこの世代がありません。ページを再読み込みしてください。',
     wrong_generation:

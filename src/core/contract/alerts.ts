@@ -18,6 +18,8 @@ export const alertKinds = [
   'untrusted_origin',
   // MS-2: a bearer token this site never issued, or one already ended, was shown to it.
   'foreign_token',
+  // A record's expiry comes within the notice period (the one notice before it).
+  'record_expiring',
 ] as const;
 export const alertKindSchema = z.enum(alertKinds);
 export type AlertKind = z.infer<typeof alertKindSchema>;
@@ -54,6 +56,7 @@ export const alertMessageCodes = [
   'legacy_verifier',
   'wrong_password',
   'unknown_user',
+  'record_expiring',
 ] as const;
 export type AlertMessageCode = (typeof alertMessageCodes)[number];
 export const alertMessageSchema = z.object({

@@ -107,6 +107,8 @@ export const auditEventNames = [
   'volume_moved',
   'volume_move_refused',
   'expiry_changed',
+  'expiry_change_refused',
+  'expiry_noticed',
   'record_revoked',
   'ownership_transferred',
   'rearm_requested',

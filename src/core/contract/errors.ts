@@ -63,6 +63,7 @@ export const errorCodes = [
   'record_expired',
   'record_revoked',
   'expired_policy',
+  'expiry_set_by_administrator',
   'invalid_ephemeral_key',
   'requester_not_registered',
   'too_many_reports',

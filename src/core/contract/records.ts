@@ -24,6 +24,8 @@ export const recordQuerySchema = pageQuerySchema.extend({
   policy: z.enum(['one-time', 'once-per-restorer', 'reusable']).optional(),
   owner: userIdSchema.optional(),
   restorer: userIdSchema.optional(),
+  /** Only records that expire within this many days from now (and have not expired). */
+  expiringWithin: z.coerce.number().int().min(1).max(3650).optional(),
   sort: z.enum(recordSortFields).default('updatedAt'),
   order: z.enum(['asc', 'desc']).default('desc'),
 });

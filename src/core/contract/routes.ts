@@ -120,6 +120,13 @@ export const apiRoutes = {
     access: ['operator'],
     csrf: true,
   },
+  // The owner moves the expiry of their record (later only when they set it)
+  setVolumeExpiry: {
+    method: 'POST',
+    path: '/api/volumes/:volumeId/expiry',
+    access: ['operator'],
+    csrf: true,
+  },
   // The owner's new browser continues the volume: the chunk-ID key to its device key
   moveVolume: {
     method: 'POST',

@@ -253,6 +253,11 @@ export const setVolumeLabelRequestSchema = z.object({
 });
 export type SetVolumeLabelRequest = z.infer<typeof setVolumeLabelRequestSchema>;
 
+/** The owner's new expiry of their record; null: none. */
+export const setVolumeExpiryRequestSchema = z.object({
+  expiresAt: z.iso.datetime().nullable(),
+});
+
 export const changeRestorersRequestSchema = z.object({
   add: z.array(userIdSchema).max(100).default([]),
   remove: z.array(userIdSchema).max(100).default([]),

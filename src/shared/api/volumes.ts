@@ -80,6 +80,16 @@ export function setVolumeLabel(volumeId: string, label: string): Promise<EscrowR
   });
 }
 
+/** The owner moves the expiry of their record; null removes it. */
+export function setVolumeExpiry(volumeId: string, expiresAt: string | null): Promise<EscrowRecord> {
+  return request({
+    route: apiRoutes.setVolumeExpiry,
+    params: { volumeId },
+    body: { expiresAt },
+    schema: escrowRecordSchema,
+  });
+}
+
 /** AL-3: a page of the restores and refusals of one of the operator's own volumes, newest first. */
 export function fetchVolumeActivity(
   volumeId: string,

@@ -19,7 +19,7 @@ import { DomainError } from '../errors';
 import { nowIso, type EscrowDeps } from './context';
 import { holdPoint } from './hold-points';
 import type { EscrowTransaction, GenerationRow, VolumeRow } from './ports';
-import type { VolumeService } from './volumes';
+import { pastCeiling, type VolumeService } from './volumes';
 
 const MAX_LISTED = 50;
 
@@ -50,6 +50,8 @@ export function policyAfterCommit(
   stored: ReleasePolicy | undefined,
   ownersLast: ReleasePolicy | undefined,
   asked: ReleasePolicy,
+  /** The latest expiry an administrator set: an owner's later one (or none) is not taken. */
+  expiryCeiling?: string | null,
 ): {
   policy: ReleasePolicy;
   changed: { field: PolicyField; from: JsonValue; to: JsonValue }[];
@@ -60,7 +62,10 @@ export function policyAfterCommit(
   const policy = { ...asked } as Record<PolicyField, unknown>;
   const kept: { field: PolicyField; value: JsonValue; asked: JsonValue }[] = [];
   for (const field of fields) {
-    const setByOther = !ownersLast || ownersLast[field] !== stored[field];
+    const setByOther =
+      !ownersLast ||
+      ownersLast[field] !== stored[field] ||
+      (field === 'expiresAt' && pastCeiling(asked.expiresAt, expiryCeiling));
     if (setByOther && loosens(field, stored, asked)) {
       policy[field] = stored[field];
       kept.push({ field, value: stored[field], asked: asked[field] });
@@ -124,7 +129,12 @@ export async function checkCommit(
   const kept = latest ? [] : (record?.restorers ?? []);
   const restorers = [...new Set([...payload.restorers, ...kept, volume.owner])].sort();
   const ownersLast = latest && (JSON.parse(latest.receipt) as Receipt).statement.policy;
-  const decided = policyAfterCommit(record?.policy, ownersLast, payload.policy);
+  const decided = policyAfterCommit(
+    record?.policy,
+    ownersLast,
+    payload.policy,
+    record?.expiryCeiling,
+  );
 
   return async (tx) => {
     await tx.store.records.upsert({

@@ -43,6 +43,12 @@ export interface RecordRow {
   readonly keysAt?: string | null;
   /** The owner's name for the volume (read only; written by setLabel, never by upsert). */
   readonly label?: string | null;
+  /**
+   * The latest expiry an administrator set: the owner may move the expiry
+   * earlier, never past it (null: no such bound). Upsert leaves the stored
+   * value as it is when this is absent.
+   */
+  readonly expiryCeiling?: string | null;
 }
 
 export interface GenerationRow {
@@ -159,6 +165,8 @@ export interface RecordSearch {
   readonly policy?: ReleasePolicy['kind'];
   readonly owner?: string;
   readonly restorer?: string;
+  /** Only records whose expiry falls in this window: after `from`, at or before `to`. */
+  readonly expiresBetween?: { readonly from: string; readonly to: string };
   readonly sort: 'volumeId' | 'owner' | 'state' | 'policy' | 'updatedAt';
   readonly order: 'asc' | 'desc';
   readonly page: number;
@@ -212,6 +220,17 @@ export interface EscrowRecordRepository {
   search(
     search: RecordSearch,
   ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }>;
+  /**
+   * Records not revoked whose expiry falls after `from` and at or before `to`
+   * and for whose expiry no notice was sent yet, at most `limit` of them.
+   */
+  expiringUnnoticed(from: string, to: string, limit: number): Promise<RecordRow[]>;
+  /**
+   * Marks the notice for this expiry sent, only if the record still expires
+   * then and no notice for it was sent: true for the one caller that marked
+   * it, so each expiry is noticed once even with several instances.
+   */
+  markExpiryNoticed(volumeId: string, expiresAt: string): Promise<boolean>;
 }
 
 /** The escrowed epoch keys of a volume, one envelope per epoch. */

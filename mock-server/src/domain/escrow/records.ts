@@ -25,6 +25,8 @@ import type { ReleaseService } from './release';
 import { notFound, REGISTERED_TO_ANOTHER, type VolumeService } from './volumes';
 
 const EXPORT_PAGE = 500;
+/** Records read at a time when looking for expiries to tell of. */
+const EXPIRY_NOTICE_BATCH = 100;
 
 /**
  * The restorer DB as administrators run it (ES-1..ES-3): search, changes
@@ -42,11 +44,24 @@ export class RecordAdminService {
   async list(
     query: RecordQuery,
   ): Promise<{ records: EscrowRecord[]; total: number; totalIsCapped: boolean }> {
-    const { records, total, totalIsCapped } = await this.deps.store.records.search(query);
+    const { expiringWithin, ...rest } = query;
+    const { records, total, totalIsCapped } = await this.deps.store.records.search({
+      ...rest,
+      ...(expiringWithin ? { expiresBetween: this.expiryWindow(expiringWithin) } : {}),
+    });
     return {
       records: await Promise.all(records.map((r) => this.volumes.describe(r))),
       total,
       totalIsCapped,
+    };
+  }
+
+  /** From now to `days` days from now, as the records' expiry instants compare. */
+  private expiryWindow(days: number): { from: string; to: string } {
+    const now = this.deps.clock.now().getTime();
+    return {
+      from: new Date(now).toISOString(),
+      to: new Date(now + days * 86_400_000).toISOString(),
     };
   }
 
@@ -107,6 +122,50 @@ export class RecordAdminService {
     };
   }
 
+  /**
+   * The one notice before an expiry (004): for each record not revoked that
+   * expires within `days` days and was not told of for this expiry yet, an
+   * alert to the administrators (mailed when mail is set up) and an audit
+   * entry; the owner sees the date coming in their list of volumes. The record is marked noticed first, by a
+   * conditional update, so one expiry gets one notice, whichever instance
+   * of the site looks; a new expiry date gets a notice of its own.
+   */
+  async noticeExpiring(days: number): Promise<number> {
+    const { from, to } = this.expiryWindow(days);
+    const now = Date.parse(from);
+    let sent = 0;
+    for (;;) {
+      const due = await this.deps.store.records.expiringUnnoticed(from, to, EXPIRY_NOTICE_BATCH);
+      for (const record of due) {
+        const expiresAt = record.policy.expiresAt;
+        if (!expiresAt) continue;
+        if (!(await this.deps.store.records.markExpiryNoticed(record.volumeId, expiresAt)))
+          continue;
+        sent++;
+        const daysLeft = Math.max(1, Math.ceil((Date.parse(expiresAt) - now) / 86_400_000));
+        const { volumeId, owner } = record;
+        await this.deps.audit.append({
+          event: 'expiry_noticed',
+          actor: null,
+          volumeId,
+          details: { owner, expiresAt, days: daysLeft },
+        });
+        await this.deps.alerts.raise({
+          kind: 'record_expiring',
+          userId: owner,
+          volumeId,
+          clientAddress: null,
+          sentence: `The escrow record of ${volumeId} (owner ${owner}) expires on ${expiresAt}, in ${daysLeft} days; after that no key of it is released.`,
+          message: {
+            code: 'record_expiring',
+            params: { volumeId, owner, expiresAt, days: daysLeft },
+          },
+        });
+      }
+      if (due.length < EXPIRY_NOTICE_BATCH) return sent;
+    }
+  }
+
   async setExpiry(
     admin: Caller,
     volumeId: string,
@@ -123,6 +182,7 @@ export class RecordAdminService {
       {
         ...record,
         policy: { ...record.policy, expiresAt },
+        expiryCeiling: expiresAt,
       },
     );
   }
@@ -408,6 +468,8 @@ export class RecordAdminService {
       state: 'active',
       createdAt: at,
       updatedAt: at,
+      // The administrator chose this expiry: the owner may bring it forward, not past it.
+      expiryCeiling: request.policy.expiresAt,
     };
     await this.deps.audit.append({
       event: 'record_registered_manually',

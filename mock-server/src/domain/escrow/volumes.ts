@@ -1,6 +1,7 @@
 import type {
   Claim,
   DeviceKey,
+  ErrorCode,
   EscrowRecord,
   P256PublicJwk,
   VolumeOwner,
@@ -15,6 +16,11 @@ import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import { rotationOf } from './pairs';
 import type { RecordRow, VolumeRow } from './ports';
+
+/** Whether `expiresAt` (null: never) is later than an administrator's `ceiling`. */
+export function pastCeiling(expiresAt: string | null, ceiling: string | null | undefined): boolean {
+  return Boolean(ceiling) && (expiresAt === null || expiresAt > ceiling!);
+}
 
 export const REGISTERED_TO_ANOTHER =
   'this volume is registered to another operator; it cannot be backed up or changed from your account.';
@@ -191,6 +197,64 @@ export class VolumeService {
     });
     await this.deps.store.records.setLabel(volumeId, name, nowIso(this.deps));
     return this.describe((await this.deps.store.records.find(volumeId))!);
+  }
+
+  /**
+   * The owner moves the expiry of their record: earlier, later or away, but
+   * never past the latest expiry an administrator set (the record's
+   * ceiling), which only an administrator lifts. Audited, refusals too.
+   */
+  async changeExpiry(
+    caller: Caller,
+    volumeId: string,
+    expiresAt: string | null,
+  ): Promise<EscrowRecord> {
+    const record = await this.deps.store.records.find(volumeId);
+    if (!record) throw notFound(volumeId);
+    const from = record.policy.expiresAt;
+    const refuse = async (code: ErrorCode, message: string, status: number): Promise<never> => {
+      await this.deps.audit.append({
+        event: 'expiry_change_refused',
+        actor: caller.userId,
+        volumeId,
+        clientAddress: caller.clientAddress,
+        details: { code, from, asked: expiresAt },
+      });
+      throw new DomainError(code, message, status);
+    };
+    if (record.owner !== caller.userId)
+      return refuse('forbidden', 'Only the owner of this volume can change its expiry.', 403);
+    if (record.state === 'revoked') {
+      return refuse(
+        'record_revoked',
+        'An administrator revoked the escrow record of this volume; its expiry no longer matters.',
+        409,
+      );
+    }
+    if (expiresAt !== null && expiresAt <= nowIso(this.deps))
+      return refuse('expired_policy', 'The chosen expiry date has already passed.', 400);
+    if (pastCeiling(expiresAt, record.expiryCeiling)) {
+      return refuse(
+        'expiry_set_by_administrator',
+        `An administrator set the expiry of this volume to ${record.expiryCeiling}; only an administrator can move it later.`,
+        403,
+      );
+    }
+    if (expiresAt === from) return this.describe(record);
+    await this.deps.audit.append({
+      event: 'expiry_changed',
+      actor: caller.userId,
+      volumeId,
+      clientAddress: caller.clientAddress,
+      details: { from, to: expiresAt, by: 'owner' },
+    });
+    const updated: RecordRow = {
+      ...record,
+      policy: { ...record.policy, expiresAt },
+      updatedAt: nowIso(this.deps),
+    };
+    await this.deps.store.records.upsert(updated);
+    return this.describe(updated);
   }
 
   /** ES-2: an owner (or an administrator) changes who may restore a volume. */

@@ -10,6 +10,7 @@ import {
   moveVolumeRequestSchema,
   registerDeviceRequestSchema,
   scrubRequestSchema,
+  setVolumeExpiryRequestSchema,
   setVolumeLabelRequestSchema,
   volumeActivityQuerySchema,
 } from '../../../../src/core/contract';
@@ -77,6 +78,11 @@ export function volumeRoutes(router: Router, ctx: RouteContext): void {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
     const { label } = parseWith(setVolumeLabelRequestSchema, request.body);
     return ctx.volumes.setLabel(callerOf(request), volumeId, label);
+  });
+  router.route(apiRoutes.setVolumeExpiry, async (request) => {
+    const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');
+    const { expiresAt } = parseWith(setVolumeExpiryRequestSchema, request.body);
+    return ctx.volumes.changeExpiry(callerOf(request), volumeId, expiresAt);
   });
   router.route(apiRoutes.moveVolume, async (request) => {
     const { volumeId } = parseWith(volumeParams, request.params, 'volume ID');

@@ -20,6 +20,7 @@ const toRecord = (r: Selectable<EscrowRecordsTable>): RecordRow => ({
   // Absent, not null, for a volume whose keys are here: records read back as they were stored.
   ...(r.keys_site_id === null ? {} : { keysAt: r.keys_site_id }),
   ...(r.label === null ? {} : { label: r.label }),
+  ...(r.expiry_ceiling === null ? {} : { expiryCeiling: r.expiry_ceiling }),
 });
 
 /** Counting matches of a restorer DB search stops here. */
@@ -51,6 +52,7 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
       created_at: rec.createdAt,
       updated_at: rec.updatedAt,
       keys_site_id: rec.keysAt ?? null,
+      ...(rec.expiryCeiling === undefined ? {} : { expiry_ceiling: rec.expiryCeiling }),
     };
     await transact(this.db, async (trx) => {
       await trx
@@ -122,6 +124,39 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
     return rows.map(toRecord);
   }
 
+  async expiringUnnoticed(from: string, to: string, limit: number): Promise<RecordRow[]> {
+    const rows = await this.db
+      .selectFrom('escrow_records')
+      .selectAll()
+      .where('expires_at', '>', from)
+      .where('expires_at', '<=', to)
+      .where('state', '!=', 'revoked')
+      .where((eb) =>
+        eb.or([
+          eb('expiry_noticed_for', 'is', null),
+          eb('expiry_noticed_for', '!=', eb.ref('expires_at')),
+        ]),
+      )
+      .orderBy('expires_at')
+      .orderBy('volume_id')
+      .limit(limit)
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async markExpiryNoticed(volumeId: string, expiresAt: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('escrow_records')
+      .set({ expiry_noticed_for: expiresAt })
+      .where('volume_id', '=', volumeId)
+      .where('expires_at', '=', expiresAt)
+      .where((eb) =>
+        eb.or([eb('expiry_noticed_for', 'is', null), eb('expiry_noticed_for', '!=', expiresAt)]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async search(
     search: RecordSearch,
   ): Promise<{ records: RecordRow[]; total: number; totalIsCapped: boolean }> {
@@ -133,6 +168,11 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
     if (search.state) q = q.where('state', '=', search.state);
     if (search.policy) q = q.where('policy_kind', '=', search.policy);
     if (search.owner) q = q.where('owner', '=', search.owner);
+    if (search.expiresBetween) {
+      q = q
+        .where('expires_at', '>', search.expiresBetween.from)
+        .where('expires_at', '<=', search.expiresBetween.to);
+    }
     // instr() is case-sensitive, like user IDs; the quotes make it the whole ID.
     if (search.restorer)
       q = q.where(sql<boolean>`instr(restorers, ${JSON.stringify(search.restorer)}) > 0`);

@@ -33,9 +33,20 @@ export interface RecordFilter {
   readonly state: RecordState | '';
   readonly policy: ReleasePolicy['kind'] | '';
   readonly owner: string;
+  /** Only records that expire within this many days; '' for any. */
+  readonly expiring: (typeof EXPIRING_WITHIN_DAYS)[number] | '';
 }
 
-export const emptyRecordFilter: RecordFilter = { q: '', state: '', policy: '', owner: '' };
+/** The windows the administrator can filter expiries by, in days. */
+export const EXPIRING_WITHIN_DAYS = ['7', '30', '90'] as const;
+
+export const emptyRecordFilter: RecordFilter = {
+  q: '',
+  state: '',
+  policy: '',
+  owner: '',
+  expiring: '',
+};
 
 export const RECORD_PAGE_SIZES = [25, 50, 100] as const;
 
@@ -52,7 +63,7 @@ interface DetailEntry {
  */
 /** The screen's filter and sort as the site reads them: blank fields are left out. */
 function forSite(
-  { q, state, policy, owner }: RecordFilter,
+  { q, state, policy, owner, expiring }: RecordFilter,
   sort: { field: RecordSortField; order: 'asc' | 'desc' },
 ): SiteRecordFilter {
   return {
@@ -60,6 +71,7 @@ function forSite(
     state: state || undefined,
     policy: policy || undefined,
     owner: owner.trim() || undefined,
+    expiringWithin: expiring ? Number(expiring) : undefined,
     sort: sort.field,
     order: sort.order,
   };

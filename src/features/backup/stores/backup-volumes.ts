@@ -4,6 +4,7 @@ import {
   changeRestorers,
   fetchMyVolumes,
   fetchVolumeActivity,
+  setVolumeExpiry,
   setVolumeLabel,
 } from '@/shared/api/volumes';
 import type { EscrowRecord, VolumeActivity } from '@/core/contract';
@@ -175,6 +176,12 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     await load();
   }
 
+  /** The owner's new expiry of the volume's record at its home site; null: none. */
+  async function changeExpiry(volumeId: string, expiresAt: string | null): Promise<void> {
+    await setVolumeExpiry(volumeId, expiresAt);
+    await load();
+  }
+
   /** Deletes every generation of the volume from this browser (the chunk-ID key stays). */
   async function deleteLocalCopy(volumeId: string): Promise<void> {
     const target = volumes.value.find((v) => v.volumeId === volumeId);
@@ -238,6 +245,7 @@ export const useBackupVolumesStore = defineStore('backup-volumes', () => {
     load,
     updateRestorers,
     rename,
+    changeExpiry,
     deleteLocalCopy,
     receiptBytes,
     activity,

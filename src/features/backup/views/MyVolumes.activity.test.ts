@@ -293,3 +293,66 @@ describe('My volumes: names of the operator’s choosing', () => {
     expect((await site.volumes.myVolumes(operator))[0]!.label).toBe('Payroll archive');
   });
 });
+
+describe('My volumes: expiries', () => {
+  const DAY = 86_400_000;
+  const dayFromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
+  const expiryInput = () =>
+    [...document.querySelectorAll('label')].find(
+      (l) => l.textContent === 'No key is released after the end of (UTC)',
+    )!.control as HTMLInputElement;
+  async function chooseExpiry(date: string): Promise<void> {
+    buttonNamed(`Change the expiry of ${VOLUME}`).click();
+    await settle();
+    expiryInput().value = date;
+    expiryInput().dispatchEvent(new Event('input'));
+    buttonNamed('Save the expiry').click();
+  }
+
+  it('badges an expiry that comes soon and lets the owner extend it, within what an administrator set', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(5000, 7), {
+      policy: { expiresAt: `${dayFromNow(9)}T23:59:59.000Z` },
+    });
+    await openMyVolumes();
+    await until(() => document.body.textContent!.includes(VOLUME));
+    expect(document.querySelector('.expiry-badge')?.textContent).toMatch(
+      /^Expires in (9|10) days$/,
+    );
+
+    await chooseExpiry(dayFromNow(60));
+    const said = () => document.querySelector('.expiry [role="status"]')?.textContent ?? '';
+    await until(() => said() !== '');
+    expect(said()).toContain(`The expiry of ${VOLUME} is now`);
+    const [record] = await site.volumes.myVolumes(operator);
+    expect(record!.policy.expiresAt).toBe(`${dayFromNow(60)}T23:59:59.000Z`);
+    await until(() => document.querySelector('.expiry-badge') === null);
+
+    // An administrator's expiry is a bound the owner may not pass: said in place, nothing changes.
+    const ceiling = `${dayFromNow(30)}T23:59:59.000Z`;
+    await site.records.setExpiry(caller('admin', ['admin']), VOLUME, ceiling, 'ticket 7');
+    await useBackupVolumesStore().load();
+    await settle();
+    await chooseExpiry(dayFromNow(45));
+    await until(() => document.querySelector('[role="alert"]') !== null);
+    expect(document.querySelector('[role="alert"]')!.textContent).toBe(
+      'An administrator set the expiry of this volume, so only an administrator can move it later. Ask one, or choose an earlier date.',
+    );
+    expect((await site.volumes.myVolumes(operator))[0]!.policy.expiresAt).toBe(ceiling);
+  });
+
+  it('refuses a past date before anything is sent', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(5000, 7));
+    await openMyVolumes();
+    await until(() => document.body.textContent!.includes(VOLUME));
+    await chooseExpiry(dayFromNow(-2));
+    await until(() => document.querySelector('[role="alert"]') !== null);
+    expect(document.querySelector('[role="alert"]')!.textContent).toBe(
+      'This date has already passed. Choose a later one.',
+    );
+    expect((await site.volumes.myVolumes(operator))[0]!.policy.expiresAt).toBeNull();
+  });
+});

@@ -261,6 +261,28 @@ describe('restorer DB page (ES-1)', () => {
     expect(csv).not.toContain(`"${PAYROLL}"`);
   });
 
+  it('filters the records expiring within some days (?expiring=), each badged with its days left', async () => {
+    await seed();
+    const inFiveDays = new Date(Date.now() + 5 * 86_400_000 - 60_000).toISOString();
+    await site.site.records.setExpiry(await site.caller('admin2'), DATA, inFiveDays, 'ticket 9');
+    const queries = recordQueries();
+    await openRecords('/admin/restorers?expiring=7');
+    expect(rows()).toEqual([DATA]);
+    expect(queries.at(-1)?.get('expiringWithin')).toBe('7');
+    expect(rowText(DATA)).toContain('Expires in 5 days');
+    const expiry = controlLabelled('Expiry') as HTMLSelectElement;
+    expect([...expiry.options].map((o) => o.text)).toEqual([
+      'Any expiry',
+      'Expires within 7 days',
+      'Expires within 30 days',
+      'Expires within 90 days',
+    ]);
+    expiry.value = '';
+    expiry.dispatchEvent(new Event('change'));
+    await vi.waitFor(() => expect(rows()).toEqual([DATA, PAYROLL, BACKUPS]), SLOW);
+    expect(queries.at(-1)?.has('expiringWithin')).toBe(false);
+  });
+
   it('shows a record in detail: people, policy, generations with receipts, release history', async () => {
     await seed();
     await openRecords();

@@ -1,7 +1,11 @@
 import type { LocationQuery, LocationQueryRaw } from 'vue-router';
 import { recordStates } from '@/core/contract';
 import { releasePolicyKinds } from '@/core/crypto/release-policy';
-import { emptyRecordFilter, type RecordFilter } from '@/features/admin/stores/records';
+import {
+  emptyRecordFilter,
+  EXPIRING_WITHIN_DAYS,
+  type RecordFilter,
+} from '@/features/admin/stores/records';
 import { queryText } from '@/shared/ui/date-range';
 import type { FilterField } from '@/shared/ui/filter-field';
 import { sameFields, type FilterInAddress } from '@/shared/ui/use-server-list';
@@ -11,7 +15,7 @@ function oneOf<T extends string>(value: string, allowed: readonly T[]): T | '' {
 }
 
 /**
- * The filter lives in the address (`?q=&state=&policy=&owner=`), so the
+ * The filter lives in the address (`?q=&state=&policy=&owner=&expiring=`), so the
  * alerts screen can link a volume as `/admin/restorers?q=<volumeId>` and a
  * filtered view can be bookmarked.
  */
@@ -22,6 +26,7 @@ export function recordFilterFromQuery(query: LocationQuery): RecordFilter {
     state: oneOf(queryText(query['state']), recordStates),
     policy: oneOf(queryText(query['policy']), releasePolicyKinds),
     owner: queryText(query['owner']),
+    expiring: oneOf(queryText(query['expiring']), EXPIRING_WITHIN_DAYS),
   };
 }
 
@@ -45,7 +50,9 @@ export function trimRecordFilter(filter: RecordFilter): RecordFilter {
 }
 
 /** Search and filters of the restorer DB (ES-1); the site does the searching. */
-export function recordFilterFields(t: (key: string) => string): FilterField<keyof RecordFilter>[] {
+export function recordFilterFields(
+  t: (key: string, named?: Record<string, unknown>) => string,
+): FilterField<keyof RecordFilter>[] {
   return [
     {
       key: 'q',
@@ -85,6 +92,18 @@ export function recordFilterFields(t: (key: string) => string): FilterField<keyo
       type: 'text',
       maxlength: 64,
       autocomplete: 'off',
+    },
+    {
+      key: 'expiring',
+      label: t('admin.escrowRecords.expiring'),
+      type: 'select',
+      options: [
+        { value: '', label: t('admin.escrowRecords.anyExpiry') },
+        ...EXPIRING_WITHIN_DAYS.map((days) => ({
+          value: days,
+          label: t('admin.escrowRecords.expiringWithin', { n: Number(days) }),
+        })),
+      ],
     },
   ];
 }

@@ -180,37 +180,70 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+/** The first offset from `from` whose word has its bit set in `filter`, or -1. */
+function nextCandidate(bytes: Uint8Array, filter: Uint8Array, from: number): number {
+  const end = bytes.length - BLOCK;
+  for (let at = from; at <= end; at++) {
+    const bit =
+      ((bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>>
+        0) >>>
+      (32 - FILTER_BITS);
+    if ((filter[bit >>> 3]! & (1 << (bit & 7))) !== 0) return at;
+  }
+  return -1;
+}
+
+/** File times are compared with this much room for coarse clocks. */
+const MTIME_SLACK_MS = 2_000;
+
+/** Bits of a block's first word that pick its place in the quick filter (2^27 bits: 16 MiB). */
+const FILTER_BITS = 27;
+
 /**
  * Files under `dir` holding a 64-byte run of the image's plaintext. Any such
  * run contains a whole 32-byte block at a multiple of 32 in the image, so the
  * image's blocks are indexed (those with at least 24 distinct byte values, so
  * zero fill, padding and labels that are meant to be public do not count)
  * and every offset of every file is looked up; a 32-byte match is reported,
- * which is stricter than a 64-byte one.
+ * which is stricter than a 64-byte one. Only files written since the image
+ * was made are read (none older can hold its bytes), and a bit set by each
+ * indexed block's first word lets almost every offset be passed over
+ * without a look in the index.
  */
 export function plaintextLeaks(imagePath: string, dir: string): string[] {
   const image = readFileSync(imagePath);
   const blocks = new Map<number, number[]>();
+  const filter = new Uint8Array(1 << (FILTER_BITS - 3));
   for (let offset = 0; offset + BLOCK <= image.length; offset += BLOCK) {
     const block = image.subarray(offset, offset + BLOCK);
     if (new Set(block).size < 24) continue;
     const key = block.readUInt32LE(0);
+    const bit = key >>> (32 - FILTER_BITS);
+    filter[bit >>> 3]! |= 1 << (bit & 7);
     const list = blocks.get(key);
     if (list) list.push(offset);
     else blocks.set(key, [offset]);
   }
+  // The image's bytes exist only since it was made: a file last written before cannot hold them.
+  const madeAt = statSync(imagePath).mtimeMs - MTIME_SLACK_MS;
   const leaks: string[] = [];
   for (const file of filesUnder(dir)) {
-    if (statSync(file).size < BLOCK) continue;
+    const { size, mtimeMs } = statSync(file);
+    if (size < BLOCK || mtimeMs < madeAt) continue;
     const data = readFileSync(file);
-    scan: for (let at = 0; at + BLOCK <= data.length; at++) {
-      const candidates = blocks.get(data.readUInt32LE(at));
-      if (!candidates) continue;
-      for (const offset of candidates) {
-        if (data.compare(image, offset, offset + BLOCK, at, at + BLOCK) === 0) {
-          leaks.push(`${file} @${at} = image @${offset}`);
-          break scan;
-        }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    for (
+      let at = nextCandidate(bytes, filter, 0);
+      at >= 0;
+      at = nextCandidate(bytes, filter, at + 1)
+    ) {
+      const key = data.readUInt32LE(at);
+      const match = (blocks.get(key) ?? []).find(
+        (offset) => data.compare(image, offset, offset + BLOCK, at, at + BLOCK) === 0,
+      );
+      if (match !== undefined) {
+        leaks.push(`${file} @${at} = image @${match}`);
+        break;
       }
     }
   }

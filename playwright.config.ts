@@ -47,7 +47,7 @@ export default defineConfig({
       args: CHROMIUM_ARGS,
     },
     screenshot: 'only-on-failure',
-    trace: { mode: 'retain-on-failure', screenshots: false, snapshots: true, sources: true },
+    trace: { mode: 'retain-on-failure', screenshots: false, snapshots: false, sources: true },
   },
   webServer: Array.from({ length: E2E_WORKERS }, (_, slot) => slotServers(e2eSlot(slot))).flat(),
 });

@@ -96,8 +96,23 @@ async function axeFindings(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0]?.target.join(' ') ?? ''}`);
 }
 
-async function visit(page: Page, path: string): Promise<void> {
-  await page.goto(path);
+/**
+ * Opens a screen as the console's own links do, without loading the page
+ * again (the first screen of a test is loaded in full): the address
+ * changes and the router follows it.
+ */
+async function visit(page: Page, path: string, first: boolean): Promise<void> {
+  if (first) await page.goto(path);
+  else {
+    const before = await page.locator('main h1').textContent();
+    await page.evaluate((to) => {
+      history.pushState(null, '', to);
+      dispatchEvent(new PopStateEvent('popstate', { state: null }));
+    }, path);
+    await expect(page).toHaveURL((url) => url.pathname === path);
+    // Each screen has a heading of its own: the one before has gone.
+    await expect(page.locator('main h1')).not.toHaveText(before ?? '');
+  }
   await expect(page.locator('main h1')).toBeVisible();
   // Lists arrive after the heading: check once nothing says it is still loading.
   await expect(page.locator('[aria-busy="true"]')).toHaveCount(0);
@@ -152,8 +167,8 @@ for (const locale of ['en', 'ja'] as const) {
         }
         // The language is chosen at a laptop's width, where the top bar shows it.
         await page.setViewportSize({ width, height: 844 });
-        for (const path of paths) {
-          await visit(page, path);
+        for (const [index, path] of paths.entries()) {
+          await visit(page, path, index === 0);
           await checkScreen(page, testInfo, { path, locale, width, userId });
         }
         if (width < 500 && userId !== 'anonymous') {

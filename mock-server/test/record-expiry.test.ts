@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EscrowRecord, RecordPage } from '../../src/core/contract';
 import { backUp, enc, newOperator, randomImage, type Operator } from './support/backup-client';
@@ -175,5 +177,43 @@ describe('records about to expire', () => {
     expect((await within(90)).sort()).toEqual([VOLUME, `${VOLUME}-later`]);
     const bad = await admin.request('GET', '/api/admin/records?expiringWithin=0');
     expect(bad.status).toBe(400);
+  });
+
+  it('looks at start: a site started after the notice period began mails the notice, and only once across restarts', async () => {
+    await backUp(operator, site.site.info, VOLUME, randomImage(1000), {
+      policy: { expiresAt: inDays(10) },
+    });
+    await site.stop();
+    const mails: string[] = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      onData(stream, _session, done) {
+        let text = '';
+        stream.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        stream.on('end', () => {
+          mails.push(text);
+          done();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const env = {
+      CUSTODIAN_SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
+      CUSTODIAN_ALERT_MAIL_TO: 'security@example.test',
+    };
+    try {
+      site = await startTestSite({ clock, dataDir: site.dataDir, env });
+      await expect.poll(() => mails.length, { timeout: 10_000 }).toBe(1);
+      expect(mails[0]).toMatch(/Subject: \[Custodian escrow site\] Alert: record_expiring/);
+      expect(await expiringAlerts()).toHaveLength(1);
+      site = await site.restart();
+      await expect.poll(async () => (await auditOf('expiry_noticed')).length).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await expiringAlerts()).toHaveLength(1);
+      expect(mails).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    }
   });
 });

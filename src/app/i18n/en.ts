@@ -366,8 +366,8 @@ export const en = {
       nameLabel: 'Name of the volume',
       saveName: 'Save the name',
       cancelName: 'Keep the old name',
-      changeExpiry: 'Expiry',
-      changeExpiryOf: 'Change the expiry of {volumeId}',
+      changeExpiry: 'Change expiry',
+      changeExpiryOf: 'Change expiry of {volumeId}',
       expiryLabel: 'No key is released after the end of (UTC)',
       expiryHint:
         'Leave empty for no expiry. When an administrator set the expiry, you can choose an earlier date, not a later one.',

@@ -361,7 +361,7 @@ export const ja: Messages = {
       nameLabel: 'ボリュームの名前',
       saveName: '名前を保存',
       cancelName: '元の名前のまま',
-      changeExpiry: '有効期限',
+      changeExpiry: '有効期限を変更',
       changeExpiryOf: '{volumeId} の有効期限を変更',
       expiryLabel: 'この日の終わり (UTC) 以降は鍵を解放しない',
       expiryHint:

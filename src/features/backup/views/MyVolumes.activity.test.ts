@@ -302,7 +302,7 @@ describe('My volumes: expiries', () => {
       (l) => l.textContent === 'No key is released after the end of (UTC)',
     )!.control as HTMLInputElement;
   async function chooseExpiry(date: string): Promise<void> {
-    buttonNamed(`Change the expiry of ${VOLUME}`).click();
+    buttonNamed(`Change expiry of ${VOLUME}`).click();
     await settle();
     expiryInput().value = date;
     expiryInput().dispatchEvent(new Event('input'));

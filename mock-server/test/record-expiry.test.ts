@@ -177,6 +177,14 @@ describe('records about to expire', () => {
     expect((await within(90)).sort()).toEqual([VOLUME, `${VOLUME}-later`]);
     const bad = await admin.request('GET', '/api/admin/records?expiringWithin=0');
     expect(bad.status).toBe(400);
+    // The export gives what the filtered screen shows.
+    const exported = await admin.request(
+      'GET',
+      '/api/admin/records/export?expiringWithin=7&format=csv',
+    );
+    expect(exported.status).toBe(200);
+    expect(exported.text).toContain(`"${VOLUME}"`);
+    expect(exported.text).not.toContain(`${VOLUME}-later`);
   });
 
   it('looks at start: a site started after the notice period began mails the notice, and only once across restarts', async () => {

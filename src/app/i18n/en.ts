@@ -359,6 +359,7 @@ export const en = {
       search: 'Search my volumes',
       found: 'No volume | {n} volume | {n} volumes',
       noMatch: 'None of your volumes matches this search.',
+      expiringOnly: 'Only those expired or expiring within {n} days',
       lastBackup: 'Last backup',
       never: 'never',
       name: 'Name',

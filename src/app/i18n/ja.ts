@@ -354,6 +354,7 @@ export const ja: Messages = {
       search: 'ボリュームを検索',
       found: '{n} 件',
       noMatch: 'この検索に一致するボリュームはありません。',
+      expiringOnly: '期限切れ、または {n} 日以内に期限切れのものだけ',
       lastBackup: '最終バックアップ',
       never: 'なし',
       name: '名前',

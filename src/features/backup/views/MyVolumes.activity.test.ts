@@ -342,6 +342,29 @@ describe('My volumes: expiries', () => {
     expect((await site.volumes.myVolumes(operator))[0]!.policy.expiresAt).toBe(ceiling);
   });
 
+  it('shows only the volumes expired or expiring soon when asked', async () => {
+    const { site } = browserSite;
+    const device = await registerDevice(site, operator);
+    await backUp(site, operator, device, VOLUME, image(5000, 7), {
+      policy: { expiresAt: `${dayFromNow(9)}T23:59:59.000Z` },
+    });
+    const LATER = 'ext4:0b1c2d3e-4f50-4617-8a9b-0c1d2e3f4a5b';
+    await backUp(site, operator, device, LATER, image(5000, 8), {
+      policy: { expiresAt: `${dayFromNow(200)}T23:59:59.000Z` },
+    });
+    await openMyVolumes();
+    await until(() => document.body.textContent!.includes(LATER));
+    const only = [...document.querySelectorAll('label')].find(
+      (l) => l.textContent === 'Only those expired or expiring within 30 days',
+    )!.control as HTMLInputElement;
+    only.click();
+    await until(() => !document.body.textContent!.includes(LATER));
+    expect(document.body.textContent).toContain(VOLUME);
+    expect(document.body.textContent).toContain('1 volume');
+    only.click();
+    await until(() => document.body.textContent!.includes(LATER));
+  });
+
   it('refuses a past date before anything is sent', async () => {
     const { site } = browserSite;
     const device = await registerDevice(site, operator);

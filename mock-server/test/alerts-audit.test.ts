@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
 import type { Alert, AuditEntry, AuditVerification } from '../../src/core/contract';
 import { openEventStream } from './support/event-stream';
+import { startMailReceiver } from './support/mail-receiver';
 import { Client, startTestSite, type TestSite } from './support/test-site';
 
 describe('alerts (AL-1..AL-3)', () => {
@@ -156,24 +155,11 @@ function subjectOf(mail: string): string {
 
 describe('alert mail (AL-3)', () => {
   it('mails the first alert at once and summarises a burst in one mail', async () => {
-    const mails: string[] = [];
-    const smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      onData(stream, _session, done) {
-        let text = '';
-        stream.on('data', (d: Buffer) => (text += d.toString('utf8')));
-        stream.on('end', () => {
-          mails.push(text);
-          done();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    const port = (smtp.server.address() as AddressInfo).port;
+    const receiver = await startMailReceiver();
+    const { mails } = receiver;
     const site = await startTestSite({
       env: {
-        CUSTODIAN_SMTP_URL: `smtp://127.0.0.1:${port}`,
+        CUSTODIAN_SMTP_URL: receiver.url,
         CUSTODIAN_ALERT_MAIL_TO: 'security@example.test',
         // Long enough for ten sign-ins with the slow verifier on a busy machine.
         CUSTODIAN_MAIL_BURST: '15',
@@ -200,7 +186,7 @@ describe('alert mail (AL-3)', () => {
       expect(mails).toHaveLength(2);
     } finally {
       await site.stop();
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await receiver.close();
     }
   });
 });

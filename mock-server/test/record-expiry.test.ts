@@ -1,8 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EscrowRecord, RecordPage } from '../../src/core/contract';
 import { backUp, enc, newOperator, randomImage, type Operator } from './support/backup-client';
+import { startMailReceiver } from './support/mail-receiver';
 import { Client, ManualClock, startTestSite, type TestSite } from './support/test-site';
 
 const VOLUME = 'ext4:5c0e11aa-record-expiry';
@@ -192,22 +191,10 @@ describe('records about to expire', () => {
       policy: { expiresAt: inDays(10) },
     });
     await site.stop();
-    const mails: string[] = [];
-    const smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      onData(stream, _session, done) {
-        let text = '';
-        stream.on('data', (d: Buffer) => (text += d.toString('utf8')));
-        stream.on('end', () => {
-          mails.push(text);
-          done();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const receiver = await startMailReceiver();
+    const { mails } = receiver;
     const env = {
-      CUSTODIAN_SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
+      CUSTODIAN_SMTP_URL: receiver.url,
       CUSTODIAN_ALERT_MAIL_TO: 'security@example.test',
     };
     try {
@@ -221,7 +208,7 @@ describe('records about to expire', () => {
       expect(await expiringAlerts()).toHaveLength(1);
       expect(mails).toHaveLength(1);
     } finally {
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await receiver.close();
     }
   });
 });

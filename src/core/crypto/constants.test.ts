@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BLOB_OVERHEAD,
   CHUNK_SIZE,
+  TRANSFER_LENGTH_PREFIX,
   TRANSFER_OVERHEAD,
   blobLength,
   maxTransferBodySize,
@@ -49,6 +50,34 @@ describe('transfer padding (RC-4)', () => {
     const dirty = padded.slice();
     dirty[dirty.length - 1] = 1;
     expect(() => unpadTransfer(dirty, 16)).toThrow(/padding/);
+  });
+
+  it('finds one non-zero byte anywhere in the padding, however the bytes are aligned', () => {
+    const body = Uint8Array.of(1, 2, 3);
+    const padded = padTransfer(body, 64);
+    for (let shift = 0; shift < 4; shift++) {
+      const backing = new Uint8Array(padded.length + shift);
+      backing.set(padded, shift);
+      const view = backing.subarray(shift);
+      expect(unpadTransfer(view, 64)).toEqual(body);
+      const first = TRANSFER_LENGTH_PREFIX + body.length;
+      const middle = Math.floor((first + view.length) / 2);
+      // Where the unaligned head, the words and the tail meet, and the last byte.
+      const places = [first, first + 1, first + 2, first + 3, first + 4, first + 5, middle - 1];
+      places.push(
+        middle,
+        middle + 1,
+        middle + 2,
+        view.length - 3,
+        view.length - 2,
+        view.length - 1,
+      );
+      for (const at of places) {
+        view[at] = 0x80;
+        expect(() => unpadTransfer(view, 64), `shift ${shift}, byte ${at}`).toThrow(/padding/);
+        view[at] = 0;
+      }
+    }
   });
 
   it('states the blob overhead of the layout', () => {

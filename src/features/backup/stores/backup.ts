@@ -71,6 +71,12 @@ export const useBackupStore = defineStore('backup', () => {
   const file = shallowRef<ImageFile | null>(null);
   const identity = ref<VolumeIdentity | null>(null);
   const detecting = ref(false);
+  /**
+   * Whether the chosen image's volume is still being looked up (its volume
+   * ID, earlier plan, copies and owner): its sites and k are set from what
+   * is found, so they are not offered and no backup starts until then.
+   */
+  const settling = ref(false);
   const imageProblem = ref<BackupProblem | null>(null);
   const owner = ref<VolumeOwner | null>(null);
   const ownerCheck = ref<OwnerCheck>('none');
@@ -152,6 +158,7 @@ export const useBackupStore = defineStore('backup', () => {
       identity.value !== null &&
       imageProblem.value?.code !== 'image_mismatch' &&
       !detecting.value &&
+      !settling.value &&
       !active.value &&
       !expiryPast.value &&
       thresholdProblem.value === null,
@@ -194,6 +201,7 @@ export const useBackupStore = defineStore('backup', () => {
     keysHere.value = null;
     ownerCheck.value = 'none';
     imageProblem.value = null;
+    settling.value = false;
     if (!chosen) return;
     if (chosen.size === 0) {
       imageProblem.value = describeBackupError(new BackupError('image_empty', 'empty'));
@@ -205,6 +213,17 @@ export const useBackupStore = defineStore('backup', () => {
       );
       return;
     }
+    settling.value = true;
+    try {
+      await readSelection(chosen);
+    } finally {
+      // A file chosen meanwhile is looked up by its own call, which clears the flag.
+      if (file.value === chosen) settling.value = false;
+    }
+  }
+
+  /** The volume of the chosen image, and how earlier generations kept it (see selectFile). */
+  async function readSelection(chosen: ImageFile): Promise<void> {
     detecting.value = true;
     let detected: VolumeIdentity;
     try {
@@ -476,6 +495,7 @@ export const useBackupStore = defineStore('backup', () => {
     file,
     identity,
     detecting,
+    settling,
     imageProblem,
     copySites,
     copying,

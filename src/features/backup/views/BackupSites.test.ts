@@ -112,7 +112,7 @@ async function choose(file: ImageFile): Promise<void> {
   Object.defineProperty(input, 'files', { value: [file], configurable: true });
   input.dispatchEvent(new Event('change', { bubbles: true }));
   const backup = useBackupStore(pinia);
-  await until(() => backup.identity !== null && backup.ownerCheck !== 'checking', 'detection');
+  await until(() => backup.identity !== null && !backup.settling, 'detection');
   await settle();
 }
 
@@ -161,6 +161,33 @@ describe('backup to several sites (MS-3)', () => {
     expect(atOsaka?.epochs).toEqual([0]);
     // Sapporo was not ticked: it was sent nothing.
     expect(await siteVolume(sapporo, volumeId)).toBeUndefined();
+  });
+
+  it('offers the sites and "Back up" only once the chosen image\'s volume has been looked up', async () => {
+    await open();
+    // The site is slow to say who owns the volume: the sites chosen for it may still change.
+    let answer = (): void => undefined;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    server.use(
+      http.get(apiRoutes.volumeOwner.path, async () => {
+        await held;
+        return undefined;
+      }),
+    );
+    const input = controlLabelled('Image file') as HTMLInputElement;
+    Object.defineProperty(input, 'files', { value: [image()], configurable: true });
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+    const backup = useBackupStore(pinia);
+    await until(() => backup.ownerCheck === 'checking', 'the owner lookup');
+    expect((controlLabelled('Osaka') as HTMLInputElement).disabled).toBe(true);
+    expect(buttonNamed('Back up').disabled).toBe(true);
+
+    answer();
+    await until(() => !backup.settling, 'the lookup');
+    expect((controlLabelled('Osaka') as HTMLInputElement).disabled).toBe(false);
+    await tick('Osaka');
+    await need(2);
+    expect(buttonNamed('Back up').disabled).toBe(false);
   });
 
   it('completes while a ticked site is down, says it waits, and catches it up once it is back', async () => {

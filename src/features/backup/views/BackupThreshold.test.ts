@@ -129,7 +129,7 @@ async function choose(file: ImageFile): Promise<void> {
   Object.defineProperty(input, 'files', { value: [file], configurable: true });
   input.dispatchEvent(new Event('change', { bubbles: true }));
   const backup = useBackupStore(pinia);
-  await until(() => backup.identity !== null && backup.ownerCheck !== 'checking', 'detection');
+  await until(() => backup.identity !== null && !backup.settling, 'detection');
   await settle();
 }
 

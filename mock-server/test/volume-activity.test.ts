@@ -179,6 +179,79 @@ describe('restores and refusals of an owner’s volume', () => {
     ]);
   });
 
+  it('audits and alerts every other change another operator tries on the volume', async () => {
+    const { claim } = await backUp(operator, site.site.info, VOLUME, randomImage(1000), {
+      restorers: ['restorer'],
+    });
+    const other = await signedIn('operator2');
+    const v = enc(VOLUME);
+    const tries = [
+      ['name', 'POST', `/api/volumes/${v}/label`, { label: 'Payroll' }],
+      [
+        'change the restorers of',
+        'POST',
+        `/api/volumes/${v}/restorers`,
+        { add: ['operator2'], reason: 'mine now' },
+      ],
+      ['scrub', 'POST', `/api/volumes/${v}/scrub`, {}],
+      [
+        'act on the pair of',
+        'POST',
+        `/api/pairs/${claim.pairId}/heartbeat`,
+        {
+          state: 'PAIR',
+          seqSent: 3,
+          pending: 0,
+          pendingBytes: 0,
+          oldestPendingAt: null,
+          epoch: 0,
+          nextRotationAt: null,
+        },
+      ],
+    ] as const;
+    for (const [, method, path, json] of tries) {
+      const refused = await other.request(method, path, { json });
+      expect(refused.status, path).toBe(403);
+      expect(refused.json, path).toMatchObject({ code: 'forbidden' });
+    }
+
+    const audit = (
+      (await admin.request('GET', '/api/admin/audit?user=operator2&event=overwrite_refused'))
+        .json as {
+        entries: AuditEntry[];
+      }
+    ).entries;
+    expect(audit.map((e) => e.details.action).sort()).toEqual(
+      tries.map(([action]) => action).sort(),
+    );
+    for (const entry of audit) {
+      expect(entry).toMatchObject({
+        actor: 'operator2',
+        volumeId: VOLUME,
+        details: { owner: 'operator' },
+      });
+    }
+    const alerts = (
+      (await admin.request('GET', '/api/admin/alerts?kind=overwrite_attempt')).json as {
+        alerts: Alert[];
+      }
+    ).alerts;
+    expect(alerts.map((a) => a.message?.params.action).sort()).toEqual([
+      'name',
+      'pair',
+      'restorers',
+      'scrub',
+    ]);
+    // Nothing was changed.
+    const mine = (await operator.client.request('GET', '/api/volumes/mine')).json as {
+      records: { volumeId: string; label: string | null; restorers: string[] }[];
+    };
+    expect(mine.records.find((r) => r.volumeId === VOLUME)).toMatchObject({
+      label: null,
+      restorers: ['operator', 'restorer'],
+    });
+  });
+
   it('lets neither restorers nor administrators in, and says what is wrong with a bad query', async () => {
     await backUp(operator, site.site.info, VOLUME, randomImage(1000), { restorers: ['restorer'] });
     const path = `/api/volumes/${enc(VOLUME)}/activity`;

@@ -992,6 +992,10 @@ export const ja: Messages = {
         read: 'チャンクの読み出し',
         activity: 'リストアと拒否の閲覧',
         register: '（ファイルによる）登録',
+        name: '名前の設定',
+        restorers: 'リストア担当者の変更',
+        scrub: '検査',
+        pair: 'ペアの操作',
       },
       title: 'アラート',
       intro:

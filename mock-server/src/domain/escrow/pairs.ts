@@ -15,6 +15,7 @@ import {
 import { rotationPolicy, type RotationPolicy } from '../../../../src/core/transfer/rotation';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
+import { refuseNonOwner } from './non-owner';
 import type { InstructionRow, PairRow } from './ports';
 
 /** Where an unhealthy reason came from: the site saw it, or the primary reported it. */
@@ -415,8 +416,15 @@ export class PairService {
     const volume = pair && (await this.deps.store.volumes.find(pair.volumeId));
     if (!pair || !volume)
       throw new DomainError('pair_not_found', `There is no pair ${pairId}.`, 404);
-    if (volume.owner !== caller.userId)
-      throw new DomainError('forbidden', 'This pair belongs to another operator.', 403);
+    if (volume.owner !== caller.userId) {
+      await refuseNonOwner(
+        this.deps,
+        caller,
+        volume,
+        'act on the pair of',
+        new DomainError('forbidden', 'This pair belongs to another operator.', 403),
+      );
+    }
     return pair;
   }
 

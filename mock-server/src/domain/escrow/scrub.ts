@@ -3,6 +3,7 @@ import { ciphertextHash } from '../../../../src/core/crypto/chunk';
 import { parseManifest } from '../../../../src/core/crypto/manifest';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
+import { refuseNonOwner } from './non-owner';
 import { notFound } from './volumes';
 
 /**
@@ -18,10 +19,16 @@ export async function scrubVolume(
   const volume = await deps.store.volumes.find(volumeId);
   if (!volume) throw notFound(volumeId);
   if (volume.owner !== caller.userId && !caller.roles.includes('admin')) {
-    throw new DomainError(
-      'forbidden',
-      'Only the owner or an administrator can scrub this volume.',
-      403,
+    await refuseNonOwner(
+      deps,
+      caller,
+      volume,
+      'scrub',
+      new DomainError(
+        'forbidden',
+        'Only the owner or an administrator can scrub this volume.',
+        403,
+      ),
     );
   }
   const generation = request.generation

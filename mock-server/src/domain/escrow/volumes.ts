@@ -14,6 +14,7 @@ import {
 } from '../../../../src/core/crypto/device-key';
 import { DomainError } from '../errors';
 import { nowIso, type Caller, type EscrowDeps } from './context';
+import { refuseNonOwner } from './non-owner';
 import { rotationOf } from './pairs';
 import type { RecordRow, VolumeRow } from './ports';
 
@@ -30,15 +31,6 @@ export const REGISTERED_TO_ANOTHER =
  * before any chunk is sent, so two operators cannot race for one volume ID;
  * a claim that never commits is collected after its time-to-live.
  */
-/** What a non-owner tried, as the alert's message names it (the console words it). */
-const OWNER_ACTIONS: Record<string, string> = {
-  'back up': 'back_up',
-  'cancel the backup of': 'cancel',
-  'send data to': 'send',
-  'read the chunks of': 'read',
-  'see the restores and refusals of': 'activity',
-  'register (by file)': 'register',
-};
 
 export class VolumeService {
   /** Set by the pair service: a claim after a take-over makes a new primary (RC-3). */
@@ -185,7 +177,13 @@ export class VolumeService {
     const record = await this.deps.store.records.find(volumeId);
     if (!record) throw notFound(volumeId);
     if (record.owner !== caller.userId) {
-      throw new DomainError('forbidden', 'Only the owner of this volume can name it.', 403);
+      await refuseNonOwner(
+        this.deps,
+        caller,
+        record,
+        'name',
+        new DomainError('forbidden', 'Only the owner of this volume can name it.', 403),
+      );
     }
     const name = label.trim() || null;
     await this.deps.audit.append({
@@ -267,10 +265,16 @@ export class VolumeService {
     if (!record) throw notFound(volumeId);
     const isAdmin = caller.roles.includes('admin');
     if (record.owner !== caller.userId && !isAdmin) {
-      throw new DomainError(
-        'forbidden',
-        'Only the owner or an administrator can change the restorers of this volume.',
-        403,
+      await refuseNonOwner(
+        this.deps,
+        caller,
+        record,
+        'change the restorers of',
+        new DomainError(
+          'forbidden',
+          'Only the owner or an administrator can change the restorers of this volume.',
+          403,
+        ),
       );
     }
     if (change.remove.includes(record.owner)) {
@@ -380,32 +384,15 @@ export class VolumeService {
   /** Refuses anyone but the owner, raising the overwrite alert (BK-3). */
   async assertOwner(caller: Caller, volume: VolumeRow, action: string): Promise<void> {
     if (volume.owner === caller.userId) return;
-    await this.deps.audit.append({
-      event: 'overwrite_refused',
-      actor: caller.userId,
-      volumeId: volume.volumeId,
-      clientAddress: caller.clientAddress,
-      details: { owner: volume.owner, action },
-    });
-    await this.deps.alerts.raise({
-      kind: 'overwrite_attempt',
-      userId: caller.userId,
-      volumeId: volume.volumeId,
-      clientAddress: caller.clientAddress,
-      message: {
-        code: 'overwrite_attempt',
-        params: {
-          userId: caller.userId,
-          volumeId: volume.volumeId,
-          owner: volume.owner,
-          action: OWNER_ACTIONS[action] ?? action,
-        },
-      },
-      sentence: `${caller.userId} tried to ${action} volume ${volume.volumeId}, which is registered to ${volume.owner}.`,
-    });
-    throw new DomainError('registered_to_another_operator', REGISTERED_TO_ANOTHER, 409, {
-      volumeId: volume.volumeId,
-    });
+    await refuseNonOwner(
+      this.deps,
+      caller,
+      volume,
+      action,
+      new DomainError('registered_to_another_operator', REGISTERED_TO_ANOTHER, 409, {
+        volumeId: volume.volumeId,
+      }),
+    );
   }
 
   /** The pair of a volume at this site (RC-1), created with its first claim. */

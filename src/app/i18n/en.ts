@@ -133,6 +133,10 @@ export const en = {
       dos: 'MBR disk',
       content: 'no known structure (identified by its content)',
     },
+    retire: {
+      label: 'Seal every chunk anew under new keys',
+      hint: 'Keys of this volume were released {count} time since this browser made its keys. Whoever received them can read every chunk this backup would otherwise keep from earlier generations. Sealing anew sends the whole image again ({size}), and the sites keep both copies while the earlier generations are kept. | Keys of this volume were released {count} times since this browser made its keys. Whoever received them can read every chunk this backup would otherwise keep from earlier generations. Sealing anew sends the whole image again ({size}), and the sites keep both copies while the earlier generations are kept.',
+    },
     sites: {
       legend: 'Sites',
       home: 'This site',

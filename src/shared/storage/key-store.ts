@@ -39,6 +39,13 @@ export interface ChunkIdKeyRecord {
   readonly volumeId: string;
   readonly key: CryptoKey;
   readonly createdAt: string;
+  /**
+   * How many key releases the site had counted for the volume when this
+   * browser made the key; absent for a key handed over by a site (a move).
+   * More releases since then mean someone received keys of generations
+   * whose chunks the next backup would reuse (ES-5).
+   */
+  readonly releasesBefore?: number;
 }
 
 export interface RestoreKeyRecord {
@@ -160,10 +167,18 @@ export async function deleteDeviceKey(userId: string): Promise<void> {
 }
 
 export async function getChunkIdKey(volumeId: string): Promise<CryptoKey | undefined> {
-  return (await (await keyStore()).get('chunk-id-keys', volumeId))?.key;
+  return (await getChunkIdKeyRecord(volumeId))?.key;
 }
 
-export async function putChunkIdKey(volumeId: string, key: CryptoKey): Promise<void> {
+export async function getChunkIdKeyRecord(volumeId: string): Promise<ChunkIdKeyRecord | undefined> {
+  return (await keyStore()).get('chunk-id-keys', volumeId);
+}
+
+export async function putChunkIdKey(
+  volumeId: string,
+  key: CryptoKey,
+  releasesBefore?: number,
+): Promise<void> {
   assertNonExtractable(key, 'chunk-ID key');
   await (
     await keyStore()
@@ -171,6 +186,7 @@ export async function putChunkIdKey(volumeId: string, key: CryptoKey): Promise<v
     volumeId,
     key,
     createdAt: new Date().toISOString(),
+    ...(releasesBefore === undefined ? {} : { releasesBefore }),
   });
 }
 

@@ -39,6 +39,12 @@ export interface BackupRequest {
   readonly policy: ReleasePolicy;
   /** MS-4: the sites that keep the keys, k of them needed; absent: the home site alone. */
   readonly escrow?: EscrowPlan;
+  /**
+   * ES-5: seal every chunk anew under a new chunk-ID key and data key, so
+   * that keys released so far (the site counts `releases`) open none of
+   * this generation; it costs sending the whole image again.
+   */
+  readonly retireKeys?: { readonly releases: number };
 }
 
 /** Everything one run knows about the generation it writes. */
@@ -136,17 +142,20 @@ export async function prepareGeneration(
       }
     }
   }
-  // RC-4: a "rekey now" between two backups escrowed the next generation's key already.
-  const rekeyed = record ? undefined : await rekeyedBetween(volumeId, claim);
+  // RC-4: a "rekey now" between two backups escrowed the next generation's key already
+  // (under the chunk-ID key that retiring replaces).
+  const rekeyed = record || request.retireKeys ? undefined : await rekeyedBetween(volumeId, claim);
   if (!record) {
     // Another browser of the owner made the earlier generations: the sites hand this one the key.
-    if (!rekeyed && claim.nextGeneration > 1 && !(await getChunkIdKey(volumeId))) {
+    // Retiring the released keys makes a new one instead.
+    const needsKey = !rekeyed && !request.retireKeys && claim.nextGeneration > 1;
+    if (needsKey && !(await getChunkIdKey(volumeId))) {
       await moveVolumeHere(deps, volumeId, claim, device);
     }
     const epoch = rekeyed?.epoch ?? (claim.epochs.length ? Math.max(...claim.epochs) + 1 : 0);
     const generated = rekeyed
       ? undefined
-      : await makeGenerationKeys(volumeId, claim.nextGeneration, epoch);
+      : await makeGenerationKeys(volumeId, claim.nextGeneration, epoch, request.retireKeys);
     const keys = rekeyed ?? generated!;
     chunkIdKey = keys.chunkIdKey;
     dataKey = keys.dataKey;

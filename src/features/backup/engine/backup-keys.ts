@@ -117,19 +117,23 @@ export interface GenerationKeys {
 /**
  * A new generation's keys: a new volume gets a new chunk-ID key (kept
  * non-extractable here, with a wrapped escrow copy); an owned volume reuses
- * this browser's; every generation gets a new data key and epoch.
+ * this browser's, unless the owner retires the keys released so far
+ * (`retire`: the site's count of releases now), when it gets a new one
+ * too, so that no chunk of the generation is one sealed before; every
+ * generation gets a new data key and epoch.
  */
 export async function makeGenerationKeys(
   volumeId: string,
   generation: number,
   epoch: number,
+  retire?: { readonly releases: number },
 ): Promise<GenerationKeys> {
   let chunkIdKey: CryptoKey | undefined;
   let chunkIdKeyForEscrow: CryptoKey | undefined;
-  if (generation === 1) {
+  if (generation === 1 || retire) {
     chunkIdKeyForEscrow = await generateChunkIdKey({ extractable: true });
     chunkIdKey = await toNonExtractable(chunkIdKeyForEscrow);
-    await putChunkIdKey(volumeId, chunkIdKey);
+    await putChunkIdKey(volumeId, chunkIdKey, retire?.releases ?? 0);
     await putChunkIdKeyEscrowCopy(volumeId, chunkIdKeyForEscrow);
   } else {
     chunkIdKey = await getChunkIdKey(volumeId);

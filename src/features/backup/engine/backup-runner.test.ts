@@ -1,6 +1,16 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CHUNK_SIZE, importSigningPublicKeyJwk, sha256Hex, verifyReceipt } from '@/core/crypto';
+import type { KeyRelease } from '@/core/contract';
+import {
+  CHUNK_SIZE,
+  decryptChunk,
+  fromHex,
+  importSigningPublicKeyJwk,
+  openEnvelope,
+  sha256Hex,
+  verifyReceipt,
+  type VolumeKeys,
+} from '@/core/crypto';
 import type { VolumeIdentity } from '@/core/volume';
 import { BackupDatabase } from '@/shared/storage/database';
 import { closeKeyStore, getPendingDataKey, wipeAllKeys } from '@/shared/storage/key-store';
@@ -11,6 +21,7 @@ import { BackupCancelled } from './backup-control';
 import { describeBackupError } from './backup-errors';
 import { http, HttpResponse } from 'msw';
 import { createBrowserSite } from '@/app/offline-site/browser-site';
+import { enc, requestRelease } from '../../../../mock-server/test/support/backup-client';
 import { server } from '@/testing/msw-server';
 import { siteRepositories } from '@/testing/site-repositories';
 import type { SiteFaults } from '@/testing/site-faults';
@@ -614,5 +625,101 @@ describe('backup runner (BK-6, BK-8, BK-10)', () => {
       .run()
       .catch((e: unknown) => e);
     expect(describeBackupError(error).code).toBe('already_running');
+  });
+});
+
+describe('retiring released keys (ES-5)', () => {
+  const oneTime = { kind: 'one-time', approvalRequired: false, expiresAt: null } as const;
+  const volumeId = identity().volumeId;
+
+  /** The restorer's one-time release of generation 1: the keys they hold from now on. */
+  async function releasedToRestorer(): Promise<VolumeKeys> {
+    const restorer = await site.browser('restorer');
+    const { answer, pair } = await requestRelease(restorer, volumeId, 1);
+    expect(answer.status, answer.text).toBe(200);
+    const release = answer.json as KeyRelease;
+    if (release.state !== 'released') throw new Error(`the release is ${release.state}`);
+    return (
+      await openEnvelope(release.envelope, pair.privateKey, {
+        purpose: 'release',
+        volumeId,
+        generation: 1,
+      })
+    ).keys;
+  }
+
+  /** How many chunks of generation 2, as the restorer downloads them, the released keys open. */
+  async function openedWith(keys: VolumeKeys): Promise<number> {
+    const restorer = await site.browser('restorer');
+    const { generations } = await held();
+    let opened = 0;
+    for (const entry of generations[1]!.manifest.index.chunks) {
+      const blob = await restorer.request(
+        'GET',
+        `/api/volumes/${enc(volumeId)}/chunks/${entry.chunkId}`,
+      );
+      expect(blob.status).toBe(200);
+      for (const dataKey of keys.dataKeys.values()) {
+        const plain = await decryptChunk(new Uint8Array(blob.body), {
+          volumeId,
+          chunkId: fromHex(entry.chunkId),
+          epoch: entry.epoch,
+          dataKey,
+          chunkIdKey: keys.chunkIdKey,
+        }).catch(() => null);
+        if (plain) opened += 1;
+      }
+    }
+    return opened;
+  }
+
+  async function twoGenerations(retire: boolean): Promise<VolumeKeys> {
+    const first = randomBytes(4 * CHUNK, 3);
+    await new BackupRunner(
+      request(imageFile(first), { policy: oneTime }),
+      () => undefined,
+      deps(),
+    ).run();
+    const released = await releasedToRestorer();
+    const sentBefore = faults.sent('chunk');
+    const second = first.slice();
+    second.set(randomBytes(100, 9), 2 * CHUNK + 10);
+    const result = await new BackupRunner(
+      request(imageFile(second), {
+        policy: oneTime,
+        ...(retire ? { retireKeys: { releases: 1 } } : {}),
+      }),
+      () => undefined,
+      deps(),
+    ).run();
+    expect(result.generation).toBe(2);
+    expect(result.imageSha256).toBe(await sha256Hex(second));
+    // Retiring seals and sends every chunk again; otherwise only the changed one goes.
+    expect(faults.sent('chunk') - sentBefore).toBe(retire ? 4 : 1);
+    return released;
+  }
+
+  it('after a one-time release, the next generation sealed anew: the released keys open none of its chunks', async () => {
+    const released = await twoGenerations(true);
+    expect(await openedWith(released)).toBe(0);
+    const { generations } = await held();
+    const before = new Set(generations[0]!.manifest.index.chunks.map((c) => c.chunkId));
+    expect(generations[1]!.manifest.index.chunks.some((c) => before.has(c.chunkId))).toBe(false);
+    // The owner's next backup goes on under the new keys: only what changed is sent.
+    const sentBefore = faults.sent('chunk');
+    const third = randomBytes(4 * CHUNK, 3);
+    third.set(randomBytes(100, 9), 2 * CHUNK + 10);
+    third.set(randomBytes(100, 11), 10);
+    await new BackupRunner(
+      request(imageFile(third), { policy: oneTime }),
+      () => undefined,
+      deps(),
+    ).run();
+    expect(faults.sent('chunk') - sentBefore).toBe(1);
+  });
+
+  it('without retiring, the unchanged chunks of the next generation stay open to the released keys', async () => {
+    const released = await twoGenerations(false);
+    expect(await openedWith(released)).toBe(3);
   });
 });

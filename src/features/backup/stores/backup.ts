@@ -15,7 +15,11 @@ import {
   type GenerationRecord,
   type KeptEscrowPlan,
 } from '@/shared/storage/database';
-import { deletePendingDataKey, getChunkIdKey } from '@/shared/storage/key-store';
+import {
+  deletePendingDataKey,
+  getChunkIdKey,
+  getChunkIdKeyRecord,
+} from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
 import { MIN_IMAGE_SIZE } from '@/features/backup/engine/backup-tuning';
@@ -77,6 +81,14 @@ export const useBackupStore = defineStore('backup', () => {
    * is found, so they are not offered and no backup starts until then.
    */
   const settling = ref(false);
+  /**
+   * ES-5: the site's count of key releases of the chosen volume, when some
+   * happened since this browser's chunk-ID key was made (or the key came
+   * from a site): unchanged chunks would stay under keys others received.
+   */
+  const releasedSince = ref<{ readonly releases: number; readonly since: number } | null>(null);
+  /** Whether this backup seals every chunk anew under new keys (offered with releasedSince). */
+  const retireKeys = ref(true);
   const imageProblem = ref<BackupProblem | null>(null);
   const owner = ref<VolumeOwner | null>(null);
   const ownerCheck = ref<OwnerCheck>('none');
@@ -201,6 +213,8 @@ export const useBackupStore = defineStore('backup', () => {
     keysHere.value = null;
     ownerCheck.value = 'none';
     imageProblem.value = null;
+    releasedSince.value = null;
+    retireKeys.value = true;
     settling.value = false;
     if (!chosen) return;
     if (chosen.size === 0) {
@@ -307,6 +321,15 @@ export const useBackupStore = defineStore('backup', () => {
     );
   }
 
+  /** ES-5: releases of the volume since this browser made its chunk-ID key; null if none. */
+  async function releasesSinceKey(
+    volumeId: string,
+  ): Promise<{ releases: number; since: number } | null> {
+    const record = (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId);
+    const since = (await getChunkIdKeyRecord(volumeId))?.releasesBefore ?? 0;
+    return record && record.releases > since ? { releases: record.releases, since } : null;
+  }
+
   async function checkOwner(volumeId: string): Promise<void> {
     ownerCheck.value = 'checking';
     try {
@@ -315,6 +338,8 @@ export const useBackupStore = defineStore('backup', () => {
       owner.value = answer;
       keysHere.value =
         answer.mine && answer.state === 'registered' ? !!(await getChunkIdKey(volumeId)) : null;
+      releasedSince.value = keysHere.value === null ? null : await releasesSinceKey(volumeId);
+      if (identity.value?.volumeId !== volumeId) return;
       if (keysHere.value === false && earlierPlan.value === undefined) {
         const plan = await planAtSite(volumeId);
         if (identity.value?.volumeId !== volumeId) return;
@@ -362,6 +387,9 @@ export const useBackupStore = defineStore('backup', () => {
           restorers: restorers.value,
           policy: terms.policy(),
           ...(escrow ? { escrow } : {}),
+          ...(releasedSince.value && retireKeys.value && !pendingForSelection.value
+            ? { retireKeys: { releases: releasedSince.value.releases } }
+            : {}),
         },
         progress.onSnapshot,
         // RC-3, RC-5: the pair engine steers the stream and hears how the site answers.
@@ -496,6 +524,8 @@ export const useBackupStore = defineStore('backup', () => {
     identity,
     detecting,
     settling,
+    releasedSince,
+    retireKeys,
     imageProblem,
     copySites,
     copying,

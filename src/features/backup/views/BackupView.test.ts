@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Pinia } from 'pinia';
 import { nextTick } from 'vue';
 import { apiRoutes } from '@/core/contract';
-import { CHUNK_SIZE, openRegistrationFile, type Receipt } from '@/core/crypto';
+import { CHUNK_SIZE, openRegistrationFile, type Receipt, type SignedManifest } from '@/core/crypto';
 import { detectVolumeId } from '@/core/volume';
 import { en } from '@/app/i18n/en';
 import { ja } from '@/app/i18n/ja';
@@ -340,6 +340,69 @@ describe('backup screen (SPEC §6 /backup)', () => {
     const moved = (await site.auditEntries()).filter((e) => e.event === 'volume_moved');
     expect(moved.map((e) => [e.actor, e.volumeId])).toEqual([['operator', identity.volumeId]]);
   }, 40_000);
+
+  it('after keys were released, offers to seal every chunk anew, saying what it costs, and does so (ES-5)', async () => {
+    const file = image(2.5);
+    const retire = (): HTMLInputElement | null =>
+      document.querySelector<HTMLInputElement>('input[type="checkbox"][id$="-retire"]');
+    await open();
+    await choose(file);
+    buttonNamed('Back up').click();
+    await until(() => statusRegion().textContent!.includes('Backup complete'), 'generation 1');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    await choose(file);
+    expect(retire()).toBeNull();
+
+    // The owner restores generation 1 elsewhere: its keys have left the site.
+    expect((await site.askForKey('operator', volumeId, 1)).status).toBe(200);
+    await choose(file);
+    const box = controlLabelled('Seal every chunk anew under new keys') as HTMLInputElement;
+    expect(box).toBe(retire());
+    expect(box.checked).toBe(true);
+    const hint = document.getElementById(box.getAttribute('aria-describedby')!)!.textContent!;
+    expect(hint).toContain('released 1 time since this browser made its keys');
+    expect(hint).toContain('sends the whole image again (10 MiB)');
+
+    const sentBefore = transferSeqs().length;
+    buttonNamed('Back up').click();
+    await until(() => statusRegion().textContent!.includes('Backup complete'), 'generation 2');
+    // The epoch key, all three chunks and the commit: nothing was kept from generation 1.
+    expect(transferSeqs().length - sentBefore).toBe(5);
+    const { escrow } = site.site.repositories;
+    const [first, second] = await Promise.all(
+      [1, 2].map(async (g) => {
+        const row = await escrow.generations.find(volumeId, g);
+        return (JSON.parse(row!.manifest) as SignedManifest).index.chunks.map((c) => c.chunkId);
+      }),
+    );
+    expect(second!.filter((id) => first!.includes(id))).toEqual([]);
+    // The new keys were made after that release: nothing to offer until another one.
+    await choose(file);
+    expect(retire()).toBeNull();
+  }, 60_000);
+
+  it('keeps the chunks of earlier generations when the operator unticks sealing anew', async () => {
+    const file = image(2.5);
+    await open();
+    await choose(file);
+    buttonNamed('Back up').click();
+    await until(() => statusRegion().textContent!.includes('Backup complete'), 'generation 1');
+    const volumeId = useBackupStore(pinia).identity!.volumeId;
+    expect((await site.askForKey('operator', volumeId, 1)).status).toBe(200);
+    await choose(file);
+    const box = controlLabelled('Seal every chunk anew under new keys') as HTMLInputElement;
+    box.checked = false;
+    box.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle();
+    const sentBefore = transferSeqs().length;
+    buttonNamed('Back up').click();
+    await until(() => statusRegion().textContent!.includes('Backup complete'), 'generation 2');
+    // The epoch key and the commit: every chunk was at the site already.
+    expect(transferSeqs().length - sentBefore).toBe(2);
+    // Still offered: the released keys still open what this volume keeps.
+    await choose(file);
+    expect(controlLabelled('Seal every chunk anew under new keys')).toBeTruthy();
+  }, 60_000);
 
   it('stops when the site cannot be reached or its keys changed', async () => {
     await open();

@@ -4,6 +4,8 @@ import type { P256PublicJwk } from '@/core/contract';
 import {
   CHUNK_SIZE,
   combineReleases,
+  decryptChunk,
+  fromHex,
   exportEnvelopePublicKeyJwk,
   generateEnvelopeKeyPair,
   KeySharesError,
@@ -12,7 +14,9 @@ import {
   openSiteRelease,
   randomBytes,
   toBase64Url,
+  type ChunkEntry,
   type SiteRelease,
+  type VolumeKeys,
 } from '@/core/crypto';
 import { openEnvelopePayload } from '@/core/crypto/envelope';
 import { BackupDatabase, type EscrowPlan } from '@/shared/storage/database';
@@ -89,12 +93,14 @@ async function backUpSplit(
   bytes: Uint8Array<ArrayBuffer>,
   policy: ReleasePolicy = REUSABLE,
   threshold = 2,
+  retireKeys?: { releases: number },
 ): Promise<void> {
   await new BackupRunner(
     {
       ...memoryBackupRequest(bytes, ['restorer', 'restorer2']),
       policy,
       escrow: await plan(threshold),
+      ...(retireKeys ? { retireKeys } : {}),
     },
     () => undefined,
     inProcessRunnerDeps(db),
@@ -103,19 +109,20 @@ async function backUpSplit(
 
 const allSites = (): SiteServices[] => [home.site, osaka.site, sapporo.site];
 
-/** `userId` asks `site` for the keys of generation 1 with their own ephemeral key. */
+/** `userId` asks `site` for the keys of `generation` (1 unless said) with their own ephemeral key. */
 async function release(
   site: SiteServices,
   userId: string,
   pair: CryptoKeyPair,
   requestId: string,
+  generation = 1,
 ): Promise<SiteRelease> {
   const answer = await site.releases.request(
     { userId, roles: ['restorer'], clientAddress: '127.0.0.1' },
     TEST_VOLUME_ID,
     {
       requestId,
-      generation: 1,
+      generation,
       ephemeralPublicKey: (await exportEnvelopePublicKeyJwk(pair.publicKey)) as P256PublicJwk,
     },
   );
@@ -375,6 +382,64 @@ describe('a backup split 2 of 3 across three sites (MS-4)', () => {
       epochs: manifestEpochs(manifest),
     });
     expect((await openManifestSecret(manifest, keys.dataKeys)).size).toBe(2 * CHUNK_SIZE);
+  });
+
+  it('retires released keys across the sites: the shares of the next generation rebuild new keys, and the released ones open none of its chunks', async () => {
+    const first = patternBytes(2 * CHUNK_SIZE + 1000);
+    await backUpSplit(first);
+    const copyAll = async (): Promise<void> => {
+      for (const other of [osaka, sapporo]) {
+        await copyToSite(await target(other), TEST_VOLUME_ID, 'operator', copyDeps());
+      }
+    };
+    await copyAll();
+    const sites = allSites().map((s) => s.info.siteId);
+    const keysOf = async (generation: number, requestId: string) => {
+      const pair = await generateEnvelopeKeyPair();
+      const answers = await Promise.all(
+        [osaka.site, sapporo.site].map((site) =>
+          release(site, 'restorer', pair, requestId, generation),
+        ),
+      );
+      const manifest = (await siteVolume({ site: home.site }, TEST_VOLUME_ID))!.generations[
+        generation - 1
+      ]!.manifest;
+      const { keys } = await combineReleases(answers, {
+        volumeId: TEST_VOLUME_ID,
+        threshold: 2,
+        sites,
+        epochs: manifestEpochs(manifest),
+      });
+      return { keys, manifest };
+    };
+    const released = (await keysOf(1, 'req-first')).keys;
+
+    const second = first.slice();
+    second[7] = (second[7] ?? 0) ^ 0xff;
+    await backUpSplit(second, REUSABLE, 2, { releases: 2 });
+    await copyAll();
+    const { keys, manifest } = await keysOf(2, 'req-second');
+    const opens = async (entry: ChunkEntry, with_: VolumeKeys): Promise<boolean> => {
+      const blob = await home.site.escrow.blobs.get(TEST_VOLUME_ID, entry.chunkId);
+      const dataKey = with_.dataKeys.get(entry.epoch) ?? [...with_.dataKeys.values()][0]!;
+      return decryptChunk(blob!, {
+        volumeId: TEST_VOLUME_ID,
+        chunkId: fromHex(entry.chunkId),
+        epoch: entry.epoch,
+        dataKey,
+        chunkIdKey: with_.chunkIdKey,
+      }).then(
+        () => true,
+        () => false,
+      );
+    };
+    const before = (await siteVolume({ site: home.site }, TEST_VOLUME_ID))!.generations[0]!.manifest
+      .index.chunks;
+    for (const entry of manifest.index.chunks) {
+      expect(before.some((b) => b.chunkId === entry.chunkId)).toBe(false);
+      expect(await opens(entry, keys)).toBe(true);
+      expect(await opens(entry, released)).toBe(false);
+    }
   });
 
   it("continues the volume from the owner's other browser with shares of the chunk-ID key from two sites, and says what is missing when only one can be asked", async () => {

@@ -5,9 +5,9 @@ import LongId from './LongId.vue';
 
 const VOLUME = 'iso9660:CUSTODIAN_DEMO_DISC_2026:2026-11-21-13-30-00-00';
 
-function mountId(value: string) {
+function mountId(value: string, compact?: boolean) {
   return mount(LongId, {
-    props: { value },
+    props: { value, ...(compact === undefined ? {} : { compact }) },
     global: { plugins: [createConsoleI18n('en')] },
     attachTo: document.body,
   });
@@ -33,6 +33,13 @@ describe('LongId', () => {
     await flushPromises();
     expect(writeText).toHaveBeenCalledWith(VOLUME);
     expect(wrapper.find('[role="status"]').text()).toBe('Copied');
+  });
+
+  it('is shortened at every width when compact, and only then', () => {
+    expect(mountId(VOLUME, true).classes()).toEqual(['long-id', 'shortened', 'compact']);
+    expect(mountId(VOLUME).classes()).toEqual(['long-id', 'shortened']);
+    // A short ID has nothing to shorten, compact or not.
+    expect(mountId('ext4:short', true).findAll('code')).toHaveLength(1);
   });
 
   it('shows a short ID whole and only once', () => {

@@ -5,6 +5,7 @@ import { Migrator, type Kysely, type MigrationProvider } from 'kysely';
 import { mkdirDurableSync, syncDirectorySync } from '../platform/durable-fs';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
+import { withStatementCache } from './statement-cache';
 import { sqliteKysely } from './transactions';
 
 export const DATABASE_FILE = 'custodian.sqlite';
@@ -71,7 +72,7 @@ export async function openDatabase(
       if (error instanceof DataDirectoryError) throw error;
       throw damaged(file, error);
     }
-    const db = sqliteKysely(sqlite);
+    const db = sqliteKysely(withStatementCache(sqlite));
     const migrator = new Migrator({ db, provider: options.migrations ?? migrationProvider });
     let preMigrationBackup: string | undefined;
     try {

@@ -2,6 +2,7 @@ import SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations';
 import type { Database } from './schema';
+import { withStatementCache } from './statement-cache';
 import { sqliteKysely } from './transactions';
 
 export interface InMemoryDatabase {
@@ -18,7 +19,7 @@ export interface InMemoryDatabase {
 export async function openInMemoryDatabase(): Promise<InMemoryDatabase> {
   const sqlite = new SQLite(':memory:');
   sqlite.pragma('foreign_keys = ON');
-  const db = sqliteKysely(sqlite);
+  const db = sqliteKysely(withStatementCache(sqlite));
   try {
     await migrateToLatest(db);
   } catch (error) {

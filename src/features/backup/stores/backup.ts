@@ -6,7 +6,7 @@ import {
   fetchVolumeOwner,
   releaseClaim,
 } from '@/shared/api/volumes';
-import type { VolumeOwner } from '@/core/contract';
+import type { EscrowRecord, VolumeOwner } from '@/core/contract';
 import { serializeReceipt } from '@/core/crypto';
 import { detectVolumeId, type ByteSource, type VolumeIdentity } from '@/core/volume';
 import {
@@ -15,11 +15,7 @@ import {
   type GenerationRecord,
   type KeptEscrowPlan,
 } from '@/shared/storage/database';
-import {
-  deletePendingDataKey,
-  getChunkIdKey,
-  getChunkIdKeyRecord,
-} from '@/shared/storage/key-store';
+import { deletePendingDataKey, getChunkIdKeyRecord } from '@/shared/storage/key-store';
 import { LocalCopy } from '@/shared/storage/local-copy';
 import type { ImageFile } from '@/features/backup/worker/chunk-reader';
 import { MIN_IMAGE_SIZE } from '@/features/backup/engine/backup-tuning';
@@ -289,10 +285,11 @@ export const useBackupStore = defineStore('backup', () => {
    * For a volume of the operator's made in another browser: how its latest
    * generation keeps its keys, as the signed index at the site says.
    */
-  async function planAtSite(volumeId: string): Promise<KeptEscrowPlan | null | undefined> {
-    const record = (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId);
+  async function planAtSite(
+    record: EscrowRecord | undefined,
+  ): Promise<KeptEscrowPlan | null | undefined> {
     if (!record || record.latestGeneration < 1) return undefined;
-    const latest = await fetchGenerationManifest(volumeId, record.latestGeneration).catch(
+    const latest = await fetchGenerationManifest(record.volumeId, record.latestGeneration).catch(
       () => null,
     );
     if (!latest) return undefined;
@@ -321,27 +318,25 @@ export const useBackupStore = defineStore('backup', () => {
     );
   }
 
-  /** ES-5: releases of the volume since this browser made its chunk-ID key; null if none. */
-  async function releasesSinceKey(
-    volumeId: string,
-  ): Promise<{ releases: number; since: number } | null> {
-    const record = (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId);
-    const since = (await getChunkIdKeyRecord(volumeId))?.releasesBefore ?? 0;
-    return record && record.releases > since ? { releases: record.releases, since } : null;
-  }
-
   async function checkOwner(volumeId: string): Promise<void> {
     ownerCheck.value = 'checking';
     try {
       const answer = await fetchVolumeOwner(volumeId);
       if (identity.value?.volumeId !== volumeId) return;
       owner.value = answer;
-      keysHere.value =
-        answer.mine && answer.state === 'registered' ? !!(await getChunkIdKey(volumeId)) : null;
-      releasedSince.value = keysHere.value === null ? null : await releasesSinceKey(volumeId);
+      const mine = answer.mine && answer.state === 'registered';
+      const key = mine ? await getChunkIdKeyRecord(volumeId) : undefined;
+      const record = mine
+        ? (await fetchMyVolumes().catch(() => [])).find((r) => r.volumeId === volumeId)
+        : undefined;
       if (identity.value?.volumeId !== volumeId) return;
+      keysHere.value = mine ? key !== undefined : null;
+      // ES-5: releases since this browser made its chunk-ID key (a key from a site: all of them).
+      const since = key?.releasesBefore ?? 0;
+      releasedSince.value =
+        record && record.releases > since ? { releases: record.releases, since } : null;
       if (keysHere.value === false && earlierPlan.value === undefined) {
-        const plan = await planAtSite(volumeId);
+        const plan = await planAtSite(record);
         if (identity.value?.volumeId !== volumeId) return;
         earlierPlan.value = plan;
         if (plan) {

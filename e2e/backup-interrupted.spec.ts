@@ -5,7 +5,7 @@
  * profile on disk and images large enough to be stopped half-way, so they
  * live apart from the other backup stories and can run beside them.
  */
-import { expect, test } from '@playwright/test';
+import { expect, test, type BrowserContext } from '@playwright/test';
 import { E2E_PORT } from '../playwright.config';
 import {
   backUp,
@@ -20,6 +20,24 @@ import { signIn } from './support/session';
 import { SiteProcess } from './support/site-process';
 
 const workshop = new ImageWorkshop();
+
+/**
+ * Lets the first `count` transfers of the page through; the others wait
+ * until `release()`, so a story can act mid-backup however fast the machine.
+ */
+async function holdTransfersAfter(
+  context: BrowserContext,
+  count: number,
+): Promise<{ asked: () => number; release: () => void }> {
+  let asked = 0;
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await context.route('**/api/pairs/*/transfers/*', async (route) => {
+    if (++asked > count) await held;
+    await route.continue().catch(() => undefined);
+  });
+  return { asked: () => asked, release };
+}
 test.afterAll(() => workshop.remove());
 
 test.describe('a long backup survives a reload and an outage', () => {
@@ -37,20 +55,14 @@ test.describe('a long backup survives a reload and an outage', () => {
       await signIn(page, 'operator');
       // After ten of its 32 transfers the site answers no more until the reload: on a busy
       // machine the whole backup could otherwise be done before the page reloads.
-      let transfers = 0;
-      let answerAgain = (): void => undefined;
-      const held = new Promise<void>((resolve) => (answerAgain = resolve));
-      await context.route('**/api/pairs/*/transfers/*', async (route) => {
-        if (++transfers > 10) await held;
-        await route.continue().catch(() => undefined);
-      });
+      const transfers = await holdTransfersAfter(context, 10);
       await backUp(page, image);
       await expect.poll(() => progressOf(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(20);
       const volumeId = await page.getByRole('textbox', { name: 'Volume ID' }).inputValue();
 
       await page.reload();
       await context.unrouteAll({ behavior: 'ignoreErrors' });
-      answerAgain();
+      transfers.release();
       await expect(status(page)).toContainText('interrupted backup of', { timeout: 30_000 });
       await chooseImage(page, image.path);
       await expect(status(page)).toContainText('Press Resume');
@@ -74,17 +86,11 @@ test.describe('a long backup survives a reload and an outage', () => {
       await signIn(page, 'operator');
       // After four of its twelve transfers the site answers no more until it has stopped:
       // the outage then comes mid-backup however fast or slow the machine is.
-      let transfers = 0;
-      let goOn = (): void => undefined;
-      const held = new Promise<void>((resolve) => (goOn = resolve));
-      await context.route('**/api/pairs/*/transfers/*', async (route) => {
-        if (++transfers > 4) await held;
-        await route.continue().catch(() => undefined);
-      });
+      const transfers = await holdTransfersAfter(context, 4);
       await backUp(page, image);
-      await expect.poll(() => transfers, { timeout: 120_000 }).toBeGreaterThan(4);
+      await expect.poll(() => transfers.asked(), { timeout: 120_000 }).toBeGreaterThan(4);
       await site.stop();
-      goOn();
+      transfers.release();
       await expect(status(page)).toContainText('The site cannot be reached', { timeout: 60_000 });
       await expect(status(page)).toContainText('sending resumes by itself');
       await context.unrouteAll({ behavior: 'ignoreErrors' });

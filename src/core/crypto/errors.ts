@@ -20,7 +20,8 @@ export type CryptoErrorCode =
   | 'malformed_transfer'
   | 'malformed_key'
   | 'unsupported_format'
-  | 'key_shares';
+  | 'key_shares'
+  | 'malformed_bundle';
 
 export class CustodianCryptoError extends Error {
   readonly code: CryptoErrorCode;
@@ -187,5 +188,21 @@ export class KeySharesError extends CustodianCryptoError {
     readonly sites: readonly string[] = [],
   ) {
     super('key_shares', message);
+  }
+}
+
+/** How a bundle file is wrong (FORMAT.md §16). */
+export type BundleFailure = 'not-a-bundle' | 'cut-off' | 'extra-bytes' | 'manifest' | 'layout';
+
+/**
+ * A bundle file is not one, was cut off, has bytes after its end, or
+ * carries a damaged manifest; the message says which, and where.
+ */
+export class MalformedBundleError extends CustodianCryptoError {
+  readonly failure: BundleFailure;
+
+  constructor(detail: string, failure: BundleFailure = 'layout', options?: { cause?: unknown }) {
+    super('malformed_bundle', `The bundle file is not usable: ${detail}`, options);
+    this.failure = failure;
   }
 }

@@ -56,3 +56,4 @@ export * from './registration';
 export * from './site-fingerprint';
 export * from './site-credential';
 export * from './key-shares';
+export * from './bundle';

@@ -74,6 +74,13 @@ export async function makeBackup(
       dataKey: dataKeys.get(epoch)!,
     });
     hash.update(plaintext);
+    // An equal chunk reuses the blob made first, as the backup pipeline does.
+    const earlier = chunks.find((entry) => entry.chunkId === sealed.chunkId);
+    if (earlier) {
+      chunks.push(earlier);
+      position += 1;
+      continue;
+    }
     blobs.set(sealed.chunkId, sealed.blob);
     chunks.push({
       chunkId: sealed.chunkId,

@@ -1,8 +1,11 @@
 /**
  * Restores an image from exported ciphertext, following docs/FORMAT.md
- * "Restoring" step by step with node:crypto only. The output is written
- * chunk by chunk to `<out>.partial` and renamed only once the whole image
- * has been verified; on any failure the partial file is removed.
+ * "Restoring" step by step with node:crypto only. The manifest and the blobs
+ * come from a manifest file and a directory of chunk files, or from one
+ * bundle file (§16) read at offsets; both go through the same checks. The
+ * output is written chunk by chunk to `<out>.partial` and renamed only once
+ * the whole image has been verified; on any failure the partial file is
+ * removed.
  */
 
 import {
@@ -17,8 +20,10 @@ import {
 import {
   closeSync,
   existsSync,
+  fstatSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   writeSync,
@@ -33,19 +38,28 @@ import {
   checkManifest,
   checkSecret,
   keysFileType,
+  type ChunkEntry,
   type Json,
   type Manifest,
 } from './format';
 import { combineShareFiles } from './shares';
 
+/**
+ * Where the ciphertext comes from: `manifestPath` and `chunksDir`, or
+ * `bundlePath` instead of both.
+ */
 export interface DecodeOptions {
-  manifestPath: string;
+  /** The generation's signed manifest (FORMAT.md §6.5). */
+  manifestPath?: string;
   /**
    * One keys file, or the key-share files of k (or more) of the sites that
    * keep the volume's keys in shares (FORMAT.md §8.1, §9).
    */
   keysPath: string | readonly string[];
-  chunksDir: string;
+  /** Directory of chunk blobs, each named by its chunk ID in hex. */
+  chunksDir?: string;
+  /** A bundle (FORMAT.md §16): the manifest and every blob in one file. */
+  bundlePath?: string;
   outPath: string;
   /** Replace an existing output file. */
   force?: boolean;
@@ -77,6 +91,20 @@ interface Keys {
 
 const BLOB_HEADER = 21;
 const TAG = 16;
+/** FORMAT.md §16: "CSTB", version, u32 length of the manifest. */
+const BUNDLE_HEADER = 9;
+/** FORMAT.md §16: "CSTE", u64 length of the bundle. */
+const BUNDLE_TRAILER = 12;
+const BUNDLE_MANIFEST_MIN = 2;
+const BUNDLE_MANIFEST_MAX = 2 ** 28;
+
+function parseJson(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DecodeError(`the ${what} is not JSON`);
+  }
+}
 
 function readJson(what: string, file: string): unknown {
   let text: string;
@@ -85,11 +113,171 @@ function readJson(what: string, file: string): unknown {
   } catch (error) {
     throw new DecodeError(`cannot read the ${what} ${file}: ${(error as Error).message}`);
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new DecodeError(`the ${what} ${file} is not JSON`);
+  return parseJson(`${what} ${file}`, text);
+}
+
+/** Up to `length` bytes of `fd` from `position`; fewer only where the file ends. */
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const read = readSync(fd, buffer, done, length - done, position + done);
+    if (read === 0) break;
+    done += read;
   }
+  return buffer.subarray(0, done);
+}
+
+/**
+ * Where the manifest and the blobs come from. Every check of what is read
+ * is the decoder's, the same for every source.
+ */
+interface CiphertextSource {
+  /** The manifest, parsed as JSON but not yet checked. */
+  readonly manifest: unknown;
+  /**
+   * Called once the manifest has been checked and verified, before anything
+   * is written: refuses a source that cannot hold every blob the index names.
+   */
+  checkLayout(index: Manifest['index']): void;
+  /** The blob the index names at `entry`, as stored; `missing` when there is none. */
+  readBlob(entry: ChunkEntry, missing: (reason: string) => never): Buffer;
+  close(): void;
+}
+
+/** A manifest file and a directory of chunk files named by chunk ID (FORMAT.md §5, §7). */
+function chunkDirectory(manifestPath: string, chunksDir: string): CiphertextSource {
+  return {
+    manifest: readJson('manifest', manifestPath),
+    checkLayout: () => undefined,
+    readBlob(entry, missing) {
+      const file = path.join(chunksDir, entry.chunkId);
+      if (!existsSync(file)) missing(`its file ${file} is missing`);
+      return readFileSync(file);
+    },
+    close: () => undefined,
+  };
+}
+
+/**
+ * A bundle (FORMAT.md §16), read at offsets and never whole: header and
+ * manifest first; once the index is trusted, its layout, length and trailer.
+ */
+function bundleFile(file: string): CiphertextSource {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw new DecodeError(`cannot read the bundle ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = readAt(fd, 0, BUNDLE_HEADER);
+    if (head.subarray(0, 4).toString('latin1') !== 'CSTB') {
+      throw new DecodeError(`${file} is not a Custodian bundle (it does not start with "CSTB")`);
+    }
+    if (head.length < BUNDLE_HEADER) {
+      throw new DecodeError(
+        `the bundle ${file} was cut off inside its header: it is ${size} bytes long`,
+      );
+    }
+    if (head[4] !== 1) {
+      throw new DecodeError(
+        `the bundle ${file} has version ${head[4]!}; this decoder reads version 1`,
+      );
+    }
+    const manifestLength = head.readUInt32BE(5);
+    if (manifestLength < BUNDLE_MANIFEST_MIN || manifestLength > BUNDLE_MANIFEST_MAX) {
+      throw new DecodeError(
+        `the bundle ${file} says its manifest is ${manifestLength} bytes long (${BUNDLE_MANIFEST_MIN} to ${BUNDLE_MANIFEST_MAX})`,
+      );
+    }
+    const blobsStart = BUNDLE_HEADER + manifestLength;
+    if (blobsStart > size) {
+      throw new DecodeError(
+        `the bundle ${file} was cut off inside its manifest: it is ${size} bytes long, its manifest ends at byte ${blobsStart}`,
+      );
+    }
+    const manifestBytes = readAt(fd, BUNDLE_HEADER, manifestLength);
+    const manifest = parseJson(`manifest in the bundle ${file}`, manifestBytes.toString('utf8'));
+    const offsets = new Map<string, number>();
+    return {
+      manifest,
+      checkLayout(index) {
+        // The distinct chunk IDs in the order of their first position, each blob once.
+        const first = new Map<string, { position: number; entry: ChunkEntry; offset: number }>();
+        let end = blobsStart;
+        for (const [position, entry] of index.chunks.entries()) {
+          const known = first.get(entry.chunkId);
+          if (!known) {
+            first.set(entry.chunkId, { position, entry, offset: end });
+            end += BLOB_HEADER + entry.length + TAG;
+          } else if (
+            known.entry.length !== entry.length ||
+            known.entry.epoch !== entry.epoch ||
+            known.entry.ciphertextSha256 !== entry.ciphertextSha256
+          ) {
+            throw new DecodeError(
+              `the bundle's index names chunk ${entry.chunkId} at positions ${known.position} and ${position} with different lengths, epochs or ciphertext hashes: refused`,
+            );
+          }
+        }
+        const total = end + BUNDLE_TRAILER;
+        if (size < total) {
+          const cut = [...first.values()].find(
+            ({ entry, offset }) => offset + BLOB_HEADER + entry.length + TAG > size,
+          );
+          throw new DecodeError(
+            `the bundle ${file} was cut off: it is ${size} bytes long, its index needs ${total} (${total - size} bytes missing); ` +
+              (cut
+                ? `chunk ${cut.position} (${cut.entry.chunkId}) is not whole`
+                : 'its trailer is missing'),
+          );
+        }
+        if (size > total) {
+          throw new DecodeError(
+            `the bundle ${file} has ${size - total} bytes after its end (it is ${size} bytes long, its index needs ${total})`,
+          );
+        }
+        const trailer = readAt(fd, end, BUNDLE_TRAILER);
+        if (
+          trailer.length !== BUNDLE_TRAILER ||
+          trailer.subarray(0, 4).toString('latin1') !== 'CSTE' ||
+          trailer.readBigUInt64BE(4) !== BigInt(total)
+        ) {
+          throw new DecodeError(
+            `the bundle ${file} does not end with its trailer ("CSTE" and its length, ${total}): it is incomplete or damaged`,
+          );
+        }
+        for (const [chunkId, { offset }] of first) offsets.set(chunkId, offset);
+      },
+      readBlob(entry, missing) {
+        const offset = offsets.get(entry.chunkId);
+        if (offset === undefined) missing('the bundle has no place for it');
+        return readAt(fd, offset!, BLOB_HEADER + entry.length + TAG);
+      },
+      close: () => closeSync(fd),
+    };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+function openSource(options: DecodeOptions): CiphertextSource {
+  const { manifestPath, chunksDir, bundlePath } = options;
+  if (bundlePath !== undefined) {
+    if (manifestPath !== undefined || chunksDir !== undefined) {
+      throw new DecodeError(
+        'a bundle replaces the manifest and the chunk directory: give one or the other',
+      );
+    }
+    return bundleFile(bundlePath);
+  }
+  if (manifestPath === undefined || chunksDir === undefined) {
+    throw new DecodeError('give a bundle, or a manifest and a chunk directory');
+  }
+  return chunkDirectory(manifestPath, chunksDir);
 }
 
 function u32be(value: number): Buffer {
@@ -246,7 +434,16 @@ export function decodeImage(options: DecodeOptions): DecodeResult {
 }
 
 function decodeWithKeys(options: DecodeOptions, keys: Keys): DecodeResult {
-  const manifest = checkManifest(readJson('manifest', options.manifestPath));
+  const source = openSource(options);
+  try {
+    return decodeFrom(source, options, keys);
+  } finally {
+    source.close();
+  }
+}
+
+function decodeFrom(source: CiphertextSource, options: DecodeOptions, keys: Keys): DecodeResult {
+  const manifest = checkManifest(source.manifest);
   const { index } = manifest;
   if (keys.volumeId !== index.volumeId) {
     throw new DecodeError(
@@ -297,6 +494,7 @@ function decodeWithKeys(options: DecodeOptions, keys: Keys): DecodeResult {
       `the index lists ${index.chunks.length} chunks and ${total} bytes, the image has ${secret.size} bytes: truncated or padded index`,
     );
   }
+  source.checkLayout(index);
 
   if (existsSync(options.outPath) && !options.force) {
     throw new DecodeError(`${options.outPath} already exists (use --force to replace it)`);
@@ -311,9 +509,7 @@ function decodeWithKeys(options: DecodeOptions, keys: Keys): DecodeResult {
       const fail = (reason: string): never => {
         throw new DecodeError(`${name} was tampered with or damaged: ${reason}`);
       };
-      const file = path.join(options.chunksDir, entry.chunkId);
-      if (!existsSync(file)) fail(`its file ${file} is missing`);
-      const blob = readFileSync(file);
+      const blob = source.readBlob(entry, fail);
       if (blob.length !== BLOB_HEADER + entry.length + TAG) {
         fail(`it is ${blob.length} bytes, the index implies ${BLOB_HEADER + entry.length + TAG}`);
       }

@@ -2,10 +2,12 @@
  * Independent decoder (docs/FORMAT.md): restores an image from a manifest,
  * a keys file (`npm run site -- export-key`) — or the key-share files of k
  * of the sites that keep the keys in shares — and a directory of chunk blobs
- * named by chunk ID, with node:crypto only.
+ * named by chunk ID, or from a bundle file (§16) that carries the manifest
+ * and the blobs, with node:crypto only.
  *
  *   npm run decode -- --manifest M --keys K --chunks DIR --out FILE [--force]
  *   npm run decode -- --manifest M --keys S1 --keys S2 [...] --chunks DIR --out FILE
+ *   npm run decode -- --bundle B --keys K [--keys K2 ...] --out FILE [--force]
  *
  * Exit status: 0 restored and verified; 1 verification or I/O failure;
  * 2 wrong usage.
@@ -16,6 +18,7 @@ import { DecodeError } from './format';
 import { decodeImage } from './decode';
 
 const USAGE = `Usage: npm run decode -- --manifest FILE --keys FILE [--keys FILE ...] --chunks DIR --out FILE [--force]
+       npm run decode -- --bundle FILE --keys FILE [--keys FILE ...] --out FILE [--force]
 
 Restores a Custodian image from exported ciphertext and checks it completely:
 the manifest signature, every chunk against the signed index, AES-GCM, the
@@ -28,6 +31,9 @@ chunk IDs, and the image's size and SHA-256.
                    least k of the sites: the shares are combined and every
                    key is checked before anything is restored
   --chunks DIR     directory of chunk blobs, each named by its chunk ID in hex
+  --bundle FILE    a bundle file (manifest and blobs in one file) instead of
+                   --manifest and --chunks; refused if it was cut off, has
+                   bytes after its end, or lacks its trailer
   --out FILE       where to write the image (refused if it exists)
   --force          replace --out if it exists
   --help           show this text`;
@@ -39,6 +45,7 @@ function main(argv: string[]): number {
       args: argv,
       options: {
         manifest: { type: 'string' },
+        bundle: { type: 'string' },
         keys: { type: 'string', multiple: true },
         chunks: { type: 'string' },
         out: { type: 'string' },
@@ -57,22 +64,32 @@ function main(argv: string[]): number {
     return 0;
   }
   const keys = (values.keys as string[] | undefined) ?? [];
-  const missing = ['manifest', 'keys', 'chunks', 'out'].filter((name) =>
+  const bundle = values.bundle !== undefined;
+  if (bundle && (values.manifest !== undefined || values.chunks !== undefined)) {
+    process.stderr.write(
+      `decode: --bundle replaces --manifest and --chunks: give either --bundle or both --manifest and --chunks\n\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  const required = bundle ? ['bundle', 'keys', 'out'] : ['manifest', 'keys', 'chunks', 'out'];
+  const missing = required.filter((name) =>
     name === 'keys'
       ? keys.length === 0 || keys.includes('')
       : typeof values[name] !== 'string' || values[name] === '',
   );
   if (missing.length > 0) {
+    const instead = bundle ? '' : ' (or --bundle instead of --manifest and --chunks)';
     process.stderr.write(
-      `decode: missing ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}\n`,
+      `decode: missing ${missing.map((m) => `--${m}`).join(', ')}${instead}\n\n${USAGE}\n`,
     );
     return 2;
   }
   try {
     const result = decodeImage({
-      manifestPath: values.manifest as string,
+      ...(bundle
+        ? { bundlePath: values.bundle as string }
+        : { manifestPath: values.manifest as string, chunksDir: values.chunks as string }),
       keysPath: keys.length === 1 ? keys[0]! : keys,
-      chunksDir: values.chunks as string,
       outPath: values.out as string,
       force: values.force === true,
     });

@@ -19,7 +19,13 @@ import { exportPublicKeySpki } from '../../src/core/crypto/device-key';
 import { generateEnvelopeKeyPair } from '../../src/core/crypto/envelope-key';
 import { sealToSites } from '../../src/core/crypto/key-shares';
 import { createKeysFile } from '../../src/core/crypto/keys-file';
-import { buildManifest, serializeManifest, signManifest } from '../../src/core/crypto/manifest';
+import { bundleBytes } from '../../src/core/crypto/bundle';
+import {
+  buildManifest,
+  parseManifest,
+  serializeManifest,
+  signManifest,
+} from '../../src/core/crypto/manifest';
 import type { EscrowSites, SignedManifest } from '../../src/core/crypto/manifest-schema';
 import type { VolumeKeys } from '../../src/core/crypto/keys';
 import {
@@ -465,5 +471,26 @@ describe('independent decoder with key shares (tools/decode)', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--keys FILE [--keys FILE ...]');
     expect(help.stdout).toContain('key-share file');
+  });
+  it('restores a bundle (FORMAT.md §16) with k share files', () => {
+    const bundlePath = path.join(exported.dir, 'two-of-three.custodian-bundle');
+    writeFileSync(
+      bundlePath,
+      bundleBytes(parseManifest(readFileSync(exported.manifestPath)), backup.blobs),
+    );
+    const outPath = path.join(exported.dir, 'bundle.img');
+    const run = runDecoder([
+      '--bundle',
+      bundlePath,
+      '--keys',
+      exported.shares.get('site-b')!,
+      '--keys',
+      exported.shares.get('site-c')!,
+      '--out',
+      outPath,
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(Buffer.compare(readFileSync(outPath), Buffer.from(backup.image))).toBe(0);
   });
 });

@@ -410,6 +410,19 @@ export const en = {
       notConfirmed: 'not confirmed yet',
       releasesText: 'None | {n} release | {n} releases',
       receiptOf: 'Receipt of generation {generation}',
+      bundle: {
+        export: 'Export bundle',
+        exportOf: 'Export generation {generation} of {volumeId} as a bundle file',
+        running: 'Exporting generation {generation} of {volumeId}: {written} of {total}',
+        resumed: 'continuing the file from {kept}',
+        savedToFile:
+          'Generation {generation} is in {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
+        downloaded:
+          'Generation {generation} was handed to the browser as {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
+        failed: 'The bundle of generation {generation} stopped: {reason}',
+        resumedDone: 'It continued the file, which held {kept} of it already.',
+        continueHint: 'Export it again to the same file to continue where it stopped.',
+      },
       change: 'Change who may restore',
       changeHeading: 'Who may restore {volumeId}',
       add: 'User to add',
@@ -598,6 +611,7 @@ export const en = {
       bytes: '{done} of {total}',
       rate: '{rate}/s',
       sources: 'Chunks from this device: {local}; from the site: {site}.',
+      fromBundle: 'Chunks from the bundle file: {n}.',
       fromOtherSite: '{n} chunk from {site}. | {n} chunks from {site}.',
       thisSite: 'this console’s site',
       alerted:
@@ -625,6 +639,13 @@ export const en = {
       kept: '{done} of {total} are verified and kept; the restore continues from there.',
       reported: 'The site’s administrators were alerted.',
       reportFailed: 'The alert to the site’s administrators could not be sent; tell them yourself.',
+    },
+    bundle: {
+      choose: 'Restore from a bundle file',
+      hint: 'A bundle exported under “My volumes” on /backup: it carries the ciphertext; the keys are still asked of the site, which decides as for any restore.',
+      unusable: '{detail} Nothing was asked of the site.',
+      other:
+        'This bundle holds generation {chosen} of {chosenVolume}; the interrupted restore reads generation {needed} of {neededVolume}. Choose that bundle, or cancel the restore.',
     },
     problems: {
       unauthorized:
@@ -661,6 +682,12 @@ export const en = {
       busy: 'This restore is running in another tab of this browser. Let it finish there, or close that tab and continue here.',
       unexpected:
         'The restore stopped unexpectedly ({message}). Continue to try again from where it stopped.',
+      bundleChunk:
+        'The bundle file was altered or damaged: chunk {index} ({chunkId}) fails its check ({check}). Nothing of it was kept. Use another copy of the bundle, or restore from the site.',
+      bundleMismatch:
+        'The bundle file was altered or is not this generation’s: its signed index is not the one the site holds for it. Nothing was restored.',
+      bundleNeeded:
+        'This restore reads a bundle file, which the page let go of when it was reloaded. Choose the same bundle file again under “Restore from a bundle file” to continue.',
       shareSiteUnknown:
         'The signed index names a site that keeps a share of the keys, but this console does not know that site. Ask an administrator to trust it.',
       sharesBad:

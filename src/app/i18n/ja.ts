@@ -405,6 +405,19 @@ export const ja: Messages = {
       notConfirmed: '未確認',
       releasesText: 'なし | {n} 回 | {n} 回',
       receiptOf: '第 {generation} 世代の受領証',
+      bundle: {
+        export: 'バンドルを書き出す',
+        exportOf: '{volumeId} の第 {generation} 世代をバンドルファイルに書き出す',
+        running: '{volumeId} の第 {generation} 世代を書き出しています: {total} 中 {written}',
+        resumed: 'ファイルの {kept} から続けています',
+        savedToFile:
+          '第 {generation} 世代を {file}（{size}）に書き出しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
+        downloaded:
+          '第 {generation} 世代を {file}（{size}）としてブラウザーに渡しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
+        failed: '第 {generation} 世代のバンドルの書き出しが止まりました: {reason}',
+        resumedDone: 'ファイルにすでにあった {kept} の続きから書き出しました。',
+        continueHint: '同じファイルにもう一度書き出すと、止まったところから続けます。',
+      },
       change: 'リストアできる人を変更',
       changeHeading: '{volumeId} をリストアできる人',
       add: '追加するユーザー',
@@ -596,6 +609,7 @@ export const ja: Messages = {
       bytes: '{done} / {total}',
       rate: '{rate}/秒',
       sources: 'この端末から: {local} チャンク、サイトから: {site} チャンク。',
+      fromBundle: 'バンドルファイルから: {n} チャンク。',
       fromOtherSite: '{site} から: {n} チャンク。',
       thisSite: 'このコンソールのサイト',
       alerted:
@@ -623,6 +637,13 @@ export const ja: Messages = {
       kept: '{done} / {total} は検証済みで保存されています。続きはそこから再開します。',
       reported: 'サイトの管理者に警告を送りました。',
       reportFailed: 'サイトの管理者に警告を送れませんでした。管理者に直接知らせてください。',
+    },
+    bundle: {
+      choose: 'バンドルファイルから復元',
+      hint: '/backup の「マイボリューム」で書き出したバンドル: 暗号文を含みます。鍵は通常の復元と同じくサイトに求め、サイトが判断します。',
+      unusable: 'このバンドルファイルは使えません（{detail}）。サイトには何も求めていません。',
+      other:
+        'このバンドルは {chosenVolume} の第 {chosen} 世代です。中断した復元は {neededVolume} の第 {needed} 世代を読みます。そのバンドルを選ぶか、復元を取り消してください。',
     },
     problems: {
       unauthorized:
@@ -659,6 +680,12 @@ export const ja: Messages = {
       busy: 'このリストアは、このブラウザーの別のタブで実行中です。そちらで完了させるか、そのタブを閉じてからここで続行してください。',
       unexpected:
         'リストアが予期せず停止しました（{message}）。続行すると、停止したところから再試行します。',
+      bundleChunk:
+        'バンドルファイルが改変されたか壊れています: チャンク {index}（{chunkId}）が検査に通りません（{check}）。その内容は残していません。別のバンドルのコピーを使うか、サイトから復元してください。',
+      bundleMismatch:
+        'バンドルファイルが改変されたか、この世代のものではありません: その署名付きインデックスはサイトがこの世代として持つものと異なります。何も復元していません。',
+      bundleNeeded:
+        'この復元はバンドルファイルを読みますが、ページの再読み込みでファイルが手放されました。「バンドルファイルから復元」で同じファイルをもう一度選ぶと続きます。',
       shareSiteUnknown:
         '署名済みインデックスが鍵の分割片を保管するサイトを挙げていますが、このコンソールはそのサイトを知りません。管理者に信頼設定を依頼してください。',
       sharesBad:

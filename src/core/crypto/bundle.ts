@@ -10,7 +10,7 @@ import { blobLength } from './constants';
 import { bytesEqual, concatBytes } from './bytes';
 import { MalformedBundleError } from './errors';
 import { parseManifest, serializeManifest } from './manifest';
-import type { SignedManifest } from './manifest-schema';
+import type { ChunkEntry, SignedManifest } from './manifest-schema';
 
 /** "CSTB" */
 export const BUNDLE_MAGIC = new Uint8Array([0x43, 0x53, 0x54, 0x42]);
@@ -50,25 +50,21 @@ export interface BundleLayout {
 }
 
 /**
- * The layout of `manifest`'s bundle. Refuses an index whose repeated chunk
- * IDs disagree on length, epoch or ciphertext hash: its layout would have
- * two readings.
+ * Where each distinct chunk's blob sits when the blobs start at
+ * `blobsStart`. Refuses an index whose repeated chunk IDs disagree on
+ * length, epoch or ciphertext hash: its layout would have two readings.
  */
-export function bundleLayout(
-  manifest: SignedManifest,
-  manifestBytes: Uint8Array<ArrayBuffer> = serializeManifest(manifest),
-): BundleLayout {
-  if (manifestBytes.length < BUNDLE_MANIFEST_MIN || manifestBytes.length > BUNDLE_MANIFEST_MAX) {
-    throw new MalformedBundleError(`its manifest is ${manifestBytes.length} bytes long.`);
-  }
-  const blobsStart = BUNDLE_HEADER_LENGTH + manifestBytes.length;
+export function bundleBlobs(
+  chunks: readonly ChunkEntry[],
+  blobsStart: number,
+): { blobs: BundleBlob[]; byChunkId: Map<string, BundleBlob>; end: number } {
   const blobs: BundleBlob[] = [];
   const byChunkId = new Map<string, BundleBlob>();
   let offset = blobsStart;
-  for (const [position, entry] of manifest.index.chunks.entries()) {
+  for (const [position, entry] of chunks.entries()) {
     const known = byChunkId.get(entry.chunkId);
     if (known) {
-      const first = manifest.index.chunks[known.position]!;
+      const first = chunks[known.position]!;
       if (
         first.length !== entry.length ||
         first.epoch !== entry.epoch ||
@@ -85,14 +81,27 @@ export function bundleLayout(
     byChunkId.set(entry.chunkId, blob);
     offset += blob.length;
   }
+  return { blobs, byChunkId, end: offset };
+}
+
+/** The layout of `manifest`'s bundle (see bundleBlobs). */
+export function bundleLayout(
+  manifest: SignedManifest,
+  manifestBytes: Uint8Array<ArrayBuffer> = serializeManifest(manifest),
+): BundleLayout {
+  if (manifestBytes.length < BUNDLE_MANIFEST_MIN || manifestBytes.length > BUNDLE_MANIFEST_MAX) {
+    throw new MalformedBundleError(`its manifest is ${manifestBytes.length} bytes long.`);
+  }
+  const blobsStart = BUNDLE_HEADER_LENGTH + manifestBytes.length;
+  const { blobs, byChunkId, end } = bundleBlobs(manifest.index.chunks, blobsStart);
   return {
     manifest,
     manifestBytes,
     blobs,
     byChunkId,
     blobsStart,
-    trailerStart: offset,
-    totalLength: offset + BUNDLE_TRAILER_LENGTH,
+    trailerStart: end,
+    totalLength: end + BUNDLE_TRAILER_LENGTH,
   };
 }
 

@@ -24,7 +24,8 @@ const RESTORE_DATABASE_VERSION = 1;
  * `local` or `site` (its own site) only; or one other site only, pinned by
  * its ID. Records written before MS-5 hold one of the first three.
  */
-export type RestoreSource = 'automatic' | 'local' | 'site' | PinnedSite;
+/** `bundle`: a bundle file the restorer chose (FORMAT.md §16). */
+export type RestoreSource = 'automatic' | 'local' | 'site' | 'bundle' | PinnedSite;
 
 /** One other site only, by its site ID (MS-5). */
 export type PinnedSite = `site:${string}`;

@@ -82,6 +82,17 @@ export type RestoreProblem =
     }
   /** MS-5: the shares the sites sent do not rebuild the keys. */
   | { readonly kind: 'sharesBad'; readonly detail: string }
+  /** A chunk of the chosen bundle file failed a check (FORMAT.md §16): the file is bad, not the site. */
+  | {
+      readonly kind: 'bundleChunk';
+      readonly chunkIndex: number | null;
+      readonly chunkId: string;
+      readonly failure: ChunkFailure;
+    }
+  /** The bundle's manifest is not the generation's manifest the site (or this browser) vouches for. */
+  | { readonly kind: 'bundleMismatch' }
+  /** A bundle restore was interrupted and the page no longer has the file: choose it again. */
+  | { readonly kind: 'bundleNeeded' }
   | { readonly kind: 'site'; readonly error: ApiError }
   | { readonly kind: 'unexpected'; readonly message: string };
 
@@ -98,6 +109,7 @@ export function isResumable(problem: RestoreProblem): boolean {
     case 'busy':
     case 'localMissing':
     case 'pinnedSiteSignedOut':
+    case 'bundleNeeded':
     case 'unexpected':
       return true;
     case 'site':
@@ -137,6 +149,26 @@ export class PinnedSiteSignedOutError extends Error {
   }
 }
 
+/** FORMAT.md §16: the bundle's manifest differs from the generation's manifest the restore trusts. */
+export class BundleMismatchError extends Error {
+  readonly code = 'bundle_mismatch';
+
+  constructor() {
+    super('The bundle carries another manifest than the site holds for this generation.');
+    this.name = 'BundleMismatchError';
+  }
+}
+
+/** A bundle restore goes on only with its bundle file, which a reload lets go of. */
+export class BundleNeededError extends Error {
+  readonly code = 'bundle_needed';
+
+  constructor() {
+    super('Choose the bundle file again to continue.');
+    this.name = 'BundleNeededError';
+  }
+}
+
 /**
  * What went wrong, from any error a restore can meet. `source` is where the
  * restore was told to read; `pinnedSite` the name of the one other site it
@@ -160,6 +192,8 @@ export function describeRestoreError(
   if (error instanceof PinnedSiteSignedOutError) {
     return { kind: 'pinnedSiteSignedOut', site: error.site };
   }
+  if (error instanceof BundleMismatchError) return { kind: 'bundleMismatch' };
+  if (error instanceof BundleNeededError) return { kind: 'bundleNeeded' };
   const code = codeOf(error);
   switch (code) {
     case 'unauthorized_use':
@@ -178,6 +212,14 @@ export function describeRestoreError(
       return { kind: 'quota' };
     case 'tampered_chunk': {
       const chunk = error as RestoreJobError;
+      if (source === 'bundle') {
+        return {
+          kind: 'bundleChunk',
+          chunkIndex: chunk.chunkIndex ?? null,
+          chunkId: chunk.chunkId ?? '',
+          failure: chunk.failure ?? 'aead',
+        };
+      }
       if (source === 'local' && chunk.failure === 'missing') {
         return { kind: 'localMissing', chunkIndex: chunk.chunkIndex ?? null };
       }

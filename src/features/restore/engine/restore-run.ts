@@ -22,7 +22,10 @@ import { RestoreQuotaError } from '@/features/restore/worker/restore-opfs';
 import type { PipelineProgress } from '@/features/restore/worker/restore-pipeline';
 import type { PreparedRestoreJob, RestoreJob } from '@/features/restore/worker/restore-job';
 import type { ChunkAlert, OtherSiteCopy } from '@/features/restore/worker/restore-sources';
+import { manifestHash, type SignedManifest } from '@/core/crypto';
 import {
+  BundleMismatchError,
+  BundleNeededError,
   describeRestoreError,
   integrityCheck,
   isResumable,
@@ -66,6 +69,7 @@ export interface ActiveRestore {
   bytesWritten: number;
   fromLocal: number;
   fromSite: number;
+  fromBundle: number;
   /** Chunks from each other site, by its name (MS-5). */
   fromSites: Readonly<Record<string, number>>;
   damagedLocal: readonly number[];
@@ -98,6 +102,7 @@ export function activeRestoreOf(record: RestoreRecord): ActiveRestore {
     bytesWritten: progress?.bytesWritten ?? 0,
     fromLocal: 0,
     fromSite: 0,
+    fromBundle: 0,
     fromSites: {},
     damagedLocal: [],
     alerts: [],
@@ -144,6 +149,25 @@ export interface RunHooks {
   readonly onJob: (job: RestoreJob | undefined) => void;
   /** The volume's record may have changed state (burned, used by you). */
   readonly onRecordChanged: () => void;
+  /** The bundle file a restore from a bundle reads (FORMAT.md §16), with its manifest. */
+  readonly bundle?: ChosenBundle;
+}
+
+/** A bundle file the restorer chose, already checked for its length and trailer. */
+export interface ChosenBundle {
+  readonly file: Blob;
+  readonly manifest: SignedManifest;
+  readonly blobsStart: number;
+}
+
+/**
+ * FORMAT.md §16: the bundle's manifest must be the generation's manifest
+ * that the site (or this browser's copy) vouches for, signature verified.
+ */
+async function checkBundle(bundle: ChosenBundle, verified: SignedManifest): Promise<void> {
+  if ((await manifestHash(bundle.manifest)) !== (await manifestHash(verified))) {
+    throw new BundleMismatchError();
+  }
 }
 
 function progressInto(view: ActiveRestore, startedAt: number, startBytes: number) {
@@ -153,6 +177,7 @@ function progressInto(view: ActiveRestore, startedAt: number, startBytes: number
     view.bytesWritten = progress.bytesWritten;
     view.fromLocal = progress.fromLocal;
     view.fromSite = progress.fromSite;
+    view.fromBundle = progress.fromBundle;
     view.fromSites = progress.fromSites;
     view.damagedLocal = progress.damagedLocal;
     view.alerts = progress.alerts;
@@ -233,6 +258,7 @@ export async function runRestore(
   let prepared: PreparedRestoreJob | undefined;
   try {
     const outcome = await withRestoreLock(record.restoreId, async () => {
+      if (record.source === 'bundle' && !hooks.bundle) throw new BundleNeededError();
       const sites = copiesToRead(record.source, hooks.sites);
       const runtime = restoreRuntime();
       if (!runtime.supported()) {
@@ -265,7 +291,7 @@ export async function runRestore(
         loadManifest: async () => {
           // Still waiting for an administrator: the screen keeps saying so.
           if (view.stage !== 'approval') view.stage = 'manifest';
-          return loadVerifiedManifest({
+          const manifest = await loadVerifiedManifest({
             userId: record.userId,
             volumeId: record.volumeId,
             generation: record.generation,
@@ -273,6 +299,8 @@ export async function runRestore(
             retry,
             signal,
           });
+          if (hooks.bundle) await checkBundle(hooks.bundle, manifest.manifest);
+          return manifest;
         },
       });
       view.stage = 'manifest';
@@ -304,6 +332,9 @@ export async function runRestore(
           source: record.source,
           sites,
           ...(retry ? { retry } : {}),
+          ...(hooks.bundle
+            ? { bundle: { file: hooks.bundle.file, blobsStart: hooks.bundle.blobsStart } }
+            : {}),
         },
         progressInto(view, performance.now(), view.bytesWritten),
       );

@@ -13,6 +13,12 @@ import {
 import type { RestoreJob } from '@/features/restore/worker/restore-job';
 import { latestGeneration, mergeCatalog, type RestorableRow } from '../engine/restore-catalog';
 import { describeRestoreError } from '../engine/restore-errors';
+import {
+  BUNDLE_HEADER_LENGTH,
+  BUNDLE_TRAILER_LENGTH,
+  readBundle,
+  readBundleHeader,
+} from '@/core/crypto';
 import { createEphemeralKey, newRequestId } from '../engine/restore-keys';
 import { listLocalGenerations } from '../engine/restore-local-copies';
 import { receiptIn } from '../engine/restore-recovery-kit';
@@ -22,6 +28,7 @@ import {
   runRestore,
   RUNNING,
   type ActiveRestore,
+  type ChosenBundle,
   type KnownSite,
 } from '../engine/restore-run';
 import { restoreRuntime } from '../engine/restore-runtime';
@@ -35,6 +42,41 @@ export interface RestoreChoice {
   readonly generation?: number;
   /** Local copy first, then this console's site, then the other sites, by default (RS-4, MS-5). */
   readonly source?: RestoreSource;
+  /** The bundle file to read, with `source` `bundle` (FORMAT.md §16). */
+  readonly bundle?: ChosenBundle;
+}
+
+/** The chosen bundle is of another generation than the interrupted restore that waits for its file. */
+export class OtherBundleError extends Error {
+  readonly code = 'other_bundle';
+
+  constructor(
+    readonly chosen: { volumeId: string; generation: number },
+    readonly needed: { volumeId: string; generation: number },
+  ) {
+    super(
+      `This bundle holds generation ${chosen.generation} of ${chosen.volumeId}; the interrupted restore reads generation ${needed.generation} of ${needed.volumeId}.`,
+    );
+    this.name = 'OtherBundleError';
+  }
+}
+
+/**
+ * A bundle file's manifest, length and trailer (FORMAT.md §16 steps 1 and
+ * 3), read without reading its blobs: a file that is not a bundle, was cut
+ * off or grew is refused before any key is asked for.
+ */
+export async function readBundleFile(file: Blob): Promise<ChosenBundle> {
+  const head = new Uint8Array(await file.slice(0, BUNDLE_HEADER_LENGTH).arrayBuffer());
+  const length = readBundleHeader(head, file.size);
+  const manifestBytes = new Uint8Array(
+    await file.slice(BUNDLE_HEADER_LENGTH, BUNDLE_HEADER_LENGTH + length).arrayBuffer(),
+  );
+  const trailer = new Uint8Array(
+    await file.slice(Math.max(0, file.size - BUNDLE_TRAILER_LENGTH)).arrayBuffer(),
+  );
+  const layout = readBundle(manifestBytes, file.size, trailer);
+  return { file, manifest: layout.manifest, blobsStart: layout.blobsStart };
 }
 
 /** A kept, completed image is removed from this browser's storage after this long. */
@@ -70,6 +112,14 @@ export const useRestoreStore = defineStore('restore', () => {
 
   let controller: AbortController | undefined;
   let job: RestoreJob | undefined;
+  /** The bundle files of restores from a bundle, by restore ID; a reload lets go of them. */
+  const bundles = new Map<string, ChosenBundle>();
+  /** Why the bundle file chosen last cannot be restored from, if it cannot. */
+  const bundleProblem = shallowRef<unknown>(null);
+  /** An interrupted restore from a bundle waits for its file to be chosen again. */
+  const awaitingBundle = computed(
+    () => active.value?.stage === 'interrupted' && active.value.problem?.kind === 'bundleNeeded',
+  );
 
   const running = computed(() => active.value !== null && RUNNING.has(active.value.stage));
   /**
@@ -143,6 +193,7 @@ export const useRestoreStore = defineStore('restore', () => {
           job = running;
         },
         onRecordChanged: () => void loadVolumes(),
+        ...(bundles.has(record.restoreId) ? { bundle: bundles.get(record.restoreId)! } : {}),
       });
     } finally {
       if (controller === stop) controller = undefined;
@@ -167,6 +218,7 @@ export const useRestoreStore = defineStore('restore', () => {
       startedAt: now,
       updatedAt: now,
     };
+    if (choice.bundle) bundles.set(record.restoreId, choice.bundle);
     try {
       await createEphemeralKey(record.restoreId, volumeId, record.generation);
       await putRestore(record);
@@ -208,6 +260,37 @@ export const useRestoreStore = defineStore('restore', () => {
   async function openReceipt(text: string): Promise<void> {
     const receipt = receiptIn(text);
     await restore(receipt.statement.volumeId, { generation: receipt.statement.generation });
+  }
+
+  /**
+   * Restores the generation a bundle file carries (FORMAT.md §16, seed 000),
+   * with keys the escrow releases as for any restore; or gives an
+   * interrupted restore from a bundle its file again.
+   */
+  async function openBundle(file: Blob): Promise<void> {
+    bundleProblem.value = null;
+    let chosen: ChosenBundle;
+    try {
+      chosen = await readBundleFile(file);
+    } catch (error) {
+      bundleProblem.value = error;
+      return;
+    }
+    const { volumeId, generation } = chosen.manifest.index;
+    const view = active.value;
+    if (view && awaitingBundle.value) {
+      if (view.volumeId !== volumeId || view.generation !== generation) {
+        bundleProblem.value = new OtherBundleError(
+          { volumeId, generation },
+          { volumeId: view.volumeId, generation: view.generation },
+        );
+        return;
+      }
+      bundles.set(view.restoreId, chosen);
+      await resume();
+      return;
+    }
+    await restore(volumeId, { generation, source: 'bundle', bundle: chosen });
   }
 
   /** Continues an interrupted restore from what was verified (RS-6, RS-8). */
@@ -293,6 +376,9 @@ export const useRestoreStore = defineStore('restore', () => {
     restore,
     openVolume,
     openReceipt,
+    openBundle,
+    bundleProblem,
+    awaitingBundle,
     resume,
     resumeInterrupted,
     cancel,

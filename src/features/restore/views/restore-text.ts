@@ -63,6 +63,15 @@ export function useRestoreText() {
         return t('restore.problems.unexpected', { message: value.message });
       case 'shareSiteUnknown':
         return t('restore.problems.shareSiteUnknown');
+      case 'bundleChunk':
+        return t('restore.problems.bundleChunk', {
+          index: value.chunkIndex ?? '?',
+          chunkId: value.chunkId,
+          check: t(`restore.checks.${value.failure}`),
+        });
+      case 'bundleMismatch':
+      case 'bundleNeeded':
+        return t(`restore.problems.${value.kind}`);
       case 'sharesBad':
         return t('restore.problems.sharesBad', { detail: value.detail });
       case 'sharesShort':

@@ -55,6 +55,8 @@ export interface PipelineProgress {
   readonly fromLocal: number;
   /** Chunks from this console's own site. */
   readonly fromSite: number;
+  /** Chunks from a bundle file (FORMAT.md §16). */
+  readonly fromBundle: number;
   /** Chunks from each other site (MS-5), by the name the site directory gives it. */
   readonly fromSites: Readonly<Record<string, number>>;
   /** Positions whose local blob failed the keyless check and was read from a site instead. */
@@ -92,7 +94,7 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
   const count = verifier.chunkCount;
   const budget =
     input.budget ?? new ChunkBudget(input.inFlight ?? restoreChunksInFlight(pool.size));
-  const counts = { local: 0, site: 0 };
+  const counts = { local: 0, site: 0, bundle: 0 };
   const fromSites: Record<string, number> = {};
   const damagedLocal: number[] = [];
   const alerts: ChunkAlert[] = [];
@@ -105,6 +107,7 @@ export async function runRestorePipeline(input: PipelineInput): Promise<string> 
       bytesWritten: offset,
       fromLocal: counts.local,
       fromSite: counts.site,
+      fromBundle: counts.bundle,
       fromSites: { ...fromSites },
       damagedLocal: [...damagedLocal],
       alerts: [...alerts],

@@ -18,7 +18,7 @@ import type {
 } from '@/core/crypto';
 import type { RestoreSource } from '@/shared/storage/restore-progress';
 import type { PipelineProgress } from './restore-pipeline';
-import type { OtherSiteCopy } from './restore-sources';
+import type { BundleFile, OtherSiteCopy } from './restore-sources';
 
 export interface RestoreJobStart {
   readonly type: 'start';
@@ -37,6 +37,8 @@ export interface RestoreJobStart {
    */
   readonly sites?: readonly OtherSiteCopy[];
   readonly retry?: RetryPolicy;
+  /** The bundle file the chunks are read from, when `source` is `bundle`. */
+  readonly bundle?: BundleFile;
 }
 
 export interface RestoreJobCancel {

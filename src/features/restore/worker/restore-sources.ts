@@ -17,6 +17,7 @@ import {
   RESTORE_RETRY,
 } from '@/shared/api/restore';
 import {
+  bundleBlobs,
   checkChunkAgainstIndex,
   TamperedChunkError,
   type ChunkEntry,
@@ -26,7 +27,7 @@ import {
 import { backupDatabase, type BackupDatabase } from '@/shared/storage/database';
 import { pinnedSiteId, type RestoreSource } from '@/shared/storage/restore-progress';
 
-export type CopyName = 'local' | 'site';
+export type CopyName = 'local' | 'site' | 'bundle';
 
 /**
  * How long a read may keep trying an unreachable site: `patient` when no
@@ -75,6 +76,35 @@ export class LocalCopySource implements ChunkSource {
   async read(volumeId: string, entry: ChunkEntry): Promise<Uint8Array<ArrayBuffer> | undefined> {
     const record = await this.db.chunks.get([volumeId, entry.chunkId]);
     return record?.blob;
+  }
+}
+
+/** A bundle file the restorer chose (FORMAT.md §16), and where its blobs begin. */
+export interface BundleFile {
+  readonly file: Blob;
+  readonly blobsStart: number;
+}
+
+/**
+ * A bundle's blobs (FORMAT.md §16), each read at its offset; a file that
+ * ends early hands back what it has, for the verifier to name.
+ */
+export class BundleSource implements ChunkSource {
+  readonly name = 'bundle';
+  readonly #places: ReturnType<typeof bundleBlobs>['byChunkId'];
+
+  constructor(
+    private readonly bundle: BundleFile,
+    index: ManifestIndex,
+  ) {
+    this.#places = bundleBlobs(index.chunks, bundle.blobsStart).byChunkId;
+  }
+
+  async read(_volumeId: string, entry: ChunkEntry): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const place = this.#places.get(entry.chunkId);
+    if (!place || place.offset >= this.bundle.file.size) return undefined;
+    const part = this.bundle.file.slice(place.offset, place.offset + place.length);
+    return new Uint8Array(await part.arrayBuffer());
   }
 }
 
@@ -136,7 +166,9 @@ export function sourcesFor(
   local: ChunkSource,
   site: ChunkSource,
   others: readonly ChunkSource[] = [],
+  bundle?: ChunkSource,
 ): ChunkSource[] {
+  if (choice === 'bundle') return bundle ? [bundle] : [];
   if (choice === 'local') return [local];
   if (choice === 'site') return [site];
   if (choice === 'automatic') return [local, site, ...others];

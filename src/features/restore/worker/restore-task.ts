@@ -13,6 +13,7 @@ import { InProcessDecryptPool, type DecryptPool } from './restore-decrypt-pool';
 import { runRestorePipeline, type ImageSink, type PipelineProgress } from './restore-pipeline';
 import { describeFailure, type RestoreJobFailure, type RestoreJobStart } from './restore-protocol';
 import {
+  BundleSource,
   SiteCopySource,
   sourcesFor,
   type ChunkSource,
@@ -68,6 +69,7 @@ export function startRestoreTask(
           (start.sites ?? []).map(
             deps.otherSite ?? ((copy) => new SiteCopySource(start.retry, copy)),
           ),
+          start.bundle ? new BundleSource(start.bundle, start.index) : undefined,
         ),
         pool,
         sink,

@@ -1,0 +1,146 @@
+/**
+ * "Restore from a bundle file" (FORMAT.md §16) on the restore screen: the
+ * chunks come from the file and the keys from the site; a bundle whose
+ * signed index is not the one the site holds is refused; a restore a reload
+ * interrupted asks for its file again, refuses another generation's bundle,
+ * and continues from what was verified with the right one.
+ */
+
+import 'fake-indexeddb/auto';
+import { File as NodeFile } from 'node:buffer';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { bundleBytes } from '@/core/crypto';
+import { makeBackup, type BackupFixture } from '@/core/crypto/test-support/backup-fixture';
+import { listRestores } from '@/shared/storage/restore-progress';
+import { useRestoreStore } from '@/features/restore/stores/restore';
+import { setRestoreRuntime } from '@/features/restore/engine/restore-runtime';
+import {
+  MemoryRestoreRuntime,
+  patternImage,
+  TEST_CHUNK_SIZE,
+  testBackup,
+} from '@/testing/restore-test-support';
+import { useSameRealmTextEncoder } from '@/testing/backup-test-support';
+import { testSite, type TestSite } from '@/testing/site';
+import { mountConsole, unmountAll } from '@/testing/mount-console';
+import { FAST_RETRY, resetBrowserStorage, statusText, text } from '@/testing/restore-view-support';
+
+useSameRealmTextEncoder();
+
+const VOLUME = 'ext4:5b2f0c1d-3a4e-4f5a-8b6c-7d8e9f0a1b2c';
+const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
+
+let runtime: MemoryRestoreRuntime;
+let site: TestSite;
+
+async function open(userId: string) {
+  const mounted = await mountConsole('/restore', { signedInAs: userId });
+  const store = useRestoreStore(mounted.pinia);
+  store.setRetryPolicy(FAST_RETRY);
+  await until(() => expect(['ready', 'failed']).toContain(store.listState));
+  return { ...mounted, store };
+}
+
+function bundleFile(backup: BackupFixture): Blob {
+  return new NodeFile([bundleBytes(backup.manifest, backup.blobs)], 'disk.custodian-bundle');
+}
+
+/** Chooses `file` with the screen's "Restore from a bundle file" input. */
+function chooseBundle(file: Blob): void {
+  const label = [...document.querySelectorAll('label')].find(
+    (l) => l.textContent?.trim() === 'Restore from a bundle file',
+  )!;
+  const input = document.getElementById(label.htmlFor) as HTMLInputElement;
+  Object.defineProperty(input, 'files', { value: [file], configurable: true });
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+const siteChunkFetches = () => site.requests().filter((r) => r.includes('/chunks/'));
+const keyRequests = () => site.requests().filter((r) => r.includes('key-release'));
+
+beforeEach(async () => {
+  runtime = new MemoryRestoreRuntime();
+  setRestoreRuntime(runtime);
+  site = await testSite();
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  setRestoreRuntime(undefined);
+  await resetBrowserStorage();
+});
+
+describe('restoring from a bundle file', { timeout: 30_000 }, () => {
+  it('reads every chunk from the file, with the keys the site releases', async () => {
+    const backup = await testBackup(VOLUME);
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    await open('restorer');
+    chooseBundle(bundleFile(backup));
+    await until(() => expect(statusText()).toContain('Restore complete'));
+    const [record] = await listRestores('restorer');
+    expect(await runtime.sha256Of(record!.restoreId)).toBe(backup.secret.imageSha256);
+    expect(statusText()).toContain(
+      `Chunks from the bundle file: ${backup.manifest.index.chunks.length}.`,
+    );
+    expect(siteChunkFetches()).toEqual([]);
+    expect(keyRequests()).toHaveLength(1);
+  });
+
+  it('refuses a bundle whose signed index is not the one the site holds for the generation', async () => {
+    const backup = await testBackup(VOLUME);
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    // Signed by the same device, for the same generation, but never committed.
+    const other = await makeBackup(patternImage(3 * TEST_CHUNK_SIZE, 99), {
+      volumeId: VOLUME,
+      chunkSize: TEST_CHUNK_SIZE,
+      reuse: backup,
+      firstEpoch: 1,
+    });
+    await open('restorer');
+    chooseBundle(bundleFile(other));
+    await until(() =>
+      expect(statusText()).toContain('its signed index is not the one the site holds'),
+    );
+    expect(statusText()).not.toContain('Restore complete');
+    expect(runtime.downloads).toEqual([]);
+  });
+
+  it('after a reload asks for the file again, refuses another generation’s, and continues with the right one', async () => {
+    const first = await testBackup(VOLUME, { length: 8 * TEST_CHUNK_SIZE + 10 });
+    await site.commit('operator', first, { restorers: ['restorer'] });
+    const second = await testBackup(VOLUME, { previous: first, seed: 3 });
+    await site.commit('operator', second, { restorers: ['restorer'] });
+
+    runtime.writesBeforePowerCut = 3;
+    await open('restorer');
+    chooseBundle(bundleFile(first));
+    await until(() => expect(statusText()).toContain('stopped unexpectedly (power cut)'));
+
+    // The page is reloaded: the same browser storage, but the file is gone.
+    unmountAll();
+    runtime.writesBeforePowerCut = Infinity;
+    await open('restorer');
+    await until(() => expect(statusText()).toContain('Choose the same bundle file again'));
+
+    chooseBundle(bundleFile(second));
+    await until(() =>
+      expect(text()).toContain(
+        `This bundle holds generation 2 of ${VOLUME}; the interrupted restore reads generation 1`,
+      ),
+    );
+    chooseBundle(bundleFile(first));
+    await until(() => expect(statusText()).toContain('Restore complete'));
+    const [record] = await listRestores('restorer');
+    expect(await runtime.sha256Of(record!.restoreId)).toBe(first.secret.imageSha256);
+    expect(keyRequests()).toHaveLength(1);
+    expect(siteChunkFetches()).toEqual([]);
+  });
+
+  it('names a file that is not a bundle, and asks the site nothing', async () => {
+    await open('restorer');
+    chooseBundle(new NodeFile([patternImage(4096)], 'disk.img'));
+    await until(() => expect(text()).toContain('it does not start with "CSTB"'));
+    expect(text()).toContain('Nothing was asked of the site.');
+    expect(keyRequests()).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * The encrypted image on a medium of the operator's (seed 000, FORMAT.md
+ * The encrypted image on a medium of the operator’s (RS-11, seed 000, FORMAT.md
  * §16): the owner exports a generation as one bundle file and deletes the
  * browser's copy; a registered restorer restores from the file byte for
  * byte, with the keys the site releases and no chunk fetched from the site;

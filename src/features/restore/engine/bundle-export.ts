@@ -1,5 +1,5 @@
 /**
- * Exports one generation as a bundle (FORMAT.md §16, seed 000): its signed
+ * Exports one generation as a bundle (RS-11, FORMAT.md §16, seed 000): its signed
  * manifest and every blob its index names, for a medium of the operator's.
  * Blobs come from this browser's local copy, else from the site; each is
  * checked against the signed index before it is written (no key is needed,

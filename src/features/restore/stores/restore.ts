@@ -263,7 +263,7 @@ export const useRestoreStore = defineStore('restore', () => {
   }
 
   /**
-   * Restores the generation a bundle file carries (FORMAT.md §16, seed 000),
+   * Restores the generation a bundle file carries (RS-11, FORMAT.md §16, seed 000),
    * with keys the escrow releases as for any restore; or gives an
    * interrupted restore from a bundle its file again.
    */

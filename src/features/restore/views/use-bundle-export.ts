@@ -1,5 +1,5 @@
 /**
- * "Export bundle" for one generation (FORMAT.md §16): to a file the operator
+ * "Export bundle" for one generation (RS-11, FORMAT.md §16): to a file the operator
  * chooses where the browser can write one (continuing a bundle that file
  * already holds the start of), else as a download. What it shows: progress,
  * then where the bundle went, or why it stopped.

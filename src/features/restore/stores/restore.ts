@@ -334,6 +334,7 @@ export const useRestoreStore = defineStore('restore', () => {
     job?.cancel(true);
     job = undefined;
     await forgetRestore(view.restoreId);
+    bundles.delete(view.restoreId);
     view.stage = 'cancelled';
     view.problem = null;
   }
@@ -358,6 +359,7 @@ export const useRestoreStore = defineStore('restore', () => {
     const view = active.value;
     if (!view || running.value) return;
     if (view.stage === 'complete') await forgetRestore(view.restoreId);
+    bundles.delete(view.restoreId);
     active.value = null;
   }
 

@@ -410,19 +410,6 @@ export const en = {
       notConfirmed: 'not confirmed yet',
       releasesText: 'None | {n} release | {n} releases',
       receiptOf: 'Receipt of generation {generation}',
-      bundle: {
-        export: 'Export bundle',
-        exportOf: 'Export generation {generation} of {volumeId} as a bundle file',
-        running: 'Exporting generation {generation} of {volumeId}: {written} of {total}',
-        resumed: 'continuing the file from {kept}',
-        savedToFile:
-          'Generation {generation} is in {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
-        downloaded:
-          'Generation {generation} was handed to the browser as {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
-        failed: 'The bundle of generation {generation} stopped: {reason}',
-        resumedDone: 'It continued the file, which held {kept} of it already.',
-        continueHint: 'Export it again to the same file to continue where it stopped.',
-      },
       change: 'Change who may restore',
       changeHeading: 'Who may restore {volumeId}',
       add: 'User to add',
@@ -523,6 +510,21 @@ export const en = {
         acknowledged: 'done',
       },
     },
+  },
+  bundle: {
+    export: 'Export bundle',
+    exportOf: 'Export generation {generation} of {volumeId} as a bundle file',
+    running: 'Exporting generation {generation} of {volumeId}: {written} of {total}',
+    resumed: 'continuing the file from {kept}',
+    savedToFile:
+      'Generation {generation} is in {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
+    downloaded:
+      'Generation {generation} was handed to the browser as {file} ({size}): its ciphertext and signed index, no key. Restoring it still needs the keys the site releases.',
+    failed: 'The bundle of generation {generation} stopped: {reason}',
+    resumedDone: 'It continued the file, which held {kept} of it already.',
+    continueHint: 'Export it again to the same file to continue where it stopped.',
+    exportGroup: 'Export a bundle file',
+    exportGeneration: 'Generation {generation} as a bundle file',
   },
   restore: {
     title: 'Restore a media image',

@@ -405,19 +405,6 @@ export const ja: Messages = {
       notConfirmed: '未確認',
       releasesText: 'なし | {n} 回 | {n} 回',
       receiptOf: '第 {generation} 世代の受領証',
-      bundle: {
-        export: 'バンドルを書き出す',
-        exportOf: '{volumeId} の第 {generation} 世代をバンドルファイルに書き出す',
-        running: '{volumeId} の第 {generation} 世代を書き出しています: {total} 中 {written}',
-        resumed: 'ファイルの {kept} から続けています',
-        savedToFile:
-          '第 {generation} 世代を {file}（{size}）に書き出しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
-        downloaded:
-          '第 {generation} 世代を {file}（{size}）としてブラウザーに渡しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
-        failed: '第 {generation} 世代のバンドルの書き出しが止まりました: {reason}',
-        resumedDone: 'ファイルにすでにあった {kept} の続きから書き出しました。',
-        continueHint: '同じファイルにもう一度書き出すと、止まったところから続けます。',
-      },
       change: 'リストアできる人を変更',
       changeHeading: '{volumeId} をリストアできる人',
       add: '追加するユーザー',
@@ -519,6 +506,21 @@ export const ja: Messages = {
         acknowledged: '完了',
       },
     },
+  },
+  bundle: {
+    export: 'バンドルを書き出す',
+    exportOf: '{volumeId} の第 {generation} 世代をバンドルファイルに書き出す',
+    running: '{volumeId} の第 {generation} 世代を書き出しています: {total} 中 {written}',
+    resumed: 'ファイルの {kept} から続けています',
+    savedToFile:
+      '第 {generation} 世代を {file}（{size}）に書き出しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
+    downloaded:
+      '第 {generation} 世代を {file}（{size}）としてブラウザーに渡しました。暗号文と署名付きインデックスだけで、鍵は含みません。復元にはサイトが開示する鍵が必要です。',
+    failed: '第 {generation} 世代のバンドルの書き出しが止まりました: {reason}',
+    resumedDone: 'ファイルにすでにあった {kept} の続きから書き出しました。',
+    continueHint: '同じファイルにもう一度書き出すと、止まったところから続けます。',
+    exportGroup: 'バンドルファイルに書き出す',
+    exportGeneration: '第 {generation} 世代をバンドルファイルに',
   },
   restore: {
     title: 'メディアイメージのリストア',

@@ -231,8 +231,8 @@ export function resumableLength(
   return kept;
 }
 
-/** The text a console names a bundle file by. */
-export function bundleFileName(manifest: SignedManifest): string {
-  const safe = manifest.index.volumeId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
-  return `${safe}-generation-${manifest.index.generation}.custodian-bundle`;
+/** The name a console suggests for the bundle of a generation. */
+export function bundleFileName(generation: { volumeId: string; generation: number }): string {
+  const safe = generation.volumeId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
+  return `${safe}-generation-${generation.generation}.custodian-bundle`;
 }

@@ -23,7 +23,15 @@ import {
 import { useSameRealmTextEncoder } from '@/testing/backup-test-support';
 import { testSite, type TestSite } from '@/testing/site';
 import { mountConsole, unmountAll } from '@/testing/mount-console';
-import { FAST_RETRY, resetBrowserStorage, statusText, text } from '@/testing/restore-view-support';
+import {
+  FAST_RETRY,
+  buttonIn,
+  clickMenuItem,
+  resetBrowserStorage,
+  rowOf,
+  statusText,
+  text,
+} from '@/testing/restore-view-support';
 
 useSameRealmTextEncoder();
 
@@ -58,6 +66,16 @@ function chooseBundle(file: Blob): void {
   const input = document.getElementById(label.htmlFor) as HTMLInputElement;
   Object.defineProperty(input, 'files', { value: [file], configurable: true });
   input.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+/** jsdom's Blob has no arrayBuffer(); FileReader reads it. */
+function readBlob(blob: Blob): Promise<ArrayBuffer> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as ArrayBuffer);
+    reader.onerror = () => reject(reader.error ?? new Error('unreadable'));
+    reader.readAsArrayBuffer(blob);
+  });
 }
 
 const siteChunkFetches = () => site.requests().filter((r) => r.includes('/chunks/'));
@@ -139,6 +157,29 @@ describe('restoring from a bundle file', { timeout: 30_000 }, () => {
     expect(await runtime.sha256Of(record!.restoreId)).toBe(first.secret.imageSha256);
     expect(keyRequests()).toHaveLength(1);
     expect(siteChunkFetches()).toEqual([]);
+  });
+
+  it('exports a generation the site holds from the Options menu, as a download of the bundle', async () => {
+    const backup = await testBackup(VOLUME);
+    await site.commit('operator', backup, { restorers: ['restorer'] });
+    const downloads: Blob[] = [];
+    vi.spyOn(URL, 'createObjectURL').mockImplementation((blob) => {
+      downloads.push(blob as Blob);
+      return 'blob:bundle';
+    });
+    vi.spyOn(URL, 'revokeObjectURL').mockImplementation(() => undefined);
+    vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => undefined);
+    await open('operator');
+    await until(() => expect(rowOf(VOLUME)).not.toBeNull());
+    buttonIn(rowOf(VOLUME)!, 'Options').click();
+    await until(() => clickMenuItem(/^Generation 1 as a bundle file$/));
+    await until(() => expect(text()).toContain('Generation 1 was handed to the browser as'));
+    expect(downloads).toHaveLength(1);
+    const bytes = new Uint8Array(await readBlob(downloads[0]!));
+    expect(bytes).toEqual(bundleBytes(backup.manifest, backup.blobs));
+    // No key was asked for: a bundle carries ciphertext only.
+    expect(keyRequests()).toEqual([]);
+    expect(siteChunkFetches()).toHaveLength(backup.blobs.size);
   });
 
   it('names a file that is not a bundle, and asks the site nothing', async () => {

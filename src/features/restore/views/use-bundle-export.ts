@@ -5,8 +5,11 @@
  * then where the bundle went, or why it stopped.
  */
 
-import { ref } from 'vue';
+import { computed, ref } from 'vue';
+import { useI18n } from 'vue-i18n';
 import { bundleFileName, type SignedManifest } from '@/core/crypto';
+import { useExplainError } from '@/shared/errors/explain-error';
+import { useQuantityFormat } from '@/shared/ui/use-quantity-format';
 import { RESTORE_RETRY } from '@/shared/api/restore';
 import { canSaveToFile, startDownload } from '../engine/restore-download';
 import {
@@ -17,6 +20,7 @@ import {
   type SaveHandle,
 } from '../engine/bundle-export';
 import { LocalCopySource, SiteCopySource } from '../worker/restore-sources';
+import { loadVerifiedManifest } from '../engine/restore-manifest';
 
 export interface BundleExportState {
   readonly volumeId: string;
@@ -40,12 +44,47 @@ interface PickerWindow {
 }
 
 export function useBundleExport() {
+  const { t } = useI18n();
+  const format = useQuantityFormat();
+  const describeError = useExplainError();
   const state = ref<BundleExportState | null>(null);
 
-  async function exportGeneration(manifest: SignedManifest): Promise<void> {
+  /** What the export is doing or did, in the reader's language; empty before the first. */
+  const text = computed(() => {
+    const current = state.value;
+    if (!current) return '';
+    const params = {
+      generation: current.generation,
+      volumeId: current.volumeId,
+      file: current.fileName,
+      size: format.bytes(current.total),
+      written: format.bytes(current.written),
+      total: format.bytes(current.total),
+      kept: format.bytes(current.resumedFrom),
+    };
+    if (current.phase === 'running') {
+      const resumed = current.resumedFrom > 0 ? ` (${t('bundle.resumed', params)})` : '';
+      return t('bundle.running', params) + resumed;
+    }
+    if (current.phase === 'done') {
+      const done = t(current.toFile ? 'bundle.savedToFile' : 'bundle.downloaded', params);
+      return current.resumedFrom > 0 ? `${done} ${t('bundle.resumedDone', params)}` : done;
+    }
+    const failed = t('bundle.failed', { ...params, reason: describeError(current.error) });
+    return current.toFile ? `${failed} ${t('bundle.continueHint')}` : failed;
+  });
+
+  /**
+   * The picker is opened first, while the click still counts as the
+   * operator's gesture; the signed manifest is read after.
+   */
+  async function run(
+    volumeId: string,
+    generation: number,
+    manifestOf: () => Promise<SignedManifest>,
+  ): Promise<void> {
     if (state.value?.phase === 'running') return;
-    let fileName = bundleFileName(manifest);
-    const { volumeId, generation } = manifest.index;
+    let fileName = bundleFileName({ volumeId, generation });
     let target: BundleTarget;
     const toFile = canSaveToFile();
     if (toFile) {
@@ -94,7 +133,7 @@ export function useBundleExport() {
     };
     try {
       await exportBundle({
-        manifest,
+        manifest: await manifestOf(),
         sources: [new LocalCopySource(), new SiteCopySource(RESTORE_RETRY)],
         target,
         onProgress: (progress) => {
@@ -107,5 +146,22 @@ export function useBundleExport() {
     }
   }
 
-  return { state, exportGeneration };
+  /** A generation whose signed manifest this browser holds (My volumes). */
+  function exportGeneration(manifest: SignedManifest): Promise<void> {
+    const { volumeId, generation } = manifest.index;
+    return run(volumeId, generation, () => Promise.resolve(manifest));
+  }
+
+  /**
+   * Any generation this user may restore: its signed manifest from the local
+   * copy or the site, signature verified, and its blobs from wherever they are.
+   */
+  function exportRestorable(userId: string, volumeId: string, generation: number): Promise<void> {
+    return run(volumeId, generation, async () => {
+      const verified = await loadVerifiedManifest({ userId, volumeId, generation });
+      return verified.manifest;
+    });
+  }
+
+  return { state, text, exportGeneration, exportRestorable };
 }

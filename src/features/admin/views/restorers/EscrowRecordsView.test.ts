@@ -74,6 +74,15 @@ const recordOf = async (volumeId: string) => (await site.site.records.detail(vol
 /** The site answers each search afresh; on two shared cores that can take a while. */
 const SLOW = { timeout: 5_000 };
 
+/**
+ * vi.waitFor, given as long as SLOW by default: a detail or a row that the
+ * site answers in tens of milliseconds alone took over a second on a loaded
+ * two-core machine.
+ */
+function waitFor<T>(check: () => T, options: { timeout?: number } = SLOW): Promise<T> {
+  return vi.waitFor(check, options);
+}
+
 const REUSABLE: ReleasePolicy = { kind: 'reusable', approvalRequired: false, expiresAt: null };
 
 beforeEach(async () => {
@@ -94,12 +103,12 @@ function recordQueries(): URLSearchParams[] {
 
 async function openRecords(path = '/admin/restorers'): Promise<void> {
   await mountConsole(path, { signedInAs: 'admin' });
-  await vi.waitFor(() => expect(table().getAttribute('aria-busy')).toBe('false'));
+  await waitFor(() => expect(table().getAttribute('aria-busy')).toBe('false'));
 }
 
 async function openDetail(volumeId: string): Promise<HTMLElement> {
   buttonNamed(`Details of ${volumeId}`).click();
-  await vi.waitFor(() => expect(detail(volumeId).textContent).toContain('Release history'));
+  await waitFor(() => expect(detail(volumeId).textContent).toContain('Release history'));
   return detail(volumeId);
 }
 
@@ -141,7 +150,7 @@ describe('restorer DB page (ES-1)', () => {
     await mountConsole('/admin/restorers', { signedInAs: 'admin' });
     expect(table().getAttribute('aria-busy')).toBe('true');
     release();
-    await vi.waitFor(() => expect(rows()).toHaveLength(3));
+    await waitFor(() => expect(rows()).toHaveLength(3));
     expect(table().getAttribute('aria-busy')).toBe('false');
   });
 
@@ -151,7 +160,7 @@ describe('restorer DB page (ES-1)', () => {
     expect(table().textContent).toContain('An escrow record is created when an operator backs up');
     await seed();
     await type(search(), 'nothing-like-this');
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(table().textContent).toContain('No escrow record matches this search'),
     );
   });
@@ -168,13 +177,13 @@ describe('restorer DB page (ES-1)', () => {
       }),
     );
     await mountConsole('/admin/restorers', { signedInAs: 'admin' });
-    await vi.waitFor(() => expect(text()).toContain('The escrow records could not be loaded.'), {
+    await waitFor(() => expect(text()).toContain('The escrow records could not be loaded.'), {
       timeout: 5_000,
     });
     expect(text()).toContain('The site ran into a problem.');
     expect(document.querySelector('table[aria-label="Restorer DB"]')).toBeNull();
     buttonNamed('Try again').click();
-    await vi.waitFor(() => expect(rows()).toHaveLength(3));
+    await waitFor(() => expect(rows()).toHaveLength(3));
   });
 
   it('asks the site once per pause in typing, and sends filters, sort and page', async () => {
@@ -198,14 +207,14 @@ describe('restorer DB page (ES-1)', () => {
 
     const before = queries.length;
     for (const typed of ['P', 'PA', 'PAY', 'PAYR']) await type(search(), typed);
-    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
+    await waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
     expect(queries.slice(before).map((q) => q.get('q'))).toEqual(['PAYR']);
 
     await type(search(), '');
     const state = controlLabelled('State') as HTMLSelectElement;
     state.value = 'revoked';
     state.dispatchEvent(new Event('change'));
-    await vi.waitFor(() => expect(rows()).toEqual([BACKUPS]), SLOW);
+    await waitFor(() => expect(rows()).toEqual([BACKUPS]), SLOW);
     expect(queries.at(-1)?.get('state')).toBe('revoked');
     expect(queries.at(-1)?.has('q')).toBe(false);
 
@@ -214,28 +223,28 @@ describe('restorer DB page (ES-1)', () => {
     state.dispatchEvent(new Event('change'));
     policy.value = 'one-time';
     policy.dispatchEvent(new Event('change'));
-    await vi.waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
+    await waitFor(() => expect(rows()).toEqual([PAYROLL]), SLOW);
     expect(queries.at(-1)?.get('policy')).toBe('one-time');
     policy.value = '';
     policy.dispatchEvent(new Event('change'));
     await type(controlLabelled('Owner') as HTMLInputElement, 'operator2');
-    await vi.waitFor(() => expect(rows()).toEqual([DATA]), { timeout: 5_000 });
+    await waitFor(() => expect(rows()).toEqual([DATA]), { timeout: 5_000 });
     expect(queries.at(-1)?.get('owner')).toBe('operator2');
     await type(controlLabelled('Owner') as HTMLInputElement, '');
-    await vi.waitFor(() => expect(text()).toContain('33 records'), { timeout: 5_000 });
+    await waitFor(() => expect(text()).toContain('33 records'), { timeout: 5_000 });
 
     const volumeHeader = [...table().querySelectorAll('thead th')].find((th) =>
       th.textContent?.includes('Volume'),
     ) as HTMLElement;
     volumeHeader.click();
-    await vi.waitFor(() => expect(queries.at(-1)?.get('sort')).toBe('volumeId'), SLOW);
+    await waitFor(() => expect(queries.at(-1)?.get('sort')).toBe('volumeId'), SLOW);
     expect(queries.at(-1)?.get('order')).toBe('asc');
-    await vi.waitFor(() => expect(rows()[0]).toBe(DATA), SLOW);
+    await waitFor(() => expect(rows()[0]).toBe(DATA), SLOW);
 
     document.querySelector<HTMLButtonElement>('button[aria-label="Next Page"]')!.click();
-    await vi.waitFor(() => expect(queries.at(-1)?.get('page')).toBe('2'), SLOW);
+    await waitFor(() => expect(queries.at(-1)?.get('page')).toBe('2'), SLOW);
     expect(queries.at(-1)?.get('sort')).toBe('volumeId');
-    await vi.waitFor(() => expect(rows()).toHaveLength(8), SLOW);
+    await waitFor(() => expect(rows()).toHaveLength(8), SLOW);
   }, 60_000);
 
   it('opens filtered on the volume named by ?q= (the alerts screen links volumes so)', async () => {
@@ -279,7 +288,7 @@ describe('restorer DB page (ES-1)', () => {
     ]);
     expiry.value = '';
     expiry.dispatchEvent(new Event('change'));
-    await vi.waitFor(() => expect(rows()).toEqual([DATA, PAYROLL, BACKUPS]), SLOW);
+    await waitFor(() => expect(rows()).toEqual([DATA, PAYROLL, BACKUPS]), SLOW);
     expect(queries.at(-1)?.has('expiringWithin')).toBe(false);
   });
 
@@ -305,16 +314,14 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Change who may get the keys').click();
-    await vi.waitFor(() =>
-      expect(dialog().textContent).toContain(`Who may get the keys of ${DATA}`),
-    );
+    await waitFor(() => expect(dialog().textContent).toContain(`Who may get the keys of ${DATA}`));
     await type(controlLabelled('User ID to add') as HTMLInputElement, 'restorer2');
     dialogButton('Add').click();
     await settle();
     await giveReason('ticket 42: second restorer');
     dialogButton('Save').click();
     // The row may change first (the site's live event), the dialog's answer just after.
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(text()).toContain(`Saved: the people who may get the keys of ${DATA} were changed.`),
     );
     expect(rowText(DATA)).toContain('operator2, restorer2');
@@ -331,12 +338,12 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Change who may get the keys').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     buttonNamed('Withdraw operator').click();
     await settle();
     await giveReason('cleanup');
     dialogButton('Save').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain(
         'The owner of a volume is always one of its restorers and cannot be removed.',
       ),
@@ -350,9 +357,9 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Revoke').click();
-    await vi.waitFor(() => expect(dialog().textContent).toContain(`Revoke ${PAYROLL}`));
+    await waitFor(() => expect(dialog().textContent).toContain(`Revoke ${PAYROLL}`));
     dialogButton('Revoke').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain('Give a reason: it is kept in the audit log.'),
     );
     expect((await recordOf(PAYROLL)).state).toBe('burned');
@@ -365,14 +372,14 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Revoke').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     await giveReason('medium reported stolen');
     dialogButton('Revoke').click();
     // The row may change first (the site's live event), the dialog's answer just after.
-    await vi.waitFor(() => expect(text()).toContain(`${DATA} is revoked.`));
+    await waitFor(() => expect(text()).toContain(`${DATA} is revoked.`));
     expect(rowText(DATA)).toContain('Revoked');
     expect((await recordOf(DATA)).state).toBe('revoked');
-    await vi.waitFor(() => expect(detailButton(DATA, 'Revoke').disabled).toBe(true));
+    await waitFor(() => expect(detailButton(DATA, 'Revoke').disabled).toBe(true));
   });
 
   it('changes the expiry to the end of the chosen day (UTC), or removes it', async () => {
@@ -380,14 +387,14 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Change expiry').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     await type(controlLabelled('Expiry date') as HTMLInputElement, '2027-03-31');
     await giveReason('project ends');
     dialogButton('Change expiry').click();
-    await vi.waitFor(async () =>
+    await waitFor(async () =>
       expect((await recordOf(DATA)).policy.expiresAt).toBe('2027-03-31T23:59:59.999Z'),
     );
-    await vi.waitFor(() => expect(rowText(DATA)).toContain('expires'));
+    await waitFor(() => expect(rowText(DATA)).toContain('expires'));
   });
 
   it('transfers ownership, and explains a new owner who is not an operator', async () => {
@@ -395,11 +402,11 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(DATA);
     detailButton(DATA, 'Transfer ownership').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     await type(controlLabelled('New owner') as HTMLInputElement, 'restorer');
     await giveReason('team change');
     dialogButton('Transfer').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain(
         'The new owner must be an active backup operator other than the current owner.',
       ),
@@ -407,7 +414,7 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     expect(dialog().textContent).toContain('"restorer" is not an active backup operator.');
     await type(controlLabelled('New owner') as HTMLInputElement, 'operator');
     dialogButton('Transfer').click();
-    await vi.waitFor(async () => expect((await recordOf(DATA)).owner).toBe('operator'));
+    await waitFor(async () => expect((await recordOf(DATA)).owner).toBe('operator'));
   });
 
   it('re-arms a burned record only as a request for another administrator', async () => {
@@ -415,10 +422,10 @@ describe('restorer DB changes (ES-2), each with a reason', () => {
     await openRecords();
     await openDetail(PAYROLL);
     detailButton(PAYROLL, 'Re-arm').click();
-    await vi.waitFor(() => expect(dialog().textContent).toContain('another administrator'));
+    await waitFor(() => expect(dialog().textContent).toContain('another administrator'));
     await giveReason('restore test for audit');
     dialogButton('Request re-arm').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(text()).toContain(
         `Re-arm of ${PAYROLL} requested: it waits for another administrator’s approval.`,
       ),
@@ -434,7 +441,7 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
   it('registers a volume manually for its owner', async () => {
     await openRecords();
     buttonNamed('Register manually').click();
-    await vi.waitFor(() => expect(dialog().textContent).toContain('Register a volume manually'));
+    await waitFor(() => expect(dialog().textContent).toContain('Register a volume manually'));
     await type(controlLabelled('Volume ID as read from the medium') as HTMLInputElement, DATA);
     await type(dialogControl('Owner'), 'operator2');
     await type(
@@ -443,7 +450,7 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
     );
     await giveReason('offline site');
     dialogButton('Register').click();
-    await vi.waitFor(() => expect(rows()).toEqual([DATA]));
+    await waitFor(() => expect(rows()).toEqual([DATA]));
     expect(rowText(DATA)).toContain('operator2, restorer, restorer2');
     expect(text()).toContain(`${DATA} is registered.`);
   });
@@ -451,7 +458,7 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
   it('refuses a file that is not JSON, or not a registration file, before sending it', async () => {
     await openRecords();
     buttonNamed('Import registration file').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     const sent: string[] = [];
     server.use(
       http.post('*/api/admin/registrations', ({ request }) => {
@@ -460,9 +467,9 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
       }),
     );
     await chooseFile('Registration file (JSON)', new File(['{"broken'], 'broken.json'));
-    await vi.waitFor(() => expect(dialog().textContent).toContain('This file is not JSON'));
+    await waitFor(() => expect(dialog().textContent).toContain('This file is not JSON'));
     await chooseFile('Registration file (JSON)', new File(['{"nonsense":true}'], 'other.json'));
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain('This file is not a Custodian registration file'),
     );
     await giveReason('card from the branch office');
@@ -478,12 +485,12 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
     const altered = { ...file, restorers: ['operator', 'outsider'] };
     await openRecords();
     buttonNamed('Import registration file').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     await giveReason('card from the branch office');
 
     await chooseFile('Registration file (JSON)', jsonFile(foreign));
     dialogButton('Import').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain(
         `it was made for site another-site, not for this site (${siteId})`,
       ),
@@ -492,23 +499,21 @@ describe('registering by hand and from a file (ES-3, BK-9)', () => {
 
     await chooseFile('Registration file (JSON)', jsonFile(altered));
     dialogButton('Import').click();
-    await vi.waitFor(() => expect(dialog().textContent).toContain('does not verify'));
+    await waitFor(() => expect(dialog().textContent).toContain('does not verify'));
     await expect(recordOf(DATA)).rejects.toThrow();
 
     await chooseFile('Registration file (JSON)', jsonFile(file));
     expect(dialog().textContent).toContain(`Volume ${DATA}, owner operator`);
     dialogButton('Import').click();
-    await vi.waitFor(() =>
-      expect(text()).toContain(`Imported: ${DATA} is registered to operator.`),
-    );
-    await vi.waitFor(() => expect(rows()).toEqual([DATA]));
+    await waitFor(() => expect(text()).toContain(`Imported: ${DATA} is registered to operator.`));
+    await waitFor(() => expect(rows()).toEqual([DATA]));
 
     buttonNamed('Import registration file').click();
-    await vi.waitFor(() => expect(dialog()).toBeTruthy());
+    await waitFor(() => expect(dialog()).toBeTruthy());
     await giveReason('again');
     await chooseFile('Registration file (JSON)', jsonFile(file));
     dialogButton('Import').click();
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(dialog().textContent).toContain(
         'This registration file was already imported. Nothing was changed.',
       ),
@@ -520,10 +525,10 @@ describe('restorer DB in Japanese', () => {
   it('names the table and the count in Japanese', async () => {
     await seed();
     await mountConsole('/admin/restorers', { signedInAs: 'admin', locale: 'ja' });
-    await vi.waitFor(() =>
+    await waitFor(() =>
       expect(document.querySelector('table[aria-label="リストアラー DB"]')).toBeTruthy(),
     );
-    await vi.waitFor(() => expect(text()).toContain('3 件'));
+    await waitFor(() => expect(text()).toContain('3 件'));
     expect(text()).toContain('使用済み');
     expect(controlLabelled('検索').type).toBe('search');
   });

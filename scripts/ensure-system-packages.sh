@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The tests need Debian's Chromium, CJK fonts (the Japanese UI) and the tools
-# that make test images. Installs what is missing when run as root; otherwise
-# says exactly what to install.
+# The tests need Debian's Chromium, CJK fonts (the Japanese UI), the tools
+# that make test images and PostgreSQL (the repositories' suites on a
+# throwaway cluster, mock-server/test/support/postgres.ts). Installs what is
+# missing when run as root; otherwise says exactly what to install.
+# Each package is known by a file it installs (a glob where a version is in the path).
 set -euo pipefail
 
 declare -A needs=(
@@ -14,11 +16,12 @@ declare -A needs=(
   [gdisk]=/usr/sbin/sgdisk
   [fdisk]=/usr/sbin/sfdisk
   [util-linux]=/usr/sbin/blkid
+  [postgresql]='/usr/lib/postgresql/*/bin/initdb'
 )
 
 missing=()
 for pkg in "${!needs[@]}"; do
-  [ -e "${needs[$pkg]}" ] || missing+=("$pkg")
+  compgen -G "${needs[$pkg]}" >/dev/null || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -14,7 +14,7 @@ import { registerApi } from './http/api';
 import { fastifyRouter } from './http/fastify-router';
 import { eventRoutes } from './http/routes/events';
 import { installMetrics } from './http/metrics';
-import { openDatabase, type OpenDatabase } from './persistence/database';
+import { openSiteDatabase, type SiteDatabase } from './persistence/site-database';
 import { AlertMailer } from './platform/alert-mailer';
 import { systemClock } from './platform/node-random';
 import { composeServices, siteOperations, type SiteServices } from './services';
@@ -40,7 +40,8 @@ export interface Site extends SiteServices {
   readonly url: string;
   /** The origin of its own console (CUSTODIAN_PUBLIC_URL, else its loopback address). */
   readonly publicUrl: string;
-  readonly database: OpenDatabase;
+  /** SQLite in the data directory, or PostgreSQL (CUSTODIAN_DATABASE_URL). */
+  readonly database: SiteDatabase;
   readonly mailer: AlertMailer | undefined;
   readonly demoAccountsCreated: readonly string[];
   readonly consoleServed: boolean;
@@ -78,7 +79,7 @@ export const SITE_CONTACT_MS = 60_000;
 
 /** Opens the data directory, builds the HTTP API and starts listening. */
 export async function startSite(config: SiteConfig, options: SiteOptions = {}): Promise<Site> {
-  const database = await openDatabase(config.dataDir, { lock: true });
+  const database = await openSiteDatabase(config, { lock: true });
   let app: FastifyInstance | undefined;
   let mailer: AlertMailer | undefined;
   try {
@@ -166,7 +167,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       mailer,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       secureCookies: tls,
-      operations: siteOperations(config, database),
+      operations: siteOperations(config, database, services.blobStorage),
     };
     registerApi(fastifyRouter(app, ctx), ctx);
     eventRoutes(app, ctx);
@@ -226,6 +227,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       async close() {
         await started.close();
         await mailer?.close();
+        services.blobStorage.close();
         await database.close();
       },
     };

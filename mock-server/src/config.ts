@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { siteOrigin } from '../../src/core/contract';
+import { parseDatabaseUrl } from './persistence/database-url';
 
 /**
  * The site's configuration: environment variables with matching flags
@@ -10,6 +11,11 @@ export interface SiteConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /**
+   * The site's database on a PostgreSQL server (postgres://user:password@host:port/database);
+   * unset: SQLite in the data directory, which still holds the chunk blobs either way.
+   */
+  readonly databaseUrl: string | undefined;
   readonly demo: boolean;
   /** Demo accounts may be added to a site that already has other users (never by default). */
   readonly demoOnExisting: boolean;
@@ -52,12 +58,27 @@ export interface SiteConfig {
         readonly burstWindowMs: number;
       }
     | undefined;
+  /** Chunk blobs in an S3-compatible bucket rather than in the data directory; off unless a bucket is set. */
+  readonly s3: S3Config | undefined;
+}
+
+/** An S3-compatible object store for chunk blobs. */
+export interface S3Config {
+  /** The store's URL; unset: AWS S3 in `region`. */
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The bucket in the URL's path rather than its host name (most stores other than AWS S3). */
+  readonly forcePathStyle: boolean;
 }
 
 const options = {
   port: { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
   demo: { type: 'boolean' },
   'demo-on-existing': { type: 'boolean' },
   'site-name': { type: 'string' },
@@ -74,6 +95,10 @@ const options = {
   'gap-timeout': { type: 'string' },
   'mail-from': { type: 'string' },
   'alert-mail-to': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-bucket': { type: 'string' },
+  's3-region': { type: 'string' },
+  's3-force-path-style': { type: 'string' },
 } as const;
 
 export class ConfigError extends Error {
@@ -91,6 +116,120 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
 
 function flag(raw: string | undefined): boolean {
   return raw !== undefined && ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase());
+}
+
+/** A yes or a no, spelt out: anything else is refused rather than read as "no". */
+function strictFlag(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, not "${raw}".`);
+}
+
+/** S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The object store of chunk blobs: set by its bucket, and then it needs its
+ * access key. Its other settings without a bucket are refused, as they would
+ * leave the blobs in the data directory while the operator thinks otherwise.
+ */
+function s3Config(
+  values: {
+    's3-endpoint'?: string;
+    's3-bucket'?: string;
+    's3-region'?: string;
+    's3-force-path-style'?: string;
+  },
+  env: NodeJS.ProcessEnv,
+): S3Config | undefined {
+  const settings = {
+    CUSTODIAN_S3_ENDPOINT: values['s3-endpoint'] ?? env.CUSTODIAN_S3_ENDPOINT,
+    CUSTODIAN_S3_REGION: values['s3-region'] ?? env.CUSTODIAN_S3_REGION,
+    CUSTODIAN_S3_ACCESS_KEY_ID: env.CUSTODIAN_S3_ACCESS_KEY_ID,
+    CUSTODIAN_S3_SECRET_ACCESS_KEY: env.CUSTODIAN_S3_SECRET_ACCESS_KEY,
+    CUSTODIAN_S3_FORCE_PATH_STYLE:
+      values['s3-force-path-style'] ?? env.CUSTODIAN_S3_FORCE_PATH_STYLE,
+  };
+  const bucket = values['s3-bucket'] ?? env.CUSTODIAN_S3_BUCKET;
+  if (!bucket) {
+    const stray = Object.entries(settings)
+      .filter(([, value]) => value)
+      .map(([name]) => name);
+    if (stray.length === 0) return undefined;
+    throw new ConfigError(
+      `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but CUSTODIAN_S3_BUCKET is not: set the bucket to keep chunk blobs in the object store, or unset ${stray.length === 1 ? 'it' : 'them'} to keep them in the data directory.`,
+    );
+  }
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+    throw new ConfigError(
+      `CUSTODIAN_S3_BUCKET must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (not "${bucket}").`,
+    );
+  }
+  const missing = (
+    ['CUSTODIAN_S3_ACCESS_KEY_ID', 'CUSTODIAN_S3_SECRET_ACCESS_KEY'] as const
+  ).filter((name) => !settings[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `CUSTODIAN_S3_BUCKET is set: also set ${missing.join(' and ')} (the store's access key for the bucket).`,
+    );
+  }
+  const endpoint = settings.CUSTODIAN_S3_ENDPOINT
+    ? s3Endpoint(settings.CUSTODIAN_S3_ENDPOINT)
+    : undefined;
+  const region = settings.CUSTODIAN_S3_REGION || 'us-east-1';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(region)) {
+    throw new ConfigError(
+      `CUSTODIAN_S3_REGION must be a region name such as us-east-1 (letters, digits, dots, hyphens and underscores), not "${region}".`,
+    );
+  }
+  return {
+    endpoint,
+    bucket,
+    region,
+    accessKeyId: settings.CUSTODIAN_S3_ACCESS_KEY_ID!,
+    secretAccessKey: settings.CUSTODIAN_S3_SECRET_ACCESS_KEY!,
+    // Stores other than AWS S3 mostly serve buckets by path only.
+    forcePathStyle: strictFlag(
+      'CUSTODIAN_S3_FORCE_PATH_STYLE',
+      settings.CUSTODIAN_S3_FORCE_PATH_STYLE,
+      endpoint !== undefined,
+    ),
+  };
+}
+
+/** The store's http(s) URL, without a trailing slash; never echoed when it holds a password. */
+function s3Endpoint(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.username || url.password)) {
+    throw new ConfigError(
+      'CUSTODIAN_S3_ENDPOINT must not hold a user name or password: put the access key in CUSTODIAN_S3_ACCESS_KEY_ID and CUSTODIAN_S3_SECRET_ACCESS_KEY.',
+    );
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    throw new ConfigError(
+      `CUSTODIAN_S3_ENDPOINT must be the store's URL: http:// or https://, the host and, if needed, the port (not "${text}").`,
+    );
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
+/** A postgres:// URL, or undefined for SQLite; never echoed, as it may hold a password. */
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const parts = parseDatabaseUrl(raw);
+  if ('problem' in parts) {
+    throw new ConfigError(
+      `CUSTODIAN_DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/database, but ${parts.problem}.`,
+    );
+  }
+  return raw;
 }
 
 export function loadConfig(
@@ -130,6 +269,7 @@ export function loadConfig(
     port: integer('CUSTODIAN_PORT', values.port ?? env.CUSTODIAN_PORT, 8787, 0),
     host: values.host ?? env.CUSTODIAN_HOST ?? '127.0.0.1',
     dataDir: path.resolve(cwd, values['data-dir'] ?? env.CUSTODIAN_DATA_DIR ?? './data'),
+    databaseUrl: databaseUrl(values['database-url'] ?? env.CUSTODIAN_DATABASE_URL),
     demo,
     demoOnExisting: values['demo-on-existing'] ?? flag(env.CUSTODIAN_DEMO_ON_EXISTING),
     metricsToken: env.CUSTODIAN_METRICS_TOKEN || undefined,
@@ -170,6 +310,7 @@ export function loadConfig(
           burstWindowMs: integer('CUSTODIAN_MAIL_BURST', env.CUSTODIAN_MAIL_BURST, 60, 1) * 1000,
         }
       : undefined,
+    s3: s3Config(values, env),
   };
 }
 

@@ -3,12 +3,14 @@ import { startSite, StartupError } from './app';
 import { ConfigError, insecureHostWarning, loadConfig, publicUrlWarning } from './config';
 import { DEMO_ACCOUNTS, DemoRefusedError, demoPassword } from './demo';
 import { DataDirectoryError } from './persistence/database';
+import { DatabaseServerError } from './persistence/postgres-database';
 import { createAdmin, resetPassword } from './cli/accounts';
 import { backupSite, exportKey } from './cli/operations';
 import { rotateMasterKey } from './cli/rotate-master-key';
 import { seedRecords } from './cli/seed';
 import { listSites, trustSite, withdrawSite } from './cli/sites';
 import { createMasterKeyFile, MasterKeyError } from './platform/master-key';
+import { ObjectStoreError } from './platform/s3-blob-store';
 import { DomainError } from './domain/errors';
 import { SiteKeyError } from './domain/site-keys';
 
@@ -40,8 +42,9 @@ Commands:
   sites            list this site and the sites it trusts, with fingerprints
   withdraw         withdraw trust in a site: --site-id ID --reason TEXT
 
-Options of start: --port, --host, --public-url, --data-dir, --demo, --demo-on-existing,
-  --site-name, --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level
+Options of start: --port, --host, --public-url, --data-dir, --database-url, --demo, --demo-on-existing,
+  --site-name, --tls-cert, --tls-key, --console-dir, --session-ttl (seconds), --log-level,
+  --s3-endpoint, --s3-bucket, --s3-region, --s3-force-path-style
 (each also as an environment variable, see the README).`;
 
 async function start(argv: string[]): Promise<void> {
@@ -138,6 +141,8 @@ main().catch((error: unknown) => {
     error instanceof MasterKeyError ||
     error instanceof SiteKeyError ||
     error instanceof DataDirectoryError ||
+    error instanceof DatabaseServerError ||
+    error instanceof ObjectStoreError ||
     error instanceof DemoRefusedError
   ) {
     process.stderr.write(`${error.message}\n`);

@@ -132,6 +132,19 @@ describe('site operations (ES-4)', { timeout: 180_000 }, () => {
     expect(runSite(['backup', '--out', copy, '--data-dir', site.dataDir], {}).stderr).toContain(
       'not empty',
     );
+    expect(result.stdout).not.toContain('bucket');
+    // With chunk blobs in an S3 bucket, the copy says it holds the database only.
+    const withBucket = runSite(['backup', '--out', `${copy}-s3`, '--data-dir', site.dataDir], {
+      CUSTODIAN_MASTER_KEY_FILE: site.config.masterKeyFile!,
+      CUSTODIAN_S3_BUCKET: 'custodian-blobs',
+      CUSTODIAN_S3_ENDPOINT: 'http://127.0.0.1:9',
+      CUSTODIAN_S3_ACCESS_KEY_ID: 'id',
+      CUSTODIAN_S3_SECRET_ACCESS_KEY: 'secret',
+    });
+    expect(withBucket.stderr).toBe('');
+    expect(withBucket.stdout).toContain(
+      'Chunk blobs are kept in bucket "custodian-blobs" at http://127.0.0.1:9, not in the data directory: this copy holds the database only.',
+    );
     await site.stop();
 
     fs.copyFileSync(site.config.masterKeyFile!, path.join(path.dirname(copy), 'master.key'));

@@ -8,7 +8,7 @@ import {
 import { deriveSiteCredential } from '../../../src/core/crypto/site-credential';
 import { ConfigError, loadConfig } from '../config';
 import { DomainError } from '../domain/errors';
-import { openDatabase } from '../persistence/database';
+import { openSiteDatabase } from '../persistence/site-database';
 import { systemClock } from '../platform/node-random';
 import { composeServices } from '../services';
 import { readPassword } from './password';
@@ -57,7 +57,7 @@ export async function createAdmin(argv: string[]): Promise<void> {
   if (passwordRuleBreach(userId, password) !== null) {
     throw new DomainError('weak_password', PASSWORD_RULE_SENTENCE, 400);
   }
-  const database = await openDatabase(config.dataDir);
+  const database = await openSiteDatabase(config);
   try {
     const services = await composeServices(config, database, systemClock, [], (m) =>
       process.stdout.write(`${m}\n`),
@@ -88,7 +88,7 @@ export async function resetPassword(argv: string[]): Promise<void> {
   });
   const userId = requireUserId(values.user, 'the account');
   const config = siteConfig(values);
-  const database = await openDatabase(config.dataDir);
+  const database = await openSiteDatabase(config);
   try {
     const services = await composeServices(config, database, systemClock, [], (m) =>
       process.stdout.write(`${m}\n`),

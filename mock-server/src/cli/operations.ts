@@ -8,6 +8,7 @@ import { deriveSiteCredential } from '../../../src/core/crypto/site-credential';
 import { ConfigError, loadConfig } from '../config';
 import { DomainError } from '../domain/errors';
 import { DataDirectoryError, openDatabase } from '../persistence/database';
+import { openSiteDatabase, requireSqlite } from '../persistence/site-database';
 import { FsBlobStore } from '../platform/fs-blob-store';
 import { systemClock } from '../platform/node-random';
 import { composeServices } from '../services';
@@ -48,6 +49,7 @@ export async function backupSite(argv: string[]): Promise<void> {
   if (fs.existsSync(out) && fs.readdirSync(out).length > 0)
     throw new ConfigError(`${out} is not empty; choose a new directory.`);
   const config = loadConfig(siteArgs(values));
+  requireSqlite(config, '"site backup"');
   if (!fs.existsSync(path.join(config.dataDir, 'custodian.sqlite'))) {
     throw new ConfigError(`There is no site database in ${config.dataDir}.`);
   }
@@ -89,8 +91,14 @@ export async function backupSite(argv: string[]): Promise<void> {
       .readdirSync(path.join(out, 'blobs'), { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile()).length;
   }
+  // In S3 mode the blobs live in the bucket, which this copy does not cover.
+  const bucket = config.s3
+    ? `Chunk blobs are kept in bucket "${config.s3.bucket}"${config.s3.endpoint ? ` at ${config.s3.endpoint}` : ''}, not in the data directory: this copy holds the database only. ` +
+      'Back the bucket up with the store’s own means (versioning, replication or a copy to another bucket), after this copy, so that every chunk the copied database lists is in it.\n'
+    : '';
   process.stdout.write(
     `Backed up ${config.dataDir} to ${out}: the database and ${copied} chunk blob(s).\n` +
+      bucket +
       'The master key is not part of the copy: keep it apart, and back it up on its own.\n',
   );
 }
@@ -131,7 +139,7 @@ export async function exportKey(argv: string[]): Promise<void> {
     );
   }
   const config = loadConfig(siteArgs(values));
-  const database = await openDatabase(config.dataDir);
+  const database = await openSiteDatabase(config);
   try {
     const services = await composeServices(config, database, systemClock, [], () => undefined);
     // Signed in with this site's credential of the password (MS-2), as a console would.

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config';
 import { AuditLog } from '../domain/audit';
 import { loadSiteKeys, rewrapSiteKeys } from '../domain/site-keys';
 import { openDatabase } from '../persistence/database';
+import { requireSqlite } from '../persistence/site-database';
 import { SqliteAuditRepository, SqliteSiteKeyRepository } from '../persistence/sqlite-audit';
 import { createMasterKeyFile, readMasterKey } from '../platform/master-key';
 import { systemClock } from '../platform/node-random';
@@ -38,6 +39,7 @@ export async function rotateMasterKey(argv: string[]): Promise<void> {
   const newFile = path.resolve(values['new-key-file']);
   if (config.masterKeyFile && path.resolve(config.masterKeyFile) === newFile)
     throw new ConfigError('The new master key file must not be the current one.');
+  requireSqlite(config, '"rotate-master-key"');
   if (!fs.existsSync(path.join(config.dataDir, 'custodian.sqlite')))
     throw new ConfigError(`There is no site database in ${config.dataDir}.`);
   const oldKey = readMasterKey(config.masterKeyFile, config.dataDir);

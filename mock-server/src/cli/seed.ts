@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { openDatabase } from '../persistence/database';
+import { requireSqlite } from '../persistence/site-database';
 
 const POLICIES = ['one-time', 'once-per-restorer', 'reusable'] as const;
 const STATES = ['active', 'active', 'active', 'burned', 'revoked'] as const;
@@ -22,6 +23,7 @@ export async function seedRecords(argv: string[]): Promise<void> {
     throw new ConfigError('--records must be a whole number between 1 and 10 000 000.');
   }
   const config = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []);
+  requireSqlite(config, '"seed"');
   const database = await openDatabase(config.dataDir);
   try {
     const users = database.sqlite

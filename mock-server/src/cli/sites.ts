@@ -7,7 +7,7 @@ import {
 import { ConfigError, loadConfig } from '../config';
 import { DomainError } from '../domain/errors';
 import { HOST_OPERATOR } from '../domain/sites/trust';
-import { openDatabase } from '../persistence/database';
+import { openSiteDatabase } from '../persistence/site-database';
 import { systemClock } from '../platform/node-random';
 import { composeServices, type SiteServices } from '../services';
 import { SITE_OPTIONS, siteArgs } from './operations';
@@ -18,7 +18,7 @@ async function withSite<T>(
   work: (services: SiteServices) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(siteArgs(values));
-  const database = await openDatabase(config.dataDir);
+  const database = await openSiteDatabase(config);
   try {
     return await work(await composeServices(config, database, systemClock, [], () => undefined));
   } finally {

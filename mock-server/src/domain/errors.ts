@@ -20,7 +20,8 @@ export class DomainError extends Error {
 /** Whether a failure is the disk (ENOSPC) or the database (SQLITE_FULL) being full. */
 export function isStorageFull(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT';
+  // 53100: PostgreSQL's disk_full.
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT' || code === '53100';
 }
 
 /** What the caller hears when the site's storage is full: nothing was kept, and why. */

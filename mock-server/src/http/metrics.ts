@@ -43,6 +43,6 @@ export function installMetrics(
     return reply
       .type('text/plain; version=0.0.4; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(operations.metrics());
+      .send(await operations.metrics());
   });
 }

@@ -11,7 +11,9 @@ import { sqliteKysely } from './transactions';
 export const DATABASE_FILE = 'custodian.sqlite';
 const LOCK_FILE = 'custodian.lock';
 
+/** The site's database in SQLite under the data directory (the default). */
 export interface OpenDatabase {
+  readonly kind: 'sqlite';
   readonly db: Kysely<Database>;
   readonly sqlite: SQLite.Database;
   /** The copy taken before schema migrations ran on this start, if any. */
@@ -95,6 +97,7 @@ export async function openDatabase(
       );
     }
     return {
+      kind: 'sqlite',
       db,
       sqlite,
       preMigrationBackup,

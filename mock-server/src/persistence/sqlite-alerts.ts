@@ -108,6 +108,8 @@ export class SqliteAlertRepository implements AlertRepository {
   }
 
   async acknowledge(ids: readonly number[], by: string, at: string): Promise<number> {
+    // `in ()` is SQLite's, not PostgreSQL's: no IDs acknowledge nothing.
+    if (ids.length === 0) return 0;
     const result = await this.db
       .updateTable('alerts')
       .set({ acknowledged_at: at, acknowledged_by: by })

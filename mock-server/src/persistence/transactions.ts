@@ -9,6 +9,7 @@ import {
   type SqliteDatabase,
   type Transaction,
 } from 'kysely';
+import { dialectOf } from './dialect';
 import type { Database } from './schema';
 
 /**
@@ -19,12 +20,31 @@ import type { Database } from './schema';
  * other calls wait for the commit, so everything `work` reads or writes goes
  * through the handle it is given: a query on the database itself would wait
  * for this very commit (see `sqliteKysely`, which turns that wait into an error).
+ *
+ * On PostgreSQL the site's transactions run one at a time too, as the code
+ * expects: this process's in the order they were asked for (`inTurn`), and
+ * with other processes' on the same database through an advisory lock
+ * (`SqlDialect.serialiseTransaction`).
  */
 export function transact<T>(
   db: Kysely<Database>,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
   if (db.isTransaction) return work(db);
+  const dialect = dialectOf(db);
+  if (dialect.kind === 'sqlite') return inTransaction(db, work);
+  return inTurn(db, () =>
+    inTransaction(db, async (trx) => {
+      await dialect.serialiseTransaction(trx);
+      return work(trx);
+    }),
+  );
+}
+
+function inTransaction<T>(
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
   let failure: { error: unknown } | undefined;
   return db
     .transaction()
@@ -41,6 +61,49 @@ export function transact<T>(
       // ROLLBACK then fails too, and must not hide the cause.
       throw failure ? failure.error : error;
     });
+}
+
+/** How long a PostgreSQL transaction waits for this process's earlier ones before it fails. */
+export const TURN_LIMIT_MS = 60_000;
+
+/** The end of the last transaction asked for on each PostgreSQL database of this process. */
+const lastTurn = new WeakMap<Kysely<Database>, Promise<void>>();
+
+/**
+ * Runs `transaction` once the ones asked for before it on `db` have ended,
+ * as SQLite's one connection would: a pool connection is taken only when
+ * its turn comes, and a transaction waits no longer than `TURN_LIMIT_MS`
+ * (work that opens a transaction on the database inside its own would
+ * otherwise wait for ever).
+ */
+function inTurn<T>(db: Kysely<Database>, transaction: () => Promise<T>): Promise<T> {
+  const previous = lastTurn.get(db) ?? Promise.resolve();
+  let ended!: () => void;
+  const mine = new Promise<void>((resolve) => (ended = resolve));
+  lastTurn.set(
+    db,
+    previous.then(() => mine),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new TransactionStalled(
+            `A transaction waited ${TURN_LIMIT_MS} ms for the transactions before it. ` +
+              'Inside a transaction, query only through the handle it hands you ' +
+              '(tx.store, tx.audit): a transaction opened on the database itself waits for that commit, ' +
+              'which waits for it.',
+          ),
+        ),
+      TURN_LIMIT_MS,
+    );
+    void previous.then(resolve);
+  });
+  return waited.then(transaction).finally(() => {
+    clearTimeout(timer);
+    ended();
+  });
 }
 
 /** How long an open transaction may go without a query while another query waits for it. */

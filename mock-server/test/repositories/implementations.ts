@@ -4,6 +4,7 @@ import path from 'node:path';
 import initSqlJs, { type Database as SqlJsDatabase, type SqlJsStatic } from 'sql.js';
 import type { RecordRow } from '../../src/domain/escrow/ports';
 import { openDatabase } from '../../src/persistence/database';
+import { openPostgres } from '../../src/persistence/postgres-database';
 import { migrateToLatest } from '../../src/persistence/migrations';
 import { kyselyRepositories } from '../../src/persistence/repositories';
 import { sqlJsDatabase } from '../../src/persistence/sql-js-database';
@@ -19,6 +20,7 @@ import { SqliteTrustedSiteRepository } from '../../src/persistence/sqlite-sites'
 import { sqliteKysely } from '../../src/persistence/transactions';
 import { FsBlobStore } from '../../src/platform/fs-blob-store';
 import { MemoryBlobStore } from '../../src/platform/memory-blob-store';
+import type { PostgresCluster } from '../support/postgres';
 import type { Implementation, OpenRepositories } from './contract';
 
 const DATABASE_FILE = 'custodian.sqlite';
@@ -146,5 +148,75 @@ export function sqlJsImplementation(
       };
     },
     async dispose() {},
+  };
+}
+
+/**
+ * The same repositories on PostgreSQL (CUSTODIAN_DATABASE_URL), through the
+ * site's own openPostgres: each store is a database of its own on the
+ * cluster, a copy of one migrated once, dropped afterwards; blobs in memory.
+ */
+export function postgresImplementation(
+  cluster: () => PostgresCluster,
+  knownDiscrepancies: ReadonlyMap<string, string>,
+): Implementation {
+  const TEMPLATE = 'custodian_template';
+  let template: Promise<string> | undefined;
+  let stores = 0;
+  const migrated = async (): Promise<string> => {
+    const url = await cluster().createDatabase(TEMPLATE);
+    // A template must have no connection open when it is copied.
+    await (await openPostgres(url, { log: () => undefined })).close();
+    return TEMPLATE;
+  };
+  return {
+    name: 'PostgreSQL',
+    knownDiscrepancies,
+    async open(): Promise<OpenRepositories> {
+      const name = `custodian_store_${++stores}`;
+      const url = await cluster().createDatabase(name, await (template ??= migrated()));
+      const database = await openPostgres(url, { log: () => undefined });
+      const { db } = database;
+      return {
+        repos: { ...kyselyRepositories(db), blobs: new MemoryBlobStore() },
+        async seedRecords(records: readonly RecordRow[]) {
+          // The rows records.upsert writes, in one transaction instead of one per record.
+          await db.transaction().execute(async (trx) => {
+            for (let i = 0; i < records.length; i += 1000) {
+              const batch = records.slice(i, i + 1000);
+              await trx
+                .insertInto('escrow_records')
+                .values(
+                  batch.map((r) => ({
+                    volume_id: r.volumeId,
+                    owner: r.owner,
+                    restorers: JSON.stringify(r.restorers),
+                    policy_kind: r.policy.kind,
+                    approval_required: r.policy.approvalRequired ? 1 : 0,
+                    expires_at: r.policy.expiresAt,
+                    state: r.state,
+                    created_at: r.createdAt,
+                    updated_at: r.updatedAt,
+                  })),
+                )
+                .execute();
+              const restorers = batch.flatMap((r) =>
+                r.restorers.map((userId) => ({ volume_id: r.volumeId, user_id: userId })),
+              );
+              if (restorers.length)
+                await trx.insertInto('record_restorers').values(restorers).execute();
+            }
+          });
+        },
+        async close() {
+          await database.close();
+          await cluster().dropDatabase(name);
+        },
+      };
+    },
+    async dispose() {
+      if (template) await cluster().dropDatabase(await template);
+      template = undefined;
+    },
   };
 }

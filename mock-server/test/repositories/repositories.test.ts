@@ -6,7 +6,12 @@ import { escrowPairsContract } from './escrow-pairs.contract';
 import { escrowReleasesContract } from './escrow-releases.contract';
 import { escrowStoreContract } from './escrow-store.contract';
 import { identityContract } from './identity.contract';
-import { sqlJsImplementation, sqliteImplementation } from './implementations';
+import { describeWithPostgres } from '../support/postgres';
+import {
+  postgresImplementation,
+  sqlJsImplementation,
+  sqliteImplementation,
+} from './implementations';
 import { recordSearchContract } from './record-search.contract';
 import { trustedSitesContract } from './trusted-sites.contract';
 import { volumeActivityContract } from './volume-activity.contract';
@@ -19,6 +24,8 @@ import { volumeActivityContract } from './volume-activity.contract';
 const SQLITE_DISCREPANCIES = new Map<string, string>();
 /** The same for the repositories on sql.js (the offline demo's engine). */
 const SQL_JS_DISCREPANCIES = new Map<string, string>();
+/** The same for the repositories on PostgreSQL (CUSTODIAN_DATABASE_URL). */
+const POSTGRES_DISCREPANCIES = new Map<string, string>();
 
 function contracts(implementation: Implementation): void {
   const titles = new Set<string>();
@@ -43,3 +50,7 @@ function contracts(implementation: Implementation): void {
 
 contracts(sqliteImplementation(SQLITE_DISCREPANCIES));
 contracts(sqlJsImplementation(SQL_JS_DISCREPANCIES));
+// Skipped, saying why, where PostgreSQL cannot be had; failed instead with CUSTODIAN_REQUIRE_POSTGRES=1.
+describeWithPostgres('on a throwaway PostgreSQL cluster', (cluster) =>
+  contracts(postgresImplementation(cluster, POSTGRES_DISCREPANCIES)),
+);

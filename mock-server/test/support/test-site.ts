@@ -6,7 +6,7 @@ import type { SiteInfo } from '../../../src/core/contract';
 import { startSite, type Site } from '../../src/app';
 import { loadConfig, type SiteConfig } from '../../src/config';
 import type { Clock } from '../../src/domain/ports';
-import { openDatabase } from '../../src/persistence/database';
+import { openDatabase, type OpenDatabase } from '../../src/persistence/database';
 import { createScryptHasher } from '../../src/platform/scrypt-hasher';
 import { credentialFor, TEST_SITE_ID } from './credentials';
 
@@ -29,8 +29,15 @@ export class ManualClock implements Clock {
   }
 }
 
+/** A site on SQLite in its data directory: the site every test starts with startTestSite. */
+export type SqliteSite = Site & { readonly database: OpenDatabase };
+
+function onSqlite(site: Site): site is SqliteSite {
+  return site.database.kind === 'sqlite';
+}
+
 export interface TestSite {
-  readonly site: Site;
+  readonly site: SqliteSite;
   readonly dataDir: string;
   readonly config: SiteConfig;
   restart(): Promise<TestSite>;
@@ -88,6 +95,12 @@ export async function startTestSite(
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.siteContactMs ? { siteContactMs: options.siteContactMs } : {}),
   });
+  if (!onSqlite(site)) {
+    await site.close();
+    throw new Error(
+      'startTestSite starts sites on SQLite; start a PostgreSQL site with startSite.',
+    );
+  }
   const handle: TestSite = {
     site,
     dataDir,

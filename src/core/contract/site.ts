@@ -4,11 +4,32 @@ const healthCheckSchema = z.object({
   status: z.enum(['ok', 'degraded', 'failing']),
   reason: z.string().optional(),
 });
+/** Where the site keeps chunk blobs; an object store's credentials are never part of it. */
+export const objectStoreHealthSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('filesystem') }),
+  z.object({
+    kind: z.literal('s3'),
+    endpoint: z.string(),
+    bucket: z.string(),
+    /** Whether the bucket answered just now (HeadBucket); when not, the site is failing. */
+    reachable: z.boolean(),
+    reason: z.string().optional(),
+  }),
+]);
+export type ObjectStoreHealth = z.infer<typeof objectStoreHealthSchema>;
+
+/** The database check, with its engine and, for PostgreSQL, whether its server answered just now. */
+const databaseHealthSchema = healthCheckSchema.extend({
+  kind: z.enum(['sqlite', 'postgresql']).optional(),
+  reachable: z.boolean().optional(),
+});
+
 export const healthSchema = z.object({
   status: z.enum(['ok', 'degraded', 'failing']),
   version: z.string(),
-  database: healthCheckSchema.optional(),
+  database: databaseHealthSchema.optional(),
   disk: healthCheckSchema.extend({ freeBytes: z.number().optional() }).optional(),
+  objectStore: objectStoreHealthSchema.optional(),
 });
 export type Health = z.infer<typeof healthSchema>;
 

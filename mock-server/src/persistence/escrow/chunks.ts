@@ -45,6 +45,8 @@ export class SqliteChunkRepository implements ChunkRepository {
       .selectFrom('chunks')
       .selectAll()
       .where('volume_id', '=', volumeId)
+      // The primary key's order, which SQLite reads them in anyway.
+      .orderBy('chunk_id')
       .execute();
     return rows.map((r) => ({
       volumeId: r.volume_id,

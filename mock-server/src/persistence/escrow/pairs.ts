@@ -5,6 +5,7 @@ import type {
   PairRepository,
   PairRow,
 } from '../../domain/escrow/ports';
+import { dialectOf } from '../dialect';
 import type { Database, PairInstructionsTable, PairsTable } from '../schema';
 
 const toPair = (r: Selectable<PairsTable>): PairRow => ({
@@ -89,7 +90,10 @@ export class SqlitePairRepository implements PairRepository {
   async noteTransferReceived(pairId: string, seq: number, at: string): Promise<void> {
     await this.db
       .updateTable('pairs')
-      .set({ seq_received: sql`max(seq_received, ${seq})`, last_transfer_at: at })
+      .set({
+        seq_received: dialectOf(this.db).greatest(sql<number>`seq_received`, seq),
+        last_transfer_at: at,
+      })
       .where('pair_id', '=', pairId)
       .execute();
   }

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { RecordState } from '../../../../src/core/contract';
 import type { ReleasePolicy } from '../../../../src/core/crypto/release-policy';
 import type { EscrowRecordRepository, RecordRow, RecordSearch } from '../../domain/escrow/ports';
+import { dialectOf } from '../dialect';
 import type { Database, EscrowRecordsTable } from '../schema';
 import { transact } from '../transactions';
 
@@ -59,7 +60,9 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
         .insertInto('escrow_records')
         .values(values)
         .onConflict((oc) =>
-          oc.column('volume_id').doUpdateSet({ ...values, created_at: sql`created_at` }),
+          oc
+            .column('volume_id')
+            .doUpdateSet({ ...values, created_at: sql`escrow_records.created_at` }),
         )
         .execute();
       await trx.deleteFrom('record_restorers').where('volume_id', '=', rec.volumeId).execute();
@@ -173,20 +176,21 @@ export class SqliteEscrowRecordRepository implements EscrowRecordRepository {
         .where('expires_at', '>', search.expiresBetween.from)
         .where('expires_at', '<=', search.expiresBetween.to);
     }
-    // instr() is case-sensitive, like user IDs; the quotes make it the whole ID.
+    const dialect = dialectOf(this.db);
+    // Case-sensitive, like user IDs; the quotes make it the whole ID.
     if (search.restorer)
-      q = q.where(sql<boolean>`instr(restorers, ${JSON.stringify(search.restorer)}) > 0`);
+      q = q.where(dialect.contains(sql<string>`restorers`, JSON.stringify(search.restorer)));
     if (search.q) {
       const text = search.q;
       const pattern = like(text);
       q = q.where((eb) =>
         eb.or([
-          eb(sql`volume_id`, 'like', sql`${pattern} escape '\\'`),
-          eb(sql`owner`, 'like', sql`${pattern} escape '\\'`),
+          dialect.likeEscaped(sql<string>`volume_id`, pattern),
+          dialect.likeEscaped(sql<string>`owner`, pattern),
           // Only text that can be part of a user ID is looked for in the restorer
           // list, so no match spans two entries of its JSON text.
           ...(/^[A-Za-z0-9._-]+$/.test(text)
-            ? [eb(sql`restorers`, 'like', sql`${pattern} escape '\\'`)]
+            ? [dialect.likeEscaped(sql<string>`restorers`, pattern)]
             : []),
         ]),
       );

@@ -644,7 +644,7 @@ export const en = {
     },
     bundle: {
       choose: 'Restore from a bundle file',
-      hint: 'A bundle exported under “My volumes” on /backup: it carries the ciphertext; the keys are still asked of the site, which decides as for any restore.',
+      hint: 'A bundle exported under “My volumes” on /backup, or with “Options” above: it carries the ciphertext; the keys are still asked of the site, which decides as for any restore.',
       unusable: '{detail} Nothing was asked of the site.',
       other:
         'This bundle holds generation {chosen} of {chosenVolume}; the interrupted restore reads generation {needed} of {neededVolume}. Choose that bundle, or cancel the restore.',

@@ -14,6 +14,7 @@ import { registerApi } from './http/api';
 import { fastifyRouter } from './http/fastify-router';
 import { eventRoutes } from './http/routes/events';
 import { installMetrics } from './http/metrics';
+import { startEventRelay, type EventRelay } from './persistence/event-relay';
 import { openSiteDatabase, type SiteDatabase } from './persistence/site-database';
 import { AlertMailer } from './platform/alert-mailer';
 import { systemClock } from './platform/node-random';
@@ -82,6 +83,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
   const database = await openSiteDatabase(config, { lock: true });
   let app: FastifyInstance | undefined;
   let mailer: AlertMailer | undefined;
+  let relay: EventRelay | undefined;
   try {
     const clock = options.clock ?? systemClock;
     const tls = Boolean(config.tlsCert && config.tlsKey);
@@ -132,6 +134,13 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       () => publicUrl,
       options.hasher,
     );
+
+    // SX-2: on PostgreSQL, several instances may serve the site; their events reach each other's streams.
+    if (database.kind === 'postgresql' && config.databaseUrl !== undefined)
+      relay = await startEventRelay(config.databaseUrl, database.db, services.events, {
+        log: (m) => log.warn(m),
+        accounts: services.identity,
+      });
 
     // Crash tests hold the site inside a decision (hold-points.ts); unset, nothing is armed.
     armHoldPoint(process.env['CUSTODIAN_HOLD_AT'], (line) => process.stdout.write(line));
@@ -226,6 +235,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
       apiRoutesServed,
       async close() {
         await started.close();
+        await relay?.close();
         await mailer?.close();
         services.blobStorage.close();
         await database.close();
@@ -233,6 +243,7 @@ export async function startSite(config: SiteConfig, options: SiteOptions = {}): 
     };
   } catch (error) {
     await app?.close();
+    await relay?.close();
     await mailer?.close();
     await database.close();
     throw error;

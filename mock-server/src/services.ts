@@ -134,6 +134,7 @@ export async function composeServices(
       clock,
       notifiers,
       remoteSites: httpRemoteSites(),
+      ...(database.kind === 'postgresql' ? { locks: database.locks } : {}),
     },
     {
       siteId: await siteId(database, () => globalThis.crypto.randomUUID()),

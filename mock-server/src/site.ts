@@ -10,7 +10,7 @@ import { TransferService } from './domain/escrow/transfers';
 import { VolumeService } from './domain/escrow/volumes';
 import { EventBus } from './domain/events';
 import { IdentityService, type IdentityDeps } from './domain/identity';
-import type { Clock, PasswordHasher, Random, UserRepository } from './domain/ports';
+import type { Clock, PasswordHasher, Random, SiteLocks, UserRepository } from './domain/ports';
 import { loadSiteKeys, type SiteKeys } from './domain/site-keys';
 import { CrossOriginRefusals, TokenRefusals } from './domain/sites/cross-origin';
 import type { RemoteSites } from './domain/sites/ports';
@@ -35,6 +35,11 @@ export interface SitePlatform {
   readonly notifiers: readonly AlertNotifier[];
   /** How the site reaches other sites (MS-1): HTTP on the site, nothing in the offline demo. */
   readonly remoteSites: RemoteSites;
+  /**
+   * Locks that hold across the site's instances when it runs as several
+   * (SX-2: PostgreSQL advisory locks); by default each service's own, in process.
+   */
+  readonly locks?: SiteLocks;
 }
 
 export interface SiteOptions {
@@ -141,6 +146,7 @@ export async function composeSite(
     random: platform.random,
     sessionTtlMs: options.sessionTtlMs,
     lockout: options.lockout,
+    ...(platform.locks ? { locks: platform.locks } : {}),
   });
   const escrow: EscrowDeps = {
     store: repositories.escrow,
@@ -155,6 +161,7 @@ export async function composeSite(
     trustedSiteName: async (siteId) => (await repositories.trustedSites.find(siteId))?.name,
     claimTtlMs: options.claimTtlMs,
     sha256Hex: platform.sha256Hex,
+    ...(platform.locks ? { locks: platform.locks } : {}),
   };
   const volumes = new VolumeService(escrow);
   const releases = new ReleaseService(escrow);
@@ -168,6 +175,7 @@ export async function composeSite(
     clock,
     info,
     publicUrl: options.publicUrl,
+    ...(platform.locks ? { locks: platform.locks } : {}),
   });
   return {
     info,

@@ -87,6 +87,10 @@ const CHECK_WORDS: Record<IntegrityCheck, string> = {
  * generation and chunk the site really holds, in structured fields the site
  * turns into its own sentence; each user may send a few per window, and the
  * first report past that raises one summary alert instead of a flood.
+ * The windows live in this instance's memory: a site run as several
+ * instances (SX-2) lets up to that many times the reports through per
+ * window (each still checked and audited); README "Running a site on
+ * several machines" says so.
  */
 export class IntegrityReportService {
   private readonly windows = new Map<

@@ -7,18 +7,29 @@ export type Audience =
 export type EventListener = (event: ServerEvent, audience: Audience) => void;
 
 /**
- * In-process publish/subscribe feeding the event stream (AL-2). Listeners
- * are the open streams; each filters by its own user's rights.
+ * Publish/subscribe feeding the event stream (AL-2). Listeners are the open
+ * streams; each filters by its own user's rights. In process by default;
+ * several instances of one site (SX-2) also hand what they publish to a
+ * relay (`relayTo`: PostgreSQL LISTEN/NOTIFY, persistence/event-relay.ts),
+ * which gives each instance the others' events through `deliver`.
  */
 export class EventBus {
   private readonly listeners = new Set<EventListener>();
+  private relay: EventListener | undefined;
 
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Tells this instance's subscribers at once, and the other instances through the relay. */
   publish(event: ServerEvent, audience: Audience): void {
+    this.deliver(event, audience);
+    this.relay?.(event, audience);
+  }
+
+  /** Tells this instance's subscribers only: an event another instance published, or this one. */
+  deliver(event: ServerEvent, audience: Audience): void {
     for (const listener of this.listeners) {
       try {
         listener(event, audience);
@@ -26,6 +37,11 @@ export class EventBus {
         // A broken stream must not stop the others from hearing the event.
       }
     }
+  }
+
+  /** Where published events go besides this instance's subscribers; undefined: nowhere. */
+  relayTo(relay: EventListener | undefined): void {
+    this.relay = relay;
   }
 
   get size(): number {

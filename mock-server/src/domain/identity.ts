@@ -7,6 +7,7 @@ import {
 } from '../../../src/core/contract';
 import { deriveSiteCredential } from '../../../src/core/crypto/site-credential';
 import { DomainError } from './errors';
+import { KeyedMutex } from './keyed-mutex';
 import type { AuditLog } from './audit';
 import type {
   AlertSink,
@@ -20,6 +21,7 @@ import type {
   SessionRecord,
   SessionRepository,
   SignInFailureRepository,
+  SiteLocks,
   UserRecord,
   UserRepository,
 } from './ports';
@@ -41,6 +43,8 @@ export interface IdentityDeps {
     readonly windowMs: number;
     readonly lockMs: number;
   };
+  /** Locks across the site's instances (SX-2); by default this process's own. */
+  readonly locks?: SiteLocks;
 }
 
 export interface Principal {
@@ -68,10 +72,14 @@ type SignInRefusal = 'unknown_user' | 'disabled' | 'legacy_verifier' | 'bad_pass
 export class IdentityService {
   /** Verified against when the user is unknown, so timing does not tell. */
   private decoyHash: Promise<string> | undefined;
-  private adminQueue: Promise<unknown> = Promise.resolve();
+  /** User changes, one at a time on every instance of the site (`exclusive`). */
+  private readonly locks: SiteLocks;
   private readonly accountWatchers = new Set<(userId: string) => void>();
+  private accountRelay: ((userId: string) => void) | undefined;
 
-  constructor(private readonly deps: IdentityDeps) {}
+  constructor(private readonly deps: IdentityDeps) {
+    this.locks = deps.locks ?? new KeyedMutex();
+  }
 
   /**
    * Stores an account with the verifier of `credential`, the credential of
@@ -296,7 +304,18 @@ export class IdentityService {
     return () => this.accountWatchers.delete(watcher);
   }
 
+  /** Where account changes go besides this instance's watchers (SX-2: the site's other instances). */
+  relayTo(relay: ((userId: string) => void) | undefined): void {
+    this.accountRelay = relay;
+  }
+
   private changed(userId: string): void {
+    this.noteAccountChange(userId);
+    this.accountRelay?.(userId);
+  }
+
+  /** Tells this instance's watchers that `userId`'s account or sessions changed (here or on another instance). */
+  noteAccountChange(userId: string): void {
     for (const watcher of this.accountWatchers) {
       try {
         watcher(userId);
@@ -730,10 +749,12 @@ export class IdentityService {
 
   /**
    * User changes run one at a time, so two administrators cannot each remove
-   * "the other" administrator and leave the site with none.
+   * "the other" administrator and leave the site with none: on every
+   * instance of the site at once (SX-2), as the changes read and write
+   * through several repositories, not in one transaction.
    */
   private exclusive<T>(action: AdminAction, work: () => Promise<T>): Promise<T> {
-    const run = this.adminQueue.then(async () => {
+    return this.locks.run('users', async () => {
       // The actor may have lost the right while waiting for their turn.
       const actor = await this.deps.users.find(action.actor.user.userId);
       if (!actor || actor.disabled) throw notSignedIn();
@@ -742,8 +763,6 @@ export class IdentityService {
       }
       return work();
     });
-    this.adminQueue = run.catch(() => undefined);
-    return run;
   }
 
   private async existing(userId: string): Promise<UserRecord> {

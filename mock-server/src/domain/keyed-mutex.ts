@@ -1,5 +1,11 @@
-/** Runs tasks one at a time per key (in-process; the site is one process). */
-export class KeyedMutex {
+import type { SiteLocks } from './ports';
+
+/**
+ * Runs tasks one at a time per key, in this process only: the `SiteLocks`
+ * of a site that is one process (SQLite, whose data directory is locked to
+ * one process, and the offline demo's page).
+ */
+export class KeyedMutex implements SiteLocks {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {

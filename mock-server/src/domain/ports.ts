@@ -199,6 +199,16 @@ export interface PasswordHasher {
   verify(secret: string, stored: string): Promise<boolean>;
 }
 
+/**
+ * Named locks: `run` calls `work` once no other holder of `name` runs it, in
+ * this process and, when the site runs as several instances (SX-2), in all
+ * of them (PostgreSQL advisory locks, persistence/advisory-locks.ts).
+ * `KeyedMutex` is the one-process implementation.
+ */
+export interface SiteLocks {
+  run<T>(name: string, work: () => Promise<T>): Promise<T>;
+}
+
 export interface Clock {
   now(): Date;
 }

@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from '
 import { Pool, TypeOverrides, types } from 'pg';
 import { describeDatabaseUrl, parseDatabaseUrl, withoutPassword } from './database-url';
 import { migrationProvider } from './migrations';
+import { AdvisoryLocks } from './advisory-locks';
 import type { Database } from './schema';
 
 /** The site's database on a PostgreSQL server (CUSTODIAN_DATABASE_URL). */
@@ -10,6 +11,8 @@ export interface OpenPostgres {
   readonly db: Kysely<Database>;
   /** Where the database is, for messages: host, port and database, never the password. */
   readonly location: string;
+  /** Locks that hold across every process on this database (SX-2: several instances of the site). */
+  readonly locks: AdvisoryLocks;
   /** Whether the server answers a query within `timeoutMs`; the error when it does not. */
   ping(timeoutMs?: number): Promise<{ readonly reachable: true } | { readonly error: Error }>;
   close(): Promise<void>;
@@ -101,10 +104,12 @@ export async function openPostgres(
     return fail(
       `The PostgreSQL database at ${location} could not be brought up to date (${failed?.migrationName ?? 'migrations'}): ${reasonOf(error)}`,
     );
+  const locks = new AdvisoryLocks(url, dropped);
   return {
     kind: 'postgresql',
     db,
     location,
+    locks,
     async ping(timeoutMs = 3_000) {
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -124,7 +129,10 @@ export async function openPostgres(
         clearTimeout(timer);
       }
     },
-    close: () => db.destroy(),
+    async close() {
+      await locks.close();
+      await db.destroy();
+    },
   };
 }
 

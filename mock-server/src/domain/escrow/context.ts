@@ -2,7 +2,7 @@ import type { Role } from '../../../../src/core/contract';
 import type { AuditLog } from '../audit';
 import { DomainError } from '../errors';
 import type { EventBus } from '../events';
-import type { AlertSink, Clock, UserRepository } from '../ports';
+import type { AlertSink, Clock, SiteLocks, UserRepository } from '../ports';
 import type { SiteKeys } from '../site-keys';
 import type { BlobStore, EscrowStore, EscrowTransaction } from './ports';
 
@@ -29,6 +29,8 @@ export interface EscrowDeps {
    * fastest (node:crypto on the site, WebCrypto in the browser).
    */
   readonly sha256Hex: (data: Uint8Array) => Promise<string>;
+  /** Locks across the site's instances (SX-2); by default the services' own, in process. */
+  readonly locks?: SiteLocks;
 }
 
 /** The signed-in caller as the escrow rules see them (from the session, ID-2). */

@@ -18,6 +18,12 @@ const DEFAULT_CAPACITY = 1024;
  * cryptography: whether a key may be released is decided on the record read
  * anew for every request. The escrow rules drop a volume's keys when its
  * record is revoked, used up, expired, re-armed or changes owner.
+ *
+ * Safe when the site runs as several instances (SX-2), each with a cache of
+ * its own: another instance's change to a record or an envelope is not
+ * heard here, but every hit is checked against the envelope text read from
+ * the shared database for that request, and the decision to release is
+ * taken on the record read anew; a dropped entry only costs an ECDH again.
  */
 export class OpenedKeyCache {
   private readonly volumes = new Map<string, Map<number, Opened>>();

@@ -44,6 +44,12 @@ const MAX_SMALL_PAYLOAD = CHUNK_SIZE;
  * secondary only ever holds a prefix of the primary's stream.
  */
 export class TransferService {
+  /**
+   * A pair's transfers are applied one at a time in this process; several
+   * instances of the site (SX-2) may start on the same one, and only the
+   * first transaction to settle it does (`stillNext`), so no cross-process
+   * lock is needed here.
+   */
   private readonly applying = new KeyedMutex();
 
   constructor(
@@ -283,7 +289,9 @@ export class TransferService {
         const write = await this.apply(next, pair, volume);
         // What the transfer changes, its audit entry and its outcome: one
         // commit. A storage failure leaves it received, to apply on retry.
-        await store.atomically(async (tx) => {
+        const settled = await store.atomically(async (tx) => {
+          // Another instance of the site (SX-2) may have applied it meanwhile.
+          if (!(await stillNext(tx, pairId, pair.seqApplied))) return false;
           const applied = await write(tx);
           await tx.store.transfers.settle(
             pairId,
@@ -298,7 +306,9 @@ export class TransferService {
             chunksReceived: pair.chunksReceived + (next.kind === 'chunk' ? 1 : 0),
             lastError: null,
           });
+          return true;
         });
+        if (!settled) continue;
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         const refused: StoredRefusal = {
@@ -309,7 +319,8 @@ export class TransferService {
             ...(error.details ? { details: error.details } : {}),
           },
         };
-        await store.atomically(async (tx) => {
+        const settled = await store.atomically(async (tx) => {
+          if (!(await stillNext(tx, pairId, pair.seqApplied))) return false;
           await tx.store.transfers.settle(
             pairId,
             next.seq,
@@ -321,7 +332,9 @@ export class TransferService {
             seqApplied: next.seq,
             lastError: `transfer ${next.seq} refused: ${error.message}`,
           });
+          return true;
         });
+        if (!settled) continue;
         // RC-3: a transfer refused in sequence suspends the pair by error.
         await this.pairs.onRejected(pairId, error.message);
         continue;
@@ -453,4 +466,20 @@ function decodeFor(body: Uint8Array, volume: VolumeRow): Transfer {
     );
   }
   return transfer;
+}
+
+/**
+ * Whether the pair still waits for the transfer after `seqApplied`, read
+ * inside the transaction that would settle it. One instance applies a
+ * pair's transfers one at a time (`TransferService.applying`); several
+ * instances of the site (SX-2) may each start on the same transfer, and the
+ * transaction, which on PostgreSQL runs one at a time across processes
+ * (persistence/transactions.ts), lets only the first settle it.
+ */
+async function stillNext(
+  tx: EscrowTransaction,
+  pairId: string,
+  seqApplied: number,
+): Promise<boolean> {
+  return (await tx.store.pairs.find(pairId))?.seqApplied === seqApplied;
 }

@@ -13,6 +13,8 @@ import {
   publicKeyFingerprint,
 } from '../../../../src/core/crypto/device-key';
 import { DomainError } from '../errors';
+import { KeyedMutex } from '../keyed-mutex';
+import type { SiteLocks } from '../ports';
 import { nowIso, type Caller, type EscrowDeps } from './context';
 import { refuseNonOwner } from './non-owner';
 import { rotationOf } from './pairs';
@@ -36,7 +38,11 @@ export class VolumeService {
   /** Set by the pair service: a claim after a take-over makes a new primary (RC-3). */
   onNewPrimary?: (pairId: string, userId: string) => Promise<void>;
 
-  constructor(private readonly deps: EscrowDeps) {}
+  private readonly collecting: SiteLocks;
+
+  constructor(private readonly deps: EscrowDeps) {
+    this.collecting = deps.locks ?? new KeyedMutex();
+  }
 
   async registerDevice(caller: Caller, jwk: P256PublicJwk, label?: string): Promise<DeviceKey> {
     let publicKey: CryptoKey;
@@ -154,17 +160,35 @@ export class VolumeService {
 
   /** Collects claims that never committed once their time-to-live has passed (BK-8). */
   async collectExpiredClaims(): Promise<number> {
-    const expired = await this.deps.store.volumes.expiredClaims(nowIso(this.deps));
-    for (const volume of expired) {
-      await this.deps.audit.append({
-        event: 'claim_expired',
-        actor: null,
-        volumeId: volume.volumeId,
-        details: { owner: volume.owner },
-      });
-      await this.forget(volume);
-    }
-    return expired.length;
+    // One collection at a time, on every instance of the site (SX-2), so a
+    // claim is collected (and audited) once; each is read again just before,
+    // so one that a transfer or a claim renewed since the list was read stays.
+    return this.collecting.run('expired-claims', async () => {
+      const expired = await this.deps.store.volumes.expiredClaims(nowIso(this.deps));
+      let collected = 0;
+      for (const listed of expired) {
+        const volume = await this.deps.store.volumes.find(listed.volumeId);
+        if (
+          volume?.state !== 'claimed' ||
+          volume.claimExpiresAt === null ||
+          volume.claimExpiresAt >= nowIso(this.deps)
+        )
+          continue;
+        await this.collect(volume);
+        collected += 1;
+      }
+      return collected;
+    });
+  }
+
+  private async collect(volume: VolumeRow): Promise<void> {
+    await this.deps.audit.append({
+      event: 'claim_expired',
+      actor: null,
+      volumeId: volume.volumeId,
+      details: { owner: volume.owner },
+    });
+    await this.forget(volume);
   }
 
   async myVolumes(caller: Caller): Promise<EscrowRecord[]> {

@@ -16,7 +16,9 @@ export interface RefusedRequest {
 /**
  * Alerts about one kind of refusal within a window: one for each of the
  * first few sources, then one summary, then none until the window ends.
- * The window lives in memory and starts afresh when the site restarts.
+ * The window lives in memory and starts afresh when the site restarts; a
+ * site run as several instances (SX-2) has one per instance, so up to that
+ * many times the alerts (every refusal is audited all the same).
  */
 class AlertWindow {
   private startedAt = -Infinity;

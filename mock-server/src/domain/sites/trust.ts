@@ -19,7 +19,7 @@ import type { AuditLog } from '../audit';
 import { DomainError } from '../errors';
 import { requireReason } from '../identity';
 import { KeyedMutex } from '../keyed-mutex';
-import type { AlertSink, Clock } from '../ports';
+import type { AlertSink, Clock, SiteLocks } from '../ports';
 import type { RemoteSites, TrustedSiteRecord, TrustedSiteRepository } from './ports';
 
 /** Who asks: an administrator signed in, or the operator on this site's host (the command line). */
@@ -47,6 +47,8 @@ export interface SiteTrustDeps {
   readonly info: SiteInfo;
   /** The origin this site's own console is served from (known once the site listens). */
   readonly publicUrl: () => string;
+  /** Locks across the site's instances (SX-2); by default this process's own. */
+  readonly locks?: SiteLocks;
 }
 
 /** What another site said about itself, checked: its keys are the ones its fingerprints name. */
@@ -66,13 +68,18 @@ interface FetchedSite {
  * other origin this site answers (CORS, http/cross-origin.ts).
  */
 export class SiteTrust {
-  /** Changes to the list run one at a time, so two trusts of one site cannot both pass the check. */
-  private readonly changes = new KeyedMutex();
-  private readonly contacts = new KeyedMutex();
+  /**
+   * Changes to the list run one at a time, so two trusts of one site cannot
+   * both pass the check; and contacts with one site too. On every instance
+   * of the site at once (SX-2): the check and the change are not one transaction.
+   */
+  private readonly locks: SiteLocks;
   private homeFingerprint: Promise<string> | undefined;
   private contacting = false;
 
-  constructor(private readonly deps: SiteTrustDeps) {}
+  constructor(private readonly deps: SiteTrustDeps) {
+    this.locks = deps.locks ?? new KeyedMutex();
+  }
 
   async list(): Promise<SiteList> {
     const trusted = await this.deps.sites.list();
@@ -102,7 +109,7 @@ export class SiteTrust {
   ): Promise<TrustedSite> {
     requireAdmin(admin);
     const url = originOf(address);
-    return this.changes.run('sites', async () => {
+    return this.locks.run('trusted-sites', async () => {
       const { info, fingerprints } = this.refuseOwnSite(await this.fetchSite(url));
       const about = { siteId: info.siteId, name: info.name, url };
       if (fingerprints.site !== confirmed) {
@@ -159,7 +166,7 @@ export class SiteTrust {
   async withdraw(admin: SiteAdministrator, siteId: string, reason: string): Promise<TrustedSite> {
     requireAdmin(admin);
     const why = requireReason(reason);
-    return this.changes.run('sites', async () => {
+    return this.locks.run('trusted-sites', async () => {
       const site = await this.existing(siteId);
       const view = await trustedView(site);
       await this.inOneCommit(async (tx) => {
@@ -233,7 +240,7 @@ export class SiteTrust {
    * Undefined when the site is not trusted (any more).
    */
   private contact(siteId: string): Promise<SiteContactOutcome | undefined> {
-    return this.contacts.run(siteId, async () => {
+    return this.locks.run(`trusted-site-contact:${siteId}`, async () => {
       const pinned = await this.deps.sites.find(siteId);
       return pinned && this.compareWithPins(pinned);
     });

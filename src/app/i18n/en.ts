@@ -645,7 +645,22 @@ export const en = {
     bundle: {
       choose: 'Restore from a bundle file',
       hint: 'A bundle exported under “My volumes” on /backup, or with “Options” above: it carries the ciphertext; the keys are still asked of the site, which decides as for any restore.',
-      unusable: '{detail} Nothing was asked of the site.',
+      nothingAsked: 'Nothing was asked of the site.',
+      unreadable: 'The file could not be read ({detail}).',
+      notBundle: 'This file is not a Custodian bundle: it does not start with "CSTB".',
+      version: 'This bundle has format version {version}; this console reads version 1.',
+      cutInIndex:
+        'The bundle was cut off inside its signed index: it is {length} bytes long, the index ends at byte {manifestEnd}.',
+      cutOff:
+        'The bundle was cut off: it is {length} bytes long, its index needs {needed} ({missing} bytes missing); chunk {chunk} ({chunkId}) is not whole.',
+      cutTrailer:
+        'The bundle was cut off: it is {length} bytes long, its index needs {needed} ({missing} bytes missing); its trailer is missing.',
+      badTrailer: 'The bundle’s last 12 bytes are not its trailer: it was cut off or altered.',
+      extraBytes:
+        'The bundle has {extra} bytes after its end: it is {length} bytes long, its index needs {needed}.',
+      damagedIndex: 'The bundle’s signed index is damaged, so nothing in it can be read.',
+      layout:
+        'The bundle’s index names one chunk with two different blobs, so it has no single reading.',
       other:
         'This bundle holds generation {chosen} of {chosenVolume}; the interrupted restore reads generation {needed} of {neededVolume}. Choose that bundle, or cancel the restore.',
     },

@@ -147,7 +147,11 @@ export function readBundleHeader(head: Uint8Array, fileLength: number): number {
     throw new MalformedBundleError('it does not start with "CSTB".', 'not-a-bundle');
   }
   if (head[4] !== BUNDLE_VERSION) {
-    throw new MalformedBundleError(`it has version ${head[4]}; this console reads version 1.`);
+    throw new MalformedBundleError(
+      `it has version ${head[4]}; this console reads version 1.`,
+      'layout',
+      { params: { version: head[4]! } },
+    );
   }
   const length = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(5);
   if (length < BUNDLE_MANIFEST_MIN || length > BUNDLE_MANIFEST_MAX) {
@@ -157,6 +161,7 @@ export function readBundleHeader(head: Uint8Array, fileLength: number): number {
     throw new MalformedBundleError(
       `it was cut off inside its manifest: it is ${fileLength} bytes long, its manifest ends at byte ${BUNDLE_HEADER_LENGTH + length}.`,
       'cut-off',
+      { params: { length: fileLength, manifestEnd: BUNDLE_HEADER_LENGTH + length } },
     );
   }
   return length;
@@ -194,12 +199,27 @@ export function readBundle(
     throw new MalformedBundleError(
       `it was cut off: it is ${fileLength} bytes long, its index needs ${layout.totalLength} (${layout.totalLength - fileLength} bytes missing); ${where}.`,
       'cut-off',
+      {
+        params: {
+          length: fileLength,
+          needed: layout.totalLength,
+          missing: layout.totalLength - fileLength,
+          ...(cut ? { chunk: cut.position, chunkId: cut.chunkId } : {}),
+        },
+      },
     );
   }
   if (fileLength > layout.totalLength) {
     throw new MalformedBundleError(
       `it has ${fileLength - layout.totalLength} bytes after its end (${fileLength} bytes long, its index needs ${layout.totalLength}).`,
       'extra-bytes',
+      {
+        params: {
+          extra: fileLength - layout.totalLength,
+          length: fileLength,
+          needed: layout.totalLength,
+        },
+      },
     );
   }
   if (!bytesEqual(trailer, bundleTrailer(layout))) {

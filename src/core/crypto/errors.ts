@@ -200,9 +200,16 @@ export type BundleFailure = 'not-a-bundle' | 'cut-off' | 'extra-bytes' | 'manife
  */
 export class MalformedBundleError extends CustodianCryptoError {
   readonly failure: BundleFailure;
+  /** The figures of the message (lengths, the chunk not whole), for a translated sentence. */
+  readonly params: Readonly<Record<string, string | number>>;
 
-  constructor(detail: string, failure: BundleFailure = 'layout', options?: { cause?: unknown }) {
-    super('malformed_bundle', `The bundle file is not usable: ${detail}`, options);
+  constructor(
+    detail: string,
+    failure: BundleFailure = 'layout',
+    options: { cause?: unknown; params?: Record<string, string | number> } = {},
+  ) {
+    super('malformed_bundle', `The bundle file is not usable: ${detail}`, { cause: options.cause });
     this.failure = failure;
+    this.params = options.params ?? {};
   }
 }

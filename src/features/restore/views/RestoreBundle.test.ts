@@ -41,8 +41,8 @@ const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interv
 let runtime: MemoryRestoreRuntime;
 let site: TestSite;
 
-async function open(userId: string) {
-  const mounted = await mountConsole('/restore', { signedInAs: userId });
+async function open(userId: string, locale: 'en' | 'ja' = 'en') {
+  const mounted = await mountConsole('/restore', { signedInAs: userId, locale });
   const store = useRestoreStore(mounted.pinia);
   store.setRetryPolicy(FAST_RETRY);
   await until(() => expect(['ready', 'failed']).toContain(store.listState));
@@ -60,8 +60,10 @@ function bundleFile(backup: BackupFixture): Blob {
 
 /** Chooses `file` with the screen's "Restore from a bundle file" input. */
 function chooseBundle(file: Blob): void {
-  const label = [...document.querySelectorAll('label')].find(
-    (l) => l.textContent?.trim() === 'Restore from a bundle file',
+  const label = [...document.querySelectorAll('label')].find((l) =>
+    ['Restore from a bundle file', 'バンドルファイルから復元'].includes(
+      l.textContent?.trim() ?? '',
+    ),
   )!;
   const input = document.getElementById(label.htmlFor) as HTMLInputElement;
   Object.defineProperty(input, 'files', { value: [file], configurable: true });
@@ -180,6 +182,22 @@ describe('restoring from a bundle file', { timeout: 30_000 }, () => {
     // No key was asked for: a bundle carries ciphertext only.
     expect(keyRequests()).toEqual([]);
     expect(siteChunkFetches()).toHaveLength(backup.blobs.size);
+  });
+
+  it('says in Japanese that a bundle was cut off, with the chunk that is not whole', async () => {
+    const backup = await testBackup(VOLUME);
+    const whole = bundleBytes(backup.manifest, backup.blobs);
+    await open('restorer', 'ja');
+    chooseBundle(nodeFile(whole.subarray(0, whole.length - 100), 'cut.custodian-bundle'));
+    await until(() => expect(text()).toContain('バンドルは途中で切れています'));
+    const last = backup.manifest.index.chunks.length - 1;
+    expect(text()).toContain('（100 バイト不足）');
+    expect(text()).toContain(
+      `チャンク ${last}（${backup.manifest.index.chunks[last]!.chunkId}）が欠けています`,
+    );
+    expect(text()).toContain('サイトには何も求めていません。');
+    expect(text()).not.toContain('cut off');
+    expect(keyRequests()).toEqual([]);
   });
 
   it('names a file that is not a bundle, and asks the site nothing', async () => {

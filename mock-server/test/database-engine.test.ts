@@ -13,8 +13,8 @@ import { DatabaseServerError, openPostgres } from '../src/persistence/postgres-d
 import { openSiteDatabase } from '../src/persistence/site-database';
 import { createScryptHasher } from '../src/platform/scrypt-hasher';
 import { backUp, newOperator, randomImage, restore } from './support/backup-client';
-import { credentialFor, TEST_SITE_ID } from './support/credentials';
-import { describeWithPostgres } from './support/postgres';
+import { credentialFor } from './support/credentials';
+import { createSiteDatabase, describeWithPostgres } from './support/postgres';
 import { Client, startTestSite } from './support/test-site';
 
 const VOLUME = 'gpt:5d1c2e3f-4a5b-4e5f-8a9b-6b1f0a4e2c3d';
@@ -141,13 +141,7 @@ describeWithPostgres('the site on PostgreSQL', (cluster) => {
 
   /** A site on a new database of the cluster, with the tests' site ID (cached credentials). */
   async function startPostgresSite(database: string): Promise<{ site: Site; dataDir: string }> {
-    const url = await cluster().createDatabase(database);
-    const given = await openPostgres(url, { log: () => undefined });
-    await given.db
-      .insertInto('site_meta')
-      .values({ key: 'site_id', value: TEST_SITE_ID })
-      .execute();
-    await given.close();
+    const url = await createSiteDatabase(cluster(), database);
     const root = tempRoot();
     const dataDir = path.join(root, 'data');
     const config = loadConfig(

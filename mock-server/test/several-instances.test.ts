@@ -14,10 +14,9 @@ import {
 } from '../src/persistence/event-relay';
 import { openPostgres, type OpenPostgres } from '../src/persistence/postgres-database';
 import { backUp, newOperator, randomImage, requestRelease, restore } from './support/backup-client';
-import { TEST_SITE_ID } from './support/credentials';
 import { openEventStream } from './support/event-stream';
 import { startS3rver, type TestObjectStore } from './support/object-stores';
-import { describeWithPostgres } from './support/postgres';
+import { createSiteDatabase, describeWithPostgres } from './support/postgres';
 import { startSiteProcess, type SiteProcess } from './support/site-process';
 import { Client, type HttpAnswer } from './support/test-site';
 
@@ -68,13 +67,7 @@ describeWithPostgres('several instances of one site (SX-2)', (cluster) => {
   };
 
   beforeAll(async () => {
-    url = await cluster().createDatabase('several');
-    const given = await openPostgres(url, { log: () => undefined });
-    await given.db
-      .insertInto('site_meta')
-      .values({ key: 'site_id', value: TEST_SITE_ID })
-      .execute();
-    await given.close();
+    url = await createSiteDatabase(cluster(), 'several');
     store = await startS3rver();
     const masterKey = path.join(tempRoot(), 'master.key');
     const env = {

@@ -8,6 +8,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import type { S3Config } from '../config';
 import type { BlobStore } from '../domain/escrow/ports';
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
@@ -22,15 +23,8 @@ const CHECK_TIMEOUT_MS = 5_000;
 /** How often a conditional write is tried again when the store says another is under way (409). */
 const CONFLICT_ATTEMPTS = 5;
 
-export interface S3BlobStoreOptions {
-  /** URL of an S3-compatible store; unset: AWS S3 in `region`. */
-  readonly endpoint: string | undefined;
-  readonly bucket: string;
-  readonly region: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  /** Bucket in the path (`<endpoint>/<bucket>/<key>`) rather than in the host name. */
-  readonly forcePathStyle: boolean;
+/** The store and its credentials, as the site's configuration gives them (S3Config). */
+export interface S3BlobStoreOptions extends S3Config {
   /** What every key starts with; default `blobs/`. */
   readonly prefix?: string;
   /**

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { openPostgres } from '../../src/persistence/postgres-database';
+import { TEST_SITE_ID } from './credentials';
 
 /**
  * Throwaway PostgreSQL clusters for the tests: Debian's initdb and pg_ctl
@@ -272,4 +274,19 @@ export function describeWithPostgres(
       return cluster;
     });
   });
+}
+
+/**
+ * A new database of `cluster`, migrated and carrying the tests' site ID, so
+ * that the credentials the tests derive for that ID fit a site started on it.
+ */
+export async function createSiteDatabase(
+  cluster: Pick<PostgresCluster, 'createDatabase'>,
+  name: string,
+): Promise<string> {
+  const url = await cluster.createDatabase(name);
+  const given = await openPostgres(url, { log: () => undefined });
+  await given.db.insertInto('site_meta').values({ key: 'site_id', value: TEST_SITE_ID }).execute();
+  await given.close();
+  return url;
 }
